@@ -1,0 +1,17 @@
+/** Opens what a directory command needs: config, store and the directory service. */
+import { configPath, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { createLogger } from '../lib/log.js';
+import { Directory } from '../services/directory/index.js';
+import { openStore, type Store } from '../store/index.js';
+import type { Flags } from './main.js';
+
+export async function withDirectory<T>(flags: Flags, fn: (directory: Directory, config: Readonly<Config>, store: Store) => Promise<T>): Promise<T> {
+  const config = loadConfig(configPath(flags.config));
+  const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
+  try {
+    return await fn(new Directory({ store, log: createLogger({ level: 'warn' }) }), config, store);
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * `postern <command>`: the admin's tool. Every command takes --config FILE (default ./postern.toml or
+ * $POSTERN_CONFIG). Bad input: one line on stderr, a non-zero exit, nothing changed.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ConfigError } from '../config/load.js';
+import { isMailError } from '../lib/errors.js';
+import { UsageError } from './output.js';
+import { accountCommand, aliasCommand, domainCommand } from './directory.js';
+import { checkConfigCommand, demoCommand, initCommand, serveCommand } from './server.js';
+
+export const USAGE = `usage: postern <command> [options]
+
+  init --hostname mail.example.com [--data DIR]   write a commented postern.toml
+  serve                                           run all listeners
+  demo                                            run a demo under ./data on high ports
+  check-config                                    validate the configuration
+  domain  add DOMAIN [--alias-of DOMAIN] | list | remove DOMAIN [--force]
+  account add ADDRESS [--password-stdin] [--quota 2G] | list [DOMAIN]
+          remove ADDRESS | passwd ADDRESS [--password-stdin] | quota ADDRESS SIZE
+  alias   add SOURCE DEST... | list [DOMAIN] | remove SOURCE [DEST...]   (SOURCE @domain = catch-all)
+
+  --config FILE   configuration file (default ./postern.toml, or $POSTERN_CONFIG)
+  --json          machine-readable output for list commands
+`;
+
+export const OPTIONS = {
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  hostname: { type: 'string' },
+  data: { type: 'string' },
+  force: { type: 'boolean' },
+  'alias-of': { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  quota: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+export type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!.replace(/^TypeError \[\w+\]: /, ''));
+  }
+  const { values: flags, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (flags.help || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && !flags.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'init': return initCommand(flags, rest);
+    case 'serve': return serveCommand(flags);
+    case 'demo': return demoCommand(flags);
+    case 'check-config': return checkConfigCommand(flags);
+    case 'domain': return domainCommand(flags, rest);
+    case 'account': return accountCommand(flags, rest);
+    case 'alias': return aliasCommand(flags, rest);
+    default: throw new UsageError(`unknown command "${command}" (see postern --help)`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`postern: ${err.problems.join('\npostern: ')}\n`);
+      process.exitCode = 1;
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`postern: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (isMailError(err)) {
+      process.stderr.write(`postern: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`postern: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 70; // EX_SOFTWARE
+    }
+  },
+);

@@ -1,0 +1,64 @@
+/** The commented postern.toml that `postern init` writes. Every key of the schema appears here. */
+
+export interface InitOptions {
+  hostname: string;
+  dataDir: string;
+}
+
+export function renderConfig({ hostname, dataDir }: InitOptions): string {
+  const q = (s: string) => JSON.stringify(s);
+  return `# Postern configuration. Domains, accounts and aliases live in the store:
+# manage them with "postern domain|account|alias ...", not here.
+
+hostname = ${q(hostname)}   # MX host name; default certificate name and SMTP greeting
+data_dir = ${q(dataDir)}    # database, message files, keys (relative = next to this file)
+
+[listen]                        # each a list of "address:port"; [] disables the listener
+smtp        = ["0.0.0.0:25"]    # MX: mail from other servers (STARTTLS offered)
+submission  = ["0.0.0.0:587"]   # clients send mail: STARTTLS, then AUTH
+submissions = ["0.0.0.0:465"]   # clients send mail over implicit TLS
+lmtp        = ["127.0.0.1:24"]  # for an existing Postfix: virtual_transport = lmtp:inet:127.0.0.1:24
+imap        = ["0.0.0.0:143"]
+imaps       = ["0.0.0.0:993"]
+pop3        = ["0.0.0.0:110"]
+pop3s       = ["0.0.0.0:995"]
+managesieve = ["0.0.0.0:4190"]
+http        = ["0.0.0.0:80"]    # ACME http-01 challenges, redirects to HTTPS
+https       = ["0.0.0.0:443"]   # webmail, admin, autoconfig, MTA-STS policy
+
+[tls]
+certbot_dir = "/etc/letsencrypt"  # reads live/<name>/privkey.pem + fullchain.pem
+reload_interval = "30s"           # renewed certificate files are picked up this often
+expiry_warning = "14d"            # warn about certificates expiring sooner than this
+allow_plaintext_auth = false      # passwords only over TLS
+# Certificates kept elsewhere; names default to the certificate's own names:
+# [[tls.certificate]]
+# names = ["mail.example.org", "*.example.org"]
+# key   = "/etc/ssl/private/example.org.key"
+# chain = "/etc/ssl/certs/example.org.fullchain.pem"
+
+# [acme]                          # automatic certificates (optional)
+# directory = "https://acme-v02.api.letsencrypt.org/directory"
+# email = "postmaster@example.com"
+# challenge = "http-01"           # or "tls-alpn-01"
+
+[dns]
+resolvers = []                    # e.g. ["127.0.0.1:5353"]; empty = system resolvers
+
+[outbound]
+smarthost = ""                    # "host:port" relays all remote mail there; empty = MX delivery
+
+[store]
+backend = "sqlite"                # or "postgres", with url = "postgres://user@host/db"
+
+[limits]
+max_connections = 2000            # open connections per listener
+max_connections_per_ip = 50       # per client IP, per listener
+shutdown_timeout = "10s"          # on SIGTERM, sessions get this long to finish
+tls_handshake_timeout = "30s"
+max_message_size = "50MB"
+
+[log]
+level = "info"                    # trace, debug, info, warn, error
+`;
+}

@@ -1,0 +1,146 @@
+/**
+ * The one configuration schema (postern.toml): types, defaults and a description on every field.
+ * TOML keys are snake_case as admins write them; the parsed object keeps those names.
+ * Domains, accounts, aliases, keys and scripts live in the store, not here.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseDuration, parseSize } from '../lib/units.js';
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** "0.0.0.0:25", "[::]:993", "127.0.0.1:0" (0 = any free port, for tests). */
+export function parseListenAddress(text: string): ListenAddress | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const host = m[1] ?? m[2]!;
+  const port = Number(m[3]);
+  if (isIP(host) === 0 || port > 65535) return undefined;
+  return { host, port };
+}
+
+const listenList = (dflt: string[]) =>
+  z
+    .array(
+      z.string().refine((s) => parseListenAddress(s) !== undefined, {
+        message: 'is not "address:port" with an IP address (write "0.0.0.0:25", "[::]:25" or "127.0.0.1:2525")',
+      }),
+    )
+    .default(dflt);
+
+const duration = (dflt: string) =>
+  z
+    .string()
+    .refine((s) => parseDuration(s) !== undefined, { message: 'is not a duration (write "30s", "10m", "1h")' })
+    .default(dflt);
+
+const size = (dflt: string) =>
+  z
+    .string()
+    .refine((s) => parseSize(s) !== undefined, { message: 'is not a size (write "50MB", "2G")' })
+    .default(dflt);
+
+const hostName = z
+  .string()
+  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?$/, {
+    message: 'is not a host name (write the server\'s DNS name, such as "mail.example.com")',
+  });
+
+export const ListenSchema = z
+  .strictObject({
+    smtp: listenList(['0.0.0.0:25']).describe('MX: mail from other servers (STARTTLS offered)'),
+    submission: listenList(['0.0.0.0:587']).describe('Submission with STARTTLS then AUTH (RFC 6409)'),
+    submissions: listenList(['0.0.0.0:465']).describe('Submission over implicit TLS (RFC 8314)'),
+    lmtp: listenList(['127.0.0.1:24']).describe('LMTP for an existing MTA (RFC 2033); keep it on loopback'),
+    imap: listenList(['0.0.0.0:143']).describe('IMAP with STARTTLS'),
+    imaps: listenList(['0.0.0.0:993']).describe('IMAP over implicit TLS'),
+    pop3: listenList(['0.0.0.0:110']).describe('POP3 with STLS'),
+    pop3s: listenList(['0.0.0.0:995']).describe('POP3 over implicit TLS'),
+    managesieve: listenList(['0.0.0.0:4190']).describe('ManageSieve (RFC 5804)'),
+    http: listenList(['0.0.0.0:80']).describe('HTTP: ACME challenges and redirects to HTTPS'),
+    https: listenList(['0.0.0.0:443']).describe('HTTPS: webmail, admin, autoconfig, MTA-STS'),
+  })
+  .prefault({});
+
+export const TlsCertificateSchema = z.strictObject({
+  names: z.array(hostName.or(z.string().regex(/^\*\.[A-Za-z0-9.-]+$/))).optional().describe('Names served; default: the certificate\'s own names'),
+  key: z.string().min(1).describe('Private key file (PEM)'),
+  chain: z.string().min(1).describe('Certificate chain file (PEM), leaf first'),
+});
+
+export const TlsSchema = z
+  .strictObject({
+    certbot_dir: z.string().default('/etc/letsencrypt').describe('certbot layout: live/<name>/privkey.pem + fullchain.pem'),
+    certificate: z.array(TlsCertificateSchema).default([]).describe('Certificates outside the certbot layout'),
+    reload_interval: duration('30s').describe('How often certificate files are checked for changes'),
+    expiry_warning: duration('14d').describe('Warn about certificates that expire within this long'),
+    allow_plaintext_auth: z.boolean().default(false).describe('Allow passwords over connections without TLS (not recommended)'),
+  })
+  .prefault({});
+
+export const AcmeSchema = z.strictObject({
+  directory: z.url().describe('ACME directory URL'),
+  email: z.email().describe('Contact address for the ACME account'),
+  challenge: z.enum(['http-01', 'tls-alpn-01']).default('http-01').describe('Challenge type'),
+});
+
+export const DnsSchema = z
+  .strictObject({
+    resolvers: z
+      .array(z.string().refine((s) => parseListenAddress(s) !== undefined || isIP(s) !== 0, { message: 'is not "ip" or "ip:port"' }))
+      .default([])
+      .describe('DNS resolvers, e.g. ["127.0.0.1:5353"]; empty = system resolvers'),
+  })
+  .prefault({});
+
+export const OutboundSchema = z
+  .strictObject({
+    smarthost: z.string().default('').describe('"host:port" relays all remote mail there; empty = MX delivery'),
+  })
+  .prefault({});
+
+export const StoreSchema = z
+  .strictObject({
+    backend: z.enum(['sqlite', 'postgres']).default('sqlite').describe('"sqlite" (embedded) or "postgres"'),
+    url: z.string().optional().describe('PostgreSQL connection URL (backend = "postgres")'),
+  })
+  .prefault({})
+  .refine((s) => s.backend !== 'postgres' || (s.url ?? '') !== '', { message: 'backend "postgres" needs url = "postgres://user@host/db"', path: ['url'] });
+
+export const LimitsSchema = z
+  .strictObject({
+    max_connections: z.number().int().positive().default(2000).describe('Open connections per listener'),
+    max_connections_per_ip: z.number().int().positive().default(50).describe('Open connections per client IP, per listener'),
+    shutdown_timeout: duration('10s').describe('On SIGTERM, how long sessions get to finish'),
+    tls_handshake_timeout: duration('30s').describe('Close a connection whose TLS handshake takes longer'),
+    max_message_size: size('50MB').describe('Largest message accepted'),
+  })
+  .prefault({});
+
+export const LogSchema = z
+  .strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Lowest level written'),
+  })
+  .prefault({});
+
+export const ConfigSchema = z.strictObject({
+  hostname: hostName.describe('MX host name; the default certificate name and the SMTP greeting'),
+  data_dir: z.string().min(1).default('/var/lib/postern').describe('Data directory: database, messages, keys'),
+  listen: ListenSchema,
+  tls: TlsSchema,
+  acme: AcmeSchema.optional(),
+  dns: DnsSchema,
+  outbound: OutboundSchema,
+  store: StoreSchema,
+  limits: LimitsSchema,
+  log: LogSchema,
+});
+
+export type Config = z.output<typeof ConfigSchema>;
+export type ListenConfig = Config['listen'];
+export type TlsConfig = Config['tls'];
+export type LimitsConfig = Config['limits'];
+export type ListenerName = keyof ListenConfig;

@@ -1,0 +1,34 @@
+/**
+ * Errors that cross layers carry a code from one closed union; each protocol translates codes to its
+ * own replies in one table, so a new code fails to compile until every protocol has an answer for it.
+ */
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'NOT_FOUND'
+  | 'ALREADY_EXISTS'
+  | 'DOMAIN_NOT_FOUND'
+  | 'DOMAIN_NOT_EMPTY'
+  | 'ACCOUNT_NOT_FOUND'
+  | 'MAILBOX_NOT_FOUND'
+  | 'MAILBOX_EXISTS'
+  | 'ALIAS_NOT_FOUND'
+  | 'ALIAS_LOOP'
+  | 'OVER_QUOTA'
+  | 'AUTH_FAILED'
+  | 'TEMPORARY'
+  | 'CONFIG';
+
+export class MailError extends Error {
+  override readonly name = 'MailError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isMailError(err: unknown, code?: ErrorCode): err is MailError {
+  return err instanceof MailError && (code === undefined || err.code === code);
+}

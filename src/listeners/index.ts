@@ -1,0 +1,214 @@
+/**
+ * TCP listeners from [listen]: plain (with STARTTLS available to the session) or implicit TLS, with
+ * per-listener and per-IP connection limits, connection ids, and graceful shutdown. Protocol-agnostic:
+ * each listener gets a session factory from main.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import net, { type Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Logger } from '../lib/log.js';
+import type { Connection, Session, SessionFactory, TlsInfo } from '../protocols/shared/connection.js';
+
+export interface TlsProvider {
+  contextFor(servername?: string): SecureContext;
+  sniCallback(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
+}
+
+export interface ListenerSpec {
+  name: string;
+  host: string;
+  port: number;
+  isImplicitTls: boolean;
+  factory: SessionFactory;
+  /** Written to a plain connection refused for being over a limit (e.g. "421 4.7.0 Too many connections\r\n"). */
+  busyReply?: string;
+}
+
+export interface ListenerLimits {
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  tlsHandshakeTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export interface BoundListener {
+  name: string;
+  host: string;
+  port: number;
+  isImplicitTls: boolean;
+}
+
+export interface Listeners {
+  readonly bound: BoundListener[];
+  /** Open connections, all listeners. */
+  connectionCount(): number;
+  /** Stops accepting, asks sessions to finish, and closes what is left after the timeout. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+interface Live {
+  conn: ConnectionImpl;
+  session: Session | undefined;
+  done: Promise<void>;
+}
+
+export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProvider; limits: ListenerLimits; log: Logger }): Promise<Listeners> {
+  const servers: net.Server[] = [];
+  const bound: BoundListener[] = [];
+  const live = new Set<Live>();
+  let isClosing = false;
+
+  const startOne = (spec: ListenerSpec): Promise<void> => {
+    const perIp = new Map<string, number>();
+    let open = 0;
+    const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (raw) => {
+      const ip = raw.remoteAddress ?? 'unknown';
+      if (isClosing || open >= deps.limits.maxConnections || (perIp.get(ip) ?? 0) >= deps.limits.maxConnectionsPerIp) {
+        deps.log.warn({ listener: spec.name, remote: ip, open, perIp: perIp.get(ip) ?? 0 }, isClosing ? 'connection refused: shutting down' : 'connection refused: limit reached');
+        if (spec.busyReply && !spec.isImplicitTls) raw.end(spec.busyReply);
+        else raw.destroy();
+        return;
+      }
+      open++;
+      perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
+      raw.once('close', () => {
+        open--;
+        const n = (perIp.get(ip) ?? 1) - 1;
+        if (n === 0) perIp.delete(ip);
+        else perIp.set(ip, n);
+      });
+      raw.on('error', () => {}); // reported by the session or the close below
+      const conn = new ConnectionImpl(raw, spec.name, deps.tls, deps.limits.tlsHandshakeTimeoutMs, deps.log);
+      const entry: Live = { conn, session: undefined, done: Promise.resolve() };
+      live.add(entry);
+      entry.done = (async () => {
+        try {
+          if (spec.isImplicitTls) await conn.startTls();
+          conn.log.info({ remote: conn.remoteAddress, port: conn.remotePort, tls: conn.tlsInfo() }, 'connected');
+          entry.session = spec.factory(conn);
+          await entry.session.run();
+        } catch (err) {
+          conn.log.info({ reason: (err as Error).message }, 'connection ended with an error');
+        } finally {
+          conn.close();
+          live.delete(entry);
+          conn.log.info({}, 'disconnected');
+        }
+      })();
+    });
+    server.maxConnections = deps.limits.maxConnections + 16; // our own check answers first
+    servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', (err) => reject(new Error(`cannot listen on ${spec.host}:${spec.port} for ${spec.name}: ${(err as Error).message}`)));
+      server.listen({ host: spec.host, port: spec.port }, () => {
+        const addr = server.address() as net.AddressInfo;
+        bound.push({ name: spec.name, host: addr.address, port: addr.port, isImplicitTls: spec.isImplicitTls });
+        deps.log.info({ listener: spec.name, address: `${addr.address}:${addr.port}`, tls: spec.isImplicitTls ? 'implicit' : 'starttls' }, 'listening');
+        resolve();
+      });
+    });
+  };
+
+  const closeAll = async (timeoutMs = deps.limits.shutdownTimeoutMs): Promise<void> => {
+    isClosing = true;
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const entry of live) {
+      try {
+        entry.session?.shutdown();
+      } catch (err) {
+        entry.conn.log.warn({ reason: (err as Error).message }, 'session shutdown failed');
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all([...live].map((e) => e.done)), timeout]);
+    clearTimeout(timer);
+    for (const entry of live) entry.conn.destroy();
+  };
+
+  try {
+    for (const spec of specs) await startOne(spec);
+  } catch (err) {
+    await closeAll(0);
+    throw err;
+  }
+  return { bound, connectionCount: () => live.size, close: closeAll };
+}
+
+class ConnectionImpl implements Connection {
+  readonly cid = randomBytes(6).toString('base64url');
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly log: Logger;
+  socket: Socket | TLSSocket;
+
+  constructor(
+    private readonly raw: Socket,
+    readonly listener: string,
+    private readonly tls: TlsProvider,
+    private readonly handshakeTimeoutMs: number,
+    log: Logger,
+  ) {
+    this.socket = raw;
+    this.remoteAddress = normalizeIp(raw.remoteAddress ?? '');
+    this.remotePort = raw.remotePort ?? 0;
+    this.localAddress = normalizeIp(raw.localAddress ?? '');
+    this.localPort = raw.localPort ?? 0;
+    this.log = log.child({ cid: this.cid, listener });
+  }
+
+  get isTls(): boolean {
+    return this.socket instanceof TLSSocket;
+  }
+
+  tlsInfo(): TlsInfo | undefined {
+    if (!(this.socket instanceof TLSSocket)) return undefined;
+    const s = this.socket as TLSSocket & { servername?: string | false };
+    return { protocol: s.getProtocol() ?? 'unknown', cipher: s.getCipher()?.name ?? 'unknown', servername: s.servername || undefined };
+  }
+
+  startTls(): Promise<void> {
+    if (this.socket instanceof TLSSocket) return Promise.reject(new Error('TLS is already active'));
+    const plain = this.socket;
+    const secure = new TLSSocket(plain, {
+      isServer: true,
+      secureContext: this.tls.contextFor(undefined),
+      SNICallback: (name, cb) => this.tls.sniCallback(name, cb),
+    });
+    this.socket = secure;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), this.handshakeTimeoutMs);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        this.log.info({ reason: err.message }, 'TLS handshake failed');
+        secure.destroy();
+        plain.destroy();
+        reject(err);
+      };
+      secure.once('secure', () => {
+        clearTimeout(timer);
+        secure.off('error', fail);
+        secure.on('error', () => {}); // reported by the session through read errors and close
+        resolve();
+      });
+      secure.once('error', fail);
+    });
+  }
+
+  close(): void {
+    if (!this.socket.destroyed) this.socket.end();
+    // A peer that never reads must not keep the socket alive.
+    setTimeout(() => this.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+    this.raw.destroy();
+  }
+}
+
+function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') ? ip.slice(7) : ip;
+}

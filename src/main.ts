@@ -1,0 +1,86 @@
+/**
+ * Composition root: config → store → services → listeners. The only module that knows every layer.
+ */
+import type { Config, ListenerName } from './config/schema.js';
+import { parseListenAddress } from './config/schema.js';
+import type { Logger } from './lib/log.js';
+import { parseDuration } from './lib/units.js';
+import { startListeners, type Listeners, type ListenerSpec } from './listeners/index.js';
+import type { SessionFactory } from './protocols/shared/connection.js';
+import { Directory } from './services/directory/index.js';
+import { CertificateRegistry } from './services/tls/registry.js';
+import { openStore, type Store } from './store/index.js';
+
+export interface Server {
+  store: Store;
+  directory: Directory;
+  tls: CertificateRegistry;
+  listeners: Listeners;
+  /** Listeners configured but not started, with the reason. */
+  skipped: Array<{ name: ListenerName; reason: string }>;
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s', 'https']);
+
+export async function startServer(config: Readonly<Config>, log: Logger): Promise<Server> {
+  const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
+  const directory = new Directory({ store, log });
+  const tls = new CertificateRegistry({
+    hostname: config.hostname,
+    dataDir: config.data_dir,
+    certbotDir: config.tls.certbot_dir,
+    certificates: config.tls.certificate,
+    reloadIntervalMs: parseDuration(config.tls.reload_interval)!,
+    expiryWarningMs: parseDuration(config.tls.expiry_warning)!,
+    log: log.child({ component: 'tls' }),
+  });
+  await tls.start();
+
+  // Protocol sessions register here as they are implemented.
+  const factories: Partial<Record<ListenerName, { factory: SessionFactory; busyReply?: string }>> = {};
+
+  const specs: ListenerSpec[] = [];
+  const skipped: Server['skipped'] = [];
+  for (const name of Object.keys(config.listen) as ListenerName[]) {
+    const addresses = config.listen[name];
+    if (addresses.length === 0) continue;
+    const entry = factories[name];
+    if (!entry) {
+      skipped.push({ name, reason: 'protocol not available in this version' });
+      continue;
+    }
+    for (const text of addresses) {
+      const addr = parseListenAddress(text)!;
+      specs.push({ name, host: addr.host, port: addr.port, isImplicitTls: IMPLICIT_TLS.has(name), ...entry });
+    }
+  }
+  for (const s of skipped) log.warn({ listener: s.name, reason: s.reason }, 'listener not started');
+
+  let listeners: Listeners;
+  try {
+    listeners = await startListeners(specs, {
+      tls,
+      log,
+      limits: {
+        maxConnections: config.limits.max_connections,
+        maxConnectionsPerIp: config.limits.max_connections_per_ip,
+        tlsHandshakeTimeoutMs: parseDuration(config.limits.tls_handshake_timeout)!,
+        shutdownTimeoutMs: parseDuration(config.limits.shutdown_timeout)!,
+      },
+    });
+  } catch (err) {
+    tls.stop();
+    await store.close();
+    throw err;
+  }
+
+  return {
+    store, directory, tls, listeners, skipped,
+    async stop(timeoutMs?: number) {
+      await listeners.close(timeoutMs);
+      tls.stop();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * The Store interface: everything Postern keeps, behind one async API that the SQLite backend (here)
+ * and a PostgreSQL backend implement alike. Inputs are already validated and normalised by the
+ * services; the store enforces uniqueness and referential integrity and announces changes after commit.
+ */
+import type { Readable } from 'node:stream';
+
+export interface DomainRecord {
+  id: number;
+  name: string;
+  /** For a domain alias: the hosted domain it maps to (alias.example → example.com). */
+  aliasOf: string | null;
+  createdAt: Date;
+}
+
+export interface AccountRecord {
+  id: number;
+  address: string;
+  local: string;
+  domain: string;
+  passwordHash: string;
+  /** 0 = no quota. */
+  quotaBytes: number;
+  usedBytes: number;
+  isEnabled: boolean;
+  createdAt: Date;
+}
+
+export interface AliasRecord {
+  /** `user@domain`, or `@domain` for the domain's catch-all. */
+  source: string;
+  destinations: string[];
+}
+
+export type SpecialUse = '\\Drafts' | '\\Sent' | '\\Trash' | '\\Junk' | '\\Archive' | '\\All' | '\\Flagged';
+
+export interface MailboxRecord {
+  id: number;
+  accountId: number;
+  name: string;
+  specialUse: SpecialUse | null;
+  isSubscribed: boolean;
+  uidValidity: number;
+  uidNext: number;
+  highestModseq: number;
+  messageCount: number;
+}
+
+export interface NewMessage {
+  blobHash: string;
+  size: number;
+  internalDate: Date;
+  /** System flags (`\Seen`) and keywords (`$Forwarded`) alike. */
+  flags: string[];
+  /** Pre-parsed IMAP ENVELOPE and BODYSTRUCTURE (JSON), computed once at delivery. */
+  envelope: unknown;
+  bodyStructure: unknown;
+}
+
+export interface MessageRecord extends NewMessage {
+  id: number;
+  mailboxId: number;
+  uid: number;
+  modseq: number;
+}
+
+export type FlagChange = 'set' | 'add' | 'remove';
+
+export type ChangeEvent =
+  | { type: 'added'; accountId: number; mailboxId: number; uid: number; modseq: number }
+  | { type: 'flags'; accountId: number; mailboxId: number; uids: number[]; modseq: number }
+  | { type: 'expunged'; accountId: number; mailboxId: number; uids: number[]; modseq: number }
+  | { type: 'mailbox'; accountId: number; mailboxId: number; change: 'created' | 'renamed' | 'deleted' };
+
+export interface DomainRepo {
+  add(name: string, options?: { aliasOf?: string }): Promise<DomainRecord>;
+  get(name: string): Promise<DomainRecord | undefined>;
+  list(): Promise<DomainRecord[]>;
+  /** Removes the domain with its accounts, aliases, domain aliases and mailboxes. */
+  remove(name: string): Promise<boolean>;
+  accountCount(name: string): Promise<number>;
+}
+
+export interface AccountRepo {
+  add(account: { address: string; passwordHash: string; quotaBytes: number }): Promise<AccountRecord>;
+  get(address: string): Promise<AccountRecord | undefined>;
+  byId(id: number): Promise<AccountRecord | undefined>;
+  list(domain?: string): Promise<AccountRecord[]>;
+  remove(address: string): Promise<boolean>;
+  setPassword(address: string, passwordHash: string): Promise<boolean>;
+  setQuota(address: string, quotaBytes: number): Promise<boolean>;
+  setEnabled(address: string, isEnabled: boolean): Promise<boolean>;
+}
+
+export interface AliasRepo {
+  /** Adds destinations to a source (creating it); existing destinations are kept. */
+  add(source: string, destinations: string[]): Promise<AliasRecord>;
+  get(source: string): Promise<AliasRecord | undefined>;
+  list(domain?: string): Promise<AliasRecord[]>;
+  /** Removes the given destinations, or the whole alias when none are given. */
+  remove(source: string, destinations?: string[]): Promise<boolean>;
+}
+
+export interface MailboxRepo {
+  create(accountId: number, name: string, options?: { specialUse?: SpecialUse; isSubscribed?: boolean }): Promise<MailboxRecord>;
+  get(accountId: number, name: string): Promise<MailboxRecord | undefined>;
+  byId(id: number): Promise<MailboxRecord | undefined>;
+  list(accountId: number): Promise<MailboxRecord[]>;
+  rename(id: number, newName: string): Promise<void>;
+  remove(id: number): Promise<void>;
+  setSubscribed(id: number, isSubscribed: boolean): Promise<void>;
+}
+
+export interface MessageRepo {
+  /** Appends with the next UID and a new modseq; counts the size against the account's usage. */
+  append(mailboxId: number, message: NewMessage): Promise<MessageRecord>;
+  get(mailboxId: number, uid: number): Promise<MessageRecord | undefined>;
+  list(mailboxId: number, range?: { fromUid?: number; toUid?: number }): Promise<MessageRecord[]>;
+  setFlags(mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }>;
+  expunge(mailboxId: number, uids: number[]): Promise<{ uids: number[]; modseq: number }>;
+}
+
+export interface BlobStore {
+  /** Stores content once per SHA-256; durable (file and directory fsynced) when the promise resolves. */
+  put(content: Buffer): Promise<{ hash: string; size: number; isNew: boolean }>;
+  get(hash: string): Promise<Buffer>;
+  stream(hash: string, range?: { start: number; end: number }): Readable;
+  has(hash: string): Promise<boolean>;
+}
+
+export interface ChangeFeed {
+  subscribe(accountId: number, listener: (event: ChangeEvent) => void): () => void;
+}
+
+export interface Repos {
+  readonly domains: DomainRepo;
+  readonly accounts: AccountRepo;
+  readonly aliases: AliasRepo;
+  readonly mailboxes: MailboxRepo;
+  readonly messages: MessageRepo;
+}
+
+export interface Tx extends Repos {
+  /** Queues an event; subscribers receive it only after the transaction commits. */
+  notify(event: ChangeEvent): void;
+}
+
+export interface Store extends Repos {
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  readonly blobs: BlobStore;
+  readonly changes: ChangeFeed;
+  /** Applied schema migrations, newest last. */
+  schemaVersion(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  backend: 'sqlite' | 'postgres';
+  dataDir: string;
+  url?: string | undefined;
+}
+
+/** Opens the configured backend; only the store folder knows which one that is. */
+export async function openStore(options: StoreOptions): Promise<Store> {
+  if (options.backend === 'sqlite') {
+    const { openSqliteStore } = await import('./sqlite/index.js');
+    return openSqliteStore(options.dataDir);
+  }
+  throw new Error('the PostgreSQL store backend is not available in this version; use backend = "sqlite"');
+}

@@ -1,0 +1,475 @@
+/**
+ * SQLite backend (better-sqlite3, WAL, synchronous=FULL). better-sqlite3 is synchronous, so each
+ * statement runs to completion without interleaving; a transaction holds an in-process lock from
+ * BEGIN IMMEDIATE to COMMIT so that statements of other callers never land inside it. Transaction
+ * bodies must be short and never wait on the network.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { MailError } from '../../lib/errors.js';
+import { Mutex } from '../../lib/mutex.js';
+import type {
+  AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DomainRecord, DomainRepo,
+  FlagChange, MailboxRecord, MailboxRepo, MessageRecord, MessageRepo, NewMessage, SpecialUse, Store, Tx,
+} from '../index.js';
+import { FileBlobStore } from './blobs.js';
+import { MIGRATIONS } from './migrations.js';
+
+type Db = Database.Database;
+type Exec = <T>(fn: () => T) => Promise<T>;
+
+export async function openSqliteStore(dataDir: string): Promise<Store> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+  const db = new Database(path.join(dataDir, 'postern.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  const blobs = new FileBlobStore(path.join(dataDir, 'blobs'));
+  await blobs.init();
+  return new SqliteStore(db, blobs);
+}
+
+function migrate(db: Db): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  for (const m of MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }).immediate();
+  }
+}
+
+class SqliteChangeFeed implements ChangeFeed {
+  private readonly listeners = new Map<number, Set<(event: ChangeEvent) => void>>();
+
+  subscribe(accountId: number, listener: (event: ChangeEvent) => void): () => void {
+    let set = this.listeners.get(accountId);
+    if (!set) this.listeners.set(accountId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(accountId);
+    };
+  }
+
+  publish(event: ChangeEvent): void {
+    for (const listener of this.listeners.get(event.accountId) ?? []) listener(event);
+  }
+}
+
+class SqliteStore implements Store {
+  readonly domains: DomainRepo;
+  readonly accounts: AccountRepo;
+  readonly aliases: AliasRepo;
+  readonly mailboxes: MailboxRepo;
+  readonly messages: MessageRepo;
+  readonly changes = new SqliteChangeFeed();
+  private readonly mutex = new Mutex();
+  private readonly txRepos: Omit<Tx, 'notify'>;
+
+  constructor(
+    private readonly db: Db,
+    readonly blobs: FileBlobStore,
+  ) {
+    // Outside a transaction a statement waits only while a transaction holds the connection.
+    const exec: Exec = async (fn) => {
+      if (!this.mutex.isLocked) return fn();
+      const release = await this.mutex.lock();
+      try {
+        return fn();
+      } finally {
+        release();
+      }
+    };
+    const direct: Exec = async (fn) => fn();
+    this.domains = new Domains(db, exec);
+    this.accounts = new Accounts(db, exec);
+    this.aliases = new Aliases(db, exec);
+    this.mailboxes = new Mailboxes(db, exec);
+    this.messages = new Messages(db, exec);
+    this.txRepos = {
+      domains: new Domains(db, direct),
+      accounts: new Accounts(db, direct),
+      aliases: new Aliases(db, direct),
+      mailboxes: new Mailboxes(db, direct),
+      messages: new Messages(db, direct),
+    };
+  }
+
+  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const release = await this.mutex.lock();
+    const events: ChangeEvent[] = [];
+    let result: T;
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      try {
+        result = await fn({ ...this.txRepos, notify: (event) => events.push(event) });
+        this.db.exec('COMMIT');
+      } catch (err) {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      release();
+    }
+    for (const event of events) this.changes.publish(event);
+    return result;
+  }
+
+  async schemaVersion(): Promise<number> {
+    return (this.db.prepare('SELECT MAX(version) FROM schema_migrations').pluck().get() as number | null) ?? 0;
+  }
+
+  async close(): Promise<void> {
+    const release = await this.mutex.lock();
+    try {
+      this.db.close();
+    } finally {
+      release();
+    }
+  }
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+interface DomainRow { id: number; name: string; alias_of_name: string | null; created_at: number }
+const DOMAIN_SELECT = 'SELECT d.id, d.name, t.name AS alias_of_name, d.created_at FROM domains d LEFT JOIN domains t ON t.id = d.alias_of';
+const toDomain = (r: DomainRow): DomainRecord => ({ id: r.id, name: r.name, aliasOf: r.alias_of_name, createdAt: new Date(r.created_at) });
+
+class Domains implements DomainRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  add(name: string, options: { aliasOf?: string } = {}): Promise<DomainRecord> {
+    return this.exec(() => {
+      let aliasOf: number | null = null;
+      if (options.aliasOf !== undefined) {
+        const target = this.db.prepare('SELECT id, alias_of FROM domains WHERE name = ?').get(options.aliasOf) as { id: number; alias_of: number | null } | undefined;
+        if (!target) throw new MailError('DOMAIN_NOT_FOUND', `domain ${options.aliasOf} is not hosted`);
+        if (target.alias_of !== null) throw new MailError('INVALID_INPUT', `${options.aliasOf} is itself a domain alias; point to the domain it aliases`);
+        aliasOf = target.id;
+      }
+      try {
+        this.db.prepare('INSERT INTO domains (name, alias_of, created_at) VALUES (?, ?, ?)').run(name, aliasOf, Date.now());
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `domain ${name} already exists`);
+        throw err;
+      }
+      return toDomain(this.db.prepare(`${DOMAIN_SELECT} WHERE d.name = ?`).get(name) as DomainRow);
+    });
+  }
+
+  get(name: string): Promise<DomainRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare(`${DOMAIN_SELECT} WHERE d.name = ?`).get(name) as DomainRow | undefined;
+      return row && toDomain(row);
+    });
+  }
+
+  list(): Promise<DomainRecord[]> {
+    return this.exec(() => (this.db.prepare(`${DOMAIN_SELECT} ORDER BY d.name`).all() as DomainRow[]).map(toDomain));
+  }
+
+  remove(name: string): Promise<boolean> {
+    return this.exec(() => this.db.prepare('DELETE FROM domains WHERE name = ?').run(name).changes > 0);
+  }
+
+  accountCount(name: string): Promise<number> {
+    return this.exec(
+      () => this.db.prepare('SELECT COUNT(*) FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ?').pluck().get(name) as number,
+    );
+  }
+}
+
+interface AccountRow {
+  id: number; address: string; local: string; domain: string; password_hash: string;
+  quota_bytes: number; used_bytes: number; enabled: number; created_at: number;
+}
+const ACCOUNT_SELECT =
+  'SELECT a.id, a.address, a.local, d.name AS domain, a.password_hash, a.quota_bytes, a.used_bytes, a.enabled, a.created_at FROM accounts a JOIN domains d ON d.id = a.domain_id';
+const toAccount = (r: AccountRow): AccountRecord => ({
+  id: r.id, address: r.address, local: r.local, domain: r.domain, passwordHash: r.password_hash,
+  quotaBytes: r.quota_bytes, usedBytes: r.used_bytes, isEnabled: r.enabled === 1, createdAt: new Date(r.created_at),
+});
+
+class Accounts implements AccountRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  add(account: { address: string; passwordHash: string; quotaBytes: number }): Promise<AccountRecord> {
+    return this.exec(() => {
+      const at = account.address.lastIndexOf('@');
+      const local = account.address.slice(0, at);
+      const domainName = account.address.slice(at + 1);
+      const domain = this.db.prepare('SELECT id, alias_of FROM domains WHERE name = ?').get(domainName) as { id: number; alias_of: number | null } | undefined;
+      if (!domain) throw new MailError('DOMAIN_NOT_FOUND', `domain ${domainName} is not hosted; add it first with "postern domain add ${domainName}"`);
+      if (domain.alias_of !== null) throw new MailError('INVALID_INPUT', `${domainName} is a domain alias; create the account in the domain it aliases`);
+      try {
+        this.db
+          .prepare('INSERT INTO accounts (domain_id, local, address, password_hash, quota_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(domain.id, local, account.address, account.passwordHash, account.quotaBytes, Date.now());
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `account ${account.address} already exists`);
+        throw err;
+      }
+      return toAccount(this.db.prepare(`${ACCOUNT_SELECT} WHERE a.address = ?`).get(account.address) as AccountRow);
+    });
+  }
+
+  get(address: string): Promise<AccountRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare(`${ACCOUNT_SELECT} WHERE a.address = ?`).get(address) as AccountRow | undefined;
+      return row && toAccount(row);
+    });
+  }
+
+  byId(id: number): Promise<AccountRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare(`${ACCOUNT_SELECT} WHERE a.id = ?`).get(id) as AccountRow | undefined;
+      return row && toAccount(row);
+    });
+  }
+
+  list(domain?: string): Promise<AccountRecord[]> {
+    return this.exec(() => {
+      const rows = domain === undefined
+        ? this.db.prepare(`${ACCOUNT_SELECT} ORDER BY d.name, a.local`).all()
+        : this.db.prepare(`${ACCOUNT_SELECT} WHERE d.name = ? ORDER BY a.local`).all(domain);
+      return (rows as AccountRow[]).map(toAccount);
+    });
+  }
+
+  remove(address: string): Promise<boolean> {
+    return this.exec(() => this.db.prepare('DELETE FROM accounts WHERE address = ?').run(address).changes > 0);
+  }
+
+  setPassword(address: string, passwordHash: string): Promise<boolean> {
+    return this.exec(() => this.db.prepare('UPDATE accounts SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes > 0);
+  }
+
+  setQuota(address: string, quotaBytes: number): Promise<boolean> {
+    return this.exec(() => this.db.prepare('UPDATE accounts SET quota_bytes = ? WHERE address = ?').run(quotaBytes, address).changes > 0);
+  }
+
+  setEnabled(address: string, isEnabled: boolean): Promise<boolean> {
+    return this.exec(() => this.db.prepare('UPDATE accounts SET enabled = ? WHERE address = ?').run(isEnabled ? 1 : 0, address).changes > 0);
+  }
+}
+
+class Aliases implements AliasRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  add(source: string, destinations: string[]): Promise<AliasRecord> {
+    return this.exec(() => {
+      const domainName = source.slice(source.lastIndexOf('@') + 1);
+      const domainId = this.db.prepare('SELECT id FROM domains WHERE name = ?').pluck().get(domainName) as number | undefined;
+      if (domainId === undefined) throw new MailError('DOMAIN_NOT_FOUND', `domain ${domainName} is not hosted; add it first with "postern domain add ${domainName}"`);
+      const insert = this.db.prepare('INSERT OR IGNORE INTO aliases (domain_id, source, destination) VALUES (?, ?, ?)');
+      for (const d of destinations) insert.run(domainId, source, d);
+      return this.read(source)!;
+    });
+  }
+
+  private read(source: string): AliasRecord | undefined {
+    const dests = this.db.prepare('SELECT destination FROM aliases WHERE source = ? ORDER BY id').pluck().all(source) as string[];
+    return dests.length ? { source, destinations: dests } : undefined;
+  }
+
+  get(source: string): Promise<AliasRecord | undefined> {
+    return this.exec(() => this.read(source));
+  }
+
+  list(domain?: string): Promise<AliasRecord[]> {
+    return this.exec(() => {
+      const rows = (domain === undefined
+        ? this.db.prepare('SELECT source, destination FROM aliases ORDER BY source, id').all()
+        : this.db.prepare('SELECT a.source, a.destination FROM aliases a JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.source, a.id').all(domain)) as { source: string; destination: string }[];
+      const out = new Map<string, AliasRecord>();
+      for (const r of rows) {
+        const rec = out.get(r.source) ?? { source: r.source, destinations: [] };
+        rec.destinations.push(r.destination);
+        out.set(r.source, rec);
+      }
+      return [...out.values()];
+    });
+  }
+
+  remove(source: string, destinations?: string[]): Promise<boolean> {
+    return this.exec(() => {
+      if (!destinations || destinations.length === 0) return this.db.prepare('DELETE FROM aliases WHERE source = ?').run(source).changes > 0;
+      const del = this.db.prepare('DELETE FROM aliases WHERE source = ? AND destination = ?');
+      let changed = 0;
+      for (const d of destinations) changed += del.run(source, d).changes;
+      return changed > 0;
+    });
+  }
+}
+
+interface MailboxRow {
+  id: number; account_id: number; name: string; special_use: string | null; subscribed: number;
+  uid_validity: number; uid_next: number; highest_modseq: number; message_count: number;
+}
+const toMailbox = (r: MailboxRow): MailboxRecord => ({
+  id: r.id, accountId: r.account_id, name: r.name, specialUse: r.special_use as SpecialUse | null, isSubscribed: r.subscribed === 1,
+  uidValidity: r.uid_validity, uidNext: r.uid_next, highestModseq: r.highest_modseq, messageCount: r.message_count,
+});
+
+class Mailboxes implements MailboxRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  create(accountId: number, name: string, options: { specialUse?: SpecialUse; isSubscribed?: boolean } = {}): Promise<MailboxRecord> {
+    return this.exec(() => {
+      // RFC 9051 §2.3.1.1: UIDVALIDITY must change when a name is reused; seconds, kept increasing.
+      const last = (this.db.prepare('SELECT MAX(uid_validity) FROM mailboxes WHERE account_id = ?').pluck().get(accountId) as number | null) ?? 0;
+      const uidValidity = Math.max(Math.floor(Date.now() / 1000), last + 1);
+      try {
+        const info = this.db
+          .prepare('INSERT INTO mailboxes (account_id, name, special_use, subscribed, uid_validity, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(accountId, name, options.specialUse ?? null, options.isSubscribed === false ? 0 : 1, uidValidity, Date.now());
+        return toMailbox(this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(info.lastInsertRowid) as MailboxRow);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new MailError('MAILBOX_EXISTS', `mailbox ${name} already exists`);
+        throw err;
+      }
+    });
+  }
+
+  get(accountId: number, name: string): Promise<MailboxRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?').get(accountId, name) as MailboxRow | undefined;
+      return row && toMailbox(row);
+    });
+  }
+
+  byId(id: number): Promise<MailboxRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow | undefined;
+      return row && toMailbox(row);
+    });
+  }
+
+  list(accountId: number): Promise<MailboxRecord[]> {
+    return this.exec(() => (this.db.prepare('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name').all(accountId) as MailboxRow[]).map(toMailbox));
+  }
+
+  rename(id: number, newName: string): Promise<void> {
+    return this.exec(() => {
+      try {
+        const changed = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?').run(newName, id).changes;
+        if (changed === 0) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new MailError('MAILBOX_EXISTS', `mailbox ${newName} already exists`);
+        throw err;
+      }
+    });
+  }
+
+  remove(id: number): Promise<void> {
+    return this.exec(() => {
+      if (this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(id).changes === 0) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+    });
+  }
+
+  setSubscribed(id: number, isSubscribed: boolean): Promise<void> {
+    return this.exec(() => {
+      this.db.prepare('UPDATE mailboxes SET subscribed = ? WHERE id = ?').run(isSubscribed ? 1 : 0, id);
+    });
+  }
+}
+
+interface MessageRow {
+  id: number; mailbox_id: number; uid: number; modseq: number; blob_hash: string; size: number;
+  internal_date: number; flags: string; envelope: string | null; body_structure: string | null;
+}
+const toMessage = (r: MessageRow): MessageRecord => ({
+  id: r.id, mailboxId: r.mailbox_id, uid: r.uid, modseq: r.modseq, blobHash: r.blob_hash, size: r.size,
+  internalDate: new Date(r.internal_date), flags: r.flags === '' ? [] : r.flags.split(' '),
+  envelope: r.envelope === null ? null : JSON.parse(r.envelope), bodyStructure: r.body_structure === null ? null : JSON.parse(r.body_structure),
+});
+
+class Messages implements MessageRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  /** Allocates the next modseq of a mailbox (RFC 7162 §3.1: strictly increasing per mailbox). */
+  private nextModseq(mailboxId: number): number {
+    const row = this.db.prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq').get(mailboxId) as { highest_modseq: number } | undefined;
+    if (!row) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${mailboxId} does not exist`);
+    return row.highest_modseq;
+  }
+
+  append(mailboxId: number, m: NewMessage): Promise<MessageRecord> {
+    return this.exec(() => {
+      const modseq = this.nextModseq(mailboxId);
+      const { uid } = this.db.prepare('UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1 AS uid').get(mailboxId) as { uid: number };
+      const info = this.db
+        .prepare('INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(mailboxId, uid, modseq, m.blobHash, m.size, m.internalDate.getTime(), normalizeFlags(m.flags).join(' '), JSON.stringify(m.envelope ?? null), JSON.stringify(m.bodyStructure ?? null));
+      return { ...m, flags: normalizeFlags(m.flags), id: Number(info.lastInsertRowid), mailboxId, uid, modseq };
+    });
+  }
+
+  get(mailboxId: number, uid: number): Promise<MessageRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?').get(mailboxId, uid) as MessageRow | undefined;
+      return row && toMessage(row);
+    });
+  }
+
+  list(mailboxId: number, range: { fromUid?: number; toUid?: number } = {}): Promise<MessageRecord[]> {
+    return this.exec(() =>
+      (this.db
+        .prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid')
+        .all(mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER) as MessageRow[]).map(toMessage),
+    );
+  }
+
+  setFlags(mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }> {
+    return this.exec(() => {
+      const select = this.db.prepare('SELECT flags FROM messages WHERE mailbox_id = ? AND uid = ?').pluck();
+      const update = this.db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
+      const changed: number[] = [];
+      let modseq = 0;
+      for (const uid of uids) {
+        const current = select.get(mailboxId, uid) as string | undefined;
+        if (current === undefined) continue;
+        const before = current === '' ? [] : current.split(' ');
+        const after = applyFlags(before, change, flags);
+        if (after.join(' ') === before.join(' ')) continue;
+        if (modseq === 0) modseq = this.nextModseq(mailboxId);
+        update.run(after.join(' '), modseq, mailboxId, uid);
+        changed.push(uid);
+      }
+      return { uids: changed, modseq };
+    });
+  }
+
+  expunge(mailboxId: number, uids: number[]): Promise<{ uids: number[]; modseq: number }> {
+    return this.exec(() => {
+      const del = this.db.prepare('DELETE FROM messages WHERE mailbox_id = ? AND uid = ?');
+      const removed = uids.filter((uid) => del.run(mailboxId, uid).changes > 0);
+      return { uids: removed, modseq: removed.length ? this.nextModseq(mailboxId) : 0 };
+    });
+  }
+}
+
+/** Flags are a set; system flags keep their canonical case, keywords are kept as given. */
+function normalizeFlags(flags: string[]): string[] {
+  const seen = new Map<string, string>();
+  for (const f of flags) {
+    const key = f.toLowerCase();
+    if (!seen.has(key)) seen.set(key, f);
+  }
+  return [...seen.values()].sort();
+}
+
+function applyFlags(before: string[], change: FlagChange, flags: string[]): string[] {
+  if (change === 'set') return normalizeFlags(flags);
+  const lower = new Set(flags.map((f) => f.toLowerCase()));
+  if (change === 'add') return normalizeFlags([...before, ...flags]);
+  return before.filter((f) => !lower.has(f.toLowerCase()));
+}

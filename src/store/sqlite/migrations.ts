@@ -1,0 +1,87 @@
+/** Numbered schema migrations; each runs once, in order, inside one transaction with its version row. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'directory and mailboxes',
+    sql: `
+      CREATE TABLE domains (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        alias_of INTEGER REFERENCES domains(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE accounts (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        local TEXT NOT NULL,
+        address TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        quota_bytes INTEGER NOT NULL DEFAULT 0,
+        used_bytes INTEGER NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX accounts_domain ON accounts(domain_id);
+      CREATE TABLE aliases (
+        id INTEGER PRIMARY KEY,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        source TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        UNIQUE (source, destination)
+      );
+      CREATE INDEX aliases_domain ON aliases(domain_id);
+      CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        special_use TEXT,
+        subscribed INTEGER NOT NULL DEFAULT 1,
+        uid_validity INTEGER NOT NULL,
+        uid_next INTEGER NOT NULL DEFAULT 1,
+        highest_modseq INTEGER NOT NULL DEFAULT 1,
+        message_count INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        UNIQUE (account_id, name)
+      );
+      CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        refs INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        blob_hash TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        internal_date INTEGER NOT NULL,
+        flags TEXT NOT NULL DEFAULT '',
+        envelope TEXT,
+        body_structure TEXT,
+        UNIQUE (mailbox_id, uid)
+      );
+      CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+      -- Usage and blob references follow the message rows, including rows removed by cascades.
+      CREATE TRIGGER messages_added AFTER INSERT ON messages BEGIN
+        INSERT INTO blobs (hash, size, refs) VALUES (NEW.blob_hash, NEW.size, 1)
+          ON CONFLICT (hash) DO UPDATE SET refs = refs + 1;
+        UPDATE mailboxes SET message_count = message_count + 1 WHERE id = NEW.mailbox_id;
+        UPDATE accounts SET used_bytes = used_bytes + NEW.size
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+      END;
+      CREATE TRIGGER messages_removed AFTER DELETE ON messages BEGIN
+        UPDATE blobs SET refs = refs - 1 WHERE hash = OLD.blob_hash;
+        UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox_id;
+        UPDATE accounts SET used_bytes = used_bytes - OLD.size
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+      END;
+    `,
+  },
+];
