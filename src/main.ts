@@ -7,6 +7,7 @@ import type { Logger } from './lib/log.js';
 import { parseDuration } from './lib/units.js';
 import { startListeners, type Listeners, type ListenerSpec } from './listeners/index.js';
 import type { SessionFactory } from './protocols/shared/connection.js';
+import { argon2Passwords } from './services/auth/password.js';
 import { Directory } from './services/directory/index.js';
 import { CertificateRegistry } from './services/tls/registry.js';
 import { openStore, type Store } from './store/index.js';
@@ -25,7 +26,7 @@ const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps',
 
 export async function startServer(config: Readonly<Config>, log: Logger): Promise<Server> {
   const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
-  const directory = new Directory({ store, log });
+  const directory = new Directory({ store, passwords: argon2Passwords, log });
   const tls = new CertificateRegistry({
     hostname: config.hostname,
     dataDir: config.data_dir,

@@ -2,6 +2,7 @@
 import { configPath, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { createLogger } from '../lib/log.js';
+import { argon2Passwords } from '../services/auth/password.js';
 import { Directory } from '../services/directory/index.js';
 import { openStore, type Store } from '../store/index.js';
 import type { Flags } from './main.js';
@@ -10,7 +11,7 @@ export async function withDirectory<T>(flags: Flags, fn: (directory: Directory, 
   const config = loadConfig(configPath(flags.config));
   const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
   try {
-    return await fn(new Directory({ store, log: createLogger({ level: 'warn' }) }), config, store);
+    return await fn(new Directory({ store, passwords: argon2Passwords, log: createLogger({ level: 'warn' }) }), config, store);
   } finally {
     await store.close();
   }

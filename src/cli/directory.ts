@@ -30,8 +30,7 @@ export async function domainCommand(flags: Flags, args: string[]): Promise<numbe
       need(name, 'domain remove DOMAIN [--force]');
       noExtra(extra);
       await withDirectory(flags, async (dir) => {
-        await dir.removeDomain(name, { force: flags.force === true });
-        process.stdout.write(`domain ${name} removed\n`);
+        process.stdout.write(`domain ${await dir.removeDomain(name, { force: flags.force === true })} removed\n`);
       });
       return 0;
     default:
@@ -67,8 +66,7 @@ export async function accountCommand(flags: Flags, args: string[]): Promise<numb
       need(address, 'account remove ADDRESS');
       noExtra(extra);
       await withDirectory(flags, async (dir) => {
-        await dir.removeAccount(address);
-        process.stdout.write(`account ${address} removed\n`);
+        process.stdout.write(`account ${await dir.removeAccount(address)} removed\n`);
       });
       return 0;
     case 'passwd': {
@@ -77,8 +75,7 @@ export async function accountCommand(flags: Flags, args: string[]): Promise<numb
       if (!flags['password-stdin']) throw new UsageError('account passwd needs --password-stdin (the new password on standard input)');
       const password = await readPassword();
       await withDirectory(flags, async (dir) => {
-        await dir.setPassword(address, password);
-        process.stdout.write(`password of ${address} changed\n`);
+        process.stdout.write(`password of ${await dir.setPassword(address, password)} changed\n`);
       });
       return 0;
     }
@@ -89,8 +86,8 @@ export async function accountCommand(flags: Flags, args: string[]): Promise<numb
       noExtra(flags.quota === undefined ? extra.slice(1) : extra);
       const quotaBytes = sizeOrThrow(text);
       await withDirectory(flags, async (dir) => {
-        await dir.setQuota(address, quotaBytes);
-        process.stdout.write(`quota of ${address} set to ${quotaBytes ? formatSize(quotaBytes) : 'none'}\n`);
+        const normalized = await dir.setQuota(address, quotaBytes);
+        process.stdout.write(`quota of ${normalized} set to ${quotaBytes ? formatSize(quotaBytes) : 'none'}\n`);
       });
       return 0;
     }
@@ -121,8 +118,8 @@ export async function aliasCommand(flags: Flags, args: string[]): Promise<number
     case 'remove':
       need(source, 'alias remove SOURCE [DEST...]');
       await withDirectory(flags, async (dir) => {
-        await dir.removeAlias(source, destinations);
-        process.stdout.write(destinations.length ? `removed ${destinations.join(', ')} from alias ${source}\n` : `alias ${source} removed\n`);
+        const normalized = await dir.removeAlias(source, destinations);
+        process.stdout.write(destinations.length ? `removed ${destinations.join(', ')} from alias ${normalized}\n` : `alias ${normalized} removed\n`);
       });
       return 0;
     default:

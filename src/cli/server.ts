@@ -117,7 +117,9 @@ async function runUntilSignal(config: Readonly<Config>, log: Logger, ready?: (se
   if (ready) await ready(server);
   log.info({ hostname: config.hostname, pid: process.pid }, 'postern started');
   await new Promise<void>((resolve) => {
+    const keepAlive = setInterval(() => {}, 1 << 30); // run until a signal, even with no listener open
     const stop = (signal: string) => {
+      clearInterval(keepAlive);
       log.info({ signal }, 'shutting down');
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);

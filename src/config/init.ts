@@ -49,7 +49,8 @@ resolvers = []                    # e.g. ["127.0.0.1:5353"]; empty = system reso
 smarthost = ""                    # "host:port" relays all remote mail there; empty = MX delivery
 
 [store]
-backend = "sqlite"                # or "postgres", with url = "postgres://user@host/db"
+backend = "sqlite"                # or "postgres", with url:
+# url = "postgres://postern@db.example.com/postern"
 
 [limits]
 max_connections = 2000            # open connections per listener

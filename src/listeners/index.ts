@@ -111,7 +111,8 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
 
   const closeAll = async (timeoutMs = deps.limits.shutdownTimeoutMs): Promise<void> => {
     isClosing = true;
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    // server.close() calls back only once every connection is gone: wait for that last.
+    const stopped = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const entry of live) {
       try {
         entry.session?.shutdown();
@@ -124,6 +125,7 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
     await Promise.race([Promise.all([...live].map((e) => e.done)), timeout]);
     clearTimeout(timer);
     for (const entry of live) entry.conn.destroy();
+    await stopped;
   };
 
   try {

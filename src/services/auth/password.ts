@@ -29,3 +29,11 @@ export function passwordProblem(password: string): string | undefined {
   if (/[\r\n\0]/.test(password)) return 'contains a line break or NUL';
   return undefined;
 }
+
+/** What the directory needs to set passwords; handed to it by the composition root. */
+export interface PasswordPolicy {
+  hash(password: string): Promise<string>;
+  problem(password: string): string | undefined;
+}
+
+export const argon2Passwords: PasswordPolicy = { hash: hashPassword, problem: passwordProblem };

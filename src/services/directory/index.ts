@@ -6,7 +6,7 @@ import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { normalizeAddress, normalizeDomain } from '../../mail/address.js';
 import type { AccountRecord, AliasRecord, DomainRecord, SpecialUse, Store } from '../../store/index.js';
-import { hashPassword, passwordProblem } from '../auth/password.js';
+import type { PasswordPolicy } from '../auth/password.js';
 
 /** Created with every account (RFC 6154 special-use attributes). */
 export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse?: SpecialUse }> = [
@@ -20,6 +20,7 @@ export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse?: Speci
 
 export interface DirectoryDeps {
   store: Store;
+  passwords: PasswordPolicy;
   log: Logger;
 }
 
@@ -44,7 +45,7 @@ export class Directory {
   }
 
   /** Refuses a domain that still has accounts unless `force`, which removes them with their mail. */
-  async removeDomain(input: string, options: { force?: boolean } = {}): Promise<void> {
+  async removeDomain(input: string, options: { force?: boolean } = {}): Promise<string> {
     const name = domainOrThrow(input);
     await this.store.transaction(async (tx) => {
       if (!(await tx.domains.get(name))) throw new MailError('DOMAIN_NOT_FOUND', `domain ${name} is not hosted`);
@@ -55,6 +56,7 @@ export class Directory {
       await tx.domains.remove(name);
     });
     this.deps.log.info({ domain: name, force: options.force === true }, 'domain removed');
+    return name;
   }
 
   /** The hosted domain that receives mail for `name` (itself, or the target of a domain alias). */
@@ -67,11 +69,11 @@ export class Directory {
 
   async addAccount(input: string, password: string, options: { quotaBytes?: number } = {}): Promise<AccountRecord> {
     const address = addressOrThrow(input);
-    const problem = passwordProblem(password);
+    const problem = this.deps.passwords.problem(password);
     if (problem) throw new MailError('INVALID_INPUT', `password ${problem}`);
     const quotaBytes = options.quotaBytes ?? 0;
     if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0) throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
-    const passwordHash = await hashPassword(password);
+    const passwordHash = await this.deps.passwords.hash(password);
     const account = await this.store.transaction(async (tx) => {
       const created = await tx.accounts.add({ address, passwordHash, quotaBytes });
       for (const mb of DEFAULT_MAILBOXES) await tx.mailboxes.create(created.id, mb.name, mb.specialUse ? { specialUse: mb.specialUse } : {});
@@ -90,26 +92,29 @@ export class Directory {
     return this.store.accounts.list(domain === undefined ? undefined : domainOrThrow(domain));
   }
 
-  async removeAccount(input: string): Promise<void> {
+  async removeAccount(input: string): Promise<string> {
     const address = addressOrThrow(input);
     if (!(await this.store.accounts.remove(address))) throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
     this.deps.log.info({ account: address }, 'account removed');
+    return address;
   }
 
-  async setPassword(input: string, password: string): Promise<void> {
+  async setPassword(input: string, password: string): Promise<string> {
     const address = addressOrThrow(input);
-    const problem = passwordProblem(password);
+    const problem = this.deps.passwords.problem(password);
     if (problem) throw new MailError('INVALID_INPUT', `password ${problem}`);
     if (!(await this.store.accounts.get(address))) throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
-    await this.store.accounts.setPassword(address, await hashPassword(password));
+    await this.store.accounts.setPassword(address, await this.deps.passwords.hash(password));
     this.deps.log.info({ account: address }, 'password changed');
+    return address;
   }
 
-  async setQuota(input: string, quotaBytes: number): Promise<void> {
+  async setQuota(input: string, quotaBytes: number): Promise<string> {
     const address = addressOrThrow(input);
     if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0) throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
     if (!(await this.store.accounts.setQuota(address, quotaBytes))) throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
     this.deps.log.info({ account: address, quotaBytes }, 'quota changed');
+    return address;
   }
 
   async addAlias(sourceInput: string, destinationInputs: string[]): Promise<AliasRecord> {
@@ -126,13 +131,14 @@ export class Directory {
     return this.store.aliases.list(domain === undefined ? undefined : domainOrThrow(domain));
   }
 
-  async removeAlias(sourceInput: string, destinationInputs: string[] = []): Promise<void> {
+  async removeAlias(sourceInput: string, destinationInputs: string[] = []): Promise<string> {
     const source = aliasSourceOrThrow(sourceInput);
     const destinations = destinationInputs.map(addressOrThrow);
     if (!(await this.store.aliases.remove(source, destinations))) {
       throw new MailError('ALIAS_NOT_FOUND', destinations.length ? `alias ${source} has none of ${destinations.join(', ')}` : `alias ${source} does not exist`);
     }
     this.deps.log.info({ alias: source, destinations }, 'alias removed');
+    return source;
   }
 }
 

@@ -325,8 +325,11 @@ class Mailboxes implements MailboxRepo {
   create(accountId: number, name: string, options: { specialUse?: SpecialUse; isSubscribed?: boolean } = {}): Promise<MailboxRecord> {
     return this.exec(() => {
       // RFC 9051 §2.3.1.1: UIDVALIDITY must change when a name is reused; seconds, kept increasing.
-      const last = (this.db.prepare('SELECT MAX(uid_validity) FROM mailboxes WHERE account_id = ?').pluck().get(accountId) as number | null) ?? 0;
-      const uidValidity = Math.max(Math.floor(Date.now() / 1000), last + 1);
+      const uidValidity = this.db
+        .prepare('UPDATE accounts SET last_uid_validity = MAX(last_uid_validity + 1, ?) WHERE id = ? RETURNING last_uid_validity')
+        .pluck()
+        .get(Math.floor(Date.now() / 1000), accountId) as number | undefined;
+      if (uidValidity === undefined) throw new MailError('ACCOUNT_NOT_FOUND', `account ${accountId} does not exist`);
       try {
         const info = this.db
           .prepare('INSERT INTO mailboxes (account_id, name, special_use, subscribed, uid_validity, created_at) VALUES (?, ?, ?, ?, ?, ?)')
@@ -371,7 +374,11 @@ class Mailboxes implements MailboxRepo {
 
   remove(id: number): Promise<void> {
     return this.exec(() => {
-      if (this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(id).changes === 0) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+      // Messages first, while the mailbox row still tells the usage trigger whose quota to credit.
+      this.db.transaction(() => {
+        this.db.prepare('DELETE FROM messages WHERE mailbox_id = ?').run(id);
+        if (this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(id).changes === 0) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+      })();
     });
   }
 

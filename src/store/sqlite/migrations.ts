@@ -25,6 +25,7 @@ export const MIGRATIONS: Migration[] = [
         quota_bytes INTEGER NOT NULL DEFAULT 0,
         used_bytes INTEGER NOT NULL DEFAULT 0,
         enabled INTEGER NOT NULL DEFAULT 1,
+        last_uid_validity INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL
       );
       CREATE INDEX accounts_domain ON accounts(domain_id);

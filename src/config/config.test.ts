@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { tempDir } from '../../test/helpers/tmp.js';
+import { renderConfig } from './init.js';
+import { ConfigError, loadConfig, parseConfig } from './load.js';
+import { ConfigSchema } from './schema.js';
+
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, 'postern.toml');
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('fills defaults from a minimal file and freezes the result', () => {
+    const c = parseConfig('hostname = "mail.example.com"\ndata_dir = "data"\n', '/etc/postern/postern.toml');
+    assert.deepEqual(c.listen.smtp, ['0.0.0.0:25']);
+    assert.equal(c.data_dir, '/etc/postern/data', 'relative data_dir is relative to the config file');
+    assert.equal(c.store.backend, 'sqlite');
+    assert.equal(c.tls.allow_plaintext_auth, false);
+    assert.ok(Object.isFrozen(c.listen));
+  });
+
+  it('names an unknown key and suggests the right spelling', () => {
+    assert.deepEqual(problems('hostname = "a.example"\n[listen]\nsmpt = []\n'), ['postern.toml: unknown key "listen.smpt" — did you mean "listen.smtp"?']);
+    const [line] = problems('hostname = "a.example"\n[wibble]\nx = 1\n');
+    assert.match(line!, /unknown key "wibble" — remove it \(known keys here: hostname, data_dir, listen/);
+  });
+
+  it('names a bad listen address and shows the fix', () => {
+    const [line] = problems('hostname = "a.example"\n[listen]\nimap = ["0.0.0.0"]\n');
+    assert.match(line!, /^postern.toml: listen.imap\[0\] = "0.0.0.0" is not "address:port".*"0.0.0.0:25"/);
+    assert.match(problems('hostname = "a.example"\n[listen]\nimap = ["mail.example.com:143"]\n')[0]!, /listen.imap\[0\]/);
+    assert.match(problems('hostname = "a.example"\n[listen]\nimap = ["1.2.3.4:70000"]\n')[0]!, /listen.imap\[0\]/);
+  });
+
+  it('reports every problem, one line each', () => {
+    const lines = problems('[listen]\nimap = 5\n[store]\nbackend = "mysql"\n');
+    assert.deepEqual(lines, [
+      'postern.toml: hostname is missing — add hostname = "mail.example.com"',
+      'postern.toml: listen.imap must be a list, not 5',
+      'postern.toml: store.backend = "mysql" is not one of "sqlite", "postgres"',
+    ]);
+  });
+
+  it('reports a TOML syntax error with its line', () => {
+    assert.match(problems('hostname = \n')[0]!, /^postern.toml:1:\d+: TOML syntax error/);
+  });
+
+  it('says how to create a missing file', () => {
+    const dir = tempDir();
+    assert.throws(() => loadConfig(path.join(dir, 'postern.toml')), (e: unknown) => e instanceof ConfigError && /no such file — run "postern init --hostname/.test(e.message));
+  });
+
+  it('accepts the file postern init writes, which names every key of the schema', () => {
+    const text = renderConfig({ hostname: 'mail.example.com', dataDir: '/var/lib/postern' });
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'postern.toml'), text);
+    const c = loadConfig(path.join(dir, 'postern.toml'));
+    assert.deepEqual(c, parseConfig('hostname = "mail.example.com"\ndata_dir = "/var/lib/postern"\n', path.join(dir, 'x.toml')), 'the commented file states the defaults');
+    const uncommented = text.replace(/^# (\[acme\]|directory|email|challenge|\[\[tls|names|key|chain|url)/gm, '$1');
+    for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
+      assert.ok(uncommented.includes(section), `init template mentions ${section}`);
+      const inner = (schema as unknown as { def: { innerType?: { shape?: object }; in?: { def?: { innerType?: { shape?: object } } } } }).def;
+      const shape = inner.innerType?.shape ?? inner.in?.def?.innerType?.shape;
+      for (const key of Object.keys(shape ?? {})) assert.match(uncommented, new RegExp(`^${key}\\s*=|\\.${key}\\]\\]`, 'm'), `init template mentions ${section}.${key}`);
+    }
+  });
+});

@@ -1,0 +1,202 @@
+/**
+ * The behaviour every Store backend must show. A backend's test file calls `storeContract` with a
+ * factory that opens a fresh, empty store.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isMailError } from '../../lib/errors.js';
+import type { ChangeEvent, NewMessage, Store } from '../index.js';
+
+const message = (over: Partial<NewMessage> = {}): NewMessage => ({
+  blobHash: 'a'.repeat(64), size: 100, internalDate: new Date('2026-01-02T03:04:05Z'), flags: [],
+  envelope: { subject: 'hi' }, bodyStructure: { type: 'text/plain' }, ...over,
+});
+
+export function storeContract(backend: string, open: () => Promise<Store>): void {
+  describe(`store contract: ${backend}`, () => {
+    async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+      const store = await open();
+      try {
+        await fn(store);
+      } finally {
+        await store.close();
+      }
+    }
+
+    async function account(store: Store, address = 'ann@example.com') {
+      const domain = address.slice(address.indexOf('@') + 1);
+      if (!(await store.domains.get(domain))) await store.domains.add(domain);
+      return store.accounts.add({ address, passwordHash: '$argon2id$x', quotaBytes: 0 });
+    }
+
+    it('adds, lists and removes domains and domain aliases', () =>
+      withStore(async (store) => {
+        await store.domains.add('example.com');
+        const alias = await store.domains.add('example.net', { aliasOf: 'example.com' });
+        assert.equal(alias.aliasOf, 'example.com');
+        assert.deepEqual((await store.domains.list()).map((d) => d.name), ['example.com', 'example.net']);
+        await assert.rejects(store.domains.add('example.com'), (e) => isMailError(e, 'ALREADY_EXISTS'));
+        await assert.rejects(store.domains.add('x.org', { aliasOf: 'nope.org' }), (e) => isMailError(e, 'DOMAIN_NOT_FOUND'));
+        await assert.rejects(store.domains.add('y.org', { aliasOf: 'example.net' }), (e) => isMailError(e, 'INVALID_INPUT'));
+        assert.equal(await store.domains.remove('example.com'), true);
+        assert.deepEqual(await store.domains.list(), [], 'removing a domain removes its domain aliases');
+        assert.equal(await store.domains.remove('example.com'), false);
+      }));
+
+    it('adds accounts only in hosted, non-alias domains and updates them', () =>
+      withStore(async (store) => {
+        await assert.rejects(store.accounts.add({ address: 'a@nowhere.org', passwordHash: 'h', quotaBytes: 0 }), (e) => isMailError(e, 'DOMAIN_NOT_FOUND'));
+        const a = await account(store);
+        assert.equal(a.local, 'ann');
+        assert.equal(a.domain, 'example.com');
+        assert.equal(a.isEnabled, true);
+        await assert.rejects(account(store), (e) => isMailError(e, 'ALREADY_EXISTS'));
+        await store.domains.add('example.net', { aliasOf: 'example.com' });
+        await assert.rejects(store.accounts.add({ address: 'b@example.net', passwordHash: 'h', quotaBytes: 0 }), (e) => isMailError(e, 'INVALID_INPUT'));
+        assert.equal(await store.accounts.setPassword('ann@example.com', 'h2'), true);
+        assert.equal(await store.accounts.setQuota('ann@example.com', 1024), true);
+        assert.equal(await store.accounts.setEnabled('ann@example.com', false), true);
+        const b = (await store.accounts.get('ann@example.com'))!;
+        assert.deepEqual([b.passwordHash, b.quotaBytes, b.isEnabled], ['h2', 1024, false]);
+        assert.equal((await store.accounts.byId(a.id))?.address, 'ann@example.com');
+        assert.equal(await store.domains.accountCount('example.com'), 1);
+        assert.equal((await store.accounts.list('example.com')).length, 1);
+        assert.equal(await store.accounts.remove('ann@example.com'), true);
+        assert.equal(await store.accounts.get('ann@example.com'), undefined);
+        assert.equal(await store.accounts.setQuota('ann@example.com', 1), false);
+      }));
+
+    it('keeps aliases as one source to many destinations, with catch-alls', () =>
+      withStore(async (store) => {
+        await store.domains.add('example.com');
+        await store.aliases.add('info@example.com', ['ann@example.com', 'bob@example.org']);
+        await store.aliases.add('info@example.com', ['bob@example.org', 'cy@example.com']);
+        await store.aliases.add('@example.com', ['ann@example.com']);
+        assert.deepEqual((await store.aliases.get('info@example.com'))?.destinations, ['ann@example.com', 'bob@example.org', 'cy@example.com']);
+        assert.deepEqual((await store.aliases.list('example.com')).map((a) => a.source).sort(), ['@example.com', 'info@example.com']);
+        assert.equal(await store.aliases.remove('info@example.com', ['bob@example.org']), true);
+        assert.deepEqual((await store.aliases.get('info@example.com'))?.destinations, ['ann@example.com', 'cy@example.com']);
+        assert.equal(await store.aliases.remove('info@example.com'), true);
+        assert.equal(await store.aliases.get('info@example.com'), undefined);
+        await assert.rejects(store.aliases.add('x@nowhere.org', ['a@b.c']), (e) => isMailError(e, 'DOMAIN_NOT_FOUND'));
+      }));
+
+    it('gives mailboxes increasing UIDVALIDITY and keeps names unique per account', () =>
+      withStore(async (store) => {
+        const a = await account(store);
+        const inbox = await store.mailboxes.create(a.id, 'INBOX');
+        const sent = await store.mailboxes.create(a.id, 'Sent', { specialUse: '\\Sent' });
+        assert.ok(sent.uidValidity > inbox.uidValidity);
+        assert.deepEqual([inbox.uidNext, inbox.highestModseq, inbox.messageCount], [1, 1, 0]);
+        assert.equal(sent.specialUse, '\\Sent');
+        await assert.rejects(store.mailboxes.create(a.id, 'Sent'), (e) => isMailError(e, 'MAILBOX_EXISTS'));
+        await store.mailboxes.rename(sent.id, 'Sent Items');
+        await assert.rejects(store.mailboxes.rename(sent.id, 'INBOX'), (e) => isMailError(e, 'MAILBOX_EXISTS'));
+        await store.mailboxes.setSubscribed(sent.id, false);
+        const renamed = (await store.mailboxes.get(a.id, 'Sent Items'))!;
+        assert.equal(renamed.isSubscribed, false);
+        await store.mailboxes.remove(renamed.id);
+        const again = await store.mailboxes.create(a.id, 'Sent Items');
+        assert.ok(again.uidValidity > renamed.uidValidity, 'a reused name gets a new UIDVALIDITY');
+        assert.deepEqual((await store.mailboxes.list(a.id)).map((m) => m.name), ['INBOX', 'Sent Items']);
+      }));
+
+    it('appends messages with increasing UIDs and modseqs, flags them, expunges them, and tracks usage', () =>
+      withStore(async (store) => {
+        const a = await account(store);
+        const inbox = await store.mailboxes.create(a.id, 'INBOX');
+        const m1 = await store.messages.append(inbox.id, message({ flags: ['\\Seen', '\\Seen', '$Label'] }));
+        const m2 = await store.messages.append(inbox.id, message({ size: 50 }));
+        assert.deepEqual([m1.uid, m2.uid], [1, 2]);
+        assert.ok(m2.modseq > m1.modseq);
+        assert.deepEqual(m1.flags, ['$Label', '\\Seen']);
+        let box = (await store.mailboxes.byId(inbox.id))!;
+        assert.deepEqual([box.uidNext, box.messageCount, box.highestModseq], [3, 2, m2.modseq]);
+        assert.equal((await store.accounts.get(a.address))!.usedBytes, 150);
+        const got = (await store.messages.get(inbox.id, 1))!;
+        assert.deepEqual(got.envelope, { subject: 'hi' });
+        assert.equal(got.internalDate.toISOString(), '2026-01-02T03:04:05.000Z');
+
+        const flagged = await store.messages.setFlags(inbox.id, [1, 2], 'add', ['\\Flagged']);
+        assert.deepEqual(flagged.uids, [1, 2]);
+        assert.ok(flagged.modseq > m2.modseq);
+        const noop = await store.messages.setFlags(inbox.id, [1], 'add', ['\\Flagged']);
+        assert.deepEqual(noop.uids, [], 'an unchanged message gets no new modseq');
+        await store.messages.setFlags(inbox.id, [1], 'remove', ['\\seen']);
+        assert.deepEqual((await store.messages.get(inbox.id, 1))!.flags, ['$Label', '\\Flagged']);
+        await store.messages.setFlags(inbox.id, [2], 'set', ['\\Answered']);
+        assert.deepEqual((await store.messages.get(inbox.id, 2))!.flags, ['\\Answered']);
+
+        const gone = await store.messages.expunge(inbox.id, [1, 7]);
+        assert.deepEqual(gone.uids, [1]);
+        assert.deepEqual((await store.messages.list(inbox.id)).map((m) => m.uid), [2]);
+        box = (await store.mailboxes.byId(inbox.id))!;
+        assert.deepEqual([box.uidNext, box.messageCount], [3, 1], 'UIDs are never reused');
+        assert.equal((await store.accounts.get(a.address))!.usedBytes, 50);
+        const m3 = await store.messages.append(inbox.id, message());
+        assert.equal(m3.uid, 3);
+        assert.deepEqual((await store.messages.list(inbox.id, { fromUid: 3 })).map((m) => m.uid), [3]);
+        await store.mailboxes.remove(inbox.id);
+        assert.equal((await store.accounts.get(a.address))!.usedBytes, 0, 'removing a mailbox releases its usage');
+      }));
+
+    it('rolls a failed transaction back and announces changes only after commit', () =>
+      withStore(async (store) => {
+        const a = await account(store);
+        const inbox = await store.mailboxes.create(a.id, 'INBOX');
+        const seen: ChangeEvent[] = [];
+        const unsubscribe = store.changes.subscribe(a.id, (e) => seen.push(e));
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            const m = await tx.messages.append(inbox.id, message());
+            tx.notify({ type: 'added', accountId: a.id, mailboxId: inbox.id, uid: m.uid, modseq: m.modseq });
+            throw new Error('boom');
+          }),
+          /boom/,
+        );
+        assert.deepEqual(seen, []);
+        assert.equal((await store.messages.list(inbox.id)).length, 0);
+        await store.transaction(async (tx) => {
+          const m = await tx.messages.append(inbox.id, message());
+          tx.notify({ type: 'added', accountId: a.id, mailboxId: inbox.id, uid: m.uid, modseq: m.modseq });
+          assert.deepEqual(seen, [], 'not before commit');
+        });
+        assert.deepEqual((seen as ChangeEvent[]).map((e) => e.type), ['added']);
+        unsubscribe();
+      }));
+
+    it('serialises concurrent transactions and keeps outside statements out of them', () =>
+      withStore(async (store) => {
+        const a = await account(store);
+        const inbox = await store.mailboxes.create(a.id, 'INBOX');
+        const appends = Array.from({ length: 20 }, () =>
+          store.transaction(async (tx) => {
+            await new Promise((r) => setTimeout(r, 1));
+            return tx.messages.append(inbox.id, message());
+          }),
+        );
+        const outside = store.domains.add('during.example');
+        const results = await Promise.all(appends);
+        await outside;
+        assert.deepEqual(results.map((m) => m.uid).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 1));
+        assert.ok(await store.domains.get('during.example'));
+      }));
+
+    it('stores each distinct content once and reads it back', () =>
+      withStore(async (store) => {
+        const body = Buffer.from('Subject: x\r\n\r\nhello\r\n');
+        const first = await store.blobs.put(body);
+        const second = await store.blobs.put(Buffer.from(body));
+        assert.equal(first.hash, second.hash);
+        assert.equal(first.isNew, true);
+        assert.equal(second.isNew, false);
+        assert.equal(first.size, body.length);
+        assert.deepEqual(await store.blobs.get(first.hash), body);
+        assert.equal(await store.blobs.has(first.hash), true);
+        const chunks: Buffer[] = [];
+        for await (const c of store.blobs.stream(first.hash, { start: 14, end: 18 })) chunks.push(c as Buffer);
+        assert.equal(Buffer.concat(chunks).toString(), 'hello');
+        await assert.rejects(store.blobs.get('0'.repeat(64)), (e) => isMailError(e, 'NOT_FOUND'));
+      }));
+  });
+}

@@ -1,0 +1,172 @@
+/** Every CLI command through the real built binary, good and bad input. */
+import assert from 'node:assert/strict';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { postern, posternAsync } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
+
+const dir = tempDir();
+const config = path.join(dir, 'postern.toml');
+const run = (args: string[], input?: string) => postern(['--config', config, ...args], input === undefined ? {} : { input });
+
+/** Bad input: exit non-zero, one line on stderr, nothing printed on stdout. */
+function refused(r: ReturnType<typeof postern>, pattern: RegExp): void {
+  assert.notEqual(r.code, 0, `expected failure, got ${r.stdout}`);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  assert.match(r.stderr, pattern);
+}
+
+function snapshot(): string {
+  return JSON.stringify([run(['domain', 'list', '--json']).stdout, run(['account', 'list', '--json']).stdout, run(['alias', 'list', '--json']).stdout]);
+}
+
+describe('postern CLI', () => {
+  before(() => {
+    const r = postern(['init', '--hostname', 'mail.example.com', '--data', './data', '--config', config]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('init writes a commented config, refuses to overwrite, and check-config accepts it', () => {
+    const text = readFileSync(config, 'utf8');
+    assert.match(text, /^hostname = "mail.example.com"/m);
+    assert.match(text, /^# /m);
+    refused(postern(['init', '--hostname', 'mail.example.com', '--config', config]), /already exists; pass --force/);
+    refused(postern(['init', '--hostname', 'not a host', '--config', path.join(dir, 'other.toml')]), /hostname = "not a host" is not a host name/);
+    refused(postern(['init', '--config', path.join(dir, 'other.toml')]), /usage: postern init --hostname/);
+    const ok = run(['check-config']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /OK \(hostname mail.example.com/);
+  });
+
+  it('check-config names the bad key and the fix, and says how to create a missing file', () => {
+    const bad = path.join(dir, 'bad.toml');
+    writeFileSync(bad, 'hostname = "mail.example.com"\n[listen]\nimap = ["0.0.0.0"]\n');
+    refused(postern(['check-config', '--config', bad]), /listen.imap\[0\] = "0.0.0.0" is not "address:port"/);
+    writeFileSync(bad, 'hostname = "mail.example.com"\n[lisen]\n');
+    refused(postern(['check-config', '--config', bad]), /unknown key "lisen" — did you mean "listen"\?/);
+    refused(postern(['check-config', '--config', path.join(dir, 'missing.toml')]), /no such file — run "postern init/);
+    const viaEnv = postern(['check-config'], { env: { POSTERN_CONFIG: config } });
+    assert.equal(viaEnv.code, 0, 'POSTERN_CONFIG names the file');
+    writeFileSync(bad, `hostname = "mail.example.com"\n[[tls.certificate]]\nkey = "${dir}/nokey.pem"\nchain = "${dir}/nochain.pem"\n`);
+    const missing = postern(['check-config', '--config', bad]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /tls.certificate\[0\].key = .* cannot be read \(ENOENT\)/);
+  });
+
+  it('domain add|list|remove, with IDN normalised and bad names refused', () => {
+    assert.match(run(['domain', 'add', 'Example.COM']).stdout, /domain example.com added/);
+    assert.match(run(['domain', 'add', 'Bücher.example']).stdout, /domain xn--bcher-kva.example added/);
+    assert.match(run(['domain', 'add', 'example.net', '--alias-of', 'example.com']).stdout, /example.net added as an alias of example.com/);
+    const before = snapshot();
+    refused(run(['domain', 'add', 'example.com']), /domain example.com already exists/);
+    refused(run(['domain', 'add', 'bad..example']), /"bad..example" has an empty label/);
+    refused(run(['domain', 'add', 'localhost']), /needs at least two labels/);
+    refused(run(['domain', 'add', 'x.example', '--alias-of', 'nowhere.example']), /domain nowhere.example is not hosted/);
+    refused(run(['domain', 'add']), /usage: postern domain add DOMAIN/);
+    refused(run(['domain', 'remove', 'nowhere.example']), /domain nowhere.example is not hosted/);
+    refused(run(['domain', 'frobnicate']), /usage: postern domain/);
+    assert.equal(snapshot(), before, 'refused commands change nothing');
+    const list = JSON.parse(run(['domain', 'list', '--json']).stdout) as Array<{ name: string; aliasOf: string | null }>;
+    assert.deepEqual(list.map((d) => [d.name, d.aliasOf]), [['example.com', null], ['example.net', 'example.com'], ['xn--bcher-kva.example', null]]);
+    assert.match(run(['domain', 'list']).stdout, /^DOMAIN\s+ACCOUNTS\s+ALIAS OF\nexample.com\s+0\s+-\nexample.net\s+0\s+example.com/);
+  });
+
+  it('account add|list|passwd|quota|remove, password from stdin', () => {
+    assert.match(run(['account', 'add', 'Ann@Example.com', '--password-stdin', '--quota', '2G'], 'correct horse battery\n').stdout, /account ann@example.com added\n/);
+    const generated = run(['account', 'add', 'bob@example.com']);
+    assert.match(generated.stdout, /account bob@example.com added; password: \S{12,}/);
+    const before = snapshot();
+    refused(run(['account', 'add', 'ann@example.com', '--password-stdin'], 'another password\n'), /account ann@example.com already exists/);
+    refused(run(['account', 'add', 'cy@nowhere.example', '--password-stdin'], 'long enough pw\n'), /domain nowhere.example is not hosted; add it first/);
+    refused(run(['account', 'add', 'not-an-address', '--password-stdin'], 'long enough pw\n'), /is not an address of the form user@domain/);
+    refused(run(['account', 'add', 'cy@example.com', '--password-stdin'], 'short\n'), /password is shorter than 8 characters/);
+    refused(run(['account', 'add', 'cy@example.com', '--password-stdin'], ''), /no password on standard input/);
+    refused(run(['account', 'add', 'cy@example.net', '--password-stdin'], 'long enough pw\n'), /example.net is a domain alias/);
+    refused(run(['account', 'add', 'cy@example.com', '--quota', 'lots'], ''), /"lots" is not a size/);
+    refused(run(['account', 'add', 'cy@example.com', '--bogus']), /Unknown option '--bogus'/);
+    refused(run(['account', 'passwd', 'ann@example.com']), /needs --password-stdin/);
+    refused(run(['account', 'passwd', 'zed@example.com', '--password-stdin'], 'long enough pw\n'), /account zed@example.com does not exist/);
+    refused(run(['account', 'quota', 'ann@example.com']), /usage: postern account quota/);
+    refused(run(['account', 'remove', 'zed@example.com']), /account zed@example.com does not exist/);
+    assert.equal(snapshot(), before, 'refused commands change nothing');
+
+    assert.equal(run(['account', 'passwd', 'ann@example.com', '--password-stdin'], 'a new passphrase\n').code, 0);
+    assert.match(run(['account', 'quota', 'ANN@example.com', '500M']).stdout, /quota of ann@example.com set to 500MB/);
+    assert.equal(run(['account', 'quota', 'bob@example.com', '--quota', '0']).code, 0);
+    const accounts = JSON.parse(run(['account', 'list', '--json']).stdout) as Array<{ address: string; quotaBytes: number }>;
+    assert.deepEqual(accounts.map((a) => [a.address, a.quotaBytes]), [['ann@example.com', 500 * 1024 ** 2], ['bob@example.com', 0]]);
+    assert.match(run(['account', 'list', 'example.com']).stdout, /ann@example.com\s+0B\s+500MB\s+yes/);
+    assert.equal(run(['account', 'remove', 'bob@example.com']).code, 0);
+    assert.deepEqual((JSON.parse(run(['account', 'list', '--json']).stdout) as unknown[]).length, 1);
+  });
+
+  it('alias add|list|remove, with catch-all and several destinations', () => {
+    assert.match(run(['alias', 'add', 'info@example.com', 'ann@example.com', 'someone@elsewhere.example']).stdout, /alias info@example.com -> ann@example.com, someone@elsewhere.example/);
+    assert.equal(run(['alias', 'add', '@Example.com', 'ann@example.com']).code, 0);
+    const before = snapshot();
+    refused(run(['alias', 'add', 'info@example.com']), /at least one destination/);
+    refused(run(['alias', 'add', 'x@nowhere.example', 'ann@example.com']), /domain nowhere.example is not hosted/);
+    refused(run(['alias', 'add', 'loop@example.com', 'LOOP@example.com']), /cannot deliver to itself/);
+    refused(run(['alias', 'add', 'y@example.com', 'bad address']), /is not an address/);
+    refused(run(['alias', 'remove', 'none@example.com']), /alias none@example.com does not exist/);
+    assert.equal(snapshot(), before, 'refused commands change nothing');
+    const aliases = JSON.parse(run(['alias', 'list', '--json']).stdout) as Array<{ source: string; destinations: string[] }>;
+    assert.deepEqual(aliases, [
+      { source: '@example.com', destinations: ['ann@example.com'] },
+      { source: 'info@example.com', destinations: ['ann@example.com', 'someone@elsewhere.example'] },
+    ]);
+    assert.equal(run(['alias', 'remove', 'info@example.com', 'someone@elsewhere.example']).code, 0);
+    assert.equal(run(['alias', 'remove', '@example.com']).code, 0);
+    assert.deepEqual(JSON.parse(run(['alias', 'list', '--json']).stdout), [{ source: 'info@example.com', destinations: ['ann@example.com'] }]);
+  });
+
+  it('refuses to remove a domain with accounts unless --force', () => {
+    const before = snapshot();
+    refused(run(['domain', 'remove', 'example.com']), /still has 1 account\(s\); remove them first or pass --force/);
+    assert.equal(snapshot(), before);
+    assert.equal(run(['domain', 'remove', 'example.com', '--force']).code, 0);
+    assert.deepEqual((JSON.parse(run(['domain', 'list', '--json']).stdout) as Array<{ name: string }>).map((d) => d.name), ['xn--bcher-kva.example']);
+    assert.deepEqual(JSON.parse(run(['account', 'list', '--json']).stdout), []);
+  });
+
+  it('rejects unknown commands with usage help', () => {
+    refused(run(['frobnicate']), /unknown command "frobnicate"/);
+    assert.match(postern(['--help']).stdout, /usage: postern <command>/);
+  });
+
+  it('serve starts, logs JSON lines, and stops cleanly on SIGTERM', async () => {
+    const port = await freePort();
+    const serveConfig = path.join(dir, 'serve.toml');
+    const empty = Object.fromEntries(['smtp', 'submission', 'submissions', 'lmtp', 'imap', 'imaps', 'pop3', 'pop3s', 'managesieve', 'http', 'https'].map((k) => [k, '[]']));
+    empty.imaps = `["127.0.0.1:${port}"]`;
+    writeFileSync(serveConfig, `hostname = "mail.example.com"\ndata_dir = "serve-data"\n[tls]\ncertbot_dir = "${dir}/none"\n[listen]\n${Object.entries(empty).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
+    const child = posternAsync(['serve', '--config', serveConfig]);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('postern started') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /postern started/, out);
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    assert.ok(lines.some((l) => l.msg === 'certificate loaded'), 'every line is a JSON object');
+    assert.equal(statSync(path.join(dir, 'serve-data', 'tls', 'self-signed', 'privkey.pem')).mode & 0o077, 0, 'the private key is not readable by others');
+    const code = await new Promise<number | null>((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    });
+    assert.equal(code, 0);
+    assert.match(out, /"msg":"postern stopped"/);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
