@@ -4,9 +4,12 @@
 import type { Config, ListenerName } from './config/schema.js';
 import { parseListenAddress } from './config/schema.js';
 import type { Logger } from './lib/log.js';
-import { parseDuration } from './lib/units.js';
+import { parseDuration, parseSize } from './lib/units.js';
 import { startListeners, type Listeners, type ListenerSpec } from './listeners/index.js';
 import type { SessionFactory } from './protocols/shared/connection.js';
+import { smtpProtocol, type SmtpDeps } from './protocols/smtp/session.js';
+import { Auth } from './services/auth/index.js';
+import { Delivery } from './services/delivery/index.js';
 import { argon2Passwords } from './services/auth/password.js';
 import { Directory } from './services/directory/index.js';
 import { CertificateRegistry } from './services/tls/registry.js';
@@ -15,6 +18,7 @@ import { openStore, type Store } from './store/index.js';
 export interface Server {
   store: Store;
   directory: Directory;
+  delivery: Delivery;
   tls: CertificateRegistry;
   listeners: Listeners;
   /** Listeners configured but not started, with the reason. */
@@ -38,8 +42,35 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   });
   await tls.start();
 
+  const auth = new Auth({
+    store,
+    log: log.child({ component: 'auth' }),
+    throttle: {
+      failureDelayMs: parseDuration(config.auth.failure_delay)!,
+      maxFailures: config.auth.max_failures,
+      lockoutMs: parseDuration(config.auth.lockout)!,
+    },
+  });
+  const delivery = new Delivery({ store, log: log.child({ component: 'delivery' }), maxReceivedHeaders: config.smtp.max_received_headers });
+
+  const smtpDeps: SmtpDeps = {
+    hostname: config.hostname, store, delivery, auth, tls, log,
+    limits: {
+      maxMessageBytes: parseSize(config.limits.max_message_size)!,
+      maxRecipients: config.smtp.max_recipients,
+      idleTimeoutMs: parseDuration(config.smtp.idle_timeout)!,
+      allowPlaintextAuth: config.tls.allow_plaintext_auth,
+      authOnMx: config.smtp.auth_on_mx,
+    },
+  };
+  const smtpBusy = `421 4.7.0 ${config.hostname} Too many connections, try again later\r\n`;
   // Protocol sessions register here as they are implemented.
-  const factories: Partial<Record<ListenerName, { factory: SessionFactory; busyReply?: string }>> = {};
+  const factories: Partial<Record<ListenerName, { factory: SessionFactory; busyReply?: string }>> = {
+    smtp: { factory: smtpProtocol('mx', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
+    submission: { factory: smtpProtocol('submission', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
+    submissions: { factory: smtpProtocol('submission', { isImplicitTls: true }, smtpDeps) },
+    lmtp: { factory: smtpProtocol('lmtp', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
+  };
 
   const specs: ListenerSpec[] = [];
   const skipped: Server['skipped'] = [];
@@ -77,7 +108,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   }
 
   return {
-    store, directory, tls, listeners, skipped,
+    store, directory, delivery, tls, listeners, skipped,
     async stop(timeoutMs?: number) {
       await listeners.close(timeoutMs);
       tls.stop();

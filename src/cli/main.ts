@@ -7,6 +7,7 @@ import { ConfigError } from '../config/load.js';
 import { isMailError } from '../lib/errors.js';
 import { UsageError } from './output.js';
 import { accountCommand, aliasCommand, domainCommand } from './directory.js';
+import { queueCommand } from './queue.js';
 import { checkConfigCommand, demoCommand, initCommand, serveCommand } from './server.js';
 
 export const USAGE = `usage: postern <command> [options]
@@ -19,6 +20,7 @@ export const USAGE = `usage: postern <command> [options]
   account add ADDRESS [--password-stdin] [--quota 2G] | list [DOMAIN]
           remove ADDRESS | passwd ADDRESS [--password-stdin] | quota ADDRESS SIZE
   alias   add SOURCE DEST... | list [DOMAIN] | remove SOURCE [DEST...]   (SOURCE @domain = catch-all)
+  queue   list | show ID                          messages waiting for remote delivery
 
   --config FILE   configuration file (default ./postern.toml, or $POSTERN_CONFIG)
   --json          machine-readable output for list commands
@@ -59,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
     case 'domain': return domainCommand(flags, rest);
     case 'account': return accountCommand(flags, rest);
     case 'alias': return aliasCommand(flags, rest);
+    case 'queue': return queueCommand(flags, rest);
     default: throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }
 }

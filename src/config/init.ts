@@ -59,6 +59,17 @@ shutdown_timeout = "10s"          # on SIGTERM, sessions get this long to finish
 tls_handshake_timeout = "30s"
 max_message_size = "50MB"
 
+[smtp]
+max_recipients = 1000             # per message
+idle_timeout = "5m"
+auth_on_mx = false                # AUTH is offered on submission (587, 465) only
+max_received_headers = 50         # more is a mail loop: 554 5.4.6
+
+[auth]
+failure_delay = "1s"              # added to each failed login, growing with repeats
+max_failures = 10                 # per IP or account, then a temporary lockout (454 4.7.0)
+lockout = "15m"
+
 [log]
 level = "info"                    # trace, debug, info, warn, error
 `;

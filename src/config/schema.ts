@@ -120,6 +120,23 @@ export const LimitsSchema = z
   })
   .prefault({});
 
+export const SmtpSchema = z
+  .strictObject({
+    max_recipients: z.number().int().min(100).default(1000).describe('Recipients per message (RFC 5321 §4.5.3.1.8: at least 100)'),
+    idle_timeout: duration('5m').describe('Close an SMTP/LMTP connection idle this long'),
+    auth_on_mx: z.boolean().default(false).describe('Offer AUTH on the MX port (25) too'),
+    max_received_headers: z.number().int().positive().default(50).describe('More Received headers than this is a mail loop (554 5.4.6)'),
+  })
+  .prefault({});
+
+export const AuthSchema = z
+  .strictObject({
+    failure_delay: duration('1s').describe('Delay added to each failed login, growing with repeated failures'),
+    max_failures: z.number().int().positive().default(10).describe('Failed logins per IP or account before a temporary lockout'),
+    lockout: duration('15m').describe('How long a lockout lasts (and the window failures are counted in)'),
+  })
+  .prefault({});
+
 export const LogSchema = z
   .strictObject({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info').describe('Lowest level written'),
@@ -136,6 +153,8 @@ export const ConfigSchema = z.strictObject({
   outbound: OutboundSchema,
   store: StoreSchema,
   limits: LimitsSchema,
+  smtp: SmtpSchema,
+  auth: AuthSchema,
   log: LogSchema,
 });
 
@@ -143,4 +162,6 @@ export type Config = z.output<typeof ConfigSchema>;
 export type ListenConfig = Config['listen'];
 export type TlsConfig = Config['tls'];
 export type LimitsConfig = Config['limits'];
+export type SmtpConfig = Config['smtp'];
+export type AuthConfig = Config['auth'];
 export type ListenerName = keyof ListenConfig;

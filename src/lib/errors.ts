@@ -15,6 +15,13 @@ export type ErrorCode =
   | 'ALIAS_LOOP'
   | 'OVER_QUOTA'
   | 'AUTH_FAILED'
+  | 'AUTH_LOCKED'
+  | 'ACCOUNT_DISABLED'
+  | 'RELAY_DENIED'
+  | 'SENDER_NOT_OWNED'
+  | 'INVALID_ADDRESS'
+  | 'MAIL_LOOP'
+  | 'MESSAGE_TOO_BIG'
   | 'TEMPORARY'
   | 'CONFIG';
 

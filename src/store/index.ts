@@ -55,9 +55,12 @@ export interface NewMessage {
   /** Pre-parsed IMAP ENVELOPE and BODYSTRUCTURE (JSON), computed once at delivery. */
   envelope: unknown;
   bodyStructure: unknown;
+  /** Per-recipient header lines (Return-Path, Delivered-To) served before the shared content. */
+  headerPrefix?: string;
 }
 
 export interface MessageRecord extends NewMessage {
+  headerPrefix: string;
   id: number;
   mailboxId: number;
   uid: number;
@@ -120,6 +123,58 @@ export interface MessageRepo {
   expunge(mailboxId: number, uids: number[]): Promise<{ uids: number[]; modseq: number }>;
 }
 
+export interface SearchDocument {
+  subject: string;
+  addresses: string;
+  body: string;
+}
+
+export interface FullTextRepo {
+  /** Indexes a content once; later calls for the same content do nothing and return false. */
+  index(blobHash: string, doc: SearchDocument): Promise<boolean>;
+}
+
+export interface QueueRecipient {
+  recipient: string;
+  status: 'pending' | 'sent' | 'failed';
+  attempts: number;
+  nextAttemptAt: Date;
+  lastError: string | null;
+  notify: string | null;
+  orcpt: string | null;
+}
+
+export interface QueueEntry {
+  qid: string;
+  blobHash: string;
+  sender: string;
+  size: number;
+  authUser: string | null;
+  envid: string | null;
+  ret: string | null;
+  isHeld: boolean;
+  createdAt: Date;
+  recipients: QueueRecipient[];
+}
+
+export interface NewQueueEntry {
+  qid: string;
+  blobHash: string;
+  sender: string;
+  size: number;
+  authUser: string | null;
+  envid: string | null;
+  ret: string | null;
+  recipients: Array<{ recipient: string; notify: string | null; orcpt: string | null }>;
+}
+
+export interface QueueRepo {
+  add(entry: NewQueueEntry): Promise<QueueEntry>;
+  get(qid: string): Promise<QueueEntry | undefined>;
+  list(): Promise<QueueEntry[]>;
+  remove(qid: string): Promise<boolean>;
+}
+
 export interface BlobStore {
   /** Stores content once per SHA-256; durable (file and directory fsynced) when the promise resolves. */
   put(content: Buffer): Promise<{ hash: string; size: number; isNew: boolean }>;
@@ -138,6 +193,8 @@ export interface Repos {
   readonly aliases: AliasRepo;
   readonly mailboxes: MailboxRepo;
   readonly messages: MessageRepo;
+  readonly fulltext: FullTextRepo;
+  readonly queue: QueueRepo;
 }
 
 export interface Tx extends Repos {

@@ -11,7 +11,8 @@ import { MailError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import type {
   AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DomainRecord, DomainRepo,
-  FlagChange, MailboxRecord, MailboxRepo, MessageRecord, MessageRepo, NewMessage, SpecialUse, Store, Tx,
+  FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageRecord, MessageRepo, NewMessage, NewQueueEntry,
+  QueueEntry, QueueRecipient, QueueRepo, SearchDocument, SpecialUse, Store, Tx,
 } from '../index.js';
 import { FileBlobStore } from './blobs.js';
 import { MIGRATIONS } from './migrations.js';
@@ -68,6 +69,8 @@ class SqliteStore implements Store {
   readonly aliases: AliasRepo;
   readonly mailboxes: MailboxRepo;
   readonly messages: MessageRepo;
+  readonly fulltext: FullTextRepo;
+  readonly queue: QueueRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly mutex = new Mutex();
   private readonly txRepos: Omit<Tx, 'notify'>;
@@ -92,12 +95,16 @@ class SqliteStore implements Store {
     this.aliases = new Aliases(db, exec);
     this.mailboxes = new Mailboxes(db, exec);
     this.messages = new Messages(db, exec);
+    this.fulltext = new FullText(db, exec);
+    this.queue = new Queue(db, exec);
     this.txRepos = {
       domains: new Domains(db, direct),
       accounts: new Accounts(db, direct),
       aliases: new Aliases(db, direct),
       mailboxes: new Mailboxes(db, direct),
       messages: new Messages(db, direct),
+      fulltext: new FullText(db, direct),
+      queue: new Queue(db, direct),
     };
   }
 
@@ -391,12 +398,13 @@ class Mailboxes implements MailboxRepo {
 
 interface MessageRow {
   id: number; mailbox_id: number; uid: number; modseq: number; blob_hash: string; size: number;
-  internal_date: number; flags: string; envelope: string | null; body_structure: string | null;
+  internal_date: number; flags: string; envelope: string | null; body_structure: string | null; header_prefix: string;
 }
 const toMessage = (r: MessageRow): MessageRecord => ({
   id: r.id, mailboxId: r.mailbox_id, uid: r.uid, modseq: r.modseq, blobHash: r.blob_hash, size: r.size,
   internalDate: new Date(r.internal_date), flags: r.flags === '' ? [] : r.flags.split(' '),
   envelope: r.envelope === null ? null : JSON.parse(r.envelope), bodyStructure: r.body_structure === null ? null : JSON.parse(r.body_structure),
+  headerPrefix: r.header_prefix,
 });
 
 class Messages implements MessageRepo {
@@ -414,9 +422,9 @@ class Messages implements MessageRepo {
       const modseq = this.nextModseq(mailboxId);
       const { uid } = this.db.prepare('UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1 AS uid').get(mailboxId) as { uid: number };
       const info = this.db
-        .prepare('INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(mailboxId, uid, modseq, m.blobHash, m.size, m.internalDate.getTime(), normalizeFlags(m.flags).join(' '), JSON.stringify(m.envelope ?? null), JSON.stringify(m.bodyStructure ?? null));
-      return { ...m, flags: normalizeFlags(m.flags), id: Number(info.lastInsertRowid), mailboxId, uid, modseq };
+        .prepare('INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(mailboxId, uid, modseq, m.blobHash, m.size, m.internalDate.getTime(), normalizeFlags(m.flags).join(' '), JSON.stringify(m.envelope ?? null), JSON.stringify(m.bodyStructure ?? null), m.headerPrefix ?? '');
+      return { ...m, headerPrefix: m.headerPrefix ?? '', flags: normalizeFlags(m.flags), id: Number(info.lastInsertRowid), mailboxId, uid, modseq };
     });
   }
 
@@ -461,6 +469,74 @@ class Messages implements MessageRepo {
       const removed = uids.filter((uid) => del.run(mailboxId, uid).changes > 0);
       return { uids: removed, modseq: removed.length ? this.nextModseq(mailboxId) : 0 };
     });
+  }
+}
+
+class FullText implements FullTextRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  index(blobHash: string, doc: SearchDocument): Promise<boolean> {
+    return this.exec(() => {
+      const row = this.db.prepare('UPDATE blobs SET indexed = 1 WHERE hash = ? AND indexed = 0 RETURNING rowid').get(blobHash) as { rowid: number } | undefined;
+      if (!row) return false;
+      this.db.prepare('INSERT INTO blob_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(row.rowid, doc.subject, doc.addresses, doc.body);
+      return true;
+    });
+  }
+}
+
+interface QueueRow {
+  id: number; qid: string; blob_hash: string; sender: string; size: number; auth_user: string | null;
+  envid: string | null; ret: string | null; held: number; created_at: number;
+}
+interface QueueRecipientRow {
+  recipient: string; status: QueueRecipient['status']; attempts: number; next_attempt_at: number;
+  last_error: string | null; notify: string | null; orcpt: string | null;
+}
+
+class Queue implements QueueRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  add(entry: NewQueueEntry): Promise<QueueEntry> {
+    return this.exec(() => {
+      const now = Date.now();
+      this.db.transaction(() => {
+        const info = this.db
+          .prepare('INSERT INTO queue (qid, blob_hash, sender, size, auth_user, envid, ret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .run(entry.qid, entry.blobHash, entry.sender, entry.size, entry.authUser, entry.envid, entry.ret, now);
+        const insert = this.db.prepare('INSERT INTO queue_recipients (queue_id, recipient, domain, next_attempt_at, notify, orcpt) VALUES (?, ?, ?, ?, ?, ?)');
+        for (const r of entry.recipients) insert.run(info.lastInsertRowid, r.recipient, r.recipient.slice(r.recipient.lastIndexOf('@') + 1), now, r.notify, r.orcpt);
+      })();
+      return this.read(entry.qid)!;
+    });
+  }
+
+  private read(qid: string): QueueEntry | undefined {
+    const row = this.db.prepare('SELECT * FROM queue WHERE qid = ?').get(qid) as QueueRow | undefined;
+    return row && this.toEntry(row);
+  }
+
+  private toEntry(row: QueueRow): QueueEntry {
+    const recipients = (this.db.prepare('SELECT * FROM queue_recipients WHERE queue_id = ? ORDER BY id').all(row.id) as QueueRecipientRow[]).map((r) => ({
+      recipient: r.recipient, status: r.status, attempts: r.attempts, nextAttemptAt: new Date(r.next_attempt_at),
+      lastError: r.last_error, notify: r.notify, orcpt: r.orcpt,
+    }));
+    return {
+      qid: row.qid, blobHash: row.blob_hash, sender: row.sender, size: row.size, authUser: row.auth_user, envid: row.envid,
+      ret: row.ret, isHeld: row.held === 1, createdAt: new Date(row.created_at), recipients,
+    };
+  }
+
+  get(qid: string): Promise<QueueEntry | undefined> {
+    return this.exec(() => this.read(qid));
+  }
+
+  list(): Promise<QueueEntry[]> {
+    return this.exec(() => (this.db.prepare('SELECT * FROM queue ORDER BY created_at, id').all() as QueueRow[]).map((r) => this.toEntry(r)));
+  }
+
+  remove(qid: string): Promise<boolean> {
+    return this.exec(() => this.db.prepare('DELETE FROM queue WHERE qid = ?').run(qid).changes > 0);
   }
 }
 

@@ -85,4 +85,47 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 2,
+    name: 'per-recipient headers, full-text index, outbound queue',
+    sql: `
+      -- Return-Path and Delivered-To differ per recipient while the content is stored once.
+      ALTER TABLE messages ADD COLUMN header_prefix TEXT NOT NULL DEFAULT '';
+      ALTER TABLE blobs ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+      -- One index row per distinct content (rowid = blobs.rowid), shared by every mailbox holding it.
+      CREATE VIRTUAL TABLE blob_fts USING fts5(subject, addresses, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 2');
+      CREATE TABLE queue (
+        id INTEGER PRIMARY KEY,
+        qid TEXT NOT NULL UNIQUE,
+        blob_hash TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        auth_user TEXT,
+        envid TEXT,
+        ret TEXT,
+        held INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE queue_recipients (
+        id INTEGER PRIMARY KEY,
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        recipient TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error TEXT,
+        notify TEXT,
+        orcpt TEXT
+      );
+      CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt_at);
+      CREATE TRIGGER queue_added AFTER INSERT ON queue BEGIN
+        INSERT INTO blobs (hash, size, refs) VALUES (NEW.blob_hash, NEW.size, 1)
+          ON CONFLICT (hash) DO UPDATE SET refs = refs + 1;
+      END;
+      CREATE TRIGGER queue_removed AFTER DELETE ON queue BEGIN
+        UPDATE blobs SET refs = refs - 1 WHERE hash = OLD.blob_hash;
+      END;
+    `,
+  },
 ];

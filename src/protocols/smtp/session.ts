@@ -1,0 +1,271 @@
+/**
+ * SMTP in three modes on smtp-server (the nodemailer project's server): 'mx' (port 25: mail for hosted
+ * domains only, no AUTH), 'submission' (587 with STARTTLS, 465 with implicit TLS: AUTH required,
+ * senders limited to owned addresses, remote recipients queued) and 'lmtp' (RFC 2033: one reply per
+ * recipient). smtp-server owns the wire protocol; this file owns policy and hands messages to delivery.
+ */
+import { randomBytes } from 'node:crypto';
+import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SecureContext } from 'node:tls';
+import { isMailError, MailError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { headerEnd, headerValue, parseHeaders } from '../../mail/mime/headers.js';
+import { headerAddresses } from '../../mail/mime/structure.js';
+import type { Auth, AuthedUser } from '../../services/auth/index.js';
+import { ownsAddress, type Delivery, type Destination, type RecipientResult } from '../../services/delivery/index.js';
+import { newQueueId } from '../../services/queue/index.js';
+import type { Store } from '../../store/index.js';
+import type { Connection, Session, SessionFactory } from '../shared/connection.js';
+import { SMTP_REPLY, SmtpReplyError, smtpError } from './replies.js';
+
+export type SmtpMode = 'mx' | 'submission' | 'lmtp';
+
+export interface SmtpDeps {
+  hostname: string;
+  store: Store;
+  delivery: Delivery;
+  auth: Auth;
+  tls: { contextFor(servername?: string): SecureContext; sniCallback(name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void };
+  limits: {
+    maxMessageBytes: number;
+    maxRecipients: number;
+    idleTimeoutMs: number;
+    allowPlaintextAuth: boolean;
+    authOnMx: boolean;
+  };
+  log: Logger;
+}
+
+interface Rcpt {
+  address: string;
+  destinations: Destination[];
+  isRemote: boolean;
+  notify?: string | undefined;
+  orcpt?: string | undefined;
+}
+
+interface Context {
+  conn: Connection;
+  log: Logger;
+  rcpts: Map<string, Rcpt>;
+}
+
+const MAX_COMMAND_BYTES = 4096; // RFC 5321 §4.5.3.1.4 asks for 512; extensions (SMTPUTF8, DSN) need more
+
+/** One smtp-server per listener kind; every accepted socket becomes one SMTP session on it. */
+export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }, deps: SmtpDeps): SessionFactory {
+  const contexts = new Map<string, Context>();
+  const ctxOf = (session: SMTPServerSession): Context => {
+    const ctx = contexts.get(session.id);
+    if (!ctx) throw new MailError('TEMPORARY', 'session context lost');
+    return ctx;
+  };
+  const offerAuth = mode === 'submission' || (mode === 'mx' && deps.limits.authOnMx);
+
+  const server = new SMTPServer({
+    name: deps.hostname,
+    banner: 'Postern', // smtp-server writes "220 <name> ESMTP|LMTP Postern"
+    lmtp: mode === 'lmtp',
+    secure: options.isImplicitTls,
+    logger: false,
+    disableReverseLookup: true,
+    size: deps.limits.maxMessageBytes,
+    maxRecipients: deps.limits.maxRecipients,
+    maxCommandLength: MAX_COMMAND_BYTES,
+    socketTimeout: deps.limits.idleTimeoutMs,
+    closeTimeout: 5000,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: mode !== 'submission',
+    allowInsecureAuth: deps.limits.allowPlaintextAuth,
+    disabledCommands: offerAuth ? [] : ['AUTH'],
+    hideSTARTTLS: options.isImplicitTls,
+    hideENHANCEDSTATUSCODES: false, // RFC 2034
+    hideDSN: false, // RFC 3461: parameters accepted and kept with queued recipients
+    SNICallback: (name, cb) => deps.tls.sniCallback(name, cb),
+
+    onAuth(auth: SMTPServerAuthentication, session, cb) {
+      const ctx = ctxOf(session);
+      if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') return cb(smtpError('AUTH_FAILED'));
+      deps.auth.authenticate(auth.username ?? '', auth.password ?? '', { ip: ctx.conn.remoteAddress, protocol: 'smtp' }).then(
+        (user) => {
+          ctx.log.info({ user: user.address }, 'authenticated');
+          cb(null, { user });
+        },
+        (err: unknown) => cb(replyFor(err, ctx.log)),
+      );
+    },
+
+    onMailFrom(address: SMTPServerAddress, session, cb) {
+      const ctx = ctxOf(session);
+      ctx.rcpts.clear();
+      if (mode !== 'submission') return cb();
+      const user = session.user as AuthedUser;
+      ownsAddress(deps.store, user.address, address.address).then(
+        (owned) => {
+          if (owned) return cb();
+          ctx.log.warn({ user: user.address, from: address.address }, 'sender refused: address not owned');
+          cb(smtpError('SENDER_NOT_OWNED', `<${address.address}>`));
+        },
+        (err: unknown) => cb(replyFor(err, ctx.log)),
+      );
+    },
+
+    onRcptTo(address: SMTPServerAddress, session, cb) {
+      const ctx = ctxOf(session);
+      checkRecipient(mode, deps, address, session).then(
+        (rcpt) => {
+          ctx.rcpts.set(address.address.toLowerCase(), rcpt);
+          cb();
+        },
+        (err: unknown) => {
+          ctx.log.info({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null, to: address.address, reply: (err as Error).message }, 'recipient refused');
+          cb(replyFor(err, ctx.log));
+        },
+      );
+    },
+
+    onData(stream: SMTPServerDataStream, session, cb) {
+      const ctx = ctxOf(session);
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => {
+        if (!stream.sizeExceeded) chunks.push(c);
+      });
+      stream.once('error', (err) => cb(replyFor(err, ctx.log)));
+      stream.once('end', () => {
+        if (stream.sizeExceeded) {
+          ctx.log.info({ bytes: stream.byteLength, limit: deps.limits.maxMessageBytes }, 'message refused: too big');
+          return cb(smtpError('MESSAGE_TOO_BIG', `limit is ${deps.limits.maxMessageBytes} bytes`));
+        }
+        acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks)).then(
+          (reply) => (mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string)),
+          (err: unknown) => cb(replyFor(err, ctx.log)),
+        );
+      });
+    },
+  });
+  // The default context for STARTTLS handshakes without SNI is the hostname's current certificate.
+  server.secureContext = { get: () => deps.tls.contextFor(undefined) } as unknown as Map<string, SecureContext>;
+
+  return (conn: Connection): Session => {
+    let closed: () => void;
+    const done = new Promise<void>((resolve) => (closed = resolve));
+    let smtpConnection: { id: string; send(code: number, data?: string | string[], context?: unknown): void; close(): void } | undefined;
+    return {
+      run() {
+        conn.socket.once('close', () => closed());
+        server.connect(conn.socket, {});
+        smtpConnection = [...server.connections].at(-1) as unknown as typeof smtpConnection;
+        if (!smtpConnection) return Promise.resolve();
+        const id = smtpConnection.id;
+        contexts.set(id, { conn, log: conn.log.child({ smtp: id }), rcpts: new Map() });
+        // Our replies carry their own enhanced status code: keep smtp-server from adding a second one.
+        const send = smtpConnection.send.bind(smtpConnection);
+        smtpConnection.send = (code, data, context) =>
+          typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data) ? send(code, data, false) : send(code, data, context);
+        return done.finally(() => contexts.delete(id));
+      },
+      shutdown() {
+        smtpConnection?.send(421, `${deps.hostname} Service shutting down, closing connection`);
+        smtpConnection?.close();
+      },
+    };
+  };
+}
+
+async function checkRecipient(mode: SmtpMode, deps: SmtpDeps, address: SMTPServerAddress, session: SMTPServerSession): Promise<Rcpt> {
+  const dsn = { notify: address.dsn?.notify?.join(','), orcpt: address.dsn?.orcpt };
+  const resolution = await deps.delivery.checkRecipient(address.address);
+  switch (resolution.kind) {
+    case 'ok':
+      return { address: address.address, destinations: resolution.destinations, isRemote: false, ...dsn };
+    case 'invalid':
+      throw smtpError('INVALID_ADDRESS', resolution.reason);
+    case 'unknown':
+      throw smtpError('ACCOUNT_NOT_FOUND', `<${address.address}>`);
+    case 'disabled':
+      throw smtpError('ACCOUNT_DISABLED', `<${address.address}>`);
+    case 'not-hosted':
+      // RFC 5321 §3.6.2 / principle 2: only authenticated submission may relay to other domains.
+      if (mode === 'submission' && session.user) return { address: address.address, destinations: [], isRemote: true, ...dsn };
+      throw smtpError('RELAY_DENIED', `<${address.address}>`);
+  }
+}
+
+async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, session: SMTPServerSession, data: Buffer): Promise<string | Array<string | Error>> {
+  const qid = newQueueId();
+  const user = session.user as AuthedUser | undefined;
+  const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const rcpts = session.envelope.rcptTo.map((r) => ctx.rcpts.get(r.address.toLowerCase())).filter((r): r is Rcpt => r !== undefined);
+  const added: string[] = [];
+
+  if (mode === 'submission') {
+    const head = parseHeaders(data.subarray(0, headerEnd(data)).toString('latin1'));
+    const from = headerValue(head, 'from');
+    const fromAddresses = from ? headerAddresses(from) : [];
+    for (const a of fromAddresses) {
+      if (!(await ownsAddress(deps.store, user!.address, a))) {
+        ctx.log.warn({ user: user!.address, headerFrom: a }, 'message refused: From: address not owned');
+        throw smtpError('SENDER_NOT_OWNED', `From: <${a}>`);
+      }
+    }
+    // RFC 6409 §8.2, §8.3: the submission server may add a missing Message-ID and Date.
+    if (!headerValue(head, 'message-id')) added.push(`Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${deps.hostname}>`);
+    if (!headerValue(head, 'date')) added.push(`Date: ${rfc2822Date(new Date())}`);
+  }
+
+  const received = receivedHeader(mode, deps.hostname, ctx.conn, session, qid, user);
+  const content = Buffer.concat([Buffer.from([received, ...added].map((h) => h + '\r\n').join(''), 'utf8'), data]);
+  const localRcpts = rcpts.filter((r) => !r.isRemote);
+  const remoteRcpts = rcpts.filter((r) => r.isRemote);
+  const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
+  const results = await deps.delivery.deliver({
+    content, mailFrom, qid, enforceQuota: mode === 'lmtp' || rcpts.length === 1,
+    recipients: localRcpts.map((r) => ({ address: r.address, destinations: r.destinations, notify: r.notify, orcpt: r.orcpt })),
+    outbound: remoteRcpts.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
+    authUser: user?.address,
+    envid: args && typeof args.ENVID === 'string' ? args.ENVID : undefined,
+    ret: args && typeof args.RET === 'string' ? args.RET : undefined,
+  });
+  const byAddress = new Map(results.map((r) => [r.address, r]));
+  ctx.log.info({ qid, from: mailFrom, rcpts: rcpts.length, size: content.length, results: results.filter((r) => r.status === 'failed').length ? results : undefined }, 'message accepted');
+
+  if (mode === 'lmtp') {
+    // RFC 2033 §4.2: one reply per accepted RCPT, in order.
+    return rcpts.map((r) => {
+      const result = byAddress.get(r.address);
+      return result && result.status === 'failed' ? new SmtpReplyError(SMTP_REPLY[result.code], result.message) : `2.0.0 <${r.address}> ${qid} Saved`;
+    });
+  }
+  const failed = results.filter((r): r is Extract<RecipientResult, { status: 'failed' }> => r.status === 'failed');
+  if (failed.length > 0 && failed.length === rcpts.length) throw new SmtpReplyError(SMTP_REPLY[failed[0]!.code], failed[0]!.message);
+  return `2.0.0 Ok: queued as ${qid}`;
+}
+
+/** RFC 5321 §4.4 trace header, with the RFC 3848 protocol name and TLS/auth details. */
+function receivedHeader(mode: SmtpMode, hostname: string, conn: Connection, session: SMTPServerSession, qid: string, user: AuthedUser | undefined): string {
+  // smtp-server upgrades STARTTLS connections itself: the session knows the cipher.
+  const cipher = session.tlsOptions || undefined;
+  const tls = cipher ? { protocol: cipher.version, cipher: cipher.name } : conn.tlsInfo();
+  const base = mode === 'lmtp' ? 'LMTP' : session.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP';
+  const protocol = `${base}${tls ? 'S' : ''}${user ? 'A' : ''}`;
+  const helo = String(session.hostNameAppearsAs || 'unknown').replace(/[^\x21-\x7e]/g, '?').slice(0, 255);
+  const ip = conn.remoteAddress.includes(':') ? `IPv6:${conn.remoteAddress}` : conn.remoteAddress;
+  const lines = [`Received: from ${helo} ([${ip}])`, `\tby ${hostname} (Postern) with ${protocol} id ${qid}`];
+  if (tls) lines.push(`\t(using ${tls.protocol} with cipher ${tls.cipher})`);
+  if (user) lines.push(`\t(Authenticated sender: ${user.address})`);
+  lines[lines.length - 1] += ';';
+  lines.push(`\t${rfc2822Date(new Date())}`);
+  return lines.join('\r\n');
+}
+
+export function rfc2822Date(d: Date): string {
+  // RFC 5322 §3.3 in UTC: "Thu, 26 Nov 2026 23:35:53 +0000"
+  return d.toUTCString().replace('GMT', '+0000');
+}
+
+function replyFor(err: unknown, log: Logger): Error {
+  if (err instanceof SmtpReplyError) return err;
+  if (isMailError(err)) return new SmtpReplyError(SMTP_REPLY[err.code]);
+  log.error({ err }, 'temporary failure');
+  return smtpError('TEMPORARY');
+}

@@ -1,0 +1,65 @@
+/** The whole server in-process on a temp directory, every listener on 127.0.0.1 with a free port. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseConfig } from '../../src/config/load.js';
+import { createLogger, type Logger } from '../../src/lib/log.js';
+import { startServer, type Server } from '../../src/main.js';
+import { writeCertbotCert } from './certs.js';
+import { tempDir } from './tmp.js';
+
+export interface TestServer {
+  server: Server;
+  dir: string;
+  configFile: string;
+  port(name: string): number;
+  logs: Array<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export const LISTENERS = ['smtp', 'submission', 'submissions', 'lmtp', 'imap', 'imaps', 'pop3', 'pop3s', 'managesieve', 'http', 'https'] as const;
+
+export function testConfigText(dir: string, extra = '', listeners: readonly string[] = ['smtp', 'submission', 'submissions', 'lmtp']): string {
+  const listen = LISTENERS.map((l) => `${l} = ${listeners.includes(l) ? '["127.0.0.1:0"]' : '[]'}`).join('\n');
+  return `hostname = "mail.example.com"
+data_dir = "${dir}/data"
+[listen]
+${listen}
+[tls]
+certbot_dir = "${dir}/letsencrypt"
+[log]
+level = "debug"
+${extra.includes('[auth]') ? '' : '[auth]\nfailure_delay = "0s"\n'}${extra}`;
+}
+
+export async function startTestServer(options: { extraConfig?: string; listeners?: readonly string[] } = {}): Promise<TestServer> {
+  const dir = tempDir();
+  mkdirSync(path.join(dir, 'data'), { recursive: true });
+  await writeCertbotCert(path.join(dir, 'letsencrypt'), 'mail.example.com', ['mail.example.com']);
+  await writeCertbotCert(path.join(dir, 'letsencrypt'), 'mail.example.org', ['mail.example.org']);
+  const configFile = path.join(dir, 'postern.toml');
+  writeFileSync(configFile, testConfigText(dir, options.extraConfig, options.listeners));
+  const logs: Array<Record<string, unknown>> = [];
+  const log: Logger = createLogger({ level: 'debug', sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) } });
+  const server = await startServer(parseConfig(testConfigText(dir, options.extraConfig, options.listeners), configFile), log);
+  return {
+    server, dir, configFile, logs,
+    port: (name) => {
+      const b = server.listeners.bound.find((l) => l.name === name);
+      if (!b) throw new Error(`listener ${name} is not running`);
+      return b.port;
+    },
+    stop: () => server.stop(1000),
+  };
+}
+
+/** Messages in an account's mailbox, with their full text (per-recipient headers + shared content). */
+export async function mailbox(server: Server, address: string, name = 'INBOX'): Promise<Array<{ uid: number; text: string; size: number }>> {
+  const account = await server.store.accounts.get(address);
+  if (!account) throw new Error(`no account ${address}`);
+  const box = await server.store.mailboxes.get(account.id, name);
+  const messages = await server.store.messages.list(box!.id);
+  return Promise.all(messages.map(async (m) => {
+    const text = m.headerPrefix + (await server.store.blobs.get(m.blobHash)).toString('utf8');
+    return { uid: m.uid, text, size: m.size };
+  }));
+}
