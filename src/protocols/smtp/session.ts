@@ -13,7 +13,7 @@ import { headerEnd, headerValue, parseHeaders } from '../../mail/mime/headers.js
 import { headerAddresses } from '../../mail/mime/structure.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import { ownsAddress, type Delivery, type Destination, type RecipientResult } from '../../services/delivery/index.js';
-import { newQueueId } from '../../services/queue/index.js';
+import { newQueueId } from '../../lib/ids.js';
 import type { Store } from '../../store/index.js';
 import type { Connection, Session, SessionFactory } from '../shared/connection.js';
 import { SMTP_REPLY, SmtpReplyError, smtpError } from './replies.js';
@@ -227,7 +227,8 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     ret: args && typeof args.RET === 'string' ? args.RET : undefined,
   });
   const byAddress = new Map(results.map((r) => [r.address, r]));
-  ctx.log.info({ qid, from: mailFrom, rcpts: rcpts.length, size: content.length, results: results.filter((r) => r.status === 'failed').length ? results : undefined }, 'message accepted');
+  const failures = results.filter((r) => r.status === 'failed');
+  if (failures.length) ctx.log.info({ qid, from: mailFrom, failures }, 'recipients refused after DATA');
 
   if (mode === 'lmtp') {
     // RFC 2033 §4.2: one reply per accepted RCPT, in order.

@@ -10,7 +10,7 @@ import { headerValues } from '../../mail/mime/headers.js';
 import { parseMessage } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
 import type { ChangeEvent, Store } from '../../store/index.js';
-import { newQueueId } from '../queue/index.js';
+import { newQueueId } from '../../lib/ids.js';
 import { resolveRecipient, type Destination, type Resolution } from './recipients.js';
 
 export { resolveRecipient, ownsAddress, type Destination, type Resolution } from './recipients.js';
@@ -125,7 +125,7 @@ export class Delivery {
       }
     });
     this.deps.log.info(
-      { qid: msg.qid, from: msg.mailFrom, size, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },
+      { qid: msg.qid, from: msg.mailFrom, size, authUser: msg.authUser, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },
       'delivered',
     );
     return results;

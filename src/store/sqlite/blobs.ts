@@ -56,8 +56,36 @@ export class FileBlobStore implements BlobStore {
       await rm(tmp, { force: true });
       throw err;
     }
-    await fsyncDir(dir);
+    await this.syncDir(dir);
     return { hash, size: content.length, isNew: true };
+  }
+
+  private readonly dirSyncs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
+
+  /**
+   * Makes renames in `dir` durable. Callers that arrive while an fsync runs share the next one (their
+   * renames may have missed the running one), so concurrent writers need far fewer directory fsyncs.
+   */
+  private syncDir(dir: string): Promise<void> {
+    const state = this.dirSyncs.get(dir);
+    if (!state) {
+      const running = fsyncDir(dir).finally(() => {
+        const s = this.dirSyncs.get(dir)!;
+        if (s.next) return;
+        this.dirSyncs.delete(dir);
+      });
+      this.dirSyncs.set(dir, { running, next: undefined });
+      return running;
+    }
+    state.next ??= state.running.catch(() => {}).then(() => {
+      const next = state.next!;
+      state.next = undefined;
+      state.running = next;
+      return fsyncDir(dir).finally(() => {
+        if (!state.next && this.dirSyncs.get(dir) === state) this.dirSyncs.delete(dir);
+      });
+    });
+    return state.next;
   }
 
   async get(hash: string): Promise<Buffer> {

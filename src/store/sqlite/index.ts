@@ -18,6 +18,12 @@ import { FileBlobStore } from './blobs.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Db = Database.Database;
+interface PendingTx {
+  fn: (tx: Tx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+const MAX_GROUP_COMMIT = 256; // transactions per COMMIT
 type Exec = <T>(fn: () => T) => Promise<T>;
 
 export async function openSqliteStore(dataDir: string): Promise<Store> {
@@ -28,9 +34,24 @@ export async function openSqliteStore(dataDir: string): Promise<Store> {
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  cacheStatements(db);
   const blobs = new FileBlobStore(path.join(dataDir, 'blobs'));
   await blobs.init();
   return new SqliteStore(db, blobs);
+}
+
+/**
+ * Prepared statements are reused: preparing costs more than running most of them. Each SQL text is
+ * used from one call site, so a statement's mode (pluck) is the same on every use.
+ */
+function cacheStatements(db: Db): void {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, Database.Statement>();
+  db.prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) cache.set(sql, (stmt = prepare(sql)));
+    return stmt;
+  }) as Db['prepare'];
 }
 
 function migrate(db: Db): void {
@@ -74,6 +95,8 @@ class SqliteStore implements Store {
   readonly changes = new SqliteChangeFeed();
   private readonly mutex = new Mutex();
   private readonly txRepos: Omit<Tx, 'notify'>;
+  private readonly pending: PendingTx[] = [];
+  private isFlushing = false;
 
   constructor(
     private readonly db: Db,
@@ -108,24 +131,56 @@ class SqliteStore implements Store {
     };
   }
 
-  async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const release = await this.mutex.lock();
-    const events: ChangeEvent[] = [];
-    let result: T;
-    try {
-      this.db.exec('BEGIN IMMEDIATE');
+  /**
+   * Group commit: transactions that arrive while others run are applied together, each in its own
+   * SAVEPOINT (a failure rolls back only its own work), under one BEGIN IMMEDIATE … COMMIT, so many
+   * concurrent deliveries share one fsync of the WAL. Every caller resolves only after that COMMIT.
+   */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ fn: fn as (tx: Tx) => Promise<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.isFlushing) {
+        this.isFlushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_GROUP_COMMIT);
+      const release = await this.mutex.lock();
+      let committed: Array<{ item: PendingTx; result: unknown; events: ChangeEvent[] }> = [];
       try {
-        result = await fn({ ...this.txRepos, notify: (event) => events.push(event) });
+        this.db.exec('BEGIN IMMEDIATE');
+        for (const item of batch) {
+          const events: ChangeEvent[] = [];
+          this.db.exec('SAVEPOINT tx');
+          try {
+            const result = await item.fn({ ...this.txRepos, notify: (event) => events.push(event) });
+            this.db.exec('RELEASE tx');
+            committed.push({ item, result, events });
+          } catch (err) {
+            this.db.exec('ROLLBACK TO tx');
+            this.db.exec('RELEASE tx');
+            item.reject(err);
+          }
+        }
         this.db.exec('COMMIT');
       } catch (err) {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
-        throw err;
+        for (const c of committed) c.item.reject(err);
+        committed = [];
+      } finally {
+        release();
       }
-    } finally {
-      release();
+      for (const c of committed) {
+        for (const event of c.events) this.changes.publish(event);
+        c.item.resolve(c.result);
+      }
+      if (this.pending.length > 0) await new Promise((r) => setImmediate(r));
     }
-    for (const event of events) this.changes.publish(event);
-    return result;
+    this.isFlushing = false;
   }
 
   async schemaVersion(): Promise<number> {
