@@ -266,3 +266,46 @@ print(json.dumps([r(l.getreply()) for i in range(3)]))`, { PORT: t.port('lmtp') 
     assert.equal((await mailbox(t.server, 'small@example.org')).length, 0);
   });
 });
+
+describe('SMTP TLS, limits and timeouts', () => {
+  it('serves each domain its certificate by SNI after STARTTLS (openssl s_client -starttls smtp)', { skip: peer('openssl', 'openssl') }, async () => {
+    for (const [name, expect] of [['mail.example.org', 'mail.example.org'], ['mail.example.com', 'mail.example.com'], ['unknown.example', 'mail.example.com']]) {
+      const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${t.port('smtp')}`, '-starttls', 'smtp', '-servername', name!], { input: 'QUIT\r\n', timeoutMs: 15_000 });
+      assert.match(r.stdout, new RegExp(`subject=CN ?= ?${expect!.replace(/\./g, '\\.')}`), `${name}: ${r.stdout.slice(0, 300)}`);
+    }
+    const implicit = await run('openssl', ['s_client', '-connect', `127.0.0.1:${t.port('submissions')}`, '-servername', 'mail.example.org'], { input: 'QUIT\r\n', timeoutMs: 15_000 });
+    assert.match(implicit.stdout, /subject=CN ?= ?mail\.example\.org/);
+  });
+
+  it('submits over implicit TLS with AUTH PLAIN (swaks on 465)', { skip: peer('swaks', 'swaks') }, async () => {
+    const r = await run('swaks', ['--server', '127.0.0.1', '--port', String(t.port('submissions')), '--tlsc', '--auth', 'PLAIN', '--auth-user', 'bob@example.com', '--auth-password', PW.bob, '--from', 'bob@example.com', '--to', 'ann@example.com', '--header', 'Subject: swaks 465', '--body', 'via 465']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /235 2.7.0 Authentication successful/);
+    const [m] = (await mailbox(t.server, 'ann@example.com')).filter((x) => x.text.includes('Subject: swaks 465'));
+    assert.match(m!.text, /with ESMTPSA id/);
+  });
+
+  it('refuses connections over the per-IP limit with 421 4.7.0 and closes idle sessions', async () => {
+    const s = await startTestServer({ extraConfig: '[limits]\nmax_connections_per_ip = 2\n[smtp]\nidle_timeout = "1s"\n' });
+    try {
+      const greet = (port: number) => new Promise<{ text: string; closedAfterMs: number }>((resolve) => {
+        const started = Date.now();
+        const c = net.connect(port, '127.0.0.1');
+        let text = '';
+        c.on('data', (d) => (text += d.toString()));
+        c.on('error', () => {});
+        c.on('close', () => resolve({ text, closedAfterMs: Date.now() - started }));
+        setTimeout(() => c.destroy(), 10_000);
+      });
+      const [a, b, c] = [greet(s.port('smtp')), greet(s.port('smtp')), greet(s.port('smtp'))];
+      const results = await Promise.all([a, b, c]);
+      const busy = results.filter((r) => r.text.startsWith('421 4.7.0'));
+      const served = results.filter((r) => r.text.startsWith('220 '));
+      assert.equal(busy.length, 1, JSON.stringify(results));
+      assert.equal(served.length, 2);
+      for (const r of served) assert.match(r.text, /\r\n421 .*[Tt]imeout/, 'idle sessions are told and closed');
+    } finally {
+      await s.stop();
+    }
+  });
+});

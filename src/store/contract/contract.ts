@@ -182,6 +182,32 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         assert.ok(await store.domains.get('during.example'));
       }));
 
+    it('indexes each content once for full-text search', () =>
+      withStore(async (store) => {
+        const a = await account(store);
+        const inbox = await store.mailboxes.create(a.id, 'INBOX');
+        const { hash } = await store.blobs.put(Buffer.from('Subject: fts\r\n\r\nneedle\r\n'));
+        await store.messages.append(inbox.id, message({ blobHash: hash }));
+        const doc = { subject: 'fts', addresses: 'ann@example.com', body: 'needle' };
+        assert.equal(await store.fulltext.index(hash, doc), true);
+        assert.equal(await store.fulltext.index(hash, doc), false, 'a second copy is not indexed again');
+      }));
+
+    it('keeps queue entries with their recipients until removed', () =>
+      withStore(async (store) => {
+        const { hash } = await store.blobs.put(Buffer.from('Subject: out\r\n\r\nx\r\n'));
+        const entry = await store.queue.add({
+          qid: 'QID1', blobHash: hash, sender: 'ann@example.com', size: 20, authUser: 'ann@example.com', envid: 'E1', ret: 'HDRS',
+          recipients: [{ recipient: 'x@remote.example', notify: 'FAILURE', orcpt: 'rfc822;x@remote.example' }, { recipient: 'y@other.example', notify: null, orcpt: null }],
+        });
+        assert.deepEqual(entry.recipients.map((r) => [r.recipient, r.status, r.attempts]), [['x@remote.example', 'pending', 0], ['y@other.example', 'pending', 0]]);
+        assert.equal(entry.envid, 'E1');
+        assert.deepEqual((await store.queue.list()).map((e) => e.qid), ['QID1']);
+        assert.equal((await store.queue.get('QID1'))?.authUser, 'ann@example.com');
+        assert.equal(await store.queue.remove('QID1'), true);
+        assert.deepEqual(await store.queue.list(), []);
+      }));
+
     it('stores each distinct content once and reads it back', () =>
       withStore(async (store) => {
         const body = Buffer.from('Subject: x\r\n\r\nhello\r\n');
