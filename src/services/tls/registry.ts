@@ -11,6 +11,7 @@ import { mkdir, readFile, readdir, stat, writeFile, rename } from 'node:fs/promi
 import path from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { generate } from 'selfsigned';
+import { Coalescer } from '../../lib/coalesce.js';
 import type { Logger } from '../../lib/log.js';
 
 export const MIN_TLS_VERSION = 'TLSv1.2';
@@ -54,7 +55,7 @@ export class CertificateRegistry {
   private loaded = new Map<string, Loaded>(); // by chain file
   private byName = new Map<string, Loaded>();
   private timer: NodeJS.Timeout | undefined;
-  private reloading: Promise<void> | undefined;
+  private readonly rescans = new Coalescer(() => this.rescan());
   private readonly hostname: string;
 
   constructor(private readonly options: RegistryOptions) {
@@ -116,10 +117,9 @@ export class CertificateRegistry {
     return dot > 0 ? this.byName.get(`*${name.slice(dot)}`) : undefined;
   }
 
-  /** Rescans the sources; concurrent calls share one run. */
+  /** Rescans the sources; a call during a rescan gets the next one, which sees its changes. */
   reload(): Promise<void> {
-    this.reloading ??= this.rescan().finally(() => (this.reloading = undefined));
-    return this.reloading;
+    return this.rescans.run();
   }
 
   private async rescan(): Promise<void> {

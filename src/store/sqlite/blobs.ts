@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { Coalescer } from '../../lib/coalesce.js';
 import { MailError } from '../../lib/errors.js';
 import type { BlobStore } from '../index.js';
 
@@ -60,32 +61,13 @@ export class FileBlobStore implements BlobStore {
     return { hash, size: content.length, isNew: true };
   }
 
-  private readonly dirSyncs = new Map<string, { running: Promise<void>; next: Promise<void> | undefined }>();
+  private readonly dirSyncs = new Map<string, Coalescer>();
 
-  /**
-   * Makes renames in `dir` durable. Callers that arrive while an fsync runs share the next one (their
-   * renames may have missed the running one), so concurrent writers need far fewer directory fsyncs.
-   */
+  /** Makes renames in `dir` durable; concurrent writers share directory fsyncs. */
   private syncDir(dir: string): Promise<void> {
-    const state = this.dirSyncs.get(dir);
-    if (!state) {
-      const running = fsyncDir(dir).finally(() => {
-        const s = this.dirSyncs.get(dir)!;
-        if (s.next) return;
-        this.dirSyncs.delete(dir);
-      });
-      this.dirSyncs.set(dir, { running, next: undefined });
-      return running;
-    }
-    state.next ??= state.running.catch(() => {}).then(() => {
-      const next = state.next!;
-      state.next = undefined;
-      state.running = next;
-      return fsyncDir(dir).finally(() => {
-        if (!state.next && this.dirSyncs.get(dir) === state) this.dirSyncs.delete(dir);
-      });
-    });
-    return state.next;
+    let c = this.dirSyncs.get(dir);
+    if (!c) this.dirSyncs.set(dir, (c = new Coalescer(() => fsyncDir(dir))));
+    return c.run();
   }
 
   async get(hash: string): Promise<Buffer> {
