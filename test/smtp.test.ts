@@ -67,7 +67,7 @@ describe('MX (port 25)', () => {
 s = smtplib.SMTP('127.0.0.1', P)
 e = s.ehlo('client.example')
 out = [r(e)]
-out.append(list(s.sendmail('a@remote.example', ['bob@example.com'], b'Subject: plain\\r\\n\\r\\nbody\\r\\n').items()))
+out.append(list(s.sendmail('a@remote.example', ['bob@example.com'], b'Subject: plain\\r\\n\\r\\nbody\\r\\n', mail_options=['RET=HDRS', 'ENVID=abc123'], rcpt_options=['NOTIFY=SUCCESS,FAILURE', 'ORCPT=rfc822;bob@example.com']).items()))
 s.quit()
 print(json.dumps(out))`, { PORT: t.port('smtp') });
     const ehlo = res[0]![1];
@@ -286,7 +286,7 @@ describe('SMTP TLS, limits and timeouts', () => {
   });
 
   it('refuses connections over the per-IP limit with 421 4.7.0 and closes idle sessions', async () => {
-    const s = await startTestServer({ extraConfig: '[limits]\nmax_connections_per_ip = 2\n[smtp]\nidle_timeout = "1s"\n' });
+    const s = await startTestServer({ extraConfig: '[limits]\nmax_connections_per_ip = 2\nmax_message_size = "64KB"\n[smtp]\nidle_timeout = "1s"\n' });
     try {
       const greet = (port: number) => new Promise<{ text: string; closedAfterMs: number }>((resolve) => {
         const started = Date.now();
@@ -304,6 +304,20 @@ describe('SMTP TLS, limits and timeouts', () => {
       assert.equal(busy.length, 1, JSON.stringify(results));
       assert.equal(served.length, 2);
       for (const r of served) assert.match(r.text, /\r\n421 .*[Tt]imeout/, 'idle sessions are told and closed');
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('bob@example.com', PW.bob);
+      const big = await python<Array<[number, string]>>(`${SMTPLIB}
+c = smtplib.SMTP('127.0.0.1', P); c.ehlo('c.example')
+out = [r(c.ehlo('c.example'))]
+c.mail('a@remote.example'); c.rcpt('bob@example.com'); c.putcmd('data'); c.getreply()
+c.send(b'Subject: big\\r\\n\\r\\n' + (b'y' * 998 + b'\\r\\n') * 100 + b'.\\r\\n'); out.append(r(c.getreply()))
+out.append(r(c.noop()))
+print(json.dumps(out))`, { PORT: s.port('smtp') });
+      assert.match(big[0]![1], /SIZE 65536/, 'SIZE advertises the configured limit');
+      assert.equal(big[1]![0], 552, `oversized DATA: ${big[1]}`);
+      assert.match(big[1]![1], /^5\.3\.4 /);
+      assert.equal(big[2]![0], 250, 'the session goes on');
+      assert.equal((await mailbox(s.server, 'bob@example.com')).length, 0);
     } finally {
       await s.stop();
     }
