@@ -144,14 +144,7 @@ export interface QueueRecipient {
   orcpt: string | null;
 }
 
-export interface QueueEntry {
-  qid: string;
-  blobHash: string;
-  sender: string;
-  size: number;
-  authUser: string | null;
-  envid: string | null;
-  ret: string | null;
+export interface QueueEntry extends Omit<NewQueueEntry, 'recipients'> {
   isHeld: boolean;
   createdAt: Date;
   recipients: QueueRecipient[];
