@@ -6,8 +6,11 @@ import { parseListenAddress } from './config/schema.js';
 import type { Logger } from './lib/log.js';
 import { parseDuration, parseSize } from './lib/units.js';
 import { startListeners, type Listeners, type ListenerSpec } from './listeners/index.js';
-import type { SessionFactory } from './protocols/shared/connection.js';
+import type { Connection, SessionFactory } from './protocols/shared/connection.js';
+import { IMAP_LIMITS } from './protocols/imap/limits.js';
+import { ImapSession, type ImapDeps } from './protocols/imap/session.js';
 import { smtpProtocol, type SmtpDeps } from './protocols/smtp/session.js';
+import { Mailboxes } from './services/mailboxes/index.js';
 import { Auth } from './services/auth/index.js';
 import { Delivery } from './services/delivery/index.js';
 import { argon2Passwords } from './services/auth/password.js';
@@ -19,6 +22,7 @@ export interface Server {
   store: Store;
   directory: Directory;
   delivery: Delivery;
+  mailboxes: Mailboxes;
   tls: CertificateRegistry;
   listeners: Listeners;
   /** Listeners configured but not started, with the reason. */
@@ -63,6 +67,21 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       authOnMx: config.smtp.auth_on_mx,
     },
   };
+  const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
+  const maxMessageBytes = parseSize(config.limits.max_message_size)!;
+  const imapDeps: ImapDeps = {
+    hostname: config.hostname, auth, mailboxes, changes: store.changes, log,
+    limits: {
+      maxLineBytes: IMAP_LIMITS.maxLineBytes,
+      maxLiteralBytes: maxMessageBytes,
+      maxCommandBytes: maxMessageBytes + IMAP_LIMITS.maxLineBytes,
+      maxBadCommands: IMAP_LIMITS.maxBadCommands,
+      allowPlaintextAuth: config.tls.allow_plaintext_auth,
+      idleTimeoutMs: parseDuration(config.imap.idle_timeout)!,
+    },
+  };
+  const imapFactory = (conn: Connection) => new ImapSession(conn, imapDeps);
+  const imapBusy = '* BYE Too many connections, try again later\r\n';
   const smtpBusy = `421 4.7.0 ${config.hostname} Too many connections, try again later\r\n`;
   // Protocol sessions register here as they are implemented.
   const factories: Partial<Record<ListenerName, { factory: SessionFactory; busyReply?: string }>> = {
@@ -70,6 +89,8 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     submission: { factory: smtpProtocol('submission', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
     submissions: { factory: smtpProtocol('submission', { isImplicitTls: true }, smtpDeps) },
     lmtp: { factory: smtpProtocol('lmtp', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
+    imap: { factory: imapFactory, busyReply: imapBusy },
+    imaps: { factory: imapFactory },
   };
 
   const specs: ListenerSpec[] = [];
@@ -108,7 +129,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   }
 
   return {
-    store, directory, delivery, tls, listeners, skipped,
+    store, directory, delivery, mailboxes, tls, listeners, skipped,
     async stop(timeoutMs?: number) {
       await listeners.close(timeoutMs);
       tls.stop();

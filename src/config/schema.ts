@@ -129,6 +129,12 @@ export const SmtpSchema = z
   })
   .prefault({});
 
+export const ImapSchema = z
+  .strictObject({
+    idle_timeout: duration('30m').describe('Log out an IMAP client silent this long, IDLE included (RFC 9051 §5.4: at least 30m)'),
+  })
+  .prefault({});
+
 export const AuthSchema = z
   .strictObject({
     failure_delay: duration('1s').describe('Delay added to each failed login, growing with repeated failures'),
@@ -154,6 +160,7 @@ export const ConfigSchema = z.strictObject({
   store: StoreSchema,
   limits: LimitsSchema,
   smtp: SmtpSchema,
+  imap: ImapSchema,
   auth: AuthSchema,
   log: LogSchema,
 });

@@ -1,0 +1,231 @@
+/**
+ * Mailbox commands: LIST (RFC 9051 §6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819,
+ * SPECIAL-USE RFC 6154), LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS, SELECT, EXAMINE
+ * and APPEND (with MULTIAPPEND RFC 3502 and UIDPLUS APPENDUID RFC 4315).
+ */
+import { HIERARCHY_SEPARATOR } from '../../../services/mailboxes/index.js';
+import type { MailboxRecord } from '../../../store/index.js';
+import { flagsValue } from '../fetch.js';
+import { atom, type Value } from '../respond.js';
+import { SelectedMailbox } from '../selected.js';
+import { ImapNo, type ImapSession } from '../session.js';
+import { decodeMutf7, encodeMutf7 } from '../utf7.js';
+import { astring, ImapSyntaxError, type Token } from '../wire.js';
+import { AUTHED, ok, type ImapCommand } from './types.js';
+
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
+
+/** A mailbox name from the client: modified UTF-7 unless UTF-8 was enabled (RFC 9051 §5.1). */
+export function mailboxArg(s: ImapSession, t: Token | undefined): string {
+  const raw = astring(t);
+  return s.isUtf8 ? raw : decodeMutf7(raw);
+}
+
+function nameValue(s: ImapSession, name: string): Value {
+  return s.isUtf8 ? name : encodeMutf7(name);
+}
+
+function patternRegex(reference: string, pattern: string): RegExp {
+  const full = reference + pattern;
+  const escaped = full.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, `[^${HIERARCHY_SEPARATOR}]*`);
+  return new RegExp(`^${escaped}$`, /^inbox/i.test(full) ? 'i' : '');
+}
+
+async function statusValues(s: ImapSession, box: MailboxRecord, items: string[]): Promise<Value[]> {
+  const needsMessages = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED');
+  const messages = needsMessages ? await s.deps.mailboxes.messages(box.id) : [];
+  const out: Value[] = [];
+  for (const item of items) {
+    out.push(atom(item));
+    switch (item) {
+      case 'MESSAGES': out.push(box.messageCount); break;
+      case 'UIDNEXT': out.push(box.uidNext); break;
+      case 'UIDVALIDITY': out.push(box.uidValidity); break;
+      case 'UNSEEN': out.push(messages.filter((m) => !m.flags.includes('\\Seen')).length); break;
+      case 'RECENT': out.push(0); break;
+      case 'SIZE': out.push(messages.reduce((n, m) => n + m.size, 0)); break;
+      case 'DELETED': out.push(messages.filter((m) => m.flags.includes('\\Deleted')).length); break;
+      case 'HIGHESTMODSEQ': out.push(box.highestModseq); break;
+      default: throw new ImapSyntaxError(`unknown STATUS item ${item.slice(0, 20)}`);
+    }
+  }
+  return out;
+}
+
+function statusItems(t: Token | undefined): string[] {
+  if (!t || t.type !== 'list' || t.items.length === 0) throw new ImapSyntaxError('STATUS needs a list of items');
+  return t.items.map((i) => astring(i).toUpperCase());
+}
+
+async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<void> {
+  let i = 0;
+  const selection = new Set<string>();
+  const first = args[0];
+  if (!isLsub && first?.type === 'list') {
+    i++;
+    for (const o of first.items) selection.add(astring(o).toUpperCase());
+  }
+  const reference = mailboxArg(s, args[i++]);
+  const patternToken = args[i++];
+  if (!patternToken) throw new ImapSyntaxError('LIST needs a reference and a pattern');
+  const patterns = patternToken.type === 'list' ? patternToken.items.map((p) => mailboxArg(s, p)) : [mailboxArg(s, patternToken)];
+  const returns = new Set<string>();
+  let statusWanted: string[] | undefined;
+  if (args[i]?.type === 'atom' && (args[i] as { value: string }).value.toUpperCase() === 'RETURN') {
+    const opts = args[i + 1];
+    if (!opts || opts.type !== 'list') throw new ImapSyntaxError('RETURN needs a list');
+    for (let j = 0; j < opts.items.length; j++) {
+      const o = astring(opts.items[j]).toUpperCase();
+      returns.add(o);
+      if (o === 'STATUS') statusWanted = statusItems(opts.items[++j]);
+    }
+    i += 2;
+  }
+  if (i < args.length) throw new ImapSyntaxError('unexpected LIST arguments');
+  const cmd = isLsub ? 'LSUB' : 'LIST';
+  if (!isLsub && patterns.length === 1 && patterns[0] === '') {
+    s.untagged(atom(cmd), [atom('\\Noselect')], HIERARCHY_SEPARATOR, '');
+    return;
+  }
+  const subscribedOnly = isLsub || selection.has('SUBSCRIBED');
+  const specialOnly = selection.has('SPECIAL-USE');
+  const boxes = await s.deps.mailboxes.list(s.user.accountId);
+  const names = new Set(boxes.map((b) => b.name));
+  const regexes = patterns.map((p) => patternRegex(reference, p));
+  for (const box of boxes) {
+    if (!regexes.some((r) => r.test(box.name))) continue;
+    if (subscribedOnly && !box.isSubscribed) continue;
+    if (specialOnly && !box.specialUse) continue;
+    const attrs: Value[] = [];
+    const hasChildren = [...names].some((n) => n.startsWith(box.name + HIERARCHY_SEPARATOR));
+    if (!isLsub) attrs.push(atom(hasChildren ? '\\HasChildren' : '\\HasNoChildren'));
+    if (box.specialUse && (!isLsub)) attrs.push(atom(box.specialUse));
+    if ((selection.has('SUBSCRIBED') || returns.has('SUBSCRIBED')) && box.isSubscribed) attrs.push(atom('\\Subscribed'));
+    s.untagged(atom(cmd), attrs, HIERARCHY_SEPARATOR, nameValue(s, box.name));
+    if (statusWanted) s.untagged(atom('STATUS'), nameValue(s, box.name), await statusValues(s, box, statusWanted));
+  }
+}
+
+async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise<{ status: 'OK'; code: string; text: string }> {
+  if (args.length < 1) throw new ImapSyntaxError('SELECT needs a mailbox');
+  if (s.state.kind === 'selected') {
+    s.unselect();
+    s.untagged(atom('OK [CLOSED] Previous mailbox closed'));
+  }
+  const box = await s.deps.mailboxes.get(s.user.accountId, mailboxArg(s, args[0]));
+  const messages = await s.deps.mailboxes.messages(box.id);
+  const view = new SelectedMailbox(box, messages.map((m) => m.uid), readOnly);
+  const flags = new Set(SYSTEM_FLAGS);
+  for (const m of messages) for (const f of m.flags) flags.add(f);
+  s.untagged(atom('FLAGS'), flagsValue([...flags]));
+  s.untagged(messages.length, atom('EXISTS'));
+  if (!s.isRev2) {
+    s.untagged(0, atom('RECENT'));
+    const firstUnseen = messages.findIndex((m) => !m.flags.includes('\\Seen'));
+    if (firstUnseen >= 0) s.untagged(atom(`OK [UNSEEN ${firstUnseen + 1}] First unseen`));
+  }
+  s.untagged(atom(`OK [PERMANENTFLAGS (${readOnly ? '' : `${SYSTEM_FLAGS.join(' ')} \\*`})] Flags permitted`));
+  s.untagged(atom(`OK [UIDVALIDITY ${box.uidValidity}] UIDs valid`));
+  s.untagged(atom(`OK [UIDNEXT ${box.uidNext}] Predicted next UID`));
+  if (s.isRev2) s.untagged(atom('LIST'), box.specialUse ? [atom(box.specialUse)] : [], HIERARCHY_SEPARATOR, nameValue(s, box.name));
+  s.select(view);
+  return { status: 'OK', code: readOnly ? 'READ-ONLY' : 'READ-WRITE', text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed` };
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/** date-time "dd-Mon-yyyy hh:mm:ss +zzzz" (RFC 9051 §9). */
+function parseDateTime(text: string): Date {
+  const m = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
+  const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
+  if (!m || month < 0) throw new ImapSyntaxError('invalid date-time');
+  const offset = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
+  return new Date(Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])) - offset * 60_000);
+}
+
+export const MAILBOX_COMMANDS: ImapCommand[] = [
+  { name: 'LIST', states: AUTHED, async run(s, args) { await list(s, args, false); return ok('LIST completed'); } },
+  { name: 'LSUB', states: AUTHED, async run(s, args) { await list(s, args, true); return ok('LSUB completed'); } },
+  {
+    name: 'CREATE', states: AUTHED,
+    async run(s, args) {
+      await s.deps.mailboxes.create(s.user.accountId, mailboxArg(s, args[0]));
+      return ok('CREATE completed');
+    },
+  },
+  {
+    name: 'DELETE', states: AUTHED,
+    async run(s, args) {
+      const name = mailboxArg(s, args[0]);
+      if (s.state.kind === 'selected' && s.state.view.mailbox.name === name) s.unselect();
+      await s.deps.mailboxes.delete(s.user.accountId, name);
+      return ok('DELETE completed');
+    },
+  },
+  {
+    name: 'RENAME', states: AUTHED,
+    async run(s, args) {
+      if (args.length !== 2) throw new ImapSyntaxError('RENAME needs two names');
+      await s.deps.mailboxes.rename(s.user.accountId, mailboxArg(s, args[0]), mailboxArg(s, args[1]));
+      return ok('RENAME completed');
+    },
+  },
+  {
+    name: 'SUBSCRIBE', states: AUTHED,
+    async run(s, args) {
+      await s.deps.mailboxes.setSubscribed(s.user.accountId, mailboxArg(s, args[0]), true);
+      return ok('SUBSCRIBE completed');
+    },
+  },
+  {
+    name: 'UNSUBSCRIBE', states: AUTHED,
+    async run(s, args) {
+      await s.deps.mailboxes.setSubscribed(s.user.accountId, mailboxArg(s, args[0]), false);
+      return ok('UNSUBSCRIBE completed');
+    },
+  },
+  {
+    name: 'STATUS', states: AUTHED,
+    async run(s, args) {
+      if (args.length !== 2) throw new ImapSyntaxError('STATUS needs a mailbox and a list of items');
+      const items = statusItems(args[1]);
+      const box = await s.deps.mailboxes.get(s.user.accountId, mailboxArg(s, args[0]));
+      s.untagged(atom('STATUS'), nameValue(s, box.name), await statusValues(s, box, items));
+      return ok('STATUS completed');
+    },
+  },
+  { name: 'SELECT', states: AUTHED, run: (s, args) => select(s, args, false) },
+  { name: 'EXAMINE', states: AUTHED, run: (s, args) => select(s, args, true) },
+  {
+    name: 'APPEND', states: AUTHED,
+    async run(s, args) {
+      const name = mailboxArg(s, args[0]);
+      const uids: number[] = [];
+      let validity = 0;
+      let i = 1;
+      do {
+        let flags: string[] = [];
+        let date: Date | undefined;
+        if (args[i]?.type === 'list') flags = (args[i++] as { items: Token[] }).items.map((f) => astring(f));
+        const maybeDate = args[i];
+        if (maybeDate && maybeDate.type === 'string' && !maybeDate.isLiteral) {
+          date = parseDateTime(maybeDate.value.toString('latin1'));
+          i++;
+        }
+        const content = args[i++];
+        if (!content || content.type !== 'string' || !content.isLiteral) throw new ImapSyntaxError('APPEND needs the message as a literal');
+        if (flags.some((f) => f.toLowerCase() === '\\recent' || !/^\\?[\x21-\x7e]+$/.test(f))) throw new ImapSyntaxError('invalid flag');
+        if (content.value.length === 0) throw new ImapNo('Empty message', 'CANNOT');
+        try {
+          const r = await s.deps.mailboxes.append(s.user.accountId, name, content.value, flags, date);
+          validity = r.mailbox.uidValidity;
+          uids.push(r.uid);
+        } catch (err) {
+          if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND') throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
+          throw err;
+        }
+      } while (i < args.length);
+      return ok('APPEND completed', `APPENDUID ${validity} ${uids.join(',')}`);
+    },
+  },
+];

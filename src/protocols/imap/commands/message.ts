@@ -1,0 +1,278 @@
+/**
+ * Commands on the selected mailbox: FETCH, STORE, COPY, MOVE (RFC 6851), EXPUNGE, UID EXPUNGE
+ * (RFC 4315), CLOSE, UNSELECT (RFC 3691), SEARCH with ESEARCH (RFC 4731), IDLE (RFC 2177).
+ */
+import type { FlagChange } from '../../../store/index.js';
+import type { StoredMessage } from '../../../services/mailboxes/index.js';
+import {
+  binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, parseFetchItems, partial, sectionBytes, shift,
+  type FetchItem, type FetchSource,
+} from '../fetch.js';
+import { atom, Literal, type Value } from '../respond.js';
+import { matches, needsContent, parseSearch, type SearchTarget } from '../search.js';
+import { formatSet, inSet, parseSequenceSet } from '../sequence.js';
+import { ImapNo, type ImapSession } from '../session.js';
+import { astring, ImapSyntaxError, type Token } from '../wire.js';
+import { mailboxArg } from './mailbox.js';
+import { ok, SELECTED, type ImapCommand } from './types.js';
+
+/** The messages a sequence set names, as (seq, uid) in ascending order. */
+function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array<{ seq: number; uid: number }> {
+  const text = astring(t);
+  const set = parseSequenceSet(text);
+  const view = s.view;
+  const out: Array<{ seq: number; uid: number }> = [];
+  if (isUid) {
+    const max = view.maxUid;
+    view.uids.forEach((uid, i) => {
+      if (inSet(set, uid, max)) out.push({ seq: i + 1, uid });
+    });
+  } else {
+    const max = view.exists;
+    for (const [a, b] of set) {
+      const hi = b === Infinity ? max : b;
+      const lo = a === Infinity ? max : a;
+      if (Math.max(lo, hi) > max && max > 0 && !(a === Infinity || b === Infinity)) throw new ImapSyntaxError('sequence number beyond the last message');
+      if (max === 0) throw new ImapSyntaxError('the mailbox is empty');
+    }
+    view.uids.forEach((uid, i) => {
+      if (inSet(set, i + 1, max)) out.push({ seq: i + 1, uid });
+    });
+  }
+  return out;
+}
+
+async function fetchMessages(s: ImapSession, uids: number[]): Promise<Map<number, StoredMessage>> {
+  const map = new Map<number, StoredMessage>();
+  if (uids.length === 0) return map;
+  const all = await s.deps.mailboxes.messagesRange(s.view.mailbox.id, uids[0]!, uids[uids.length - 1]!);
+  for (const m of all) map.set(m.uid, m);
+  return map;
+}
+
+async function source(s: ImapSession, m: StoredMessage): Promise<FetchSource> {
+  const content = await s.deps.mailboxes.content(m);
+  return { content, root: shift(m.bodyStructure, Buffer.byteLength(m.headerPrefix)) };
+}
+
+async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
+  if (args.length < 2) throw new ImapSyntaxError('FETCH needs a sequence set and items');
+  const targets = resolveSet(s, args[0], isUid);
+  const items = parseFetchItems(args[1]);
+  if (args.length > 2) throw new ImapSyntaxError('unexpected FETCH arguments');
+  if (isUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
+  const needsSource = items.some((i) => i.kind.includes('[') || i.kind.startsWith('RFC822') && i.kind !== 'RFC822.SIZE' || i.kind === 'BINARY.SIZE');
+  const setsSeen = !s.view.isReadOnly && items.some((i) => (i.kind === 'BODY[]' || i.kind === 'BINARY[]') ? !i.peek : i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
+  const messages = await fetchMessages(s, targets.map((t) => t.uid));
+  if (setsSeen) {
+    const unseen = targets.filter((t) => !(messages.get(t.uid)?.flags ?? ['\\Seen']).includes('\\Seen')).map((t) => t.uid);
+    if (unseen.length) {
+      await s.deps.mailboxes.setFlags(s.user.accountId, s.view.mailbox.id, unseen, 'add', ['\\Seen']);
+      s.view.forgetFlags(unseen);
+      for (const uid of unseen) messages.get(uid)!.flags.push('\\Seen');
+      if (!items.some((i) => i.kind === 'FLAGS')) items.push({ kind: 'FLAGS' });
+    }
+  }
+  for (const t of targets) {
+    const m = messages.get(t.uid);
+    if (!m) continue; // expunged by another session meanwhile: nothing to say (RFC 9051 §6.4.5)
+    const src = needsSource ? await source(s, m) : undefined;
+    const out: Value[] = [];
+    for (const item of items) out.push(...fetchItem(item, m, src));
+    s.untagged(t.seq, atom('FETCH'), out);
+  }
+}
+
+function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefined): Value[] {
+  switch (item.kind) {
+    case 'UID': return [atom('UID'), m.uid];
+    case 'FLAGS': return [atom('FLAGS'), flagsValue(m.flags)];
+    case 'INTERNALDATE': return [atom('INTERNALDATE'), internalDate(m.internalDate)];
+    case 'RFC822.SIZE': return [atom('RFC822.SIZE'), m.size];
+    case 'MODSEQ': return [atom('MODSEQ'), [m.modseq]];
+    case 'ENVELOPE': return [atom('ENVELOPE'), envelopeValue(m.envelope)];
+    case 'BODYSTRUCTURE': return [atom('BODYSTRUCTURE'), bodyStructureValue(m.bodyStructure, true)];
+    case 'BODY': return [atom('BODY'), bodyStructureValue(m.bodyStructure, false)];
+    case 'RFC822': return [atom('RFC822'), new Literal(src!.content)];
+    case 'RFC822.HEADER': return [atom('RFC822.HEADER'), new Literal(sectionBytes(src!, { path: [], kind: 'HEADER', fields: [] })!)];
+    case 'RFC822.TEXT': return [atom('RFC822.TEXT'), new Literal(sectionBytes(src!, { path: [], kind: 'TEXT', fields: [] })!)];
+    case 'BODY[]': {
+      const data = sectionBytes(src!, item.section);
+      const label = item.partial ? `${item.name}<${item.partial[0]}>` : item.name;
+      return [atom(label), data === null ? Buffer.alloc(0) : new Literal(partial(data, item.partial))];
+    }
+    case 'BINARY[]': {
+      const data = binaryBytes(src!, item.section);
+      if (data === 'unknown-cte') throw new ImapNo('Unknown content transfer encoding', 'UNKNOWN-CTE');
+      const label = item.partial ? `${item.name}<${item.partial[0]}>` : item.name;
+      return [atom(label), data === null ? null : new Literal(partial(data, item.partial))];
+    }
+    case 'BINARY.SIZE': {
+      const data = binaryBytes(src!, item.section);
+      if (data === 'unknown-cte') throw new ImapNo('Unknown content transfer encoding', 'UNKNOWN-CTE');
+      return [atom(item.name), data === null ? 0 : data.length];
+    }
+  }
+}
+
+function parseFlags(t: Token | undefined): string[] {
+  if (!t) throw new ImapSyntaxError('missing flags');
+  const list = t.type === 'list' ? t.items : [t];
+  return list.map((f) => {
+    const v = astring(f);
+    if (!/^\\?[\x21-\x7e]+$/.test(v) || /[(){%*"\]]/.test(v.replace(/^\\/, ''))) throw new ImapSyntaxError(`invalid flag ${v.slice(0, 30)}`);
+    if (v.toLowerCase() === '\\recent') throw new ImapSyntaxError('\\Recent cannot be stored');
+    return v;
+  });
+}
+
+async function expungeUids(s: ImapSession, only?: Set<number>): Promise<void> {
+  const messages = await s.deps.mailboxes.messages(s.view.mailbox.id);
+  const doomed = messages.filter((m) => m.flags.includes('\\Deleted') && (!only || only.has(m.uid))).map((m) => m.uid);
+  const gone = await s.deps.mailboxes.expunge(s.user.accountId, s.view.mailbox.id, doomed);
+  for (const seq of s.view.removeUids(gone)) s.untagged(seq, atom('EXPUNGE'));
+}
+
+export const MESSAGE_COMMANDS: ImapCommand[] = [
+  {
+    name: 'FETCH', states: SELECTED, keepsSequence: true,
+    async run(s, args, isUid) {
+      await runFetch(s, args, isUid);
+      return ok('FETCH completed');
+    },
+  },
+  {
+    name: 'STORE', states: SELECTED, keepsSequence: true,
+    async run(s, args, isUid) {
+      if (args.length !== 3) throw new ImapSyntaxError('STORE needs a sequence set, an action and flags');
+      if (s.view.isReadOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
+      const targets = resolveSet(s, args[0], isUid);
+      const m = /^([+-]?)FLAGS(\.SILENT)?$/i.exec(astring(args[1]));
+      if (!m) throw new ImapSyntaxError('STORE action must be FLAGS, +FLAGS or -FLAGS (optionally .SILENT)');
+      const change: FlagChange = m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set';
+      const flags = parseFlags(args[2]);
+      const uids = targets.map((t) => t.uid);
+      await s.deps.mailboxes.setFlags(s.user.accountId, s.view.mailbox.id, uids, change, flags);
+      s.view.forgetFlags(uids);
+      if (!m[2]) {
+        const messages = await fetchMessages(s, uids);
+        for (const t of targets) {
+          const msg = messages.get(t.uid);
+          if (msg) s.untagged(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), flagsValue(msg.flags)] : [atom('FLAGS'), flagsValue(msg.flags)]);
+        }
+      }
+      return ok('STORE completed');
+    },
+  },
+  {
+    name: 'COPY', states: SELECTED, keepsSequence: true,
+    async run(s, args, isUid) {
+      return copyMove(s, args, isUid, false);
+    },
+  },
+  {
+    name: 'MOVE', states: SELECTED,
+    async run(s, args, isUid) {
+      return copyMove(s, args, isUid, true);
+    },
+  },
+  {
+    name: 'EXPUNGE', states: SELECTED,
+    async run(s, args, isUid) {
+      if (s.view.isReadOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
+      const only = isUid ? new Set(resolveSet(s, args[0], true).map((t) => t.uid)) : undefined;
+      await expungeUids(s, only);
+      return ok('EXPUNGE completed');
+    },
+  },
+  {
+    name: 'CLOSE', states: SELECTED,
+    async run(s) {
+      if (!s.view.isReadOnly) {
+        const messages = await s.deps.mailboxes.messages(s.view.mailbox.id);
+        await s.deps.mailboxes.expunge(s.user.accountId, s.view.mailbox.id, messages.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid));
+      }
+      s.unselect();
+      return ok('CLOSE completed');
+    },
+  },
+  {
+    name: 'UNSELECT', states: SELECTED,
+    async run(s) {
+      s.unselect();
+      return ok('UNSELECT completed');
+    },
+  },
+  {
+    name: 'SEARCH', states: SELECTED, keepsSequence: true,
+    async run(s, args, isUid, tag) {
+      const spec = parseSearch(args);
+      if (!['UTF-8', 'US-ASCII'].includes(spec.charset)) throw new ImapNo(`Charset ${spec.charset} is not supported`, 'BADCHARSET (UTF-8 US-ASCII)');
+      const view = s.view;
+      const messages = await s.deps.mailboxes.messages(view.mailbox.id);
+      const byUid = new Map(messages.map((m) => [m.uid, m]));
+      const withContent = needsContent(spec.key);
+      const found: number[] = [];
+      for (let i = 0; i < view.uids.length; i++) {
+        const m = byUid.get(view.uids[i]!);
+        if (!m) continue;
+        const target: SearchTarget = {
+          seq: i + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq,
+          content: () => s.deps.mailboxes.content(m),
+        };
+        if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid, ...(withContent ? {} : {}) })) found.push(isUid ? m.uid : i + 1);
+      }
+      if (spec.ret || s.isRev2) {
+        const ret = spec.ret ?? new Set(['ALL'] as const);
+        const out: Value[] = [atom('ESEARCH'), [atom('TAG'), tag]];
+        if (isUid) out.push(atom('UID'));
+        if (found.length) {
+          if (ret.has('MIN')) out.push(atom('MIN'), Math.min(...found));
+          if (ret.has('MAX')) out.push(atom('MAX'), Math.max(...found));
+          if (ret.has('ALL')) out.push(atom('ALL'), atom(formatSet(found)));
+        }
+        if (ret.has('COUNT')) out.push(atom('COUNT'), found.length);
+        s.untagged(...out);
+      } else {
+        s.untagged(atom(['SEARCH', ...found].join(' ')));
+      }
+      return ok('SEARCH completed');
+    },
+  },
+  {
+    name: 'IDLE', states: ['authenticated', 'selected'],
+    async run(s, args) {
+      if (args.length) throw new ImapSyntaxError('IDLE takes no arguments');
+      s.write('+ idling\r\n');
+      const view = s.state.kind === 'selected' ? s.state.view : undefined;
+      if (view) {
+        await s.announce(true);
+        view.onChange = () => void s.announce(true);
+      }
+      const line = await s.nextLine();
+      if (view) view.onChange = undefined;
+      if (line.trim().toUpperCase() !== 'DONE') throw new ImapSyntaxError('expected DONE');
+      return ok('IDLE terminated');
+    },
+  },
+];
+
+async function copyMove(s: ImapSession, args: Token[], isUid: boolean, move: boolean) {
+  if (args.length !== 2) throw new ImapSyntaxError(`${move ? 'MOVE' : 'COPY'} needs a sequence set and a mailbox`);
+  if (move && s.view.isReadOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
+  const targets = resolveSet(s, args[0], isUid);
+  const name = mailboxArg(s, args[1]);
+  let result;
+  try {
+    result = await s.deps.mailboxes.copy(s.user.accountId, s.view.mailbox, targets.map((t) => t.uid), name, move);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND') throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
+    throw err;
+  }
+  const code = result.pairs.length ? `COPYUID ${result.target.uidValidity} ${formatSet(result.pairs.map((p) => p[0]))} ${formatSet(result.pairs.map((p) => p[1]))}` : undefined;
+  if (!move) return ok('COPY completed', code);
+  // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
+  if (code) s.untagged(atom(`OK [${code}] Moved`));
+  for (const seq of s.view.removeUids(result.pairs.map((p) => p[0]))) s.untagged(seq, atom('EXPUNGE'));
+  return ok('MOVE completed');
+}

@@ -1,0 +1,183 @@
+/**
+ * SEARCH keys (RFC 9051 §6.4.4, every RFC 3501 key) parsed into a tree and evaluated per message.
+ * Header and text keys read the stored envelope where they can and the content only when they must.
+ */
+import { headerEnd, parseHeaders } from '../../mail/mime/headers.js';
+import { parseSequenceSet, inSet, type SeqRange } from './sequence.js';
+import { astring, ImapSyntaxError, type Token } from './wire.js';
+
+export type SearchKey =
+  | { op: 'all' }
+  | { op: 'and'; keys: SearchKey[] }
+  | { op: 'or'; a: SearchKey; b: SearchKey }
+  | { op: 'not'; key: SearchKey }
+  | { op: 'seq'; set: SeqRange[] }
+  | { op: 'uid'; set: SeqRange[] }
+  | { op: 'flag'; flag: string; present: boolean }
+  | { op: 'new' } | { op: 'old' } | { op: 'recent' }
+  | { op: 'date'; field: 'internal' | 'sent'; cmp: 'before' | 'on' | 'since'; day: number }
+  | { op: 'size'; cmp: 'larger' | 'smaller'; n: number }
+  | { op: 'header'; field: string; value: string }
+  | { op: 'text'; where: 'body' | 'text'; value: string }
+  | { op: 'modseq'; n: number };
+
+export interface SearchSpec {
+  key: SearchKey;
+  charset: string;
+  /** ESEARCH RETURN options (RFC 4731); undefined for a plain SEARCH. */
+  ret?: Set<'MIN' | 'MAX' | 'ALL' | 'COUNT'>;
+}
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true], FLAGGED: ['\\Flagged', true], SEEN: ['\\Seen', true],
+  UNANSWERED: ['\\Answered', false], UNDELETED: ['\\Deleted', false], UNDRAFT: ['\\Draft', false], UNFLAGGED: ['\\Flagged', false], UNSEEN: ['\\Seen', false],
+};
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+export function parseSearch(tokens: Token[]): SearchSpec {
+  let i = 0;
+  let ret: SearchSpec['ret'];
+  let charset = 'UTF-8';
+  const peekAtom = () => (tokens[i]?.type === 'atom' ? (tokens[i] as { value: string }).value.toUpperCase() : '');
+  if (peekAtom() === 'RETURN') {
+    i++;
+    const list = tokens[i++];
+    if (!list || list.type !== 'list') throw new ImapSyntaxError('RETURN needs a list');
+    ret = new Set();
+    for (const o of list.items) {
+      const name = astring(o).toUpperCase();
+      if (name !== 'MIN' && name !== 'MAX' && name !== 'ALL' && name !== 'COUNT') throw new ImapSyntaxError(`unknown RETURN option ${name}`);
+      ret.add(name);
+    }
+    if (ret.size === 0) ret.add('ALL');
+  }
+  if (peekAtom() === 'CHARSET') {
+    i++;
+    charset = astring(tokens[i++]).toUpperCase();
+  }
+  const keys: SearchKey[] = [];
+  const next = (): SearchKey => {
+    const t = tokens[i++];
+    if (!t) throw new ImapSyntaxError('missing search key');
+    if (t.type === 'list') {
+      const inner = parseSearch(t.items);
+      return inner.key;
+    }
+    if (t.type !== 'atom') throw new ImapSyntaxError('invalid search key');
+    const k = t.value.toUpperCase();
+    const arg = () => astring(tokens[i++]);
+    const num = () => {
+      const s = arg();
+      if (!/^\d{1,20}$/.test(s)) throw new ImapSyntaxError(`${k} needs a number`);
+      return Number(s);
+    };
+    if (FLAG_KEYS[k]) return { op: 'flag', flag: FLAG_KEYS[k]![0], present: FLAG_KEYS[k]![1] };
+    switch (k) {
+      case 'ALL': return { op: 'all' };
+      case 'NEW': return { op: 'new' };
+      case 'OLD': return { op: 'old' };
+      case 'RECENT': return { op: 'recent' };
+      case 'KEYWORD': return { op: 'flag', flag: arg(), present: true };
+      case 'UNKEYWORD': return { op: 'flag', flag: arg(), present: false };
+      case 'NOT': return { op: 'not', key: next() };
+      case 'OR': { const a = next(); return { op: 'or', a, b: next() }; }
+      case 'UID': return { op: 'uid', set: parseSequenceSet(arg()) };
+      case 'BEFORE': case 'ON': case 'SINCE': return { op: 'date', field: 'internal', cmp: k.toLowerCase() as 'on', day: parseDay(arg()) };
+      case 'SENTBEFORE': case 'SENTON': case 'SENTSINCE': return { op: 'date', field: 'sent', cmp: k.slice(4).toLowerCase() as 'on', day: parseDay(arg()) };
+      case 'LARGER': return { op: 'size', cmp: 'larger', n: num() };
+      case 'SMALLER': return { op: 'size', cmp: 'smaller', n: num() };
+      case 'FROM': case 'TO': case 'CC': case 'BCC': case 'SUBJECT': return { op: 'header', field: k.toLowerCase(), value: arg() };
+      case 'HEADER': { const field = arg().toLowerCase(); return { op: 'header', field, value: arg() }; }
+      case 'BODY': return { op: 'text', where: 'body', value: arg() };
+      case 'TEXT': return { op: 'text', where: 'text', value: arg() };
+      case 'MODSEQ': return { op: 'modseq', n: num() };
+      default:
+        if (/^[\d*]/.test(k)) return { op: 'seq', set: parseSequenceSet(t.value) };
+        throw new ImapSyntaxError(`unknown search key ${k.slice(0, 30)}`);
+    }
+  };
+  while (i < tokens.length) keys.push(next());
+  if (keys.length === 0) throw new ImapSyntaxError('missing search key');
+  return { key: keys.length === 1 ? keys[0]! : { op: 'and', keys }, charset, ...(ret ? { ret } : {}) };
+}
+
+function parseDay(s: string): number {
+  const m = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(s);
+  const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
+  if (!m || month < 0) throw new ImapSyntaxError(`invalid date ${s.slice(0, 20)} (write 1-Feb-2026)`);
+  return Date.UTC(Number(m[3]), month, Number(m[1]));
+}
+
+export interface SearchTarget {
+  seq: number;
+  uid: number;
+  flags: string[];
+  size: number;
+  internalDate: Date;
+  modseq: number;
+  /** Full content, loaded only if a key needs it. */
+  content(): Promise<Buffer>;
+}
+
+export function needsContent(k: SearchKey): boolean {
+  switch (k.op) {
+    case 'and': return k.keys.some(needsContent);
+    case 'or': return needsContent(k.a) || needsContent(k.b);
+    case 'not': return needsContent(k.key);
+    case 'header': case 'text': return true;
+    case 'date': return k.field === 'sent';
+    default: return false;
+  }
+}
+
+export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: number; maxUid: number; content?: Buffer }): Promise<boolean> {
+  switch (k.op) {
+    case 'all': return true;
+    case 'and': for (const s of k.keys) if (!(await matches(s, m, ctx))) return false; return true;
+    case 'or': return (await matches(k.a, m, ctx)) || (await matches(k.b, m, ctx));
+    case 'not': return !(await matches(k.key, m, ctx));
+    case 'seq': return inSet(k.set, m.seq, ctx.maxSeq);
+    case 'uid': return inSet(k.set, m.uid, ctx.maxUid);
+    case 'flag': return m.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase()) === k.present;
+    case 'recent': case 'new': return false; // no \Recent (RFC 9051 drops it)
+    case 'old': return true;
+    case 'size': return k.cmp === 'larger' ? m.size > k.n : m.size < k.n;
+    case 'modseq': return m.modseq >= k.n;
+    case 'date': {
+      let t = m.internalDate.getTime();
+      if (k.field === 'sent') {
+        const date = headerField(await load(m, ctx), 'date');
+        const parsed = date ? Date.parse(date) : NaN;
+        if (Number.isNaN(parsed)) return false;
+        t = parsed;
+      }
+      const day = Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), new Date(t).getUTCDate());
+      return k.cmp === 'before' ? day < k.day : k.cmp === 'on' ? day === k.day : day >= k.day;
+    }
+    case 'header': {
+      const content = await load(m, ctx);
+      const values = headerFields(content, k.field);
+      if (k.value === '') return values.length > 0;
+      const needle = k.value.toLowerCase();
+      return values.some((v) => v.toLowerCase().includes(needle));
+    }
+    case 'text': {
+      const content = await load(m, ctx);
+      const hay = k.where === 'text' ? content : content.subarray(headerEnd(content));
+      return hay.toString('utf8').toLowerCase().includes(k.value.toLowerCase());
+    }
+  }
+}
+
+async function load(m: SearchTarget, ctx: { content?: Buffer }): Promise<Buffer> {
+  ctx.content ??= await m.content();
+  return ctx.content;
+}
+
+function headerFields(content: Buffer, field: string): string[] {
+  return parseHeaders(content.subarray(0, headerEnd(content)).toString('utf8')).filter((f) => f.key === field).map((f) => f.value);
+}
+
+function headerField(content: Buffer, field: string): string | undefined {
+  return headerFields(content, field)[0];
+}

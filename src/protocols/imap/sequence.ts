@@ -1,0 +1,43 @@
+/** Sequence sets (RFC 9051 §9 sequence-set): "1:4,7,9:*", with "*" the largest number in use. */
+import { ImapSyntaxError } from './wire.js';
+
+export type SeqRange = [number, number]; // inclusive; Infinity stands for "*"
+export const STAR = Number.POSITIVE_INFINITY;
+const MAX_RANGES = 10_000;
+
+export function parseSequenceSet(text: string): SeqRange[] {
+  if (text === '$') throw new ImapSyntaxError('saved search results are not supported');
+  const parts = text.split(',');
+  if (parts.length > MAX_RANGES) throw new ImapSyntaxError('sequence set too long');
+  return parts.map((p) => {
+    const m = /^(\d+|\*)(?::(\d+|\*))?$/.exec(p);
+    if (!m) throw new ImapSyntaxError(`invalid sequence set "${text.slice(0, 50)}"`);
+    const a = m[1] === '*' ? STAR : Number(m[1]);
+    const b = m[2] === undefined ? a : m[2] === '*' ? STAR : Number(m[2]);
+    if (a === 0 || b === 0 || (a !== STAR && a > 0xffffffff) || (b !== STAR && b > 0xffffffff)) throw new ImapSyntaxError('sequence numbers start at 1 and fit 32 bits');
+    return a <= b ? [a, b] : [b, a];
+  });
+}
+
+/** Whether n is in the set, with "*" meaning `max`. */
+export function inSet(set: SeqRange[], n: number, max: number): boolean {
+  for (const [a, b] of set) {
+    const lo = a === STAR ? max : a;
+    const hi = b === STAR ? max : b;
+    if (n >= Math.min(lo, hi) && n <= Math.max(lo, hi)) return true;
+  }
+  return false;
+}
+
+/** Compact form of a sorted list of numbers: "1:3,7". */
+export function formatSet(nums: number[]): string {
+  const sorted = [...nums].sort((x, y) => x - y);
+  const out: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    out.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}

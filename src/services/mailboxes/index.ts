@@ -1,0 +1,198 @@
+/**
+ * Mailbox and message operations for IMAP, POP3 and webmail: list, create, rename, delete, append,
+ * copy/move, flags and expunge. Every change is announced through the store's change feed after its
+ * transaction commits, so other sessions of the account learn of it.
+ */
+import { MailError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
+import { searchText } from '../../mail/mime/text.js';
+import type { FlagChange, MailboxRecord, MessageRecord, Store } from '../../store/index.js';
+
+export const HIERARCHY_SEPARATOR = '/';
+export const MAX_MAILBOX_NAME = 1000;
+
+export interface StoredMessage extends MessageRecord {
+  envelope: Envelope;
+  bodyStructure: BodyPart;
+}
+
+export class Mailboxes {
+  constructor(private readonly deps: { store: Store; log: Logger }) {}
+
+  private get store(): Store {
+    return this.deps.store;
+  }
+
+  list(accountId: number): Promise<MailboxRecord[]> {
+    return this.store.mailboxes.list(accountId);
+  }
+
+  /** By name; INBOX is case-insensitive (RFC 9051 §5.1). */
+  async get(accountId: number, name: string): Promise<MailboxRecord> {
+    const box = await this.store.mailboxes.get(accountId, canonicalName(name));
+    if (!box) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${name} does not exist`);
+    return box;
+  }
+
+  async create(accountId: number, input: string): Promise<MailboxRecord> {
+    const name = validName(input);
+    if (await this.store.mailboxes.get(accountId, name)) throw new MailError('MAILBOX_EXISTS', `mailbox ${name} already exists`);
+    return this.store.transaction(async (tx) => {
+      // RFC 9051 §6.3.4: superior levels are created as needed.
+      const parts = name.split(HIERARCHY_SEPARATOR);
+      let created: MailboxRecord | undefined;
+      for (let i = 1; i <= parts.length; i++) {
+        const level = parts.slice(0, i).join(HIERARCHY_SEPARATOR);
+        if (!(await tx.mailboxes.get(accountId, level))) {
+          created = await tx.mailboxes.create(accountId, level);
+          tx.notify({ type: 'mailbox', accountId, mailboxId: created.id, change: 'created' });
+        }
+      }
+      return created!;
+    });
+  }
+
+  async delete(accountId: number, input: string): Promise<void> {
+    const name = canonicalName(input);
+    if (name === 'INBOX') throw new MailError('INVALID_INPUT', 'INBOX cannot be deleted');
+    const box = await this.get(accountId, name);
+    const all = await this.store.mailboxes.list(accountId);
+    if (all.some((m) => m.name.startsWith(name + HIERARCHY_SEPARATOR))) throw new MailError('INVALID_INPUT', `mailbox ${name} has children; delete them first`);
+    await this.store.transaction(async (tx) => {
+      await tx.mailboxes.remove(box.id);
+      tx.notify({ type: 'mailbox', accountId, mailboxId: box.id, change: 'deleted' });
+    });
+  }
+
+  /** RFC 9051 §6.3.6: children move along; renaming INBOX moves its messages to a new mailbox. */
+  async rename(accountId: number, fromInput: string, toInput: string): Promise<void> {
+    const from = canonicalName(fromInput);
+    const to = validName(toInput);
+    const box = await this.get(accountId, from);
+    if (await this.store.mailboxes.get(accountId, to)) throw new MailError('MAILBOX_EXISTS', `mailbox ${to} already exists`);
+    if (to.startsWith(from + HIERARCHY_SEPARATOR)) throw new MailError('INVALID_INPUT', 'a mailbox cannot be moved into itself');
+    await this.store.transaction(async (tx) => {
+      const parts = to.split(HIERARCHY_SEPARATOR);
+      for (let i = 1; i < parts.length; i++) {
+        const level = parts.slice(0, i).join(HIERARCHY_SEPARATOR);
+        if (!(await tx.mailboxes.get(accountId, level))) await tx.mailboxes.create(accountId, level);
+      }
+      if (from === 'INBOX') {
+        const target = await tx.mailboxes.create(accountId, to);
+        const messages = await tx.messages.list(box.id);
+        for (const m of messages) await tx.messages.append(target.id, m);
+        const gone = await tx.messages.expunge(box.id, messages.map((m) => m.uid));
+        if (gone.uids.length) tx.notify({ type: 'expunged', accountId, mailboxId: box.id, uids: gone.uids, modseq: gone.modseq });
+        return;
+      }
+      for (const child of (await tx.mailboxes.list(accountId)).filter((m) => m.name.startsWith(from + HIERARCHY_SEPARATOR))) {
+        await tx.mailboxes.rename(child.id, to + child.name.slice(from.length));
+      }
+      await tx.mailboxes.rename(box.id, to);
+      tx.notify({ type: 'mailbox', accountId, mailboxId: box.id, change: 'renamed' });
+    });
+  }
+
+  async setSubscribed(accountId: number, name: string, isSubscribed: boolean): Promise<void> {
+    const box = await this.get(accountId, name);
+    await this.store.mailboxes.setSubscribed(box.id, isSubscribed);
+  }
+
+  messages(mailboxId: number): Promise<StoredMessage[]> {
+    return this.store.messages.list(mailboxId) as Promise<StoredMessage[]>;
+  }
+
+  messagesRange(mailboxId: number, fromUid: number, toUid: number): Promise<StoredMessage[]> {
+    return this.store.messages.list(mailboxId, { fromUid, toUid }) as Promise<StoredMessage[]>;
+  }
+
+  messagesAfter(mailboxId: number, uid: number): Promise<StoredMessage[]> {
+    return this.store.messages.list(mailboxId, { fromUid: uid + 1 }) as Promise<StoredMessage[]>;
+  }
+
+  async messagesByUid(mailboxId: number, uids: number[]): Promise<StoredMessage[]> {
+    const out: StoredMessage[] = [];
+    for (const uid of uids) {
+      const m = await this.store.messages.get(mailboxId, uid);
+      if (m) out.push(m as StoredMessage);
+    }
+    return out;
+  }
+
+  /** The message as served: per-recipient header lines, then the shared content. */
+  async content(m: MessageRecord): Promise<Buffer> {
+    const body = await this.store.blobs.get(m.blobHash);
+    return m.headerPrefix ? Buffer.concat([Buffer.from(m.headerPrefix, 'utf8'), body]) : body;
+  }
+
+  /** APPEND (RFC 9051 §6.3.12): parsed and indexed once, durable before the reply. */
+  async append(accountId: number, name: string, content: Buffer, flags: string[], internalDate: Date | undefined): Promise<{ mailbox: MailboxRecord; uid: number }> {
+    const box = await this.get(accountId, name);
+    const account = await this.store.accounts.byId(accountId);
+    if (account && account.quotaBytes > 0 && account.usedBytes + content.length > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
+    const parsed = parseMessage(content);
+    const blob = await this.store.blobs.put(content);
+    const doc = searchText(content, parsed);
+    const uid = await this.store.transaction(async (tx) => {
+      const m = await tx.messages.append(box.id, {
+        blobHash: blob.hash, size: blob.size, internalDate: internalDate ?? new Date(), flags,
+        envelope: parsed.envelope, bodyStructure: parsed.structure,
+      });
+      await tx.fulltext.index(blob.hash, doc);
+      tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });
+      return m.uid;
+    });
+    return { mailbox: box, uid };
+  }
+
+  /** COPY, and MOVE when `move` (RFC 6851: copy and expunge in one transaction). */
+  async copy(accountId: number, source: MailboxRecord, uids: number[], targetName: string, move: boolean): Promise<{ target: MailboxRecord; pairs: Array<[number, number]> }> {
+    const target = await this.get(accountId, targetName);
+    const pairs = await this.store.transaction(async (tx) => {
+      const out: Array<[number, number]> = [];
+      for (const uid of uids) {
+        const m = await tx.messages.get(source.id, uid);
+        if (!m) continue;
+        const copy = await tx.messages.append(target.id, m);
+        tx.notify({ type: 'added', accountId, mailboxId: target.id, uid: copy.uid, modseq: copy.modseq });
+        out.push([uid, copy.uid]);
+      }
+      if (move && out.length) {
+        const gone = await tx.messages.expunge(source.id, out.map(([u]) => u));
+        tx.notify({ type: 'expunged', accountId, mailboxId: source.id, uids: gone.uids, modseq: gone.modseq });
+      }
+      return out;
+    });
+    return { target, pairs };
+  }
+
+  async setFlags(accountId: number, mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }> {
+    return this.store.transaction(async (tx) => {
+      const r = await tx.messages.setFlags(mailboxId, uids, change, flags);
+      if (r.uids.length) tx.notify({ type: 'flags', accountId, mailboxId, uids: r.uids, modseq: r.modseq });
+      return r;
+    });
+  }
+
+  async expunge(accountId: number, mailboxId: number, uids: number[]): Promise<number[]> {
+    if (uids.length === 0) return [];
+    return this.store.transaction(async (tx) => {
+      const r = await tx.messages.expunge(mailboxId, uids);
+      if (r.uids.length) tx.notify({ type: 'expunged', accountId, mailboxId, uids: r.uids, modseq: r.modseq });
+      return r.uids;
+    });
+  }
+}
+
+export function canonicalName(name: string): string {
+  return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
+}
+
+function validName(input: string): string {
+  let name = canonicalName(input);
+  if (name.endsWith(HIERARCHY_SEPARATOR)) name = name.slice(0, -1); // RFC 9051 §6.3.4: trailing separator
+  if (name === '' || name.length > MAX_MAILBOX_NAME) throw new MailError('INVALID_INPUT', 'invalid mailbox name');
+  if (/[\x00-\x1f\x7f*%]/.test(name) || name.split(HIERARCHY_SEPARATOR).some((p) => p === '')) throw new MailError('INVALID_INPUT', `invalid mailbox name "${name}"`);
+  return name;
+}
