@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseSequenceSet, inSet, formatSet } from './sequence.js';
+import { decodeMutf7, encodeMutf7 } from './utf7.js';
+import { FrameReader, ImapSyntaxError, tokenize, type WireEvent } from './wire.js';
+
+const LIMITS = { maxLineBytes: 1000, maxLiteralBytes: 100, maxCommandBytes: 500 };
+const feed = (r: FrameReader, s: string | Buffer) => r.push(typeof s === 'string' ? Buffer.from(s) : s);
+
+describe('IMAP framing', () => {
+  it('assembles a command from pieces, byte by byte', () => {
+    const r = new FrameReader(LIMITS);
+    const events: WireEvent[] = [];
+    for (const b of Buffer.from('a1 NOOP\r\n')) events.push(...feed(r, Buffer.from([b])));
+    assert.deepEqual(events, [{ kind: 'frame', segments: ['a1 NOOP'] }]);
+  });
+
+  it('asks for a synchronising literal and takes a non-synchronising one (RFC 7888)', () => {
+    const r = new FrameReader(LIMITS);
+    assert.deepEqual(feed(r, 'a1 LOGIN {3}\r\n'), [{ kind: 'continue' }]);
+    const ev = feed(r, 'ann {4+}\r\npass\r\n');
+    assert.equal(ev.length, 1);
+    const frame = ev[0] as Extract<WireEvent, { kind: 'frame' }>;
+    assert.deepEqual(frame.segments.map((s) => s.toString()), ['a1 LOGIN ', 'ann', ' ', 'pass', '']);
+    const { tag, tokens } = tokenize(frame.segments);
+    assert.equal(tag, 'a1');
+    assert.deepEqual(tokens.map((t) => (t.type === 'string' ? t.value.toString() : t.type === 'atom' ? t.value : t.type)), ['LOGIN', 'ann', 'pass']);
+  });
+
+  it('refuses a literal over the limit before its data: NO for {n}, closing for {n+}', () => {
+    const r = new FrameReader(LIMITS);
+    assert.deepEqual(feed(r, 'a1 APPEND INBOX {101}\r\n'), [{ kind: 'reject-literal', tag: 'a1', size: 101 }]);
+    assert.deepEqual(feed(r, 'a2 NOOP\r\n'), [{ kind: 'frame', segments: ['a2 NOOP'] }], 'the stream goes on');
+    assert.equal(feed(new FrameReader(LIMITS), 'a1 APPEND INBOX {101+}\r\n')[0]!.kind, 'fatal');
+    assert.equal(feed(new FrameReader(LIMITS), 'a1 APPEND INBOX {99999999999999999999}\r\n')[0]!.kind, 'reject-literal');
+  });
+
+  it('skips an overlong line and answers for its tag', () => {
+    const r = new FrameReader(LIMITS);
+    assert.deepEqual(feed(r, `a7 ${'x'.repeat(2000)}`), []);
+    assert.deepEqual(feed(r, `${'y'.repeat(5000)}\r\na8 NOOP\r\n`), [{ kind: 'too-long', tag: 'a7' }, { kind: 'frame', segments: ['a8 NOOP'] }]);
+  });
+});
+
+describe('IMAP tokens', () => {
+  const toks = (line: string) => tokenize([line]).tokens;
+
+  it('reads atoms, quoted strings, NIL, nested lists and section atoms (RFC 9051 §9)', () => {
+    const t = toks('a FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From "Subject")]<0.100> NIL "q\\"uote\\\\")');
+    assert.equal(t[1]!.type, 'atom');
+    const list = t[2] as Extract<(typeof t)[number], { type: 'list' }>;
+    assert.deepEqual(list.items.map((i) => (i.type === 'atom' ? i.value : i.type === 'string' ? i.value.toString() : i.type)), [
+      'FLAGS', 'BODY.PEEK[HEADER.FIELDS (From "Subject")]<0.100>', 'nil', 'q"uote\\',
+    ]);
+  });
+
+  it('answers malformed input with a syntax error', () => {
+    for (const bad of ['a NOOP (', 'a NOOP )', 'a LOGIN "x', 'a LOGIN "a\\b"', 'a FETCH 1 BODY[', ' NOOP', '(a NOOP', `a ${'('.repeat(40)}${')'.repeat(40)}`, 'a X\x01Y']) {
+      assert.throws(() => toks(bad), ImapSyntaxError, bad);
+    }
+  });
+});
+
+describe('sequence sets and mailbox names', () => {
+  it('parses sets with * and reversed ranges', () => {
+    const set = parseSequenceSet('1:3,7,9:*,20:15');
+    assert.ok(inSet(set, 2, 30) && inSet(set, 30, 30) && inSet(set, 16, 30) && !inSet(set, 5, 30) && !inSet(set, 8, 30));
+    for (const bad of ['0', '1:0', '', '1,,2', 'a', '1:2:3', '4294967296']) assert.throws(() => parseSequenceSet(bad), ImapSyntaxError, bad);
+    assert.equal(formatSet([7, 1, 2, 3, 9]), '1:3,7,9');
+  });
+
+  it('encodes modified UTF-7 as RFC 3501 §5.1.3 shows', () => {
+    assert.equal(encodeMutf7('~peter/mail/台北/日本語'), '~peter/mail/&U,BTFw-/&ZeVnLIqe-');
+    assert.equal(decodeMutf7('~peter/mail/&U,BTFw-/&ZeVnLIqe-'), '~peter/mail/台北/日本語');
+    assert.equal(encodeMutf7('A&B'), 'A&-B');
+    assert.equal(decodeMutf7('A&-B'), 'A&B');
+    assert.equal(decodeMutf7(encodeMutf7('Entwürfe 😀')), 'Entwürfe 😀');
+  });
+});
