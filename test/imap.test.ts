@@ -240,6 +240,39 @@ print(json.dumps(M.noop()[0]))`, { P: t.port('imaps') });
     assert.equal(await other, 'OK', 'another client is served meanwhile');
   });
 
+  it('keeps serving others while a client stops reading a large FETCH', async () => {
+    const account = await t.server.directory.addAccount('big@example.com', 'big password 1');
+    const chunk = 'z'.repeat(998) + '\r\n';
+    for (let i = 0; i < 30; i++) await t.server.mailboxes.append(account.id, 'INBOX', Buffer.from(`Subject: big ${i}\r\n\r\n${chunk.repeat(1000)}`), [], undefined);
+    const stalled = tls.connect({ port: t.port('imaps'), host: '127.0.0.1', rejectUnauthorized: false });
+    await new Promise((r) => stalled.once('secureConnect', r));
+    stalled.write('a LOGIN big@example.com "big password 1"\r\nb SELECT INBOX\r\nc FETCH 1:* BODY[]\r\n');
+    await new Promise((r) => setTimeout(r, 300));
+    stalled.pause(); // reads nothing more: 30 MB wait on the server side
+    const started = Date.now();
+    const out = await python<string>(`${IMAPLIB}
+M = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['P']), ssl_context=ctx)
+M.login('ann@example.com', '${PW}')
+M.select('INBOX')
+typ, data = M.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
+print(json.dumps(typ))`, { P: t.port('imaps') });
+    assert.equal(out, 'OK');
+    assert.ok(Date.now() - started < 20_000);
+    const rss = process.memoryUsage().rss;
+    stalled.destroy();
+    assert.ok(rss < 1024 ** 3, 'the stalled FETCH is not buffered whole');
+  });
+
+  it('sends mailbox names in modified UTF-7, or UTF-8 once enabled', async () => {
+    const reply = await rawSession(t.port('imaps'), ['a LOGIN bob@example.com "bob password 1"\r\n', 'b CREATE "&AMQ-rger"\r\n', 'c LIST "" "&AMQ-*"\r\n', 'd ENABLE UTF8=ACCEPT\r\n', 'e LIST "" "Ä*"\r\n', 'f CREATE "Entwürfe"\r\n', 'g STATUS "Entwürfe" (MESSAGES)\r\n'], 400, true);
+    const text = Buffer.from(reply, 'latin1').toString('utf8');
+    assert.match(text, /\* LIST \(\\HasNoChildren\) "\/" "&AMQ-rger"\r\nc OK/);
+    assert.match(text, /\* ENABLED UTF8=ACCEPT/);
+    assert.match(text, /\* LIST \(\\HasNoChildren\) "\/" "Ärger"\r\ne OK/);
+    assert.match(text, /f OK/);
+    assert.match(text, /\* STATUS "Entwürfe" \(MESSAGES 0\)/);
+  });
+
   it('refuses a huge synchronising literal before the data is sent', async () => {
     const reply = await rawSession(t.port('imap'), ['a1 LOGIN {999999999}\r\n'], 300);
     assert.match(reply, /\r\na1 NO \[TOOBIG\]/);

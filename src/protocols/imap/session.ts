@@ -12,7 +12,7 @@ import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { ChangeFeed } from '../../store/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { COMMANDS } from './commands/index.js';
-import { atom, encode, toBuffer, type Value } from './respond.js';
+import { atom, encode, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
 import { SelectedMailbox } from './selected.js';
 import { FrameReader, ImapSyntaxError, tokenize, type Token, type WireLimits } from './wire.js';
 
@@ -226,13 +226,53 @@ export class ImapSession implements Session {
 
   /** Writes an untagged response: `* ` then the values, space-separated. */
   untagged(...values: Value[]): void {
-    const parts: Array<string | Buffer> = ['* '];
+    const parts = this.encodeUntagged(values);
+    if (parts.some((p) => p instanceof StreamLiteral)) throw new Error('a streamed literal needs send()');
+    this.write(toBuffer(parts as Array<string | Buffer>));
+  }
+
+  /**
+   * Like untagged(), but streams literals from their source and waits while the client is slow to
+   * read, so a large FETCH holds one message at a time, not the whole answer.
+   */
+  async send(...values: Value[]): Promise<void> {
+    let pending: Array<string | Buffer> = [];
+    for (const p of this.encodeUntagged(values)) {
+      if (!(p instanceof StreamLiteral)) {
+        pending.push(p);
+        continue;
+      }
+      this.write(toBuffer(pending));
+      pending = [];
+      for await (const chunk of p.open()) {
+        if (this.socket.destroyed) return;
+        if (!this.socket.write(chunk as Buffer)) await this.drained();
+      }
+    }
+    this.write(toBuffer(pending));
+    if (this.socket.writableNeedDrain) await this.drained();
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      this.socket.once('drain', done);
+      this.socket.once('close', done);
+    });
+  }
+
+  private encodeUntagged(values: Value[]): Part[] {
+    const parts: Part[] = ['* '];
     values.forEach((v, i) => {
       if (i > 0) parts.push(' ');
       parts.push(...encode(v, this.isUtf8));
     });
     parts.push('\r\n');
-    this.write(toBuffer(parts));
+    return parts;
   }
 
   write(data: string | Buffer): void {

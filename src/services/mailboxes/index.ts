@@ -3,6 +3,7 @@
  * copy/move, flags and expunge. Every change is announced through the store's change feed after its
  * transaction commits, so other sessions of the account learn of it.
  */
+import { Readable } from 'node:stream';
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
@@ -124,6 +125,15 @@ export class Mailboxes {
   async content(m: MessageRecord): Promise<Buffer> {
     const body = await this.store.blobs.get(m.blobHash);
     return m.headerPrefix ? Buffer.concat([Buffer.from(m.headerPrefix, 'utf8'), body]) : body;
+  }
+
+  /** The same bytes as content(), streamed: the per-recipient headers, then the stored file. */
+  openContent(m: MessageRecord): Readable {
+    const blobs = this.store.blobs;
+    return Readable.from((async function* () {
+      if (m.headerPrefix) yield Buffer.from(m.headerPrefix, 'utf8');
+      yield* blobs.stream(m.blobHash);
+    })());
   }
 
   /** APPEND (RFC 9051 §6.3.12): parsed and indexed once, durable before the reply. */

@@ -8,7 +8,7 @@ import {
   binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, parseFetchItems, partial, sectionBytes, shift,
   type FetchItem, type FetchSource,
 } from '../fetch.js';
-import { atom, Literal, type Value } from '../respond.js';
+import { atom, Literal, StreamLiteral, type Value } from '../respond.js';
 import { matches, needsContent, parseSearch, type SearchTarget } from '../search.js';
 import { formatSet, inSet, parseSequenceSet } from '../sequence.js';
 import { ImapNo, type ImapSession } from '../session.js';
@@ -61,7 +61,7 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
   const items = parseFetchItems(args[1]);
   if (args.length > 2) throw new ImapSyntaxError('unexpected FETCH arguments');
   if (isUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
-  const needsSource = items.some((i) => i.kind.includes('[') || i.kind.startsWith('RFC822') && i.kind !== 'RFC822.SIZE' || i.kind === 'BINARY.SIZE');
+  const needsSource = items.some((i) => (i.kind.includes('[') && !isWholeBody(i)) || (i.kind.startsWith('RFC822') && i.kind !== 'RFC822.SIZE' && i.kind !== 'RFC822') || i.kind === 'BINARY.SIZE');
   const setsSeen = !s.view.isReadOnly && items.some((i) => (i.kind === 'BODY[]' || i.kind === 'BINARY[]') ? !i.peek : i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
   const messages = await fetchMessages(s, targets.map((t) => t.uid));
   if (setsSeen) {
@@ -78,9 +78,19 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
     if (!m) continue; // expunged by another session meanwhile: nothing to say (RFC 9051 §6.4.5)
     const src = needsSource ? await source(s, m) : undefined;
     const out: Value[] = [];
-    for (const item of items) out.push(...fetchItem(item, m, src));
-    s.untagged(t.seq, atom('FETCH'), out);
+    for (const item of items) out.push(...(isWholeBody(item) ? wholeBody(s, item, m) : fetchItem(item, m, src)));
+    await s.send(t.seq, atom('FETCH'), out);
   }
+}
+
+/** BODY[] and RFC822: the whole message, streamed from the blob store. */
+function isWholeBody(i: FetchItem): boolean {
+  return i.kind === 'RFC822' || (i.kind === 'BODY[]' && i.section.path.length === 0 && i.section.kind === '' && !i.partial);
+}
+
+function wholeBody(s: ImapSession, item: FetchItem, m: StoredMessage): Value[] {
+  const label = item.kind === 'RFC822' ? 'RFC822' : 'BODY[]';
+  return [atom(label), new StreamLiteral(m.size, () => s.deps.mailboxes.openContent(m))];
 }
 
 function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefined): Value[] {
@@ -93,7 +103,7 @@ function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefin
     case 'ENVELOPE': return [atom('ENVELOPE'), envelopeValue(m.envelope)];
     case 'BODYSTRUCTURE': return [atom('BODYSTRUCTURE'), bodyStructureValue(m.bodyStructure, true)];
     case 'BODY': return [atom('BODY'), bodyStructureValue(m.bodyStructure, false)];
-    case 'RFC822': return [atom('RFC822'), new Literal(src!.content)];
+    case 'RFC822': return [atom('RFC822'), new Literal(src!.content)]; // served by wholeBody()
     case 'RFC822.HEADER': return [atom('RFC822.HEADER'), new Literal(sectionBytes(src!, { path: [], kind: 'HEADER', fields: [] })!)];
     case 'RFC822.TEXT': return [atom('RFC822.TEXT'), new Literal(sectionBytes(src!, { path: [], kind: 'TEXT', fields: [] })!)];
     case 'BODY[]': {
@@ -158,7 +168,7 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
         const messages = await fetchMessages(s, uids);
         for (const t of targets) {
           const msg = messages.get(t.uid);
-          if (msg) s.untagged(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), flagsValue(msg.flags)] : [atom('FLAGS'), flagsValue(msg.flags)]);
+          if (msg) await s.send(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), flagsValue(msg.flags)] : [atom('FLAGS'), flagsValue(msg.flags)]);
         }
       }
       return ok('STORE completed');
