@@ -67,6 +67,8 @@ export interface MessageRecord extends NewMessage {
   modseq: number;
 }
 
+export type MessageSummary = Pick<MessageRecord, 'uid' | 'modseq' | 'flags' | 'size' | 'internalDate'>;
+
 export type FlagChange = 'set' | 'add' | 'remove';
 
 export type ChangeEvent =
@@ -119,6 +121,8 @@ export interface MessageRepo {
   append(mailboxId: number, message: NewMessage): Promise<MessageRecord>;
   get(mailboxId: number, uid: number): Promise<MessageRecord | undefined>;
   list(mailboxId: number, range?: { fromUid?: number; toUid?: number }): Promise<MessageRecord[]>;
+  /** UID, flags and sizes of every message, without the stored structure: for SELECT, STATUS, SEARCH. */
+  summaries(mailboxId: number): Promise<MessageSummary[]>;
   setFlags(mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }>;
   expunge(mailboxId: number, uids: number[]): Promise<{ uids: number[]; modseq: number }>;
 }
@@ -132,6 +136,11 @@ export interface SearchDocument {
 export interface FullTextRepo {
   /** Indexes a content once; later calls for the same content do nothing and return false. */
   index(blobHash: string, doc: SearchDocument): Promise<boolean>;
+  /**
+   * UIDs in a mailbox whose indexed text holds every word of `query` (as a word or word prefix), in
+   * all columns or only the body.
+   */
+  search(mailboxId: number, query: string, column?: 'body'): Promise<number[]>;
 }
 
 export interface QueueRecipient {

@@ -18,7 +18,7 @@ export type SearchKey =
   | { op: 'date'; field: 'internal' | 'sent'; cmp: 'before' | 'on' | 'since'; day: number }
   | { op: 'size'; cmp: 'larger' | 'smaller'; n: number }
   | { op: 'header'; field: string; value: string }
-  | { op: 'text'; where: 'body' | 'text'; value: string }
+  | { op: 'text'; where: 'body' | 'text'; value: string; uids?: Set<number> }
   | { op: 'modseq'; n: number };
 
 export interface SearchSpec {
@@ -117,16 +117,31 @@ export interface SearchTarget {
   modseq: number;
   /** Full content, loaded only if a key needs it. */
   content(): Promise<Buffer>;
+  /** A header's text from the stored envelope (subject, from, to, cc, bcc), without reading the message. */
+  envelopeText?: (field: string) => string | undefined;
 }
 
-export function needsContent(k: SearchKey): boolean {
+const ENVELOPE_FIELDS = new Set(['subject', 'from', 'to', 'cc', 'bcc', 'message-id', 'in-reply-to']);
+
+export function hasHeaderKey(k: SearchKey): boolean {
   switch (k.op) {
-    case 'and': return k.keys.some(needsContent);
-    case 'or': return needsContent(k.a) || needsContent(k.b);
-    case 'not': return needsContent(k.key);
-    case 'header': case 'text': return true;
+    case 'and': return k.keys.some(hasHeaderKey);
+    case 'or': return hasHeaderKey(k.a) || hasHeaderKey(k.b);
+    case 'not': return hasHeaderKey(k.key);
+    case 'header': return true;
     case 'date': return k.field === 'sent';
     default: return false;
+  }
+}
+
+/** Every TEXT/BODY key of a search, so the caller can answer them from the full-text index. */
+export function textKeys(k: SearchKey): Array<Extract<SearchKey, { op: 'text' }>> {
+  switch (k.op) {
+    case 'and': return k.keys.flatMap(textKeys);
+    case 'or': return [...textKeys(k.a), ...textKeys(k.b)];
+    case 'not': return textKeys(k.key);
+    case 'text': return [k];
+    default: return [];
   }
 }
 
@@ -155,6 +170,8 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: numb
       return k.cmp === 'before' ? day < k.day : k.cmp === 'on' ? day === k.day : day >= k.day;
     }
     case 'header': {
+      const fromEnvelope = ENVELOPE_FIELDS.has(k.field) ? m.envelopeText?.(k.field) : undefined;
+      if (fromEnvelope !== undefined) return k.value === '' ? fromEnvelope !== '' : fromEnvelope.toLowerCase().includes(k.value.toLowerCase());
       const content = await load(m, ctx);
       const values = headerFields(content, k.field);
       if (k.value === '') return values.length > 0;
@@ -162,6 +179,7 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: numb
       return values.some((v) => v.toLowerCase().includes(needle));
     }
     case 'text': {
+      if (k.uids) return k.uids.has(m.uid);
       const content = await load(m, ctx);
       const hay = k.where === 'text' ? content : content.subarray(headerEnd(content));
       return hay.toString('utf8').toLowerCase().includes(k.value.toLowerCase());

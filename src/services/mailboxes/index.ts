@@ -8,7 +8,7 @@ import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
-import type { FlagChange, MailboxRecord, MessageRecord, Store } from '../../store/index.js';
+import type { FlagChange, MailboxRecord, MessageRecord, MessageSummary, Store } from '../../store/index.js';
 
 export const HIERARCHY_SEPARATOR = '/';
 export const MAX_MAILBOX_NAME = 1000;
@@ -104,6 +104,10 @@ export class Mailboxes {
     return this.store.messages.list(mailboxId) as Promise<StoredMessage[]>;
   }
 
+  summaries(mailboxId: number): Promise<MessageSummary[]> {
+    return this.store.messages.summaries(mailboxId);
+  }
+
   messagesRange(mailboxId: number, fromUid: number, toUid: number): Promise<StoredMessage[]> {
     return this.store.messages.list(mailboxId, { fromUid, toUid }) as Promise<StoredMessage[]>;
   }
@@ -125,6 +129,11 @@ export class Mailboxes {
   async content(m: MessageRecord): Promise<Buffer> {
     const body = await this.store.blobs.get(m.blobHash);
     return m.headerPrefix ? Buffer.concat([Buffer.from(m.headerPrefix, 'utf8'), body]) : body;
+  }
+
+  /** Full-text search (SEARCH TEXT/BODY): words and word prefixes, from the index built at delivery. */
+  searchText(mailboxId: number, query: string, bodyOnly: boolean): Promise<number[]> {
+    return this.store.fulltext.search(mailboxId, query, bodyOnly ? 'body' : undefined);
   }
 
   /** The same bytes as content(), streamed: the per-recipient headers, then the stored file. */

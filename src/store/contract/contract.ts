@@ -136,6 +136,7 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         const m3 = await store.messages.append(inbox.id, message());
         assert.equal(m3.uid, 3);
         assert.deepEqual((await store.messages.list(inbox.id, { fromUid: 3 })).map((m) => m.uid), [3]);
+        assert.deepEqual((await store.messages.summaries(inbox.id)).map((m) => [m.uid, m.flags, m.size]), [[2, ['\\Answered'], 50], [3, [], 100]]);
         await store.mailboxes.remove(inbox.id);
         assert.equal((await store.accounts.get(a.address))!.usedBytes, 0, 'removing a mailbox releases its usage');
       }));
@@ -191,6 +192,12 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         const doc = { subject: 'fts', addresses: 'ann@example.com', body: 'needle' };
         assert.equal(await store.fulltext.index(hash, doc), true);
         assert.equal(await store.fulltext.index(hash, doc), false, 'a second copy is not indexed again');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'needle'), [1]);
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'need'), [1], 'word prefixes match');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'needle', 'body'), [1]);
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'fts', 'body'), [], 'the subject is not body text');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'haystack'), []);
+        assert.deepEqual(await store.fulltext.search(inbox.id, '"); DROP TABLE x; --'), [], 'query text is never syntax');
       }));
 
     it('keeps queue entries with their recipients until removed', () =>

@@ -13,7 +13,7 @@ import { MailError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import type {
   AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DomainRecord, DomainRepo,
-  FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageRecord, MessageRepo, NewMessage, NewQueueEntry,
+  FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageRecord, MessageRepo, MessageSummary, NewMessage, NewQueueEntry,
   QueueEntry, QueueRecipient, QueueRepo, SearchDocument, SpecialUse, Store, Tx,
 } from '../index.js';
 import { FileBlobStore } from './blobs.js';
@@ -496,12 +496,21 @@ interface MessageRow {
   id: number; mailbox_id: number; uid: number; modseq: number; blob_hash: string; size: number;
   internal_date: number; flags: string; envelope: string | null; body_structure: string | null; header_prefix: string;
 }
-const toMessage = (r: MessageRow): MessageRecord => ({
-  id: r.id, mailboxId: r.mailbox_id, uid: r.uid, modseq: r.modseq, blobHash: r.blob_hash, size: r.size,
-  internalDate: new Date(r.internal_date), flags: r.flags === '' ? [] : r.flags.split(' '),
-  envelope: r.envelope === null ? null : JSON.parse(r.envelope), bodyStructure: r.body_structure === null ? null : JSON.parse(r.body_structure),
-  headerPrefix: r.header_prefix,
-});
+/** Envelope and body structure are parsed on first use: FETCH FLAGS of 10,000 messages needs neither. */
+const toMessage = (r: MessageRow): MessageRecord => {
+  let envelope: unknown;
+  let bodyStructure: unknown;
+  return {
+    id: r.id, mailboxId: r.mailbox_id, uid: r.uid, modseq: r.modseq, blobHash: r.blob_hash, size: r.size,
+    internalDate: new Date(r.internal_date), flags: r.flags === '' ? [] : r.flags.split(' '), headerPrefix: r.header_prefix,
+    get envelope() {
+      return (envelope ??= r.envelope === null ? null : JSON.parse(r.envelope));
+    },
+    get bodyStructure() {
+      return (bodyStructure ??= r.body_structure === null ? null : JSON.parse(r.body_structure));
+    },
+  };
+};
 
 class Messages implements MessageRepo {
   constructor(private readonly db: Db, private readonly exec: Exec) {}
@@ -536,6 +545,14 @@ class Messages implements MessageRepo {
       (this.db
         .prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid')
         .all(mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER) as MessageRow[]).map(toMessage),
+    );
+  }
+
+  summaries(mailboxId: number): Promise<MessageSummary[]> {
+    return this.exec(() =>
+      (this.db.prepare('SELECT uid, modseq, flags, size, internal_date FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as MessageRow[]).map((r) => ({
+        uid: r.uid, modseq: r.modseq, flags: r.flags === '' ? [] : r.flags.split(' '), size: r.size, internalDate: new Date(r.internal_date),
+      })),
     );
   }
 
@@ -577,6 +594,20 @@ class FullText implements FullTextRepo {
       if (!row) return false;
       this.db.prepare('INSERT INTO blob_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(row.rowid, doc.subject, doc.addresses, doc.body);
       return true;
+    });
+  }
+
+  search(mailboxId: number, query: string, column?: 'body'): Promise<number[]> {
+    return this.exec(() => {
+      const words = query.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).slice(0, 32);
+      if (words.length === 0) return [];
+      const terms = words.map((w) => `"${w.replace(/"/g, '""')}"*`).join(' ');
+      const match = column ? `${column} : (${terms})` : terms;
+      return this.db
+        .prepare(`SELECT m.uid FROM messages m JOIN blobs b ON b.hash = m.blob_hash
+                  WHERE m.mailbox_id = ? AND b.rowid IN (SELECT rowid FROM blob_fts WHERE blob_fts MATCH ?) ORDER BY m.uid`)
+        .pluck()
+        .all(mailboxId, match) as number[];
     });
   }
 }

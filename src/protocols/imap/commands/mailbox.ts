@@ -33,7 +33,7 @@ function patternRegex(reference: string, pattern: string): RegExp {
 
 async function statusValues(s: ImapSession, box: MailboxRecord, items: string[]): Promise<Value[]> {
   const needsMessages = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED');
-  const messages = needsMessages ? await s.deps.mailboxes.messages(box.id) : [];
+  const messages = needsMessages ? await s.deps.mailboxes.summaries(box.id) : [];
   const out: Value[] = [];
   for (const item of items) {
     out.push(atom(item));
@@ -113,7 +113,7 @@ async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise
     s.untagged(atom('OK [CLOSED] Previous mailbox closed'));
   }
   const box = await s.deps.mailboxes.get(s.user.accountId, mailboxArg(s, args[0]));
-  const messages = await s.deps.mailboxes.messages(box.id);
+  const messages = await s.deps.mailboxes.summaries(box.id);
   const view = new SelectedMailbox(box, messages.map((m) => m.uid), readOnly);
   const flags = new Set(SYSTEM_FLAGS);
   for (const m of messages) for (const f of m.flags) flags.add(f);

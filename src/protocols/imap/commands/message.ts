@@ -2,14 +2,15 @@
  * Commands on the selected mailbox: FETCH, STORE, COPY, MOVE (RFC 6851), EXPUNGE, UID EXPUNGE
  * (RFC 4315), CLOSE, UNSELECT (RFC 3691), SEARCH with ESEARCH (RFC 4731), IDLE (RFC 2177).
  */
-import type { FlagChange } from '../../../store/index.js';
+import libmime from 'libmime';
+import type { FlagChange, MessageSummary } from '../../../store/index.js';
 import type { StoredMessage } from '../../../services/mailboxes/index.js';
 import {
   binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, parseFetchItems, partial, sectionBytes, shift,
   type FetchItem, type FetchSource,
 } from '../fetch.js';
 import { atom, Literal, StreamLiteral, type Value } from '../respond.js';
-import { matches, needsContent, parseSearch, type SearchTarget } from '../search.js';
+import { hasHeaderKey, matches, parseSearch, textKeys, type SearchTarget } from '../search.js';
 import { formatSet, inSet, parseSequenceSet } from '../sequence.js';
 import { ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
@@ -78,7 +79,7 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
     if (!m) continue; // expunged by another session meanwhile: nothing to say (RFC 9051 §6.4.5)
     const src = needsSource ? await source(s, m) : undefined;
     const out: Value[] = [];
-    for (const item of items) out.push(...(isWholeBody(item) ? wholeBody(s, item, m) : fetchItem(item, m, src)));
+    for (const item of items) out.push(...(isWholeBody(item) ? await wholeBody(s, item, m) : fetchItem(item, m, src)));
     await s.send(t.seq, atom('FETCH'), out);
   }
 }
@@ -88,9 +89,12 @@ function isWholeBody(i: FetchItem): boolean {
   return i.kind === 'RFC822' || (i.kind === 'BODY[]' && i.section.path.length === 0 && i.section.kind === '' && !i.partial);
 }
 
-function wholeBody(s: ImapSession, item: FetchItem, m: StoredMessage): Value[] {
-  const label = item.kind === 'RFC822' ? 'RFC822' : 'BODY[]';
-  return [atom(label), new StreamLiteral(m.size, () => s.deps.mailboxes.openContent(m))];
+const STREAM_ABOVE_BYTES = 256 * 1024; // smaller messages are read whole: one read beats a stream
+
+async function wholeBody(s: ImapSession, item: FetchItem, m: StoredMessage): Promise<Value[]> {
+  const label = atom(item.kind === 'RFC822' ? 'RFC822' : 'BODY[]');
+  if (m.size <= STREAM_ABOVE_BYTES) return [label, new Literal(await s.deps.mailboxes.content(m))];
+  return [label, new StreamLiteral(m.size, () => s.deps.mailboxes.openContent(m))];
 }
 
 function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefined): Value[] {
@@ -137,7 +141,7 @@ function parseFlags(t: Token | undefined): string[] {
 }
 
 async function expungeUids(s: ImapSession, only?: Set<number>): Promise<void> {
-  const messages = await s.deps.mailboxes.messages(s.view.mailbox.id);
+  const messages = await s.deps.mailboxes.summaries(s.view.mailbox.id);
   const doomed = messages.filter((m) => m.flags.includes('\\Deleted') && (!only || only.has(m.uid))).map((m) => m.uid);
   const gone = await s.deps.mailboxes.expunge(s.user.accountId, s.view.mailbox.id, doomed);
   for (const seq of s.view.removeUids(gone)) s.untagged(seq, atom('EXPUNGE'));
@@ -199,7 +203,7 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
     name: 'CLOSE', states: SELECTED,
     async run(s) {
       if (!s.view.isReadOnly) {
-        const messages = await s.deps.mailboxes.messages(s.view.mailbox.id);
+        const messages = await s.deps.mailboxes.summaries(s.view.mailbox.id);
         await s.deps.mailboxes.expunge(s.user.accountId, s.view.mailbox.id, messages.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid));
       }
       s.unselect();
@@ -219,18 +223,21 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       const spec = parseSearch(args);
       if (!['UTF-8', 'US-ASCII'].includes(spec.charset)) throw new ImapNo(`Charset ${spec.charset} is not supported`, 'BADCHARSET (UTF-8 US-ASCII)');
       const view = s.view;
-      const messages = await s.deps.mailboxes.messages(view.mailbox.id);
+      // The stored envelope is loaded only when a header key may need it.
+      const messages: Array<MessageSummary & Partial<StoredMessage>> = hasHeaderKey(spec.key) ? await s.deps.mailboxes.messages(view.mailbox.id) : await s.deps.mailboxes.summaries(view.mailbox.id);
       const byUid = new Map(messages.map((m) => [m.uid, m]));
-      const withContent = needsContent(spec.key);
+      // TEXT and BODY come from the full-text index built at delivery, not from reading every message.
+      for (const k of textKeys(spec.key)) k.uids = new Set(await s.deps.mailboxes.searchText(view.mailbox.id, k.value, k.where === 'body'));
       const found: number[] = [];
       for (let i = 0; i < view.uids.length; i++) {
         const m = byUid.get(view.uids[i]!);
         if (!m) continue;
         const target: SearchTarget = {
           seq: i + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq,
-          content: () => s.deps.mailboxes.content(m),
+          content: async () => s.deps.mailboxes.content(m.blobHash ? (m as StoredMessage) : (await s.deps.mailboxes.messagesByUid(view.mailbox.id, [m.uid]))[0]!),
+          envelopeText: (field) => (m.envelope ? envelopeField(m as StoredMessage, field) : undefined),
         };
-        if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid, ...(withContent ? {} : {}) })) found.push(isUid ? m.uid : i + 1);
+        if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid })) found.push(isUid ? m.uid : i + 1);
       }
       if (spec.ret || s.isRev2) {
         const ret = spec.ret ?? new Set(['ALL'] as const);
@@ -266,6 +273,26 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
     },
   },
 ];
+
+function decodeWords(text: string): string {
+  try {
+    return libmime.decodeWords(text);
+  } catch {
+    return text;
+  }
+}
+
+/** SUBJECT, FROM, TO, CC, BCC from the stored envelope: display names and addresses as text. */
+function envelopeField(m: StoredMessage, field: string): string | undefined {
+  const e = m.envelope;
+  if (!e) return undefined;
+  if (field === 'subject') return decodeWords(e.subject ?? '');
+  if (field === 'message-id') return e.messageId ?? '';
+  if (field === 'in-reply-to') return e.inReplyTo ?? '';
+  const list = field === 'from' ? e.from : field === 'to' ? e.to : field === 'cc' ? e.cc : field === 'bcc' ? e.bcc : undefined;
+  if (!list) return undefined;
+  return list.map((a) => `${decodeWords(a.name ?? '')} <${a.mailbox ?? ''}@${a.host ?? ''}>`).join(', ');
+}
 
 async function copyMove(s: ImapSession, args: Token[], isUid: boolean, move: boolean) {
   if (args.length !== 2) throw new ImapSyntaxError(`${move ? 'MOVE' : 'COPY'} needs a sequence set and a mailbox`);
