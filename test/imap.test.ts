@@ -273,6 +273,38 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     assert.match(text, /\* STATUS "Entwürfe" \(MESSAGES 0\)/);
   });
 
+  it('appends several messages at once (MULTIAPPEND) and expunges by UID (UIDPLUS)', async () => {
+    await t.server.directory.addAccount('multi@example.com', 'multi password 1');
+    const reply = await rawSession(t.port('imaps'), [
+      'a LOGIN multi@example.com "multi password 1"\r\n',
+      'b APPEND INBOX (\\Seen) {14+}\r\nSubject: one\r\n (\\Deleted) {14+}\r\nSubject: two\r\n {16+}\r\nSubject: three\r\n\r\n',
+      'c SELECT INBOX\r\n', 'd STORE 3 +FLAGS.SILENT (\\Deleted)\r\n', 'e UID EXPUNGE 2\r\n', 'f FETCH 1:* (UID FLAGS)\r\n',
+      'g UNSELECT\r\n', 'h STATUS INBOX (MESSAGES)\r\n', 'i CHECK\r\n',
+    ], 600, true);
+    assert.match(reply, /\r\nb OK \[APPENDUID \d+ 1,2,3\] /);
+    assert.match(reply, /\* 3 EXISTS/);
+    assert.match(reply, /\* 2 EXPUNGE\r\ne OK/, 'only UID 2 goes, though 3 is \\Deleted too');
+    assert.match(reply, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen\)\)\r\n\* 2 FETCH \(UID 3 FLAGS \(\\Deleted\)\)\r\nf OK/);
+    assert.match(reply, /\* STATUS "?INBOX"? \(MESSAGES 2\)/, 'UNSELECT does not expunge');
+    assert.match(reply, /\r\ni BAD /, 'CHECK needs a selected mailbox');
+  });
+
+  it('logs out a client that stays silent past the idle timeout', async () => {
+    const s = await startTestServer({ listeners: ['imap'], extraConfig: '[imap]\nidle_timeout = "1s"\n' });
+    try {
+      const reply = await new Promise<string>((resolve) => {
+        const c = net.connect(s.port('imap'), '127.0.0.1');
+        let out = '';
+        c.on('data', (d) => (out += d.toString()));
+        c.on('close', () => resolve(out));
+        setTimeout(() => c.destroy(), 10_000);
+      });
+      assert.match(reply, /\r\n\* BYE Autologout/);
+    } finally {
+      await s.stop();
+    }
+  });
+
   it('refuses a huge synchronising literal before the data is sent', async () => {
     const reply = await rawSession(t.port('imap'), ['a1 LOGIN {999999999}\r\n'], 300);
     assert.match(reply, /\r\na1 NO \[TOOBIG\]/);
@@ -286,13 +318,16 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     }
   });
 
-  it('works with curl imaps:// (fetch one message)', { skip: peer('curl', 'curl') }, async () => {
+  it('works with curl imaps:// and imap:// with STARTTLS', { skip: peer('curl', 'curl') }, async () => {
     const r = await run('curl', ['-sk', '--user', `bob@example.com:bob password 1`, `imaps://127.0.0.1:${t.port('imaps')}/INBOX`, '-X', 'STATUS INBOX (MESSAGES)']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /STATUS "?INBOX"? \(MESSAGES 0\)/);
     await deliver('bob@example.com', 'for curl', 'curl body text');
     const m = await run('curl', ['-sk', '--user', 'bob@example.com:bob password 1', `imaps://127.0.0.1:${t.port('imaps')}/INBOX;UID=1`]);
     assert.equal(m.code, 0, m.stderr);
+    const starttls = await run('curl', ['-sk', '--ssl-reqd', '--user', 'bob@example.com:bob password 1', `imap://127.0.0.1:${t.port('imap')}/INBOX;UID=1`]);
+    assert.equal(starttls.code, 0, `curl imap:// with STARTTLS: ${starttls.stderr}`);
+    assert.match(starttls.stdout, /Subject: for curl/);
     assert.match(m.stdout, /Subject: for curl/);
     assert.match(m.stdout, /curl body text/);
   });
