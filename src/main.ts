@@ -9,6 +9,7 @@ import { startListeners, type Listeners, type ListenerSpec } from './listeners/i
 import type { Connection, SessionFactory } from './protocols/shared/connection.js';
 import { IMAP_LIMITS } from './protocols/imap/limits.js';
 import { ImapSession, type ImapDeps } from './protocols/imap/session.js';
+import { Pop3Session, type Pop3Deps } from './protocols/pop3/session.js';
 import { smtpProtocol, type SmtpDeps } from './protocols/smtp/session.js';
 import { Mailboxes } from './services/mailboxes/index.js';
 import { Auth } from './services/auth/index.js';
@@ -82,6 +83,16 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   };
   const imapFactory = (conn: Connection) => new ImapSession(conn, imapDeps);
   const imapBusy = '* BYE Too many connections, try again later\r\n';
+  const pop3Deps: Pop3Deps = {
+    hostname: config.hostname, auth, mailboxes, log, locks: new Set(),
+    limits: {
+      allowPlaintextAuth: config.tls.allow_plaintext_auth,
+      idleTimeoutMs: parseDuration(config.pop3.idle_timeout)!,
+      maxLineBytes: 1024, // RFC 2449 §4: commands up to 255 octets; AUTH responses need more
+      maxBadCommands: 10,
+    },
+  };
+  const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);
   const smtpBusy = `421 4.7.0 ${config.hostname} Too many connections, try again later\r\n`;
   // Protocol sessions register here as they are implemented.
   const factories: Partial<Record<ListenerName, { factory: SessionFactory; busyReply?: string }>> = {
@@ -91,6 +102,8 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     lmtp: { factory: smtpProtocol('lmtp', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
     imap: { factory: imapFactory, busyReply: imapBusy },
     imaps: { factory: imapFactory },
+    pop3: { factory: pop3Factory, busyReply: '-ERR [SYS/TEMP] Too many connections, try again later\r\n' },
+    pop3s: { factory: pop3Factory },
   };
 
   const specs: ListenerSpec[] = [];

@@ -68,6 +68,9 @@ max_received_headers = 50         # more is a mail loop: 554 5.4.6
 [imap]
 idle_timeout = "30m"              # RFC 9051 §5.4: at least 30 minutes
 
+[pop3]
+idle_timeout = "10m"              # RFC 1939 §3: at least 10 minutes
+
 [auth]
 failure_delay = "1s"              # added to each failed login, growing with repeats
 max_failures = 10                 # per IP or account, then a temporary lockout (454 4.7.0)

@@ -135,6 +135,12 @@ export const ImapSchema = z
   })
   .prefault({});
 
+export const Pop3Schema = z
+  .strictObject({
+    idle_timeout: duration('10m').describe('Log out a POP3 client silent this long (RFC 1939 §3: at least 10m)'),
+  })
+  .prefault({});
+
 export const AuthSchema = z
   .strictObject({
     failure_delay: duration('1s').describe('Delay added to each failed login, growing with repeated failures'),
@@ -161,6 +167,7 @@ export const ConfigSchema = z.strictObject({
   limits: LimitsSchema,
   smtp: SmtpSchema,
   imap: ImapSchema,
+  pop3: Pop3Schema,
   auth: AuthSchema,
   log: LogSchema,
 });

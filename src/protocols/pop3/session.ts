@@ -1,0 +1,344 @@
+/**
+ * POP3 (RFC 1939) with CAPA (RFC 2449), STLS (RFC 2595), AUTH PLAIN with an initial response
+ * (RFC 5034), and the RESP-CODES / AUTH-RESP-CODE extensions (RFC 2449 §8, RFC 3206). The maildrop is
+ * the INBOX; deletions are applied only at QUIT in the UPDATE state, so a dropped connection deletes
+ * nothing; retrieved messages become \Seen for IMAP clients. UIDL is Dovecot's default
+ * %08Xu%08Xv (UID then UIDVALIDITY, hex), so IMAP and POP3 agree and clients moving from Dovecot
+ * do not download everything again.
+ */
+import { isMailError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { Auth, AuthedUser } from '../../services/auth/index.js';
+import type { Mailboxes } from '../../services/mailboxes/index.js';
+import type { MailboxRecord, MessageSummary } from '../../store/index.js';
+import type { Connection, Session } from '../shared/connection.js';
+
+export interface Pop3Deps {
+  hostname: string;
+  auth: Auth;
+  mailboxes: Mailboxes;
+  limits: { allowPlaintextAuth: boolean; idleTimeoutMs: number; maxLineBytes: number; maxBadCommands: number };
+  /** Accounts whose maildrop a POP3 session holds, shared by every POP3 listener. */
+  locks: Set<number>;
+  log: Logger;
+}
+
+type State =
+  | { kind: 'authorization'; user?: string }
+  | { kind: 'transaction'; user: AuthedUser; box: MailboxRecord; messages: MessageSummary[]; deleted: Set<number> }
+  | { kind: 'done' };
+
+const MAX_ARG_BYTES = 255; // RFC 2449 §4: arguments up to 40 characters; room for AUTH responses
+
+export class Pop3Session implements Session {
+  private state: State = { kind: 'authorization' };
+  private buffer: Buffer = Buffer.alloc(0);
+  private queue: Promise<void> = Promise.resolve();
+  private badCount = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed!: () => void;
+  private readonly done = new Promise<void>((r) => (this.closed = r));
+  private lineWaiter: ((line: string) => void) | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly conn: Connection, private readonly deps: Pop3Deps) {
+    this.log = conn.log;
+  }
+
+  run(): Promise<void> {
+    this.attach();
+    this.conn.socket.once('close', () => this.finish());
+    this.write(`+OK ${this.deps.hostname} Postern POP3 ready`);
+    this.touch();
+    return this.done;
+  }
+
+  shutdown(): void {
+    this.write('-ERR [SYS/TEMP] Server shutting down');
+    this.conn.close();
+  }
+
+  private finish(): void {
+    clearTimeout(this.timer);
+    if (this.state.kind === 'transaction') this.deps.locks.delete(this.state.user.accountId); // no UPDATE: nothing deleted
+    this.state = { kind: 'done' };
+    this.closed();
+  }
+
+  private attach(): void {
+    this.conn.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  }
+
+  /** RFC 1939 §3: an inactivity autologout timer of at least 10 minutes. */
+  private touch(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.write('-ERR Autologout; idle for too long');
+      this.conn.close();
+    }, this.deps.limits.idleTimeoutMs);
+    this.timer.unref();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.touch();
+    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    for (;;) {
+      const nl = this.buffer.indexOf(0x0a);
+      if (nl < 0) {
+        if (this.buffer.length > this.deps.limits.maxLineBytes) {
+          this.write('-ERR Line too long');
+          this.conn.close();
+        }
+        return;
+      }
+      const line = this.buffer.subarray(0, nl).toString('utf8').replace(/\r$/, '');
+      this.buffer = this.buffer.subarray(nl + 1);
+      if (nl > this.deps.limits.maxLineBytes) {
+        this.bad('Line too long');
+        continue;
+      }
+      if (this.lineWaiter) {
+        const w = this.lineWaiter;
+        this.lineWaiter = undefined;
+        w(line);
+        continue;
+      }
+      // PIPELINING (RFC 2449 §6.6): commands run one after another, in order.
+      this.queue = this.queue.then(() => this.command(line));
+    }
+  }
+
+  private write(line: string): void {
+    if (!this.conn.socket.destroyed) this.conn.socket.write(`${line}\r\n`);
+  }
+
+  private bad(text: string): void {
+    this.write(`-ERR ${text}`);
+    if (++this.badCount >= this.deps.limits.maxBadCommands) {
+      this.write('-ERR Too many invalid commands');
+      this.conn.close();
+    }
+  }
+
+  private async command(line: string): Promise<void> {
+    if (this.state.kind === 'done') return;
+    const m = /^([A-Za-z]{3,4})(?: (.*))?$/.exec(line);
+    if (!m) return this.bad('Unknown command');
+    const name = m[1]!.toUpperCase();
+    const arg = m[2] ?? '';
+    if (Buffer.byteLength(arg) > MAX_ARG_BYTES && name !== 'AUTH') return this.bad('Argument too long');
+    try {
+      if (this.state.kind === 'authorization') await this.authorization(name, arg);
+      else await this.transaction(name, arg);
+      this.badCount = 0;
+    } catch (err) {
+      if (isMailError(err)) {
+        this.write(`-ERR ${err.message}`);
+      } else {
+        this.log.error({ cmd: name, err }, 'pop3 command failed');
+        this.write('-ERR [SYS/TEMP] Internal error, try again');
+      }
+    }
+  }
+
+  private capa(): string[] {
+    const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', `EXPIRE NEVER`, 'IMPLEMENTATION Postern'];
+    if (this.state.kind === 'authorization') {
+      if (!this.conn.isTls) caps.push('STLS');
+      if (this.mayLogin) caps.push('USER', 'SASL PLAIN');
+    }
+    return caps;
+  }
+
+  private get mayLogin(): boolean {
+    return this.conn.isTls || this.deps.limits.allowPlaintextAuth;
+  }
+
+  private async authorization(name: string, arg: string): Promise<void> {
+    const state = this.state as Extract<State, { kind: 'authorization' }>;
+    switch (name) {
+      case 'CAPA':
+        this.write('+OK Capability list follows');
+        for (const c of this.capa()) this.write(c);
+        return this.write('.');
+      case 'QUIT':
+        this.write('+OK Bye');
+        this.state = { kind: 'done' };
+        return this.conn.close();
+      case 'NOOP':
+        return this.write('+OK');
+      case 'STLS': {
+        if (this.conn.isTls) return this.bad('TLS is already active');
+        this.write('+OK Begin TLS negotiation');
+        this.conn.socket.removeAllListeners('data');
+        this.buffer = Buffer.alloc(0); // RFC 2595 §4: nothing read before the handshake is used after it
+        this.conn.socket.pause();
+        await this.conn.startTls();
+        this.state = { kind: 'authorization' };
+        return this.attach();
+      }
+      case 'USER':
+        if (!this.mayLogin) return this.write('-ERR [AUTH] Use STLS before logging in');
+        if (!arg) return this.bad('USER needs a name');
+        this.state = { kind: 'authorization', user: arg };
+        return this.write('+OK Send your password');
+      case 'PASS':
+        if (!this.mayLogin) return this.write('-ERR [AUTH] Use STLS before logging in');
+        if (state.user === undefined) return this.bad('USER first');
+        return this.login(state.user, arg);
+      case 'AUTH': {
+        if (!arg) {
+          this.write('+OK Mechanisms follow');
+          this.write('PLAIN');
+          return this.write('.');
+        }
+        const [mech, initial] = arg.split(' ');
+        if (mech!.toUpperCase() !== 'PLAIN') return this.write('-ERR Mechanism not supported');
+        if (!this.mayLogin) return this.write('-ERR [AUTH] Use STLS before logging in');
+        let response = initial;
+        if (response === undefined) {
+          this.write('+ ');
+          response = await new Promise<string>((r) => (this.lineWaiter = r));
+        }
+        if (response === '*') return this.write('-ERR Authentication cancelled');
+        const parts = Buffer.from(response === '=' ? '' : response, 'base64').toString('utf8').split('\0');
+        if (parts.length !== 3) return this.bad('Invalid PLAIN response');
+        const [authzid, authcid, password] = parts as [string, string, string];
+        if (authzid && authzid.toLowerCase() !== authcid.toLowerCase()) return this.write('-ERR [AUTH] Authorization identity must match');
+        return this.login(authcid, password);
+      }
+      default:
+        return this.bad(['STAT', 'LIST', 'RETR', 'DELE', 'RSET', 'TOP', 'UIDL'].includes(name) ? 'Log in first' : 'Unknown command');
+    }
+  }
+
+  private async login(username: string, password: string): Promise<void> {
+    let user: AuthedUser;
+    try {
+      user = await this.deps.auth.authenticate(username, password, { ip: this.conn.remoteAddress, protocol: 'pop3' });
+    } catch (err) {
+      this.state = { kind: 'authorization' };
+      if (isMailError(err, 'AUTH_LOCKED')) return this.write('-ERR [SYS/TEMP] Too many failed logins, try again later');
+      if (isMailError(err, 'AUTH_FAILED')) return this.write('-ERR [AUTH] Authentication failed');
+      throw err;
+    }
+    // RFC 2449 §8.1.1: one session at a time holds a maildrop.
+    if (this.deps.locks.has(user.accountId)) {
+      this.state = { kind: 'authorization' };
+      return this.write('-ERR [IN-USE] Mailbox is locked by another POP3 session');
+    }
+    this.deps.locks.add(user.accountId);
+    const box = await this.deps.mailboxes.get(user.accountId, 'INBOX');
+    const messages = await this.deps.mailboxes.summaries(box.id);
+    this.state = { kind: 'transaction', user, box, messages, deleted: new Set() };
+    this.log.info({ user: user.address, messages: messages.length }, 'pop3 login');
+    this.write(`+OK Logged in, ${messages.length} messages`);
+  }
+
+  private async transaction(name: string, arg: string): Promise<void> {
+    const st = this.state as Extract<State, { kind: 'transaction' }>;
+    const live = () => st.messages.map((m, i) => ({ m, n: i + 1 })).filter(({ n }) => !st.deleted.has(n));
+    const pick = (text: string) => {
+      if (!/^\d{1,10}$/.test(text)) throw new Pop3Error('Invalid message number');
+      const n = Number(text);
+      const m = st.messages[n - 1];
+      if (!m || st.deleted.has(n)) throw new Pop3Error(`No message ${n}`);
+      return { m, n };
+    };
+    try {
+      switch (name) {
+        case 'CAPA':
+          this.write('+OK Capability list follows');
+          for (const c of this.capa()) this.write(c);
+          return this.write('.');
+        case 'NOOP':
+          return this.write('+OK');
+        case 'STAT': {
+          const l = live();
+          return this.write(`+OK ${l.length} ${l.reduce((s, { m }) => s + m.size, 0)}`);
+        }
+        case 'LIST':
+          if (arg) {
+            const { m, n } = pick(arg);
+            return this.write(`+OK ${n} ${m.size}`);
+          }
+          this.write('+OK Scan listing follows');
+          for (const { m, n } of live()) this.write(`${n} ${m.size}`);
+          return this.write('.');
+        case 'UIDL':
+          if (arg) {
+            const { m, n } = pick(arg);
+            return this.write(`+OK ${n} ${uidl(m.uid, st.box.uidValidity)}`);
+          }
+          this.write('+OK Unique-ID listing follows');
+          for (const { m, n } of live()) this.write(`${n} ${uidl(m.uid, st.box.uidValidity)}`);
+          return this.write('.');
+        case 'RETR':
+        case 'TOP': {
+          const [which, linesText] = arg.split(' ');
+          const { m } = pick(which ?? '');
+          if (name === 'TOP' && (linesText === undefined || !/^\d{1,9}$/.test(linesText))) throw new Pop3Error('TOP needs a message number and a line count');
+          const stored = (await this.deps.mailboxes.messagesByUid(st.box.id, [m.uid]))[0];
+          if (!stored) throw new Pop3Error('Message was removed by another session');
+          let content = await this.deps.mailboxes.content(stored);
+          if (name === 'TOP') content = top(content, Number(linesText));
+          this.write(name === 'RETR' ? `+OK ${m.size} octets` : '+OK Top of message follows');
+          await this.sendStuffed(content);
+          if (name === 'RETR' && !m.flags.includes('\\Seen')) {
+            await this.deps.mailboxes.setFlags(st.user.accountId, st.box.id, [m.uid], 'add', ['\\Seen']);
+            m.flags.push('\\Seen');
+          }
+          return;
+        }
+        case 'DELE': {
+          const { n } = pick(arg);
+          st.deleted.add(n);
+          return this.write(`+OK Message ${n} deleted`);
+        }
+        case 'RSET':
+          st.deleted.clear();
+          return this.write('+OK');
+        case 'QUIT': {
+          // UPDATE state (RFC 1939 §6): the deletions happen now, all together, or not at all.
+          const uids = [...st.deleted].map((n) => st.messages[n - 1]!.uid);
+          await this.deps.mailboxes.expunge(st.user.accountId, st.box.id, uids);
+          this.deps.locks.delete(st.user.accountId);
+          this.state = { kind: 'done' };
+          this.write(`+OK Bye, ${uids.length} messages deleted`);
+          return this.conn.close();
+        }
+        default:
+          return this.bad(['USER', 'PASS', 'AUTH', 'STLS'].includes(name) ? 'Already logged in' : 'Unknown command');
+      }
+    } catch (err) {
+      if (err instanceof Pop3Error) return this.bad(err.message);
+      throw err;
+    }
+  }
+
+  /** RFC 1939 §3: lines starting with "." get another "."; the response ends with "." alone. */
+  private async sendStuffed(content: Buffer): Promise<void> {
+    const text = content.toString('latin1').replace(/\r?\n/g, '\r\n');
+    const body = text.replace(/^\./gm, '..');
+    const ok = this.conn.socket.write(Buffer.from(body.endsWith('\r\n') || body === '' ? `${body}.\r\n` : `${body}\r\n.\r\n`, 'latin1'));
+    if (!ok) await new Promise((r) => this.conn.socket.once('drain', r));
+  }
+}
+
+class Pop3Error extends Error {}
+
+/** Dovecot's default pop3_uidl_format %08Xu%08Xv: UID and UIDVALIDITY in hex. */
+export function uidl(uid: number, uidValidity: number): string {
+  const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
+  return `${hex(uid)}${hex(uidValidity)}`;
+}
+
+/** The header, the blank line and the first `lines` lines of the body (RFC 1939 §7 TOP). */
+function top(content: Buffer, lines: number): Buffer {
+  const text = content.toString('latin1');
+  const m = /\r?\n\r?\n/.exec(text);
+  if (!m) return content;
+  const headerEnd = m.index + m[0].length;
+  const bodyLines = text.slice(headerEnd).split(/(?<=\n)/).slice(0, lines);
+  return Buffer.from(text.slice(0, headerEnd) + bodyLines.join(''), 'latin1');
+}
