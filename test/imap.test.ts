@@ -305,6 +305,20 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     }
   });
 
+  it('answers LIST-EXTENDED selections with RECURSIVEMATCH and CHILDINFO (RFC 5258)', async () => {
+    const reply = await rawSession(t.port('imaps'), [
+      'a LOGIN bob@example.com "bob password 1"\r\n', 'b CREATE Lists/Postern\r\n', 'c UNSUBSCRIBE Lists\r\n',
+      'd LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"\r\n', 'e LIST (SPECIAL-USE) "" "*" RETURN (SUBSCRIBED STATUS (MESSAGES))\r\n',
+      'f LIST (RECURSIVEMATCH) "" "*"\r\n', 'g LIST (BOGUS) "" "*"\r\n', 'h LSUB "" "Lists*"\r\n',
+    ], 500, true);
+    assert.match(reply, /\* LIST \(\\HasChildren\) "\/" "Lists" \("CHILDINFO" \("SUBSCRIBED"\)\)\r\n/);
+    assert.match(reply, /\* LIST \(\\HasNoChildren \\Sent \\Subscribed\) "\/" "Sent"\r\n\* STATUS "Sent" \(MESSAGES 0\)/);
+    assert.doesNotMatch(reply.slice(reply.indexOf('e OK')), /^\* LIST .*"INBOX"/m);
+    assert.match(reply, /\r\nf BAD /);
+    assert.match(reply, /\r\ng BAD /);
+    assert.match(reply, /\* LSUB \(\) "\/" "Lists\/Postern"\r\nh OK/);
+  });
+
   it('refuses a huge synchronising literal before the data is sent', async () => {
     const reply = await rawSession(t.port('imap'), ['a1 LOGIN {999999999}\r\n'], 300);
     assert.match(reply, /\r\na1 NO \[TOOBIG\]/);

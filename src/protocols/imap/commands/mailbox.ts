@@ -13,6 +13,9 @@ import { decodeMutf7, encodeMutf7 } from '../utf7.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
 import { AUTHED, ok, type ImapCommand } from './types.js';
 
+const SELECTION_OPTIONS = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
+const RETURN_OPTIONS = new Set(['SUBSCRIBED', 'CHILDREN', 'SPECIAL-USE', 'STATUS']);
+
 export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /** A mailbox name from the client: modified UTF-7 unless UTF-8 was enabled (RFC 9051 §5.1). */
@@ -63,7 +66,13 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   const first = args[0];
   if (!isLsub && first?.type === 'list') {
     i++;
-    for (const o of first.items) selection.add(astring(o).toUpperCase());
+    for (const o of first.items) {
+      const opt = astring(o).toUpperCase();
+      if (!SELECTION_OPTIONS.has(opt)) throw new ImapSyntaxError(`unknown LIST selection option ${opt.slice(0, 20)}`);
+      selection.add(opt);
+    }
+    // RFC 5258 §3.1: RECURSIVEMATCH alone is an error.
+    if (selection.has('RECURSIVEMATCH') && !selection.has('SUBSCRIBED') && !selection.has('SPECIAL-USE')) throw new ImapSyntaxError('RECURSIVEMATCH needs another selection option');
   }
   const reference = mailboxArg(s, args[i++]);
   const patternToken = args[i++];
@@ -76,6 +85,7 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
     if (!opts || opts.type !== 'list') throw new ImapSyntaxError('RETURN needs a list');
     for (let j = 0; j < opts.items.length; j++) {
       const o = astring(opts.items[j]).toUpperCase();
+      if (!RETURN_OPTIONS.has(o)) throw new ImapSyntaxError(`unknown LIST return option ${o.slice(0, 20)}`);
       returns.add(o);
       if (o === 'STATUS') statusWanted = statusItems(opts.items[++j]);
     }
@@ -89,20 +99,25 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   }
   const subscribedOnly = isLsub || selection.has('SUBSCRIBED');
   const specialOnly = selection.has('SPECIAL-USE');
+  const isRecursive = selection.has('RECURSIVEMATCH');
   const boxes = await s.deps.mailboxes.list(s.user.accountId);
-  const names = new Set(boxes.map((b) => b.name));
+  const names = [...boxes.map((b) => b.name)];
   const regexes = patterns.map((p) => patternRegex(reference, p));
+  const descendants = (name: string) => boxes.filter((b) => b.name.startsWith(name + HIERARCHY_SEPARATOR));
+  const selected = (b: MailboxRecord) => (!subscribedOnly || b.isSubscribed) && (!specialOnly || b.specialUse !== null);
   for (const box of boxes) {
     if (!regexes.some((r) => r.test(box.name))) continue;
-    if (subscribedOnly && !box.isSubscribed) continue;
-    if (specialOnly && !box.specialUse) continue;
+    // RFC 5258 §3.5: with RECURSIVEMATCH, a parent of a selected mailbox is listed with CHILDINFO.
+    const childInfo = isRecursive && descendants(box.name).some(selected);
+    if (!selected(box) && !childInfo) continue;
     const attrs: Value[] = [];
-    const hasChildren = [...names].some((n) => n.startsWith(box.name + HIERARCHY_SEPARATOR));
+    const hasChildren = names.some((n) => n.startsWith(box.name + HIERARCHY_SEPARATOR));
     if (!isLsub) attrs.push(atom(hasChildren ? '\\HasChildren' : '\\HasNoChildren'));
-    if (box.specialUse && (!isLsub)) attrs.push(atom(box.specialUse));
+    if (box.specialUse && !isLsub) attrs.push(atom(box.specialUse));
     if ((selection.has('SUBSCRIBED') || returns.has('SUBSCRIBED')) && box.isSubscribed) attrs.push(atom('\\Subscribed'));
-    s.untagged(atom(cmd), attrs, HIERARCHY_SEPARATOR, nameValue(s, box.name));
-    if (statusWanted) s.untagged(atom('STATUS'), nameValue(s, box.name), await statusValues(s, box, statusWanted));
+    const extended: Value[] = childInfo ? [['CHILDINFO', [selection.has('SUBSCRIBED') ? 'SUBSCRIBED' : 'SPECIAL-USE']]] : [];
+    s.untagged(atom(cmd), attrs, HIERARCHY_SEPARATOR, nameValue(s, box.name), ...extended);
+    if (statusWanted && selected(box)) s.untagged(atom('STATUS'), nameValue(s, box.name), await statusValues(s, box, statusWanted));
   }
 }
 
