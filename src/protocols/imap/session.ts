@@ -11,6 +11,7 @@ import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { ChangeFeed } from '../../store/index.js';
 import type { Connection, Session } from '../shared/connection.js';
+import { IdleTimer } from '../shared/idle-timer.js';
 import { COMMANDS } from './commands/index.js';
 import { atom, encode, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
 import { SelectedMailbox } from './selected.js';
@@ -61,7 +62,8 @@ export class ImapSession implements Session {
   private isRunning = false;
   private badCount = 0;
   private unsubscribe: (() => void) | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  /** RFC 9051 §5.4: the autologout timer is at least 30 minutes, IDLE included. */
+  private readonly idleTimer: IdleTimer;
   private closed!: () => void;
   private readonly done = new Promise<void>((r) => (this.closed = r));
   /** Set while a command waits for a client line (IDLE's DONE, an AUTHENTICATE response). */
@@ -71,6 +73,10 @@ export class ImapSession implements Session {
   constructor(readonly conn: Connection, readonly deps: ImapDeps) {
     this.reader = new FrameReader(deps.limits);
     this.log = conn.log;
+    this.idleTimer = new IdleTimer(deps.limits.idleTimeoutMs, () => {
+      this.write('* BYE Autologout; idle for too long\r\n');
+      this.conn.close();
+    });
   }
 
   get socket(): Socket | TLSSocket {
@@ -89,7 +95,6 @@ export class ImapSession implements Session {
     this.attach();
     this.socket.once('close', () => this.finish());
     this.write(`* OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.deps.hostname} Postern IMAP ready\r\n`);
-    this.touch();
     return this.done;
   }
 
@@ -100,7 +105,7 @@ export class ImapSession implements Session {
 
   private finish(): void {
     this.unsubscribe?.();
-    clearTimeout(this.idleTimer);
+    this.idleTimer.stop();
     this.state = { kind: 'logout' };
     this.closed();
   }
@@ -110,18 +115,8 @@ export class ImapSession implements Session {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
   }
 
-  /** RFC 9051 §5.4: the autologout timer is at least 30 minutes, IDLE included. */
-  private touch(): void {
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.write('* BYE Autologout; idle for too long\r\n');
-      this.conn.close();
-    }, this.deps.limits.idleTimeoutMs);
-    this.idleTimer.unref();
-  }
-
   private onData(chunk: Buffer): void {
-    this.touch();
+    this.idleTimer.touch();
     for (const ev of this.reader.push(chunk)) {
       switch (ev.kind) {
         case 'continue':

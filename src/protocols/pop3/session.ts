@@ -12,6 +12,7 @@ import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { MailboxRecord, MessageSummary } from '../../store/index.js';
 import type { Connection, Session } from '../shared/connection.js';
+import { IdleTimer } from '../shared/idle-timer.js';
 
 export interface Pop3Deps {
   hostname: string;
@@ -35,7 +36,8 @@ export class Pop3Session implements Session {
   private buffer: Buffer = Buffer.alloc(0);
   private queue: Promise<void> = Promise.resolve();
   private badCount = 0;
-  private timer: NodeJS.Timeout | undefined;
+  /** RFC 1939 §3: an inactivity autologout timer of at least 10 minutes. */
+  private readonly idleTimer: IdleTimer;
   private closed!: () => void;
   private readonly done = new Promise<void>((r) => (this.closed = r));
   private lineWaiter: ((line: string) => void) | undefined;
@@ -43,13 +45,16 @@ export class Pop3Session implements Session {
 
   constructor(private readonly conn: Connection, private readonly deps: Pop3Deps) {
     this.log = conn.log;
+    this.idleTimer = new IdleTimer(deps.limits.idleTimeoutMs, () => {
+      this.write('-ERR Autologout; idle for too long');
+      this.conn.close();
+    });
   }
 
   run(): Promise<void> {
     this.attach();
     this.conn.socket.once('close', () => this.finish());
     this.write(`+OK ${this.deps.hostname} Postern POP3 ready`);
-    this.touch();
     return this.done;
   }
 
@@ -59,7 +64,7 @@ export class Pop3Session implements Session {
   }
 
   private finish(): void {
-    clearTimeout(this.timer);
+    this.idleTimer.stop();
     if (this.state.kind === 'transaction') this.deps.locks.delete(this.state.user.accountId); // no UPDATE: nothing deleted
     this.state = { kind: 'done' };
     this.closed();
@@ -69,18 +74,8 @@ export class Pop3Session implements Session {
     this.conn.socket.on('data', (chunk: Buffer) => this.onData(chunk));
   }
 
-  /** RFC 1939 §3: an inactivity autologout timer of at least 10 minutes. */
-  private touch(): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.write('-ERR Autologout; idle for too long');
-      this.conn.close();
-    }, this.deps.limits.idleTimeoutMs);
-    this.timer.unref();
-  }
-
   private onData(chunk: Buffer): void {
-    this.touch();
+    this.idleTimer.touch();
     this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
     for (;;) {
       const nl = this.buffer.indexOf(0x0a);
