@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startDns } from '../test/helpers/dns-server.js';
 import { testConfigText } from '../test/helpers/server.js';
 
 export interface BenchServer {
@@ -19,7 +20,8 @@ export interface BenchServer {
 export async function startPostern(listeners: string[], options: { plaintextAuth?: boolean } = {}): Promise<BenchServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'postern-bench-'));
   const config = path.join(dir, 'postern.toml');
-  let text = testConfigText(dir, '[limits]\nmax_connections_per_ip = 100000\nmax_connections = 100000\n', listeners).replace('level = "debug"', 'level = "info"');
+  const dns = await startDns(); // the server's DNS lookups stay on 127.0.0.1
+  let text = testConfigText(dir, '[limits]\nmax_connections_per_ip = 100000\nmax_connections = 100000\n', listeners, dns.address).replace('level = "debug"', 'level = "info"');
   // Loopback benchmarks compare with Dovecot, which allows plaintext logins from 127.0.0.1.
   if (options.plaintextAuth) text = text.replace('[tls]\n', '[tls]\nallow_plaintext_auth = true\n');
   writeFileSync(config, text);
@@ -55,6 +57,7 @@ export async function startPostern(listeners: string[], options: { plaintextAuth
       clearInterval(timer);
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
+      await dns.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

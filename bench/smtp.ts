@@ -11,6 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { RawSmtp } from '../test/helpers/smtp-client.js';
+import { startDns } from '../test/helpers/dns-server.js';
 import { testConfigText } from '../test/helpers/server.js';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '10' }, size: { type: 'string', default: '4096' } } });
@@ -23,7 +24,8 @@ const bin = path.resolve('bin/postern.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'postern-bench-'));
 try {
   const config = path.join(dir, 'postern.toml');
-  writeFileSync(config, testConfigText(dir, '', ['smtp']).replace('level = "debug"', 'level = "info"').replace('[auth]', '[limits]\nmax_connections_per_ip = 1000\n[auth]'));
+  const dns = await startDns(); // the server's DNS lookups stay on 127.0.0.1
+  writeFileSync(config, testConfigText(dir, '', ['smtp'], dns.address).replace('level = "debug"', 'level = "info"').replace('[auth]', '[limits]\nmax_connections_per_ip = 1000\n[auth]'));
   const cli = (...args: string[]) => execFileSync(process.execPath, [bin, '--config', config, ...args], { input: 'bench password 1\n' });
   cli('domain', 'add', 'example.com');
   cli('account', 'add', 'bench@example.com', '--password-stdin');
@@ -75,6 +77,7 @@ try {
   clearInterval(rssTimer);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
+  await dns.close();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(1);
   const result = {

@@ -14,6 +14,9 @@ import { smtpProtocol, type SmtpDeps } from './protocols/smtp/session.js';
 import { Mailboxes } from './services/mailboxes/index.js';
 import { Auth } from './services/auth/index.js';
 import { Delivery } from './services/delivery/index.js';
+import { Dkim } from './services/dkim/index.js';
+import { SenderAuth } from './services/sender-auth/index.js';
+import { createResolver } from './mail/dns/resolver.js';
 import { argon2Passwords } from './services/auth/password.js';
 import { Directory } from './services/directory/index.js';
 import { CertificateRegistry } from './services/tls/registry.js';
@@ -24,6 +27,7 @@ export interface Server {
   directory: Directory;
   delivery: Delivery;
   mailboxes: Mailboxes;
+  dkim: Dkim;
   tls: CertificateRegistry;
   listeners: Listeners;
   /** Listeners configured but not started, with the reason. */
@@ -31,6 +35,7 @@ export interface Server {
   stop(timeoutMs?: number): Promise<void>;
 }
 
+const DKIM_CHECK_MS = 10 * 60_000;
 const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s', 'https']);
 
 export async function startServer(config: Readonly<Config>, log: Logger): Promise<Server> {
@@ -58,8 +63,22 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   });
   const delivery = new Delivery({ store, log: log.child({ component: 'delivery' }), maxReceivedHeaders: config.smtp.max_received_headers });
 
+  const resolve = createResolver(config.dns.resolvers);
+  const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
+  const senderAuth = new SenderAuth({
+    hostname: config.hostname, resolve, log,
+    policy: {
+      rejectDmarcFailures: config.authentication.reject_dmarc_failures,
+      quarantineToJunk: config.authentication.quarantine_to_junk,
+      rejectSpfFail: config.authentication.reject_spf_fail,
+    },
+  });
+  // Rotated DKIM keys start signing once DNS shows them.
+  const dkimTimer = setInterval(() => void dkim.promotePending().catch((err: unknown) => log.warn({ err }, 'DKIM key check failed')), DKIM_CHECK_MS);
+  dkimTimer.unref();
+
   const smtpDeps: SmtpDeps = {
-    hostname: config.hostname, store, delivery, auth, tls, log,
+    hostname: config.hostname, store, delivery, auth, dkim, senderAuth, tls, log,
     limits: {
       maxMessageBytes: parseSize(config.limits.max_message_size)!,
       maxRecipients: config.smtp.max_recipients,
@@ -142,8 +161,9 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   }
 
   return {
-    store, directory, delivery, mailboxes, tls, listeners, skipped,
+    store, directory, delivery, mailboxes, dkim, tls, listeners, skipped,
     async stop(timeoutMs?: number) {
+      clearInterval(dkimTimer);
       await listeners.close(timeoutMs);
       tls.stop();
       await store.close();

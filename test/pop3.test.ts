@@ -186,9 +186,12 @@ message_log_syslog = false
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const got = readdirSync(path.join(maildir, 'new')).map((f) => readFileSync(path.join(maildir, 'new', f), 'latin1'));
     assert.equal(got.length, 200);
-    // getmail stores Maildir files with Unix line ends; otherwise the bytes must be the same.
-    const norm = (s: string) => s.replace(/\r\n/g, '\n');
-    assert.deepEqual(got.map(norm).sort(), delivered.map(norm).sort());
+    // getmail stores Maildir files with Unix line ends and re-folds long header lines (Python's email
+    // package); apart from that the bytes must be the same.
+    const norm = (s: string) => s.replace(/\r\n/g, '\n').replace(/\n[ \t]+/g, ' ');
+    const want = new Set(delivered.map(norm));
+    const differing = got.map(norm).filter((g) => !want.has(g));
+    assert.deepEqual(differing.map((d) => d.slice(0, 2000)), [], 'every downloaded message is one that was delivered');
     assert.equal((await mailbox(t.server, 'dee@example.com')).length, 0, 'deleted on the server after QUIT');
   });
 

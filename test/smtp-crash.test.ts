@@ -12,6 +12,7 @@ import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { postern, posternAsync } from './helpers/cli.js';
 import { testConfigText } from './helpers/server.js';
 import { RawSmtp } from './helpers/smtp-client.js';
+import { startDns } from './helpers/dns-server.js';
 import { tempDir } from './helpers/tmp.js';
 
 const TOTAL = 2000;
@@ -37,7 +38,8 @@ async function startServe(config: string): Promise<{ child: ChildProcess; port: 
 it('every acknowledged message survives a SIGKILL exactly once', async () => {
   const dir = tempDir();
   const config = path.join(dir, 'postern.toml');
-  writeFileSync(config, testConfigText(dir, '', ['smtp']).replace('level = "debug"', 'level = "info"'));
+  const dns = await startDns(); // nothing leaves 127.0.0.1, DNS included
+  writeFileSync(config, testConfigText(dir, '', ['smtp'], dns.address).replace('level = "debug"', 'level = "info"'));
   assert.equal(postern(['--config', config, 'domain', 'add', 'example.com']).code, 0);
   assert.equal(postern(['--config', config, 'account', 'add', 'ann@example.com', '--password-stdin'], { input: 'crash test pw\n' }).code, 0);
 
@@ -95,5 +97,6 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
     console.log(`# ${acked.size} acknowledged before SIGKILL, ${counts.size - 1} stored (unacknowledged but stored: ${counts.size - 1 - acked.size})`);
   } finally {
     await store.close();
+    await dns.close();
   }
 });

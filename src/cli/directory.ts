@@ -2,6 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { MailError } from '../lib/errors.js';
 import { formatSize, parseSize } from '../lib/units.js';
+import { createLogger } from '../lib/log.js';
+import { createResolver } from '../mail/dns/resolver.js';
+import { Dkim } from '../services/dkim/index.js';
 import { withDirectory } from './context.js';
 import type { Flags } from './main.js';
 import { printJson, printTable, UsageError } from './output.js';
@@ -12,9 +15,14 @@ export async function domainCommand(flags: Flags, args: string[]): Promise<numbe
     case 'add':
       need(name, 'domain add DOMAIN [--alias-of DOMAIN]');
       noExtra(extra);
-      await withDirectory(flags, async (dir) => {
+      await withDirectory(flags, async (dir, config, store) => {
         const d = await dir.addDomain(name, flags['alias-of'] === undefined ? {} : { aliasOf: flags['alias-of'] });
         process.stdout.write(d.aliasOf ? `domain ${d.name} added as an alias of ${d.aliasOf}\n` : `domain ${d.name} added\n`);
+        if (!d.aliasOf && config.dkim.auto_generate) {
+          const dkim = new Dkim({ store, dataDir: config.data_dir, resolve: createResolver(config.dns.resolvers), log: createLogger({ level: 'warn' }) });
+          const key = await dkim.generate(d.name, { algorithm: config.dkim.algorithm });
+          process.stdout.write(`DKIM key ${key.selector} (${key.algorithm}) generated; "postern dns ${d.name}" prints the records to publish\n`);
+        }
       });
       return 0;
     case 'list':

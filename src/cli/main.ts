@@ -7,6 +7,7 @@ import { ConfigError } from '../config/load.js';
 import { isMailError } from '../lib/errors.js';
 import { UsageError } from './output.js';
 import { accountCommand, aliasCommand, domainCommand } from './directory.js';
+import { dkimCommand, dnsCommand } from './dkim.js';
 import { queueCommand } from './queue.js';
 import { checkConfigCommand, demoCommand, initCommand, serveCommand } from './server.js';
 
@@ -21,6 +22,9 @@ export const USAGE = `usage: postern <command> [options]
           remove ADDRESS | passwd ADDRESS [--password-stdin] | quota ADDRESS SIZE
   alias   add SOURCE DEST... | list [DOMAIN] | remove SOURCE [DEST...]   (SOURCE @domain = catch-all)
   queue   list | show ID                          messages waiting for remote delivery
+  dkim    generate DOMAIN [--selector S] [--algorithm rsa2048|rsa4096|ed25519] | list [DOMAIN]
+          rotate DOMAIN [--now]                   new selector; signs once DNS shows it
+  dns     DOMAIN [--json]                         the DNS records to publish for DOMAIN
 
   --config FILE   configuration file (default ./postern.toml, or $POSTERN_CONFIG)
   --json          machine-readable output for list commands
@@ -36,6 +40,9 @@ export const OPTIONS = {
   'alias-of': { type: 'string' },
   'password-stdin': { type: 'boolean' },
   quota: { type: 'string' },
+  selector: { type: 'string' },
+  algorithm: { type: 'string' },
+  now: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 export type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -62,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
     case 'account': return accountCommand(flags, rest);
     case 'alias': return aliasCommand(flags, rest);
     case 'queue': return queueCommand(flags, rest);
+    case 'dkim': return dkimCommand(flags, rest);
+    case 'dns': return dnsCommand(flags, rest);
     default: throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }
 }

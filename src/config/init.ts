@@ -44,6 +44,16 @@ allow_plaintext_auth = false      # passwords only over TLS
 
 [dns]
 resolvers = []                    # e.g. ["127.0.0.1:5353"]; empty = system resolvers
+public_addresses = []             # this server's public IPs, for "postern dns" (A/AAAA, SPF, PTR)
+
+[dkim]
+auto_generate = true              # every new domain gets a key ("postern dkim list")
+algorithm = "rsa2048"             # or "rsa4096", "ed25519"
+
+[authentication]                  # checks of mail arriving on port 25
+reject_dmarc_failures = true      # DMARC p=reject failures: 550 5.7.1
+quarantine_to_junk = true         # DMARC p=quarantine failures: delivered to Junk
+reject_spf_fail = false           # SPF -all failures: 550 5.7.1
 
 [outbound]
 smarthost = ""                    # "host:port" relays all remote mail there; empty = MX delivery

@@ -93,6 +93,25 @@ export const DnsSchema = z
       .array(z.string().refine((s) => parseListenAddress(s) !== undefined || isIP(s) !== 0, { message: 'is not "ip" or "ip:port"' }))
       .default([])
       .describe('DNS resolvers, e.g. ["127.0.0.1:5353"]; empty = system resolvers'),
+    public_addresses: z
+      .array(z.string().refine((s) => isIP(s) !== 0, { message: 'is not an IP address' }))
+      .default([])
+      .describe('Public IPv4/IPv6 addresses of this server, for the A/AAAA, SPF and PTR records "postern dns" prints'),
+  })
+  .prefault({});
+
+export const DkimSchema = z
+  .strictObject({
+    auto_generate: z.boolean().default(true).describe('Give every new domain a DKIM key'),
+    algorithm: z.enum(['rsa2048', 'rsa4096', 'ed25519']).default('rsa2048').describe('Algorithm of generated keys'),
+  })
+  .prefault({});
+
+export const AuthenticationSchema = z
+  .strictObject({
+    reject_dmarc_failures: z.boolean().default(true).describe('Refuse (550 5.7.1) mail failing DMARC of a p=reject domain'),
+    quarantine_to_junk: z.boolean().default(true).describe('Deliver mail failing DMARC of a p=quarantine domain to Junk'),
+    reject_spf_fail: z.boolean().default(false).describe('Refuse mail whose SPF result is fail (-all)'),
   })
   .prefault({});
 
@@ -162,6 +181,8 @@ export const ConfigSchema = z.strictObject({
   tls: TlsSchema,
   acme: AcmeSchema.optional(),
   dns: DnsSchema,
+  dkim: DkimSchema,
+  authentication: AuthenticationSchema,
   outbound: OutboundSchema,
   store: StoreSchema,
   limits: LimitsSchema,

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'INVALID_ADDRESS'
   | 'MAIL_LOOP'
   | 'MESSAGE_TOO_BIG'
+  | 'POLICY_REJECTED'
   | 'TEMPORARY'
   | 'CONFIG';
 

@@ -177,6 +177,27 @@ export interface QueueRepo {
   remove(qid: string): Promise<boolean>;
 }
 
+export type DkimAlgorithm = 'rsa2048' | 'rsa4096' | 'ed25519';
+/** pending: published but not yet seen in DNS; active: signs; retired: kept listed for removal. */
+export type DkimStatus = 'pending' | 'active' | 'retired';
+
+export interface DkimKeyRecord {
+  domain: string;
+  selector: string;
+  algorithm: DkimAlgorithm;
+  /** Base64 of the DER public key (RSA) or the raw 32-byte key (ed25519): the p= tag. */
+  publicKey: string;
+  keyFile: string;
+  status: DkimStatus;
+  createdAt: Date;
+}
+
+export interface DkimKeyRepo {
+  add(key: Omit<DkimKeyRecord, 'createdAt'>): Promise<DkimKeyRecord>;
+  list(domain?: string): Promise<DkimKeyRecord[]>;
+  setStatus(domain: string, selector: string, status: DkimStatus): Promise<boolean>;
+}
+
 export interface BlobStore {
   /** Stores content once per SHA-256; durable (file and directory fsynced) when the promise resolves. */
   put(content: Buffer): Promise<{ hash: string; size: number; isNew: boolean }>;
@@ -197,6 +218,7 @@ export interface Repos {
   readonly messages: MessageRepo;
   readonly fulltext: FullTextRepo;
   readonly queue: QueueRepo;
+  readonly dkim: DkimKeyRepo;
 }
 
 export interface Tx extends Repos {

@@ -17,3 +17,34 @@ declare module 'nodemailer/lib/addressparser' {
   }
   export default function addressparser(text: string, options?: { flatten?: boolean }): ParsedAddress[];
 }
+declare module 'mailauth' {
+  export function dkimSign(
+    message: Buffer | string,
+    options: {
+      canonicalization?: string;
+      algorithm?: string;
+      /** Colon-separated field names. */
+      headerList?: string;
+      signatureData: Array<{ signingDomain: string; selector: string; privateKey: Buffer | string; algorithm?: string }>;
+    },
+  ): Promise<{ signatures: string; errors: unknown[] }>;
+}
+declare module 'mailauth' {
+  export interface AuthenticateResult {
+    headers: string;
+    spf: { status: { result: string } } | false;
+    dmarc: { status: { result: string }; policy?: string; p?: string; sp?: string; pct?: number; domain?: string } | false;
+    dkim: { results: Array<{ status: { result: string } }> };
+    arc: unknown;
+  }
+  export function authenticate(
+    message: Buffer | string,
+    options: {
+      ip?: string; helo?: string; sender?: string; mta?: string; trustReceived?: boolean;
+      resolver?: (name: string, rr: string) => Promise<unknown>; disableBimi?: boolean;
+    },
+  ): Promise<AuthenticateResult>;
+}
+declare module 'mailauth' {
+  export function dkimVerify(message: Buffer | string, options?: { resolver?: (name: string, rr: string) => Promise<unknown> }): Promise<{ results: Array<{ status: { result: string } }> }>;
+}

@@ -5,10 +5,13 @@ import { parseConfig } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/lib/log.js';
 import { startServer, type Server } from '../../src/main.js';
 import { writeCertbotCert } from './certs.js';
+import { startDns, type TestDns } from './dns-server.js';
 import { tempDir } from './tmp.js';
 
 export interface TestServer {
   server: Server;
+  /** The DNS server the test server resolves with (127.0.0.1 only). */
+  dns: TestDns;
   dir: string;
   configFile: string;
   port(name: string): number;
@@ -18,7 +21,7 @@ export interface TestServer {
 
 export const LISTENERS = ['smtp', 'submission', 'submissions', 'lmtp', 'imap', 'imaps', 'pop3', 'pop3s', 'managesieve', 'http', 'https'] as const;
 
-export function testConfigText(dir: string, extra = '', listeners: readonly string[] = ['smtp', 'submission', 'submissions', 'lmtp']): string {
+export function testConfigText(dir: string, extra = '', listeners: readonly string[] = ['smtp', 'submission', 'submissions', 'lmtp'], dnsAddress?: string): string {
   const listen = LISTENERS.map((l) => `${l} = ${listeners.includes(l) ? '["127.0.0.1:0"]' : '[]'}`).join('\n');
   return `hostname = "mail.example.com"
 data_dir = "${dir}/data"
@@ -28,7 +31,7 @@ ${listen}
 certbot_dir = "${dir}/letsencrypt"
 [log]
 level = "debug"
-${extra.includes('[auth]') ? '' : '[auth]\nfailure_delay = "0s"\n'}${extra}`;
+${dnsAddress ? `[dns]\nresolvers = ["${dnsAddress}"]\n` : ''}${extra.includes('[auth]') ? '' : '[auth]\nfailure_delay = "0s"\n'}${extra}`;
 }
 
 export async function startTestServer(options: { extraConfig?: string; listeners?: readonly string[] } = {}): Promise<TestServer> {
@@ -37,18 +40,23 @@ export async function startTestServer(options: { extraConfig?: string; listeners
   await writeCertbotCert(path.join(dir, 'letsencrypt'), 'mail.example.com', ['mail.example.com']);
   await writeCertbotCert(path.join(dir, 'letsencrypt'), 'mail.example.org', ['mail.example.org']);
   const configFile = path.join(dir, 'postern.toml');
-  writeFileSync(configFile, testConfigText(dir, options.extraConfig, options.listeners));
+  const dns = await startDns();
+  const text = testConfigText(dir, options.extraConfig, options.listeners, dns.address);
+  writeFileSync(configFile, text);
   const logs: Array<Record<string, unknown>> = [];
   const log: Logger = createLogger({ level: 'debug', sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) } });
-  const server = await startServer(parseConfig(testConfigText(dir, options.extraConfig, options.listeners), configFile), log);
+  const server = await startServer(parseConfig(text, configFile), log);
   return {
-    server, dir, configFile, logs,
+    server, dns, dir, configFile, logs,
     port: (name) => {
       const b = server.listeners.bound.find((l) => l.name === name);
       if (!b) throw new Error(`listener ${name} is not running`);
       return b.port;
     },
-    stop: () => server.stop(1000),
+    stop: async () => {
+      await server.stop(1000);
+      await dns.close();
+    },
   };
 }
 

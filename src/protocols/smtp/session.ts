@@ -12,6 +12,8 @@ import type { Logger } from '../../lib/log.js';
 import { headerEnd, headerValue, parseHeaders } from '../../mail/mime/headers.js';
 import { headerAddresses } from '../../mail/mime/structure.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
+import type { Dkim } from '../../services/dkim/index.js';
+import type { SenderAuth } from '../../services/sender-auth/index.js';
 import { ownsAddress, type Delivery, type Destination, type RecipientResult } from '../../services/delivery/index.js';
 import { newQueueId } from '../../lib/ids.js';
 import type { Store } from '../../store/index.js';
@@ -25,6 +27,8 @@ export interface SmtpDeps {
   store: Store;
   delivery: Delivery;
   auth: Auth;
+  dkim: Dkim;
+  senderAuth: SenderAuth;
   tls: { contextFor(servername?: string): SecureContext; sniCallback(name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void };
   limits: {
     maxMessageBytes: number;
@@ -196,8 +200,10 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   const user = session.user as AuthedUser | undefined;
   const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
   const rcpts = session.envelope.rcptTo.map((r) => ctx.rcpts.get(r.address.toLowerCase())).filter((r): r is Rcpt => r !== undefined);
-  const added: string[] = [];
 
+  let body = data;
+  let traceHeaders = '';
+  let folder: string | undefined;
   if (mode === 'submission') {
     const head = parseHeaders(data.subarray(0, headerEnd(data)).toString('latin1'));
     const from = headerValue(head, 'from');
@@ -209,17 +215,29 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
       }
     }
     // RFC 6409 §8.2, §8.3: the submission server may add a missing Message-ID and Date.
+    const added: string[] = [];
     if (!headerValue(head, 'message-id')) added.push(`Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${deps.hostname}>`);
     if (!headerValue(head, 'date')) added.push(`Date: ${rfc2822Date(new Date())}`);
+    if (added.length) body = Buffer.concat([Buffer.from(added.map((h) => h + '\r\n').join(''), 'utf8'), data]);
+    // DKIM-sign with the domain of From: (or of the envelope sender) before anything is stored or queued.
+    const signer = fromAddresses[0] ?? mailFrom;
+    body = await deps.dkim.sign(body, signer.slice(signer.lastIndexOf('@') + 1));
+  } else if (mode === 'mx') {
+    const checked = await deps.senderAuth.check(data, { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom });
+    ctx.log.info({ qid, spf: checked.spf, dmarc: checked.dmarc, verdict: checked.verdict }, 'sender authentication');
+    if (checked.verdict === 'reject') throw smtpError('POLICY_REJECTED', checked.reason);
+    if (checked.verdict === 'junk') folder = 'Junk';
+    traceHeaders = checked.headers;
+    body = checked.content;
   }
 
   const received = receivedHeader(mode, deps.hostname, ctx.conn, session, qid, user);
-  const content = Buffer.concat([Buffer.from([received, ...added].map((h) => h + '\r\n').join(''), 'utf8'), data]);
+  const content = Buffer.concat([Buffer.from(`${received}\r\n${traceHeaders}`, 'utf8'), body]);
   const localRcpts = rcpts.filter((r) => !r.isRemote);
   const remoteRcpts = rcpts.filter((r) => r.isRemote);
   const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
   const results = await deps.delivery.deliver({
-    content, mailFrom, qid, enforceQuota: mode === 'lmtp' || rcpts.length === 1,
+    content, mailFrom, qid, folder, enforceQuota: mode === 'lmtp' || rcpts.length === 1,
     recipients: localRcpts.map((r) => ({ address: r.address, destinations: r.destinations, notify: r.notify, orcpt: r.orcpt })),
     outbound: remoteRcpts.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
     authUser: user?.address,

@@ -32,6 +32,8 @@ export interface InboundMessage {
   /** Refuse a recipient whose quota this message would exceed (LMTP, or SMTP with one recipient). */
   enforceQuota: boolean;
   qid: string;
+  /** Mailbox for local copies (Junk for quarantined mail); INBOX when absent or missing. */
+  folder?: string | undefined;
   /** Remote recipients of an authenticated submission, queued in the same transaction. */
   outbound?: Array<{ address: string; notify?: string | undefined; orcpt?: string | undefined }>;
   authUser?: string | undefined;
@@ -105,7 +107,7 @@ export class Delivery {
     const events: Array<Omit<Extract<ChangeEvent, { type: 'added' }>, never>> = [];
     await this.deps.store.transaction(async (tx) => {
       for (const { destination, prefix } of local.values()) {
-        const inbox = await tx.mailboxes.get(destination.account.id, 'INBOX');
+        const inbox = (msg.folder ? await tx.mailboxes.get(destination.account.id, msg.folder) : undefined) ?? (await tx.mailboxes.get(destination.account.id, 'INBOX'));
         if (!inbox) throw new MailError('MAILBOX_NOT_FOUND', `account ${destination.account.address} has no INBOX`);
         const m = await tx.messages.append(inbox.id, {
           blobHash: blob.hash, size: blob.size + Buffer.byteLength(prefix), internalDate, flags: [],
@@ -125,7 +127,7 @@ export class Delivery {
       }
     });
     this.deps.log.info(
-      { qid: msg.qid, from: msg.mailFrom, size, authUser: msg.authUser, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },
+      { qid: msg.qid, from: msg.mailFrom, size, authUser: msg.authUser, folder: msg.folder, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },
       'delivered',
     );
     return results;

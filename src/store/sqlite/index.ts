@@ -12,7 +12,7 @@ import { Coalescer } from '../../lib/coalesce.js';
 import { MailError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import type {
-  AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DomainRecord, DomainRepo,
+  AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DkimKeyRecord, DkimKeyRepo, DkimStatus, DomainRecord, DomainRepo,
   FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageRecord, MessageRepo, MessageSummary, NewMessage, NewQueueEntry,
   QueueEntry, QueueRecipient, QueueRepo, SearchDocument, SpecialUse, Store, Tx,
 } from '../index.js';
@@ -97,6 +97,7 @@ class SqliteStore implements Store {
   readonly messages: MessageRepo;
   readonly fulltext: FullTextRepo;
   readonly queue: QueueRepo;
+  readonly dkim: DkimKeyRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly mutex = new Mutex();
   private readonly txRepos: Omit<Tx, 'notify'>;
@@ -138,6 +139,7 @@ class SqliteStore implements Store {
     this.messages = new Messages(db, exec);
     this.fulltext = new FullText(db, exec);
     this.queue = new Queue(db, exec);
+    this.dkim = new DkimKeys(db, exec);
     this.txRepos = {
       domains: new Domains(db, direct),
       accounts: new Accounts(db, direct),
@@ -146,6 +148,7 @@ class SqliteStore implements Store {
       messages: new Messages(db, direct),
       fulltext: new FullText(db, direct),
       queue: new Queue(db, direct),
+      dkim: new DkimKeys(db, direct),
     };
   }
 
@@ -664,6 +667,46 @@ class Queue implements QueueRepo {
 
   remove(qid: string): Promise<boolean> {
     return this.exec(() => this.db.prepare('DELETE FROM queue WHERE qid = ?').run(qid).changes > 0);
+  }
+}
+
+interface DkimRow { domain: string; selector: string; algorithm: DkimKeyRecord['algorithm']; public_key: string; key_file: string; status: DkimStatus; created_at: number }
+const DKIM_SELECT = 'SELECT d.name AS domain, k.selector, k.algorithm, k.public_key, k.key_file, k.status, k.created_at FROM dkim_keys k JOIN domains d ON d.id = k.domain_id';
+const toDkim = (r: DkimRow): DkimKeyRecord => ({
+  domain: r.domain, selector: r.selector, algorithm: r.algorithm, publicKey: r.public_key, keyFile: r.key_file, status: r.status, createdAt: new Date(r.created_at),
+});
+
+class DkimKeys implements DkimKeyRepo {
+  constructor(private readonly db: Db, private readonly exec: Exec) {}
+
+  add(key: Omit<DkimKeyRecord, 'createdAt'>): Promise<DkimKeyRecord> {
+    return this.exec(() => {
+      const domainId = this.db.prepare('SELECT id FROM domains WHERE name = ?').pluck().get(key.domain) as number | undefined;
+      if (domainId === undefined) throw new MailError('DOMAIN_NOT_FOUND', `domain ${key.domain} is not hosted`);
+      try {
+        this.db
+          .prepare('INSERT INTO dkim_keys (domain_id, selector, algorithm, public_key, key_file, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .run(domainId, key.selector, key.algorithm, key.publicKey, key.keyFile, key.status, Date.now());
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `selector ${key.selector} already exists for ${key.domain}`);
+        throw err;
+      }
+      return toDkim(this.db.prepare(`${DKIM_SELECT} WHERE d.name = ? AND k.selector = ?`).get(key.domain, key.selector) as DkimRow);
+    });
+  }
+
+  list(domain?: string): Promise<DkimKeyRecord[]> {
+    return this.exec(() =>
+      ((domain === undefined
+        ? this.db.prepare(`${DKIM_SELECT} ORDER BY d.name, k.created_at, k.id`).all()
+        : this.db.prepare(`${DKIM_SELECT} WHERE d.name = ? ORDER BY k.created_at, k.id`).all(domain)) as DkimRow[]).map(toDkim),
+    );
+  }
+
+  setStatus(domain: string, selector: string, status: DkimStatus): Promise<boolean> {
+    return this.exec(
+      () => this.db.prepare('UPDATE dkim_keys SET status = ? WHERE selector = ? AND domain_id = (SELECT id FROM domains WHERE name = ?)').run(status, selector, domain).changes > 0,
+    );
   }
 }
 

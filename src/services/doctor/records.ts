@@ -1,0 +1,86 @@
+/**
+ * The DNS records a hosted domain needs, as `postern dns` prints them: A/AAAA for the host name, MX
+ * (to a name with A records, never a CNAME), SPF, DKIM per selector (255-byte strings, RFC 7208 §3.3
+ * and RFC 6376 §3.6.2.2), DMARC, MTA-STS, TLS-RPT, RFC 6186 SRV records, and the PTR to ask for.
+ */
+import { isIPv4 } from 'node:net';
+import type { DkimKeyRecord } from '../../store/index.js';
+import { dkimTxtValue as txtValue } from '../../mail/dkim/record.js';
+
+export interface DnsRecord {
+  name: string;
+  type: 'A' | 'AAAA' | 'MX' | 'TXT' | 'SRV' | 'PTR';
+  value: string;
+  /** Why it is there, or what to do with it. */
+  note: string;
+}
+
+export interface RecordInputs {
+  domain: string;
+  hostname: string;
+  publicAddresses: readonly string[];
+  dkimKeys: readonly DkimKeyRecord[];
+  mtaStsId: string;
+}
+
+export function recordsFor(i: RecordInputs): DnsRecord[] {
+  const out: DnsRecord[] = [];
+  const host = `${i.hostname}.`;
+  if (i.publicAddresses.length === 0) {
+    out.push({ name: host, type: 'A', value: '<public IPv4 of this server>', note: 'set [dns] public_addresses in postern.toml to print the real address' });
+  }
+  for (const ip of i.publicAddresses) out.push({ name: host, type: isIPv4(ip) ? 'A' : 'AAAA', value: ip, note: 'the MX host; clients connect to this name' });
+  out.push({ name: `${i.domain}.`, type: 'MX', value: `10 ${host}`, note: 'an MX must name a host with A/AAAA records, never a CNAME or an IP' });
+  out.push({ name: `${i.domain}.`, type: 'TXT', value: quoteTxt('v=spf1 mx -all'), note: 'SPF: only the MX hosts send for this domain' });
+  for (const key of i.dkimKeys) {
+    if (key.status === 'retired') {
+      out.push({ name: `${key.selector}._domainkey.${i.domain}.`, type: 'TXT', value: quoteTxt(txtValue(key)), note: 'retired DKIM key: remove this record once mail signed with it has been delivered (a week)' });
+      continue;
+    }
+    out.push({
+      name: `${key.selector}._domainkey.${i.domain}.`, type: 'TXT', value: quoteTxt(txtValue(key)),
+      note: key.status === 'pending' ? 'new DKIM key: publish it; Postern signs with it once it is seen in DNS' : `DKIM ${key.algorithm} key in use`,
+    });
+  }
+  out.push({
+    name: `_dmarc.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=DMARC1; p=none; rua=mailto:postmaster@${i.domain}`),
+    note: 'start with p=none and read the reports; then p=quarantine, then p=reject once all your mail passes',
+  });
+  out.push({ name: `_mta-sts.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=STSv1; id=${i.mtaStsId}`), note: `MTA-STS (RFC 8461): the policy is served at https://mta-sts.${i.domain}/.well-known/mta-sts.txt; change id when it changes` });
+  out.push({ name: `_smtp._tls.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=TLSRPTv1; rua=mailto:postmaster@${i.domain}`), note: 'TLS-RPT (RFC 8460): reports of TLS failures delivering to you' });
+  // RFC 6186 §3: client autodiscovery; RFC 8314 §5.1 prefers implicit TLS (priority 0 first).
+  for (const [service, port] of [['_submissions._tcp', 465], ['_submission._tcp', 587], ['_imaps._tcp', 993], ['_imap._tcp', 143], ['_pop3s._tcp', 995]] as const) {
+    out.push({ name: `${service}.${i.domain}.`, type: 'SRV', value: `${port === 587 || port === 143 ? 10 : 0} 1 ${port} ${host}`, note: 'mail client autodiscovery (RFC 6186)' });
+  }
+  for (const ip of i.publicAddresses) {
+    out.push({ name: reverseName(ip), type: 'PTR', value: host, note: 'ask your hosting provider to set this reverse record: receivers check it' });
+  }
+  return out;
+}
+
+/** A TXT value as zone-file strings of at most 255 bytes each (RFC 1035 §3.3.14). */
+export function quoteTxt(value: string): string {
+  const parts: string[] = [];
+  for (let i = 0; i < value.length; i += 255) parts.push(`"${value.slice(i, i + 255).replace(/["\\]/g, '\\$&')}"`);
+  return parts.length > 1 ? `( ${parts.join(' ')} )` : parts[0]!;
+}
+
+export function reverseName(ip: string): string {
+  if (isIPv4(ip)) return `${ip.split('.').reverse().join('.')}.in-addr.arpa.`;
+  const full = expandIPv6(ip);
+  return `${full.replace(/:/g, '').split('').reverse().join('.')}.ip6.arpa.`;
+}
+
+function expandIPv6(ip: string): string {
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const missing = 8 - h.length - t.length;
+  return [...h, ...Array(tail === undefined ? 0 : missing).fill('0'), ...t].map((g) => g.padStart(4, '0')).join(':');
+}
+
+/** BIND zone-file lines, each with its note as a comment. */
+export function renderZone(records: DnsRecord[]): string {
+  const width = Math.max(...records.map((r) => r.name.length));
+  return records.map((r) => `; ${r.note}\n${r.name.padEnd(width)}  3600  IN  ${r.type.padEnd(4)}  ${r.value}`).join('\n') + '\n';
+}

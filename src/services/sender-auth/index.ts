@@ -1,0 +1,77 @@
+/**
+ * Checks mail arriving on the MX port (SPF RFC 7208 on MAIL FROM and HELO, every DKIM signature
+ * RFC 6376, DMARC RFC 7489, ARC RFC 8617) with mailauth, writes one Authentication-Results header
+ * (RFC 8601) with our host name as authserv-id, and applies the policy: DMARC p=reject failures
+ * refused, p=quarantine to Junk, SPF hard fail refused when configured.
+ */
+import { authenticate } from 'mailauth';
+import type { Logger } from '../../lib/log.js';
+import type { DnsResolve } from '../../mail/dns/resolver.js';
+import { headerEnd } from '../../mail/mime/headers.js';
+
+export interface SenderAuthPolicy {
+  rejectDmarcFailures: boolean;
+  quarantineToJunk: boolean;
+  rejectSpfFail: boolean;
+}
+
+export interface SenderAuthResult {
+  /** Header lines to prepend (Received-SPF, Authentication-Results), CRLF-terminated. */
+  headers: string;
+  /** The message without Authentication-Results headers that claim to be ours. */
+  content: Buffer;
+  verdict: 'accept' | 'junk' | 'reject';
+  reason?: string;
+  spf: string;
+  dmarc: string;
+}
+
+export class SenderAuth {
+  constructor(private readonly deps: { hostname: string; resolve: DnsResolve; policy: SenderAuthPolicy; log: Logger }) {}
+
+  async check(data: Buffer, envelope: { ip: string; helo: string; sender: string }): Promise<SenderAuthResult> {
+    const content = stripOurResults(data, this.deps.hostname);
+    const r = await authenticate(content, {
+      ip: envelope.ip, helo: envelope.helo, sender: envelope.sender, mta: this.deps.hostname,
+      resolver: this.deps.resolve, disableBimi: true,
+    });
+    const spf = r.spf ? r.spf.status.result : 'none';
+    const dmarc = r.dmarc ? r.dmarc.status.result : 'none';
+    const headers = r.headers.replace(/\r?\n/g, '\r\n');
+    const policy = r.dmarc && typeof r.dmarc.policy === 'string' ? r.dmarc.policy : undefined;
+    const { rejectDmarcFailures, quarantineToJunk, rejectSpfFail } = this.deps.policy;
+    let verdict: SenderAuthResult['verdict'] = 'accept';
+    let reason: string | undefined;
+    if (dmarc === 'fail' && policy === 'reject' && rejectDmarcFailures) {
+      verdict = 'reject';
+      reason = `DMARC policy of ${r.dmarc ? r.dmarc.domain ?? 'the sender domain' : ''} rejects this message`;
+    } else if (spf === 'fail' && rejectSpfFail) {
+      verdict = 'reject';
+      reason = `SPF of ${envelope.sender || envelope.helo} does not allow ${envelope.ip}`;
+    } else if (dmarc === 'fail' && policy === 'quarantine' && quarantineToJunk) {
+      verdict = 'junk';
+      reason = 'DMARC policy asks for quarantine';
+    }
+    return { headers, content, verdict, spf, dmarc, ...(reason ? { reason } : {}) };
+  }
+}
+
+/** RFC 8601 §5: Authentication-Results claiming our authserv-id are removed before ours is added. */
+export function stripOurResults(data: Buffer, hostname: string): Buffer {
+  const end = headerEnd(data);
+  const head = data.subarray(0, end).toString('latin1');
+  const lines = head.split(/(?<=\n)/);
+  const out: string[] = [];
+  let dropping = false;
+  const ours = new RegExp(`^Authentication-Results:\\s*${hostname.replace(/\./g, '\\.')}\\s*(;|$)`, 'i');
+  for (const line of lines) {
+    if (line[0] === ' ' || line[0] === '\t') {
+      if (!dropping) out.push(line);
+      continue;
+    }
+    dropping = ours.test(line);
+    if (!dropping) out.push(line);
+  }
+  if (out.length === lines.length) return data;
+  return Buffer.concat([Buffer.from(out.join(''), 'latin1'), data.subarray(end)]);
+}

@@ -1,0 +1,89 @@
+/**
+ * An authoritative DNS server for tests, on 127.0.0.1 over UDP and TCP, answering from a record map.
+ * Names in `servfail` answer SERVFAIL (a temporary error); unknown names answer NXDOMAIN.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import * as packet from 'dns-packet';
+
+export interface Zone {
+  A?: string[];
+  AAAA?: string[];
+  MX?: Array<{ preference: number; exchange: string }>;
+  TXT?: Array<string | string[]>;
+  CNAME?: string;
+  PTR?: string[];
+}
+
+export interface TestDns {
+  address: string;
+  records: Map<string, Zone>;
+  servfail: Set<string>;
+  set(name: string, zone: Zone): void;
+  close(): Promise<void>;
+}
+
+export async function startDns(): Promise<TestDns> {
+  const records = new Map<string, Zone>();
+  const servfail = new Set<string>();
+  const answer = (query: packet.Packet): Buffer => {
+    const q = query.questions?.[0];
+    const response: packet.Packet = { id: query.id, type: 'response', flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED, questions: query.questions ?? [], answers: [] };
+    if (!q) return packet.encode(response);
+    const name = q.name.toLowerCase().replace(/\.$/, '');
+    // The RCODE is the low 4 bits of the flags: 2 SERVFAIL, 3 NXDOMAIN.
+    if (servfail.has(name)) return packet.encode({ ...response, flags: (response.flags ?? 0) | 2 });
+    const zone = records.get(name);
+    if (!zone) return packet.encode({ ...response, flags: (response.flags ?? 0) | 3 });
+    const answers: packet.Answer[] = [];
+    if (zone.CNAME) answers.push({ type: 'CNAME', name: q.name, ttl: 60, data: zone.CNAME });
+    else if (q.type === 'A') for (const a of zone.A ?? []) answers.push({ type: 'A', name: q.name, ttl: 60, data: a });
+    else if (q.type === 'AAAA') for (const a of zone.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, data: a });
+    else if (q.type === 'MX') for (const m of zone.MX ?? []) answers.push({ type: 'MX', name: q.name, ttl: 60, data: m });
+    else if (q.type === 'PTR') for (const p of zone.PTR ?? []) answers.push({ type: 'PTR', name: q.name, ttl: 60, data: p });
+    else if (q.type === 'TXT') for (const t of zone.TXT ?? []) answers.push({ type: 'TXT', name: q.name, ttl: 60, data: (Array.isArray(t) ? t : [t]).map((s) => Buffer.from(s)) });
+    return packet.encode({ ...response, answers });
+  };
+  const udp = dgram.createSocket('udp4');
+  udp.on('message', (msg, rinfo) => {
+    try {
+      let reply = answer(packet.decode(msg));
+      if (reply.length > 512) {
+        // Too big for plain UDP: truncated, so the client retries over TCP.
+        const q = packet.decode(msg);
+        reply = packet.encode({ id: q.id, type: 'response', flags: packet.TRUNCATED_RESPONSE | packet.AUTHORITATIVE_ANSWER, questions: q.questions ?? [], answers: [] });
+      }
+      udp.send(reply, rinfo.port, rinfo.address);
+    } catch {
+      /* garbage: no answer */
+    }
+  });
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  const port = udp.address().port;
+  const tcp = net.createServer((socket) => {
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const len = buf.readUInt16BE(0);
+        const reply = answer(packet.decode(buf.subarray(2, 2 + len)));
+        buf = buf.subarray(2 + len);
+        const framed = Buffer.alloc(2 + reply.length);
+        framed.writeUInt16BE(reply.length, 0);
+        reply.copy(framed, 2);
+        socket.write(framed);
+      }
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
+  return {
+    address: `127.0.0.1:${port}`,
+    records, servfail,
+    set: (name, zone) => records.set(name.toLowerCase(), zone),
+    close: () => new Promise<void>((r) => {
+      udp.close();
+      tcp.close(() => r());
+    }),
+  };
+}
