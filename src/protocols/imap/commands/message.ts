@@ -10,7 +10,7 @@ import {
   type FetchItem, type FetchSource,
 } from '../fetch.js';
 import { atom, Literal, StreamLiteral, type Value } from '../respond.js';
-import { hasHeaderKey, matches, parseSearch, textKeys, type SearchTarget } from '../search.js';
+import { hasHeaderKey, matches, parseSearch, textKeys, type SearchKey, type SearchTarget } from '../search.js';
 import { formatSet, inSet, parseSequenceSet } from '../sequence.js';
 import { ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
@@ -223,21 +223,30 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       const spec = parseSearch(args);
       if (!['UTF-8', 'US-ASCII'].includes(spec.charset)) throw new ImapNo(`Charset ${spec.charset} is not supported`, 'BADCHARSET (UTF-8 US-ASCII)');
       const view = s.view;
-      // The stored envelope is loaded only when a header key may need it.
-      const messages: Array<MessageSummary & Partial<StoredMessage>> = hasHeaderKey(spec.key) ? await s.deps.mailboxes.messages(view.mailbox.id) : await s.deps.mailboxes.summaries(view.mailbox.id);
-      const byUid = new Map(messages.map((m) => [m.uid, m]));
       // TEXT and BODY come from the full-text index built at delivery, not from reading every message.
       for (const k of textKeys(spec.key)) k.uids = new Set(await s.deps.mailboxes.searchText(view.mailbox.id, k.value, k.where === 'body'));
       const found: number[] = [];
-      for (let i = 0; i < view.uids.length; i++) {
-        const m = byUid.get(view.uids[i]!);
-        if (!m) continue;
-        const target: SearchTarget = {
-          seq: i + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq,
-          content: async () => s.deps.mailboxes.content(m.blobHash ? (m as StoredMessage) : (await s.deps.mailboxes.messagesByUid(view.mailbox.id, [m.uid]))[0]!),
-          envelopeText: (field) => (m.envelope ? envelopeField(m as StoredMessage, field) : undefined),
-        };
-        if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid })) found.push(isUid ? m.uid : i + 1);
+      const indexOnly = textOnly(spec.key);
+      if (indexOnly) {
+        // Only index keys: the answer is the intersection of their sets, without reading any message.
+        const sets = textKeys(spec.key).map((k) => k.uids!);
+        view.uids.forEach((uid, i) => {
+          if (sets.every((set) => set.has(uid))) found.push(isUid ? uid : i + 1);
+        });
+      } else {
+        // The stored envelope is loaded only when a header key may need it.
+        const messages: Array<MessageSummary & Partial<StoredMessage>> = hasHeaderKey(spec.key) ? await s.deps.mailboxes.messages(view.mailbox.id) : await s.deps.mailboxes.summaries(view.mailbox.id);
+        const byUid = new Map(messages.map((m) => [m.uid, m]));
+        for (let i = 0; i < view.uids.length; i++) {
+          const m = byUid.get(view.uids[i]!);
+          if (!m) continue;
+          const target: SearchTarget = {
+            seq: i + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq,
+            content: async () => s.deps.mailboxes.content(m.blobHash ? (m as StoredMessage) : (await s.deps.mailboxes.messagesByUid(view.mailbox.id, [m.uid]))[0]!),
+            envelopeText: (field) => (m.envelope ? envelopeField(m as StoredMessage, field) : undefined),
+          };
+          if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid })) found.push(isUid ? m.uid : i + 1);
+        }
       }
       if (spec.ret || s.isRev2) {
         const ret = spec.ret ?? new Set(['ALL'] as const);
@@ -280,6 +289,13 @@ function decodeWords(text: string): string {
   } catch {
     return text;
   }
+}
+
+/** A search made only of TEXT/BODY keys (and ALL), combined with AND. */
+function textOnly(k: SearchKey): boolean {
+  if (k.op === 'text') return true;
+  if (k.op === 'and') return k.keys.every((x) => x.op === 'all' || textOnly(x)) && k.keys.some((x) => x.op === 'text');
+  return false;
 }
 
 /** SUBJECT, FROM, TO, CC, BCC from the stored envelope: display names and addresses as text. */
