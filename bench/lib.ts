@@ -14,6 +14,8 @@ export interface BenchServer {
   rss(): number;
   peakRss(): number;
   stop(): Promise<void>;
+  /** Stops the process and starts a fresh one on the same data (a clean heap for memory figures). */
+  restart(): Promise<void>;
   cli(...args: string[]): void;
 }
 
@@ -29,17 +31,22 @@ export async function startPostern(listeners: string[], options: { plaintextAuth
   const cli = (...args: string[]) => void execFileSync(process.execPath, [bin, '--config', config, ...args], { input: 'bench password 1\n' });
   cli('domain', 'add', 'example.com');
   cli('account', 'add', 'bench@example.com', '--password-stdin');
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
+  let child!: ChildProcess;
   const ports = new Map<string, number>();
-  child.stdout!.on('data', (d: Buffer) => {
-    if (ports.size < listeners.length) {
-      out += d.toString();
-      for (const m of out.matchAll(/"listener":"(\w+)","address":"127\.0\.0\.1:(\d+)"/g)) ports.set(m[1]!, Number(m[2]));
-    }
-  });
-  for (let i = 0; i < 300 && ports.size < listeners.length; i++) await new Promise((r) => setTimeout(r, 100));
-  if (ports.size < listeners.length) throw new Error(`server did not start: ${out}`);
+  const launch = async () => {
+    ports.clear();
+    child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      if (ports.size < listeners.length) {
+        out += d.toString();
+        for (const m of out.matchAll(/"listener":"(\w+)","address":"127\.0\.0\.1:(\d+)"/g)) ports.set(m[1]!, Number(m[2]));
+      }
+    });
+    for (let i = 0; i < 300 && ports.size < listeners.length; i++) await new Promise((r) => setTimeout(r, 100));
+    if (ports.size < listeners.length) throw new Error(`server did not start: ${out}`);
+  };
+  await launch();
   let peak = 0;
   const rss = () => {
     try {
@@ -50,8 +57,16 @@ export async function startPostern(listeners: string[], options: { plaintextAuth
   };
   const timer = setInterval(() => (peak = Math.max(peak, rss())), 100);
   return {
-    dir, child, rss, cli,
+    dir, rss, cli,
+    get child() {
+      return child;
+    },
     port: (name) => ports.get(name)!,
+    async restart() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await launch();
+    },
     peakRss: () => Math.max(peak, rss()),
     async stop() {
       clearInterval(timer);

@@ -9,6 +9,7 @@ import { startListeners, type Listeners, type ListenerSpec } from './listeners/i
 import type { Connection, SessionFactory } from './protocols/shared/connection.js';
 import { IMAP_LIMITS } from './protocols/imap/limits.js';
 import { ImapSession, type ImapDeps } from './protocols/imap/session.js';
+import { UidSnapshots } from './protocols/imap/uid-snapshots.js';
 import { Pop3Session, type Pop3Deps } from './protocols/pop3/session.js';
 import { smtpProtocol, type SmtpDeps } from './protocols/smtp/session.js';
 import { Mailboxes } from './services/mailboxes/index.js';
@@ -90,7 +91,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
   const maxMessageBytes = parseSize(config.limits.max_message_size)!;
   const imapDeps: ImapDeps = {
-    hostname: config.hostname, auth, mailboxes, changes: store.changes, log,
+    hostname: config.hostname, auth, mailboxes, changes: store.changes, log, uidSnapshots: new UidSnapshots(),
     limits: {
       maxLineBytes: IMAP_LIMITS.maxLineBytes,
       maxLiteralBytes: maxMessageBytes,

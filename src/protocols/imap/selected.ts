@@ -5,9 +5,11 @@
  * numbers always mean what it thinks they mean.
  */
 import type { ChangeEvent, MailboxRecord } from '../../store/index.js';
+import type { UidSnapshots } from './uid-snapshots.js';
 
 export class SelectedMailbox {
-  uids: number[];
+  /** Immutable and shared with other sessions; every change makes a new list. */
+  uids: Uint32Array;
   private readonly added = new Set<number>();
   private readonly expunged = new Set<number>();
   private readonly flagged = new Set<number>();
@@ -15,10 +17,21 @@ export class SelectedMailbox {
 
   constructor(
     public mailbox: MailboxRecord,
-    uids: number[],
+    uids: readonly number[],
     readonly isReadOnly: boolean,
+    private readonly snapshots: UidSnapshots,
   ) {
-    this.uids = uids;
+    this.uids = snapshots.intern(mailbox.id, Uint32Array.from(uids));
+  }
+
+  private replace(next: Uint32Array): void {
+    this.uids = this.snapshots.intern(this.mailbox.id, next);
+  }
+
+  /** The list without the given sequence numbers (1-based, ascending). */
+  private without(seqs: number[]): Uint32Array {
+    const drop = new Set(seqs);
+    return this.uids.filter((_, i) => !drop.has(i + 1));
   }
 
   get exists(): number {
@@ -66,14 +79,9 @@ export class SelectedMailbox {
    * must be sent, the UIDs to FETCH flags for, and whether new messages arrived.
    */
   take(allowExpunge: boolean): { expungedSeqs: number[]; flagUids: number[]; hasNew: boolean } {
-    const expungedSeqs: number[] = [];
+    let expungedSeqs: number[] = [];
     if (allowExpunge && this.expunged.size) {
-      for (const uid of [...this.expunged].sort((a, b) => a - b)) {
-        const seq = this.seqOf(uid);
-        if (seq === 0) continue;
-        this.uids.splice(seq - 1, 1);
-        expungedSeqs.push(seq);
-      }
+      expungedSeqs = this.announceOrder([...this.expunged]);
       this.expunged.clear();
     }
     const flagUids = [...this.flagged].filter((u) => this.seqOf(u) > 0 && !this.expunged.has(u));
@@ -85,19 +93,28 @@ export class SelectedMailbox {
 
   /** New UIDs from the store, appended in order. */
   addUids(uids: number[]): void {
-    for (const u of uids) if (u > this.maxUid) this.uids.push(u);
+    const fresh = uids.filter((u) => u > this.maxUid).sort((a, b) => a - b);
+    if (fresh.length === 0) return;
+    const next = new Uint32Array(this.uids.length + fresh.length);
+    next.set(this.uids);
+    next.set(fresh, this.uids.length);
+    this.replace(next);
   }
 
   /** Our own EXPUNGE: returns the sequence numbers to announce, in order. */
   removeUids(uids: number[]): number[] {
-    const seqs: number[] = [];
-    for (const uid of [...uids].sort((a, b) => a - b)) {
-      const seq = this.seqOf(uid);
-      if (seq === 0) continue;
-      this.uids.splice(seq - 1, 1);
-      this.expunged.delete(uid);
-      seqs.push(seq);
-    }
-    return seqs;
+    for (const u of uids) this.expunged.delete(u);
+    return this.announceOrder(uids);
+  }
+
+  /**
+   * Removes the UIDs and returns the EXPUNGE sequence numbers in sending order: each one counted
+   * after the previous ones are gone (RFC 9051 §7.5.1), so ascending UIDs give non-decreasing numbers.
+   */
+  private announceOrder(uids: number[]): number[] {
+    const seqs = uids.map((u) => this.seqOf(u)).filter((seq) => seq > 0).sort((a, b) => a - b);
+    if (seqs.length === 0) return [];
+    this.replace(this.without(seqs));
+    return seqs.map((seq, i) => seq - i);
   }
 }

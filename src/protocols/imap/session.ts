@@ -15,6 +15,7 @@ import { IdleTimer } from '../shared/idle-timer.js';
 import { COMMANDS } from './commands/index.js';
 import { atom, encode, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
 import { SelectedMailbox } from './selected.js';
+import type { UidSnapshots } from './uid-snapshots.js';
 import { FrameReader, ImapSyntaxError, tokenize, type Token, type WireLimits } from './wire.js';
 
 export interface ImapDeps {
@@ -22,6 +23,8 @@ export interface ImapDeps {
   auth: Auth;
   mailboxes: Mailboxes;
   changes: ChangeFeed;
+  /** UID lists shared by the sessions that have the same mailbox selected. */
+  uidSnapshots: UidSnapshots;
   limits: WireLimits & { allowPlaintextAuth: boolean; idleTimeoutMs: number; maxBadCommands: number };
   log: Logger;
 }

@@ -129,7 +129,7 @@ async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise
   }
   const box = await s.deps.mailboxes.get(s.user.accountId, mailboxArg(s, args[0]));
   const messages = await s.deps.mailboxes.summaries(box.id);
-  const view = new SelectedMailbox(box, messages.map((m) => m.uid), readOnly);
+  const view = new SelectedMailbox(box, messages.map((m) => m.uid), readOnly, s.deps.uidSnapshots);
   const flags = new Set(SYSTEM_FLAGS);
   for (const m of messages) for (const f of m.flags) flags.add(f);
   s.untagged(atom('FLAGS'), flagsValue([...flags]));
