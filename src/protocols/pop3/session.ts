@@ -107,6 +107,13 @@ export class Pop3Session implements Session {
     if (!this.conn.socket.destroyed) this.conn.socket.write(`${line}\r\n`);
   }
 
+  /** A multi-line response (RFC 1939 §3): status line, lines, then "." alone. */
+  private multiline(status: string, lines: string[]): void {
+    this.write(status);
+    for (const l of lines) this.write(l.startsWith('.') ? `.${l}` : l);
+    this.write('.');
+  }
+
   private bad(text: string): void {
     this.write(`-ERR ${text}`);
     if (++this.badCount >= this.deps.limits.maxBadCommands) {
@@ -153,9 +160,7 @@ export class Pop3Session implements Session {
     const state = this.state as Extract<State, { kind: 'authorization' }>;
     switch (name) {
       case 'CAPA':
-        this.write('+OK Capability list follows');
-        for (const c of this.capa()) this.write(c);
-        return this.write('.');
+        return this.multiline('+OK Capability list follows', this.capa());
       case 'QUIT':
         this.write('+OK Bye');
         this.state = { kind: 'done' };
@@ -182,11 +187,7 @@ export class Pop3Session implements Session {
         if (state.user === undefined) return this.bad('USER first');
         return this.login(state.user, arg);
       case 'AUTH': {
-        if (!arg) {
-          this.write('+OK Mechanisms follow');
-          this.write('PLAIN');
-          return this.write('.');
-        }
+        if (!arg) return this.multiline('+OK Mechanisms follow', ['PLAIN']);
         const [mech, initial] = arg.split(' ');
         if (mech!.toUpperCase() !== 'PLAIN') return this.write('-ERR Mechanism not supported');
         if (!this.mayLogin) return this.write('-ERR [AUTH] Use STLS before logging in');
@@ -243,9 +244,7 @@ export class Pop3Session implements Session {
     try {
       switch (name) {
         case 'CAPA':
-          this.write('+OK Capability list follows');
-          for (const c of this.capa()) this.write(c);
-          return this.write('.');
+          return this.multiline('+OK Capability list follows', this.capa());
         case 'NOOP':
           return this.write('+OK');
         case 'STAT': {
@@ -257,17 +256,13 @@ export class Pop3Session implements Session {
             const { m, n } = pick(arg);
             return this.write(`+OK ${n} ${m.size}`);
           }
-          this.write('+OK Scan listing follows');
-          for (const { m, n } of live()) this.write(`${n} ${m.size}`);
-          return this.write('.');
+          return this.multiline('+OK Scan listing follows', live().map(({ m, n }) => `${n} ${m.size}`));
         case 'UIDL':
           if (arg) {
             const { m, n } = pick(arg);
             return this.write(`+OK ${n} ${uidl(m.uid, st.box.uidValidity)}`);
           }
-          this.write('+OK Unique-ID listing follows');
-          for (const { m, n } of live()) this.write(`${n} ${uidl(m.uid, st.box.uidValidity)}`);
-          return this.write('.');
+          return this.multiline('+OK Unique-ID listing follows', live().map(({ m, n }) => `${n} ${uidl(m.uid, st.box.uidValidity)}`));
         case 'RETR':
         case 'TOP': {
           const [which, linesText] = arg.split(' ');
