@@ -3,7 +3,9 @@
  */
 import type { Config, ListenerName } from './config/schema.js';
 import { parseListenAddress } from './config/schema.js';
+import path from 'node:path';
 import type { Logger } from './lib/log.js';
+import { loadOrCreateSecret } from './lib/secret.js';
 import { parseDuration, parseSize } from './lib/units.js';
 import { startListeners, type Listeners, type ListenerSpec } from './listeners/index.js';
 import type { Connection, SessionFactory } from './protocols/shared/connection.js';
@@ -62,7 +64,10 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       lockoutMs: parseDuration(config.auth.lockout)!,
     },
   });
-  const delivery = new Delivery({ store, log: log.child({ component: 'delivery' }), maxReceivedHeaders: config.smtp.max_received_headers });
+  const delivery = new Delivery({
+    store, log: log.child({ component: 'delivery' }), maxReceivedHeaders: config.smtp.max_received_headers,
+    srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
+  });
 
   const resolve = createResolver(config.dns.resolvers);
   const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });

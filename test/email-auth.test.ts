@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { dkimSign, dkimVerify } from 'mailauth';
+import { authenticate, dkimSign, dkimVerify } from 'mailauth';
 import nodemailer from 'nodemailer';
 import { createResolver } from '../src/mail/dns/resolver.js';
 import { BIN } from './helpers/cli.js';
@@ -185,6 +185,38 @@ describe('SPF, DKIM and DMARC on port 25', () => {
     assert.equal((text.match(/^Authentication-Results: mail\.example\.com;/gm) ?? []).length, 1, 'only ours');
     assert.doesNotMatch(text, /header\.d=bank\.example/);
     assert.match(text, /^Authentication-Results: other\.example; spf=pass/m, 'other servers\' results are kept');
+  });
+});
+
+describe('forwarding: SRS and ARC', () => {
+  it('gives forwarded mail an SRS sender and an ARC seal that the next hop verifies; bounces find their way back', async () => {
+    await t.server.directory.addAlias('fwd@example.com', ['friend@elsewhere.example', 'bob@example.com']);
+    const c = await RawSmtp.connect(t.port('smtp'));
+    await c.send('x@pass.example', ['fwd@example.com'], 'From: x@pass.example\r\nTo: fwd@example.com\r\nSubject: forwarded\r\n\r\nfor a friend\r\n');
+    c.close();
+    const entry = (await t.server.store.queue.list()).find((q) => q.recipients.some((r) => r.recipient === 'friend@elsewhere.example'));
+    assert.ok(entry, 'queued for the external destination');
+    assert.match(entry.sender, /^SRS0=[^=]{4}=[A-Z2-7]{2}=pass\.example=x@example\.com$/);
+    const content = (await t.server.store.blobs.get(entry.blobHash)).toString();
+    assert.match(content, /^ARC-Seal: i=1; .*d=example\.com/m);
+    assert.match(content, /^ARC-Message-Signature: i=1;/m);
+    assert.match(content, /^ARC-Authentication-Results: i=1; mail\.example\.com;/m);
+    // The next hop: SPF for the SRS sender is ours, and our ARC seal verifies.
+    t.dns.set('example.com', { ...(t.dns.records.get('example.com') ?? {}), TXT: [...(t.dns.records.get('example.com')?.TXT ?? []).filter((r) => !String(r).startsWith('v=spf1')), ['v=spf1 ip4:127.0.0.1 -all']] });
+    const next = await authenticate(content, { ip: '127.0.0.1', helo: 'mail.example.com', sender: entry.sender, mta: 'mx.elsewhere.example', resolver: createResolver([t.dns.address]) });
+    assert.equal((next.arc as { status: { result: string } }).status.result, 'pass', JSON.stringify(next.arc).slice(0, 400));
+    assert.equal(next.spf && next.spf.status.result, 'pass');
+
+    // A bounce to the SRS address goes back to the original sender; a forged one is refused.
+    const bounce = await RawSmtp.connect(t.port('smtp'), 'mx.elsewhere.example');
+    await bounce.send('', [entry.sender], 'From: MAILER-DAEMON@elsewhere.example\r\nSubject: Undelivered Mail\r\n\r\nbounce\r\n');
+    bounce.close();
+    const back = (await t.server.store.queue.list()).find((q) => q.sender === '' && q.recipients.some((r) => r.recipient === 'x@pass.example'));
+    assert.ok(back, 'the bounce is queued for the original sender, with the null sender');
+    const forged = await RawSmtp.connect(t.port('smtp'));
+    await forged.command('MAIL FROM:<>', '250');
+    await assert.rejects(forged.command('RCPT TO:<SRS0=abcd=AB=victim.example=x@example.com>', '250'), /550 5\.1\.1/);
+    forged.close();
   });
 });
 

@@ -42,6 +42,7 @@ declare module 'mailauth' {
     options: {
       ip?: string; helo?: string; sender?: string; mta?: string; trustReceived?: boolean;
       resolver?: (name: string, rr: string) => Promise<unknown>; disableBimi?: boolean;
+      seal?: { signingDomain: string; selector: string; privateKey: Buffer | string };
     },
   ): Promise<AuthenticateResult>;
 }

@@ -223,7 +223,10 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     const signer = fromAddresses[0] ?? mailFrom;
     body = await deps.dkim.sign(body, signer.slice(signer.lastIndexOf('@') + 1));
   } else if (mode === 'mx') {
-    const checked = await deps.senderAuth.check(data, { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom });
+    // Mail an alias forwards to another domain is ARC-sealed with the forwarding domain's key.
+    const forwarding = rcpts.find((r) => r.destinations.some((d) => d.kind === 'remote'));
+    const seal = forwarding ? await deps.dkim.sealingKey(forwarding.address.slice(forwarding.address.lastIndexOf('@') + 1)) : undefined;
+    const checked = await deps.senderAuth.check(data, { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom }, seal);
     ctx.log.info({ qid, spf: checked.spf, dmarc: checked.dmarc, verdict: checked.verdict }, 'sender authentication');
     if (checked.verdict === 'reject') throw smtpError('POLICY_REJECTED', checked.reason);
     if (checked.verdict === 'junk') folder = 'Junk';

@@ -11,6 +11,7 @@ import { parseMessage } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
 import type { ChangeEvent, Store } from '../../store/index.js';
 import { newQueueId } from '../../lib/ids.js';
+import { isSrs, srsForward } from '../../mail/srs.js';
 import { resolveRecipient, type Destination, type Resolution } from './recipients.js';
 
 export { resolveRecipient, ownsAddress, type Destination, type Resolution } from './recipients.js';
@@ -49,6 +50,8 @@ export interface DeliveryDeps {
   store: Store;
   log: Logger;
   maxReceivedHeaders: number;
+  /** Key of the SRS addresses given to forwarded mail. */
+  srsSecret: Buffer;
 }
 
 export class Delivery {
@@ -56,7 +59,7 @@ export class Delivery {
 
   /** RCPT TO time: where the address leads, refused early when the mailbox is already full. */
   async checkRecipient(address: string): Promise<Resolution> {
-    const resolution = await resolveRecipient(this.deps.store, address);
+    const resolution = await resolveRecipient(this.deps.store, address, { srsSecret: this.deps.srsSecret });
     if (resolution.kind === 'ok') {
       for (const d of resolution.destinations) {
         if (d.kind === 'local' && d.account.quotaBytes > 0 && d.account.usedBytes >= d.account.quotaBytes) {
@@ -79,8 +82,9 @@ export class Delivery {
 
     const results: RecipientResult[] = [];
     const local = new Map<number, { destination: Extract<Destination, { kind: 'local' }>; prefix: string }>();
-    const remote = new Map<string, InboundRecipient>();
-    for (const o of msg.outbound ?? []) remote.set(o.address, { address: o.address, destinations: [], notify: o.notify, orcpt: o.orcpt });
+    // Remote destinations by envelope sender: submissions keep the sender, forwards get an SRS one.
+    const remote = new Map<string, { sender: string; rcpt: InboundRecipient }>();
+    for (const o of msg.outbound ?? []) remote.set(o.address, { sender: msg.mailFrom, rcpt: { address: o.address, destinations: [], notify: o.notify, orcpt: o.orcpt } });
     const size = msg.content.length;
     for (const r of msg.recipients) {
       const failure = this.refusal(r, deliveredTo, size, msg.enforceQuota);
@@ -94,7 +98,9 @@ export class Delivery {
           const prefix = `Return-Path: <${msg.mailFrom}>\r\nDelivered-To: ${d.address}\r\n`;
           local.set(d.account.id, { destination: d, prefix });
         } else if (d.kind === 'remote' && !remote.has(d.address)) {
-          remote.set(d.address, { address: d.address, destinations: [], notify: r.notify, orcpt: r.orcpt ?? `rfc822;${r.address}` });
+          const forwarder = r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase();
+          const sender = msg.mailFrom === '' || isSrs(msg.mailFrom) ? msg.mailFrom : srsForward(msg.mailFrom, forwarder, this.deps.srsSecret);
+          remote.set(d.address, { sender, rcpt: { address: d.address, destinations: [], notify: r.notify, orcpt: r.orcpt ?? `rfc822;${r.address}` } });
         }
       }
       results.push({ address: r.address, status: 'delivered' });
@@ -118,12 +124,16 @@ export class Delivery {
         events.push(event);
       }
       if (local.size) await tx.fulltext.index(blob.hash, doc);
-      if (remote.size) {
+      const bySender = new Map<string, InboundRecipient[]>();
+      for (const { sender, rcpt } of remote.values()) bySender.set(sender, [...(bySender.get(sender) ?? []), rcpt]);
+      let first = local.size === 0;
+      for (const [sender, rcpts] of bySender) {
         await tx.queue.add({
-          qid: local.size ? newQueueId() : msg.qid, blobHash: blob.hash, sender: msg.mailFrom, size: blob.size,
+          qid: first ? msg.qid : newQueueId(), blobHash: blob.hash, sender, size: blob.size,
           authUser: msg.authUser ?? null, envid: msg.envid ?? null, ret: msg.ret ?? null,
-          recipients: [...remote.values()].map((r) => ({ recipient: r.address, notify: r.notify ?? null, orcpt: r.orcpt ?? null })),
+          recipients: rcpts.map((r) => ({ recipient: r.address, notify: r.notify ?? null, orcpt: r.orcpt ?? null })),
         });
+        first = false;
       }
     });
     this.deps.log.info(

@@ -4,6 +4,7 @@
  * then the domain's catch-all. The tag of a plus-address is kept for Sieve.
  */
 import { normalizeAddress, splitPlus } from '../../mail/address.js';
+import { isSrs, srsReverse } from '../../mail/srs.js';
 import type { AccountRecord, Store } from '../../store/index.js';
 
 export const MAX_ALIAS_DEPTH = 10;
@@ -19,12 +20,17 @@ export type Resolution =
   | { kind: 'disabled'; address: string }
   | { kind: 'ok'; address: string; destinations: Destination[] };
 
-export async function resolveRecipient(store: Store, input: string): Promise<Resolution> {
+export async function resolveRecipient(store: Store, input: string, options: { srsSecret?: Buffer } = {}): Promise<Resolution> {
   const check = normalizeAddress(input);
   if (!check.ok) return { kind: 'invalid', reason: check.reason };
   const hosted = await hostedDomain(store, check.address.domain);
   if (!hosted) return { kind: 'not-hosted', domain: check.address.domain };
   const address = `${check.address.local}@${hosted}`;
+  if (options.srsSecret && isSrs(check.address.local)) {
+    // A bounce of mail we forwarded: back to the original sender, if the address is genuine.
+    const original = srsReverse(check.address.local, options.srsSecret);
+    return original ? { kind: 'ok', address, destinations: [{ kind: 'remote', address: original }] } : { kind: 'unknown', address };
+  }
   const out: Destination[] = [];
   const seen = new Set<string>();
   let disabled = false;

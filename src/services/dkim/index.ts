@@ -103,6 +103,15 @@ export class Dkim {
     }
   }
 
+  /** The key that ARC-seals mail this domain forwards (RFC 8617 §5): its active RSA key, else ed25519. */
+  async sealingKey(input: string): Promise<{ signingDomain: string; selector: string; privateKey: Buffer } | undefined> {
+    const check = normalizeDomain(input);
+    if (!check.ok) return undefined;
+    const active = (await this.deps.store.dkim.list(check.domain)).filter((k) => k.status === 'active');
+    const key = active.find((k) => k.algorithm !== 'ed25519') ?? active[0];
+    return key && { signingDomain: key.domain, selector: key.selector, privateKey: await readFile(key.keyFile) };
+  }
+
   /**
    * Signs `content` for `domain` with its active keys (ed25519 and RSA both when both exist),
    * relaxed/relaxed; returns the content with DKIM-Signature headers prepended, or as it was.

@@ -29,11 +29,12 @@ export interface SenderAuthResult {
 export class SenderAuth {
   constructor(private readonly deps: { hostname: string; resolve: DnsResolve; policy: SenderAuthPolicy; log: Logger }) {}
 
-  async check(data: Buffer, envelope: { ip: string; helo: string; sender: string }): Promise<SenderAuthResult> {
+  /** With `seal`, a message with a valid or no ARC chain gets our ARC set (it is being forwarded). */
+  async check(data: Buffer, envelope: { ip: string; helo: string; sender: string }, seal?: { signingDomain: string; selector: string; privateKey: Buffer }): Promise<SenderAuthResult> {
     const content = stripOurResults(data, this.deps.hostname);
     const r = await authenticate(content, {
       ip: envelope.ip, helo: envelope.helo, sender: envelope.sender, mta: this.deps.hostname,
-      resolver: this.deps.resolve, disableBimi: true,
+      resolver: this.deps.resolve, disableBimi: true, ...(seal ? { seal } : {}),
     });
     const spf = r.spf ? r.spf.status.result : 'none';
     const dmarc = r.dmarc ? r.dmarc.status.result : 'none';

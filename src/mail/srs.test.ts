@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { srsForward, srsReverse } from './srs.js';
+
+const secret = Buffer.from('0123456789abcdef0123456789abcdef');
+const now = Date.UTC(2026, 10, 26);
+
+it('rewrites a sender for forwarding and reverses it for bounces, refusing forged and old addresses', () => {
+  const srs = srsForward('ann@sender.example', 'forwarder.example', secret, now);
+  assert.match(srs, /^SRS0=[A-Za-z0-9+/]{4}=[A-Z2-7]{2}=sender\.example=ann@forwarder\.example$/);
+  const local = srs.slice(0, srs.lastIndexOf('@'));
+  assert.equal(srsReverse(local, secret, now), 'ann@sender.example');
+  assert.equal(srsReverse(local.toLowerCase(), secret, now), 'ann@sender.example', 'case-insensitive, as local parts get lower-cased');
+  assert.equal(srsReverse(local, secret, now + 20 * 86_400_000), 'ann@sender.example');
+  assert.equal(srsReverse(local, secret, now + 30 * 86_400_000), undefined, 'expired after 21 days');
+  assert.equal(srsReverse(local.replace('=sender.example=', '=evil.example='), secret, now), undefined, 'forged');
+  assert.equal(srsReverse(local, Buffer.from('another secret'), now), undefined);
+  assert.equal(srsReverse('ann', secret, now), undefined);
+});

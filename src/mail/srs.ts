@@ -1,0 +1,45 @@
+/**
+ * Sender Rewriting Scheme (the SRS0 form of libsrs2 and postsrsd), so that mail forwarded to another
+ * domain passes SPF there: `SRS0=HHHH=TT=domain=local@forwarder`. HHHH is an HMAC of the rest, TT
+ * the day it was made; bounces to the address are accepted for 21 days and routed to the original.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const MAX_AGE_DAYS = 21;
+const DAY_MS = 86_400_000;
+
+function stamp(now: number): string {
+  const day = Math.floor(now / DAY_MS) % 1024;
+  return BASE32[day >> 5]! + BASE32[day & 31]!;
+}
+
+function hash(secret: Buffer, ts: string, domain: string, local: string): string {
+  return createHmac('sha1', secret).update(`${ts}${domain}${local}`.toLowerCase()).digest('base64').slice(0, 4);
+}
+
+export function srsForward(sender: string, forwarderDomain: string, secret: Buffer, now = Date.now()): string {
+  const at = sender.lastIndexOf('@');
+  if (at <= 0) return sender;
+  const local = sender.slice(0, at);
+  const domain = sender.slice(at + 1);
+  const ts = stamp(now);
+  return `SRS0=${hash(secret, ts, domain, local)}=${ts}=${domain}=${local}@${forwarderDomain}`;
+}
+
+/** The original address of an SRS0 local part, or undefined when it is forged, damaged or expired. */
+export function srsReverse(local: string, secret: Buffer, now = Date.now()): string | undefined {
+  const m = /^SRS0[=+-]([^=]{4})=([A-Z2-7]{2})=([^=]+)=(.+)$/i.exec(local);
+  if (!m) return undefined;
+  const [, given, ts, domain, user] = m as unknown as [string, string, string, string, string];
+  const expected = hash(secret, ts.toUpperCase(), domain, user);
+  if (given.length !== expected.length || !timingSafeEqual(Buffer.from(given.toLowerCase()), Buffer.from(expected.toLowerCase()))) return undefined;
+  const then = BASE32.indexOf(ts[0]!.toUpperCase()) * 32 + BASE32.indexOf(ts[1]!.toUpperCase());
+  const today = Math.floor(now / DAY_MS) % 1024;
+  if ((today - then + 1024) % 1024 > MAX_AGE_DAYS) return undefined;
+  return `${user}@${domain}`;
+}
+
+export function isSrs(local: string): boolean {
+  return /^SRS0[=+-]/i.test(local);
+}
