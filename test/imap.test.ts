@@ -319,6 +319,22 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     assert.match(reply, /\* LSUB \(\) "\/" "Lists\/Postern"\r\nh OK/);
   });
 
+  it('authenticates with AUTHENTICATE PLAIN, with SASL-IR and with a continuation, and refuses bad credentials', async () => {
+    const b64 = (u: string, p: string) => Buffer.from(`\0${u}\0${p}`).toString('base64');
+    const reply = await rawSession(t.port('imaps'), [
+      `a AUTHENTICATE PLAIN ${b64('bob@example.com', 'wrong password')}\r\n`,
+      `b AUTHENTICATE PLAIN ${b64('bob@example.com', 'bob password 1')}\r\n`, 'c LOGOUT\r\n',
+    ], 400, true);
+    assert.match(reply, /\r\na NO \[AUTHENTICATIONFAILED\] /);
+    assert.match(reply, /\r\nb OK \[CAPABILITY [^\]]*\] Logged in/);
+    const continued = await rawSession(t.port('imaps'), ['a AUTHENTICATE PLAIN\r\n', `${b64('bob@example.com', 'bob password 1')}\r\n`, 'b NOOP\r\n', 'c AUTHENTICATE PLAIN\r\n'], 400, true);
+    assert.match(continued, /\r\n\+ \r\na OK /);
+    assert.match(continued, /\r\nb OK /);
+    assert.match(continued, /\r\nc BAD /, 'AUTHENTICATE after login is refused');
+    const cancelled = await rawSession(t.port('imaps'), ['a AUTHENTICATE PLAIN\r\n', '*\r\n'], 300, true);
+    assert.match(cancelled, /\r\na BAD AUTHENTICATE cancelled/);
+  });
+
   it('refuses a huge synchronising literal before the data is sent', async () => {
     const reply = await rawSession(t.port('imap'), ['a1 LOGIN {999999999}\r\n'], 300);
     assert.match(reply, /\r\na1 NO \[TOOBIG\]/);
