@@ -39,11 +39,14 @@ export interface Server {
 }
 
 const DKIM_CHECK_MS = 10 * 60_000;
+
 const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s', 'https']);
 
 export async function startServer(config: Readonly<Config>, log: Logger): Promise<Server> {
   const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
-  const directory = new Directory({ store, passwords: argon2Passwords, log });
+  const resolve = createResolver(config.dns.resolvers);
+  const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
+  const directory = new Directory({ store, passwords: argon2Passwords, log, onDomainAdded: dkim.autoGenerate(config.dkim) });
   const tls = new CertificateRegistry({
     hostname: config.hostname,
     dataDir: config.data_dir,
@@ -69,8 +72,6 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
   });
 
-  const resolve = createResolver(config.dns.resolvers);
-  const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
   const senderAuth = new SenderAuth({
     hostname: config.hostname, resolve, log,
     policy: {

@@ -37,7 +37,7 @@ async function publish(domain: string): Promise<Array<{ name: string; type: stri
 }
 
 before(async () => {
-  t = await startTestServer({ listeners: ['smtp', 'submission'], extraConfig: '[authentication]\nreject_dmarc_failures = true\nquarantine_to_junk = true\n' });
+  t = await startTestServer({ listeners: ['smtp', 'submission'], extraConfig: '[authentication]\nreject_dmarc_failures = true\nquarantine_to_junk = true\n[dkim]\nauto_generate = false\n' });
   await t.server.directory.addDomain('example.com');
   await t.server.directory.addAccount('ann@example.com', 'ann password 1');
   await t.server.directory.addAccount('bob@example.com', 'bob password 1');
@@ -48,6 +48,18 @@ after(async () => {
 });
 
 describe('DKIM keys', () => {
+  it('gives a domain added through the directory a key when [dkim] auto_generate is on (the default)', async () => {
+    const other = await startTestServer({ listeners: ['smtp'] });
+    try {
+      await other.server.directory.addDomain('auto.example');
+      await other.server.directory.addDomain('alias-of-auto.example', { aliasOf: 'auto.example' });
+      const keys = await other.server.dkim.list();
+      assert.deepEqual(keys.map((k) => [k.domain, k.selector, k.algorithm, k.status]), [['auto.example', `mail${new Date().getUTCFullYear()}`, 'rsa2048', 'active']]);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it('generates, lists and rotates keys from the CLI; a rotated key signs once DNS shows it', async () => {
     const gen = await cli('dkim', 'generate', 'example.com');
     assert.equal(gen.code, 0, gen.stderr);
@@ -90,16 +102,24 @@ describe('DKIM signing of submitted mail', () => {
     const sigs = signed.match(/^DKIM-Signature:/gm) ?? [];
     assert.equal(sigs.length, 2, 'one RSA and one ed25519 signature');
     const h = /h=([^;]+);/.exec(signed.replace(/\r\n\s+/g, ' '))![1]!.toLowerCase().split(/:\s*/);
-    for (const name of ['from', 'subject', 'date', 'to', 'message-id']) assert.ok(h.includes(name), `${name} is signed: ${h.join(':')}`);
-    const verified = await dkimVerify(Buffer.from(signed), { resolver: createResolver([t.dns.address], { timeoutMs: 10_000, tries: 3 }) });
+    // Oversigned (RFC 6376 §8.15): listed once more than they occur, so none can be added later.
+    for (const name of ['from', 'subject', 'date', 'to', 'message-id']) assert.equal(h.filter((x) => x === name).length, 2, `${name} is oversigned: ${h.join(':')}`);
+    const resolver = createResolver([t.dns.address], { timeoutMs: 10_000, tries: 3 });
+    const verified = await dkimVerify(Buffer.from(signed), { resolver });
     assert.deepEqual(verified.results.map((r: { status: { result: string } }) => r.status.result), ['pass', 'pass'], JSON.stringify(verified.results.map((r: { status: unknown; info?: unknown }) => [r.status, r.info])));
     const dkimpy = await pythonDkim(signed);
     if (dkimpy !== 'skipped') assert.equal(dkimpy, 'True', 'dkimpy agrees');
+    // A second Subject added in transit (below the signatures) breaks both signatures.
+    const tampered = signed.replace(/\r\n\r\n/, '\r\nSubject: pay this invoice\r\n\r\n');
+    const broken = await dkimVerify(Buffer.from(tampered), { resolver });
+    assert.deepEqual(broken.results.map((r: { status: { result: string } }) => r.status.result), ['fail', 'fail']);
+    const dkimpyBroken = await pythonDkim(tampered);
+    if (dkimpyBroken !== 'skipped') assert.equal(dkimpyBroken, 'False', 'dkimpy agrees the added Subject breaks it');
   });
 });
 
 async function pythonDkim(message: string): Promise<string> {
-  if (peer('/usr/bin/python3', 'python3-dkim')) return 'skipped';
+  if (peer('dkimverify', 'python3-dkim')) return 'skipped';
   const [host, port] = t.dns.address.split(':');
   const script = `
 import sys, dkim, dns.resolver

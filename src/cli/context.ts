@@ -4,6 +4,8 @@ import type { Config } from '../config/schema.js';
 import { createLogger } from '../lib/log.js';
 import { argon2Passwords } from '../services/auth/password.js';
 import { Directory } from '../services/directory/index.js';
+import { Dkim } from '../services/dkim/index.js';
+import { createResolver } from '../mail/dns/resolver.js';
 import { openStore, type Store } from '../store/index.js';
 import type { Flags } from './main.js';
 
@@ -11,7 +13,9 @@ export async function withDirectory<T>(flags: Flags, fn: (directory: Directory, 
   const config = loadConfig(configPath(flags.config));
   const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
   try {
-    return await fn(new Directory({ store, passwords: argon2Passwords, log: createLogger({ level: 'warn' }) }), config, store);
+    const log = createLogger({ level: 'warn' });
+    const dkim = new Dkim({ store, dataDir: config.data_dir, resolve: createResolver(config.dns.resolvers), log });
+    return await fn(new Directory({ store, passwords: argon2Passwords, log, onDomainAdded: dkim.autoGenerate(config.dkim) }), config, store);
   } finally {
     await store.close();
   }

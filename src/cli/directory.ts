@@ -18,9 +18,7 @@ export async function domainCommand(flags: Flags, args: string[]): Promise<numbe
       await withDirectory(flags, async (dir, config, store) => {
         const d = await dir.addDomain(name, flags['alias-of'] === undefined ? {} : { aliasOf: flags['alias-of'] });
         process.stdout.write(d.aliasOf ? `domain ${d.name} added as an alias of ${d.aliasOf}\n` : `domain ${d.name} added\n`);
-        if (!d.aliasOf && config.dkim.auto_generate) {
-          const dkim = new Dkim({ store, dataDir: config.data_dir, resolve: createResolver(config.dns.resolvers), log: createLogger({ level: 'warn' }) });
-          const key = await dkim.generate(d.name, { algorithm: config.dkim.algorithm });
+        for (const key of d.aliasOf ? [] : await store.dkim.list(d.name)) {
           process.stdout.write(`DKIM key ${key.selector} (${key.algorithm}) generated; "postern dns ${d.name}" prints the records to publish\n`);
         }
       });

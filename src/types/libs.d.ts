@@ -49,3 +49,19 @@ declare module 'mailauth' {
 declare module 'mailauth' {
   export function dkimVerify(message: Buffer | string, options?: { resolver?: (name: string, rr: string) => Promise<unknown> }): Promise<{ results: Array<{ status: { result: string } }> }>;
 }
+// mailauth's DKIM building blocks, used for oversigned signatures (services/dkim/sign.ts).
+declare module 'mailauth/lib/dkim/body/index.js' {
+  export function dkimBody(canonicalization: string, algorithm: string, maxBodyLength: number | false): { update(chunk: Buffer): void; digest(encoding: 'base64'): string };
+}
+declare module 'mailauth/lib/dkim/header/index.js' {
+  export function generateCanonicalizedHeader(
+    type: 'DKIM',
+    lines: { keys: string; headers: Array<{ key: string; casedKey: string; line: Buffer }> },
+    options: { signingDomain: string; selector: string; algorithm: string; canonicalization: string; bodyHash: string; signTime?: Date },
+  ): { canonicalizedHeader: Buffer; dkimHeaderOpts: Record<string, string | number> };
+}
+declare module 'mailauth/lib/tools.js' {
+  export function parseHeaders(header: Buffer): { parsed: Array<{ key: string; casedKey: string; line: Buffer }> };
+  export function getSigningHeaderLines(parsed: Array<{ key: string; casedKey: string; line: Buffer }>, fieldNames: string): { keys: string; headers: Array<{ key: string; casedKey: string; line: Buffer }> };
+  export function formatSignatureHeaderLine(type: 'DKIM', values: Record<string, string | number>, folded: boolean): string;
+}

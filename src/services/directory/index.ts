@@ -22,6 +22,8 @@ export interface DirectoryDeps {
   store: Store;
   passwords: PasswordPolicy;
   log: Logger;
+  /** Runs after a hosted (non-alias) domain is added: the composition root gives it a DKIM key there. */
+  onDomainAdded?: ((domain: DomainRecord) => Promise<void>) | undefined;
 }
 
 export class Directory {
@@ -37,6 +39,7 @@ export class Directory {
     if (aliasOf === name) throw new MailError('INVALID_INPUT', `domain ${name} cannot be an alias of itself`);
     const record = await this.store.domains.add(name, aliasOf === undefined ? {} : { aliasOf });
     this.deps.log.info({ domain: name, aliasOf }, 'domain added');
+    if (!record.aliasOf) await this.deps.onDomainAdded?.(record);
     return record;
   }
 

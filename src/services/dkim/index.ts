@@ -7,23 +7,14 @@ import { generateKeyPair as generateKeyPairCb } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { dkimSign } from 'mailauth';
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { normalizeDomain } from '../../mail/address.js';
 import { resolveTxt, type DnsResolve } from '../../mail/dns/resolver.js';
 import type { DkimAlgorithm, DkimKeyRecord, Store } from '../../store/index.js';
+import { dkimSignatures, type SigningKey } from './sign.js';
 
 const generateKeyPair = promisify(generateKeyPairCb);
-
-/**
- * Signed headers (each occurrence present). todo: oversigning (listing From, Subject, Date, To and
- * Message-ID once more than they occur) needs support in mailauth's signer, which has none yet.
- */
-export const SIGNED_HEADERS = [
-  'From', 'Subject', 'Date', 'To', 'Message-ID', 'Cc', 'Reply-To', 'In-Reply-To', 'References', 'MIME-Version',
-  'Content-Type', 'Content-Transfer-Encoding', 'List-Id', 'List-Unsubscribe', 'List-Unsubscribe-Post',
-].join(':');
 
 export interface DkimDeps {
   store: Store;
@@ -56,6 +47,14 @@ export class Dkim {
     const record = await this.deps.store.dkim.add({ domain, selector: selector.toLowerCase(), algorithm, publicKey, keyFile, status: options.status ?? 'active' });
     this.deps.log.info({ domain, selector: record.selector, algorithm }, 'DKIM key generated');
     return record;
+  }
+
+  /** For `[dkim] auto_generate`: what the directory runs when a domain is added (a key unless it has one). */
+  autoGenerate(options: { auto_generate: boolean; algorithm: DkimAlgorithm }): ((domain: { name: string }) => Promise<void>) | undefined {
+    if (!options.auto_generate) return undefined;
+    return async (domain) => {
+      if ((await this.list(domain.name)).length === 0) await this.generate(domain.name, { algorithm: options.algorithm });
+    };
   }
 
   /**
@@ -121,13 +120,16 @@ export class Dkim {
     if (!check.ok) return content;
     const keys = (await this.deps.store.dkim.list(check.domain)).filter((k) => k.status === 'active');
     if (keys.length === 0) return content;
-    const signatureData = await Promise.all(keys.map(async (k) => ({
+    const signingKeys: SigningKey[] = await Promise.all(keys.map(async (k) => ({
       signingDomain: k.domain, selector: k.selector, privateKey: await readFile(k.keyFile),
-      algorithm: k.algorithm === 'ed25519' ? 'ed25519-sha256' : 'rsa-sha256',
+      algorithm: k.algorithm === 'ed25519' ? 'ed25519-sha256' as const : 'rsa-sha256' as const,
     })));
-    const result = await dkimSign(content, { canonicalization: 'relaxed/relaxed', headerList: SIGNED_HEADERS, signatureData });
-    if (result.errors.length) this.deps.log.error({ domain: check.domain, errors: result.errors.map((e) => String(e)) }, 'DKIM signing failed');
-    return result.signatures ? Buffer.concat([Buffer.from(result.signatures), content]) : content;
+    try {
+      return Buffer.concat([Buffer.from(dkimSignatures(content, signingKeys)), content]);
+    } catch (err) {
+      this.deps.log.error({ domain: check.domain, err: String(err) }, 'DKIM signing failed: sent unsigned');
+      return content;
+    }
   }
 }
 
