@@ -144,13 +144,18 @@ export interface FullTextRepo {
 }
 
 export interface QueueRecipient {
+  id: number;
   recipient: string;
+  /** pending: waiting or being tried; sent: the remote server accepted it; failed: bounced. */
   status: 'pending' | 'sent' | 'failed';
   attempts: number;
   nextAttemptAt: Date;
   lastError: string | null;
+  /** The host that accepted or refused it (for the DSN's Remote-MTA). */
+  remoteMta: string | null;
   notify: string | null;
   orcpt: string | null;
+  delayNotified: boolean;
 }
 
 export interface QueueEntry extends Omit<NewQueueEntry, 'recipients'> {
@@ -170,11 +175,40 @@ export interface NewQueueEntry {
   recipients: Array<{ recipient: string; notify: string | null; orcpt: string | null }>;
 }
 
+/** The outcome of one attempt for one recipient; `pending` with `nextAttemptAt` is a deferral. */
+export interface QueueOutcome {
+  id: number;
+  status: QueueRecipient['status'];
+  error: string | null;
+  remoteMta: string | null;
+  nextAttemptAt?: Date;
+}
+
 export interface QueueRepo {
   add(entry: NewQueueEntry): Promise<QueueEntry>;
   get(qid: string): Promise<QueueEntry | undefined>;
   list(): Promise<QueueEntry[]>;
   remove(qid: string): Promise<boolean>;
+  /**
+   * Leases up to `limit` due recipients of entries not on hold to `owner` until now + `leaseMs`,
+   * atomically (another process never gets the same rows while the lease runs). Returns their
+   * entries holding only the leased recipients.
+   */
+  claim(owner: string, options: { now: Date; leaseMs: number; limit: number }): Promise<QueueEntry[]>;
+  /** Extends every lease `owner` holds; returns how many. */
+  renewLeases(owner: string, until: Date): Promise<number>;
+  /** Gives up `owner`'s leases without an attempt (shutdown). */
+  releaseLeases(owner: string): Promise<number>;
+  /** Records attempt outcomes (durably) and releases their leases. */
+  record(outcomes: QueueOutcome[]): Promise<void>;
+  markDelayNotified(ids: number[]): Promise<void>;
+  /** Makes pending recipients due now: one entry, or all. Returns how many. */
+  retry(qid?: string): Promise<number>;
+  setHeld(qid: string, held: boolean): Promise<boolean>;
+  /** Removes the entry once no recipient is pending; returns whether it did. */
+  removeIfDone(qid: string): Promise<boolean>;
+  recordTls(results: Array<{ policyDomain: string; policyType: string; mxHost: string; result: string }>): Promise<void>;
+  tlsResults(day: string): Promise<Array<{ policyDomain: string; policyType: string; mxHost: string; result: string; count: number }>>;
 }
 
 export type DkimAlgorithm = 'rsa2048' | 'rsa4096' | 'ed25519';

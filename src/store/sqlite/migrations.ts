@@ -146,4 +146,31 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'outbound delivery state',
+    sql: `
+      -- A delivery worker claims due recipients with a lease (owner + expiry) it renews while it works;
+      -- another process takes them over only once the lease has run out.
+      ALTER TABLE queue_recipients ADD COLUMN lease_owner TEXT;
+      ALTER TABLE queue_recipients ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE queue_recipients ADD COLUMN done_at INTEGER;
+      ALTER TABLE queue_recipients ADD COLUMN remote_mta TEXT;
+      ALTER TABLE queue_recipients ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;
+      DROP INDEX queue_recipients_due;
+      CREATE INDEX queue_recipients_due ON queue_recipients(status, next_attempt_at) WHERE status = 'pending';
+      CREATE INDEX queue_recipients_entry ON queue_recipients(queue_id);
+      -- What remote servers said about TLS, for TLS-RPT (RFC 8460) reports.
+      CREATE TABLE tls_results (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        policy_domain TEXT NOT NULL,
+        policy_type TEXT NOT NULL,
+        mx_host TEXT NOT NULL,
+        result TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (day, policy_domain, policy_type, mx_host, result)
+      );
+    `,
+  },
 ];
