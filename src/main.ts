@@ -2,6 +2,7 @@
  * Composition root: config → store → services → listeners. The only module that knows every layer.
  */
 import type { Config, ListenerName } from './config/schema.js';
+import { parseRelay } from './config/schema.js';
 import { parseListenAddress } from './config/schema.js';
 import path from 'node:path';
 import type { Logger } from './lib/log.js';
@@ -18,6 +19,10 @@ import { Mailboxes } from './services/mailboxes/index.js';
 import { Auth } from './services/auth/index.js';
 import { Delivery } from './services/delivery/index.js';
 import { Dkim } from './services/dkim/index.js';
+import { Outbound } from './services/outbound/index.js';
+import { MtaSts } from './services/outbound/mta-sts.js';
+import { createTlsaLookup } from './mail/dns/tlsa.js';
+import { readFileSync } from 'node:fs';
 import { SenderAuth } from './services/sender-auth/index.js';
 import { createResolver } from './mail/dns/resolver.js';
 import { argon2Passwords } from './services/auth/password.js';
@@ -29,6 +34,7 @@ export interface Server {
   store: Store;
   directory: Directory;
   delivery: Delivery;
+  outbound: Outbound;
   mailboxes: Mailboxes;
   dkim: Dkim;
   tls: CertificateRegistry;
@@ -67,10 +73,13 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       lockoutMs: parseDuration(config.auth.lockout)!,
     },
   });
+  let outbound: Outbound | undefined;
   const delivery = new Delivery({
     store, log: log.child({ component: 'delivery' }), maxReceivedHeaders: config.smtp.max_received_headers,
     srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
+    onQueued: () => outbound?.wake(),
   });
+  outbound = createOutbound(config, { store, log: log.child({ component: 'outbound' }), resolve, delivery, dkim });
 
   const senderAuth = new SenderAuth({
     hostname: config.hostname, resolve, log,
@@ -166,14 +175,58 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     await store.close();
     throw err;
   }
+  outbound.start();
 
   return {
-    store, directory, delivery, mailboxes, dkim, tls, listeners, skipped,
+    store, directory, delivery, outbound, mailboxes, dkim, tls, listeners, skipped,
     async stop(timeoutMs?: number) {
       clearInterval(dkimTimer);
       await listeners.close(timeoutMs);
+      await outbound!.stop();
       tls.stop();
       await store.close();
     },
   };
+}
+
+/** The outbound queue runner, from `[outbound]`; notifications it writes go through local delivery. */
+function createOutbound(config: Readonly<Config>, deps: { store: Store; log: Logger; resolve: ReturnType<typeof createResolver>; delivery: Delivery; dkim: Dkim }): Outbound {
+  const o = config.outbound;
+  const extraCa = o.ca_file ? [readFileSync(o.ca_file, 'utf8')] : [];
+  const { delivery, dkim } = deps;
+  return new Outbound(
+    {
+      hostname: config.hostname, heloName: o.helo_name || config.hostname, sourceAddress: o.source_address, port: o.port,
+      connectionsPerDomain: o.connections_per_domain, maxConnections: o.max_connections, messagesPerConnection: o.messages_per_connection,
+      retryMinMs: parseDuration(o.retry_min)!, retryMaxMs: parseDuration(o.retry_max)!, lifetimeMs: parseDuration(o.lifetime)!,
+      delayWarningMs: parseDuration(o.delay_warning)!, leaseMs: parseDuration(o.lease)!,
+      connectTimeoutMs: parseDuration(o.connect_timeout)!, commandTimeoutMs: parseDuration(o.command_timeout)!,
+      dane: o.dane, extraCa,
+      smarthost: o.smarthost ? parseRelay(o.smarthost) : undefined,
+      senderSmarthost: Object.fromEntries(Object.entries(o.sender_smarthost).map(([d, url]) => [d.toLowerCase(), parseRelay(url)!])),
+    },
+    {
+      store: deps.store, log: deps.log, resolve: deps.resolve,
+      tlsa: createTlsaLookup(config.dns.resolvers),
+      mtaSts: o.mta_sts ? new MtaSts({ resolve: deps.resolve, port: o.mta_sts_port, extraCa }) : undefined,
+      // Notifications are signed by the nearest hosted domain of our hostname that has a key.
+      sign: async (content, host) => {
+        for (let d = host; d.includes('.'); d = d.slice(d.indexOf('.') + 1)) {
+          const keys = await dkim.list(d).catch(() => []);
+          if (keys.some((k) => k.status === 'active')) return dkim.sign(content, d);
+        }
+        return content;
+      },
+      submit: async ({ content, recipient, qid }) => {
+        const resolution = await delivery.checkRecipient(recipient).catch(() => undefined);
+        if (resolution?.kind === 'ok') {
+          await delivery.deliver({ content, mailFrom: '', recipients: [{ address: recipient, destinations: resolution.destinations }], enforceQuota: false, qid });
+        } else if (resolution?.kind === 'not-hosted') {
+          await delivery.deliver({ content, mailFrom: '', recipients: [], outbound: [{ address: recipient }], enforceQuota: false, qid });
+        } else {
+          deps.log.warn({ qid, to: recipient, reason: resolution?.kind ?? 'error' }, 'notification not delivered: the sender address does not take mail');
+        }
+      },
+    },
+  );
 }

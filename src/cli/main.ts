@@ -22,6 +22,7 @@ export const USAGE = `usage: postern <command> [options]
           remove ADDRESS | passwd ADDRESS [--password-stdin] | quota ADDRESS SIZE
   alias   add SOURCE DEST... | list [DOMAIN] | remove SOURCE [DEST...]   (SOURCE @domain = catch-all)
   queue   list | show ID                          messages waiting for remote delivery
+          retry ID|--all | hold ID | release ID | delete ID   (postqueue -f, postsuper -h/-H/-d)
   dkim    generate DOMAIN [--selector S] [--algorithm rsa2048|rsa4096|ed25519] | list [DOMAIN]
           rotate DOMAIN [--now]                   new selector; signs once DNS shows it
   dns     DOMAIN [--json]                         the DNS records to publish for DOMAIN
@@ -43,6 +44,7 @@ export const OPTIONS = {
   selector: { type: 'string' },
   algorithm: { type: 'string' },
   now: { type: 'boolean' },
+  all: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 export type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];

@@ -56,7 +56,25 @@ quarantine_to_junk = true         # DMARC p=quarantine failures: delivered to Ju
 reject_spf_fail = false           # SPF -all failures: 550 5.7.1
 
 [outbound]
-smarthost = ""                    # "host:port" relays all remote mail there; empty = MX delivery
+smarthost = ""                    # relay all remote mail: "smtp://user:pass@relay:587", "smtps://relay:465"; empty = MX delivery
+sender_smarthost = {}             # per sender domain: { "example.com" = "smtps://user:pass@relay:465" }
+helo_name = ""                    # EHLO name of outgoing connections (default: hostname; its PTR should match)
+source_address = ""               # local IP outgoing connections come from (default: the system's choice)
+connections_per_domain = 10       # parallel connections to one destination domain
+max_connections = 100             # parallel outgoing connections in all
+messages_per_connection = 100     # messages sent over one connection before it is closed
+retry_min = "5m"                  # first retry after a temporary failure, doubling …
+retry_max = "4h"                  # … up to this
+lifetime = "5d"                   # undelivered after this long: bounce to the sender
+delay_warning = "4h"              # tell the sender a message is delayed after this long ("0s" = never)
+lease = "2m"                      # a dead process's claimed deliveries are taken over after this long
+connect_timeout = "30s"           # per MX host
+command_timeout = "5m"            # per reply from a remote server
+mta_sts = true                    # enforce destinations' MTA-STS policies (RFC 8461)
+dane = true                       # enforce DNSSEC-validated TLSA records (RFC 7672); needs a validating resolver
+ca_file = ""                      # extra CA certificates (PEM) trusted for outgoing TLS
+port = 25                         # remote SMTP port: change only in labs and tests
+mta_sts_port = 443                # port MTA-STS policies are fetched from: labs and tests only
 
 [store]
 backend = "sqlite"                # or "postgres", with url:

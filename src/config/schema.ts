@@ -115,11 +115,59 @@ export const AuthenticationSchema = z
   })
   .prefault({});
 
+/** "host:port" (STARTTLS required), "smtp://[user:pass@]host[:port]" (STARTTLS) or "smtps://…" (implicit TLS). */
+const relayUrl = z.string().refine((s) => s === '' || parseRelay(s) !== undefined, { message: 'is not "host:port", "smtp://user:pass@host:587" or "smtps://host:465"' });
+
 export const OutboundSchema = z
   .strictObject({
-    smarthost: z.string().default('').describe('"host:port" relays all remote mail there; empty = MX delivery'),
+    smarthost: relayUrl.default('').describe('Relay all remote mail through this host ("smtp://user:pass@host:587", "smtps://host:465"); empty = MX delivery'),
+    sender_smarthost: z.record(z.string(), relayUrl).default({}).describe('Per sender domain relay, e.g. { "example.com" = "smtps://u:p@relay:465" }'),
+    helo_name: z.string().default('').describe('EHLO name for outgoing connections; default: hostname'),
+    source_address: z.string().refine((s) => s === '' || isIP(s) !== 0, { message: 'is not an IP address' }).default('').describe('Local IP outgoing connections come from; default: chosen by the system'),
+    connections_per_domain: z.number().int().min(1).max(100).default(10).describe('Parallel connections to one destination domain'),
+    max_connections: z.number().int().min(1).max(10_000).default(100).describe('Parallel outgoing connections in all'),
+    messages_per_connection: z.number().int().min(1).max(10_000).default(100).describe('Messages sent over one connection before it is closed'),
+    retry_min: duration('5m').describe('First retry after a temporary failure; doubles each time'),
+    retry_max: duration('4h').describe('Longest wait between retries'),
+    lifetime: duration('5d').describe('A message still undelivered this long after it was queued bounces'),
+    delay_warning: duration('4h').describe('Tell the sender a message is delayed after this long (0 = never)'),
+    lease: duration('2m').describe('How long a claimed delivery stays with its process if that process dies'),
+    connect_timeout: duration('30s').describe('Give up connecting to one MX host after this long'),
+    command_timeout: duration('5m').describe('Give up waiting for a reply from a remote server after this long'),
+    mta_sts: z.boolean().default(true).describe('Enforce MTA-STS policies (RFC 8461) of destination domains'),
+    dane: z.boolean().default(true).describe('Enforce DANE TLSA records (RFC 7672) the resolver validated with DNSSEC'),
+    ca_file: z.string().default('').describe('Extra CA certificates (PEM) trusted for outgoing TLS, e.g. a private relay\'s'),
+    port: z.number().int().min(1).max(65535).default(25).describe('Remote SMTP port; change only in labs and tests'),
+    mta_sts_port: z.number().int().min(1).max(65535).default(443).describe('Port MTA-STS policies are fetched from; change only in labs and tests'),
   })
   .prefault({});
+
+export interface RelayTarget {
+  host: string;
+  port: number;
+  secure: boolean;
+  user?: string;
+  pass?: string;
+}
+
+export function parseRelay(value: string): RelayTarget | undefined {
+  if (!value.includes('://')) {
+    const m = /^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(value);
+    if (!m) return undefined;
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2] ?? 587), secure: false };
+  }
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return undefined;
+    const secure = url.protocol === 'smtps:';
+    const target: RelayTarget = { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : secure ? 465 : 587, secure };
+    if (url.username) target.user = decodeURIComponent(url.username);
+    if (url.password) target.pass = decodeURIComponent(url.password);
+    return target.host ? target : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export const StoreSchema = z
   .strictObject({

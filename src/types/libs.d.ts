@@ -65,3 +65,29 @@ declare module 'mailauth/lib/tools.js' {
   export function getSigningHeaderLines(parsed: Array<{ key: string; casedKey: string; line: Buffer }>, fieldNames: string): { keys: string; headers: Array<{ key: string; casedKey: string; line: Buffer }> };
   export function formatSignatureHeaderLine(type: 'DKIM', values: Record<string, string | number>, folded: boolean): string;
 }
+declare module 'mailauth/lib/mta-sts.js' {
+  export interface MtaStsPolicy { mode: 'none' | 'testing' | 'enforce'; mx: string[]; maxAge: number; id?: string | false }
+  export function resolvePolicy(domain: string, opts?: { resolver?: (name: string, rr: string) => Promise<unknown> }): Promise<string | false>;
+  export function parsePolicy(file: Buffer | string): MtaStsPolicy;
+  export function validateMx(mx: string, policy: MtaStsPolicy): { valid: boolean; mode: string; testing: boolean };
+}
+declare module 'mx-connect' {
+  import type { Socket } from 'node:net';
+  interface MxEntry { exchange: string; priority: number; A?: string[]; AAAA?: string[] }
+  interface TlsaRecord { usage: number; selector: number; mtype: number; cert: Buffer }
+  export interface MxConnection {
+    socket: Socket; hostname: string; host: string; port: number;
+    daneEnabled?: boolean; tlsaRecords?: TlsaRecord[]; requireTls?: boolean;
+  }
+  export default function mxConnect(options: {
+    target: string; port?: number; maxConnectTime?: number; localAddress?: string; localHostname?: string;
+    dnsOptions?: { ignoreIPv6?: boolean; preferIPv6?: boolean; blockLocalAddresses?: boolean; resolve?: (name: string, type: string | ((err: Error | null, r?: unknown) => void), cb?: (err: Error | null, r?: unknown) => void) => void };
+    mx?: MxEntry[];
+    dane?: { enabled: boolean; resolveTlsa?: (name: string) => Promise<TlsaRecord[]>; verify?: boolean; logger?: (o: unknown) => void };
+    mtaSts?: { enabled: boolean };
+    connectError?: (err: Error, delivery: unknown, options: { host?: string; hostname?: string }) => void;
+  }): Promise<MxConnection>;
+}
+declare module 'mx-connect/lib/dane.js' {
+  export function verifyCertAgainstTlsa(cert: unknown, records: Array<{ usage: number; selector: number; mtype: number; cert: Buffer }>, chain?: unknown[]): { valid: boolean; error: string | null; noRecords?: boolean };
+}

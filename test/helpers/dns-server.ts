@@ -13,6 +13,9 @@ export interface Zone {
   TXT?: Array<string | string[]>;
   CNAME?: string;
   PTR?: string[];
+  TLSA?: Array<{ usage: number; selector: number; matchingType: number; certificate: Buffer }>;
+  /** Answer with the AD bit, as a validating resolver does for a DNSSEC-signed zone. */
+  AD?: boolean;
 }
 
 export interface TestDns {
@@ -41,8 +44,9 @@ export async function startDns(): Promise<TestDns> {
     else if (q.type === 'AAAA') for (const a of zone.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, data: a });
     else if (q.type === 'MX') for (const m of zone.MX ?? []) answers.push({ type: 'MX', name: q.name, ttl: 60, data: m });
     else if (q.type === 'PTR') for (const p of zone.PTR ?? []) answers.push({ type: 'PTR', name: q.name, ttl: 60, data: p });
+    else if (q.type === ('TLSA' as string)) for (const t of zone.TLSA ?? []) answers.push({ type: 'TLSA', name: q.name, ttl: 60, data: t } as unknown as packet.Answer);
     else if (q.type === 'TXT') for (const t of zone.TXT ?? []) answers.push({ type: 'TXT', name: q.name, ttl: 60, data: (Array.isArray(t) ? t : [t]).map((s) => Buffer.from(s)) });
-    return packet.encode({ ...response, answers });
+    return packet.encode({ ...response, flags: (response.flags ?? 0) | (zone.AD ? packet.AUTHENTIC_DATA : 0), answers });
   };
   const udp = dgram.createSocket('udp4');
   udp.on('message', (msg, rinfo) => {

@@ -52,6 +52,8 @@ export interface DeliveryDeps {
   maxReceivedHeaders: number;
   /** Key of the SRS addresses given to forwarded mail. */
   srsSecret: Buffer;
+  /** Called after something was queued for remote delivery. */
+  onQueued?: (() => void) | undefined;
 }
 
 export class Delivery {
@@ -136,6 +138,7 @@ export class Delivery {
         first = false;
       }
     });
+    if (remote.size) this.deps.onQueued?.();
     this.deps.log.info(
       { qid: msg.qid, from: msg.mailFrom, size, authUser: msg.authUser, folder: msg.folder, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },
       'delivered',

@@ -1,0 +1,514 @@
+/**
+ * Outbound delivery: recipients queued in the store are claimed with a lease (so several processes
+ * sharing one store never send the same one), grouped by destination, and sent over reused
+ * connections, a few per destination. Every outcome is recorded durably before the connection moves
+ * on to the next message: once a remote 250 is on disk, a crash never sends that recipient again.
+ * Temporary failures wait (doubling from retry_min to retry_max) until the lifetime ends; failures
+ * and expiry bounce to the sender with an RFC 3464 report, a delay warning comes after delay_warning.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import type { TLSSocket } from 'node:tls';
+import { rootCertificates } from 'node:tls';
+import mxConnect, { type MxConnection } from 'mx-connect';
+import { verifyCertAgainstTlsa } from 'mx-connect/lib/dane.js';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type { RelayTarget } from '../../config/schema.js';
+import { newQueueId } from '../../lib/ids.js';
+import type { Logger } from '../../lib/log.js';
+import type { DnsResolve } from '../../mail/dns/resolver.js';
+import type { TlsaLookup, TlsaRecord } from '../../mail/dns/tlsa.js';
+import { buildDsn, type DsnRecipient } from '../../mail/dsn.js';
+import type { QueueEntry, QueueOutcome, QueueRecipient, Store } from '../../store/index.js';
+import type { MtaSts } from './mta-sts.js';
+
+export interface OutboundOptions {
+  hostname: string;
+  heloName: string;
+  sourceAddress: string;
+  port: number;
+  connectionsPerDomain: number;
+  maxConnections: number;
+  messagesPerConnection: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  lifetimeMs: number;
+  delayWarningMs: number;
+  leaseMs: number;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  dane: boolean;
+  extraCa: string[];
+  smarthost: RelayTarget | undefined;
+  senderSmarthost: Record<string, RelayTarget>;
+}
+
+export interface OutboundDeps {
+  store: Store;
+  log: Logger;
+  resolve: DnsResolve;
+  tlsa: TlsaLookup;
+  mtaSts: MtaSts | undefined;
+  /** Signs a notification we generate (DKIM) for the domain given. */
+  sign: (content: Buffer, domain: string) => Promise<Buffer>;
+  /** Hands a notification to local delivery or the queue, as for any message from the null sender. */
+  submit: (message: { content: Buffer; recipient: string; qid: string }) => Promise<void>;
+}
+
+interface Job {
+  entry: QueueEntry;
+  recipients: QueueRecipient[];
+  domain: string;
+}
+
+/** A failure that applies to every recipient of a job (connection, TLS policy, DNS). */
+class DeliveryError extends Error {
+  constructor(message: string, readonly permanent: boolean, readonly remoteMta: string | null = null) {
+    super(message);
+  }
+}
+
+const CLAIM_BATCH = 500;
+const TICK_MS = 1000;
+
+export class Outbound {
+  private readonly owner = `${osHostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly pending = new Map<string, Job[]>();
+  private readonly workers = new Map<string, number>();
+  private connections = 0;
+  private queuedJobs = 0;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private again = false;
+  private stopping = false;
+  private readonly idle = new Set<() => void>();
+
+  constructor(private readonly options: OutboundOptions, private readonly deps: OutboundDeps) {}
+
+  start(): void {
+    this.tickTimer = setInterval(() => this.wake(), TICK_MS);
+    this.tickTimer.unref();
+    this.leaseTimer = setInterval(() => {
+      if (this.queuedJobs + this.connections > 0) void this.deps.store.queue.renewLeases(this.owner, new Date(Date.now() + this.options.leaseMs)).catch(() => undefined);
+    }, Math.max(1000, this.options.leaseMs / 3));
+    this.leaseTimer.unref();
+    this.wake();
+  }
+
+  /** Looks for due work now (called when something was queued). */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.ticking) {
+      this.again = true;
+      return;
+    }
+    this.ticking = true;
+    void this.tick().finally(() => {
+      this.ticking = false;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Stops claiming; open connections finish their current message; unsent claims are released. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.tickTimer);
+    clearInterval(this.leaseTimer);
+    for (const jobs of this.pending.values()) jobs.length = 0;
+    this.queuedJobs = 0;
+    if (this.connections > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+    await this.deps.store.queue.releaseLeases(this.owner).catch(() => undefined);
+  }
+
+  private async tick(): Promise<void> {
+    const room = CLAIM_BATCH - this.queuedJobs;
+    if (room <= 0) return;
+    let entries: QueueEntry[];
+    try {
+      entries = await this.deps.store.queue.claim(this.owner, { now: new Date(), leaseMs: this.options.leaseMs, limit: room });
+    } catch (err) {
+      this.deps.log.error({ err: String(err) }, 'queue claim failed');
+      return;
+    }
+    for (const entry of entries) {
+      if (this.expired(entry)) {
+        await this.finish(entry, entry.recipients.map((r) => ({
+          id: r.id, status: 'failed', remoteMta: r.remoteMta,
+          error: `message expired after ${Math.round(this.options.lifetimeMs / 3_600_000)}h in the queue${r.lastError ? `; last error: ${r.lastError}` : ''}`,
+        })));
+        continue;
+      }
+      const byDomain = new Map<string, QueueRecipient[]>();
+      for (const r of entry.recipients) {
+        const domain = r.recipient.slice(r.recipient.lastIndexOf('@') + 1).toLowerCase();
+        let list = byDomain.get(domain);
+        if (!list) byDomain.set(domain, (list = []));
+        list.push(r);
+      }
+      for (const [domain, recipients] of byDomain) {
+        // RFC 3461: recipients with different NOTIFY/ORCPT go in separate transactions.
+        const groups = new Map<string, QueueRecipient[]>();
+        for (const r of recipients) {
+          const key = r.notify || r.orcpt ? `${r.notify}|${r.orcpt}` : '';
+          let g = groups.get(key);
+          if (!g) groups.set(key, (g = []));
+          g.push(r);
+        }
+        for (const group of groups.values()) this.enqueue({ entry, recipients: group, domain });
+      }
+    }
+    this.pump();
+  }
+
+  private routeKey(job: Job): string {
+    const relay = this.relayFor(job.entry.sender);
+    return relay ? `relay:${relay.host}:${relay.port}` : job.domain;
+  }
+
+  private relayFor(sender: string): RelayTarget | undefined {
+    const domain = sender.slice(sender.lastIndexOf('@') + 1).toLowerCase();
+    return (sender && this.options.senderSmarthost[domain]) || this.options.smarthost;
+  }
+
+  private enqueue(job: Job): void {
+    const key = this.routeKey(job);
+    let list = this.pending.get(key);
+    if (!list) this.pending.set(key, (list = []));
+    list.push(job);
+    this.queuedJobs++;
+  }
+
+  private pump(): void {
+    for (const [key, jobs] of this.pending) {
+      while (jobs.length > 0 && (this.workers.get(key) ?? 0) < Math.min(this.options.connectionsPerDomain, jobs.length + (this.workers.get(key) ?? 0)) && this.connections < this.options.maxConnections) {
+        this.workers.set(key, (this.workers.get(key) ?? 0) + 1);
+        this.connections++;
+        void this.worker(key).finally(() => {
+          this.connections--;
+          const n = (this.workers.get(key) ?? 1) - 1;
+          if (n === 0) this.workers.delete(key);
+          else this.workers.set(key, n);
+          if (this.pending.get(key)?.length === 0 && !this.workers.has(key)) this.pending.delete(key);
+          if (this.connections === 0) for (const done of this.idle) done();
+          if (!this.stopping) this.pump();
+        });
+        if (jobs.length === 0) break;
+      }
+    }
+  }
+
+  private take(key: string): Job | undefined {
+    const job = this.pending.get(key)?.shift();
+    if (job) this.queuedJobs--;
+    return job;
+  }
+
+  /** One connection to a destination: opened for the first job, reused for the next ones. */
+  private async worker(key: string): Promise<void> {
+    let job = this.take(key);
+    if (!job) return;
+    let session: Session | undefined;
+    try {
+      session = await this.open(job);
+    } catch (err) {
+      const error = err instanceof DeliveryError ? err : new DeliveryError(describe(err), false);
+      // The destination is unreachable: everything waiting for it waits again (as Postfix's dead-site logic).
+      const jobs = [job];
+      if (!error.permanent) for (let next = this.take(key); next; next = this.take(key)) jobs.push(next);
+      for (const j of jobs) await this.settle(j, j.recipients.map((r) => ({ recipient: r, code: error.permanent ? 550 : 451, reply: error.message, remoteMta: error.remoteMta })));
+      return;
+    }
+    try {
+      for (let sent = 0; job && sent < this.options.messagesPerConnection && !session.broken; sent++) {
+        await this.sendOne(session, job);
+        job = sent + 1 < this.options.messagesPerConnection ? this.take(key) : undefined;
+      }
+      if (job) {
+        // Not sent on this connection (it broke or reached its message limit): back in line.
+        this.pending.get(key)?.unshift(job) ?? this.pending.set(key, [job]);
+        this.queuedJobs++;
+      }
+    } finally {
+      session.close();
+    }
+  }
+
+  private async sendOne(session: Session, job: Job): Promise<void> {
+    const content = await this.deps.store.blobs.get(job.entry.blobHash);
+    const [first] = job.recipients;
+    const dsn = first && (first.notify || first.orcpt || job.entry.ret || job.entry.envid)
+      ? { ret: job.entry.ret ?? undefined, envid: job.entry.envid ?? undefined, notify: first.notify ?? undefined, orcpt: first.orcpt ?? undefined }
+      : undefined;
+    const result = await session.send({ from: job.entry.sender, to: job.recipients.map((r) => r.recipient), ...(dsn ? { dsn } : {}) }, content);
+    const outcomes = job.recipients.map((r) => {
+      const rejected = result.rejected.get(r.recipient.toLowerCase());
+      if (rejected) return { recipient: r, code: rejected.code, reply: rejected.reply, remoteMta: session.remoteMta };
+      if (result.accepted) return { recipient: r, code: 250, reply: result.reply, remoteMta: session.remoteMta };
+      return { recipient: r, code: result.code, reply: result.reply, remoteMta: session.remoteMta };
+    });
+    await this.settle(job, outcomes);
+  }
+
+  /** Records the outcome of one attempt durably, then bounces/warns and removes finished entries. */
+  private async settle(job: Job, results: Array<{ recipient: QueueRecipient; code: number; reply: string; remoteMta: string | null }>): Promise<void> {
+    const now = Date.now();
+    const outcomes: QueueOutcome[] = results.map(({ recipient: r, code, reply, remoteMta }) => {
+      if (code >= 200 && code < 300) return { id: r.id, status: 'sent', error: null, remoteMta };
+      if (code >= 500) return { id: r.id, status: 'failed', error: reply, remoteMta };
+      const wait = Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** Math.min(20, r.attempts));
+      if (now + wait > job.entry.createdAt.getTime() + this.options.lifetimeMs || now >= job.entry.createdAt.getTime() + this.options.lifetimeMs) {
+        return { id: r.id, status: 'pending', error: reply, remoteMta, nextAttemptAt: new Date(job.entry.createdAt.getTime() + this.options.lifetimeMs) };
+      }
+      return { id: r.id, status: 'pending', error: reply, remoteMta, nextAttemptAt: new Date(now + wait) };
+    });
+    for (const { recipient: r, code, reply, remoteMta } of results) {
+      this.deps.log[code < 300 ? 'info' : 'warn']({ qid: job.entry.qid, to: r.recipient, relay: remoteMta, status: code < 300 ? 'sent' : code >= 500 ? 'bounced' : 'deferred', reply: reply.slice(0, 300) }, 'outbound');
+    }
+    await this.finish(job.entry, outcomes, results.map((x) => x.recipient));
+  }
+
+  private async finish(entry: QueueEntry, outcomes: QueueOutcome[], recipients: QueueRecipient[] = entry.recipients): Promise<void> {
+    try {
+      await this.deps.store.queue.record(outcomes);
+      const byId = new Map(recipients.map((r) => [r.id, r]));
+      const failed = outcomes.filter((o) => o.status === 'failed').map((o) => ({ r: byId.get(o.id)!, o }));
+      const toReport = failed.filter(({ r }) => wants(r.notify, 'FAILURE'));
+      if (entry.sender && toReport.length) {
+        await this.notify(entry, 'failure', toReport.map(({ r, o }) => ({ recipient: r.recipient, orcpt: r.orcpt, diagnostic: o.error ?? 'failed', remoteMta: o.remoteMta })));
+      }
+      if (this.options.delayWarningMs > 0 && entry.sender && Date.now() - entry.createdAt.getTime() >= this.options.delayWarningMs) {
+        const delayed = outcomes.filter((o) => o.status === 'pending').map((o) => ({ r: byId.get(o.id)!, o })).filter(({ r }) => !r.delayNotified && wants(r.notify, 'DELAY'));
+        if (delayed.length) {
+          await this.notify(entry, 'delay', delayed.map(({ r, o }) => ({ recipient: r.recipient, orcpt: r.orcpt, diagnostic: o.error ?? 'deferred', remoteMta: o.remoteMta })));
+          await this.deps.store.queue.markDelayNotified(delayed.map(({ r }) => r.id));
+        }
+      }
+      await this.deps.store.queue.removeIfDone(entry.qid);
+    } catch (err) {
+      this.deps.log.error({ qid: entry.qid, err: String(err) }, 'recording a delivery outcome failed');
+    }
+  }
+
+  private async notify(entry: QueueEntry, kind: 'failure' | 'delay', recipients: DsnRecipient[]): Promise<void> {
+    const original = await this.deps.store.blobs.get(entry.blobHash);
+    const qid = newQueueId();
+    const dsn = buildDsn({
+      kind, reportingMta: this.options.hostname, qid: entry.qid, sender: entry.sender, envid: entry.envid, ret: entry.ret,
+      arrivalDate: entry.createdAt, willRetryUntil: new Date(entry.createdAt.getTime() + this.options.lifetimeMs), recipients, original,
+    });
+    const signed = await this.deps.sign(dsn, this.options.hostname);
+    await this.deps.submit({ content: signed, recipient: entry.sender, qid });
+    this.deps.log.info({ qid: entry.qid, dsn: qid, kind, to: entry.sender }, kind === 'failure' ? 'bounce sent to the sender' : 'delay warning sent to the sender');
+  }
+
+  private expired(entry: QueueEntry): boolean {
+    return Date.now() >= entry.createdAt.getTime() + this.options.lifetimeMs;
+  }
+
+  // --- connections -------------------------------------------------------------------------
+
+  private async open(job: Job): Promise<Session> {
+    const relay = this.relayFor(job.entry.sender);
+    if (relay) return this.openRelay(relay);
+    return this.openMx(job.domain);
+  }
+
+  private common() {
+    return {
+      name: this.options.heloName,
+      connectionTimeout: this.options.connectTimeoutMs,
+      greetingTimeout: this.options.commandTimeoutMs,
+      socketTimeout: this.options.commandTimeoutMs,
+      ...(this.options.sourceAddress ? { localAddress: this.options.sourceAddress } : {}),
+    };
+  }
+
+  private async openRelay(relay: RelayTarget): Promise<Session> {
+    const conn = new SMTPConnection({
+      ...this.common(), host: relay.host, port: relay.port, secure: relay.secure, requireTLS: !relay.secure,
+      tls: { servername: relay.host, rejectUnauthorized: true, ...this.caOption() },
+    });
+    await connect(conn, relay.host);
+    if (relay.user) {
+      await new Promise<void>((resolve, reject) => conn.login({ user: relay.user!, pass: relay.pass ?? '' }, (err) => (err ? reject(new DeliveryError(`relay ${relay.host} refused our login: ${describe(err)}`, false, relay.host)) : resolve())));
+    }
+    return new Session(conn, relay.host);
+  }
+
+  private caOption(): { ca?: string[] } {
+    return this.options.extraCa.length ? { ca: [...rootCertificates, ...this.options.extraCa] } : {};
+  }
+
+  /** RFC 5321 §5.1: MX records by preference, else the domain's own address; RFC 7505 null MX refuses. */
+  private async mxHosts(domain: string): Promise<Array<{ exchange: string; priority: number }>> {
+    let records: Array<{ exchange: string; priority: number }>;
+    try {
+      records = (await this.deps.resolve(domain, 'MX')) as Array<{ exchange: string; priority: number }>;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ENOTFOUND') throw new DeliveryError(`5.1.2 domain ${domain} does not exist (DNS: no such domain)`, true);
+      if (code !== 'ENODATA') throw new DeliveryError(`4.4.3 DNS lookup of the MX of ${domain} failed: ${code ?? describe(err)}`, false);
+      records = [];
+    }
+    if (records.some((r) => r.exchange === '' || r.exchange === '.')) {
+      if (records.length === 1) throw new DeliveryError(`5.1.10 ${domain} accepts no mail (null MX, RFC 7505)`, true);
+      records = records.filter((r) => r.exchange !== '' && r.exchange !== '.');
+    }
+    if (records.length === 0) return [{ exchange: domain, priority: 0 }];
+    return records.map((r) => ({ exchange: r.exchange.replace(/\.$/, '').toLowerCase(), priority: r.priority })).sort((a, b) => a.priority - b.priority);
+  }
+
+  private async openMx(domain: string): Promise<Session> {
+    let mx = await this.mxHosts(domain);
+    const policy = this.deps.mtaSts ? await this.deps.mtaSts.policy(domain) : undefined;
+    const enforce = policy?.mode === 'enforce';
+    if (policy && policy.mode !== 'none') {
+      const allowed = mx.filter((m) => this.deps.mtaSts!.matches(m.exchange, policy));
+      if (allowed.length === 0) {
+        await this.tlsResult(domain, 'sts', mx[0]?.exchange ?? domain, 'validation-failure');
+        if (enforce) throw new DeliveryError(`4.7.5 no MX host of ${domain} is allowed by its MTA-STS policy (${policy.mx.join(', ')})`, false);
+      } else if (enforce) mx = allowed;
+    }
+    const resolve = this.deps.resolve;
+    let connection: MxConnection;
+    try {
+      connection = await mxConnect({
+        target: domain, port: this.options.port, mx, maxConnectTime: this.options.connectTimeoutMs,
+        ...(this.options.sourceAddress ? { localAddress: this.options.sourceAddress } : {}),
+        localHostname: this.options.heloName,
+        dnsOptions: {
+          resolve: (name, type, cb) => {
+            const [rr, done] = typeof type === 'function' ? ['A', type] : [type, cb!];
+            resolve(name, rr).then((r) => done(null, r), (e: Error) => done(e));
+          },
+        },
+        dane: {
+          enabled: this.options.dane,
+          verify: false,
+          // RFC 7672 §2.2: only TLSA records the resolver validated count; insecure ones are ignored.
+          resolveTlsa: async (name) => {
+            const answer = await this.deps.tlsa(name);
+            return answer.authenticated ? answer.records : [];
+          },
+        },
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      throw new DeliveryError(`4.4.1 cannot connect to the MX of ${domain} (${mx.map((m) => m.exchange).join(', ')}): ${code ? `${code} ` : ''}${describe(err)}`, false);
+    }
+    const tlsa = (connection.tlsaRecords ?? []).filter((r) => r.usage === 2 || r.usage === 3) as TlsaRecord[];
+    const dane = this.options.dane && tlsa.length > 0;
+    const requireTls = dane || enforce;
+    const conn = new SMTPConnection({
+      ...this.common(), connection: connection.socket, host: connection.host, port: connection.port,
+      secure: false, requireTLS: requireTls, opportunisticTLS: !requireTls,
+      tls: {
+        servername: connection.hostname,
+        // MTA-STS (RFC 8461 §4.2) validates the certificate for the MX name; DANE checks TLSA below.
+        rejectUnauthorized: enforce && !dane,
+        ...this.caOption(),
+      },
+    });
+    try {
+      await connect(conn, connection.hostname);
+    } catch (err) {
+      if (dane) await this.tlsResult(domain, 'tlsa', connection.hostname, 'starttls-not-supported');
+      else if (enforce) await this.tlsResult(domain, 'sts', connection.hostname, 'certificate-host-mismatch');
+      throw err instanceof DeliveryError ? err : new DeliveryError(describe(err), false, connection.hostname);
+    }
+    const socket = (conn as unknown as { _socket?: TLSSocket })._socket;
+    const secure = Boolean(conn.secure);
+    if (dane) {
+      const peer = secure ? socket?.getPeerX509Certificate() : undefined;
+      // mx-connect re-derives the SPKI with createPublicKey(cert.publicKey), which on Node 20 takes a PEM, not a KeyObject.
+      const cert = peer && { raw: peer.raw, publicKey: peer.publicKey.export({ type: 'spki', format: 'pem' }) };
+      const check = cert ? verifyCertAgainstTlsa(cert, tlsa) : { valid: false, error: 'no TLS' };
+      if (!check.valid) {
+        conn.close();
+        await this.tlsResult(domain, 'tlsa', connection.hostname, 'tlsa-invalid');
+        throw new DeliveryError(`4.7.5 the certificate of ${connection.hostname} matches none of its DANE TLSA records (${check.error ?? 'mismatch'}); not delivering`, false, connection.hostname);
+      }
+    }
+    await this.tlsResult(domain, dane ? 'tlsa' : enforce || policy?.mode === 'testing' ? 'sts' : 'no-policy-found', connection.hostname, secure ? 'success' : 'no-tls');
+    return new Session(conn, connection.hostname);
+  }
+
+  private async tlsResult(policyDomain: string, policyType: string, mxHost: string, result: string): Promise<void> {
+    await this.deps.store.queue.recordTls([{ policyDomain, policyType, mxHost, result }]).catch(() => undefined);
+  }
+}
+
+/** RFC 3461 §4.1: no NOTIFY means failures (and, as is usual, delays) are reported; NEVER means none. */
+function wants(notify: string | null, what: 'FAILURE' | 'DELAY'): boolean {
+  if (!notify) return true;
+  return notify.toUpperCase().split(',').includes(what);
+}
+
+function describe(err: unknown): string {
+  const e = err as { response?: string; message?: string };
+  return (e.response ?? e.message ?? String(err)).replace(/\s+/g, ' ').trim();
+}
+
+function connect(conn: SMTPConnection, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    conn.once('error', (err: Error & { responseCode?: number }) => {
+      if (settled) return;
+      settled = true;
+      const code = err.responseCode ?? 0;
+      reject(new DeliveryError(`${host}: ${describe(err)}`, code >= 500 && code < 600 && !/TLS|certificate/i.test(err.message), host));
+    });
+    conn.connect(() => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+  });
+}
+
+interface SendResult {
+  accepted: boolean;
+  code: number;
+  reply: string;
+  rejected: Map<string, { code: number; reply: string }>;
+}
+
+/** One SMTP client connection, for several messages in turn. */
+class Session {
+  broken = false;
+
+  constructor(private readonly conn: SMTPConnection, readonly remoteMta: string) {
+    conn.on('error', () => {
+      this.broken = true;
+    });
+    conn.on('end', () => {
+      this.broken = true;
+    });
+  }
+
+  send(envelope: { from: string; to: string[]; dsn?: { ret?: string | undefined; envid?: string | undefined; notify?: string | undefined; orcpt?: string | undefined } }, content: Buffer): Promise<SendResult> {
+    return new Promise((resolve) => {
+      this.conn.send(envelope as Parameters<SMTPConnection['send']>[0], content, (err, info) => {
+        const rejected = new Map<string, { code: number; reply: string }>();
+        const errors = (info?.rejectedErrors ?? (err as { rejectedErrors?: unknown[] } | null)?.rejectedErrors ?? []) as Array<{ recipient?: string; responseCode?: number; response?: string; message?: string }>;
+        for (const e of errors) if (e.recipient) rejected.set(e.recipient.toLowerCase(), { code: e.responseCode ?? 451, reply: describe(e) });
+        if (err) {
+          const e = err as { responseCode?: number; code?: string };
+          // No reply code: the connection broke or timed out, so nothing is known to be delivered.
+          if (!e.responseCode) this.broken = true;
+          return resolve({ accepted: false, code: e.responseCode ?? 451, reply: e.responseCode ? describe(err) : `4.4.2 ${this.remoteMta}: ${describe(err)}`, rejected });
+        }
+        resolve({ accepted: true, code: 250, reply: info.response, rejected });
+      });
+    });
+  }
+
+  close(): void {
+    if (this.broken) this.conn.close();
+    else this.conn.quit();
+  }
+}
