@@ -168,6 +168,7 @@ describe('outbound delivery', () => {
     assert.match(text, /Content-Type: text\/rfc822-headers/, 'RET=HDRS returns the headers only');
     assert.doesNotMatch(text, /body of half refused/);
     assert.match(text, /^Return-Path: <>/m, 'a bounce has the null sender');
+    assert.match(text, /^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=example\.com;/m, 'signed by the domain of our hostname');
     assert.ok(fake.received.some((r) => r.data.includes('Subject: half refused') && r.to.includes('frank@ok.example')));
   });
 

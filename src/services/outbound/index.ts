@@ -204,6 +204,8 @@ export class Outbound {
   private take(key: string): Job | undefined {
     const job = this.pending.get(key)?.shift();
     if (job) this.queuedJobs--;
+    // Keep work coming: claim the next batch before this one runs dry.
+    if (this.queuedJobs < CLAIM_BATCH / 2 && !this.stopping) this.wake();
     return job;
   }
 
