@@ -8,11 +8,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
+import { freePort } from '../test/helpers/cli.js';
 import { RawSmtp } from '../test/helpers/smtp-client.js';
 import { startDns, type TestDns } from '../test/helpers/dns-server.js';
 import { testConfigText } from '../test/helpers/server.js';
@@ -24,13 +24,6 @@ const SIZE = Number(values.size);
 const LIMIT_MS = 5 * 60_000;
 const bin = path.resolve('bin/postern.js');
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function serve(config: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });

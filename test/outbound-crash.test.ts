@@ -5,13 +5,12 @@
  * only when the kill fell between the sink's 250 and our record of it: at most one per connection.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { postern, posternAsync } from './helpers/cli.js';
+import { freePort, postern, startServe } from './helpers/cli.js';
 import { startDns } from './helpers/dns-server.js';
 import { peer } from './helpers/peers.js';
 import { testConfigText } from './helpers/server.js';
@@ -19,30 +18,6 @@ import { tempDir } from './helpers/tmp.js';
 
 const TOTAL = 1000;
 const CONNECTIONS = 5;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-async function startServe(config: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = posternAsync(['serve', '--config', config]);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const m = /"msg":"listening","listener":"submission","address":"127\.0\.0\.1:(\d+)"/.exec(out);
-    if (m && out.includes('postern started')) return { child, port: Number(m[1]) };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`postern serve did not start:\n${out}`);
-}
 
 /** X-Seq of every message the sink wrote, one entry per transaction. */
 function sunk(dir: string): number[] {
@@ -72,7 +47,7 @@ it('loses no queued message and resends none the sink acknowledged, across a SIG
   assert.equal(postern(['--config', config, 'account', 'add', 'ann@example.com', '--password-stdin'], { input: 'crash test pw\n' }).code, 0);
 
   try {
-    const first = await startServe(config);
+    const first = await startServe(config, 'submission');
     const transport = nodemailer.createTransport({
       pool: true, maxConnections: 4, maxMessages: Infinity, host: '127.0.0.1', port: first.port, secure: false, requireTLS: true,
       auth: { user: 'ann@example.com', pass: 'crash test pw' }, tls: { rejectUnauthorized: false },
@@ -98,7 +73,7 @@ it('loses no queued message and resends none the sink acknowledged, across a SIG
     const atKill = sunk(sinkDir).length;
     assert.ok(acked.size > 200, `${acked.size} acknowledged`);
 
-    const second = await startServe(config);
+    const second = await startServe(config, 'submission');
     const end = Date.now() + 120_000;
     let missing: number[] = [];
     while (Date.now() < end) {

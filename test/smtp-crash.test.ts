@@ -4,12 +4,11 @@
  * the middle; after a restart every acknowledged message is in the mailbox exactly once.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { postern, posternAsync } from './helpers/cli.js';
+import { postern, startServe } from './helpers/cli.js';
 import { testConfigText } from './helpers/server.js';
 import { RawSmtp } from './helpers/smtp-client.js';
 import { startDns } from './helpers/dns-server.js';
@@ -19,22 +18,6 @@ const TOTAL = 2000;
 const CONNECTIONS = 4;
 const KILL_AFTER = 600; // acknowledged messages before the SIGKILL
 
-async function startServe(config: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = posternAsync(['serve', '--config', config]);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const m = /"msg":"listening","listener":"smtp","address":"127\.0\.0\.1:(\d+)"/.exec(out);
-    if (m && out.includes('postern started')) return { child, port: Number(m[1]) };
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`postern serve did not start:\n${out}`);
-}
-
 it('every acknowledged message survives a SIGKILL exactly once', async () => {
   const dir = tempDir();
   const config = path.join(dir, 'postern.toml');
@@ -43,7 +26,7 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
   assert.equal(postern(['--config', config, 'domain', 'add', 'example.com']).code, 0);
   assert.equal(postern(['--config', config, 'account', 'add', 'ann@example.com', '--password-stdin'], { input: 'crash test pw\n' }).code, 0);
 
-  const first = await startServe(config);
+  const first = await startServe(config, 'smtp');
   const acked = new Set<number>();
   let next = 0;
   let killed = false;
@@ -70,7 +53,7 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
   assert.ok(acked.size >= KILL_AFTER && acked.size < TOTAL, `killed in the middle (${acked.size} acknowledged)`);
 
   // Restart on the same data, then stop it cleanly, and count what the mailbox holds.
-  const second = await startServe(config);
+  const second = await startServe(config, 'smtp');
   const c = await RawSmtp.connect(second.port);
   await c.send('sender@remote.example', ['ann@example.com'], 'Subject: after restart\r\nX-Seq: after\r\n\r\nok\r\n');
   c.close();

@@ -16,3 +16,31 @@ export function postern(args: string[], options: { input?: string; env?: NodeJS.
 export function posternAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
   return spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
+
+/** `postern serve` in a child process; resolves with the port of `listener` once the server has started. */
+export async function startServe(config: string, listener: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = posternAsync(['serve', '--config', config]);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
+  const listening = new RegExp(`"msg":"listening","listener":"${listener}","address":"127\\.0\\.0\\.1:(\\d+)"`);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const m = listening.exec(out);
+    if (m && out.includes('postern started')) return { child, port: Number(m[1]) };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`postern serve did not start:\n${out}`);
+}
+
+/** A TCP port that was free a moment ago, for a peer that cannot be told to pick its own. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
