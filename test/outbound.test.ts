@@ -224,3 +224,49 @@ describe('TLS policy of the destination', () => {
     assert.ok(tls.some((r) => r.policyDomain === 'dane.example' && r.result === 'tlsa-invalid'), JSON.stringify(tls));
   });
 });
+
+describe('smarthost', () => {
+  it('relays everything through the configured host over STARTTLS with AUTH, checking its certificate', async () => {
+    const ca = await makeCert({ commonName: 'Relay CA', isCa: true });
+    const cert = await makeCert({ commonName: '127.0.0.1', altNames: ['127.0.0.1'], issuer: ca });
+    const logins: string[] = [];
+    const got: Array<{ to: string[]; data: string }> = [];
+    const relay = new SMTPServer({
+      key: cert.key, cert: cert.cert, logger: false, authMethods: ['PLAIN', 'LOGIN'],
+      onAuth(auth, _session, cb) {
+        logins.push(`${auth.username}:${auth.password}`);
+        return auth.username === 'relayuser' && auth.password === 'relay pass' ? cb(null, { user: auth.username }) : cb(new Error('535 5.7.8 bad credentials'));
+      },
+      onData(stream, session, cb) {
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        stream.on('end', () => {
+          got.push({ to: session.envelope.rcptTo.map((r) => r.address), data: Buffer.concat(chunks).toString() });
+          cb(null);
+        });
+      },
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const port = (relay.server.address() as { port: number }).port;
+    const s = await startTestServer({
+      listeners: ['submission'],
+      extraConfig: `[outbound]\nsmarthost = "smtp://relayuser:relay%20pass@127.0.0.1:${port}"\nca_file = "${ca.certFile}"\n`,
+    });
+    try {
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('ann@example.com', 'ann password 1');
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
+      // No DNS records at all: the MX of nowhere-dns.example is never looked up.
+      await transport.sendMail({ from: 'ann@example.com', to: 'x@nowhere-dns.example', subject: 'via relay', text: 'relayed\n' });
+      const end = Date.now() + 15_000;
+      while (got.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(got.length, 1, JSON.stringify(s.logs.filter((l) => l.component === 'outbound')));
+      assert.deepEqual(got[0]!.to, ['x@nowhere-dns.example']);
+      assert.match(got[0]!.data, /Subject: via relay/);
+      assert.deepEqual(logins, ['relayuser:relay pass']);
+    } finally {
+      await s.stop();
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+});

@@ -25,7 +25,7 @@ export async function makeCert(options: { commonName: string; altNames?: string[
   const days = String(options.days ?? 2);
   const ext = options.isCa
     ? ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']
-    : ['-addext', `subjectAltName=${(options.altNames ?? [options.commonName]).map((n) => `DNS:${n}`).join(',')}`];
+    : ['-addext', `subjectAltName=${(options.altNames ?? [options.commonName]).map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',')}`];
   const key = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-subj', `/CN=${options.commonName}`, ...ext];
   if (!options.issuer) {
     execFileSync('openssl', ['req', '-x509', ...key, '-days', days, '-out', certFile], { stdio: 'pipe' });
