@@ -28,6 +28,11 @@ import { createResolver } from './mail/dns/resolver.js';
 import { argon2Passwords } from './services/auth/password.js';
 import { Directory } from './services/directory/index.js';
 import { CertificateRegistry } from './services/tls/registry.js';
+import { ChallengeStore } from './services/tls/challenges.js';
+import { Acme } from './services/tls/acme.js';
+import { httpProtocol } from './protocols/http/session.js';
+import type { ClientEndpoints } from './protocols/http/client-config.js';
+import type { TlsProvider } from './listeners/index.js';
 import { openStore, type Store } from './store/index.js';
 
 export interface Server {
@@ -38,6 +43,8 @@ export interface Server {
   mailboxes: Mailboxes;
   dkim: Dkim;
   tls: CertificateRegistry;
+  /** Present when [acme] is configured. */
+  acme: Acme | undefined;
   listeners: Listeners;
   /** Listeners configured but not started, with the reason. */
   skipped: Array<{ name: ListenerName; reason: string }>;
@@ -63,6 +70,12 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     log: log.child({ component: 'tls' }),
   });
   await tls.start();
+  const challenges = new ChallengeStore(config.data_dir);
+  const tlsProvider: TlsProvider = {
+    contextFor: (name) => tls.contextFor(name),
+    sniCallback: tls.sniCallback,
+    alpnChallenge: (name) => challenges.alpnContext(name),
+  };
 
   const auth = new Auth({
     store,
@@ -128,9 +141,16 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     },
   };
   const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);
+  const httpFactory = httpProtocol({
+    hostname: config.hostname, challenges, endpoints: clientEndpoints(config), log,
+    hostedDomain: (name) => directory.hostedDomain(name),
+    mtaSts: { mode: config.http.mta_sts_mode, maxAgeSeconds: parseDuration(config.http.mta_sts_max_age)! / 1000 },
+    hstsMaxAgeSeconds: parseDuration(config.http.hsts_max_age)! / 1000,
+    httpsPort: firstPort(config.listen.https),
+  });
   const smtpBusy = `421 4.7.0 ${config.hostname} Too many connections, try again later\r\n`;
   // Protocol sessions register here as they are implemented.
-  const factories: Partial<Record<ListenerName, { factory: SessionFactory; busyReply?: string }>> = {
+  const factories: Partial<Record<ListenerName, Pick<ListenerSpec, 'factory' | 'busyReply' | 'answersAcmeTlsAlpn' | 'alpnProtocols'>>> = {
     smtp: { factory: smtpProtocol('mx', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
     submission: { factory: smtpProtocol('submission', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
     submissions: { factory: smtpProtocol('submission', { isImplicitTls: true }, smtpDeps) },
@@ -139,6 +159,8 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     imaps: { factory: imapFactory },
     pop3: { factory: pop3Factory, busyReply: '-ERR [SYS/TEMP] Too many connections, try again later\r\n' },
     pop3s: { factory: pop3Factory },
+    http: { factory: httpFactory },
+    https: { factory: httpFactory, answersAcmeTlsAlpn: true, alpnProtocols: ['http/1.1'] },
   };
 
   const specs: ListenerSpec[] = [];
@@ -161,7 +183,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   let listeners: Listeners;
   try {
     listeners = await startListeners(specs, {
-      tls,
+      tls: tlsProvider,
       log,
       limits: {
         maxConnections: config.limits.max_connections,
@@ -176,17 +198,58 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     throw err;
   }
   outbound.start();
+  const acme = config.acme ? createAcme(config, { directory, resolve, challenges, tls, log: log.child({ component: 'acme' }) }) : undefined;
+  if (acme && config.acme?.challenge === 'tls-alpn-01' && config.listen.https.length === 0) {
+    log.warn({}, 'ACME tls-alpn-01 needs the https listener on port 443; orders will fail until [listen] https is set');
+  }
+  if (acme && config.acme?.challenge === 'http-01' && config.listen.http.length === 0) {
+    log.warn({}, 'ACME http-01 needs the http listener on port 80; orders will fail until [listen] http is set');
+  }
+  acme?.start();
 
   return {
-    store, directory, delivery, outbound, mailboxes, dkim, tls, listeners, skipped,
+    store, directory, delivery, outbound, mailboxes, dkim, tls, acme, listeners, skipped,
     async stop(timeoutMs?: number) {
       clearInterval(dkimTimer);
+      await acme?.stop();
       await listeners.close(timeoutMs);
       await outbound!.stop();
       tls.stop();
       await store.close();
     },
   };
+}
+
+/** The certificate manager from `[acme]`, writing into the certbot directory the registry reads. */
+export function createAcme(config: Readonly<Config>, deps: { directory: Directory; resolve: ReturnType<typeof createResolver>; challenges: ChallengeStore; tls?: CertificateRegistry; log: Logger }): Acme {
+  const a = config.acme!;
+  return new Acme(
+    {
+      directoryUrl: a.directory, email: a.email, challenge: a.challenge, hostname: config.hostname, subdomains: a.subdomains, group: a.group,
+      keyType: a.key_type, renewBeforeMs: parseDuration(a.renew_before)!, checkIntervalMs: parseDuration(a.check_interval)!,
+      retryMinMs: parseDuration(a.retry_min)!, retryMaxMs: parseDuration(a.retry_max)!, dataDir: config.data_dir, certbotDir: config.tls.certbot_dir,
+      eab: a.eab_kid ? { kid: a.eab_kid, hmacKey: a.eab_hmac_key } : undefined,
+      extraCa: a.ca_file ? [readFileSync(a.ca_file, 'utf8')] : [],
+    },
+    {
+      domains: async () => (await deps.directory.listDomains()).map((d) => d.name),
+      resolve: deps.resolve, challenges: deps.challenges, log: deps.log,
+      onIssued: async () => deps.tls?.reload(),
+    },
+  );
+}
+
+/** Where clients connect: the host name (on the certificate) and the first port of each listener. */
+function clientEndpoints(config: Readonly<Config>): ClientEndpoints {
+  const l = config.listen;
+  return {
+    host: config.hostname, imaps: firstPort(l.imaps), imap: firstPort(l.imap), pop3s: firstPort(l.pop3s), pop3: firstPort(l.pop3),
+    submissions: firstPort(l.submissions), submission: firstPort(l.submission),
+  };
+}
+
+function firstPort(addresses: readonly string[]): number | undefined {
+  return addresses.length ? parseListenAddress(addresses[0]!)?.port : undefined;
 }
 
 /** The outbound queue runner, from `[outbound]`; notifications it writes go through local delivery. */

@@ -1,10 +1,11 @@
 /** `postern dkim generate|list|rotate` and `postern dns DOMAIN`. */
-import { createHash } from 'node:crypto';
 import { MailError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
 import { createResolver } from '../mail/dns/resolver.js';
 import { dkimTxtValue } from '../mail/dkim/record.js';
 import { normalizeDomain } from '../mail/address.js';
+import { mtaStsPolicy, mtaStsPolicyId } from '../mail/mta-sts-policy.js';
+import { parseDuration } from '../lib/units.js';
 import { Dkim } from '../services/dkim/index.js';
 import { recordsFor, renderZone } from '../services/doctor/records.js';
 import type { DkimAlgorithm } from '../store/index.js';
@@ -67,7 +68,7 @@ export async function dnsCommand(flags: Flags, args: string[]): Promise<number> 
     const records = recordsFor({
       domain: check.domain, hostname: config.hostname, publicAddresses: config.dns.public_addresses,
       dkimKeys: await store.dkim.list(check.domain),
-      mtaStsId: createHash('sha256').update(`${config.hostname}|enforce`).digest('hex').slice(0, 16),
+      mtaStsId: mtaStsPolicyId(mtaStsPolicy({ mode: config.http.mta_sts_mode, mx: [config.hostname], maxAgeSeconds: parseDuration(config.http.mta_sts_max_age)! / 1000 })),
     });
     if (flags.json) printJson(records);
     else process.stdout.write(renderZone(records));

@@ -9,6 +9,7 @@ import { UsageError } from './output.js';
 import { accountCommand, aliasCommand, domainCommand } from './directory.js';
 import { dkimCommand, dnsCommand } from './dkim.js';
 import { queueCommand } from './queue.js';
+import { certCommand } from './cert.js';
 import { checkConfigCommand, demoCommand, initCommand, serveCommand } from './server.js';
 
 export const USAGE = `usage: postern <command> [options]
@@ -26,6 +27,8 @@ export const USAGE = `usage: postern <command> [options]
   dkim    generate DOMAIN [--selector S] [--algorithm rsa2048|rsa4096|ed25519] | list [DOMAIN]
           rotate DOMAIN [--now]                   new selector; signs once DNS shows it
   dns     DOMAIN [--json]                         the DNS records to publish for DOMAIN
+  cert    list [--json]                           certificates served: names, issuer, expiry, source
+          issue DOMAIN | renew [DOMAIN] [--force] ACME orders now ([acme] in the config)
 
   --config FILE   configuration file (default ./postern.toml, or $POSTERN_CONFIG)
   --json          machine-readable output for list commands
@@ -73,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
     case 'queue': return queueCommand(flags, rest);
     case 'dkim': return dkimCommand(flags, rest);
     case 'dns': return dnsCommand(flags, rest);
+    case 'cert': return certCommand(flags, rest);
     default: throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }
 }

@@ -64,7 +64,7 @@ describe('configuration', () => {
     writeFileSync(path.join(dir, 'postern.toml'), text);
     const c = loadConfig(path.join(dir, 'postern.toml'));
     assert.deepEqual(c, parseConfig('hostname = "mail.example.com"\ndata_dir = "/var/lib/postern"\n', path.join(dir, 'x.toml')), 'the commented file states the defaults');
-    const uncommented = text.replace(/^# (\[acme\]|directory|email|challenge|\[\[tls|names|key|chain|url)/gm, '$1');
+    const uncommented = text.replace(/^# (\[acme\]|directory|email|challenge|subdomains|group|key_type|renew_before|check_interval|retry_min|retry_max|eab_kid|eab_hmac_key|ca_file|\[\[tls|names|key|chain|url)/gm, '$1');
     for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
       assert.ok(uncommented.includes(section), `init template mentions ${section}`);
       const inner = (schema as unknown as { def: { innerType?: { shape?: object }; in?: { def?: { innerType?: { shape?: object } } } } }).def;

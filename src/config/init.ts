@@ -37,10 +37,25 @@ allow_plaintext_auth = false      # passwords only over TLS
 # key   = "/etc/ssl/private/example.org.key"
 # chain = "/etc/ssl/certs/example.org.fullchain.pem"
 
-# [acme]                          # automatic certificates (optional)
+# [acme]                          # automatic certificates (optional), written in certbot_dir's layout
 # directory = "https://acme-v02.api.letsencrypt.org/directory"
 # email = "postmaster@example.com"
-# challenge = "http-01"           # or "tls-alpn-01"
+# challenge = "http-01"           # or "tls-alpn-01" (port 443)
+# subdomains = ["mail", "mta-sts", "autoconfig"]   # names of each domain D on its certificate: mail.D, …
+# group = "domain"                # one certificate per domain; "shared": up to 100 names per certificate
+# key_type = "ecdsa"              # or "rsa"
+# renew_before = "30d"            # or at a third of the lifetime left, if sooner
+# check_interval = "12h"
+# retry_min = "5m"                # a failed order is retried after this, doubling …
+# retry_max = "1d"                # … up to this
+# eab_kid = ""                    # External Account Binding, for CAs that require it
+# eab_hmac_key = ""
+# ca_file = ""                    # CA of a private ACME server's HTTPS
+
+[http]
+hsts_max_age = "365d"             # Strict-Transport-Security on HTTPS ("0s" = none)
+mta_sts_mode = "testing"          # MTA-STS policy served for hosted domains: "testing", then "enforce"
+mta_sts_max_age = "7d"
 
 [dns]
 resolvers = []                    # e.g. ["127.0.0.1:5353"]; empty = system resolvers

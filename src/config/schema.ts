@@ -84,8 +84,27 @@ export const TlsSchema = z
 export const AcmeSchema = z.strictObject({
   directory: z.url().describe('ACME directory URL'),
   email: z.email().describe('Contact address for the ACME account'),
-  challenge: z.enum(['http-01', 'tls-alpn-01']).default('http-01').describe('Challenge type'),
-});
+  challenge: z.enum(['http-01', 'tls-alpn-01']).default('http-01').describe('Challenge type: http-01 (port 80) or tls-alpn-01 (port 443)'),
+  subdomains: z.array(z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i, { message: 'is not a DNS label' })).default(['mail', 'mta-sts', 'autoconfig'])
+    .describe('Names of each hosted domain D on its certificate: "mail" → mail.D'),
+  group: z.enum(['domain', 'shared']).default('domain').describe('"domain": one certificate per domain; "shared": certificates of up to 100 names for all domains'),
+  key_type: z.enum(['ecdsa', 'rsa']).default('ecdsa').describe('Certificate key: ECDSA P-256 or RSA 2048'),
+  renew_before: duration('30d').describe('Renew this long before expiry (or at a third of the lifetime left, if shorter)'),
+  check_interval: duration('12h').describe('How often certificates are checked for renewal'),
+  retry_min: duration('5m').describe('First retry after a failed order; doubles each time'),
+  retry_max: duration('1d').describe('Longest wait between retries of a failed order'),
+  eab_kid: z.string().default('').describe('External Account Binding key id (CAs that require one)'),
+  eab_hmac_key: z.string().default('').describe('External Account Binding HMAC key (base64url)'),
+  ca_file: z.string().default('').describe('Extra CA certificates (PEM) trusted for the ACME server\'s HTTPS (private CAs)'),
+}).refine((a) => (a.eab_kid === '') === (a.eab_hmac_key === ''), { message: 'eab_kid and eab_hmac_key go together', path: ['eab_kid'] });
+
+export const HttpSchema = z
+  .strictObject({
+    hsts_max_age: duration('365d').describe('Strict-Transport-Security max-age on HTTPS answers ("0s" = no header)'),
+    mta_sts_mode: z.enum(['enforce', 'testing', 'none']).default('testing').describe('Mode of the MTA-STS policy served for hosted domains (RFC 8461 §3.2)'),
+    mta_sts_max_age: duration('7d').describe('max_age of the served MTA-STS policy'),
+  })
+  .prefault({});
 
 export const DnsSchema = z
   .strictObject({
@@ -228,6 +247,7 @@ export const ConfigSchema = z.strictObject({
   listen: ListenSchema,
   tls: TlsSchema,
   acme: AcmeSchema.optional(),
+  http: HttpSchema,
   dns: DnsSchema,
   dkim: DkimSchema,
   authentication: AuthenticationSchema,

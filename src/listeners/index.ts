@@ -7,12 +7,18 @@ import { randomBytes } from 'node:crypto';
 import net, { type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { Logger } from '../lib/log.js';
+import { parseClientHello, type ClientHello } from '../lib/tls-hello.js';
 import type { Connection, Session, SessionFactory, TlsInfo } from '../protocols/shared/connection.js';
 
 export interface TlsProvider {
   contextFor(servername?: string): SecureContext;
   sniCallback(servername: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
+  /** The TLS-ALPN-01 challenge certificate (RFC 8737) for `servername`, while an ACME order waits on it. */
+  alpnChallenge?(servername: string): Promise<SecureContext | undefined>;
 }
+
+/** RFC 8737 §6.2: the ALPN protocol of TLS-ALPN-01 validation handshakes. */
+export const ACME_TLS_ALPN = 'acme-tls/1';
 
 export interface ListenerSpec {
   name: string;
@@ -22,6 +28,10 @@ export interface ListenerSpec {
   factory: SessionFactory;
   /** Written to a plain connection refused for being over a limit (e.g. "421 4.7.0 Too many connections\r\n"). */
   busyReply?: string;
+  /** Answer ACME TLS-ALPN-01 validation handshakes here (the HTTPS listener: RFC 8737 §3 uses port 443). */
+  answersAcmeTlsAlpn?: boolean;
+  /** ALPN protocols offered after an implicit TLS handshake, e.g. ["http/1.1"]. */
+  alpnProtocols?: string[];
 }
 
 export interface ListenerLimits {
@@ -78,12 +88,16 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
         else perIp.set(ip, n);
       });
       raw.on('error', () => {}); // reported by the session or the close below
-      const conn = new ConnectionImpl(raw, spec.name, deps.tls, deps.limits.tlsHandshakeTimeoutMs, deps.log);
+      const conn = new ConnectionImpl(raw, spec.name, deps.tls, deps.limits.tlsHandshakeTimeoutMs, deps.log, spec);
       const entry: Live = { conn, session: undefined, done: Promise.resolve() };
       live.add(entry);
       entry.done = (async () => {
         try {
           if (spec.isImplicitTls) await conn.startTls();
+          if (conn.isAcmeValidation) {
+            conn.log.info({ remote: conn.remoteAddress, servername: conn.tlsInfo()?.servername }, 'answered an ACME TLS-ALPN-01 validation');
+            return;
+          }
           conn.log.info({ remote: conn.remoteAddress, port: conn.remotePort, tls: conn.tlsInfo() }, 'connected');
           entry.session = spec.factory(conn);
           await entry.session.run();
@@ -145,6 +159,8 @@ class ConnectionImpl implements Connection {
   readonly localPort: number;
   readonly log: Logger;
   socket: Socket | TLSSocket;
+  /** The handshake was an ACME validation server's: no session follows. */
+  isAcmeValidation = false;
 
   constructor(
     private readonly raw: Socket,
@@ -152,6 +168,7 @@ class ConnectionImpl implements Connection {
     private readonly tls: TlsProvider,
     private readonly handshakeTimeoutMs: number,
     log: Logger,
+    private readonly spec: Pick<ListenerSpec, 'answersAcmeTlsAlpn' | 'alpnProtocols'> = {},
   ) {
     this.socket = raw;
     this.remoteAddress = normalizeIp(raw.remoteAddress ?? '');
@@ -171,17 +188,28 @@ class ConnectionImpl implements Connection {
     return { protocol: s.getProtocol() ?? 'unknown', cipher: s.getCipher()?.name ?? 'unknown', servername: s.servername || undefined };
   }
 
-  startTls(): Promise<void> {
-    if (this.socket instanceof TLSSocket) return Promise.reject(new Error('TLS is already active'));
+  async startTls(): Promise<void> {
+    if (this.socket instanceof TLSSocket) throw new Error('TLS is already active');
     const plain = this.socket;
-    const secure = new TLSSocket(plain, {
-      isServer: true,
-      secureContext: this.tls.contextFor(undefined),
-      SNICallback: (name, cb) => this.tls.sniCallback(name, cb),
-    });
+    const started = Date.now();
+    let challenge: SecureContext | undefined;
+    if (this.spec.answersAcmeTlsAlpn && this.tls.alpnChallenge) {
+      const hello = await peekClientHello(plain, this.handshakeTimeoutMs);
+      if (hello?.servername && hello.alpn.includes(ACME_TLS_ALPN)) challenge = await this.tls.alpnChallenge(hello.servername);
+    }
+    const secure = challenge
+      // RFC 8737 §3: the validation handshake negotiates acme-tls/1 and gets the challenge certificate.
+      ? new TLSSocket(plain, { isServer: true, secureContext: challenge, ALPNProtocols: [ACME_TLS_ALPN] })
+      : new TLSSocket(plain, {
+        isServer: true,
+        secureContext: this.tls.contextFor(undefined),
+        SNICallback: (name, cb) => this.tls.sniCallback(name, cb),
+        ...(this.spec.alpnProtocols ? { ALPNProtocols: this.spec.alpnProtocols } : {}),
+      });
+    this.isAcmeValidation = challenge !== undefined;
     this.socket = secure;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), this.handshakeTimeoutMs);
+      const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), Math.max(1, this.handshakeTimeoutMs - (Date.now() - started)));
       const fail = (err: Error) => {
         clearTimeout(timer);
         this.log.info({ reason: err.message }, 'TLS handshake failed');
@@ -209,6 +237,33 @@ class ConnectionImpl implements Connection {
     this.socket.destroy();
     this.raw.destroy();
   }
+}
+
+/**
+ * Reads the ClientHello off a plain socket and puts it back for the TLS layer (which takes bytes
+ * already buffered on the socket). Undefined when the bytes are not a hello or time runs out.
+ */
+function peekClientHello(socket: Socket, timeoutMs: number): Promise<ClientHello | undefined> {
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    const done = (hello: ClientHello | undefined) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      socket.pause();
+      if (buf.length) socket.unshift(buf);
+      resolve(hello);
+    };
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const r = parseClientHello(buf);
+      if (r !== 'more') done(r);
+    };
+    const onClose = () => done(undefined);
+    const timer = setTimeout(() => done(undefined), timeoutMs);
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
 }
 
 function normalizeIp(ip: string): string {

@@ -1,0 +1,141 @@
+/**
+ * The HTTP and HTTPS routes. Hono's router (small, maintained, web-standard Request/Response, which
+ * the webmail and admin API will mount on) behind Node's own HTTP parser, fed by our listeners so
+ * that connection limits, SNI, ACME's TLS-ALPN-01 and logging stay the same as for every protocol.
+ *
+ * Plain HTTP answers ACME http-01 challenges (RFC 8555 §8.3) and redirects everything else to
+ * HTTPS. HTTPS adds HSTS (RFC 6797) and serves the MTA-STS policy (RFC 8461 §3.3), Thunderbird
+ * autoconfig, Outlook autodiscover and Apple profiles.
+ */
+import type { TLSSocket } from 'node:tls';
+import { Hono, type Context } from 'hono';
+import type { HttpBindings } from '@hono/node-server';
+import { normalizeAddress } from '../../mail/address.js';
+import { mtaStsPolicy } from '../../mail/mta-sts-policy.js';
+import type { Logger } from '../../lib/log.js';
+import type { ChallengeStore } from '../../services/tls/challenges.js';
+import { autoconfigXml, autodiscoverAddress, autodiscoverXml, mobileconfig, type ClientEndpoints } from './client-config.js';
+
+export interface HttpDeps {
+  hostname: string;
+  /** The hosted domain that takes mail for `name` (domain aliases included), or undefined. */
+  hostedDomain(name: string): Promise<string | undefined>;
+  challenges: ChallengeStore;
+  endpoints: ClientEndpoints;
+  mtaSts: { mode: 'enforce' | 'testing' | 'none'; maxAgeSeconds: number };
+  hstsMaxAgeSeconds: number;
+  /** Port HTTPS redirects point to; 443 is left out of the URL. */
+  httpsPort: number | undefined;
+  log: Logger;
+}
+
+type Env = { Bindings: HttpBindings };
+
+const HOST = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/;
+const MAX_BODY = 64 * 1024;
+
+export function httpApp(deps: HttpDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const isTls = (c: Context<Env>) => (c.env.incoming.socket as TLSSocket).encrypted === true;
+  const host = (c: Context<Env>) => {
+    const h = (c.req.header('host') ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+    return HOST.test(h) ? h : undefined;
+  };
+  const text = (c: Context<Env>, body: string, status: 200 | 400 | 404 | 405 | 413 = 200) => c.body(body, status, { 'content-type': 'text/plain; charset=utf-8' });
+
+  app.use('*', async (c, next) => {
+    await next();
+    if (isTls(c) && deps.hstsMaxAgeSeconds > 0) c.header('strict-transport-security', `max-age=${deps.hstsMaxAgeSeconds}`);
+    c.header('x-content-type-options', 'nosniff');
+  });
+
+  // RFC 8555 §8.3: over plain HTTP (and HTTPS, for CAs that follow our redirect).
+  app.get('/.well-known/acme-challenge/:token', async (c) => {
+    const answer = await deps.challenges.getHttp(c.req.param('token'));
+    if (answer === undefined) return text(c, 'no such challenge\n', 404);
+    return c.body(answer, 200, { 'content-type': 'application/octet-stream' });
+  });
+
+  app.use('*', async (c, next) => {
+    if (isTls(c)) return next();
+    const h = host(c);
+    if (!h) return text(c, 'a Host header naming this server is required\n', 400);
+    const port = deps.httpsPort && deps.httpsPort !== 443 ? `:${deps.httpsPort}` : '';
+    const url = new URL(c.req.url);
+    return c.redirect(`https://${h}${port}${url.pathname}${url.search}`, 301);
+  });
+
+  // RFC 8461 §3.3: only at mta-sts.<hosted domain>.
+  app.get('/.well-known/mta-sts.txt', async (c) => {
+    const h = host(c);
+    const domain = h?.startsWith('mta-sts.') ? await deps.hostedDomain(h.slice(8)) : undefined;
+    if (!domain) return text(c, 'no MTA-STS policy for this name\n', 404);
+    return text(c, mtaStsPolicy({ mode: deps.mtaSts.mode, mx: [deps.hostname], maxAgeSeconds: deps.mtaSts.maxAgeSeconds }));
+  });
+
+  // Thunderbird asks https://autoconfig.<domain>/mail/config-v1.1.xml?emailaddress=… and the
+  // domain's own https://<domain>/.well-known/autoconfig/mail/config-v1.1.xml.
+  const autoconfig = async (c: Context<Env>) => {
+    const h = host(c);
+    const email = c.req.query('emailaddress');
+    const fromAddress = email ? normalizeAddress(email) : undefined;
+    const candidate = fromAddress?.ok ? fromAddress.address.domain : h?.replace(/^autoconfig\./, '');
+    const domain = candidate ? await deps.hostedDomain(candidate) : undefined;
+    if (!candidate || !domain) return text(c, 'not a domain hosted here\n', 404);
+    return c.body(autoconfigXml(candidate, deps.endpoints), 200, { 'content-type': 'application/xml; charset=utf-8' });
+  };
+  app.get('/mail/config-v1.1.xml', autoconfig);
+  app.get('/.well-known/autoconfig/mail/config-v1.1.xml', autoconfig);
+
+  // Outlook: POST https://autodiscover.<domain>/autodiscover/autodiscover.xml (any case).
+  app.on(['POST', 'GET'], '*', async (c, next) => {
+    if (new URL(c.req.url).pathname.toLowerCase() !== '/autodiscover/autodiscover.xml') return next();
+    if (c.req.method !== 'POST') return text(c, 'POST an autodiscover request\n', 405);
+    const length = Number(c.req.header('content-length') ?? '0');
+    if (length > MAX_BODY) return text(c, 'request too large\n', 413);
+    const body = await readBounded(c, MAX_BODY);
+    if (body === undefined) return text(c, 'request too large\n', 413);
+    const raw = autodiscoverAddress(body);
+    const address = raw ? normalizeAddress(raw) : undefined;
+    if (!address?.ok) return text(c, 'the request names no valid EMailAddress\n', 400);
+    if (!(await deps.hostedDomain(address.address.domain))) return text(c, 'not a domain hosted here\n', 404);
+    return c.body(autodiscoverXml(address.text, deps.endpoints), 200, { 'content-type': 'application/xml; charset=utf-8' });
+  });
+
+  // Apple devices: a profile for one address, https://<host>/mobileconfig?emailaddress=ann@example.com
+  app.get('/mobileconfig', async (c) => {
+    const address = normalizeAddress(c.req.query('emailaddress') ?? c.req.query('email') ?? '');
+    if (!address.ok) return text(c, 'give ?emailaddress=you@example.com\n', 400);
+    if (!(await deps.hostedDomain(address.address.domain))) return text(c, 'not a domain hosted here\n', 404);
+    return c.body(mobileconfig(address.text, deps.endpoints), 200, {
+      'content-type': 'application/x-apple-aspen-config',
+      'content-disposition': `attachment; filename="${address.address.domain}.mobileconfig"`,
+    });
+  });
+
+  app.get('/', (c) => text(c, `Postern mail server ${deps.hostname}\n`));
+  app.notFound((c) => text(c, 'not found\n', 404));
+  app.onError((err, c) => {
+    deps.log.error({ reason: err.message, path: new URL(c.req.url).pathname }, 'HTTP handler failed');
+    return c.body('internal error\n', 500, { 'content-type': 'text/plain; charset=utf-8' });
+  });
+  return app;
+}
+
+async function readBounded(c: Context<Env>, max: number): Promise<string | undefined> {
+  const reader = c.req.raw.body?.getReader();
+  if (!reader) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,28 @@
+/**
+ * HTTP/1.1 over a listener connection: Node's HTTP parser (bounded headers, request and keep-alive
+ * timeouts) runs on the socket our listener accepted and, for HTTPS, handshook with SNI.
+ */
+import http from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import type { Connection, Session, SessionFactory } from '../shared/connection.js';
+import { httpApp, type HttpDeps } from './app.js';
+
+export function httpProtocol(deps: HttpDeps): SessionFactory {
+  const app = httpApp(deps);
+  const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
+  // The server never listens itself: 'listening' starts its header/request timeout checks.
+  server.emit('listening');
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy(err);
+  });
+  return (conn: Connection): Session => ({
+    run: () => new Promise<void>((resolve) => {
+      conn.socket.once('close', () => resolve());
+      server.emit('connection', conn.socket);
+    }),
+    shutdown: () => {
+      conn.socket.end();
+    },
+  });
+}
