@@ -141,12 +141,14 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     },
   };
   const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);
+  let listeners: Listeners | undefined;
   const httpFactory = httpProtocol({
-    hostname: config.hostname, challenges, endpoints: clientEndpoints(config), log,
+    hostname: config.hostname, challenges, log,
+    endpoints: () => clientEndpoints(config, listeners),
     hostedDomain: (name) => directory.hostedDomain(name),
     mtaSts: { mode: config.http.mta_sts_mode, maxAgeSeconds: parseDuration(config.http.mta_sts_max_age)! / 1000 },
     hstsMaxAgeSeconds: parseDuration(config.http.hsts_max_age)! / 1000,
-    httpsPort: firstPort(config.listen.https),
+    httpsPort: () => portOf(config, listeners, 'https'),
   });
   const smtpBusy = `421 4.7.0 ${config.hostname} Too many connections, try again later\r\n`;
   // Protocol sessions register here as they are implemented.
@@ -180,7 +182,6 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   }
   for (const s of skipped) log.warn({ listener: s.name, reason: s.reason }, 'listener not started');
 
-  let listeners: Listeners;
   try {
     listeners = await startListeners(specs, {
       tls: tlsProvider,
@@ -239,17 +240,20 @@ export function createAcme(config: Readonly<Config>, deps: { directory: Director
   );
 }
 
-/** Where clients connect: the host name (on the certificate) and the first port of each listener. */
-function clientEndpoints(config: Readonly<Config>): ClientEndpoints {
-  const l = config.listen;
+/** Where clients connect: the host name (on the certificate) and the port of each listener. */
+function clientEndpoints(config: Readonly<Config>, listeners: Listeners | undefined): ClientEndpoints {
+  const port = (name: ListenerName) => portOf(config, listeners, name);
   return {
-    host: config.hostname, imaps: firstPort(l.imaps), imap: firstPort(l.imap), pop3s: firstPort(l.pop3s), pop3: firstPort(l.pop3),
-    submissions: firstPort(l.submissions), submission: firstPort(l.submission),
+    host: config.hostname, imaps: port('imaps'), imap: port('imap'), pop3s: port('pop3s'), pop3: port('pop3'),
+    submissions: port('submissions'), submission: port('submission'),
   };
 }
 
-function firstPort(addresses: readonly string[]): number | undefined {
-  return addresses.length ? parseListenAddress(addresses[0]!)?.port : undefined;
+/** The configured port of a listener; the bound one when configured as 0 (tests). */
+function portOf(config: Readonly<Config>, listeners: Listeners | undefined, name: ListenerName): number | undefined {
+  const first = config.listen[name][0];
+  const configured = first ? parseListenAddress(first)?.port : undefined;
+  return configured === 0 ? listeners?.bound.find((b) => b.name === name)?.port : configured;
 }
 
 /** The outbound queue runner, from `[outbound]`; notifications it writes go through local delivery. */

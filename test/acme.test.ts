@@ -65,10 +65,10 @@ interface Running {
   port(name: string): number;
 }
 
-async function start(dns: TestDns, pebble: Pebble, ports: { http: number; https: number }, challenge: string, domains: string[]): Promise<Running> {
+async function start(dns: TestDns, pebble: Pebble, ports: { http: number; https: number }, challenge: string, domains: string[], acmeExtra = ''): Promise<Running> {
   const dir = tempDir();
   mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const extra = `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "${challenge}"\nca_file = "${pebble.caFile}"\ncheck_interval = "1s"\nretry_min = "1s"\nretry_max = "2s"\n[tls]\nreload_interval = "1s"\n`;
+  const extra = `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "${challenge}"\nca_file = "${pebble.caFile}"\ncheck_interval = "1s"\nretry_min = "1s"\nretry_max = "2s"\n${acmeExtra}[tls]\nreload_interval = "1s"\n`;
   const text = testConfigText(dir, extra, ['submissions', 'imaps', 'http', 'https'], dns.address)
     .replace('http = ["127.0.0.1:0"]', `http = ["127.0.0.1:${ports.http}"]`)
     .replace('https = ["127.0.0.1:0"]', `https = ["127.0.0.1:${ports.https}"]`)
@@ -184,6 +184,29 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
       assert.match(bad.stderr, /not a hosted domain/);
     } finally {
       await r.server.stop(1000);
+    }
+  });
+
+  it('External Account Binding: a CA that requires it refuses an account without, and issues with the configured key', async () => {
+    const eab = { kid: 'kid-postern', hmacKey: 'zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W' };
+    const ports2 = { http: await freePort(), https: await freePort() };
+    const strict = await startPebble({ dnsAddress: dns.address, httpPort: ports2.http, tlsPort: ports2.https, eab });
+    try {
+      const without = await start(dns, strict, ports2, 'http-01', ['example.org']);
+      try {
+        const failure = await until('the refused account logged', () => without.logs.find((l) => l.msg === 'certificate order failed'));
+        assert.match(String(failure.reason), /externalAccountBinding.*set \[acme\] eab_kid and eab_hmac_key/);
+      } finally {
+        await without.server.stop(1000);
+      }
+      const withEab = await start(dns, strict, ports2, 'http-01', ['example.org'], `eab_kid = "${eab.kid}"\neab_hmac_key = "${eab.hmacKey}"\n`);
+      try {
+        await until('issued with EAB', () => issued(withEab, 'mail.example.org')[0]);
+      } finally {
+        await withEab.server.stop(1000);
+      }
+    } finally {
+      await strict.stop();
     }
   });
 });

@@ -97,6 +97,9 @@ export async function demoCommand(flags: Flags): Promise<number> {
       '  listeners:',
       ...server.listeners.bound.map((b) => `    ${b.name.padEnd(12)} ${b.host}:${b.port}${b.isImplicitTls ? ' (TLS)' : ''}`),
       ...server.skipped.map((s) => `    ${s.name.padEnd(12)} not started: ${s.reason}`),
+      ...(server.listeners.bound.some((b) => b.name === 'https')
+        ? [`  autoconfig:  https://localhost:${server.listeners.bound.find((b) => b.name === 'https')!.port}/mail/config-v1.1.xml?emailaddress=${DEMO_ACCOUNT}`]
+        : []),
       '  manage it:   node bin/postern.js --config data/postern.toml account list',
       '  stop:        Ctrl-C',
       '',

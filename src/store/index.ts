@@ -207,6 +207,8 @@ export interface QueueRepo {
   setHeld(qid: string, held: boolean): Promise<boolean>;
   /** Removes the entry once no recipient is pending; returns whether it did. */
   removeIfDone(qid: string): Promise<boolean>;
+  /** Removes every entry with no recipient pending (left by a process that died between its last record and removeIfDone); returns how many. */
+  removeAllDone(): Promise<number>;
   recordTls(results: Array<{ policyDomain: string; policyType: string; mxHost: string; result: string }>): Promise<void>;
   tlsResults(day: string): Promise<Array<{ policyDomain: string; policyType: string; mxHost: string; result: string; count: number }>>;
 }

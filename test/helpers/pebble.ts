@@ -19,7 +19,7 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-export async function startPebble(options: { dnsAddress: string; httpPort: number; tlsPort: number; validitySeconds?: number }): Promise<Pebble> {
+export async function startPebble(options: { dnsAddress: string; httpPort: number; tlsPort: number; validitySeconds?: number; eab?: { kid: string; hmacKey: string } }): Promise<Pebble> {
   const dir = tempDir();
   const ca = await makeCert({ commonName: 'Pebble test listener CA', isCa: true });
   const leaf = await makeCert({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], issuer: ca });
@@ -30,7 +30,8 @@ export async function startPebble(options: { dnsAddress: string; httpPort: numbe
     pebble: {
       listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${mgmt}`,
       certificate: leaf.certFile, privateKey: leaf.keyFile, httpPort: options.httpPort, tlsPort: options.tlsPort,
-      ocspResponderURL: '', externalAccountBindingRequired: false,
+      ocspResponderURL: '', externalAccountBindingRequired: options.eab !== undefined,
+      ...(options.eab ? { externalAccountMACKeys: { [options.eab.kid]: options.eab.hmacKey } } : {}),
       ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),
     },
   }));

@@ -21,11 +21,12 @@ export interface HttpDeps {
   /** The hosted domain that takes mail for `name` (domain aliases included), or undefined. */
   hostedDomain(name: string): Promise<string | undefined>;
   challenges: ChallengeStore;
-  endpoints: ClientEndpoints;
+  /** Read per request: ports are known once the listeners are bound. */
+  endpoints(): ClientEndpoints;
   mtaSts: { mode: 'enforce' | 'testing' | 'none'; maxAgeSeconds: number };
   hstsMaxAgeSeconds: number;
   /** Port HTTPS redirects point to; 443 is left out of the URL. */
-  httpsPort: number | undefined;
+  httpsPort(): number | undefined;
   log: Logger;
 }
 
@@ -60,7 +61,8 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     if (isTls(c)) return next();
     const h = host(c);
     if (!h) return text(c, 'a Host header naming this server is required\n', 400);
-    const port = deps.httpsPort && deps.httpsPort !== 443 ? `:${deps.httpsPort}` : '';
+    const httpsPort = deps.httpsPort();
+    const port = httpsPort && httpsPort !== 443 ? `:${httpsPort}` : '';
     const url = new URL(c.req.url);
     return c.redirect(`https://${h}${port}${url.pathname}${url.search}`, 301);
   });
@@ -82,7 +84,7 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const candidate = fromAddress?.ok ? fromAddress.address.domain : h?.replace(/^autoconfig\./, '');
     const domain = candidate ? await deps.hostedDomain(candidate) : undefined;
     if (!candidate || !domain) return text(c, 'not a domain hosted here\n', 404);
-    return c.body(autoconfigXml(candidate, deps.endpoints), 200, { 'content-type': 'application/xml; charset=utf-8' });
+    return c.body(autoconfigXml(candidate, deps.endpoints()), 200, { 'content-type': 'application/xml; charset=utf-8' });
   };
   app.get('/mail/config-v1.1.xml', autoconfig);
   app.get('/.well-known/autoconfig/mail/config-v1.1.xml', autoconfig);
@@ -99,7 +101,7 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const address = raw ? normalizeAddress(raw) : undefined;
     if (!address?.ok) return text(c, 'the request names no valid EMailAddress\n', 400);
     if (!(await deps.hostedDomain(address.address.domain))) return text(c, 'not a domain hosted here\n', 404);
-    return c.body(autodiscoverXml(address.text, deps.endpoints), 200, { 'content-type': 'application/xml; charset=utf-8' });
+    return c.body(autodiscoverXml(address.text, deps.endpoints()), 200, { 'content-type': 'application/xml; charset=utf-8' });
   });
 
   // Apple devices: a profile for one address, https://<host>/mobileconfig?emailaddress=ann@example.com
@@ -107,7 +109,7 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const address = normalizeAddress(c.req.query('emailaddress') ?? c.req.query('email') ?? '');
     if (!address.ok) return text(c, 'give ?emailaddress=you@example.com\n', 400);
     if (!(await deps.hostedDomain(address.address.domain))) return text(c, 'not a domain hosted here\n', 404);
-    return c.body(mobileconfig(address.text, deps.endpoints), 200, {
+    return c.body(mobileconfig(address.text, deps.endpoints()), 200, {
       'content-type': 'application/x-apple-aspen-config',
       'content-disposition': `attachment; filename="${address.address.domain}.mobileconfig"`,
     });

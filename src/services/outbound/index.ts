@@ -70,6 +70,7 @@ class DeliveryError extends Error {
 
 const CLAIM_BATCH = 500;
 const TICK_MS = 1000;
+const SWEEP_MS = 10 * 60_000; // finished entries a dead process left behind
 
 export class Outbound {
   private readonly owner = `${osHostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
@@ -79,6 +80,7 @@ export class Outbound {
   private queuedJobs = 0;
   private tickTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private ticking = false;
   private again = false;
   private stopping = false;
@@ -87,6 +89,13 @@ export class Outbound {
   constructor(private readonly options: OutboundOptions, private readonly deps: OutboundDeps) {}
 
   start(): void {
+    // Entries whose last recipient was recorded by a process that died before removing them.
+    const sweep = () => void this.deps.store.queue.removeAllDone().then((n) => {
+      if (n > 0) this.deps.log.info({ entries: n }, 'removed finished queue entries left by an interrupted run');
+    }, () => undefined);
+    sweep();
+    this.sweepTimer = setInterval(sweep, SWEEP_MS);
+    this.sweepTimer.unref();
     this.tickTimer = setInterval(() => this.wake(), TICK_MS);
     this.tickTimer.unref();
     this.leaseTimer = setInterval(() => {
@@ -118,6 +127,7 @@ export class Outbound {
     this.stopping = true;
     clearInterval(this.tickTimer);
     clearInterval(this.leaseTimer);
+    clearInterval(this.sweepTimer);
     for (const jobs of this.pending.values()) jobs.length = 0;
     this.queuedJobs = 0;
     if (this.connections > 0) await new Promise<void>((resolve) => this.idle.add(resolve));

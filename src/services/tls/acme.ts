@@ -70,6 +70,7 @@ const MAX_NAMES = 100; // Let's Encrypt's limit of names per certificate
 const RATE_LIMIT_WAIT_MS = 3 * 3_600_000;
 const TICK_MS = 30_000;
 const LOCK_STALE_MS = 10 * 60_000;
+const STOP_WAIT_MS = 3000;
 
 export class Acme {
   private timer: NodeJS.Timeout | undefined;
@@ -97,10 +98,13 @@ export class Acme {
     this.timer.unref();
   }
 
+  /** Stops checking; an order in flight gets a few seconds to finish (its lock goes stale otherwise). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.running;
+    let wait: NodeJS.Timeout | undefined;
+    await Promise.race([this.running, new Promise<void>((r) => (wait = setTimeout(r, STOP_WAIT_MS)))]);
+    clearTimeout(wait);
   }
 
   /** Which certificates the hosted domains need, and which names each holds. */
@@ -244,6 +248,7 @@ export class Acme {
 
   /** The CA's reason, with what to check for the usual causes. */
   private explain(err: Error & { code?: string }): string {
+    if (/externalAccountBinding|external account/i.test(err.message)) return `${err.message} — this CA requires External Account Binding: set [acme] eab_kid and eab_hmac_key to the values your CA account shows`;
     if (err.code) return `cannot reach the ACME server ${this.options.directoryUrl}: ${err.message} (${err.code})`;
     if (/connection refused|timeout|no such host|fetching|connect|no valid A records/i.test(err.message)) {
       const where = this.options.challenge === 'http-01' ? 'port 80 (http-01)' : 'port 443 (tls-alpn-01)';

@@ -241,13 +241,15 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         const q1 = (await store.queue.get('Q1'))!;
         assert.deepEqual(q1.recipients.map((r) => [r.status, r.attempts, r.lastError]), [['sent', 1, null], ['pending', 1, '451 4.3.0 try later']]);
         assert.equal(await store.queue.removeIfDone('Q1'), false, 'a recipient is still pending');
+        assert.equal(await store.queue.removeAllDone(), 0, 'nothing is done yet');
         assert.equal(await store.queue.releaseLeases('worker-c'), 2, 'the two of Q2');
         assert.equal(await store.queue.setHeld('Q2', true), true);
         assert.deepEqual((await store.queue.claim('worker-d', { now: later, leaseMs: 1000, limit: 10 })).map((e) => e.qid), [], 'Q1 waits, Q2 is held');
         assert.equal(await store.queue.retry('Q1'), 1);
         assert.deepEqual((await store.queue.claim('worker-d', { now: new Date(Date.now() + 1), leaseMs: 1000, limit: 10 })).map((e) => e.qid), ['Q1']);
         await store.queue.record([{ id: y!.id, status: 'failed', error: '550 5.1.1 no such user', remoteMta: 'mx.remote.example' }]);
-        assert.equal(await store.queue.removeIfDone('Q1'), true);
+        assert.equal(await store.queue.removeAllDone(), 1, 'Q1 is done: swept');
+        assert.equal(await store.queue.removeIfDone('Q1'), false, 'already gone');
         await store.queue.setHeld('Q2', false);
         assert.equal(await store.queue.retry(), 0, 'Q2 was due already');
         assert.equal((await store.queue.claim('worker-e', { now: later, leaseMs: 1000, limit: 10 }))[0]?.recipients.length, 2);

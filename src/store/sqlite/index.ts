@@ -755,6 +755,10 @@ class Queue implements QueueRepo {
     );
   }
 
+  removeAllDone(): Promise<number> {
+    return this.exec(() => this.db.prepare("DELETE FROM queue WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = queue.id AND r.status = 'pending')").run().changes);
+  }
+
   recordTls(results: Array<{ policyDomain: string; policyType: string; mxHost: string; result: string }>): Promise<void> {
     return this.exec(() => {
       const day = new Date().toISOString().slice(0, 10);
