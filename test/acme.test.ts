@@ -4,7 +4,6 @@
  * listener. Certificates it issues must reach every TLS listener without a restart.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -16,6 +15,7 @@ import { startServer, type Server } from '../src/main.js';
 import { freePort, postern, posternAsync } from './helpers/cli.js';
 import { startDns, type TestDns } from './helpers/dns-server.js';
 import { peer } from './helpers/peers.js';
+import { run } from './helpers/python.js';
 import { startPebble, type Pebble } from './helpers/pebble.js';
 import { testConfigText } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
@@ -23,12 +23,7 @@ import { tempDir } from './helpers/tmp.js';
 const skip = peer('pebble', 'pebble') || peer('openssl', 'openssl') || undefined;
 
 /** `openssl s_client` against the in-process server (asynchronously: the server shares this event loop). */
-function sClient(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile('openssl', ['s_client', ...args], { encoding: 'utf8', timeout: 10_000 }, (_err, stdout, stderr) => resolve({ stdout, stderr }));
-    child.stdin!.end();
-  });
-}
+const sClient = (args: string[]) => run('openssl', ['s_client', ...args], { timeoutMs: 10_000 });
 
 /** The leaf certificate `openssl s_client` receives on `port` when it asks for `servername`. */
 async function served(port: number, servername: string): Promise<X509Certificate> {
@@ -68,12 +63,11 @@ interface Running {
 async function start(dns: TestDns, pebble: Pebble, ports: { http: number; https: number }, challenge: string, domains: string[], acmeExtra = ''): Promise<Running> {
   const dir = tempDir();
   mkdirSync(path.join(dir, 'data'), { recursive: true });
-  const extra = `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "${challenge}"\nca_file = "${pebble.caFile}"\ncheck_interval = "1s"\nretry_min = "1s"\nretry_max = "2s"\n${acmeExtra}[tls]\nreload_interval = "1s"\n`;
+  const extra = `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "${challenge}"\nca_file = "${pebble.caFile}"\ncheck_interval = "1s"\nretry_min = "1s"\nretry_max = "2s"\n${acmeExtra}`;
   const text = testConfigText(dir, extra, ['submissions', 'imaps', 'http', 'https'], dns.address)
     .replace('http = ["127.0.0.1:0"]', `http = ["127.0.0.1:${ports.http}"]`)
     .replace('https = ["127.0.0.1:0"]', `https = ["127.0.0.1:${ports.https}"]`)
-    .replace(`[tls]\ncertbot_dir = "${dir}/letsencrypt"\n`, '')
-    .replace('[tls]\nreload_interval', `[tls]\ncertbot_dir = "${dir}/letsencrypt"\nreload_interval`);
+    .replace(`certbot_dir = "${dir}/letsencrypt"`, `certbot_dir = "${dir}/letsencrypt"\nreload_interval = "1s"`);
   const configFile = path.join(dir, 'postern.toml');
   writeFileSync(configFile, text);
   for (const d of domains) assert.equal(postern(['--config', configFile, 'domain', 'add', d]).code, 0);

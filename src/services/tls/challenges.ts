@@ -4,9 +4,9 @@
  * server's HTTP and HTTPS listeners — like certbot's webroot.
  */
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { MIN_TLS_VERSION } from './registry.js';
+import { MIN_TLS_VERSION, writeAtomic } from './registry.js';
 
 /** RFC 8555 §8.3: a token is base64url; anything else is not ours. */
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
@@ -23,7 +23,7 @@ export class ChallengeStore {
 
   async putHttp(token: string, keyAuthorization: string): Promise<void> {
     if (!TOKEN.test(token)) throw new Error(`ACME token ${JSON.stringify(token)} is not base64url`);
-    await writeAtomic(this.http, token, keyAuthorization);
+    await writeInto(this.http, token, keyAuthorization);
   }
 
   /** RFC 8555 §8.3: the key authorization served at /.well-known/acme-challenge/<token>. */
@@ -37,7 +37,7 @@ export class ChallengeStore {
   }
 
   async putAlpn(name: string, pems: { key: string; cert: string }): Promise<void> {
-    await writeAtomic(this.alpn, checkName(name), `${pems.key.trim()}\n${pems.cert.trim()}\n`);
+    await writeInto(this.alpn, checkName(name), `${pems.key.trim()}\n${pems.cert.trim()}\n`);
   }
 
   /** RFC 8737 §3: the self-signed certificate with the acmeIdentifier extension for `name`. */
@@ -60,10 +60,7 @@ function checkName(name: string): string {
   return n;
 }
 
-async function writeAtomic(dir: string, name: string, content: string): Promise<void> {
+async function writeInto(dir: string, name: string, content: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const file = path.join(dir, name);
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, content, { mode: 0o600 });
-  await rename(tmp, file);
+  await writeAtomic(path.join(dir, name), content, 0o600);
 }

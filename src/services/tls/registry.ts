@@ -274,7 +274,8 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
+/** Writes through a temp file and a rename, so readers see the old content or the new. */
+export async function writeAtomic(file: string, content: string, mode: number): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`;
   await writeFile(tmp, content, { mode });
   await rename(tmp, file);
