@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/lib/log.js';
 import { startServer, type Server } from '../src/main.js';
-import { freePort, postern, posternAsync } from './helpers/cli.js';
+import { freePort, postern, posternRun } from './helpers/cli.js';
 import { startDns, type TestDns } from './helpers/dns-server.js';
 import { peer } from './helpers/peers.js';
 import { run } from './helpers/python.js';
@@ -31,15 +31,6 @@ async function served(port: number, servername: string): Promise<X509Certificate
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout);
   assert.ok(pem, `s_client got no certificate on ${port}: ${r.stderr}`);
   return new X509Certificate(pem[0]);
-}
-
-function posternRun(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = posternAsync(args);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {

@@ -211,14 +211,17 @@ print(json.dumps(out))`, { PORT: t.port('submissions') });
     assert.equal(res[6]![0], 250);
   });
 
-  it('requires STARTTLS before AUTH on 587, and AUTH before MAIL', async () => {
-    const res = await python<Array<[number, string]>>(`${SMTPLIB}
+  it('requires STARTTLS before AUTH on 587 (AUTH advertised only after it), and AUTH before MAIL', async () => {
+    const { out: res, adv } = await python<{ out: Array<[number, string]>; adv: boolean[] }>(`${SMTPLIB}
 s = smtplib.SMTP('127.0.0.1', P); s.ehlo('c.example')
+adv = ['auth' in s.esmtp_features]
 out = [r(s.docmd('AUTH', 'PLAIN AGFubkBleGFtcGxlLmNvbQBhbm4gcGFzc3dvcmQgMQ==')), r(s.docmd('MAIL', 'FROM:<ann@example.com>'))]
 s.starttls(context=ctx); s.ehlo('c.example')
+adv.append('auth' in s.esmtp_features)
 out.append(r(s.docmd('MAIL', 'FROM:<ann@example.com>')))
 out.append(r(s.docmd('AUTH', 'PLAIN AGFubkBleGFtcGxlLmNvbQBhbm4gcGFzc3dvcmQgMQ==')))
-print(json.dumps(out))`, { PORT: t.port('submission') });
+print(json.dumps({'out': out, 'adv': adv}))`, { PORT: t.port('submission') });
+    assert.deepEqual(adv, [false, true], 'EHLO lists AUTH only after STARTTLS');
     assert.equal(res[0]![0], 538, `AUTH before STARTTLS: ${res[0]}`);
     assert.equal(res[1]![0], 530);
     assert.equal(res[2]![0], 530, 'no MAIL without AUTH');

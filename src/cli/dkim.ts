@@ -7,8 +7,9 @@ import { normalizeDomain } from '../mail/address.js';
 import { mtaStsPolicy, mtaStsPolicyId } from '../mail/mta-sts-policy.js';
 import { parseDuration } from '../lib/units.js';
 import { Dkim } from '../services/dkim/index.js';
-import { recordsFor, renderZone } from '../services/doctor/records.js';
-import type { DkimAlgorithm } from '../store/index.js';
+import { recordsFor, renderZone, SRV_SERVICES, type RecordInputs } from '../services/doctor/records.js';
+import { parseListenAddress, type Config, type ListenerName } from '../config/schema.js';
+import type { DkimAlgorithm, DkimKeyRecord } from '../store/index.js';
 import { withDirectory } from './context.js';
 import type { Flags } from './main.js';
 import { printJson, printTable, UsageError } from './output.js';
@@ -56,6 +57,21 @@ export async function dkimCommand(flags: Flags, args: string[]): Promise<number>
   return 0;
 }
 
+/** What `postern dns` and `postern doctor` derive a domain's records from. */
+export function recordInputs(config: Readonly<Config>, domain: string, dkimKeys: DkimKeyRecord[], publicAddresses: readonly string[]): RecordInputs {
+  const port = (name: ListenerName) => {
+    const first = config.listen[name][0];
+    return first ? parseListenAddress(first)?.port : undefined;
+  };
+  const web = port('https') ? [...new Set(['mta-sts', 'autoconfig', ...(config.acme?.subdomains ?? [])])].map((s) => `${s}.${domain}`) : [];
+  return {
+    domain, hostname: config.hostname, publicAddresses, dkimKeys,
+    mtaStsId: mtaStsPolicyId(mtaStsPolicy({ mode: config.http.mta_sts_mode, mx: [config.hostname], maxAgeSeconds: parseDuration(config.http.mta_sts_max_age)! / 1000 })),
+    webNames: web.filter((n) => n !== config.hostname),
+    srv: SRV_SERVICES.flatMap((s) => (port(s.listener) ? [{ service: s.service, port: port(s.listener)! }] : [])),
+  };
+}
+
 export async function dnsCommand(flags: Flags, args: string[]): Promise<number> {
   const [input, ...extra] = args;
   if (!input || extra.length) throw new UsageError('usage: postern dns DOMAIN [--json]');
@@ -65,11 +81,7 @@ export async function dnsCommand(flags: Flags, args: string[]): Promise<number> 
     const domain = await store.domains.get(check.domain);
     if (!domain) throw new MailError('DOMAIN_NOT_FOUND', `domain ${check.domain} is not hosted`);
     if (domain.aliasOf) throw new MailError('INVALID_INPUT', `${check.domain} is an alias of ${domain.aliasOf}: it needs the same MX and SPF records; run postern dns ${domain.aliasOf}`);
-    const records = recordsFor({
-      domain: check.domain, hostname: config.hostname, publicAddresses: config.dns.public_addresses,
-      dkimKeys: await store.dkim.list(check.domain),
-      mtaStsId: mtaStsPolicyId(mtaStsPolicy({ mode: config.http.mta_sts_mode, mx: [config.hostname], maxAgeSeconds: parseDuration(config.http.mta_sts_max_age)! / 1000 })),
-    });
+    const records = recordsFor(recordInputs(config, check.domain, await store.dkim.list(check.domain), config.dns.public_addresses));
     if (flags.json) printJson(records);
     else process.stdout.write(renderZone(records));
   });

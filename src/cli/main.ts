@@ -10,6 +10,7 @@ import { accountCommand, aliasCommand, domainCommand } from './directory.js';
 import { dkimCommand, dnsCommand } from './dkim.js';
 import { queueCommand } from './queue.js';
 import { certCommand } from './cert.js';
+import { doctorCommand } from './doctor.js';
 import { checkConfigCommand, demoCommand, initCommand, serveCommand } from './server.js';
 
 export const USAGE = `usage: postern <command> [options]
@@ -27,6 +28,8 @@ export const USAGE = `usage: postern <command> [options]
   dkim    generate DOMAIN [--selector S] [--algorithm rsa2048|rsa4096|ed25519] | list [DOMAIN]
           rotate DOMAIN [--now]                   new selector; signs once DNS shows it
   dns     DOMAIN [--json]                         the DNS records to publish for DOMAIN
+  doctor  [DOMAIN...] [--json] [--resolver ADDR] [--probe URL] [--outbound-probe HOST:PORT]
+          [--dnsbl LIST] [--timeout 10s]          check DNS, TLS, ports and auth; exit 0 ok, 1 warnings, 2 errors
   cert    list [--json]                           certificates served: names, issuer, expiry, source
           issue DOMAIN | renew [DOMAIN] [--force] ACME orders now ([acme] in the config)
 
@@ -48,6 +51,11 @@ export const OPTIONS = {
   algorithm: { type: 'string' },
   now: { type: 'boolean' },
   all: { type: 'boolean' },
+  resolver: { type: 'string' },
+  probe: { type: 'string' },
+  'outbound-probe': { type: 'string' },
+  dnsbl: { type: 'string' },
+  timeout: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -77,6 +85,7 @@ async function main(argv: string[]): Promise<number> {
     case 'dkim': return dkimCommand(flags, rest);
     case 'dns': return dnsCommand(flags, rest);
     case 'cert': return certCommand(flags, rest);
+    case 'doctor': return doctorCommand(flags, rest);
     default: throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }
 }

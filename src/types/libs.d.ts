@@ -91,3 +91,6 @@ declare module 'mx-connect' {
 declare module 'mx-connect/lib/dane.js' {
   export function verifyCertAgainstTlsa(cert: unknown, records: Array<{ usage: number; selector: number; mtype: number; cert: Buffer }>, chain?: unknown[]): { valid: boolean; error: string | null; noRecords?: boolean };
 }
+declare module 'mailauth/lib/spf/index.js' {
+  export function spf(opts: { sender: string; ip: string; helo: string; mta?: string; resolver?: (name: string, rr: string) => Promise<unknown> }): Promise<{ status: { result: string; comment?: string } }>;
+}

@@ -17,6 +17,16 @@ export function posternAsync(args: string[], options: { cwd?: string; env?: Node
   return spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
+/** Runs `postern` without blocking the event loop (for use next to an in-process server or DNS). */
+export function posternRun(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = posternAsync(args, options);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+}
+
 /** `postern serve` in a child process; resolves with the port of `listener` once the server has started. */
 export async function startServe(config: string, listener: string): Promise<{ child: ChildProcess; port: number }> {
   const child = posternAsync(['serve', '--config', config]);

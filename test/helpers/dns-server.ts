@@ -13,6 +13,7 @@ export interface Zone {
   TXT?: Array<string | string[]>;
   CNAME?: string;
   PTR?: string[];
+  SRV?: Array<{ priority: number; weight: number; port: number; target: string }>;
   TLSA?: Array<{ usage: number; selector: number; matchingType: number; certificate: Buffer }>;
   /** Answer with the AD bit, as a validating resolver does for a DNSSEC-signed zone. */
   AD?: boolean;
@@ -39,10 +40,17 @@ export async function startDns(): Promise<TestDns> {
     const zone = records.get(name);
     if (!zone) return packet.encode({ ...response, flags: (response.flags ?? 0) | 3 });
     const answers: packet.Answer[] = [];
-    if (zone.CNAME) answers.push({ type: 'CNAME', name: q.name, ttl: 60, data: zone.CNAME });
+    if (zone.CNAME) {
+      // An alias: the CNAME, then the target's records of the asked type when this server has them.
+      answers.push({ type: 'CNAME', name: q.name, ttl: 60, data: zone.CNAME });
+      const target = records.get(zone.CNAME.toLowerCase().replace(/\.$/, ''));
+      if (q.type === 'A') for (const a of target?.A ?? []) answers.push({ type: 'A', name: zone.CNAME, ttl: 60, data: a });
+      if (q.type === 'AAAA') for (const a of target?.AAAA ?? []) answers.push({ type: 'AAAA', name: zone.CNAME, ttl: 60, data: a });
+    }
     else if (q.type === 'A') for (const a of zone.A ?? []) answers.push({ type: 'A', name: q.name, ttl: 60, data: a });
     else if (q.type === 'AAAA') for (const a of zone.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, data: a });
     else if (q.type === 'MX') for (const m of zone.MX ?? []) answers.push({ type: 'MX', name: q.name, ttl: 60, data: m });
+    else if (q.type === 'SRV') for (const r of zone.SRV ?? []) answers.push({ type: 'SRV', name: q.name, ttl: 60, data: r });
     else if (q.type === 'PTR') for (const p of zone.PTR ?? []) answers.push({ type: 'PTR', name: q.name, ttl: 60, data: p });
     else if (q.type === ('TLSA' as string)) for (const t of zone.TLSA ?? []) answers.push({ type: 'TLSA', name: q.name, ttl: 60, data: t } as unknown as packet.Answer);
     else if (q.type === 'TXT') for (const t of zone.TXT ?? []) answers.push({ type: 'TXT', name: q.name, ttl: 60, data: (Array.isArray(t) ? t : [t]).map((s) => Buffer.from(s)) });

@@ -164,8 +164,14 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
         contexts.set(id, { conn, log: conn.log.child({ smtp: id }), rcpts: new Map() });
         // Our replies carry their own enhanced status code: keep smtp-server from adding a second one.
         const send = smtpConnection.send.bind(smtpConnection);
-        smtpConnection.send = (code, data, context) =>
-          typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data) ? send(code, data, false) : send(code, data, context);
+        const connection = smtpConnection as unknown as { secure: boolean };
+        // RFC 4954 §4, RFC 3207 §4.2: AUTH is advertised only once TLS is up (Postfix's smtpd_tls_auth_only);
+        // smtp-server still answers an early AUTH with 538 and MAIL without AUTH with 530.
+        const hideAuth = offerAuth && !options.isImplicitTls && !deps.limits.allowPlaintextAuth;
+        smtpConnection.send = (code, data, context) => {
+          if (hideAuth && code === 250 && Array.isArray(data) && !connection.secure) data = data.filter((line) => !line.startsWith('AUTH '));
+          return typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data) ? send(code, data, false) : send(code, data, context);
+        };
         return done.finally(() => contexts.delete(id));
       },
       shutdown() {

@@ -21,7 +21,20 @@ export interface RecordInputs {
   publicAddresses: readonly string[];
   dkimKeys: readonly DkimKeyRecord[];
   mtaStsId: string;
+  /** Names served over HTTPS for the domain: mta-sts.D, autoconfig.D … */
+  webNames: readonly string[];
+  /** RFC 6186 services with the port each is offered on (listeners configured). */
+  srv: ReadonlyArray<{ service: string; port: number }>;
 }
+
+/** RFC 6186 §3 services and the listener each names; RFC 8314 §5.1 prefers implicit TLS (priority 0 first). */
+export const SRV_SERVICES = [
+  { service: '_submissions._tcp', listener: 'submissions', priority: 0 },
+  { service: '_submission._tcp', listener: 'submission', priority: 10 },
+  { service: '_imaps._tcp', listener: 'imaps', priority: 0 },
+  { service: '_imap._tcp', listener: 'imap', priority: 10 },
+  { service: '_pop3s._tcp', listener: 'pop3s', priority: 0 },
+] as const;
 
 export function recordsFor(i: RecordInputs): DnsRecord[] {
   const out: DnsRecord[] = [];
@@ -30,6 +43,9 @@ export function recordsFor(i: RecordInputs): DnsRecord[] {
     out.push({ name: host, type: 'A', value: '<public IPv4 of this server>', note: 'set [dns] public_addresses in postern.toml to print the real address' });
   }
   for (const ip of i.publicAddresses) out.push({ name: host, type: isIPv4(ip) ? 'A' : 'AAAA', value: ip, note: 'the MX host; clients connect to this name' });
+  for (const name of i.webNames) {
+    for (const ip of i.publicAddresses) out.push({ name: `${name}.`, type: isIPv4(ip) ? 'A' : 'AAAA', value: ip, note: name.startsWith('mta-sts.') ? 'serves the MTA-STS policy over HTTPS' : 'HTTPS name of this server for the domain (autoconfiguration, certificates)' });
+  }
   out.push({ name: `${i.domain}.`, type: 'MX', value: `10 ${host}`, note: 'an MX must name a host with A/AAAA records, never a CNAME or an IP' });
   out.push({ name: `${i.domain}.`, type: 'TXT', value: quoteTxt('v=spf1 mx -all'), note: 'SPF: only the MX hosts send for this domain' });
   for (const key of i.dkimKeys) {
@@ -48,9 +64,9 @@ export function recordsFor(i: RecordInputs): DnsRecord[] {
   });
   out.push({ name: `_mta-sts.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=STSv1; id=${i.mtaStsId}`), note: `MTA-STS (RFC 8461): the policy is served at https://mta-sts.${i.domain}/.well-known/mta-sts.txt; change id when it changes` });
   out.push({ name: `_smtp._tls.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=TLSRPTv1; rua=mailto:postmaster@${i.domain}`), note: 'TLS-RPT (RFC 8460): reports of TLS failures delivering to you' });
-  // RFC 6186 §3: client autodiscovery; RFC 8314 §5.1 prefers implicit TLS (priority 0 first).
-  for (const [service, port] of [['_submissions._tcp', 465], ['_submission._tcp', 587], ['_imaps._tcp', 993], ['_imap._tcp', 143], ['_pop3s._tcp', 995]] as const) {
-    out.push({ name: `${service}.${i.domain}.`, type: 'SRV', value: `${port === 587 || port === 143 ? 10 : 0} 1 ${port} ${host}`, note: 'mail client autodiscovery (RFC 6186)' });
+  for (const { service, port } of i.srv) {
+    const priority = SRV_SERVICES.find((s) => s.service === service)?.priority ?? 0;
+    out.push({ name: `${service}.${i.domain}.`, type: 'SRV', value: `${priority} 1 ${port} ${host}`, note: 'mail client autodiscovery (RFC 6186)' });
   }
   for (const ip of i.publicAddresses) {
     out.push({ name: reverseName(ip), type: 'PTR', value: host, note: 'ask your hosting provider to set this reverse record: receivers check it' });

@@ -123,7 +123,7 @@ export class CertificateRegistry {
   }
 
   private async rescan(): Promise<void> {
-    const specs = await this.discover();
+    const specs = await this.sources();
     const next = new Map<string, Loaded>();
     for (const spec of specs) {
       const previous = this.loaded.get(spec.chainFile);
@@ -169,7 +169,8 @@ export class CertificateRegistry {
     }
   }
 
-  private async discover(): Promise<CertificateSpec[]> {
+  /** The certificate files this registry loads from (certbot layout, config, self-signed), for the doctor. */
+  async sources(): Promise<CertificateSpec[]> {
     const specs: CertificateSpec[] = [];
     const live = path.join(this.options.certbotDir, 'live');
     let entries: string[] = [];

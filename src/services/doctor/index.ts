@@ -1,0 +1,101 @@
+/**
+ * `postern doctor`: every DNS, TLS, port and authentication mistake that breaks mail, each as a finding
+ * with the fix. The resolver, the certificate files and the listener addresses are passed in.
+ */
+import { spf } from 'mailauth/lib/spf/index.js';
+import type { DnsResolve } from '../../mail/dns/resolver.js';
+import type { DkimKeyRecord } from '../../store/index.js';
+import { checkDomainDns, checkDomainRecords, checkServerDns } from './dns.js';
+import { Findings, type Finding, type Severity } from './findings.js';
+import { checkNetwork, type ListenerTarget } from './net.js';
+import { recordsFor, type RecordInputs } from './records.js';
+
+export type { Finding, Severity } from './findings.js';
+
+export interface DoctorDomain {
+  name: string;
+  aliasOf: string | null;
+  dkimKeys: readonly DkimKeyRecord[];
+  /** What `postern dns` prints for it. */
+  records: RecordInputs;
+}
+
+export interface DoctorInputs {
+  hostname: string;
+  heloName: string;
+  publicAddresses: readonly string[];
+  domains: readonly DoctorDomain[];
+  listeners: readonly ListenerTarget[];
+  certificateFiles: ReadonlyArray<{ keyFile: string; chainFile: string }>;
+  certificateNames: readonly (readonly string[])[];
+  allowPlaintextAuth: boolean;
+  expiryWarningMs: number;
+  dnsbls: readonly string[];
+  probeUrl?: string | undefined;
+  outboundTarget?: { host: string; port: number } | undefined;
+  timeoutMs: number;
+  resolve: DnsResolve;
+  /** GET https://mta-sts.D/.well-known/mta-sts.txt from this server's HTTPS listener. */
+  fetchPolicy(domain: string): Promise<{ status: number; body: string } | { error: string }>;
+}
+
+export interface DoctorReport {
+  hostname: string;
+  publicAddresses: string[];
+  /** The names and ports mail clients must be configured with: never an internal name or an IP. */
+  clientSettings: Array<{ service: string; host: string; port: number }>;
+  findings: Finding[];
+  counts: Record<Severity, number>;
+}
+
+export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
+  const findings = new Findings();
+  await checkServerDns({ hostname: i.hostname, heloName: i.heloName, publicAddresses: i.publicAddresses, dnsbls: i.dnsbls, resolve: i.resolve, findings });
+  const extraNames: Array<{ scope: string; name: string; listener: 'smtp' | 'https' }> = [];
+  for (const d of i.domains) {
+    const expected = recordsFor(d.records);
+    const inputs = {
+      domain: d.name, aliasOf: d.aliasOf, hostname: i.hostname, publicAddresses: i.publicAddresses,
+      dkimKeys: d.dkimKeys.filter((k) => k.status !== 'retired'), expected, webNames: d.records.webNames, certificateNames: i.certificateNames,
+      srv: d.records.srv, mtaStsId: d.records.mtaStsId, fetchPolicy: i.fetchPolicy, resolve: i.resolve, findings,
+    };
+    const { ourMxHosts } = await checkDomainDns(inputs);
+    const spfPermitted = await spfPermits(i, d.name);
+    if (!spfPermitted.pass && !findings.list.some((f) => f.scope === d.name && f.id.startsWith('spf.') && f.severity === 'error')) {
+      findings.add({
+        scope: d.name, id: 'spf.ip-not-permitted', severity: 'error', summary: `the SPF record of ${d.name} does not permit this server (${spfPermitted.detail})`,
+        why: 'mail you send fails SPF at the receiver; with DMARC p=reject or quarantine it is refused or junked unless DKIM passes',
+        observed: spfPermitted.detail, expected: 'pass for this server\'s address', fix: `${d.name}.  IN  TXT  "v=spf1 mx -all"   # or add ${i.publicAddresses.map((ip) => `${ip.includes(':') ? 'ip6' : 'ip4'}:${ip}`).join(' ')} to the record`,
+      });
+    }
+    await checkDomainRecords({ ...inputs, ourMxHosts, spfPermitted: spfPermitted.pass });
+    for (const host of ourMxHosts) if (host !== i.hostname.toLowerCase()) extraNames.push({ scope: d.name, name: host, listener: 'smtp' });
+    if (!d.aliasOf) for (const name of d.records.webNames) extraNames.push({ scope: d.name, name, listener: 'https' });
+  }
+  await checkNetwork({
+    hostname: i.hostname, listeners: i.listeners, allowPlaintextAuth: i.allowPlaintextAuth, expiryWarningMs: i.expiryWarningMs,
+    extraNames, certificateFiles: i.certificateFiles, publicAddresses: i.publicAddresses, probeUrl: i.probeUrl,
+    outboundTarget: i.outboundTarget, timeoutMs: i.timeoutMs, findings,
+  });
+  const order = new Map<string, number>([[i.hostname, 0], ...i.domains.map((d, n) => [d.name, n + 1] as const)]);
+  const rank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+  const list = findings.list.sort((a, b) => (order.get(a.scope) ?? 99) - (order.get(b.scope) ?? 99) || rank[a.severity] - rank[b.severity]);
+  const port = (name: string) => i.listeners.find((l) => l.name === name)?.port;
+  const clientSettings = ([['IMAP (TLS)', 'imaps'], ['IMAP (STARTTLS)', 'imap'], ['SMTP submission (TLS)', 'submissions'], ['SMTP submission (STARTTLS)', 'submission'], ['POP3 (TLS)', 'pop3s'], ['POP3 (STLS)', 'pop3']] as const)
+    .flatMap(([service, l]) => (port(l) ? [{ service, host: i.hostname, port: port(l)! }] : []));
+  return {
+    hostname: i.hostname, publicAddresses: [...i.publicAddresses], clientSettings, findings: list,
+    counts: { error: list.filter((f) => f.severity === 'error').length, warning: list.filter((f) => f.severity === 'warning').length, info: list.filter((f) => f.severity === 'info').length },
+  };
+}
+
+/** Whether SPF (RFC 7208 check_host) passes for each public address, as a receiver would evaluate it. */
+async function spfPermits(i: DoctorInputs, domain: string): Promise<{ pass: boolean; detail: string }> {
+  if (i.publicAddresses.length === 0) return { pass: true, detail: 'no public address to check' };
+  for (const ip of i.publicAddresses) {
+    const r = await spf({ sender: `postmaster@${domain}`, ip, helo: i.hostname, mta: i.hostname, resolver: i.resolve });
+    const result = r.status.result;
+    if (result !== 'pass') return { pass: false, detail: `${result} for ${ip}` };
+  }
+  return { pass: true, detail: 'pass' };
+}
