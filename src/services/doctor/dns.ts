@@ -21,7 +21,7 @@ export interface ServerDnsInputs {
 }
 
 const INTERNAL_TLDS = new Set(['local', 'lan', 'internal', 'localdomain', 'home', 'corp', 'localhost', 'intranet', 'private', 'test', 'invalid', 'example']);
-const GENERIC = /(?:^|[.-])(?:ip|host|static|dynamic|dyn|dhcp|pool|dsl|adsl|cable|ppp|client|customer|cust|broadband|vps|server)[-.]?\d|\d{1,3}[-.]\d{1,3}[-.]\d{1,3}[-.]\d{1,3}|\.compute(?:-1)?\.amazonaws\.com$|\.compute\.internal$|\.googleusercontent\.com$|\.vultrusercontent\.com$|\.contaboserver\.net$|\.your-server\.de$|\.linodeusercontent\.com$|\.ip-addr\.|\.static\.\w+\.\w+$/i;
+const GENERIC = /(?:^|[.-])(?:ip|host|static|dynamic|dyn|dhcp|pool|dsl|adsl|cable|ppp|client|customer|cust|broadband|vps)[-.]?\d|\d{1,3}[-.]\d{1,3}[-.]\d{1,3}[-.]\d{1,3}|\.compute(?:-1)?\.amazonaws\.com$|\.compute\.internal$|\.googleusercontent\.com$|\.vultrusercontent\.com$|\.contaboserver\.net$|\.your-server\.de$|\.linodeusercontent\.com$|\.ip-addr\.|\.static\.\w+\.\w+$/i;
 
 export async function checkServerDns(i: ServerDnsInputs): Promise<void> {
   const { hostname, resolve, findings } = i;
