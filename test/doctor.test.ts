@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/lib/log.js';
 import { startServer, type Server } from '../src/main.js';
-import { freePort, postern, posternRun } from './helpers/cli.js';
+import { freePort, posternRun } from './helpers/cli.js';
 import { makeCert, writeCertbotCert, type TestCert } from './helpers/certs.js';
 import { startDns, type TestDns, type Zone } from './helpers/dns-server.js';
 import { peer } from './helpers/peers.js';
@@ -32,7 +32,7 @@ interface Report { findings: Finding[]; counts: Record<string, number>; clientSe
 const DNS_CASES = [
   'mx-cname', 'mx-missing', 'mx-ip', 'spf-glued', 'spf-multiple', 'spf-lookups', 'spf-plusall', 'spf-other-ip',
   'dkim-selector', 'dkim-split', 'dkim-quotes', 'dkim-truncated', 'dkim-k', 'dmarc-missing', 'dmarc-syntax',
-  'mta-sts-missing', 'srv-port', 'dmarc-report',
+  'mta-sts-missing', 'srv-port', 'dmarc-report', 'spf-void', 'mta-sts-stale', 'tls-rpt-syntax',
 ].map((c) => `${c}.example.net`);
 /** Certificate cases: their web names (mta-sts., autoconfig.) get these certificates. */
 const CERT_CASES = ['expired', 'wrongname', 'selfsigned', 'expiring'].map((c) => `${c}.example.net`);
@@ -62,8 +62,8 @@ describe('postern doctor', { skip, timeout: 240_000 }, () => {
   };
 
   /** Loads what `postern dns D --json` prints into the test DNS server. */
-  const publish = (domain: string) => {
-    const r = postern(['--config', config, 'dns', domain, '--json']);
+  const publish = async (domain: string) => {
+    const r = await posternRun(['--config', config, 'dns', domain, '--json']);
     assert.equal(r.code, 0, r.stderr);
     for (const rec of JSON.parse(r.stdout) as Array<{ name: string; type: string; value: string }>) {
       const name = rec.name.replace(/\.$/, '');
@@ -119,11 +119,12 @@ failure_delay = "0s"
 `;
     config = path.join(dir, 'postern.toml');
     writeFileSync(config, text);
-    for (const d of ['example.com', ...DNS_CASES, ...CERT_CASES]) assert.equal(postern(['--config', config, 'domain', 'add', d]).code, 0);
-    server = await startServer(parseConfig(text, config), createLogger({ level: "silent" }));
+    server = await startServer(parseConfig(text, config), createLogger({ level: 'silent' }));
+    const domains = ['example.com', ...DNS_CASES, ...CERT_CASES];
+    await Promise.all(domains.map((d) => server.directory.addDomain(d))); // each gets a DKIM key
 
     // The good zone: exactly what `postern dns` prints, for every domain; then the mistakes.
-    for (const d of ['example.com', ...DNS_CASES, ...CERT_CASES]) publish(d);
+    for (let n = 0; n < domains.length; n += 8) await Promise.all(domains.slice(n, n + 8).map(publish));
     for (const [name, zone] of dns.records) good.set(name, structuredClone(zone));
     dns.set('gmail.com', { MX: [{ preference: 5, exchange: 'gmail-smtp-in.l.google.com' }] });
 
@@ -205,6 +206,9 @@ failure_delay = "0s"
     setTxt(`_dmarc.${d('dmarc-report')}`, ['v=DMARC1; p=none; rua=mailto:reports@dmarc-vendor.example.org']);
     // MTA-STS record missing; SRV pointing to the wrong port.
     dns.records.delete(`_mta-sts.${d('mta-sts-missing')}`);
+    setTxt(d('spf-void'), ['v=spf1 mx a:gone1.spf-void.example.net include:gone2.spf-void.example.net -all']);
+    setTxt(`_mta-sts.${d('mta-sts-stale')}`, ['v=STSv1; id=20240101']);
+    setTxt(`_smtp._tls.${d('tls-rpt-syntax')}`, ['v=TLSRPTv1; rua=postmaster@tls-rpt-syntax.example.net']);
     dns.set(`_imaps._tcp.${d('srv-port')}`, { SRV: [{ priority: 0, weight: 1, port: 143, target: HOST }] });
 
     const { code, report } = await doctor([...DNS_CASES]);
@@ -215,6 +219,8 @@ failure_delay = "0s"
     assert.match(cname.fix, /mx-cname\.example\.net\.\s+IN\s+MX\s+10 mail\.example\.com\./);
     assert.match(find(report, d('mx-missing'), 'mx.missing').fix, /MX\s+10 mail\.example\.com\./);
     find(report, d('mx-ip'), 'mx.ip');
+    // The CNAME leads to this server, under a name no certificate carries.
+    assert.match(find(report, d('mx-cname'), 'mx.not-on-certificate').summary, /mx\.mx-cname\.example\.net is not a name on any certificate/);
 
     const glued = find(report, d('spf-glued'), 'spf.syntax');
     assert.equal(glued.observed, '-spf1 include:example.com-all');
@@ -234,6 +240,10 @@ failure_delay = "0s"
     find(report, d('dkim-quotes'), 'dkim.quotes');
     assert.match(find(report, d('dkim-truncated'), 'dkim.truncated').summary, /truncated \(\d+ of \d+ characters\)/);
     find(report, d('dkim-k'), 'dkim.k-mismatch');
+    assert.match(find(report, d('spf-void'), 'spf.include.missing').summary, /gone2\.spf-void\.example\.net/);
+    assert.match(find(report, d('spf-void'), 'spf.void-lookups').observed, /gone1\.spf-void\.example\.net, gone2\.spf-void\.example\.net/);
+    assert.match(find(report, d('mta-sts-stale'), 'mta-sts.id.stale').fix, /"v=STSv1; id=\w+"/);
+    find(report, d('tls-rpt-syntax'), 'tls-rpt.syntax');
 
     assert.match(find(report, d('dmarc-missing'), 'dmarc.missing').fix, /_dmarc\.dmarc-missing\.example\.net\.\s+IN\s+TXT\s+"v=DMARC1; p=none; rua=mailto:postmaster@dmarc-missing\.example\.net"/);
     assert.match(find(report, d('dmarc-syntax'), 'dmarc.syntax').summary, /p=rejected.*pct=150/);
@@ -311,7 +321,9 @@ failure_delay = "0s"
       const silentPort = (silent.address() as net.AddressInfo).port;
       const r = await posternRun(['--config', config, 'doctor', 'example.com', '--json', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${silentPort}`, '--timeout', '1s'], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
       const report = JSON.parse(r.stdout) as Report;
-      assert.match(find(report, HOST, 'port.unreachable').summary, new RegExp(`smtp port ${ports.smtp} is not reachable at 192\\.0\\.2\\.10:${ports.smtp} from outside`));
+      const unreachable = find(report, HOST, 'port.unreachable');
+      assert.equal(unreachable.summary, `not reachable at 192.0.2.10 from outside: smtp ${ports.smtp}`);
+      assert.match(unreachable.fix, new RegExp(`^open ${ports.smtp}/tcp in the firewall`));
       find(report, HOST, 'outbound.port25.no-greeting');
     } finally {
       closedByProbe.clear();
@@ -369,6 +381,9 @@ failure_delay = "0s"
     const r = await posternRun(['--config', internal, 'doctor', 'example.com', '--json', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '2s']);
     const report = JSON.parse(r.stdout) as Report;
     assert.ok(report.findings.some((f) => f.scope === 'dovecot' && f.id === 'host.name.internal'), JSON.stringify(report.findings.map((f) => f.id)));
+    const deaf = await posternRun(['--config', config, 'doctor', 'example.com', '--json', '--resolver', `127.0.0.1:${await freePort()}`, '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '2s'], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
+    const deafReport = JSON.parse(deaf.stdout) as Report;
+    assert.deepEqual(deafReport.findings.map((f) => f.id), ['dns.resolver.unreachable'], 'one finding, not one per lookup; TLS and ports are still checked and fine');
     assert.equal((await posternRun(['--config', config, 'doctor', '--timeout', 'soon'])).code, 2);
     assert.equal((await posternRun(['--config', config, 'doctor', '--probe', 'ftp://x'])).code, 2);
     assert.equal((await posternRun(['--config', config, 'doctor', '--outbound-probe', 'no port'])).code, 2);

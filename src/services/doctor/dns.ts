@@ -23,8 +23,8 @@ export interface ServerDnsInputs {
 const INTERNAL_TLDS = new Set(['local', 'lan', 'internal', 'localdomain', 'home', 'corp', 'localhost', 'intranet', 'private', 'test', 'invalid', 'example']);
 const GENERIC = /(?:^|[.-])(?:ip|host|static|dynamic|dyn|dhcp|pool|dsl|adsl|cable|ppp|client|customer|cust|broadband|vps)[-.]?\d|\d{1,3}[-.]\d{1,3}[-.]\d{1,3}[-.]\d{1,3}|\.compute(?:-1)?\.amazonaws\.com$|\.compute\.internal$|\.googleusercontent\.com$|\.vultrusercontent\.com$|\.contaboserver\.net$|\.your-server\.de$|\.linodeusercontent\.com$|\.ip-addr\.|\.static\.\w+\.\w+$/i;
 
-export async function checkServerDns(i: ServerDnsInputs): Promise<void> {
-  const { hostname, resolve, findings } = i;
+/** The host name itself, before any lookup: an internal name or an IP, or a provider's generic name. */
+export function checkHostName(hostname: string, findings: Findings): void {
   const add = (f: Omit<Finding, 'scope'>) => findings.add({ ...f, scope: hostname });
   const tld = hostname.split('.').pop()!.toLowerCase();
   if (isIP(hostname) !== 0 || !hostname.includes('.') || INTERNAL_TLDS.has(tld)) {
@@ -40,6 +40,11 @@ export async function checkServerDns(i: ServerDnsInputs): Promise<void> {
       observed: hostname, expected: 'a name in your own domain, such as mail.example.com', fix: 'hostname = "mail.example.com"   # and set the PTR to it',
     });
   }
+}
+
+export async function checkServerDns(i: ServerDnsInputs): Promise<void> {
+  const { hostname, resolve, findings } = i;
+  const add = (f: Omit<Finding, 'scope'>) => findings.add({ ...f, scope: hostname });
   const own = await addresses(resolve, hostname);
   const publicIps = [...i.publicAddresses];
   if (publicIps.length === 0) {
@@ -81,13 +86,17 @@ export async function checkServerDns(i: ServerDnsInputs): Promise<void> {
   for (const ip of publicIps) {
     const rev = reverseName(ip);
     const ptr = await query<string>(resolve, rev, 'PTR');
+    if (ptr.error) {
+      add({ id: 'dns.lookup-failed', severity: 'error', summary: `the PTR of ${ip} could not be looked up (${ptr.error})`, why: 'receivers that cannot resolve the reverse name treat the server as suspicious or defer its mail', observed: ptr.error, expected: hostname, fix: `ask your hosting provider to check the reverse zone of ${ip}` });
+      continue;
+    }
     const names = ptr.records.map((n) => n.toLowerCase().replace(/\.$/, ''));
     const askProvider = `ask your hosting provider to set the reverse DNS of ${ip} to ${hostname}:\n${rev}  IN  PTR  ${hostname}.`;
     if (names.length === 0) {
       add({
         id: 'ptr.missing', severity: 'error', summary: `${ip} has no PTR (reverse DNS) record`,
         why: 'Gmail, Outlook and most receivers refuse or junk mail from an address without reverse DNS',
-        observed: ptr.error ? `lookup failed: ${ptr.error}` : 'no PTR', expected: hostname, fix: askProvider,
+        observed: 'no PTR', expected: hostname, fix: askProvider,
       });
       continue;
     }
@@ -408,6 +417,8 @@ export async function checkDomainRecords(i: DomainDnsInputs & { ourMxHosts: stri
   const stsFix = zone((r) => r.name === `${stsName}.`);
   if (stsRecords.length === 0 && !sts.error) {
     add({ id: 'mta-sts.missing', severity: 'warning', summary: `${domain} publishes no MTA-STS record`, why: 'without MTA-STS, mail to you can be downgraded to plain text by anyone on the path', observed: `no TXT at ${stsName}`, expected: `v=STSv1; id=${i.mtaStsId}`, fix: stsFix });
+  } else if (sts.error) {
+    add({ id: 'dns.lookup-failed', severity: 'error', summary: `${stsName} could not be looked up (${sts.error})`, why: 'senders treat a failed MTA-STS lookup as no policy', observed: sts.error, expected: 'an answer', fix: `check the name servers of ${domain}` });
   } else if (stsRecords.length > 1 || !/^v=STSv1;\s*id=[A-Za-z0-9]{1,32}\s*;?\s*$/.test(stsRecords[0] ?? '')) {
     add({ id: 'mta-sts.syntax', severity: 'error', summary: `the MTA-STS record of ${domain} is invalid`, why: 'RFC 8461 §3.1: senders ignore the policy when the record is malformed or there is more than one', observed: stsRecords.join(' | '), expected: `v=STSv1; id=${i.mtaStsId}`, fix: stsFix });
   } else {
@@ -434,6 +445,8 @@ export async function checkDomainRecords(i: DomainDnsInputs & { ourMxHosts: stri
   const rptFix = zone((r) => r.name === `${rptName}.`);
   if (rpts.length === 0 && !rpt.error) {
     add({ id: 'tls-rpt.missing', severity: 'warning', summary: `${domain} publishes no TLS-RPT record`, why: 'senders cannot tell you when TLS to your server fails (an expired certificate, a wrong MX name)', observed: `no TXT at ${rptName}`, expected: 'v=TLSRPTv1; rua=mailto:…', fix: rptFix });
+  } else if (rpt.error) {
+    // reported once per domain is enough: the MTA-STS lookup above failed the same way
   } else if (rpts.length > 1 || !/^v=TLSRPTv1;\s*rua=(?:mailto:[^@\s,;]+@[^\s,;]+|https:\/\/[^\s,;]+)(?:,\s*(?:mailto:[^@\s,;]+@[^\s,;]+|https:\/\/[^\s,;]+))*\s*;?\s*$/i.test(rpts[0]!)) {
     add({ id: 'tls-rpt.syntax', severity: 'error', summary: `the TLS-RPT record of ${domain} is invalid`, why: 'RFC 8460 §3: senders ignore a malformed record', observed: rpts.join(' | '), expected: 'v=TLSRPTv1; rua=mailto:…', fix: rptFix });
   }

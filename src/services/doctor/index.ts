@@ -5,8 +5,8 @@
 import { spf } from 'mailauth/lib/spf/index.js';
 import type { DnsResolve } from '../../mail/dns/resolver.js';
 import type { DkimKeyRecord } from '../../store/index.js';
-import { checkDomainDns, checkDomainRecords, checkServerDns } from './dns.js';
-import { Findings, type Finding, type Severity } from './findings.js';
+import { checkDomainDns, checkDomainRecords, checkHostName, checkServerDns } from './dns.js';
+import { Findings, query, type Finding, type Severity } from './findings.js';
 import { checkNetwork, type ListenerTarget } from './net.js';
 import { recordsFor, type RecordInputs } from './records.js';
 
@@ -50,9 +50,23 @@ export interface DoctorReport {
 
 export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
   const findings = new Findings();
-  await checkServerDns({ hostname: i.hostname, heloName: i.heloName, publicAddresses: i.publicAddresses, dnsbls: i.dnsbls, resolve: i.resolve, findings });
+  checkHostName(i.hostname, findings);
+  // A resolver that does not answer at all would turn every DNS check into an error: say that once instead.
+  const probe = await query<string>(i.resolve, i.hostname, 'A');
+  const dnsDown = probe.error !== undefined && /ECONNREFUSED|ETIMEOUT|ECONNRESET|EREFUSED/.test(probe.error);
+  if (dnsDown) {
+    findings.add({
+      scope: i.hostname, id: 'dns.resolver.unreachable', severity: 'error', summary: `the DNS resolver does not answer (${probe.error}); DNS checks were skipped`,
+      why: 'every DNS check, and the server itself (SPF, DKIM, DMARC, MX lookups), depends on it', observed: probe.error!, expected: 'answers',
+      fix: 'check [dns] resolvers in postern.toml, or pass --resolver ADDR (ip or ip:port)',
+    });
+  } else {
+    await checkServerDns({ hostname: i.hostname, heloName: i.heloName, publicAddresses: i.publicAddresses, dnsbls: i.dnsbls, resolve: i.resolve, findings });
+  }
   const extraNames: Array<{ scope: string; name: string; listener: 'smtp' | 'https' }> = [];
   for (const d of i.domains) {
+    if (!d.aliasOf) for (const name of d.records.webNames) extraNames.push({ scope: d.name, name, listener: 'https' });
+    if (dnsDown) continue;
     const expected = recordsFor(d.records);
     const inputs = {
       domain: d.name, aliasOf: d.aliasOf, hostname: i.hostname, publicAddresses: i.publicAddresses,
@@ -61,7 +75,7 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
     };
     const { ourMxHosts } = await checkDomainDns(inputs);
     const spfPermitted = await spfPermits(i, d.name);
-    if (!spfPermitted.pass && !findings.list.some((f) => f.scope === d.name && f.id.startsWith('spf.') && f.severity === 'error')) {
+    if (!spfPermitted.pass && !spfPermitted.temporary && !findings.list.some((f) => f.scope === d.name && f.id.startsWith('spf.') && f.severity === 'error')) {
       findings.add({
         scope: d.name, id: 'spf.ip-not-permitted', severity: 'error', summary: `the SPF record of ${d.name} does not permit this server (${spfPermitted.detail})`,
         why: 'mail you send fails SPF at the receiver; with DMARC p=reject or quarantine it is refused or junked unless DKIM passes',
@@ -70,7 +84,6 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
     }
     await checkDomainRecords({ ...inputs, ourMxHosts, spfPermitted: spfPermitted.pass });
     for (const host of ourMxHosts) if (host !== i.hostname.toLowerCase()) extraNames.push({ scope: d.name, name: host, listener: 'smtp' });
-    if (!d.aliasOf) for (const name of d.records.webNames) extraNames.push({ scope: d.name, name, listener: 'https' });
   }
   await checkNetwork({
     hostname: i.hostname, listeners: i.listeners, allowPlaintextAuth: i.allowPlaintextAuth, expiryWarningMs: i.expiryWarningMs,
@@ -90,12 +103,12 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
 }
 
 /** Whether SPF (RFC 7208 check_host) passes for each public address, as a receiver would evaluate it. */
-async function spfPermits(i: DoctorInputs, domain: string): Promise<{ pass: boolean; detail: string }> {
+async function spfPermits(i: DoctorInputs, domain: string): Promise<{ pass: boolean; detail: string; temporary?: boolean }> {
   if (i.publicAddresses.length === 0) return { pass: true, detail: 'no public address to check' };
   for (const ip of i.publicAddresses) {
     const r = await spf({ sender: `postmaster@${domain}`, ip, helo: i.hostname, mta: i.hostname, resolver: i.resolve });
     const result = r.status.result;
-    if (result !== 'pass') return { pass: false, detail: `${result} for ${ip}` };
+    if (result !== 'pass') return { pass: false, detail: `${result} for ${ip}`, temporary: result === 'temperror' };
   }
   return { pass: true, detail: 'pass' };
 }

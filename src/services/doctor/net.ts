@@ -102,8 +102,9 @@ export async function checkNetwork(i: NetInputs): Promise<void> {
 
   // Reachability from outside: through the probe service, else from this host to the public address.
   for (const ip of i.publicAddresses) {
+    const closed: Array<{ listener: ListenerTarget; detail: string }> = [];
+    const where = (port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
     for (const l of i.listeners.filter((x) => PUBLIC.has(x.name) && accepting.has(x.name))) {
-      const where = `${ip.includes(':') ? `[${ip}]` : ip}:${l.port}`;
       let result: { open: boolean; detail: string };
       if (i.probeUrl) {
         try {
@@ -115,21 +116,24 @@ export async function checkNetwork(i: NetInputs): Promise<void> {
           if (typeof body.open !== 'boolean') throw new Error('the probe answered without "open"');
           result = { open: body.open, detail: typeof body.error === 'string' ? body.error : body.open ? 'open' : 'closed' };
         } catch (err) {
-          server({ id: 'probe.failed', severity: 'warning', summary: `the probe service ${i.probeUrl} did not answer for ${where}: ${(err as Error).message}`, why: 'reachability from outside could not be checked', observed: (err as Error).message, expected: '{"open": true}', fix: 'check --probe URL' });
-          continue;
+          server({ id: 'probe.failed', severity: 'warning', summary: `the probe service ${i.probeUrl} did not answer for ${where(l.port)}: ${(err as Error).message}`, why: 'reachability from outside could not be checked', observed: (err as Error).message, expected: '{"open": true}', fix: 'check --probe URL' });
+          break;
         }
       } else {
         result = await Conversation.open(ip, l.port, i.timeoutMs).then((c) => { c.close(); return { open: true, detail: 'open' }; }, (err: Error) => ({ open: false, detail: err.message }));
       }
-      if (!result.open) {
-        server({
-          id: 'port.unreachable', severity: i.probeUrl ? 'error' : 'warning', summary: `${l.name} port ${l.port} is not reachable at ${where}${i.probeUrl ? ' from outside' : ' from this host'}`,
-          why: l.name === 'smtp' ? 'other servers cannot deliver mail to you' : 'clients cannot connect to this service',
-          observed: result.detail, expected: 'open',
-          fix: `open ${l.port}/tcp in the firewall and the provider's security group${l.name === 'smtp' ? ' (some providers block port 25 until asked)' : ''}${i.probeUrl ? '' : '; behind NAT, check from outside with --probe URL'}`,
-        });
-      }
+      if (!result.open) closed.push({ listener: l, detail: result.detail });
     }
+    if (closed.length === 0) continue;
+    const list = closed.map((c) => `${c.listener.name} ${c.listener.port}`).join(', ');
+    const mx = closed.some((c) => c.listener.name === 'smtp');
+    server({
+      id: 'port.unreachable', severity: i.probeUrl ? 'error' : 'warning',
+      summary: `not reachable at ${ip}${i.probeUrl ? ' from outside' : ' from this host'}: ${list}`,
+      why: mx ? 'other servers cannot deliver mail to you, and clients cannot connect' : 'clients cannot connect to these services',
+      observed: closed.map((c) => `${where(c.listener.port)} ${c.detail}`).join(', '), expected: 'open',
+      fix: `open ${closed.map((c) => `${c.listener.port}/tcp`).join(', ')} in the firewall and the provider's security group${mx ? ' (some providers block port 25 until asked)' : ''}${i.probeUrl ? '' : '; behind NAT, check from outside with --probe URL'}`,
+    });
   }
 
   if (i.outboundTarget) {
