@@ -91,18 +91,25 @@ async function send(stack: Stack, to: string, count: number, concurrency: number
   })));
 }
 
-/** SMTP ingest: accepted/s (last 250) and delivered/s (all visible to IMAP STATUS). */
+/** SMTP ingest: accepted/s (last 250) and delivered/s (all visible to IMAP STATUS on one open connection). */
 async function ingest(stack: Stack, count: number, size: number, concurrency: number): Promise<void> {
   const body = line.repeat(Math.ceil(size / line.length)).slice(0, size);
-  const before = await messageCount(stack, INGEST);
+  const watcher = await login(stack, INGEST);
+  const status = async () => Number(/MESSAGES (\d+)/.exec((await watcher.command('STATUS INBOX (MESSAGES)')).toString())?.[1] ?? 0);
+  const before = await status();
   const t0 = performance.now();
   const acceptedMs = await send(stack, INGEST.user, count, concurrency, (i) => `From: sender@remote.example\r\nTo: ${INGEST.user}\r\nSubject: ingest ${i}\r\nMessage-ID: <i${i}.${Date.now()}@remote.example>\r\n\r\n${body}`);
   const deadline = Date.now() + PHASE_LIMIT_MS;
-  while ((await messageCount(stack, INGEST)) < before + count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while ((await status()) < before + count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const deliveredMs = performance.now() - t0;
   const group = `SMTP ingest ${count} × ${size / 1024} KB, concurrency ${concurrency}`;
   record(stack, group, 'accepted', 'msg/s', true, Math.round((count / acceptedMs) * 1000));
   record(stack, group, 'delivered (visible over IMAP)', 'msg/s', true, Math.round((count / deliveredMs) * 1000));
+  // Every run starts from an empty mailbox on both sides (not timed).
+  await watcher.command('SELECT INBOX');
+  await watcher.command('STORE 1:* +FLAGS.SILENT (\\Deleted)');
+  await watcher.command('EXPUNGE');
+  watcher.close();
 }
 
 async function fillMailbox(stack: Stack): Promise<void> {

@@ -8,6 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
+import { hashPassword } from '../src/services/auth/password.js';
 import { freePort } from '../test/helpers/cli.js';
 import { startPostern } from './lib.js';
 
@@ -52,7 +53,9 @@ export async function startPeerStack(): Promise<Stack> {
   writeFileSync(path.join(dir, 'postfix/etc/main.cf'), render('main.cf'));
   writeFileSync(path.join(dir, 'postfix/etc/master.cf'), render('master.cf'));
   writeFileSync(path.join(dir, 'dovecot/dovecot.conf'), render('dovecot.conf'));
-  writeFileSync(path.join(dir, 'dovecot/passwd'), USERS.map((u) => `${u.user}:{PLAIN}${u.pass}`).join('\n') + '\n', { mode: 0o644 });
+  // The same argon2id hash Postern stores (same parameters), so a login costs both sides the same.
+  const lines = await Promise.all(USERS.map(async (u) => `${u.user}:{ARGON2ID}${await hashPassword(u.pass)}`));
+  writeFileSync(path.join(dir, 'dovecot/passwd'), lines.join('\n') + '\n', { mode: 0o644 });
   chownSync(path.join(dir, 'mail'), mailUser.uid, mailUser.gid);
   chownSync(path.join(dir, 'postfix/data'), idOf('postfix').uid, idOf('postfix').gid);
   // Dovecot daemonizes; its processes keep inherited pipes open, so none are given.

@@ -384,6 +384,13 @@ failure_delay = "0s"
     const deaf = await posternRun(['--config', config, 'doctor', 'example.com', '--json', '--resolver', `127.0.0.1:${await freePort()}`, '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '2s'], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
     const deafReport = JSON.parse(deaf.stdout) as Report;
     assert.deepEqual(deafReport.findings.map((f) => f.id), ['dns.resolver.unreachable'], 'one finding, not one per lookup; TLS and ports are still checked and fine');
+    // With nothing listening: one finding rather than one per port.
+    let stopped = readFileSync(config, 'utf8');
+    for (const l of LISTEN) stopped = stopped.replace(`127.0.0.1:${ports[l]}"`, `127.0.0.1:${await freePort()}"`);
+    const stoppedConfig = path.join(dir, 'stopped.toml');
+    writeFileSync(stoppedConfig, stopped);
+    const down = await doctor(['example.com'], stoppedConfig);
+    assert.deepEqual(down.report.findings.filter((f) => f.scope === HOST).map((f) => f.id), ['server.not-running']);
     assert.equal((await posternRun(['--config', config, 'doctor', '--timeout', 'soon'])).code, 2);
     assert.equal((await posternRun(['--config', config, 'doctor', '--probe', 'ftp://x'])).code, 2);
     assert.equal((await posternRun(['--config', config, 'doctor', '--outbound-probe', 'no port'])).code, 2);

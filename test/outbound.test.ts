@@ -28,6 +28,7 @@ async function startFake(cert: { key: string; cert: string }) {
       seen.set(`rcpt:${address.address}`, n);
       if (address.address.startsWith('nobody@')) return cb(Object.assign(new Error('5.1.1 <' + address.address + '>: no such user'), { responseCode: 550 }));
       if (domain === 'temp.example' && n === 1) return cb(Object.assign(new Error('4.2.1 mailbox busy, try later'), { responseCode: 451 }));
+      if (domain === 'always.example') return cb(Object.assign(new Error('4.2.1 mailbox busy, try later'), { responseCode: 451 }));
       cb();
     },
     onData(stream, session, cb) {
@@ -267,6 +268,47 @@ describe('smarthost', () => {
     } finally {
       await s.stop();
       await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+});
+
+describe('delay warnings and expiry', () => {
+  it('warns the sender after delay_warning, bounces at the end of the lifetime, honours NOTIFY=NEVER, and never bounces a null sender', async () => {
+    const s = await startTestServer({
+      listeners: ['smtp', 'submission'],
+      extraConfig: `[outbound]\nport = ${fake.port}\nretry_min = "1s"\nretry_max = "1s"\ndelay_warning = "2s"\nlifetime = "6s"\nconnect_timeout = "3s"\ncommand_timeout = "3s"\n`,
+    });
+    try {
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('ann@example.com', 'ann password 1');
+      await s.server.directory.addAlias('fwd@example.com', ['z@always.example']);
+      s.dns.set('always.example', { MX: [{ preference: 10, exchange: 'mx.always.example' }] });
+      s.dns.set('mx.always.example', { A: ['127.0.0.1'] });
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
+      await transport.sendMail({ from: 'ann@example.com', to: 'x@always.example', subject: 'slow one', text: 'waiting\n' });
+      await transport.sendMail({ from: 'ann@example.com', to: 'y@always.example', subject: 'quiet one', text: 'no news\n', dsn: { notify: ['never'] } });
+      // A bounce arriving from elsewhere (null sender) for an alias that forwards to the same place.
+      const mx = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('smtp'), secure: false, ignoreTLS: true });
+      await mx.sendMail({ envelope: { from: '', to: ['fwd@example.com'] }, raw: 'From: MAILER-DAEMON@remote.example\r\nTo: fwd@example.com\r\nSubject: a bounce\r\n\r\nreturned\r\n' });
+
+      const reports = async () => (await mailbox(s.server, 'ann@example.com')).filter((m) => m.text.includes('multipart/report'));
+      const end = Date.now() + 30_000;
+      while (Date.now() < end && ((await reports()).length < 2 || (await s.server.store.queue.list()).length > 0)) await new Promise((r) => setTimeout(r, 200));
+      const got = await reports();
+      const delay = got.filter((m) => /Action: delayed/.test(m.text));
+      const failed = got.filter((m) => /Action: failed/.test(m.text));
+      assert.equal(delay.length, 1, 'one delay warning');
+      assert.match(delay[0]!.text, /Final-Recipient: rfc822; x@always\.example/);
+      assert.match(delay[0]!.text, /Diagnostic-Code: smtp; 451 4\.2\.1/);
+      assert.match(delay[0]!.text, /Will-Retry-Until: /);
+      assert.equal(failed.length, 1, 'one failure report, at the end of the lifetime');
+      assert.match(failed[0]!.text, /Final-Recipient: rfc822; x@always\.example/);
+      assert.match(failed[0]!.text, /expired/);
+      assert.ok(!got.some((m) => m.text.includes('y@always.example')), 'NOTIFY=NEVER: no report for y@always.example');
+      assert.deepEqual(await s.server.store.queue.list(), [], 'everything left the queue, the null-sender message without a bounce');
+      assert.ok(!fake.received.some((r) => r.domain === 'always.example'));
+    } finally {
+      await s.stop();
     }
   });
 });

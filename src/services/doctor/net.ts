@@ -59,6 +59,7 @@ export async function checkNetwork(i: NetInputs): Promise<void> {
   }
 
   const accepting = new Set<string>();
+  const closedLocally: string[] = [];
   for (const l of i.listeners) {
     const label = `${l.name} (${l.host}:${l.port})`;
     try {
@@ -72,11 +73,17 @@ export async function checkNetwork(i: NetInputs): Promise<void> {
       }
     } catch (err) {
       if (err instanceof ConnectError) {
+        closedLocally.push(`${label}: ${err.message}`);
         server({ id: 'port.closed', severity: 'error', summary: `the ${label} listener does not accept connections (${err.message})`, why: 'the service on this port is unavailable', observed: err.message, expected: 'a connection', fix: 'start the server (postern serve) and check its log for "listening" lines; another program may hold the port' });
       } else {
         server({ id: `${protocolOf(l.name)}.dialogue`, severity: 'error', summary: `the ${label} listener did not answer as expected: ${(err as Error).message}`, why: 'clients and servers that connect get the same answer', observed: (err as Error).message, expected: 'a normal greeting and capability list', fix: 'check the server log for this connection' });
       }
     }
+  }
+  if (i.listeners.length > 0 && closedLocally.length === i.listeners.length) {
+    // Nothing answers at all: one finding, not one per port.
+    for (let n = i.findings.list.length - 1; n >= 0; n--) if (i.findings.list[n]!.id === 'port.closed') i.findings.list.splice(n, 1);
+    server({ id: 'server.not-running', severity: 'error', summary: 'no listener accepts connections: the server is not running', why: 'no mail is received and no client can connect; TLS and port checks were skipped', observed: closedLocally.join('; '), expected: 'the configured listeners accepting', fix: 'postern serve   # or: systemctl start postern; then run the doctor again' });
   }
   for (const extra of i.extraNames) {
     const l = i.listeners.find((x) => x.name === extra.listener && accepting.has(x.name));
@@ -278,7 +285,7 @@ class TlsFindings {
     }
     const code = socket.authorizationError ? String((socket.authorizationError as unknown as { code?: string }).code ?? socket.authorizationError) : '';
     if (/SELF_SIGNED/.test(code)) {
-      add({ id: 'tls.self-signed', severity: 'error', summary: `the certificate for ${name} is self-signed`, why: 'mail clients warn or refuse, and senders that verify (MTA-STS, DANE-less PKIX) will not deliver', observed: `issuer ${String(cert.issuer?.CN ?? '')}`, expected: 'a certificate from a public CA', fix: issueFix });
+      add({ id: 'tls.self-signed', severity: 'error', summary: `the certificate for ${name} is self-signed`, why: 'mail clients warn or refuse, and senders that verify certificates (MTA-STS) will not deliver', observed: `issuer ${String(cert.issuer?.CN ?? '')}`, expected: 'a certificate from a public CA', fix: issueFix });
     } else if (/UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY_LEAF/.test(code)) {
       add({ id: 'tls.chain', severity: 'error', summary: `the certificate chain for ${name} does not reach a trusted root (${code})`, why: 'clients cannot verify the certificate: usually the intermediate certificate is missing', observed: `issuer ${String(cert.issuer?.CN ?? '')}`, expected: 'leaf and intermediates (fullchain.pem)', fix: 'serve fullchain.pem, not cert.pem ([[tls.certificate]] chain = ".../fullchain.pem")' });
     } else if (code && code !== 'CERT_HAS_EXPIRED' && code !== 'CERT_NOT_YET_VALID' && !/ALTNAME|HOSTNAME/.test(code)) {
