@@ -49,8 +49,10 @@ describe('postern doctor', { skip, timeout: 240_000 }, () => {
   const closedByProbe = new Set<number>();
   const good = new Map<string, Zone>();
 
+  /** `postern doctor` with the test's probe, outgoing-25 target and timeout; later arguments override them. */
+  const run = (configFile: string, args: string[]) => posternRun(['--config', configFile, 'doctor', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '3s', ...args], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
   const doctor = async (args: string[], configFile = config) => {
-    const r = await posternRun(['--config', configFile, 'doctor', '--json', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '3s', ...args], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
+    const r = await run(configFile, ['--json', ...args]);
     assert.ok(r.stdout.startsWith('{'), `doctor printed no JSON (exit ${r.code}): ${r.stderr}`);
     return { code: r.code, report: JSON.parse(r.stdout) as Report };
   };
@@ -162,7 +164,7 @@ failure_delay = "0s"
       const { code, report } = await doctor(['example.com']);
       assert.deepEqual(report.findings, []);
       assert.equal(code, 0);
-      const human = await posternRun(['--config', config, 'doctor', 'example.com', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '3s'], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
+      const human = await run(config, ['example.com']);
       assert.equal(human.code, 0, human.stdout + human.stderr);
       assert.match(human.stdout, /no problems found/);
       assert.match(human.stdout, new RegExp(`IMAP \\(TLS\\)\\s+${HOST}:${ports.imaps}`));
@@ -319,8 +321,7 @@ failure_delay = "0s"
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const silentPort = (silent.address() as net.AddressInfo).port;
-      const r = await posternRun(['--config', config, 'doctor', 'example.com', '--json', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${silentPort}`, '--timeout', '1s'], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
-      const report = JSON.parse(r.stdout) as Report;
+      const { report } = await doctor(['example.com', '--outbound-probe', `127.0.0.1:${silentPort}`, '--timeout', '1s']);
       const unreachable = find(report, HOST, 'port.unreachable');
       assert.equal(unreachable.summary, `not reachable at 192.0.2.10 from outside: smtp ${ports.smtp}`);
       assert.match(unreachable.fix, new RegExp(`^open ${ports.smtp}/tcp in the firewall`));
@@ -378,11 +379,9 @@ failure_delay = "0s"
   it('flags an internal host name, answers bad arguments with a usage error, and unknown domains with an error', async () => {
     const internal = path.join(dir, 'internal.toml');
     writeFileSync(internal, readFileSync(config, 'utf8').replace(`hostname = "${HOST}"`, 'hostname = "dovecot"'));
-    const r = await posternRun(['--config', internal, 'doctor', 'example.com', '--json', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '2s']);
-    const report = JSON.parse(r.stdout) as Report;
+    const { report } = await doctor(['example.com', '--timeout', '2s'], internal);
     assert.ok(report.findings.some((f) => f.scope === 'dovecot' && f.id === 'host.name.internal'), JSON.stringify(report.findings.map((f) => f.id)));
-    const deaf = await posternRun(['--config', config, 'doctor', 'example.com', '--json', '--resolver', `127.0.0.1:${await freePort()}`, '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '2s'], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
-    const deafReport = JSON.parse(deaf.stdout) as Report;
+    const { report: deafReport } = await doctor(['example.com', '--resolver', `127.0.0.1:${await freePort()}`, '--timeout', '2s']);
     assert.deepEqual(deafReport.findings.map((f) => f.id), ['dns.resolver.unreachable'], 'one finding, not one per lookup; TLS and ports are still checked and fine');
     // With nothing listening: one finding rather than one per port.
     let stopped = readFileSync(config, 'utf8');

@@ -93,8 +93,8 @@ export async function checkNetwork(i: NetInputs): Promise<void> {
       try {
         if (extra.listener === 'smtp') {
           await conn.smtpReply();
-          await conn.command('EHLO doctor.invalid', 'smtp');
-          await conn.command('STARTTLS', 'smtp');
+          await conn.command('EHLO doctor.invalid');
+          await conn.command('STARTTLS');
           await conn.upgrade(extra.name);
         }
         tlsSeen.check(conn.tls!, extra.name, extra.scope, extra.listener);
@@ -185,7 +185,7 @@ async function speak(l: ListenerTarget, conn: Conversation, i: NetInputs, tlsSee
       if (greetName.toLowerCase() !== i.hostname.toLowerCase()) {
         server({ id: 'smtp.greeting.name', severity: 'warning', summary: `${l.name} greets as "${greetName}", not ${i.hostname}`, why: 'receivers and test tools compare the greeting name with the MX and PTR names', observed: greeting.split('\r\n')[0]!, expected: `220 ${i.hostname} …`, fix: `hostname = "${i.hostname}"` });
       }
-      let ehlo = await conn.command('EHLO doctor.invalid', 'smtp');
+      let ehlo = await conn.command('EHLO doctor.invalid');
       const caps = (text: string) => text.split('\r\n').map((line) => line.slice(4).toUpperCase());
       if (!conn.tls) {
         if (!caps(ehlo).includes('STARTTLS')) {
@@ -195,15 +195,15 @@ async function speak(l: ListenerTarget, conn: Conversation, i: NetInputs, tlsSee
         if (l.name === 'submission' && caps(ehlo).some((c) => c.startsWith('AUTH')) && !i.allowPlaintextAuth) {
           server({ id: 'submission.auth.plaintext', severity: 'error', summary: 'submission offers AUTH before STARTTLS', why: 'passwords can be sent in clear text', observed: caps(ehlo).join(' '), expected: 'AUTH only after STARTTLS', fix: plaintextAuthFix });
         }
-        await conn.command('STARTTLS', 'smtp');
+        await conn.command('STARTTLS');
         await conn.upgrade(i.hostname);
         tlsSeen.check(conn.tls!, i.hostname, i.hostname, l.name);
-        ehlo = await conn.command('EHLO doctor.invalid', 'smtp');
+        ehlo = await conn.command('EHLO doctor.invalid');
       }
       if (l.name !== 'smtp' && !caps(ehlo).some((c) => c.startsWith('AUTH '))) {
         server({ id: 'submission.auth.missing', severity: 'error', summary: `${l.name} on port ${l.port} offers no AUTH after TLS`, why: 'mail clients cannot log in to send', observed: caps(ehlo).join(' '), expected: 'AUTH PLAIN LOGIN', fix: 'check the [auth] section and the server log' });
       }
-      await conn.command('QUIT', 'smtp').catch(() => undefined);
+      await conn.command('QUIT').catch(() => undefined);
       return;
     }
     case 'imap':
@@ -374,7 +374,7 @@ class Conversation {
     }
   }
 
-  async command(text: string, _protocol: 'smtp'): Promise<string> {
+  async command(text: string): Promise<string> {
     this.socket.write(`${text}\r\n`);
     const reply = await this.smtpReply();
     if (!/^[23]/.test(reply)) throw new Error(`"${text.split(' ')[0]}" answered "${reply.split('\r\n')[0]}"`);
