@@ -1,8 +1,8 @@
 /** `postern doctor [DOMAIN...] [--json] [--resolver ADDR] [--probe URL]`: exit 0 clean, 1 warnings, 2 errors. */
-import https from 'node:https';
 import { networkInterfaces } from 'node:os';
 import { parseListenAddress, type ListenerName } from '../config/schema.js';
 import { MailError } from '../lib/errors.js';
+import { getHttpsText } from '../lib/https-text.js';
 import { createLogger } from '../lib/log.js';
 import { parseDuration } from '../lib/units.js';
 import { normalizeDomain } from '../mail/address.js';
@@ -85,16 +85,8 @@ function detectPublicAddresses(): string[] {
 
 /** RFC 8461 §3.3: the policy over HTTPS from this server, with SNI and Host set to mta-sts.D. */
 function fetchPolicy(host: string, port: number, name: string, timeoutMs: number): Promise<{ status: number; body: string } | { error: string }> {
-  return new Promise((resolve) => {
-    const req = https.get({ host, port, servername: name, path: '/.well-known/mta-sts.txt', headers: { host: name }, rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body = (body + d).slice(0, 65536)));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`timed out after ${timeoutMs} ms`)));
-    req.on('error', (err) => resolve({ error: err.message }));
-  });
+  return getHttpsText({ host, port, servername: name, path: '/.well-known/mta-sts.txt', rejectUnauthorized: false, timeoutMs, maxBytes: 65_536 })
+    .catch((err: Error) => ({ error: err.message }));
 }
 
 const COLOURS = { error: '\x1b[31m', warning: '\x1b[33m', info: '\x1b[36m', ok: '\x1b[32m', dim: '\x1b[2m', reset: '\x1b[0m', bold: '\x1b[1m' };

@@ -3,6 +3,7 @@
  * records (MX, SPF, DKIM, DMARC, MTA-STS, TLS-RPT, SRV), each compared with what `postern dns` prints.
  */
 import { isIP, isIPv4 } from 'node:net';
+import { parsePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
 import type { DnsResolve } from '../../mail/dns/resolver.js';
 import { dkimTxtValue, parseDkimKeyRecord } from '../../mail/dkim/record.js';
 import { isDmarcRecord, parseDmarc, reportAddresses } from '../../mail/dmarc/record.js';
@@ -427,9 +428,10 @@ export async function checkDomainRecords(i: DomainDnsInputs & { ourMxHosts: stri
     if ('error' in policy || policy.status !== 200) {
       add({ id: 'mta-sts.policy.unreachable', severity: 'error', summary: `the MTA-STS policy at ${url} cannot be fetched from this server`, why: 'senders that saw the record and cannot fetch the policy defer or give up on TLS checks', observed: 'error' in policy ? policy.error : `HTTP ${policy.status}`, expected: 'HTTP 200 with the policy', fix: `serve HTTPS on 443 ([listen] https) with a certificate for mta-sts.${domain} (postern cert issue ${domain})` });
     } else {
-      const patterns = [...policy.body.matchAll(/^mx:\s*(\S+)\s*$/gm)].map((m) => m[1]!.toLowerCase());
-      const mode = /^mode:\s*(\S+)/m.exec(policy.body)?.[1];
-      const uncovered = i.ourMxHosts.filter((h) => !patterns.some((p) => p === h || (p.startsWith('*.') && h.endsWith(p.slice(1)) && !h.slice(0, -p.length + 1).includes('.'))));
+      const parsed = policyOrNone(policy.body);
+      const patterns = parsed?.mx ?? [];
+      const mode = parsed?.mode;
+      const uncovered = i.ourMxHosts.filter((h) => !parsed || !validateMx(h, parsed).valid);
       if (uncovered.length && mode !== 'none') {
         add({ id: 'mta-sts.policy.mx', severity: 'error', summary: `the MTA-STS policy of ${domain} does not list the MX ${uncovered.join(', ')}`, why: 'senders enforcing the policy refuse to deliver to an MX it does not list', observed: patterns.map((p) => `mx: ${p}`).join(', '), expected: uncovered.map((h) => `mx: ${h}`).join(', '), fix: `MX ${domain} to ${i.hostname} (the policy lists the hostname)` });
       }
@@ -483,6 +485,15 @@ export async function checkDomainRecords(i: DomainDnsInputs & { ourMxHosts: stri
   }
   if (missing.length) {
     add({ id: 'srv.missing', severity: 'warning', summary: `${domain} has no SRV record for ${missing.map((s) => s.service).join(', ')}`, why: 'mail clients (RFC 6186) use these to find the server; without them users type the settings by hand', observed: 'no SRV', expected: missing.map((s) => `${s.service} → ${i.hostname}:${s.port}`).join(', '), fix: zone((rec) => rec.type === 'SRV' && missing.some((s) => rec.name === `${s.service}.${domain}.`)) });
+  }
+}
+
+/** mailauth's parse of a policy (RFC 8461 §3.2), or undefined for text that is not one: then no MX is listed. */
+function policyOrNone(body: string): ReturnType<typeof parsePolicy> | undefined {
+  try {
+    return parsePolicy(body);
+  } catch {
+    return undefined;
   }
 }
 

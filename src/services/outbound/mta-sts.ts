@@ -3,9 +3,9 @@
  * HTTPS from mta-sts.DOMAIN with a validated certificate (§3.3) and cached for its max_age, refetched
  * when the id changes. mailauth parses the TXT record and the policy and matches MX names (§4.1).
  */
-import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { parsePolicy, resolvePolicy, validateMx, type MtaStsPolicy } from 'mailauth/lib/mta-sts.js';
+import { getHttpsText } from '../../lib/https-text.js';
 import type { DnsResolve } from '../../mail/dns/resolver.js';
 
 export type { MtaStsPolicy };
@@ -54,32 +54,13 @@ export class MtaSts {
     const servername = `mta-sts.${domain}`;
     const [address] = (await this.options.resolve(servername, 'A').catch(() => this.options.resolve(servername, 'AAAA'))) as string[];
     if (!address) throw new Error(`${servername} has no address`);
-    return new Promise((resolve, reject) => {
-      const req = https.get(
-        {
-          host: address, port: this.options.port, servername, path: '/.well-known/mta-sts.txt', headers: { host: servername },
-          ca: this.options.extraCa.length ? [...rootCertificates, ...this.options.extraCa] : undefined,
-          rejectUnauthorized: true, timeout: FETCH_TIMEOUT_MS, agent: false,
-        },
-        (res) => {
-          // §3.3: no redirects; only 200 with text/plain.
-          if (res.statusCode !== 200) {
-            res.resume();
-            return reject(new Error(`policy fetch answered ${res.statusCode}`));
-          }
-          let size = 0;
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => {
-            size += c.length;
-            if (size > MAX_POLICY_BYTES) req.destroy(new Error('policy too large'));
-            else chunks.push(c);
-          });
-          res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-          res.on('error', reject);
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('policy fetch timed out')));
-      req.on('error', reject);
+    // §3.3: no redirects; only a 200 answer of at most 64 KB.
+    const res = await getHttpsText({
+      host: address, port: this.options.port, servername, path: '/.well-known/mta-sts.txt',
+      ca: this.options.extraCa.length ? [...rootCertificates, ...this.options.extraCa] : undefined,
+      rejectUnauthorized: true, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_POLICY_BYTES,
     });
+    if (res.status !== 200) throw new Error(`policy fetch answered ${res.status}`);
+    return res.body;
   }
 }
