@@ -80,13 +80,23 @@ export async function startPostern(listeners: string[], options: { plaintextAuth
 
 /** Minimal IMAP client: sends a command, resolves with everything up to its tagged reply. */
 export class RawImap {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Received bytes not yet returned, in a buffer that doubles as needed: reading stays linear. */
+  private buf: Buffer = Buffer.allocUnsafe(64 * 1024);
+  private len = 0;
+  /** How far the buffer was searched for the tagged reply. */
+  private scanned = 0;
   private waiting: { tag: string; resolve: (s: Buffer) => void; reject: (e: Error) => void } | undefined;
   private n = 0;
 
   private constructor(private readonly socket: net.Socket) {
     socket.on('data', (d: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+      if (this.len + d.length > this.buf.length) {
+        const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + d.length));
+        this.buf.copy(bigger, 0, 0, this.len);
+        this.buf = bigger;
+      }
+      d.copy(this.buf, this.len);
+      this.len += d.length;
       this.check();
     });
     socket.on('error', (e) => this.waiting?.reject(e));
@@ -98,24 +108,30 @@ export class RawImap {
     const c = new RawImap(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      const wait = () => (c.buf.includes('\r\n') ? resolve() : socket.once('data', wait));
+      const wait = () => (c.buf.subarray(0, c.len).includes('\r\n') ? resolve() : socket.once('data', wait));
       socket.once('data', wait);
     });
-    c.buf = Buffer.alloc(0);
+    c.len = 0;
+    c.scanned = 0;
     return c;
   }
 
   private check(): void {
     const w = this.waiting;
     if (!w) return;
+    const data = this.buf.subarray(0, this.len);
     const marker = Buffer.from(`\r\n${w.tag} `);
-    let i = this.buf.indexOf(marker);
-    if (i < 0 && this.buf.subarray(0, marker.length - 2).equals(marker.subarray(2))) i = -2;
-    if (i === -1) return;
-    const end = this.buf.indexOf('\r\n', i + 2);
-    if (end < 0) return;
-    const reply = this.buf.subarray(0, end + 2);
-    this.buf = this.buf.subarray(end + 2);
+    let i = data.indexOf(marker, Math.max(0, this.scanned - marker.length));
+    if (i < 0 && data.subarray(0, marker.length - 2).equals(marker.subarray(2))) i = -2;
+    const end = i === -1 ? -1 : data.indexOf('\r\n', i + 2);
+    if (end < 0) {
+      this.scanned = i === -1 ? this.len : Math.max(0, i);
+      return;
+    }
+    const reply = Buffer.from(data.subarray(0, end + 2));
+    this.buf.copy(this.buf, 0, end + 2, this.len);
+    this.len -= end + 2;
+    this.scanned = 0;
     this.waiting = undefined;
     const status = reply.subarray(i + 2 + w.tag.length + 1, i + 2 + w.tag.length + 3).toString();
     if (status !== 'OK') w.reject(new Error(`${w.tag}: ${reply.subarray(Math.max(0, i)).toString().trim()}`));

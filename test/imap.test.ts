@@ -82,6 +82,9 @@ step('body_sets_seen', lambda: M.fetch('3', '(BODY[1])'))
 step('store', lambda: M.store('1', '+FLAGS', '(\\\\Deleted $Important)'))
 step('search_subject', lambda: M.search(None, 'SUBJECT', '"message 4"'))
 step('search_text', lambda: M.uid('SEARCH', 'TEXT', 'needle'))
+step('search_msgid', lambda: M.search(None, 'HEADER', 'Message-ID', '<MESSAGE2@remote.example>'))
+step('search_msgid_and', lambda: M.search(None, 'UNDELETED', 'HEADER', 'Message-ID', 'message5@'))
+step('search_msgid_none', lambda: M.search(None, 'HEADER', 'Message-ID', '<message2@other.example>'))
 step('search_or', lambda: M.search(None, 'OR', 'DELETED', 'SEEN'))
 step('search_not', lambda: M.search(None, 'NOT', 'KEYWORD', '$Important', 'LARGER', '10', '2:*'))
 step('esearch', lambda: ('OK', M._simple_command('SEARCH', 'RETURN', '(MIN MAX COUNT)', 'ALL') and M.untagged_responses.pop('ESEARCH')))
@@ -120,6 +123,9 @@ print(json.dumps(out))`, { P: t.port('imaps') });
     assert.match(JSON.stringify(ok('store')), /FLAGS \(\$Important \\\\Deleted\)/);
     assert.deepEqual(ok('search_subject'), ['4']);
     assert.deepEqual(ok('search_text'), ['3']);
+    assert.deepEqual(ok('search_msgid'), ['2'], 'HEADER Message-ID, compared case-insensitively');
+    assert.deepEqual(ok('search_msgid_and'), ['5']);
+    assert.deepEqual(ok('search_msgid_none'), ['']);
     assert.deepEqual(ok('search_or'), ['1 3']);
     assert.deepEqual(ok('search_not'), ['2 3 4 5']);
     assert.match(JSON.stringify(ok('esearch')), /\(TAG \\"\w+\\"\) MIN 1 MAX 5 COUNT 5/);
@@ -155,6 +161,29 @@ describe('IMAP with ImapFlow', () => {
       assert.match(msg.source!.toString(), /^Return-Path: <x@remote.example>\r\nDelivered-To: ann@example.com\r\nReceived: /);
       const list = await c.list();
       assert.ok(list.some((m) => m.specialUse === '\\Trash'));
+    } finally {
+      lock.release();
+      await c.logout();
+    }
+  });
+
+  it('fetches whole messages in order when small ones are read ahead and large ones streamed', async () => {
+    const account = await t.server.directory.addAccount('mixed@example.com', 'mixed password 1');
+    const sent: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      // every seventh message is above the 256 KB streaming threshold
+      const body = (i % 7 === 3 ? `line ${i} `.repeat(40_000) : `small ${i} `.repeat(50 + i)) + '\r\n';
+      sent.push(`Subject: mixed ${i}\r\n\r\n${body}`);
+      await t.server.mailboxes.append(account.id, 'INBOX', Buffer.from(sent[i]!), [], undefined);
+    }
+    const c = flow('mixed@example.com', 'mixed password 1');
+    await c.connect();
+    const lock = await c.getMailboxLock('INBOX');
+    try {
+      const got: string[] = [];
+      for await (const m of c.fetch('1:*', { source: true, uid: true })) got.push(m.source!.toString());
+      assert.equal(got.length, sent.length);
+      got.forEach((g, i) => assert.ok(g === sent[i], `message ${i + 1} differs (${g.length} vs ${sent[i]!.length} bytes)`));
     } finally {
       lock.release();
       await c.logout();

@@ -120,7 +120,12 @@ export interface MessageRepo {
   /** Appends with the next UID and a new modseq; counts the size against the account's usage. */
   append(mailboxId: number, message: NewMessage): Promise<MessageRecord>;
   get(mailboxId: number, uid: number): Promise<MessageRecord | undefined>;
-  list(mailboxId: number, range?: { fromUid?: number; toUid?: number }): Promise<MessageRecord[]>;
+  /**
+   * Messages in UID order. `envelopeContains` keeps only those whose stored envelope holds that
+   * printable-ASCII text (case-insensitively) or that have no stored envelope: a coarse filter the
+   * caller refines (SEARCH HEADER Message-ID without reading every row).
+   */
+  list(mailboxId: number, range?: { fromUid?: number; toUid?: number; envelopeContains?: string }): Promise<MessageRecord[]>;
   /** UID, flags and sizes of every message, without the stored structure: for SELECT, STATUS, SEARCH. */
   summaries(mailboxId: number): Promise<MessageSummary[]>;
   setFlags(mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }>;

@@ -151,8 +151,11 @@ export function partial(data: Buffer, p: [number, number] | undefined): Buffer {
   return p ? data.subarray(p[0], p[0] + p[1]) : data;
 }
 
-/** Header-derived strings were read as latin1: send their bytes exactly as received. */
-const nstr = (s: string | null | undefined): Value => (s === null || s === undefined ? null : Buffer.from(s, 'latin1'));
+/**
+ * Header-derived strings were read as latin1: send their bytes exactly as received. Plain ASCII (the
+ * usual case) goes as the string itself, which encodes to the same bytes without a Buffer.
+ */
+const nstr = (s: string | null | undefined): Value => (s === null || s === undefined ? null : /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'latin1'));
 
 export function envelopeValue(e: Envelope): Value {
   const addrs = (list: EnvelopeAddress[]): Value => (list.length ? list.map((a) => [nstr(a.name), null, nstr(a.mailbox), nstr(a.host)]) : null);

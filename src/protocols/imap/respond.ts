@@ -30,54 +30,90 @@ export class Literal {
 }
 
 
+/**
+ * Encodes values as wire parts. Text is gathered as one latin1 string (one character per byte) so a
+ * response becomes a few large pieces, not one small buffer per token.
+ */
 export function encode(v: Value, utf8 = true): Part[] {
   const out: Part[] = [];
   write(v, out, utf8);
   return out;
 }
 
-function write(v: Value, out: Part[], utf8: boolean): void {
-  if (v === null) out.push('NIL');
-  else if (typeof v === 'number') out.push(String(v));
-  else if (v instanceof Atom) out.push(v.text);
-  else if (v instanceof Concat) {
-    out.push('(');
-    for (const b of v.bodies) write(b, out, utf8);
-    for (const r of v.rest) {
-      out.push(' ');
-      write(r, out, utf8);
-    }
-    out.push(')');
+/** An untagged response (RFC 9051 §2.2.2): `* `, the values separated by spaces, CRLF. */
+export function encodeUntagged(values: Value[], utf8: boolean): Part[] {
+  const out: Part[] = ['* '];
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) text(out, ' ');
+    write(values[i]!, out, utf8);
   }
-  else if (v instanceof StreamLiteral) {
-    out.push(`{${v.size}}\r\n`);
-    out.push(v);
-  } else if (v instanceof Literal) {
-    out.push(`{${v.data.length}}\r\n`);
-    out.push(v.data);
-  } else if (Buffer.isBuffer(v)) writeString(v, out, utf8);
-  else if (Array.isArray(v)) {
-    out.push('(');
-    v.forEach((item, i) => {
-      if (i > 0) out.push(' ');
-      write(item, out, utf8);
-    });
-    out.push(')');
-  } else writeString(Buffer.from(v, 'utf8'), out, utf8);
+  text(out, '\r\n');
+  return out;
 }
 
-function writeString(b: Buffer, out: Part[], utf8: boolean): void {
-  const s = b.toString('utf8');
-  const isAscii = !/[^\x00-\x7f]/.test(s);
-  if (b.length < 1024 && !/[\r\n\0]/.test(s) && (isAscii || utf8) && Buffer.from(s, 'utf8').equals(b)) {
-    out.push('"' + s.replace(/[\\"]/g, (c) => '\\' + c) + '"');
-    return;
+/** Appends wire text (ASCII or latin1 bytes) to the last text part. */
+function text(out: Part[], t: string): void {
+  const last = out.length - 1;
+  if (last >= 0 && typeof out[last] === 'string') out[last] += t;
+  else out.push(t);
+}
+
+function write(v: Value, out: Part[], utf8: boolean): void {
+  if (v === null) text(out, 'NIL');
+  else if (typeof v === 'number') text(out, String(v));
+  else if (v instanceof Atom) text(out, /[^\x00-\x7f]/.test(v.text) ? Buffer.from(v.text, 'utf8').toString('latin1') : v.text);
+  else if (typeof v === 'string') writeText(v, out, utf8);
+  else if (Array.isArray(v)) {
+    text(out, '(');
+    for (let i = 0; i < v.length; i++) {
+      if (i > 0) text(out, ' ');
+      write(v[i]!, out, utf8);
+    }
+    text(out, ')');
+  } else if (Buffer.isBuffer(v)) writeString(v, out, utf8);
+  else if (v instanceof Concat) {
+    text(out, '(');
+    for (const b of v.bodies) write(b, out, utf8);
+    for (const r of v.rest) {
+      text(out, ' ');
+      write(r, out, utf8);
+    }
+    text(out, ')');
+  } else if (v instanceof StreamLiteral) {
+    text(out, `{${v.size}}\r\n`);
+    out.push(v);
+  } else {
+    text(out, `{${v.data.length}}\r\n`);
+    out.push(v.data);
   }
-  out.push(`{${b.length}}\r\n`);
+}
+
+const QUOTABLE_ASCII = /^[\x01-\x09\x0b\x0c\x0e-\x7f]{0,1023}$/;
+
+/** A JavaScript string: quoted when it is short ASCII without CR/LF/NUL, else as UTF-8 bytes. */
+function writeText(s: string, out: Part[], utf8: boolean): void {
+  if (QUOTABLE_ASCII.test(s)) text(out, quote(s));
+  else writeString(Buffer.from(s, 'utf8'), out, utf8);
+}
+
+/** Bytes: quoted when they are short, have no CR/LF/NUL and are ASCII (or UTF-8 the client accepts). */
+function writeString(b: Buffer, out: Part[], utf8: boolean): void {
+  if (b.length < 1024) {
+    const bytes = b.toString('latin1');
+    if (QUOTABLE_ASCII.test(bytes)) return text(out, quote(bytes));
+    if (utf8 && !/[\r\n\0]/.test(bytes)) {
+      const s = b.toString('utf8');
+      if (Buffer.from(s, 'utf8').equals(b)) return text(out, quote(bytes));
+    }
+  }
+  text(out, `{${b.length}}\r\n`);
   out.push(b);
 }
 
-/** Joins encoded pieces (without streams) into one buffer for the socket. */
+const quote = (s: string) => '"' + (s.includes('"') || s.includes('\\') ? s.replace(/[\\"]/g, (c) => '\\' + c) : s) + '"';
+
+/** Joins encoded pieces (without streams) into one buffer for the socket; text parts are latin1. */
 export function toBuffer(parts: Array<string | Buffer>): Buffer {
-  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+  if (parts.length === 1 && typeof parts[0] === 'string') return Buffer.from(parts[0], 'latin1');
+  return Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : p)));
 }

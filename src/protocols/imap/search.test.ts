@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { matches, parseSearch, type SearchTarget } from './search.js';
+import { envelopePrefilter, matches, parseSearch, type SearchTarget } from './search.js';
 import { ImapSyntaxError, tokenize } from './wire.js';
 
 const parse = (text: string) => parseSearch(tokenize([`a SEARCH ${text}`]).tokens.slice(1));
@@ -33,4 +33,14 @@ describe('SEARCH keys (RFC 9051 §6.4.4)', () => {
       assert.throws(() => parse(bad), ImapSyntaxError, bad);
     }
   });
+
+  it('names the text a stored envelope must hold only where the envelope keeps the raw header', () => {
+    assert.equal(envelopePrefilter(parse('HEADER Message-ID <m1@remote.example>').key), '<m1@remote.example>');
+    assert.equal(envelopePrefilter(parse('UNSEEN HEADER In-Reply-To <a@b>').key), '<a@b>');
+    // SUBJECT and FROM are compared decoded (RFC 2047) or across fields: every row must be read.
+    for (const k of ['SUBJECT report', 'FROM ann@example.com', 'HEADER Message-ID ""', 'OR HEADER Message-ID <a@b> SEEN', 'NOT HEADER Message-ID <a@b>', 'HEADER Message-ID "a\\"b"']) {
+      assert.equal(envelopePrefilter(parse(k).key), undefined, k);
+    }
+  });
 });
+

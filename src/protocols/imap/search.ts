@@ -134,6 +134,22 @@ export function hasHeaderKey(k: SearchKey): boolean {
   }
 }
 
+/** Header fields whose envelope value is the raw header text, so it appears verbatim in the stored envelope. */
+const RAW_ENVELOPE_FIELDS = new Set(['message-id', 'in-reply-to']);
+
+/**
+ * Text every matching message's stored envelope must hold, when the search requires one (a HEADER
+ * Message-ID or In-Reply-To key, alone or ANDed): the store can then skip the other rows.
+ */
+export function envelopePrefilter(k: SearchKey): string | undefined {
+  if (k.op === 'header') return RAW_ENVELOPE_FIELDS.has(k.field) && /^[\x20-\x7e]+$/.test(k.value) && !/["\\]/.test(k.value) ? k.value : undefined;
+  if (k.op === 'and') for (const key of k.keys) {
+    const text = envelopePrefilter(key);
+    if (text !== undefined) return text;
+  }
+  return undefined;
+}
+
 /** Every TEXT/BODY key of a search, so the caller can answer them from the full-text index. */
 export function textKeys(k: SearchKey): Array<Extract<SearchKey, { op: 'text' }>> {
   switch (k.op) {

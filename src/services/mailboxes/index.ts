@@ -104,6 +104,11 @@ export class Mailboxes {
     return this.store.messages.list(mailboxId) as Promise<StoredMessage[]>;
   }
 
+  /** Messages whose stored envelope may hold `text` (see MessageRepo.list): SEARCH's first cut. */
+  messagesWithEnvelopeText(mailboxId: number, text: string): Promise<StoredMessage[]> {
+    return this.store.messages.list(mailboxId, { envelopeContains: text }) as Promise<StoredMessage[]>;
+  }
+
   summaries(mailboxId: number): Promise<MessageSummary[]> {
     return this.store.messages.summaries(mailboxId);
   }

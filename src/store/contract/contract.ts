@@ -137,6 +137,10 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         assert.equal(m3.uid, 3);
         assert.deepEqual((await store.messages.list(inbox.id, { fromUid: 3 })).map((m) => m.uid), [3]);
         assert.deepEqual((await store.messages.summaries(inbox.id)).map((m) => [m.uid, m.flags, m.size]), [[2, ['\\Answered'], 50], [3, [], 100]]);
+        const m4 = await store.messages.append(inbox.id, message({ envelope: { subject: 'x', messageId: '<Abc.1@Example.org>' } }));
+        assert.deepEqual((await store.messages.list(inbox.id, { envelopeContains: 'abc.1@example' })).map((m) => m.uid), [m4.uid], 'case-insensitive envelope filter');
+        assert.deepEqual((await store.messages.list(inbox.id, { envelopeContains: '<zzz@example.org>' })).map((m) => m.uid), []);
+        assert.equal((await store.messages.get(inbox.id, m4.uid))!.envelope && ((await store.messages.get(inbox.id, m4.uid))!.envelope as { messageId: string }).messageId, '<Abc.1@Example.org>');
         await store.mailboxes.remove(inbox.id);
         assert.equal((await store.accounts.get(a.address))!.usedBytes, 0, 'removing a mailbox releases its usage');
       }));

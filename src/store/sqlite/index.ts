@@ -499,21 +499,44 @@ interface MessageRow {
   id: number; mailbox_id: number; uid: number; modseq: number; blob_hash: string; size: number;
   internal_date: number; flags: string; envelope: string | null; body_structure: string | null; header_prefix: string;
 }
-/** Envelope and body structure are parsed on first use: FETCH FLAGS of 10,000 messages needs neither. */
-const toMessage = (r: MessageRow): MessageRecord => {
-  let envelope: unknown;
-  let bodyStructure: unknown;
-  return {
-    id: r.id, mailboxId: r.mailbox_id, uid: r.uid, modseq: r.modseq, blobHash: r.blob_hash, size: r.size,
-    internalDate: new Date(r.internal_date), flags: r.flags === '' ? [] : r.flags.split(' '), headerPrefix: r.header_prefix,
-    get envelope() {
-      return (envelope ??= r.envelope === null ? null : JSON.parse(r.envelope));
-    },
-    get bodyStructure() {
-      return (bodyStructure ??= r.body_structure === null ? null : JSON.parse(r.body_structure));
-    },
-  };
-};
+const MESSAGE_COLUMNS = 'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix';
+type MessageTuple = [number, number, number, number, string, number, number, string, string | null, string | null, string];
+
+/**
+ * A message row read as an array (no per-row column-name object). Envelope and body structure are
+ * parsed on first use: FETCH FLAGS of 10,000 messages needs neither.
+ */
+class StoredRow implements MessageRecord {
+  readonly id: number; readonly mailboxId: number; readonly uid: number; readonly modseq: number;
+  readonly blobHash: string; readonly size: number; readonly internalDate: Date; readonly flags: string[];
+  readonly headerPrefix: string;
+  #envelope: unknown;
+  #bodyStructure: unknown;
+  #isParsed = 0; // bit 1: envelope, bit 2: body structure
+
+  constructor(t: MessageTuple) {
+    this.id = t[0]; this.mailboxId = t[1]; this.uid = t[2]; this.modseq = t[3]; this.blobHash = t[4]; this.size = t[5];
+    this.internalDate = new Date(t[6]); this.flags = t[7] === '' ? [] : t[7].split(' '); this.headerPrefix = t[10];
+    this.#envelope = t[8];
+    this.#bodyStructure = t[9];
+  }
+
+  get envelope(): unknown {
+    if (!(this.#isParsed & 1)) {
+      this.#envelope = this.#envelope === null ? null : JSON.parse(this.#envelope as string);
+      this.#isParsed |= 1;
+    }
+    return this.#envelope;
+  }
+
+  get bodyStructure(): unknown {
+    if (!(this.#isParsed & 2)) {
+      this.#bodyStructure = this.#bodyStructure === null ? null : JSON.parse(this.#bodyStructure as string);
+      this.#isParsed |= 2;
+    }
+    return this.#bodyStructure;
+  }
+}
 
 class Messages implements MessageRepo {
   constructor(private readonly db: Db, private readonly exec: Exec) {}
@@ -538,22 +561,31 @@ class Messages implements MessageRepo {
 
   get(mailboxId: number, uid: number): Promise<MessageRecord | undefined> {
     return this.exec(() => {
-      const row = this.db.prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid = ?').get(mailboxId, uid) as MessageRow | undefined;
-      return row && toMessage(row);
+      const row = this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid = ?`).raw().get(mailboxId, uid) as MessageTuple | undefined;
+      return row && new StoredRow(row);
     });
   }
 
-  list(mailboxId: number, range: { fromUid?: number; toUid?: number } = {}): Promise<MessageRecord[]> {
+  list(mailboxId: number, range: { fromUid?: number; toUid?: number; envelopeContains?: string } = {}): Promise<MessageRecord[]> {
+    const args: Array<number | string> = [mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER];
+    let where = '';
+    if (range.envelopeContains !== undefined) {
+      // The envelope is stored as JSON: printable ASCII other than " and \ appears in it unescaped.
+      if (!/^[\x20-\x7e]*$/.test(range.envelopeContains) || /["\\]/.test(range.envelopeContains)) throw new MailError('INVALID_INPUT', 'envelopeContains must be printable ASCII without quotes or backslashes');
+      where = ' AND (envelope IS NULL OR instr(lower(envelope), ?) > 0)';
+      args.push(range.envelopeContains.toLowerCase());
+    }
     return this.exec(() =>
       (this.db
-        .prepare('SELECT * FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ? ORDER BY uid')
-        .all(mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER) as MessageRow[]).map(toMessage),
+        .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`)
+        .raw()
+        .all(...args) as MessageTuple[]).map((t) => new StoredRow(t)),
     );
   }
 
   summaries(mailboxId: number): Promise<MessageSummary[]> {
     return this.exec(() =>
-      (this.db.prepare('SELECT uid, modseq, flags, size, internal_date FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as MessageRow[]).map((r) => ({
+      (this.db.prepare('SELECT uid, modseq, flags, size, internal_date FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Array<{ uid: number; modseq: number; flags: string; size: number; internal_date: number }>).map((r) => ({
         uid: r.uid, modseq: r.modseq, flags: r.flags === '' ? [] : r.flags.split(' '), size: r.size, internalDate: new Date(r.internal_date),
       })),
     );

@@ -10,7 +10,7 @@ import {
   type FetchItem, type FetchSource,
 } from '../fetch.js';
 import { atom, Literal, StreamLiteral, type Value } from '../respond.js';
-import { hasHeaderKey, matches, parseSearch, textKeys, type SearchKey, type SearchTarget } from '../search.js';
+import { envelopePrefilter, hasHeaderKey, matches, parseSearch, textKeys, type SearchKey, type SearchTarget } from '../search.js';
 import { formatSet, inSet, parseSequenceSet } from '../sequence.js';
 import { ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
@@ -51,8 +51,35 @@ async function fetchMessages(s: ImapSession, uids: number[]): Promise<Map<number
   return map;
 }
 
-async function source(s: ImapSession, m: StoredMessage): Promise<FetchSource> {
-  const content = await s.deps.mailboxes.content(m);
+/** How many message files FETCH reads ahead of the response it is writing. */
+const READ_AHEAD = 16;
+
+/**
+ * Message contents for one FETCH, read a few messages ahead so file reads overlap with each other
+ * and with writing the responses, instead of one open/read/close round trip per message.
+ */
+class ContentReader {
+  private readonly reads = new Map<number, Promise<Buffer>>();
+  private next = 0;
+
+  constructor(private readonly s: ImapSession, private readonly list: StoredMessage[], private readonly wanted: (m: StoredMessage) => boolean) {}
+
+  /** The content of list[i]; starts the reads of the messages after it. */
+  get(i: number): Promise<Buffer> {
+    const until = Math.min(this.list.length, i + READ_AHEAD);
+    for (this.next = Math.max(this.next, i); this.next < until; this.next++) {
+      if (!this.wanted(this.list[this.next]!)) continue;
+      const read = this.s.deps.mailboxes.content(this.list[this.next]!);
+      read.catch(() => undefined); // a read never awaited (client gone) must not be an unhandled rejection
+      this.reads.set(this.next, read);
+    }
+    const read = this.reads.get(i) ?? this.s.deps.mailboxes.content(this.list[i]!);
+    this.reads.delete(i);
+    return read;
+  }
+}
+
+function source(m: StoredMessage, content: Buffer): FetchSource {
   return { content, root: shift(m.bodyStructure, Buffer.byteLength(m.headerPrefix)) };
 }
 
@@ -63,6 +90,7 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
   if (args.length > 2) throw new ImapSyntaxError('unexpected FETCH arguments');
   if (isUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
   const needsSource = items.some((i) => (i.kind.includes('[') && !isWholeBody(i)) || (i.kind.startsWith('RFC822') && i.kind !== 'RFC822.SIZE' && i.kind !== 'RFC822') || i.kind === 'BINARY.SIZE');
+  const needsWhole = items.some(isWholeBody);
   const setsSeen = !s.view.isReadOnly && items.some((i) => (i.kind === 'BODY[]' || i.kind === 'BINARY[]') ? !i.peek : i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
   const messages = await fetchMessages(s, targets.map((t) => t.uid));
   if (setsSeen) {
@@ -74,13 +102,18 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
       if (!items.some((i) => i.kind === 'FLAGS')) items.push({ kind: 'FLAGS' });
     }
   }
-  for (const t of targets) {
-    const m = messages.get(t.uid);
-    if (!m) continue; // expunged by another session meanwhile: nothing to say (RFC 9051 §6.4.5)
-    const src = needsSource ? await source(s, m) : undefined;
+  const found = targets.filter((t) => messages.has(t.uid)); // others were expunged by another session meanwhile: nothing to say (RFC 9051 §6.4.5)
+  const list = found.map((t) => messages.get(t.uid)!);
+  // Whole messages above STREAM_ABOVE_BYTES are streamed, not read ahead.
+  const wanted = (m: StoredMessage) => needsSource || (needsWhole && m.size <= STREAM_ABOVE_BYTES);
+  const reader = list.some(wanted) ? new ContentReader(s, list, wanted) : undefined;
+  for (let i = 0; i < found.length; i++) {
+    const m = list[i]!;
+    const content = reader && wanted(m) ? await reader.get(i) : undefined;
+    const src = needsSource ? source(m, content!) : undefined;
     const out: Value[] = [];
-    for (const item of items) out.push(...(isWholeBody(item) ? await wholeBody(s, item, m) : fetchItem(item, m, src)));
-    await s.send(t.seq, atom('FETCH'), out);
+    for (const item of items) out.push(...(isWholeBody(item) ? wholeBody(s, item, m, content) : fetchItem(item, m, src)));
+    await s.send(found[i]!.seq, atom('FETCH'), out);
   }
 }
 
@@ -91,9 +124,9 @@ function isWholeBody(i: FetchItem): boolean {
 
 const STREAM_ABOVE_BYTES = 256 * 1024; // smaller messages are read whole: one read beats a stream
 
-async function wholeBody(s: ImapSession, item: FetchItem, m: StoredMessage): Promise<Value[]> {
+function wholeBody(s: ImapSession, item: FetchItem, m: StoredMessage, content: Buffer | undefined): Value[] {
   const label = atom(item.kind === 'RFC822' ? 'RFC822' : 'BODY[]');
-  if (m.size <= STREAM_ABOVE_BYTES) return [label, new Literal(await s.deps.mailboxes.content(m))];
+  if (content) return [label, new Literal(content)];
   return [label, new StreamLiteral(m.size, () => s.deps.mailboxes.openContent(m))];
 }
 
@@ -235,7 +268,10 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
         });
       } else {
         // The stored envelope is loaded only when a header key may need it.
-        const messages: Array<MessageSummary & Partial<StoredMessage>> = hasHeaderKey(spec.key) ? await s.deps.mailboxes.messages(view.mailbox.id) : await s.deps.mailboxes.summaries(view.mailbox.id);
+        const prefilter = envelopePrefilter(spec.key);
+        const messages: Array<MessageSummary & Partial<StoredMessage>> = prefilter !== undefined
+          ? await s.deps.mailboxes.messagesWithEnvelopeText(view.mailbox.id, prefilter)
+          : hasHeaderKey(spec.key) ? await s.deps.mailboxes.messages(view.mailbox.id) : await s.deps.mailboxes.summaries(view.mailbox.id);
         const byUid = new Map(messages.map((m) => [m.uid, m]));
         for (let i = 0; i < view.uids.length; i++) {
           const m = byUid.get(view.uids[i]!);

@@ -42,7 +42,7 @@ export const SESSION_COMMANDS: ImapCommand[] = [
       s.untagged(atom('BYE Logging out'));
       s.complete(tag, ok('LOGOUT completed'));
       s.logout();
-      s.conn.close();
+      s.close();
       return { status: 'NONE', text: '' };
     },
   },
