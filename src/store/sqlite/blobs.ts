@@ -5,11 +5,12 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { Coalescer } from '../../lib/coalesce.js';
 import { MailError } from '../../lib/errors.js';
+import { FileReader } from '../../lib/file-reader.js';
 import type { BlobStore } from '../index.js';
 
 const HASH = /^[0-9a-f]{64}$/;
@@ -17,6 +18,7 @@ const HASH = /^[0-9a-f]{64}$/;
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
   private readonly knownDirs = new Set<string>();
+  private readonly reader = new FileReader();
 
   constructor(private readonly root: string) {
     this.tmpDir = path.join(root, 'tmp');
@@ -72,11 +74,16 @@ export class FileBlobStore implements BlobStore {
 
   async get(hash: string): Promise<Buffer> {
     try {
-      return await readFile(this.pathOf(hash));
+      return await this.reader.read(this.pathOf(hash));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MailError('NOT_FOUND', `blob ${hash} is missing`, { cause: err });
       throw err;
     }
+  }
+
+  /** Stops the reader thread. */
+  close(): Promise<void> {
+    return this.reader.close();
   }
 
   stream(hash: string, range?: { start: number; end: number }): Readable {

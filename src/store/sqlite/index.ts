@@ -235,6 +235,7 @@ class SqliteStore implements Store {
       await this.walSync.run();
       this.db.close(); // checkpoints (with fsync) and removes the WAL
       await (await this.walHandle)?.close();
+      await this.blobs.close();
     } finally {
       release();
     }

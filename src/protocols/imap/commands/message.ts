@@ -51,30 +51,38 @@ async function fetchMessages(s: ImapSession, uids: number[]): Promise<Map<number
   return map;
 }
 
-/** How many message files FETCH reads ahead of the response it is writing. */
-const READ_AHEAD = 16;
+/** FETCH reads message files ahead of the response it writes: up to this many, and this many bytes. */
+const READ_AHEAD = 32;
+const READ_AHEAD_BYTES = 2 * 1024 * 1024;
 
 /**
- * Message contents for one FETCH, read a few messages ahead so file reads overlap with each other
- * and with writing the responses, instead of one open/read/close round trip per message.
+ * Message contents for one FETCH, read ahead in batches so that file reads overlap with each other
+ * and with writing the responses, instead of one read round trip per message.
  */
 class ContentReader {
   private readonly reads = new Map<number, Promise<Buffer>>();
   private next = 0;
+  private aheadBytes = 0;
 
   constructor(private readonly s: ImapSession, private readonly list: StoredMessage[], private readonly wanted: (m: StoredMessage) => boolean) {}
 
-  /** The content of list[i]; starts the reads of the messages after it. */
+  /** The content of list[i]; tops the read-ahead up once it has run half empty. */
   get(i: number): Promise<Buffer> {
-    const until = Math.min(this.list.length, i + READ_AHEAD);
-    for (this.next = Math.max(this.next, i); this.next < until; this.next++) {
-      if (!this.wanted(this.list[this.next]!)) continue;
-      const read = this.s.deps.mailboxes.content(this.list[this.next]!);
-      read.catch(() => undefined); // a read never awaited (client gone) must not be an unhandled rejection
-      this.reads.set(this.next, read);
+    this.next = Math.max(this.next, i);
+    if (this.reads.size <= READ_AHEAD / 2) {
+      for (; this.next < this.list.length && this.reads.size < READ_AHEAD && (this.reads.size === 0 || this.aheadBytes < READ_AHEAD_BYTES); this.next++) {
+        const m = this.list[this.next]!;
+        if (!this.wanted(m)) continue;
+        const read = this.s.deps.mailboxes.content(m);
+        read.catch(() => undefined); // a read never awaited (client gone) must not be an unhandled rejection
+        this.reads.set(this.next, read);
+        this.aheadBytes += m.size;
+      }
     }
-    const read = this.reads.get(i) ?? this.s.deps.mailboxes.content(this.list[i]!);
+    const read = this.reads.get(i);
+    if (!read) return this.s.deps.mailboxes.content(this.list[i]!);
     this.reads.delete(i);
+    this.aheadBytes -= this.list[i]!.size;
     return read;
   }
 }
