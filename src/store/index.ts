@@ -55,6 +55,8 @@ export interface NewMessage {
   /** Pre-parsed IMAP ENVELOPE and BODYSTRUCTURE (JSON), computed once at delivery. */
   envelope: unknown;
   bodyStructure: unknown;
+  /** The envelope as IMAP wire text, sent as is by FETCH ENVELOPE; null when it needs literals. */
+  envelopeWire?: string | null;
   /** Per-recipient header lines (Return-Path, Delivered-To) served before the shared content. */
   headerPrefix?: string;
 }

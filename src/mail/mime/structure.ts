@@ -6,6 +6,7 @@
 import libmime from 'libmime';
 import addressparser, { type ParsedAddress } from 'nodemailer/lib/addressparser';
 import { headerEnd, headerValue, parseHeaders, type HeaderField } from './headers.js';
+import { envelopeWire } from './imap-envelope.js';
 
 export const MAX_DEPTH = 32;
 export const MAX_PARTS = 2000;
@@ -57,6 +58,8 @@ export interface BodyPart {
 export interface ParsedMessage {
   headers: HeaderField[];
   envelope: Envelope;
+  /** The envelope as IMAP wire text when it is plain ASCII (imap-envelope.ts), else null. */
+  envelopeWire: string | null;
   structure: BodyPart;
 }
 
@@ -64,7 +67,8 @@ export function parseMessage(buf: Buffer): ParsedMessage {
   const counter = { parts: 0 };
   const structure = parsePart(buf, 0, buf.length, 0, counter, null);
   const headers = parseHeaders(buf.subarray(0, structure.bodyStart).toString('latin1'));
-  return { headers, envelope: buildEnvelope(headers), structure };
+  const envelope = buildEnvelope(headers);
+  return { headers, envelope, envelopeWire: envelopeWire(envelope), structure };
 }
 
 function parsePart(buf: Buffer, start: number, end: number, depth: number, counter: { parts: number }, defaultType: string | null): BodyPart {

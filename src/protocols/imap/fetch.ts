@@ -3,7 +3,8 @@
  * at delivery (ENVELOPE, BODYSTRUCTURE never re-parse), sections cut by byte offsets, BINARY decoded.
  */
 import { decode as decodeQp } from 'libqp';
-import type { BodyPart, Envelope, EnvelopeAddress } from '../../mail/mime/structure.js';
+import { envelopeFields, type EnvelopeField } from '../../mail/mime/imap-envelope.js';
+import type { BodyPart, Envelope } from '../../mail/mime/structure.js';
 import { atom, Concat, Literal, type Value } from './respond.js';
 import { ImapSyntaxError, type Token } from './wire.js';
 
@@ -158,8 +159,9 @@ export function partial(data: Buffer, p: [number, number] | undefined): Buffer {
 const nstr = (s: string | null | undefined): Value => (s === null || s === undefined ? null : /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'latin1'));
 
 export function envelopeValue(e: Envelope): Value {
-  const addrs = (list: EnvelopeAddress[]): Value => (list.length ? list.map((a) => [nstr(a.name), null, nstr(a.mailbox), nstr(a.host)]) : null);
-  return [nstr(e.date), nstr(e.subject), addrs(e.from), addrs(e.sender), addrs(e.replyTo), addrs(e.to), addrs(e.cc), addrs(e.bcc), nstr(e.inReplyTo), nstr(e.messageId)];
+  // env-from etc. are "(" 1*address ")": addresses follow each other without a space (RFC 9051 §9)
+  const value = (f: EnvelopeField): Value => (f === null || typeof f === 'string' ? nstr(f) : new Concat(f.addresses.map((a) => a.map(nstr)), []));
+  return envelopeFields(e).map(value);
 }
 
 /** BODYSTRUCTURE (extensible) or BODY (non-extensible), RFC 9051 §7.5.2. */

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { quotedAscii } from '../../mail/mime/imap-envelope.js';
 
 /**
  * How values go on the wire (RFC 9051 §4): atoms, quoted strings, literals, NIL and lists. The one
@@ -88,11 +89,10 @@ function write(v: Value, out: Part[], utf8: boolean): void {
   }
 }
 
-const QUOTABLE_ASCII = /^[\x01-\x09\x0b\x0c\x0e-\x7f]{0,1023}$/;
-
 /** A JavaScript string: quoted when it is short ASCII without CR/LF/NUL, else as UTF-8 bytes. */
 function writeText(s: string, out: Part[], utf8: boolean): void {
-  if (QUOTABLE_ASCII.test(s)) text(out, quote(s));
+  const q = quotedAscii(s);
+  if (q !== undefined) text(out, q);
   else writeString(Buffer.from(s, 'utf8'), out, utf8);
 }
 
@@ -100,17 +100,16 @@ function writeText(s: string, out: Part[], utf8: boolean): void {
 function writeString(b: Buffer, out: Part[], utf8: boolean): void {
   if (b.length < 1024) {
     const bytes = b.toString('latin1');
-    if (QUOTABLE_ASCII.test(bytes)) return text(out, quote(bytes));
+    const q = quotedAscii(bytes);
+    if (q !== undefined) return text(out, q);
     if (utf8 && !/[\r\n\0]/.test(bytes)) {
       const s = b.toString('utf8');
-      if (Buffer.from(s, 'utf8').equals(b)) return text(out, quote(bytes));
+      if (Buffer.from(s, 'utf8').equals(b)) return text(out, '"' + bytes.replace(/[\\"]/g, (c) => '\\' + c) + '"');
     }
   }
   text(out, `{${b.length}}\r\n`);
   out.push(b);
 }
-
-const quote = (s: string) => '"' + (s.includes('"') || s.includes('\\') ? s.replace(/[\\"]/g, (c) => '\\' + c) : s) + '"';
 
 /** Joins encoded pieces (without streams) into one buffer for the socket; text parts are latin1. */
 export function toBuffer(parts: Array<string | Buffer>): Buffer {

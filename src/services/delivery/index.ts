@@ -119,7 +119,7 @@ export class Delivery {
         if (!inbox) throw new MailError('MAILBOX_NOT_FOUND', `account ${destination.account.address} has no INBOX`);
         const m = await tx.messages.append(inbox.id, {
           blobHash: blob.hash, size: blob.size + Buffer.byteLength(prefix), internalDate, flags: [],
-          envelope: parsed.envelope, bodyStructure: parsed.structure, headerPrefix: prefix,
+          envelope: parsed.envelope, envelopeWire: parsed.envelopeWire, bodyStructure: parsed.structure, headerPrefix: prefix,
         });
         const event = { type: 'added' as const, accountId: destination.account.id, mailboxId: inbox.id, uid: m.uid, modseq: m.modseq };
         tx.notify(event);

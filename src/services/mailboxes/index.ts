@@ -161,7 +161,7 @@ export class Mailboxes {
     const uid = await this.store.transaction(async (tx) => {
       const m = await tx.messages.append(box.id, {
         blobHash: blob.hash, size: blob.size, internalDate: internalDate ?? new Date(), flags,
-        envelope: parsed.envelope, bodyStructure: parsed.structure,
+        envelope: parsed.envelope, envelopeWire: parsed.envelopeWire, bodyStructure: parsed.structure,
       });
       await tx.fulltext.index(blob.hash, doc);
       tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });

@@ -500,8 +500,8 @@ interface MessageRow {
   id: number; mailbox_id: number; uid: number; modseq: number; blob_hash: string; size: number;
   internal_date: number; flags: string; envelope: string | null; body_structure: string | null; header_prefix: string;
 }
-const MESSAGE_COLUMNS = 'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix';
-type MessageTuple = [number, number, number, number, string, number, number, string, string | null, string | null, string];
+const MESSAGE_COLUMNS = 'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire';
+type MessageTuple = [number, number, number, number, string, number, number, string, string | null, string | null, string, string | null];
 
 /**
  * A message row read as an array (no per-row column-name object). Envelope and body structure are
@@ -511,13 +511,14 @@ class StoredRow implements MessageRecord {
   readonly id: number; readonly mailboxId: number; readonly uid: number; readonly modseq: number;
   readonly blobHash: string; readonly size: number; readonly internalDate: Date; readonly flags: string[];
   readonly headerPrefix: string;
+  readonly envelopeWire: string | null;
   #envelope: unknown;
   #bodyStructure: unknown;
   #isParsed = 0; // bit 1: envelope, bit 2: body structure
 
   constructor(t: MessageTuple) {
     this.id = t[0]; this.mailboxId = t[1]; this.uid = t[2]; this.modseq = t[3]; this.blobHash = t[4]; this.size = t[5];
-    this.internalDate = new Date(t[6]); this.flags = t[7] === '' ? [] : t[7].split(' '); this.headerPrefix = t[10];
+    this.internalDate = new Date(t[6]); this.flags = t[7] === '' ? [] : t[7].split(' '); this.headerPrefix = t[10]; this.envelopeWire = t[11];
     this.#envelope = t[8];
     this.#bodyStructure = t[9];
   }
@@ -553,10 +554,16 @@ class Messages implements MessageRepo {
     return this.exec(() => {
       const modseq = this.nextModseq(mailboxId);
       const { uid } = this.db.prepare('UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1 AS uid').get(mailboxId) as { uid: number };
+      const flags = normalizeFlags(m.flags);
+      const headerPrefix = m.headerPrefix ?? '';
+      const envelopeWire = m.envelopeWire ?? null;
       const info = this.db
-        .prepare('INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(mailboxId, uid, modseq, m.blobHash, m.size, m.internalDate.getTime(), normalizeFlags(m.flags).join(' '), JSON.stringify(m.envelope ?? null), JSON.stringify(m.bodyStructure ?? null), m.headerPrefix ?? '');
-      return { ...m, headerPrefix: m.headerPrefix ?? '', flags: normalizeFlags(m.flags), id: Number(info.lastInsertRowid), mailboxId, uid, modseq };
+        .prepare('INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(mailboxId, uid, modseq, m.blobHash, m.size, m.internalDate.getTime(), flags.join(' '), JSON.stringify(m.envelope ?? null), JSON.stringify(m.bodyStructure ?? null), headerPrefix, envelopeWire);
+      return {
+        blobHash: m.blobHash, size: m.size, internalDate: m.internalDate, flags, envelope: m.envelope, bodyStructure: m.bodyStructure, headerPrefix, envelopeWire,
+        id: Number(info.lastInsertRowid), mailboxId, uid, modseq,
+      };
     });
   }
 

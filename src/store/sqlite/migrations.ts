@@ -173,4 +173,12 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'stored IMAP envelope text',
+    sql: `
+      -- FETCH ENVELOPE sends this text as is; NULL (older rows, 8-bit headers) means build it from envelope.
+      ALTER TABLE messages ADD COLUMN envelope_wire TEXT;
+    `,
+  },
 ];

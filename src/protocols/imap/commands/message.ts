@@ -145,7 +145,7 @@ function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefin
     case 'INTERNALDATE': return [atom('INTERNALDATE'), internalDate(m.internalDate)];
     case 'RFC822.SIZE': return [atom('RFC822.SIZE'), m.size];
     case 'MODSEQ': return [atom('MODSEQ'), [m.modseq]];
-    case 'ENVELOPE': return [atom('ENVELOPE'), envelopeValue(m.envelope)];
+    case 'ENVELOPE': return [atom('ENVELOPE'), m.envelopeWire ? atom(m.envelopeWire) : envelopeValue(m.envelope)]; // stored at delivery when plain ASCII
     case 'BODYSTRUCTURE': return [atom('BODYSTRUCTURE'), bodyStructureValue(m.bodyStructure, true)];
     case 'BODY': return [atom('BODY'), bodyStructureValue(m.bodyStructure, false)];
     case 'RFC822': return [atom('RFC822'), new Literal(src!.content)]; // served by wholeBody()
