@@ -30,18 +30,11 @@ export class Literal {
   constructor(readonly data: Buffer) {}
 }
 
-
 /**
- * Encodes values as wire parts. Text is gathered as one latin1 string (one character per byte) so a
- * response becomes a few large pieces, not one small buffer per token.
+ * An untagged response (RFC 9051 §2.2.2): `* `, the values separated by spaces, CRLF. Text is
+ * gathered as one latin1 string (one character per byte), so a response becomes a few large pieces
+ * rather than one small buffer per token.
  */
-export function encode(v: Value, utf8 = true): Part[] {
-  const out: Part[] = [];
-  write(v, out, utf8);
-  return out;
-}
-
-/** An untagged response (RFC 9051 §2.2.2): `* `, the values separated by spaces, CRLF. */
 export function encodeUntagged(values: Value[], utf8: boolean): Part[] {
   const out: Part[] = ['* '];
   for (let i = 0; i < values.length; i++) {

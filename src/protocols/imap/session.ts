@@ -51,10 +51,10 @@ export class ImapNo extends Error {
   }
 }
 
-/** ErrorCode → IMAP response code (RFC 5530). */
 /** Gathered responses are written once they reach this size, or when the event loop turns. */
 const FLUSH_BYTES = 64 * 1024;
 
+/** ErrorCode → IMAP response code (RFC 5530). */
 const RESPONSE_CODE: Partial<Record<ErrorCode, string>> = {
   MAILBOX_NOT_FOUND: 'NONEXISTENT', MAILBOX_EXISTS: 'ALREADYEXISTS', OVER_QUOTA: 'OVERQUOTA', AUTH_FAILED: 'AUTHENTICATIONFAILED',
   AUTH_LOCKED: 'UNAVAILABLE', INVALID_INPUT: 'CANNOT', TEMPORARY: 'UNAVAILABLE',

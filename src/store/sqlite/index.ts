@@ -496,10 +496,6 @@ class Mailboxes implements MailboxRepo {
   }
 }
 
-interface MessageRow {
-  id: number; mailbox_id: number; uid: number; modseq: number; blob_hash: string; size: number;
-  internal_date: number; flags: string; envelope: string | null; body_structure: string | null; header_prefix: string;
-}
 const MESSAGE_COLUMNS = 'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire';
 type MessageTuple = [number, number, number, number, string, number, number, string, string | null, string | null, string, string | null];
 
@@ -575,20 +571,18 @@ class Messages implements MessageRepo {
   }
 
   list(mailboxId: number, range: { fromUid?: number; toUid?: number; envelopeContains?: string } = {}): Promise<MessageRecord[]> {
-    const args: Array<number | string> = [mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER];
-    let where = '';
-    if (range.envelopeContains !== undefined) {
-      // The envelope is stored as JSON: printable ASCII other than " and \ appears in it unescaped.
-      if (!/^[\x20-\x7e]*$/.test(range.envelopeContains) || /["\\]/.test(range.envelopeContains)) throw new MailError('INVALID_INPUT', 'envelopeContains must be printable ASCII without quotes or backslashes');
-      where = ' AND (envelope IS NULL OR instr(lower(envelope), ?) > 0)';
-      args.push(range.envelopeContains.toLowerCase());
-    }
-    return this.exec(() =>
-      (this.db
-        .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`)
-        .raw()
-        .all(...args) as MessageTuple[]).map((t) => new StoredRow(t)),
-    );
+    return this.exec(() => {
+      const args: Array<number | string> = [mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER];
+      let where = '';
+      if (range.envelopeContains !== undefined) {
+        // The envelope is stored as JSON: printable ASCII other than " and \ appears in it unescaped.
+        if (!/^[\x20-\x7e]*$/.test(range.envelopeContains) || /["\\]/.test(range.envelopeContains)) throw new MailError('INVALID_INPUT', 'envelopeContains must be printable ASCII without quotes or backslashes');
+        where = ' AND (envelope IS NULL OR instr(lower(envelope), ?) > 0)';
+        args.push(range.envelopeContains.toLowerCase());
+      }
+      const rows = this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`).raw().all(...args) as MessageTuple[];
+      return rows.map((t) => new StoredRow(t));
+    });
   }
 
   summaries(mailboxId: number): Promise<MessageSummary[]> {
