@@ -292,6 +292,40 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     assert.ok(rss < 1024 ** 3, 'the stalled FETCH is not buffered whole');
   });
 
+  it('keeps a streamed literal whole while the client sends a command that needs a continuation', async () => {
+    const account = await t.server.directory.addAccount('stream@example.com', 'stream password 1');
+    const line = 'y'.repeat(998) + '\r\n';
+    const message = Buffer.from(`Subject: streamed\r\n\r\n${line.repeat(2000)}`); // 2 MB: streamed, not read whole
+    await t.server.mailboxes.append(account.id, 'INBOX', message, [], undefined);
+    const c = tls.connect({ port: t.port('imaps'), host: '127.0.0.1', rejectUnauthorized: false });
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    await new Promise((r) => c.once('secureConnect', r));
+    const received = () => Buffer.concat(chunks).toString('latin1');
+    const waitFor = async (pattern: RegExp) => {
+      for (let i = 0; i < 200 && !pattern.test(received()); i++) await new Promise((r) => setTimeout(r, 25));
+      assert.match(received(), pattern);
+    };
+    c.write('a LOGIN stream@example.com "stream password 1"\r\nb SELECT INBOX\r\n');
+    await waitFor(/\r\nb OK/);
+    c.write('c FETCH 1 BODY.PEEK[]\r\n');
+    await waitFor(/\* 1 FETCH \(BODY\[\] \{\d+\}\r\n/);
+    c.pause(); // the server now waits for the socket to drain, inside the literal
+    await new Promise((r) => setTimeout(r, 200));
+    c.write('d APPEND INBOX {5}\r\n'); // the server answers "+ Ready for literal data" at once
+    await new Promise((r) => setTimeout(r, 200));
+    c.resume();
+    await waitFor(/\r\nc OK/);
+    await waitFor(/\+ Ready for literal data\r\n/);
+    const text = received();
+    const open = text.indexOf('BODY[] {') + 'BODY[] {'.length;
+    const size = Number(text.slice(open, text.indexOf('}', open)));
+    const literalStart = text.indexOf('}\r\n', open) + 3;
+    assert.ok(text.slice(literalStart, literalStart + size).endsWith(message.toString('latin1')), 'the literal holds the message and nothing else');
+    assert.equal(text.slice(literalStart + size, literalStart + size + 3), ')\r\n', 'the FETCH response closes right after the literal');
+    c.destroy();
+  });
+
   it('sends mailbox names in modified UTF-7, or UTF-8 once enabled', async () => {
     const reply = await rawSession(t.port('imaps'), ['a LOGIN bob@example.com "bob password 1"\r\n', 'b CREATE "&AMQ-rger"\r\n', 'c LIST "" "&AMQ-*"\r\n', 'd ENABLE UTF8=ACCEPT\r\n', 'e LIST "" "Ä*"\r\n', 'f CREATE "Entwürfe"\r\n', 'g STATUS "Entwürfe" (MESSAGES)\r\n'], 400, true);
     const text = Buffer.from(reply, 'latin1').toString('utf8');

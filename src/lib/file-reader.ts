@@ -33,8 +33,10 @@ export class FileReader {
   private readonly inFlight = new Map<number, Batch>();
   private nextId = 0;
   private pending: Batch | undefined;
+  private isClosed = false;
 
   read(file: string): Promise<Buffer> {
+    if (this.isClosed) return Promise.reject(new Error('file reader is closed'));
     return new Promise((resolve, reject) => {
       if (!this.pending) {
         this.pending = { files: [], waiters: [] };
@@ -48,12 +50,17 @@ export class FileReader {
   private send(): void {
     const batch = this.pending!;
     this.pending = undefined;
-    const id = ++this.nextId;
-    const w = this.start();
-    batch.worker = w;
-    this.inFlight.set(id, batch);
-    w.ref();
-    w.postMessage({ id, files: batch.files });
+    try {
+      if (this.isClosed) throw new Error('file reader is closed');
+      const id = ++this.nextId;
+      const w = this.start();
+      batch.worker = w;
+      this.inFlight.set(id, batch);
+      w.ref();
+      w.postMessage({ id, files: batch.files });
+    } catch (err) {
+      for (const waiter of batch.waiters) waiter.reject(err as Error);
+    }
   }
 
   private start(): Worker {
@@ -87,6 +94,7 @@ export class FileReader {
   }
 
   async close(): Promise<void> {
+    this.isClosed = true;
     const w = this.worker;
     this.worker = undefined;
     await w?.terminate();

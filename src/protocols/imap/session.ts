@@ -238,20 +238,28 @@ export class ImapSession implements Session {
    */
   async send(...values: Value[]): Promise<void> {
     let pending: Array<string | Buffer> = [];
-    for (const p of encodeUntagged(values, this.isUtf8)) {
-      if (!(p instanceof StreamLiteral)) {
-        pending.push(p);
-        continue;
+    try {
+      for (const p of encodeUntagged(values, this.isUtf8)) {
+        if (!(p instanceof StreamLiteral)) {
+          pending.push(p);
+          continue;
+        }
+        this.append(toBuffer(pending));
+        pending = [];
+        this.flush();
+        // Nothing else may reach the socket inside this response (a "+" continuation, a BAD): write() holds it.
+        this.held ??= [];
+        for await (const chunk of p.open()) {
+          if (this.socket.destroyed) return;
+          if (!this.socket.write(chunk as Buffer)) await this.drained();
+        }
       }
-      this.write(toBuffer(pending));
-      pending = [];
-      this.flush();
-      for await (const chunk of p.open()) {
-        if (this.socket.destroyed) return;
-        if (!this.socket.write(chunk as Buffer)) await this.drained();
-      }
+      this.append(toBuffer(pending));
+    } finally {
+      const held = this.held;
+      this.held = undefined;
+      for (const b of held ?? []) this.append(b);
     }
-    this.write(toBuffer(pending));
     if (this.socket.writableNeedDrain) await this.drained();
   }
 
@@ -274,10 +282,17 @@ export class ImapSession implements Session {
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
+  /** What was written while send() streamed a literal: sent once that response is complete. */
+  private held: Buffer[] | undefined;
 
   write(data: string | Buffer): void {
-    if (this.socket.destroyed) return;
     const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (this.held) this.held.push(b);
+    else this.append(b);
+  }
+
+  private append(b: Buffer): void {
+    if (this.socket.destroyed) return;
     this.out.push(b);
     this.outBytes += b.length;
     if (this.outBytes >= FLUSH_BYTES) this.flush();

@@ -577,7 +577,7 @@ class Messages implements MessageRepo {
       if (range.envelopeContains !== undefined) {
         // The envelope is stored as JSON: printable ASCII other than " and \ appears in it unescaped.
         if (!/^[\x20-\x7e]*$/.test(range.envelopeContains) || /["\\]/.test(range.envelopeContains)) throw new MailError('INVALID_INPUT', 'envelopeContains must be printable ASCII without quotes or backslashes');
-        where = ' AND (envelope IS NULL OR instr(lower(envelope), ?) > 0)';
+        where = " AND (envelope IS NULL OR envelope = 'null' OR instr(lower(envelope), ?) > 0)"; // no stored envelope: the caller reads the message
         args.push(range.envelopeContains.toLowerCase());
       }
       const rows = this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`).raw().all(...args) as MessageTuple[];

@@ -73,6 +73,7 @@ class ContentReader {
       for (; this.next < this.list.length && this.reads.size < READ_AHEAD && (this.reads.size === 0 || this.aheadBytes < READ_AHEAD_BYTES); this.next++) {
         const m = this.list[this.next]!;
         if (!this.wanted(m)) continue;
+        if (m.size > STREAM_ABOVE_BYTES && this.reads.size > 0) break; // a large one is read when its turn comes
         const read = this.s.deps.mailboxes.content(m);
         read.catch(() => undefined); // a read never awaited (client gone) must not be an unhandled rejection
         this.reads.set(this.next, read);
