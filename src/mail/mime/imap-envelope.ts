@@ -23,7 +23,11 @@ const QUOTABLE = /^[\x01-\x09\x0b\x0c\x0e-\x7f]{0,1023}$/;
  * under 1,024 characters. Otherwise undefined: the caller sends a literal.
  */
 export function quotedAscii(s: string): string | undefined {
-  if (!QUOTABLE.test(s)) return undefined;
+  return QUOTABLE.test(s) ? quoted(s) : undefined;
+}
+
+/** `s` between double quotes, `"` and `\` escaped; the caller has checked it may be quoted. */
+export function quoted(s: string): string {
   return '"' + (s.includes('"') || s.includes('\\') ? s.replace(/[\\"]/g, (c) => '\\' + c) : s) + '"';
 }
 

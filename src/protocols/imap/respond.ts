@@ -1,5 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import type { Readable } from 'node:stream';
-import { quotedAscii } from '../../mail/mime/imap-envelope.js';
+import { quoted, quotedAscii } from '../../mail/mime/imap-envelope.js';
 
 /**
  * How values go on the wire (RFC 9051 §4): atoms, quoted strings, literals, NIL and lists. The one
@@ -95,10 +96,7 @@ function writeString(b: Buffer, out: Part[], utf8: boolean): void {
     const bytes = b.toString('latin1');
     const q = quotedAscii(bytes);
     if (q !== undefined) return text(out, q);
-    if (utf8 && !/[\r\n\0]/.test(bytes)) {
-      const s = b.toString('utf8');
-      if (Buffer.from(s, 'utf8').equals(b)) return text(out, '"' + bytes.replace(/[\\"]/g, (c) => '\\' + c) + '"');
-    }
+    if (utf8 && !/[\r\n\0]/.test(bytes) && isUtf8(b)) return text(out, quoted(bytes));
   }
   text(out, `{${b.length}}\r\n`);
   out.push(b);
