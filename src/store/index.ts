@@ -241,6 +241,30 @@ export interface DkimKeyRepo {
   setStatus(domain: string, selector: string, status: DkimStatus): Promise<boolean>;
 }
 
+export interface SieveScriptRecord {
+  name: string;
+  content: string;
+  isActive: boolean;
+  updatedAt: Date;
+}
+
+/** RFC 5804 script storage: names are unique per account, at most one script is active. */
+export interface SieveScriptRepo {
+  list(accountId: number): Promise<Array<Omit<SieveScriptRecord, 'content'> & { size: number }>>;
+  get(accountId: number, name: string): Promise<SieveScriptRecord | undefined>;
+  active(accountId: number): Promise<SieveScriptRecord | undefined>;
+  /** Creates or replaces; the active mark is kept on replace. */
+  put(accountId: number, name: string, content: string): Promise<void>;
+  /** NOT_FOUND when absent; false when the script is active (RFC 5804 §2.10: it is not deleted). */
+  remove(accountId: number, name: string): Promise<boolean>;
+  /** NOT_FOUND / ALREADY_EXISTS as the names require. */
+  rename(accountId: number, from: string, to: string): Promise<void>;
+  /** Activates `name` (NOT_FOUND when absent) or, with null, deactivates all. */
+  setActive(accountId: number, name: string | null): Promise<void>;
+  /** Records an automatic reply to `key` until `expiresAt`; false when one is recorded and not expired. */
+  claimResponse(accountId: number, key: string, expiresAt: Date, now?: Date): Promise<boolean>;
+}
+
 export interface BlobStore {
   /** Stores content once per SHA-256; durable (file and directory fsynced) when the promise resolves. */
   put(content: Buffer): Promise<{ hash: string; size: number; isNew: boolean }>;
@@ -262,6 +286,7 @@ export interface Repos {
   readonly fulltext: FullTextRepo;
   readonly queue: QueueRepo;
   readonly dkim: DkimKeyRepo;
+  readonly sieve: SieveScriptRepo;
 }
 
 export interface Tx extends Repos {

@@ -181,4 +181,27 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE messages ADD COLUMN envelope_wire TEXT;
     `,
   },
+  {
+    version: 6,
+    name: 'sieve scripts and vacation replies',
+    sql: `
+      -- RFC 5804: named scripts per account, at most one active.
+      CREATE TABLE sieve_scripts (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        content TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, name)
+      );
+      CREATE UNIQUE INDEX sieve_scripts_active ON sieve_scripts(account_id) WHERE active = 1;
+      -- RFC 5230 §4.2: one vacation reply per sender and handle within :days.
+      CREATE TABLE sieve_responses (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, key)
+      );
+    `,
+  },
 ];

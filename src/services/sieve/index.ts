@@ -1,0 +1,120 @@
+/**
+ * Sieve scripts: storage and activation for ManageSieve (RFC 5804), with every script compiled before
+ * it is stored so a broken one is refused with its line number; and the compiled active script of an
+ * account, cached by its change time, for delivery.
+ */
+import { MailError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import { compileScript, SieveError, SIEVE_EXTENSIONS, type CompiledScript } from '../../mail/sieve/compile.js';
+import type { SieveScriptRecord, Store } from '../../store/index.js';
+
+export interface SieveLimits {
+  /** Largest script accepted (RFC 5804 §1.7 MAXSCRIPTSIZE... reported as QUOTA/MAXSIZE). */
+  maxScriptBytes: number;
+  /** Scripts per account (QUOTA/MAXSCRIPTS). */
+  maxScripts: number;
+  /** Redirects one script may perform for one message (Dovecot's sieve_max_redirects). */
+  maxRedirects: number;
+}
+
+export const SIEVE_LIMITS: SieveLimits = { maxScriptBytes: 128 * 1024, maxScripts: 64, maxRedirects: 4 };
+
+/** The script would exceed a limit: RFC 5804 §1.3 response codes QUOTA/MAXSIZE and QUOTA/MAXSCRIPTS. */
+export class SieveQuotaError extends MailError {
+  constructor(readonly quota: 'maxsize' | 'maxscripts', message: string) {
+    super('OVER_QUOTA', message);
+  }
+}
+
+/** RFC 5804 §1.6: a script name is 1–128 Unicode characters, no controls (Dovecot's rule). */
+export function validScriptName(name: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return name.length > 0 && [...name].length <= 128 && !/[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029/]/.test(name);
+}
+
+export class SieveScripts {
+  private readonly compiled = new Map<number, { updatedAt: number; name: string; script: CompiledScript | undefined }>();
+
+  constructor(private readonly deps: { store: Store; log: Logger; limits: SieveLimits }) {}
+
+  get limits(): SieveLimits {
+    return this.deps.limits;
+  }
+
+  /** The SIEVE capability: the extensions a script may `require`. */
+  extensions(): string[] {
+    return [...SIEVE_EXTENSIONS];
+  }
+
+  /** Compiles without storing (CHECKSCRIPT); throws SieveError with the line of the first error. */
+  check(content: string): CompiledScript {
+    if (Buffer.byteLength(content) > this.deps.limits.maxScriptBytes) throw new SieveQuotaError('maxsize', `script larger than ${this.deps.limits.maxScriptBytes} bytes`);
+    return compileScript(content);
+  }
+
+  /** HAVESPACE: throws SieveQuotaError when storing `size` bytes as `name` would exceed a limit. */
+  async haveSpace(accountId: number, name: string, size: number): Promise<void> {
+    if (size > this.deps.limits.maxScriptBytes) throw new SieveQuotaError('maxsize', `script larger than ${this.deps.limits.maxScriptBytes} bytes`);
+    const scripts = await this.deps.store.sieve.list(accountId);
+    if (!scripts.some((s) => s.name === name) && scripts.length >= this.deps.limits.maxScripts) {
+      throw new SieveQuotaError('maxscripts', `at most ${this.deps.limits.maxScripts} scripts per account`);
+    }
+  }
+
+  list(accountId: number): ReturnType<Store['sieve']['list']> {
+    return this.deps.store.sieve.list(accountId);
+  }
+
+  async get(accountId: number, name: string): Promise<SieveScriptRecord> {
+    const script = await this.deps.store.sieve.get(accountId, name);
+    if (!script) throw new MailError('NOT_FOUND', `no script named ${name}`);
+    return script;
+  }
+
+  /** PUTSCRIPT: compiled first (SieveError), within the limits (SieveQuotaError), then stored. */
+  async put(accountId: number, name: string, content: string): Promise<void> {
+    if (!validScriptName(name)) throw new MailError('INVALID_INPUT', 'invalid script name');
+    await this.haveSpace(accountId, name, Buffer.byteLength(content));
+    this.check(content);
+    await this.deps.store.sieve.put(accountId, name, content);
+    this.deps.log.info({ accountId, script: name, size: Buffer.byteLength(content) }, 'sieve script stored');
+  }
+
+  /** DELETESCRIPT: NOT_FOUND when absent; false (and nothing deleted) when the script is active. */
+  remove(accountId: number, name: string): Promise<boolean> {
+    return this.deps.store.sieve.remove(accountId, name);
+  }
+
+  async rename(accountId: number, from: string, to: string): Promise<void> {
+    if (!validScriptName(to)) throw new MailError('INVALID_INPUT', 'invalid script name');
+    await this.deps.store.sieve.rename(accountId, from, to);
+  }
+
+  /** SETACTIVE: `null` (the empty name) deactivates. */
+  async setActive(accountId: number, name: string | null): Promise<void> {
+    await this.deps.store.sieve.setActive(accountId, name);
+    this.deps.log.info({ accountId, script: name }, name === null ? 'sieve scripts deactivated' : 'sieve script activated');
+  }
+
+  /** The compiled active script of an account; undefined when none is active or it no longer compiles. */
+  async active(accountId: number): Promise<{ name: string; script: CompiledScript } | undefined> {
+    const record = await this.deps.store.sieve.active(accountId);
+    if (!record) {
+      this.compiled.delete(accountId);
+      return undefined;
+    }
+    let cached = this.compiled.get(accountId);
+    if (!cached || cached.updatedAt !== record.updatedAt.getTime() || cached.name !== record.name) {
+      let script: CompiledScript | undefined;
+      try {
+        script = compileScript(record.content);
+      } catch (err) {
+        // Scripts are compiled when stored; one that no longer compiles leaves delivery to the implicit keep.
+        this.deps.log.warn({ accountId, script: record.name, err: err instanceof SieveError ? err.message : err }, 'active sieve script does not compile; keeping mail in INBOX');
+      }
+      cached = { updatedAt: record.updatedAt.getTime(), name: record.name, script };
+      this.compiled.set(accountId, cached);
+    }
+    return cached.script && { name: cached.name, script: cached.script };
+  }
+}
