@@ -14,6 +14,8 @@ import { IMAP_LIMITS } from './protocols/imap/limits.js';
 import { ImapSession, type ImapDeps } from './protocols/imap/session.js';
 import { UidSnapshots } from './protocols/imap/uid-snapshots.js';
 import { Pop3Session, type Pop3Deps } from './protocols/pop3/session.js';
+import { ManageSieveSession, type ManageSieveDeps } from './protocols/managesieve/session.js';
+import { SieveScripts, SIEVE_LIMITS } from './services/sieve/index.js';
 import { smtpProtocol, type SmtpDeps } from './protocols/smtp/session.js';
 import { Mailboxes } from './services/mailboxes/index.js';
 import { Auth } from './services/auth/index.js';
@@ -41,6 +43,7 @@ export interface Server {
   delivery: Delivery;
   outbound: Outbound;
   mailboxes: Mailboxes;
+  sieve: SieveScripts;
   dkim: Dkim;
   tls: CertificateRegistry;
   /** Present when [acme] is configured. */
@@ -52,6 +55,8 @@ export interface Server {
 }
 
 const DKIM_CHECK_MS = 10 * 60_000;
+/** ManageSieve has no idle setting of its own; Dovecot's managesieve drops idle clients after 30 minutes. */
+const MANAGESIEVE_IDLE_MS = 30 * 60_000;
 
 const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s', 'https']);
 
@@ -86,11 +91,14 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       lockoutMs: parseDuration(config.auth.lockout)!,
     },
   });
+  const sieve = new SieveScripts({ store, log: log.child({ component: 'sieve' }), limits: SIEVE_LIMITS });
   let outbound: Outbound | undefined;
   const delivery = new Delivery({
     store, log: log.child({ component: 'delivery' }), maxReceivedHeaders: config.smtp.max_received_headers,
     srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
     onQueued: () => outbound?.wake(),
+    sieve, hostname: config.hostname,
+    sign: (content, domain) => dkim.sign(content, domain),
   });
   outbound = createOutbound(config, { store, log: log.child({ component: 'outbound' }), resolve, delivery, dkim });
 
@@ -141,6 +149,15 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     },
   };
   const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);
+  const manageSieveDeps: ManageSieveDeps = {
+    hostname: config.hostname, auth, sieve, log,
+    limits: {
+      allowPlaintextAuth: config.tls.allow_plaintext_auth,
+      idleTimeoutMs: MANAGESIEVE_IDLE_MS,
+      maxLineBytes: 8192,
+      maxBadCommands: 10,
+    },
+  };
   let listeners: Listeners | undefined;
   const httpFactory = httpProtocol({
     hostname: config.hostname, challenges, log,
@@ -161,6 +178,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     imaps: { factory: imapFactory },
     pop3: { factory: pop3Factory, busyReply: '-ERR [SYS/TEMP] Too many connections, try again later\r\n' },
     pop3s: { factory: pop3Factory },
+    managesieve: { factory: (conn: Connection) => new ManageSieveSession(conn, manageSieveDeps), busyReply: 'BYE (TRYLATER) "Too many connections, try again later"\r\n' },
     http: { factory: httpFactory },
     https: { factory: httpFactory, answersAcmeTlsAlpn: true, alpnProtocols: ['http/1.1'] },
   };
@@ -209,7 +227,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   acme?.start();
 
   return {
-    store, directory, delivery, outbound, mailboxes, dkim, tls, acme, listeners, skipped,
+    store, directory, delivery, outbound, mailboxes, sieve, dkim, tls, acme, listeners, skipped,
     async stop(timeoutMs?: number) {
       clearInterval(dkimTimer);
       await acme?.stop();
@@ -284,16 +302,7 @@ function createOutbound(config: Readonly<Config>, deps: { store: Store; log: Log
         }
         return content;
       },
-      submit: async ({ content, recipient, qid }) => {
-        const resolution = await delivery.checkRecipient(recipient).catch(() => undefined);
-        if (resolution?.kind === 'ok') {
-          await delivery.deliver({ content, mailFrom: '', recipients: [{ address: recipient, destinations: resolution.destinations }], enforceQuota: false, qid });
-        } else if (resolution?.kind === 'not-hosted') {
-          await delivery.deliver({ content, mailFrom: '', recipients: [], outbound: [{ address: recipient }], enforceQuota: false, qid });
-        } else {
-          deps.log.warn({ qid, to: recipient, reason: resolution?.kind ?? 'error' }, 'notification not delivered: the sender address does not take mail');
-        }
-      },
+      submit: (message) => delivery.submitGenerated(message),
     },
   );
 }

@@ -230,7 +230,9 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     body = await deps.dkim.sign(body, signer.slice(signer.lastIndexOf('@') + 1));
   } else if (mode === 'mx') {
     // Mail an alias forwards to another domain is ARC-sealed with the forwarding domain's key.
-    const forwarding = rcpts.find((r) => r.destinations.some((d) => d.kind === 'remote'));
+    // So is mail a recipient's Sieve script may redirect (RFC 8617 §5.1 applies to any forwarder).
+    let forwarding = rcpts.find((r) => r.destinations.some((d) => d.kind === 'remote'));
+    for (const r of rcpts) if (!forwarding && (await deps.delivery.mayRedirect(r.destinations))) forwarding = r;
     const seal = forwarding ? await deps.dkim.sealingKey(forwarding.address.slice(forwarding.address.lastIndexOf('@') + 1)) : undefined;
     const checked = await deps.senderAuth.check(data, { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom }, seal);
     ctx.log.info({ qid, spf: checked.spf, dmarc: checked.dmarc, verdict: checked.verdict }, 'sender authentication');
@@ -246,7 +248,7 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   const remoteRcpts = rcpts.filter((r) => r.isRemote);
   const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
   const results = await deps.delivery.deliver({
-    content, mailFrom, qid, folder, enforceQuota: mode === 'lmtp' || rcpts.length === 1,
+    content, mailFrom, qid, folder, enforceQuota: mode === 'lmtp' || rcpts.length === 1, canRefuse: mode === 'lmtp' || rcpts.length === 1,
     recipients: localRcpts.map((r) => ({ address: r.address, destinations: r.destinations, notify: r.notify, orcpt: r.orcpt })),
     outbound: remoteRcpts.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
     authUser: user?.address,

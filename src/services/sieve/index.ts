@@ -5,8 +5,27 @@
  */
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import libmime from 'libmime';
+import { headerValues } from '../../mail/mime/headers.js';
+import type { BodyPart, ParsedMessage } from '../../mail/mime/structure.js';
+import { decodeBody } from '../../mail/mime/text.js';
 import { compileScript, SieveError, SIEVE_EXTENSIONS, type CompiledScript } from '../../mail/sieve/compile.js';
+import { runScript, SieveRuntimeError, type SieveAction, type SieveMessage } from '../../mail/sieve/interpret.js';
 import type { SieveScriptRecord, Store } from '../../store/index.js';
+
+export type { SieveAction } from '../../mail/sieve/interpret.js';
+
+/** What a script sees of one message for one recipient. */
+export interface SieveInput {
+  content: Buffer;
+  parsed: ParsedMessage;
+  /** Envelope sender ('' for the null sender) and the address the message came to. */
+  envelope: { from: string; to: string };
+  /** Mailboxes of the account, for mailboxexists. */
+  mailboxes: ReadonlySet<string>;
+  /** The decoded text of the message (the full-text index's), for body :text. */
+  text: () => string;
+}
 
 export interface SieveLimits {
   /** Largest script accepted (RFC 5804 §1.7 MAXSCRIPTSIZE... reported as QUOTA/MAXSIZE). */
@@ -18,6 +37,7 @@ export interface SieveLimits {
 }
 
 export const SIEVE_LIMITS: SieveLimits = { maxScriptBytes: 128 * 1024, maxScripts: 64, maxRedirects: 4 };
+const MAX_ACTIONS = 32;
 
 /** The script would exceed a limit: RFC 5804 §1.3 response codes QUOTA/MAXSIZE and QUOTA/MAXSCRIPTS. */
 export class SieveQuotaError extends MailError {
@@ -116,5 +136,57 @@ export class SieveScripts {
       this.compiled.set(accountId, cached);
     }
     return cached.script && { name: cached.name, script: cached.script };
+  }
+
+  /**
+   * Runs the account's active script: its actions, or undefined when no script is active. A run-time
+   * error (RFC 5228 §2.10.6) files the message in INBOX as if no script had run.
+   */
+  async evaluate(accountId: number, input: SieveInput): Promise<{ script: string; actions: SieveAction[] } | undefined> {
+    const active = await this.active(accountId);
+    if (!active) return undefined;
+    try {
+      return { script: active.name, actions: runScript(active.script, sieveMessage(input), { maxRedirects: this.deps.limits.maxRedirects, maxActions: MAX_ACTIONS }) };
+    } catch (err) {
+      if (!(err instanceof SieveRuntimeError)) throw err;
+      this.deps.log.warn({ accountId, script: active.name, err: err.message }, 'sieve run-time error; keeping mail in INBOX');
+      return { script: active.name, actions: [{ type: 'keep', flags: [] }] };
+    }
+  }
+}
+
+function sieveMessage(input: SieveInput): SieveMessage {
+  const { content, parsed } = input;
+  const lowerBoxes = new Set([...input.mailboxes].map((m) => (m.toUpperCase() === 'INBOX' ? 'INBOX' : m)));
+  return {
+    header: (name) => headerValues(parsed.headers, name.toLowerCase()).map(decodeWords),
+    envelope: input.envelope,
+    size: content.length,
+    mailboxExists: (name) => lowerBoxes.has(name.toUpperCase() === 'INBOX' ? 'INBOX' : name),
+    body: (transform) => {
+      // RFC 5173 §5: :raw is the undecoded body, :text the decoded text, :content the parts of those types.
+      if (transform.kind === 'raw') return [content.subarray(parsed.structure.bodyStart).toString('utf8')];
+      if (transform.kind === 'text') return [input.text()];
+      const out: string[] = [];
+      const walk = (part: BodyPart) => {
+        const type = `${part.type}/${part.subtype}`.toLowerCase();
+        const wanted = transform.types.some((t) => t === '' || t.toLowerCase() === type || t.toLowerCase() === part.type.toLowerCase());
+        if (part.children.length && part.type !== 'message') {
+          part.children.forEach(walk);
+          return;
+        }
+        if (wanted) out.push(decodeBody(content.subarray(part.bodyStart, part.end), part.encoding, part.params.charset ?? 'us-ascii'));
+      };
+      walk(parsed.structure);
+      return out;
+    },
+  };
+}
+
+function decodeWords(v: string): string {
+  try {
+    return libmime.decodeWords(v);
+  } catch {
+    return v;
   }
 }

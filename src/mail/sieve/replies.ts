@@ -1,0 +1,142 @@
+/**
+ * Messages a Sieve script makes: the vacation auto-reply (RFC 5230 §5, RFC 3834) and the notice of a
+ * `reject` that could not be refused in the protocol (RFC 5429 §2.1, an RFC 8098 MDN), plus the
+ * checks that keep auto-replies away from lists, robots and other auto-replies.
+ */
+import { randomBytes } from 'node:crypto';
+import libmime from 'libmime';
+import { headerValue, headerValues, type HeaderField } from '../mime/headers.js';
+import type { SieveAction } from './interpret.js';
+
+type Vacation = Extract<SieveAction, { type: 'vacation' }>;
+
+/** RFC 5230 §4.6 (and Dovecot's list): senders that never get an auto-reply. */
+const ROBOT_LOCAL = /^(mailer-daemon|postmaster|listserv|majordomo|owner-.*|.*-request|.*-bounces?|no-?reply|mdaemon)$/i;
+
+/**
+ * Why no vacation reply goes out, or undefined when one may. `own` are the recipient's addresses
+ * (the account, the address mail came to, and :addresses).
+ */
+export function vacationRefusal(headers: HeaderField[], sender: string, own: string[]): string | undefined {
+  if (sender === '') return 'null sender';
+  const lowerOwn = own.map((a) => a.toLowerCase());
+  if (lowerOwn.includes(sender.toLowerCase())) return 'sender is the recipient';
+  const local = sender.slice(0, sender.lastIndexOf('@'));
+  if (ROBOT_LOCAL.test(local)) return 'sender is a robot';
+  // RFC 3834 §2 / RFC 5230 §4.5: never answer automatic or list mail.
+  const auto = headerValue(headers, 'auto-submitted');
+  if (auto && !/^\s*no\b/i.test(auto)) return 'Auto-Submitted';
+  if (/^\s*(bulk|list|junk)\b/i.test(headerValue(headers, 'precedence') ?? '')) return 'Precedence';
+  if (headers.some((h) => h.key === 'list-id' || h.key === 'list-unsubscribe' || h.key === 'list-post' || h.key.startsWith('x-auto-response-suppress'))) return 'list mail';
+  // RFC 5230 §4.5: reply only when one of the recipient's addresses is in a recipient header.
+  const addressed = ['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']
+    .flatMap((k) => headerValues(headers, k))
+    .flatMap((v) => addressesIn(v))
+    .some((a) => lowerOwn.includes(a));
+  if (!addressed) return 'recipient not in To/Cc';
+  return undefined;
+}
+
+function addressesIn(value: string): string[] {
+  return [...value.matchAll(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g)].map((m) => m[0].toLowerCase());
+}
+
+/** RFC 5230 §5: the reply to `original`, from `from`, to `to`. */
+export function buildVacationReply(action: Vacation, input: { headers: HeaderField[]; from: string; to: string; hostname: string; now?: Date }): Buffer {
+  const now = input.now ?? new Date();
+  const subject = action.subject ?? `Auto: ${decode(headerValue(input.headers, 'subject') ?? '')}`;
+  const messageId = headerValue(input.headers, 'message-id');
+  const references = [headerValue(input.headers, 'references') ?? '', messageId ?? ''].join(' ').trim();
+  const lines = [
+    `From: ${action.from ?? input.from}`,
+    `To: <${input.to}>`,
+    `Subject: ${encode(subject.replace(/[\r\n]+/g, ' '))}`,
+    `Date: ${rfc5322Date(now)}`,
+    `Message-ID: <${now.getTime().toString(36)}.${randomBytes(8).toString('hex')}@${input.hostname}>`,
+    ...(messageId ? [`In-Reply-To: ${messageId}`] : []),
+    ...(references ? [`References: ${references}`] : []),
+    // RFC 3834 §5: marks the reply so that other responders leave it alone.
+    'Auto-Submitted: auto-replied (vacation)',
+    'Precedence: bulk',
+    'MIME-Version: 1.0',
+  ];
+  if (action.mime) {
+    // RFC 5230 §4.4 :mime: the reason is a MIME entity with its own headers.
+    return Buffer.from(`${lines.join('\r\n')}\r\n${toCrlf(action.reason)}`, 'utf8');
+  }
+  lines.push('Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit');
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${toCrlf(action.reason)}${action.reason.endsWith('\n') ? '' : '\r\n'}`, 'utf8');
+}
+
+/** RFC 5429 §2.1.1 / RFC 8098: the notice sent to the sender when a reject could not be a protocol refusal. */
+export function buildRejectNotice(input: { headers: HeaderBlock; reason: string; recipient: string; sender: string; hostname: string; now?: Date }): Buffer {
+  const now = input.now ?? new Date();
+  const boundary = `${now.getTime().toString(36)}.${randomBytes(6).toString('hex')}/${input.hostname}`;
+  const messageId = headerValue(input.headers.fields, 'message-id');
+  const subject = decode(headerValue(input.headers.fields, 'subject') ?? '');
+  const head = [
+    `From: <${input.recipient}>`,
+    `To: <${input.sender}>`,
+    `Subject: ${encode(`Rejected: ${subject}`.replace(/[\r\n]+/g, ' '))}`,
+    `Date: ${rfc5322Date(now)}`,
+    `Message-ID: <${now.getTime().toString(36)}.${randomBytes(8).toString('hex')}@${input.hostname}>`,
+    ...(messageId ? [`In-Reply-To: ${messageId}`] : []),
+    'Auto-Submitted: auto-replied (rejected)',
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/report; report-type=disposition-notification; boundary="${boundary}"`,
+  ];
+  const body = [
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 8bit',
+    '',
+    `Your message to <${input.recipient}> was automatically rejected:`,
+    '',
+    toCrlf(input.reason).replace(/\r\n$/, ''),
+    '',
+    `--${boundary}`,
+    'Content-Type: message/disposition-notification',
+    '',
+    `Reporting-UA: ${input.hostname}; Postern`,
+    `Final-Recipient: rfc822; ${input.recipient}`,
+    ...(messageId ? [`Original-Message-ID: ${messageId}`] : []),
+    'Disposition: automatic-action/MDN-sent-automatically; deleted',
+    '',
+    `--${boundary}`,
+    'Content-Type: text/rfc822-headers',
+    '',
+    input.headers.raw.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, ''),
+    '',
+    `--${boundary}--`,
+    '',
+  ];
+  return Buffer.from([...head, '', ...body].join('\r\n'), 'utf8');
+}
+
+export interface HeaderBlock {
+  fields: HeaderField[];
+  /** The header block as received, for text/rfc822-headers. */
+  raw: string;
+}
+
+function decode(v: string): string {
+  try {
+    return libmime.decodeWords(v);
+  } catch {
+    return v;
+  }
+}
+
+function encode(v: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x20-\x7e]*$/.test(v) ? v : libmime.encodeWords(v, 'Q', 52);
+}
+
+function toCrlf(s: string): string {
+  return s.replace(/\r?\n/g, '\r\n');
+}
+
+/** RFC 5322 §3.3 in UTC. */
+export function rfc5322Date(d: Date): string {
+  return d.toUTCString().replace('GMT', '+0000');
+}
