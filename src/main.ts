@@ -110,6 +110,18 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       rejectSpfFail: config.authentication.reject_spf_fail,
     },
   });
+  // Content that expunges and finished queue entries left unreferenced is removed from disk.
+  const collectMs = parseDuration(config.store.collect_interval)!;
+  let collecting: Promise<void> | undefined;
+  const collector = collectMs > 0 ? setInterval(() => {
+    if (collecting) return;
+    const started = Date.now();
+    collecting = store.collectGarbage().then(
+      (r) => void (r.blobs + r.orphans > 0 && log.info({ component: 'store', blobs: r.blobs, bytes: r.bytes, orphans: r.orphans, ms: Date.now() - started }, 'removed unreferenced content')),
+      (err: unknown) => log.warn({ component: 'store', err }, 'removing unreferenced content failed'),
+    ).finally(() => (collecting = undefined));
+  }, collectMs) : undefined;
+  collector?.unref();
   // Rotated DKIM keys start signing once DNS shows them.
   const dkimTimer = setInterval(() => void dkim.promotePending().catch((err: unknown) => log.warn({ err }, 'DKIM key check failed')), DKIM_CHECK_MS);
   dkimTimer.unref();
@@ -230,6 +242,8 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     store, directory, delivery, outbound, mailboxes, sieve, dkim, tls, acme, listeners, skipped,
     async stop(timeoutMs?: number) {
       clearInterval(dkimTimer);
+      clearInterval(collector);
+      await collecting;
       await acme?.stop();
       await listeners.close(timeoutMs);
       await outbound!.stop();

@@ -192,6 +192,7 @@ export const StoreSchema = z
   .strictObject({
     backend: z.enum(['sqlite', 'postgres']).default('sqlite').describe('"sqlite" (embedded) or "postgres"'),
     url: z.string().optional().describe('PostgreSQL connection URL (backend = "postgres")'),
+    collect_interval: duration('10m').describe('How often the content of expunged mail is removed from disk ("0s": never)'),
   })
   .prefault({})
   .refine((s) => s.backend !== 'postgres' || (s.url ?? '') !== '', { message: 'backend "postgres" needs url = "postgres://user@host/db"', path: ['url'] });

@@ -266,8 +266,12 @@ export interface SieveScriptRepo {
 }
 
 export interface BlobStore {
-  /** Stores content once per SHA-256; durable (file and directory fsynced) when the promise resolves. */
-  put(content: Buffer): Promise<{ hash: string; size: number; isNew: boolean }>;
+  /**
+   * Stores content once per SHA-256, durable (file and directory fsynced) before `use` runs, and
+   * keeps it from being collected until `use` settles: the transaction that references the content
+   * runs inside `use`. Content no committed row references is collected afterwards.
+   */
+  withContent<T>(content: Buffer, use: (blob: { hash: string; size: number; isNew: boolean }) => Promise<T>): Promise<T>;
   get(hash: string): Promise<Buffer>;
   stream(hash: string, range?: { start: number; end: number }): Readable;
   has(hash: string): Promise<boolean>;
@@ -300,6 +304,12 @@ export interface Store extends Repos {
   readonly changes: ChangeFeed;
   /** Applied schema migrations, newest last. */
   schemaVersion(): Promise<number>;
+  /**
+   * Deletes content that no message and no queue entry references any more: its row, its full-text
+   * entry and its file; and files without a row (`sweepDirs` of the 256 fan-out directories, default
+   * one per run). Content a writer holds (withContent) is left for the next run.
+   */
+  collectGarbage(options?: { batch?: number; sweepDirs?: number }): Promise<{ blobs: number; bytes: number; orphans: number }>;
   close(): Promise<void>;
 }
 

@@ -175,11 +175,11 @@ export class Delivery {
     for (const [id, entry] of local) if (entry.placements.length === 0) local.delete(id); // discarded
     if (local.size === 0 && remote.size === 0) return results;
 
-    const blob = await this.deps.store.blobs.put(msg.content);
     const doc = local.size ? searchText(msg.content, parsed) : undefined;
     const internalDate = new Date();
     const events: Array<Omit<Extract<ChangeEvent, { type: 'added' }>, never>> = [];
-    await this.deps.store.transaction(async (tx) => {
+    // The content is held from collection until the transaction referencing it has committed.
+    await this.deps.store.blobs.withContent(msg.content, (blob) => this.deps.store.transaction(async (tx) => {
       for (const { destination, prefix, placements } of local.values()) {
         const accountId = destination.account.id;
         const inbox = await tx.mailboxes.get(accountId, 'INBOX');
@@ -207,7 +207,7 @@ export class Delivery {
         });
         first = false;
       }
-    });
+    }));
     if (remote.size) this.deps.onQueued?.();
     this.deps.log.info(
       { qid: msg.qid, from: msg.mailFrom, size, authUser: msg.authUser, folder: msg.folder, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },

@@ -156,9 +156,9 @@ export class Mailboxes {
     const account = await this.store.accounts.byId(accountId);
     if (account && account.quotaBytes > 0 && account.usedBytes + content.length > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
     const parsed = parseMessage(content);
-    const blob = await this.store.blobs.put(content);
     const doc = searchText(content, parsed);
-    const uid = await this.store.transaction(async (tx) => {
+    // The content is held from collection until the transaction referencing it has committed.
+    const uid = await this.store.blobs.withContent(content, (blob) => this.store.transaction(async (tx) => {
       const m = await tx.messages.append(box.id, {
         blobHash: blob.hash, size: blob.size, internalDate: internalDate ?? new Date(), flags,
         envelope: parsed.envelope, envelopeWire: parsed.envelopeWire, bodyStructure: parsed.structure,
@@ -166,7 +166,7 @@ export class Mailboxes {
       await tx.fulltext.index(blob.hash, doc);
       tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });
       return m.uid;
-    });
+    }));
     return { mailbox: box, uid };
   }
 

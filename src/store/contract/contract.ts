@@ -191,7 +191,7 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
       withStore(async (store) => {
         const a = await account(store);
         const inbox = await store.mailboxes.create(a.id, 'INBOX');
-        const { hash } = await store.blobs.put(Buffer.from('Subject: fts\r\n\r\nneedle\r\n'));
+        const { hash } = await store.blobs.withContent(Buffer.from('Subject: fts\r\n\r\nneedle\r\n'), async (b) => b);
         await store.messages.append(inbox.id, message({ blobHash: hash }));
         const doc = { subject: 'fts', addresses: 'ann@example.com', body: 'needle' };
         assert.equal(await store.fulltext.index(hash, doc), true);
@@ -206,7 +206,7 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
 
     it('keeps queue entries with their recipients until removed', () =>
       withStore(async (store) => {
-        const { hash } = await store.blobs.put(Buffer.from('Subject: out\r\n\r\nx\r\n'));
+        const { hash } = await store.blobs.withContent(Buffer.from('Subject: out\r\n\r\nx\r\n'), async (b) => b);
         const entry = await store.queue.add({
           qid: 'QID1', blobHash: hash, sender: 'ann@example.com', size: 20, authUser: 'ann@example.com', envid: 'E1', ret: 'HDRS',
           recipients: [{ recipient: 'x@remote.example', notify: 'FAILURE', orcpt: 'rfc822;x@remote.example' }, { recipient: 'y@other.example', notify: null, orcpt: null }],
@@ -221,7 +221,7 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
 
     it('leases due recipients to one owner at a time, records outcomes, holds and retries', () =>
       withStore(async (store) => {
-        const { hash } = await store.blobs.put(Buffer.from('Subject: out\r\n\r\nx\r\n'));
+        const { hash } = await store.blobs.withContent(Buffer.from('Subject: out\r\n\r\nx\r\n'), async (b) => b);
         const add = (qid: string) => store.queue.add({
           qid, blobHash: hash, sender: 'ann@example.com', size: 20, authUser: null, envid: null, ret: null,
           recipients: [{ recipient: 'x@remote.example', notify: null, orcpt: null }, { recipient: 'y@remote.example', notify: null, orcpt: null }],
@@ -295,11 +295,93 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         assert.equal(await store.sieve.claimResponse(ann.id, 'k', later(6), later(3)), true, 'after expiry');
       }));
 
+    it('collects content nothing references any more: rows, full-text entries and files', () =>
+      withStore(async (store) => {
+        const ann = await account(store);
+        const inbox = await store.mailboxes.create(ann.id, 'INBOX');
+        const put = async (text: string) => store.blobs.withContent(Buffer.from(text), (blob) => store.transaction(async (tx) => {
+          const m = await tx.messages.append(inbox.id, message({ blobHash: blob.hash, size: blob.size }));
+          await tx.fulltext.index(blob.hash, { subject: text, addresses: '', body: text });
+          return { hash: blob.hash, uid: m.uid };
+        }));
+        const once = await put('Subject: once\r\n\r\nsolitary\r\n');
+        const twice = await put('Subject: twice\r\n\r\nshared\r\n');
+        const again = await put('Subject: twice\r\n\r\nshared\r\n');
+        const queued = await put('Subject: queued\r\n\r\noutbound\r\n');
+        await store.queue.add({ qid: 'Q1', blobHash: queued.hash, sender: 'ann@example.com', size: 10, authUser: null, envid: null, ret: null, recipients: [{ recipient: 'x@elsewhere.example', notify: null, orcpt: null }] });
+        assert.deepEqual(await store.collectGarbage({ sweepDirs: 256 }), { blobs: 0, bytes: 0, orphans: 0 }, 'everything is referenced');
+
+        await store.messages.expunge(inbox.id, [once.uid, twice.uid, queued.uid]);
+        const collected = await store.collectGarbage();
+        assert.equal(collected.blobs, 1, 'only the content no message or queue entry uses');
+        assert.equal(await store.blobs.has(once.hash), false);
+        await assert.rejects(store.blobs.get(once.hash), (e) => isMailError(e, 'NOT_FOUND'));
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'solitary'), []);
+        assert.equal(await store.blobs.has(twice.hash), true, 'still in the mailbox once');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'shared'), [again.uid]);
+        assert.equal(await store.blobs.has(queued.hash), true, 'still queued');
+
+        await store.queue.remove('Q1');
+        await store.messages.expunge(inbox.id, [again.uid]);
+        assert.equal((await store.collectGarbage()).blobs, 2);
+        assert.equal(await store.blobs.has(queued.hash), false);
+
+        // The same content delivered again after its collection is stored and indexed anew.
+        const back = await put('Subject: once\r\n\r\nsolitary\r\n');
+        assert.equal(back.hash, once.hash);
+        assert.equal((await store.blobs.get(back.hash)).toString(), 'Subject: once\r\n\r\nsolitary\r\n');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'solitary'), [back.uid]);
+
+        // Content whose transaction failed has a file and no row: the sweep removes it.
+        const failed = await store.blobs.withContent(Buffer.from('Subject: failed\r\n\r\nnever committed\r\n'), async (blob) => blob.hash).catch(() => undefined);
+        assert.ok(failed && (await store.blobs.has(failed)));
+        assert.deepEqual(await store.collectGarbage({ sweepDirs: 256 }), { blobs: 0, bytes: 0, orphans: 1 });
+        assert.equal(await store.blobs.has(failed), false);
+        assert.equal(await store.blobs.has(back.hash), true);
+      }));
+
+    it('never collects content a writer holds: a delivery that found the file just before its row reached zero keeps it', () =>
+      withStore(async (store) => {
+        const ann = await account(store);
+        const inbox = await store.mailboxes.create(ann.id, 'INBOX');
+        const content = Buffer.from('Subject: race\r\n\r\nsame content\r\n');
+        const first = await store.blobs.withContent(content, (blob) => store.transaction((tx) => tx.messages.append(inbox.id, message({ blobHash: blob.hash }))));
+        // A second delivery of the same content finds the file (isNew false) and stalls before its transaction…
+        let proceed!: () => void;
+        const gate = new Promise<void>((r) => (proceed = r));
+        let found!: () => void;
+        const wrote = new Promise<void>((r) => (found = r));
+        const second = store.blobs.withContent(content, async (blob) => {
+          assert.equal(blob.isNew, false);
+          found();
+          await gate;
+          return store.transaction((tx) => tx.messages.append(inbox.id, message({ blobHash: blob.hash })));
+        });
+        await wrote;
+        // …while the first copy is expunged and the collector runs.
+        await store.messages.expunge(inbox.id, [first.uid]);
+        assert.equal((await store.collectGarbage()).blobs, 0, 'held content is left alone');
+        proceed();
+        const m = await second;
+        assert.equal((await store.blobs.get(m.blobHash)).toString(), content.toString());
+
+        // A write that arrives while its file is being deleted waits, then writes the file anew.
+        await store.messages.expunge(inbox.id, [m.uid]);
+        const collecting = store.collectGarbage();
+        await new Promise((r) => setImmediate(r)); // the collector has claimed the content and is deleting it
+        const third = store.blobs.withContent(content, (blob) => store.transaction((tx) => tx.messages.append(inbox.id, message({ blobHash: blob.hash }))));
+        assert.equal((await collecting).blobs, 1);
+        const kept = await third;
+        assert.equal((await store.blobs.get(kept.blobHash)).toString(), content.toString());
+        assert.equal((await store.collectGarbage()).blobs, 0);
+        assert.equal(await store.blobs.has(kept.blobHash), true);
+      }));
+
     it('stores each distinct content once and reads it back', () =>
       withStore(async (store) => {
         const body = Buffer.from('Subject: x\r\n\r\nhello\r\n');
-        const first = await store.blobs.put(body);
-        const second = await store.blobs.put(Buffer.from(body));
+        const first = await store.blobs.withContent(body, async (b) => b);
+        const second = await store.blobs.withContent(Buffer.from(body), async (b) => b);
         assert.equal(first.hash, second.hash);
         assert.equal(first.isNew, true);
         assert.equal(second.isNew, false);

@@ -109,6 +109,8 @@ class SqliteStore implements Store {
   private walHandle: Promise<FileHandle> | undefined;
   private walIno = -1;
   private readonly totalChanges: Database.Statement;
+  /** The fan-out directory the next orphan sweep looks at. */
+  private sweepNext = Math.floor(Math.random() * 256);
 
   constructor(
     private readonly db: Db,
@@ -226,6 +228,60 @@ class SqliteStore implements Store {
       this.walHandle.catch(() => (this.walHandle = undefined));
     }
     await (await this.walHandle!).datasync();
+  }
+
+  async collectGarbage(options: { batch?: number; sweepDirs?: number } = {}): Promise<{ blobs: number; bytes: number; orphans: number }> {
+    const batch = options.batch ?? 1000;
+    let blobs = 0;
+    let bytes = 0;
+    for (;;) {
+      // Under the write lock no transaction runs, so refs cannot change between the check and the delete.
+      const release = await this.mutex.lock();
+      let claimed: ReturnType<FileBlobStore['claim']>;
+      let rows: Array<{ rowid: number; hash: string; size: number }>;
+      try {
+        rows = this.db.prepare('SELECT rowid, hash, size FROM blobs WHERE refs <= 0 LIMIT ?').all(batch) as typeof rows;
+        claimed = this.blobs.claim(rows.map((r) => r.hash));
+        const chosen = new Set(claimed.hashes);
+        const dropFts = this.db.prepare('DELETE FROM blob_fts WHERE rowid = ?');
+        const dropRow = this.db.prepare('DELETE FROM blobs WHERE hash = ? AND refs <= 0');
+        this.db.transaction(() => {
+          for (const r of rows) {
+            if (!chosen.has(r.hash)) continue;
+            dropFts.run(r.rowid);
+            dropRow.run(r.hash);
+            blobs++;
+            bytes += r.size;
+          }
+        })();
+      } finally {
+        release();
+      }
+      await this.walSync.run();
+      await claimed.remove();
+      // Rows a writer holds stay for the next run; stop when a batch found nothing else.
+      if (rows.length < batch || claimed.hashes.length === 0) break;
+    }
+    // Files without a row: a write whose transaction failed, or a crash between a write and its
+    // commit. One fan-out directory per run (all 256 when asked), in turn.
+    let orphans = 0;
+    for (let i = 0; i < Math.min(options.sweepDirs ?? 1, 256); i++) {
+      const dir = this.sweepNext;
+      this.sweepNext = (this.sweepNext + 1) % 256;
+      const files = await this.blobs.listDir(dir);
+      if (files.length === 0) continue;
+      const release = await this.mutex.lock();
+      let claimed: ReturnType<FileBlobStore['claim']>;
+      try {
+        const known = this.db.prepare('SELECT 1 FROM blobs WHERE hash = ?').pluck();
+        claimed = this.blobs.claim(files.filter((h) => known.get(h) === undefined));
+      } finally {
+        release();
+      }
+      await claimed.remove();
+      orphans += claimed.hashes.length;
+    }
+    return { blobs, bytes, orphans };
   }
 
   async schemaVersion(): Promise<number> {

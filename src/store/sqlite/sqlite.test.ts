@@ -32,7 +32,7 @@ describe('sqlite backend', () => {
   it('keeps blobs as SHA-256 named files, without temp leftovers', async () => {
     const dir = path.join(root, 'blobs');
     const store = await openSqliteStore(dir);
-    const { hash } = await store.blobs.put(Buffer.from('content'));
+    const { hash } = await store.blobs.withContent(Buffer.from('content'), async (b) => b);
     assert.ok(existsSync(path.join(dir, 'blobs', hash.slice(0, 2), hash)));
     assert.deepEqual(readdirSync(path.join(dir, 'blobs', 'tmp')), []);
     await store.close();
