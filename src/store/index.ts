@@ -69,6 +69,16 @@ export interface MessageRecord extends NewMessage {
   modseq: number;
 }
 
+/**
+ * Columns a caller does not need (FETCH FLAGS ENVELOPE of 10,000 messages needs no body structure):
+ * reading one of them from the returned records throws.
+ */
+export interface MessageColumnsOmitted {
+  bodyStructure?: boolean;
+  /** 'all': no envelope; 'when-wired': only where no envelope text (envelopeWire) is stored. */
+  envelope?: 'all' | 'when-wired';
+}
+
 export type MessageSummary = Pick<MessageRecord, 'uid' | 'modseq' | 'flags' | 'size' | 'internalDate'>;
 
 export type FlagChange = 'set' | 'add' | 'remove';
@@ -127,7 +137,7 @@ export interface MessageRepo {
    * printable-ASCII text (case-insensitively) or that have no stored envelope: a coarse filter the
    * caller refines (SEARCH HEADER Message-ID without reading every row).
    */
-  list(mailboxId: number, range?: { fromUid?: number; toUid?: number; envelopeContains?: string }): Promise<MessageRecord[]>;
+  list(mailboxId: number, range?: { fromUid?: number; toUid?: number; envelopeContains?: string; omit?: MessageColumnsOmitted }): Promise<MessageRecord[]>;
   /** UID, flags and sizes of every message, without the stored structure: for SELECT, STATUS, SEARCH. */
   summaries(mailboxId: number): Promise<MessageSummary[]>;
   setFlags(mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }>;

@@ -8,7 +8,7 @@ import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
-import type { FlagChange, MailboxRecord, MessageRecord, MessageSummary, Store } from '../../store/index.js';
+import type { FlagChange, MailboxRecord, MessageColumnsOmitted, MessageRecord, MessageSummary, Store } from '../../store/index.js';
 
 export const HIERARCHY_SEPARATOR = '/';
 export const MAX_MAILBOX_NAME = 1000;
@@ -113,8 +113,9 @@ export class Mailboxes {
     return this.store.messages.summaries(mailboxId);
   }
 
-  messagesRange(mailboxId: number, fromUid: number, toUid: number): Promise<StoredMessage[]> {
-    return this.store.messages.list(mailboxId, { fromUid, toUid }) as Promise<StoredMessage[]>;
+  /** Messages by UID range; `omit` leaves out stored columns the caller will not read. */
+  messagesRange(mailboxId: number, fromUid: number, toUid: number, omit?: MessageColumnsOmitted): Promise<StoredMessage[]> {
+    return this.store.messages.list(mailboxId, omit ? { fromUid, toUid, omit } : { fromUid, toUid }) as Promise<StoredMessage[]>;
   }
 
   messagesAfter(mailboxId: number, uid: number): Promise<StoredMessage[]> {

@@ -141,6 +141,16 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         assert.deepEqual((await store.messages.list(inbox.id, { envelopeContains: 'abc.1@example' })).map((m) => m.uid), [m4.uid], 'case-insensitive envelope filter');
         assert.deepEqual((await store.messages.list(inbox.id, { envelopeContains: '<zzz@example.org>' })).map((m) => m.uid), []);
         assert.equal((await store.messages.get(inbox.id, m4.uid))!.envelope && ((await store.messages.get(inbox.id, m4.uid))!.envelope as { messageId: string }).messageId, '<Abc.1@Example.org>');
+        // Columns a caller leaves out are not read, and reading them anyway throws.
+        const m5 = await store.messages.append(inbox.id, message({ envelopeWire: '(NIL "x" NIL NIL NIL NIL NIL NIL NIL NIL)' }));
+        const lean = await store.messages.list(inbox.id, { fromUid: m4.uid, omit: { bodyStructure: true, envelope: 'when-wired' } });
+        assert.deepEqual(lean.map((m) => [m.uid, m.envelopeWire, m.flags]), [[m4.uid, null, []], [m5.uid, '(NIL "x" NIL NIL NIL NIL NIL NIL NIL NIL)', []]]);
+        assert.deepEqual(lean[0]!.envelope, { subject: 'x', messageId: '<Abc.1@Example.org>' }, 'the envelope where no text is stored');
+        assert.throws(() => lean[1]!.envelope, /not read/);
+        assert.throws(() => lean[0]!.bodyStructure, /not read/);
+        const flagsOnly = await store.messages.list(inbox.id, { fromUid: m4.uid, omit: { bodyStructure: true, envelope: 'all' } });
+        assert.throws(() => flagsOnly[0]!.envelope, /not read/);
+        assert.deepEqual((await store.messages.list(inbox.id, { fromUid: m5.uid }))[0]!.bodyStructure, { type: 'text/plain' }, 'all columns by default');
         await store.mailboxes.remove(inbox.id);
         assert.equal((await store.accounts.get(a.address))!.usedBytes, 0, 'removing a mailbox releases its usage');
       }));

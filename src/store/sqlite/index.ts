@@ -13,7 +13,7 @@ import { MailError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import type {
   AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DkimKeyRecord, DkimKeyRepo, DkimStatus, SieveScriptRecord, SieveScriptRepo, DomainRecord, DomainRepo,
-  FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageRecord, MessageRepo, MessageSummary, NewMessage, NewQueueEntry,
+  FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageColumnsOmitted, MessageRecord, MessageRepo, MessageSummary, NewMessage, NewQueueEntry,
   QueueEntry, QueueOutcome, QueueRecipient, QueueRepo, SearchDocument, SpecialUse, Store, Tx,
 } from '../index.js';
 import { FileBlobStore } from './blobs.js';
@@ -556,7 +556,18 @@ class Mailboxes implements MailboxRepo {
 }
 
 const MESSAGE_COLUMNS = 'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire';
-type MessageTuple = [number, number, number, number, string, number, number, string, string | null, string | null, string, string | null];
+/** A column the caller asked to leave out: reading it is a programming error. */
+const NOT_READ = Symbol('not read');
+
+/** The column list for `list`, with what the caller does not need left out (read back as NOT_READ). */
+function messageColumns(omit: MessageColumnsOmitted | undefined): string {
+  if (!omit) return MESSAGE_COLUMNS;
+  // 0 marks a column left out: stored values are text or NULL.
+  const envelope = omit.envelope === 'all' ? '0' : omit.envelope === 'when-wired' ? 'CASE WHEN envelope_wire IS NULL THEN envelope ELSE 0 END' : 'envelope';
+  const structure = omit.bodyStructure ? '0' : 'body_structure';
+  return `id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, ${envelope}, ${structure}, header_prefix, envelope_wire`;
+}
+type MessageTuple = [number, number, number, number, string, number, number, string, string | null | 0, string | null | 0, string, string | null];
 
 /**
  * A message row read as an array (no per-row column-name object). Envelope and body structure are
@@ -574,11 +585,12 @@ class StoredRow implements MessageRecord {
   constructor(t: MessageTuple) {
     this.id = t[0]; this.mailboxId = t[1]; this.uid = t[2]; this.modseq = t[3]; this.blobHash = t[4]; this.size = t[5];
     this.internalDate = new Date(t[6]); this.flags = t[7] === '' ? [] : t[7].split(' '); this.headerPrefix = t[10]; this.envelopeWire = t[11];
-    this.#envelope = t[8];
-    this.#bodyStructure = t[9];
+    this.#envelope = t[8] === 0 ? NOT_READ : t[8];
+    this.#bodyStructure = t[9] === 0 ? NOT_READ : t[9];
   }
 
   get envelope(): unknown {
+    if (this.#envelope === NOT_READ) throw new Error('message envelope was not read (list omit)');
     if (!(this.#isParsed & 1)) {
       this.#envelope = this.#envelope === null ? null : JSON.parse(this.#envelope as string);
       this.#isParsed |= 1;
@@ -587,6 +599,7 @@ class StoredRow implements MessageRecord {
   }
 
   get bodyStructure(): unknown {
+    if (this.#bodyStructure === NOT_READ) throw new Error('message body structure was not read (list omit)');
     if (!(this.#isParsed & 2)) {
       this.#bodyStructure = this.#bodyStructure === null ? null : JSON.parse(this.#bodyStructure as string);
       this.#isParsed |= 2;
@@ -629,7 +642,7 @@ class Messages implements MessageRepo {
     });
   }
 
-  list(mailboxId: number, range: { fromUid?: number; toUid?: number; envelopeContains?: string } = {}): Promise<MessageRecord[]> {
+  list(mailboxId: number, range: { fromUid?: number; toUid?: number; envelopeContains?: string; omit?: MessageColumnsOmitted } = {}): Promise<MessageRecord[]> {
     return this.exec(() => {
       const args: Array<number | string> = [mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER];
       let where = '';
@@ -639,7 +652,7 @@ class Messages implements MessageRepo {
         where = " AND (envelope IS NULL OR envelope = 'null' OR instr(lower(envelope), ?) > 0)"; // no stored envelope: the caller reads the message
         args.push(range.envelopeContains.toLowerCase());
       }
-      const rows = this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`).raw().all(...args) as MessageTuple[];
+      const rows = this.db.prepare(`SELECT ${messageColumns(range.omit)} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`).raw().all(...args) as MessageTuple[];
       return rows.map((t) => new StoredRow(t));
     });
   }

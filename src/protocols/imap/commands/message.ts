@@ -3,7 +3,7 @@
  * (RFC 4315), CLOSE, UNSELECT (RFC 3691), SEARCH with ESEARCH (RFC 4731), IDLE (RFC 2177).
  */
 import libmime from 'libmime';
-import type { FlagChange, MessageSummary } from '../../../store/index.js';
+import type { FlagChange, MessageColumnsOmitted, MessageSummary } from '../../../store/index.js';
 import type { StoredMessage } from '../../../services/mailboxes/index.js';
 import {
   binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, parseFetchItems, partial, sectionBytes, shift,
@@ -43,10 +43,10 @@ function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array
   return out;
 }
 
-async function fetchMessages(s: ImapSession, uids: number[]): Promise<Map<number, StoredMessage>> {
+async function fetchMessages(s: ImapSession, uids: number[], omit?: MessageColumnsOmitted): Promise<Map<number, StoredMessage>> {
   const map = new Map<number, StoredMessage>();
   if (uids.length === 0) return map;
-  const all = await s.deps.mailboxes.messagesRange(s.view.mailbox.id, uids[0]!, uids[uids.length - 1]!);
+  const all = await s.deps.mailboxes.messagesRange(s.view.mailbox.id, uids[0]!, uids[uids.length - 1]!, omit);
   for (const m of all) map.set(m.uid, m);
   return map;
 }
@@ -101,7 +101,12 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
   const needsSource = items.some((i) => (i.kind.includes('[') && !isWholeBody(i)) || (i.kind.startsWith('RFC822') && i.kind !== 'RFC822.SIZE' && i.kind !== 'RFC822') || i.kind === 'BINARY.SIZE');
   const needsWhole = items.some(isWholeBody);
   const setsSeen = !s.view.isReadOnly && items.some((i) => (i.kind === 'BODY[]' || i.kind === 'BINARY[]') ? !i.peek : i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
-  const messages = await fetchMessages(s, targets.map((t) => t.uid));
+  // Only the stored columns these items use: FETCH 1:* (FLAGS ENVELOPE) reads no body structures.
+  const omit: MessageColumnsOmitted = {
+    bodyStructure: !needsSource && !items.some((i) => i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY'),
+    envelope: items.some((i) => i.kind === 'ENVELOPE') ? 'when-wired' : 'all',
+  };
+  const messages = await fetchMessages(s, targets.map((t) => t.uid), omit);
   if (setsSeen) {
     const unseen = targets.filter((t) => !(messages.get(t.uid)?.flags ?? ['\\Seen']).includes('\\Seen')).map((t) => t.uid);
     if (unseen.length) {
@@ -211,7 +216,7 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       await s.deps.mailboxes.setFlags(s.user.accountId, s.view.mailbox.id, uids, change, flags);
       s.view.forgetFlags(uids);
       if (!m[2]) {
-        const messages = await fetchMessages(s, uids);
+        const messages = await fetchMessages(s, uids, { bodyStructure: true, envelope: 'all' }); // the flags are all it sends
         for (const t of targets) {
           const msg = messages.get(t.uid);
           if (msg) await s.send(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), flagsValue(msg.flags)] : [atom('FLAGS'), flagsValue(msg.flags)]);
