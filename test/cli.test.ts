@@ -123,6 +123,30 @@ describe('postern CLI', () => {
     assert.deepEqual(JSON.parse(run(['alias', 'list', '--json']).stdout), [{ source: 'info@example.com', destinations: ['ann@example.com'] }]);
   });
 
+  it('sieve put|list|show|activate|deactivate|remove|check, broken scripts refused with their line', () => {
+    const good = path.join(dir, 'rules.sieve');
+    writeFileSync(good, 'require ["fileinto"];\n# moved from Dovecot\nif header :contains "subject" "[list]" { fileinto "Lists"; }\n');
+    const broken = path.join(dir, 'broken.sieve');
+    writeFileSync(broken, 'require "fileinto";\nfileinto "x"\nkeep;\n');
+    assert.match(run(['sieve', 'check', good]).stdout, /script is valid/);
+    refused(run(['sieve', 'check', broken]), /line 3: unexpected "keep"/);
+    refused(run(['sieve', 'check', path.join(dir, 'missing.sieve')]), /cannot read .*ENOENT/);
+    assert.match(run(['sieve', 'put', 'ann@example.com', 'rules', good, '--activate']).stdout, /script rules stored and active/);
+    assert.match(run(['sieve', 'put', 'ann@example.com', 'stdin', '-'], 'keep;\n').stdout, /script stdin stored/);
+    refused(run(['sieve', 'put', 'ann@example.com', 'bad', broken]), /line 3:/);
+    refused(run(['sieve', 'put', 'zed@example.com', 'rules', good]), /no account zed@example.com/);
+    refused(run(['sieve', 'put', 'ann@example.com']), /usage: postern sieve/);
+    const list = JSON.parse(run(['sieve', 'list', 'ann@example.com', '--json']).stdout) as Array<{ name: string; isActive: boolean }>;
+    assert.deepEqual(list.map((s) => [s.name, s.isActive]), [['rules', true], ['stdin', false]]);
+    assert.equal(run(['sieve', 'show', 'ann@example.com', 'rules']).stdout, readFileSync(good, 'utf8'));
+    refused(run(['sieve', 'remove', 'ann@example.com', 'rules']), /script rules is active: "postern sieve deactivate ann@example.com" first/);
+    assert.match(run(['sieve', 'activate', 'ann@example.com', 'stdin']).stdout, /script stdin is active/);
+    assert.match(run(['sieve', 'remove', 'ann@example.com', 'rules']).stdout, /script rules removed/);
+    refused(run(['sieve', 'activate', 'ann@example.com', 'rules']), /no script named rules/);
+    assert.match(run(['sieve', 'deactivate', 'ann@example.com']).stdout, /no script is active/);
+    assert.match(run(['sieve', 'list', 'ann@example.com']).stdout, /^NAME\s+ACTIVE\s+SIZE\s+CHANGED\nstdin\s+6 /);
+  });
+
   it('refuses to remove a domain with accounts unless --force', () => {
     const before = snapshot();
     refused(run(['domain', 'remove', 'example.com']), /still has 1 account\(s\); remove them first or pass --force/);

@@ -11,6 +11,7 @@ import { dkimCommand, dnsCommand } from './dkim.js';
 import { queueCommand } from './queue.js';
 import { certCommand } from './cert.js';
 import { doctorCommand } from './doctor.js';
+import { sieveCommand } from './sieve.js';
 import { checkConfigCommand, demoCommand, initCommand, serveCommand } from './server.js';
 
 export const USAGE = `usage: postern <command> [options]
@@ -25,6 +26,8 @@ export const USAGE = `usage: postern <command> [options]
   alias   add SOURCE DEST... | list [DOMAIN] | remove SOURCE [DEST...]   (SOURCE @domain = catch-all)
   queue   list | show ID                          messages waiting for remote delivery
           retry ID|--all | hold ID | release ID | delete ID   (postqueue -f, postsuper -h/-H/-d)
+  sieve   list ADDRESS | show ADDRESS NAME | put ADDRESS NAME FILE|- [--activate]
+          activate ADDRESS NAME | deactivate ADDRESS | remove ADDRESS NAME | check FILE|-
   dkim    generate DOMAIN [--selector S] [--algorithm rsa2048|rsa4096|ed25519] | list [DOMAIN]
           rotate DOMAIN [--now]                   new selector; signs once DNS shows it
   dns     DOMAIN [--json]                         the DNS records to publish for DOMAIN
@@ -50,6 +53,7 @@ export const OPTIONS = {
   selector: { type: 'string' },
   algorithm: { type: 'string' },
   now: { type: 'boolean' },
+  activate: { type: 'boolean' },
   all: { type: 'boolean' },
   resolver: { type: 'string' },
   probe: { type: 'string' },
@@ -86,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     case 'dns': return dnsCommand(flags, rest);
     case 'cert': return certCommand(flags, rest);
     case 'doctor': return doctorCommand(flags, rest);
+    case 'sieve': return sieveCommand(flags, rest);
     default: throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }
 }
