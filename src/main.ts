@@ -112,11 +112,12 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   });
   // Content that expunges and finished queue entries left unreferenced is removed from disk.
   const collectMs = parseDuration(config.store.collect_interval)!;
+  const releasedForMs = parseDuration(config.store.collect_after)!;
   let collecting: Promise<void> | undefined;
   const collector = collectMs > 0 ? setInterval(() => {
     if (collecting) return;
     const started = Date.now();
-    collecting = store.collectGarbage().then(
+    collecting = store.collectGarbage({ releasedForMs }).then(
       (r) => void (r.blobs + r.orphans > 0 && log.info({ component: 'store', blobs: r.blobs, bytes: r.bytes, orphans: r.orphans, ms: Date.now() - started }, 'removed unreferenced content')),
       (err: unknown) => log.warn({ component: 'store', err }, 'removing unreferenced content failed'),
     ).finally(() => (collecting = undefined));

@@ -30,7 +30,7 @@ it('collecting unreferenced content races APPENDs of the same content and a SIGK
   const dir = tempDir();
   const config = path.join(dir, 'postern.toml');
   const dns = await startDns();
-  writeFileSync(config, testConfigText(dir, '[store]\ncollect_interval = "20ms"\n', ['imap'], dns.address).replace('level = "debug"', 'level = "info"'));
+  writeFileSync(config, testConfigText(dir, '[store]\ncollect_interval = "20ms"\ncollect_after = "0s"\n', ['imap'], dns.address).replace('level = "debug"', 'level = "info"'));
   assert.equal(postern(['--config', config, 'domain', 'add', 'example.com']).code, 0);
   assert.equal(postern(['--config', config, 'account', 'add', 'ann@example.com', '--password-stdin'], { input: `${PW}\n` }).code, 0);
 

@@ -53,7 +53,7 @@ async function publishKeys(): Promise<void> {
 before(async () => {
   t = await startTestServer({ listeners: ['smtp', 'lmtp', 'imap'], extraConfig: '[authentication]\nreject_dmarc_failures = false\n' });
   await t.server.directory.addDomain('example.com');
-  for (const user of ['ann', 'bob', 'cat', 'dan', 'eve']) await t.server.directory.addAccount(`${user}@example.com`, PW);
+  for (const user of ['ann', 'bob', 'cat', 'dan', 'eve', 'fay', 'gus', 'hal', 'ivy', 'jon']) await t.server.directory.addAccount(`${user}@example.com`, PW);
   await publishKeys();
 });
 after(async () => {
@@ -156,7 +156,8 @@ print(json.dumps(out))
     assert.match(reply, /Back on Monday\./);
     const verified = await authenticate(reply, { ip: '127.0.0.1', helo: 'mail.example.com', sender: 'cat@example.com', mta: 'mx.sender.example', resolver: createResolver([t.dns.address]) });
     assert.equal(verified.dkim.results[0]?.status.result, 'pass', JSON.stringify(verified.dkim.results[0]?.status));
-    assert.equal((await mailbox(t.server, 'cat@example.com')).length >= 6, true, 'vacation keeps every message');
+    const kept = (await mailbox(t.server, 'cat@example.com')).map((m) => /^Subject: (.*)\r$/m.exec(m.text)?.[1]);
+    for (const subject of ['first', 'second', 'list mail', 'robot', 'auto', 'bcc copy']) assert.equal(kept.filter((k) => k === subject).length, 1, `vacation keeps "${subject}"`);
   });
 
   it('redirect: SRS sender and an ARC seal the next hop verifies; local redirects and :copy', async () => {
@@ -178,5 +179,109 @@ print(json.dumps(out))
     assert.equal((await mailbox(t.server, 'eve@example.com')).filter((m) => m.text.includes('too many redirects')).length, 1);
     assert.equal((await queued((q) => q.recipients.some((r) => r.recipient === 'a@elsewhere.example'))).length, 0);
     assert.ok(t.logs.some((l) => l.msg === 'sieve run-time error; keeping mail in INBOX'));
+  });
+});
+
+/** Raw LMTP transcript: the replies after DATA, one per recipient (RFC 2033 §4.2). */
+async function lmtp(from: string, to: string[], content: string): Promise<string[]> {
+  return python<string[]>(`
+import socket, json, os
+s = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])))
+f = s.makefile('rb')
+def reply():
+    lines = []
+    while True:
+        line = f.readline().decode()
+        lines.append(line.strip())
+        if line[3:4] != '-':
+            return ' '.join(lines)
+reply()
+for cmd in ['LHLO client.example', 'MAIL FROM:<' + os.environ['FROM'] + '>'] + ['RCPT TO:<%s>' % r for r in json.loads(os.environ['TO'])] + ['DATA']:
+    s.sendall((cmd + '\\r\\n').encode()); reply()
+s.sendall(os.environ['CONTENT'].encode() + b'\\r\\n.\\r\\n')
+out = [reply() for _ in json.loads(os.environ['TO'])]
+s.sendall(b'QUIT\\r\\n'); reply()
+print(json.dumps(out))
+`, { PORT: t.port('lmtp'), FROM: from, TO: JSON.stringify(to), CONTENT: content });
+}
+
+describe('sieve at delivery: edge cases', () => {
+  it('sends the reject notice and the vacation reply even when nothing is stored', async () => {
+    await script('fay@example.com', 'require ["reject"]; reject "not here";');
+    // Two recipients (the same account twice): no protocol refusal, so the sender is told by mail.
+    assert.match(await send('x@sender.example', ['fay@example.com', 'fay+tag@example.com'], 'From: x@sender.example\r\nTo: fay@example.com\r\nSubject: nothing kept\r\n\r\nx\r\n'), /^250 /);
+    const notices = (await queued((q) => q.sender === '' && q.recipients.some((r) => r.recipient === 'x@sender.example'))).filter((n) => n.content.includes('Rejected: nothing kept'));
+    assert.equal(notices.length, 1, 'the reject notice is queued');
+    assert.equal((await mailbox(t.server, 'fay@example.com')).length, 0);
+
+    await script('fay@example.com', 'require ["vacation"]; vacation "away"; discard;');
+    assert.match(await send('y@sender.example', ['fay@example.com'], 'From: y@sender.example\r\nTo: fay@example.com\r\nSubject: discarded\r\n\r\nx\r\n'), /^250 /);
+    assert.equal((await queued((q) => q.sender === '' && q.recipients.some((r) => r.recipient === 'y@sender.example'))).length, 1, 'the vacation reply is queued');
+  });
+
+  it('a protocol refusal removes only the refusing recipient\'s share (LMTP)', async () => {
+    await t.server.directory.addAlias('crew@example.com', ['gus@example.com', 'hal@example.com']);
+    await script('hal@example.com', 'require ["reject", "copy"]; redirect :copy "friend@elsewhere.example"; reject "hal refuses";');
+    await script('gus@example.com', 'keep;');
+    const replies = await lmtp('x@sender.example', ['gus@example.com', 'crew@example.com'], 'From: x@sender.example\r\nSubject: crew mail\r\n\r\nhello');
+    // hal's reject after a redirect is a run-time error (RFC 5429 §2.1): the message is kept for hal too.
+    assert.match(replies[0]!, /^250 /);
+    assert.match(replies[1]!, /^250 /);
+    assert.equal((await mailbox(t.server, 'hal@example.com')).filter((m) => m.text.includes('crew mail')).length, 1);
+    assert.equal((await queued((q) => q.recipients.some((r) => r.recipient === 'friend@elsewhere.example') && q.sender.includes('sender.example'))).length, 0, 'no redirect after the error');
+
+    await script('hal@example.com', 'require "reject"; reject "hal refuses";');
+    const second = await lmtp('x@sender.example', ['gus@example.com', 'crew@example.com'], 'From: x@sender.example\r\nSubject: crew mail 2\r\n\r\nhello');
+    assert.match(second[0]!, /^250 /, 'gus');
+    assert.match(second[1]!, /^550 5\.7\.1 .*hal refuses/, 'crew: hal refuses');
+    assert.equal((await mailbox(t.server, 'gus@example.com')).filter((m) => m.text.includes('crew mail 2')).length, 1, 'gus keeps his copy');
+    assert.equal((await mailbox(t.server, 'hal@example.com')).filter((m) => m.text.includes('crew mail 2')).length, 0);
+  });
+
+  it('a redirect to an address of the same account stores the message once', async () => {
+    await t.server.directory.addAlias('ivy.smith@example.com', ['ivy@example.com']);
+    await script('ivy@example.com', 'redirect "ivy.smith@example.com";');
+    assert.match(await send('x@sender.example', ['ivy@example.com'], 'From: x@sender.example\r\nSubject: to myself\r\n\r\nx\r\n'), /^250 /);
+    assert.equal((await mailbox(t.server, 'ivy@example.com')).filter((m) => m.text.includes('to myself')).length, 1);
+
+    // The same message (Message-ID) twice: redirected once, as Pigeonhole's duplicate check does.
+    await script('ivy@example.com', 'redirect "pal@elsewhere.example";');
+    for (let i = 0; i < 2; i++) assert.match(await send('x@sender.example', ['ivy@example.com'], 'From: x@sender.example\r\nMessage-ID: <loop-1@sender.example>\r\nSubject: around\r\n\r\nx\r\n'), /^250 /);
+    // (The queue runner may already have sent or bounced the first copy: the log says what was queued.)
+    assert.deepEqual(t.logs.filter((l) => l.msg === 'sieve redirect of this message already done today: not repeated').map((l) => l.redirect), ['pal@elsewhere.example']);
+    assert.equal(t.logs.filter((l) => l.msg === 'sieve' && String(l.to) === 'ivy@example.com' && JSON.stringify(l.actions) === '["redirect"]').length, 3, 'the script ran each time');
+  });
+
+  it('vacation :from and :mime cannot forge headers; flags made from message text are checked', async () => {
+    await script('jon@example.com', `require ["vacation", "imap4flags", "variables"];
+      if header :matches "x-label" "*" { addflag "\${1}"; addflag "$Ok"; }
+      vacation :from "ceo@bank.example\r\nSender: <jon@example.com>" :mime text:
+From: ceo@bank.example
+Bcc: victim@elsewhere.example
+Content-Type: text/plain; charset=us-ascii
+
+Away.
+.
+;`);
+    assert.match(await send('z@sender.example', ['jon@example.com'], 'From: z@sender.example\r\nTo: jon@example.com\r\nX-Label: a)\\Seen{12}\r\nSubject: forge\r\n\r\nx\r\n'), /^250 /);
+    const [reply] = await queued((q) => q.sender === '' && q.recipients.some((r) => r.recipient === 'z@sender.example'));
+    assert.ok(reply);
+    const head = reply.content.slice(0, reply.content.indexOf('\r\n\r\n'));
+    assert.deepEqual(head.match(/^From: .*$/gm), ['From: <jon@example.com>'], head);
+    assert.doesNotMatch(head, /^(Sender|Bcc):/m);
+    assert.match(head, /^Content-Type: text\/plain; charset=us-ascii(\r|$)/m);
+    const account = (await t.server.store.accounts.get('jon@example.com'))!;
+    const inbox = (await t.server.store.mailboxes.get(account.id, 'INBOX'))!;
+    const [stored] = await t.server.store.messages.list(inbox.id);
+    assert.deepEqual(stored!.flags, ['$Ok'], 'the label is not a valid flag and is dropped');
+  });
+
+  it('a script that needs too much work for a message keeps it in INBOX', async () => {
+    // Each position of the value is compared with the 300 characters after the "*": 300 × 1 MiB steps.
+    await script('jon@example.com', `require ["body", "fileinto"]; if body :raw :matches "*${'a'.repeat(300)}b" { fileinto "Never"; }`);
+    const big = 'a'.repeat(1 << 20); // a near miss at every position
+    assert.match(await send('x@sender.example', ['jon@example.com'], `From: x@sender.example\r\nSubject: costly\r\n\r\n${big}\r\n`), /^250 /);
+    assert.equal((await mailbox(t.server, 'jon@example.com')).filter((m) => m.text.includes('Subject: costly')).length, 1);
+    assert.ok(t.logs.some((l) => l.msg === 'sieve run-time error; keeping mail in INBOX' && String(l.err).includes('too much work')));
   });
 });

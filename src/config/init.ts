@@ -95,6 +95,7 @@ mta_sts_port = 443                # port MTA-STS policies are fetched from: labs
 backend = "sqlite"                # or "postgres", with url:
 # url = "postgres://postern@db.example.com/postern"
 collect_interval = "10m"          # how often the content of expunged mail is removed from disk ("0s": never)
+collect_after = "1h"              # ... this long after its last message was expunged
 
 [limits]
 max_connections = 2000            # open connections per listener

@@ -193,6 +193,7 @@ export const StoreSchema = z
     backend: z.enum(['sqlite', 'postgres']).default('sqlite').describe('"sqlite" (embedded) or "postgres"'),
     url: z.string().optional().describe('PostgreSQL connection URL (backend = "postgres")'),
     collect_interval: duration('10m').describe('How often the content of expunged mail is removed from disk ("0s": never)'),
+    collect_after: duration('1h').describe('Content is removed this long after its last message was expunged, so sessions reading it meanwhile still can'),
   })
   .prefault({})
   .refine((s) => s.backend !== 'postgres' || (s.url ?? '') !== '', { message: 'backend "postgres" needs url = "postgres://user@host/db"', path: ['url'] });

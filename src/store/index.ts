@@ -317,9 +317,10 @@ export interface Store extends Repos {
   /**
    * Deletes content that no message and no queue entry references any more: its row, its full-text
    * entry and its file; and files without a row (`sweepDirs` of the 256 fan-out directories, default
-   * one per run). Content a writer holds (withContent) is left for the next run.
+   * one per run). Content a writer holds (withContent) is left for the next run, and so is content
+   * that lost its last reference less than `releasedForMs` ago (sessions may still be reading it).
    */
-  collectGarbage(options?: { batch?: number; sweepDirs?: number }): Promise<{ blobs: number; bytes: number; orphans: number }>;
+  collectGarbage(options?: { batch?: number; sweepDirs?: number; releasedForMs?: number }): Promise<{ blobs: number; bytes: number; orphans: number }>;
   close(): Promise<void>;
 }
 

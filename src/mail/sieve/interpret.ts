@@ -40,7 +40,17 @@ export class SieveRuntimeError extends Error {
 
 const MAX_VARIABLE_BYTES = 4096; // RFC 5229 §6: an implementation may truncate variables
 const FLAGS_VAR = '\u0000flags';
-const MAX_MATCH_STEPS = 20_000_000;
+/**
+ * Work one run may do, in characters compared (and :matches steps): about a few hundred
+ * milliseconds. A script that needs more for a message is a run-time error (the message is kept),
+ * as Pigeonhole's sieve_max_cpu_time does; without it, one script and one large message could
+ * stall the whole server.
+ */
+const MAX_RUN_COST = 50_000_000;
+/** Body text a body test looks at (RFC 5173 lets an implementation bound it). */
+export const MAX_BODY_SCAN = 1 << 20;
+/** RFC 5232 §3 / RFC 9051 §2.3.2: the system flags a script may set (not \Recent). */
+const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
 
 class Run {
   readonly actions: SieveAction[] = [];
@@ -49,6 +59,8 @@ class Run {
   private readonly variables = new Map<string, string>();
   private match: string[] = [];
   private readonly useVariables: boolean;
+  /** What is left of MAX_RUN_COST. */
+  private readonly budget = { left: MAX_RUN_COST };
 
   constructor(private readonly script: CompiledScript, private readonly msg: SieveMessage, private readonly limits: SieveLimitsRun) {
     this.useVariables = script.requires.has('variables');
@@ -103,9 +115,11 @@ class Run {
       if (action.type === 'keep' || action.type === 'fileinto') this.actions[same] = action;
       return;
     }
-    if ((action.type === 'reject' && this.actions.some((a) => a.type === 'vacation')) || (action.type === 'vacation' && this.actions.some((a) => a.type === 'reject'))) {
-      // RFC 5429 §2.1: reject is incompatible with vacation.
-      throw new SieveRuntimeError('reject and vacation cannot both be used');
+    // RFC 5429 §2.1: reject cannot be combined with delivering the message anywhere, nor with
+    // vacation (Pigeonhole refuses the same combinations).
+    const delivers = (a: SieveAction) => a.type === 'keep' || a.type === 'fileinto' || a.type === 'redirect' || a.type === 'vacation';
+    if ((action.type === 'reject' && this.actions.some(delivers)) || (delivers(action) && this.actions.some((a) => a.type === 'reject'))) {
+      throw new SieveRuntimeError(`reject cannot be combined with ${action.type === 'reject' ? this.actions.find(delivers)!.type : action.type}`);
     }
     this.actions.push(action);
   }
@@ -274,15 +288,20 @@ class Run {
       return keys.some((k) => relation(count, compare(comparator, String(values.length), k)));
     }
     const value = a.tags.get('value');
-    for (const v of values) {
+    const caseless = comparator !== 'i;octet';
+    // Each value is lowered once, not once per key.
+    const folded = a.tags.has('contains') && caseless ? values.map(asciiLower) : values;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
       for (const k of keys) {
+        this.charge(v.length + k.length);
         if (typeof value === 'string') {
           if (relation(value, compare(comparator, v, k))) return true;
         } else if (a.tags.has('contains')) {
           if (comparator === 'i;ascii-numeric') continue; // RFC 4790 §9.1: no substring operation
-          if (comparator === 'i;octet' ? v.includes(k) : asciiLower(v).includes(asciiLower(k))) return true;
+          if (folded[i]!.includes(caseless ? asciiLower(k) : k)) return true;
         } else if (a.tags.has('matches')) {
-          const captures = wildcardMatch(k, v, comparator !== 'i;octet');
+          const captures = wildcardMatch(k, v, caseless, this.budget);
           if (captures) {
             if (this.useVariables) this.match = captures;
             return true;
@@ -293,6 +312,11 @@ class Run {
       }
     }
     return false;
+  }
+
+  private charge(cost: number): void {
+    this.budget.left -= cost;
+    if (this.budget.left < 0) throw new SieveRuntimeError('the script needs too much work for this message');
   }
 }
 
@@ -310,9 +334,23 @@ function splitFlags(s: string): string[] {
   return s.split(/\s+/).filter(Boolean);
 }
 
+/** Valid, settable flags only (a flag built from message text may hold anything), each once. */
 function uniqueFlags(flags: string[]): string[] {
   const seen = new Set<string>();
-  return flags.filter((f) => !seen.has(f.toLowerCase()) && seen.add(f.toLowerCase()));
+  const out: string[] = [];
+  for (const raw of flags) {
+    const flag = raw.startsWith('\\') ? SYSTEM_FLAGS.get(raw.toLowerCase()) : validKeyword(raw) ? raw : undefined;
+    if (flag === undefined || seen.has(flag.toLowerCase())) continue;
+    seen.add(flag.toLowerCase());
+    out.push(flag);
+  }
+  return out;
+}
+
+/** RFC 9051 §9 flag-keyword: an atom (no SP, CTL, ( ) { % * " \\ ]), at most 100 characters. */
+function validKeyword(k: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return k.length > 0 && k.length <= 100 && !/[\x00-\x20\x7f-\uffff(){%*"\\\]]/.test(k);
 }
 
 function asciiLower(s: string): string {
@@ -356,7 +394,7 @@ function relation(rel: string, cmp: number): boolean {
  * takes the shortest match that lets the rest match (RFC 5229 §3.2): on a mismatch only the last
  * "*" seen grows, which finds a match whenever one exists, in at most pattern × value steps.
  */
-export function wildcardMatch(pattern: string, value: string, caseless: boolean): string[] | undefined {
+export function wildcardMatch(pattern: string, value: string, caseless: boolean, budget = { left: MAX_RUN_COST }): string[] | undefined {
   const p: Array<{ kind: 'char'; c: string } | { kind: 'any' } | { kind: 'one' }> = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -372,9 +410,9 @@ export function wildcardMatch(pattern: string, value: string, caseless: boolean)
   let vi = 0;
   let star = -1;
   let starEnd = 0;
-  let steps = 0;
+  budget.left -= v.length;
   while (vi < v.length) {
-    if (++steps > MAX_MATCH_STEPS) throw new SieveRuntimeError(':matches pattern too costly for this value');
+    if (--budget.left < 0) throw new SieveRuntimeError('the script needs too much work for this message');
     const tok = p[pi];
     if (tok?.kind === 'char' && eq(tok.c, v[vi]!)) {
       pi++;

@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import libmime from 'libmime';
+import addressparser from 'nodemailer/lib/addressparser';
 import { headerValue, headerValues, type HeaderField } from '../mime/headers.js';
 import type { SieveAction } from './interpret.js';
 
@@ -14,10 +15,11 @@ type Vacation = Extract<SieveAction, { type: 'vacation' }>;
 const ROBOT_LOCAL = /^(mailer-daemon|postmaster|listserv|majordomo|owner-.*|.*-request|.*-bounces?|no-?reply|mdaemon)$/i;
 
 /**
- * Why no vacation reply goes out, or undefined when one may. `own` are the recipient's addresses
- * (the account, the address mail came to, and :addresses).
+ * Why no automatic reply goes out, or undefined when one may. `own` are the recipient's addresses
+ * (the account, the address mail came to, and :addresses); `addressed`: only when one of them is
+ * in a recipient header (vacation, RFC 5230 §4.5).
  */
-export function vacationRefusal(headers: HeaderField[], sender: string, own: string[]): string | undefined {
+export function autoReplyRefusal(headers: HeaderField[], sender: string, own: string[], options: { addressed: boolean }): string | undefined {
   if (sender === '') return 'null sender';
   const lowerOwn = own.map((a) => a.toLowerCase());
   if (lowerOwn.includes(sender.toLowerCase())) return 'sender is the recipient';
@@ -28,6 +30,7 @@ export function vacationRefusal(headers: HeaderField[], sender: string, own: str
   if (auto && !/^\s*no\b/i.test(auto)) return 'Auto-Submitted';
   if (/^\s*(bulk|list|junk)\b/i.test(headerValue(headers, 'precedence') ?? '')) return 'Precedence';
   if (headers.some((h) => h.key === 'list-id' || h.key === 'list-unsubscribe' || h.key === 'list-post' || h.key.startsWith('x-auto-response-suppress'))) return 'list mail';
+  if (!options.addressed) return undefined;
   // RFC 5230 §4.5: reply only when one of the recipient's addresses is in a recipient header.
   const addressed = ['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']
     .flatMap((k) => headerValues(headers, k))
@@ -41,14 +44,35 @@ function addressesIn(value: string): string[] {
   return [...value.matchAll(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g)].map((m) => m[0].toLowerCase());
 }
 
-/** RFC 5230 §5: the reply to `original`, from `from`, to `to`. */
+/** One mailbox (`Name <a@b>` or `a@b`) without line breaks, or undefined (RFC 5230 §4.3 :from). */
+export function parseMailbox(text: string): { name: string; address: string } | undefined {
+  if (/[\r\n\0]/.test(text)) return undefined;
+  let list;
+  try {
+    list = addressparser(text);
+  } catch {
+    return undefined;
+  }
+  if (list.length !== 1 || 'group' in list[0]! || !list[0]!.address || !/^[^\s@<>"]+@[^\s@<>"]+$/.test(list[0]!.address)) return undefined;
+  return { name: list[0]!.name ?? '', address: list[0]!.address };
+}
+
+/** A From: value built from parts, never copied from a script: the name quoted or encoded (RFC 5322 §3.4, RFC 2047). */
+export function formatMailbox(m: { name: string; address: string }): string {
+  const name = m.name.replace(/[\r\n]+/g, ' ').trim();
+  if (!name) return `<${m.address}>`;
+  const shown = /^[\x20-\x7e]*$/.test(name) ? `"${name.replace(/["\\]/g, '\\$&')}"` : libmime.encodeWords(name, 'Q', 52);
+  return `${shown} <${m.address}>`;
+}
+
+/** RFC 5230 §5: the reply to the message with `headers`, from `from` (a formatted mailbox), to `to`. */
 export function buildVacationReply(action: Vacation, input: { headers: HeaderField[]; from: string; to: string; hostname: string; now?: Date }): Buffer {
   const now = input.now ?? new Date();
   const subject = action.subject ?? `Auto: ${decode(headerValue(input.headers, 'subject') ?? '')}`;
   const messageId = headerValue(input.headers, 'message-id');
   const references = [headerValue(input.headers, 'references') ?? '', messageId ?? ''].join(' ').trim();
   const lines = [
-    `From: ${action.from ?? input.from}`,
+    `From: ${input.from}`,
     `To: <${input.to}>`,
     `Subject: ${encode(subject.replace(/[\r\n]+/g, ' '))}`,
     `Date: ${rfc5322Date(now)}`,
@@ -61,8 +85,14 @@ export function buildVacationReply(action: Vacation, input: { headers: HeaderFie
     'MIME-Version: 1.0',
   ];
   if (action.mime) {
-    // RFC 5230 §4.4 :mime: the reason is a MIME entity with its own headers.
-    return Buffer.from(`${lines.join('\r\n')}\r\n${toCrlf(action.reason)}`, 'utf8');
+    // RFC 5230 §4.4 :mime: the reason is a MIME entity; only its Content-* fields are taken, so a
+    // script cannot add a From, a Bcc or any other header to the reply.
+    const entity = toCrlf(action.reason);
+    const split = entity.indexOf('\r\n\r\n');
+    const head = split >= 0 ? entity.slice(0, split) : '';
+    const body = split >= 0 ? entity.slice(split + 4) : entity;
+    const fields = head.split(/\r\n(?![ \t])/).filter((f) => /^content-[a-z0-9-]*:/i.test(f));
+    return Buffer.from(`${[...lines, ...fields].join('\r\n')}\r\n\r\n${body}`, 'utf8');
   }
   lines.push('Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit');
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${toCrlf(action.reason)}${action.reason.endsWith('\n') ? '' : '\r\n'}`, 'utf8');

@@ -51,7 +51,12 @@ export class CommandReader {
   private isSkippingLine = false;
   private isDead = false;
 
-  constructor(private readonly limits: ReaderLimits) {}
+  constructor(private limits: ReaderLimits) {}
+
+  /** New limits from the next command on (larger ones once the client has logged in). */
+  setLimits(limits: ReaderLimits): void {
+    this.limits = limits;
+  }
 
   /** Feeds bytes; returns the events they complete, in order. After a fatal event it takes nothing more. */
   push(chunk: Buffer): ReaderEvent[] {

@@ -11,7 +11,7 @@ import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import { SieveQuotaError, type SieveScripts } from '../../services/sieve/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { IdleTimer } from '../shared/idle-timer.js';
-import { CommandReader, encodeString, ManageSieveSyntaxError, type ReaderEvent, type Token } from './parse.js';
+import { CommandReader, encodeString, ManageSieveSyntaxError, type ReaderEvent, type ReaderLimits, type Token } from './parse.js';
 
 export interface ManageSieveDeps {
   hostname: string;
@@ -65,6 +65,10 @@ const COMMAND_STATES: Record<string, StateKind[]> = {
 const MAX_PENDING_COMMANDS = 32;
 /** Oversized input (a too-large script literal, an overlong line) read and dropped before giving up. */
 const MAX_SKIP_BYTES = 1 << 20;
+/** The largest literal before login: an AUTHENTICATE response, never a script. */
+const PREAUTH_LITERAL_BYTES = 8 * 1024;
+/** Time to log in (Dovecot's login processes allow about a minute); the idle timeout applies after. */
+const LOGIN_TIMEOUT_MS = 2 * 60_000;
 /** Room for the name and framing of a PUTSCRIPT around a script of the largest allowed size. */
 const LITERAL_SLACK_BYTES = 1024;
 
@@ -78,6 +82,7 @@ export class ManageSieveSession implements Session {
   /** Reading stopped for good: oversized input that will not be read, or the session is over. */
   private isReadStopped = false;
   private badCount = 0;
+  private loginTimer: NodeJS.Timeout | undefined;
   /** RFC 5804 §2: the server may drop an idle client; Dovecot's managesieve does after 30 minutes. */
   private readonly idleTimer: IdleTimer;
   private closed!: () => void;
@@ -95,6 +100,12 @@ export class ManageSieveSession implements Session {
   }
 
   run(): Promise<void> {
+    this.loginTimer = setTimeout(() => {
+      if (this.state.kind !== 'notAuthenticated') return;
+      this.log.info({}, 'managesieve login timeout');
+      this.bye('BYE "Login timeout"');
+    }, LOGIN_TIMEOUT_MS);
+    this.loginTimer.unref();
     this.attach();
     this.write(`${this.capabilityLines()}OK ${encodeString(`${this.deps.hostname} Postern ManageSieve ready`)}`);
     void this.loop().catch((err: unknown) => {
@@ -109,9 +120,15 @@ export class ManageSieveSession implements Session {
   }
 
   private newReader(): CommandReader {
-    const maxLiteralBytes = this.deps.sieve.limits.maxScriptBytes + LITERAL_SLACK_BYTES;
+    return new CommandReader(this.readerLimits());
+  }
+
+  /** Before login a client sends only small commands: scripts (and the memory they take) come after. */
+  private readerLimits(): ReaderLimits {
+    const isAuthenticated = this.state.kind === 'authenticated';
+    const maxLiteralBytes = isAuthenticated ? this.deps.sieve.limits.maxScriptBytes + LITERAL_SLACK_BYTES : PREAUTH_LITERAL_BYTES;
     const maxLineBytes = this.deps.limits.maxLineBytes;
-    return new CommandReader({ maxLineBytes, maxLiteralBytes, maxCommandBytes: maxLiteralBytes + 2 * maxLineBytes, maxSkipBytes: MAX_SKIP_BYTES });
+    return { maxLineBytes, maxLiteralBytes, maxCommandBytes: maxLiteralBytes + 2 * maxLineBytes, maxSkipBytes: isAuthenticated ? MAX_SKIP_BYTES : PREAUTH_LITERAL_BYTES * 4 };
   }
 
   private attach(): void {
@@ -122,6 +139,7 @@ export class ManageSieveSession implements Session {
 
   private finish(): void {
     this.idleTimer.stop();
+    clearTimeout(this.loginTimer);
     this.state = { kind: 'logout' };
     const w = this.waiter;
     this.waiter = undefined;
@@ -301,6 +319,7 @@ export class ManageSieveSession implements Session {
         arity(name, args, 0);
         this.log.info({ user: this.user.address }, 'managesieve unauthenticate');
         this.state = { kind: 'notAuthenticated' };
+        this.reader.setLimits(this.readerLimits());
         return { status: 'OK' };
       case 'HAVESPACE': {
         // RFC 5804 §2.5
@@ -442,6 +461,8 @@ export class ManageSieveSession implements Session {
     }
     if (this.state.kind === 'logout') return { status: 'NONE' };
     this.state = { kind: 'authenticated', user };
+    this.reader.setLimits(this.readerLimits());
+    clearTimeout(this.loginTimer);
     this.log.info({ user: user.address }, 'managesieve login');
     return { status: 'OK', text: 'Logged in' };
   }

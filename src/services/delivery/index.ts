@@ -13,7 +13,7 @@ import { searchText } from '../../mail/mime/text.js';
 import type { ChangeEvent, MailboxRecord, Store, Tx } from '../../store/index.js';
 import { newQueueId } from '../../lib/ids.js';
 import { isSrs, srsForward } from '../../mail/srs.js';
-import { buildRejectNotice, buildVacationReply, vacationRefusal } from '../../mail/sieve/replies.js';
+import { autoReplyRefusal, buildRejectNotice, buildVacationReply, formatMailbox, parseMailbox } from '../../mail/sieve/replies.js';
 import { createHash } from 'node:crypto';
 import type { SieveAction, SieveScripts } from '../sieve/index.js';
 import { ownsAddress, resolveRecipient, type Destination, type Resolution } from './recipients.js';
@@ -77,6 +77,15 @@ interface Placement {
 
 type LocalDestination = Extract<Destination, { kind: 'local' }>;
 
+/** A copy for a remote address; a Sieve redirect carries the key that makes it once a day. */
+interface RemoteCopy {
+  sender: string;
+  rcpt: InboundRecipient;
+  dedupe?: { accountId: number; key: string } | undefined;
+}
+
+const REDIRECT_DEDUPE_MS = 24 * 60 * 60_000;
+
 /** Per-delivery work that Sieve adds: mail to write after the commit. */
 interface Generated {
   content: Buffer;
@@ -84,6 +93,8 @@ interface Generated {
   kind: 'vacation' | 'reject';
   /** The domain whose DKIM key signs it: the From address's. */
   signer: string;
+  /** Vacation: sent only if no reply to this sender and handle is recorded (RFC 5230 §4.2). */
+  claim?: { accountId: number; key: string; expiresAt: Date };
 }
 
 export class Delivery {
@@ -115,66 +126,120 @@ export class Delivery {
     const results: RecipientResult[] = [];
     const local = new Map<number, { destination: LocalDestination; prefix: string; placements: Placement[] }>();
     // Remote destinations by envelope sender: submissions keep the sender, forwards get an SRS one.
-    const remote = new Map<string, { sender: string; rcpt: InboundRecipient }>();
+    const remote = new Map<string, RemoteCopy>();
     for (const o of msg.outbound ?? []) remote.set(o.address, { sender: msg.mailFrom, rcpt: { address: o.address, destinations: [], notify: o.notify, orcpt: o.orcpt } });
     const generated: Generated[] = [];
     const size = msg.content.length;
     let text: string | undefined;
     const textOf = () => (text ??= searchText(msg.content, parsed).body);
+    // An account's script runs once per message; a later recipient for the same account shares its outcome.
+    const ran = new Map<number, { rejected: string | undefined }>();
+    const place = (d: LocalDestination, placement: Placement) => {
+      let entry = local.get(d.account.id);
+      if (!entry) {
+        // RFC 5321 §4.4: Return-Path is added at final delivery; Delivered-To lets a loop be seen.
+        entry = { destination: d, prefix: `Return-Path: <${msg.mailFrom}>\r\nDelivered-To: ${d.address}\r\n`, placements: [] };
+        local.set(d.account.id, entry);
+      }
+      const same = (name: string) => (name.toUpperCase() === 'INBOX' ? 'INBOX' : name);
+      if (!entry.placements.some((p) => same(p.mailbox) === same(placement.mailbox))) entry.placements.push(placement);
+    };
     for (const r of msg.recipients) {
       const failure = this.refusal(r, deliveredTo, size, msg.enforceQuota);
       if (failure) {
         results.push({ address: r.address, status: 'failed', ...failure });
         continue;
       }
+      // This recipient's share, kept only if its scripts do not refuse the message (RFC 5429 §2.1.1).
+      const mine = { placements: [] as Array<[LocalDestination, Placement]>, remote: [] as RemoteCopy[], generated: [] as Generated[] };
       let rejected: string | undefined;
       for (const d of r.destinations) {
-        if (d.kind === 'local' && !local.has(d.account.id)) {
-          // RFC 5321 §4.4: Return-Path is added at final delivery; Delivered-To lets a loop be seen.
-          const prefix = `Return-Path: <${msg.mailFrom}>\r\nDelivered-To: ${d.address}\r\n`;
-          const entry = { destination: d, prefix, placements: [] as Placement[] };
-          local.set(d.account.id, entry);
-          const outcome = await this.runSieve(msg, parsed, r, d, textOf);
-          if (!outcome) {
-            entry.placements.push({ mailbox: msg.folder ?? 'INBOX', flags: [], create: false });
-            continue;
-          }
-          entry.placements.push(...outcome.placements);
-          generated.push(...outcome.generated);
-          for (const address of outcome.redirects) {
-            const redirected = await this.redirectTarget(address, r.address, msg.mailFrom);
-            if (redirected.kind === 'failed') {
-              // The address took no mail: keep the message rather than lose it.
-              this.deps.log.warn({ qid: msg.qid, to: d.address, redirect: address, reason: redirected.reason }, 'sieve redirect failed; keeping the message');
-              if (!entry.placements.some((p) => p.mailbox === 'INBOX')) entry.placements.push({ mailbox: 'INBOX', flags: [], create: false });
-            } else {
-              for (const extra of redirected.local) {
-                if (!local.has(extra.account.id)) local.set(extra.account.id, { destination: extra, prefix: `Return-Path: <${msg.mailFrom}>\r\nDelivered-To: ${extra.address}\r\n`, placements: [{ mailbox: 'INBOX', flags: [], create: false }] });
-              }
-              for (const rcpt of redirected.remote) if (!remote.has(rcpt.address)) remote.set(rcpt.address, { sender: redirected.sender, rcpt });
-            }
-          }
-          if (outcome.reject !== undefined) {
-            if (msg.canRefuse) rejected = outcome.reject;
-            else if (msg.mailFrom !== '') generated.push({ kind: 'reject', recipient: msg.mailFrom, signer: d.account.domain, content: buildRejectNotice({ headers: { fields: parsed.headers, raw: msg.content.subarray(0, parsed.structure.bodyStart).toString('utf8') }, reason: outcome.reject, recipient: d.address, sender: msg.mailFrom, hostname: this.hostname }) });
-          }
-        } else if (d.kind === 'remote' && !remote.has(d.address)) {
+        if (d.kind === 'remote') {
           const forwarder = r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase();
           const sender = msg.mailFrom === '' || isSrs(msg.mailFrom) ? msg.mailFrom : srsForward(msg.mailFrom, forwarder, this.deps.srsSecret);
-          remote.set(d.address, { sender, rcpt: { address: d.address, destinations: [], notify: r.notify, orcpt: r.orcpt ?? `rfc822;${r.address}` } });
+          mine.remote.push({ sender, rcpt: { address: d.address, destinations: [], notify: r.notify, orcpt: r.orcpt ?? `rfc822;${r.address}` } });
+          continue;
+        }
+        const earlier = ran.get(d.account.id);
+        if (earlier) {
+          rejected ??= earlier.rejected;
+          continue;
+        }
+        const outcome = await this.runSieve(msg, parsed, r, d, textOf);
+        ran.set(d.account.id, { rejected: outcome?.reject });
+        if (!outcome) {
+          mine.placements.push([d, { mailbox: msg.folder ?? 'INBOX', flags: [], create: false }]);
+          continue;
+        }
+        for (const p of outcome.placements) mine.placements.push([d, p]);
+        mine.generated.push(...outcome.generated);
+        for (const address of outcome.redirects) {
+          const redirected = await this.redirectTarget(address, r.address, msg.mailFrom);
+          if (redirected.kind === 'failed') {
+            // The address took no mail: keep the message rather than lose it.
+            this.deps.log.warn({ qid: msg.qid, to: d.address, redirect: address, reason: redirected.reason }, 'sieve redirect failed; keeping the message');
+            mine.placements.push([d, { mailbox: 'INBOX', flags: [], create: false }]);
+            continue;
+          }
+          for (const target of redirected.local) {
+            const full = target.account.quotaBytes > 0 && target.account.usedBytes + size > target.account.quotaBytes;
+            if (deliveredTo.has(target.address) || full) {
+              // A loop, or no room: the message stays with the account whose script redirected it.
+              this.deps.log.warn({ qid: msg.qid, to: d.address, redirect: target.address, reason: full ? 'over quota' : 'loop' }, 'sieve redirect not done; keeping the message');
+              mine.placements.push([d, { mailbox: 'INBOX', flags: [], create: false }]);
+              continue;
+            }
+            mine.placements.push([target, { mailbox: 'INBOX', flags: [], create: false }]);
+          }
+          // Pigeonhole's duplicate check: one redirect of a Message-ID to an address per day, so two
+          // accounts redirecting to each other stop at once instead of at the hop limit.
+          const messageId = headerValues(parsed.headers, 'message-id')[0];
+          for (const rcpt of redirected.remote) {
+            const dedupe = messageId ? { accountId: d.account.id, key: createHash('sha256').update(`redirect\u0000${messageId}\u0000${rcpt.address.toLowerCase()}`).digest('hex') } : undefined;
+            mine.remote.push({ sender: redirected.sender, rcpt, dedupe });
+          }
+        }
+        if (outcome.reject !== undefined) {
+          if (msg.canRefuse) {
+            rejected = outcome.reject;
+          } else {
+            const notice = this.rejectNotice(msg, parsed, d, outcome.reject);
+            if (notice) mine.generated.push(notice);
+          }
         }
       }
       if (rejected !== undefined) {
-        // RFC 5429 §2.1.1: refused in the protocol, with the script's reason; nothing is kept for it.
-        for (const d of r.destinations) if (d.kind === 'local') local.delete(d.account.id);
+        // RFC 5429 §2.1.1: refused in the protocol with the script's reason; nothing of this recipient's is kept.
         results.push({ address: r.address, status: 'failed', code: 'POLICY_REJECTED', message: oneLine(rejected) });
         continue;
       }
+      for (const [d, p] of mine.placements) place(d, p);
+      for (const x of mine.remote) if (!remote.has(x.rcpt.address)) remote.set(x.rcpt.address, x);
+      generated.push(...mine.generated);
       results.push({ address: r.address, status: 'delivered' });
     }
-    for (const [id, entry] of local) if (entry.placements.length === 0) local.delete(id); // discarded
-    if (local.size === 0 && remote.size === 0) return results;
+    if (local.size > 0 || remote.size > 0) await this.commit(msg, parsed, local, remote);
+    this.deps.log.info(
+      { qid: msg.qid, from: msg.mailFrom, size, authUser: msg.authUser, folder: msg.folder, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },
+      'delivered',
+    );
+    for (const g of generated) {
+      // Written after the commit: a crash here loses an auto-reply, never the message.
+      if (g.claim && !(await this.deps.store.sieve.claimResponse(g.claim.accountId, g.claim.key, g.claim.expiresAt))) {
+        this.deps.log.debug({ qid: msg.qid, to: g.recipient }, 'no vacation reply: already answered within :days');
+        continue;
+      }
+      const qid = newQueueId();
+      await (this.deps.sign ? this.deps.sign(g.content, g.signer) : Promise.resolve(g.content)).then((content) => this.submitGenerated({ content, recipient: g.recipient, qid })).then(
+        () => this.deps.log.info({ qid, inReplyTo: msg.qid, to: g.recipient, kind: g.kind }, 'sieve reply queued'),
+        (err: unknown) => this.deps.log.warn({ qid, inReplyTo: msg.qid, to: g.recipient, kind: g.kind, err }, 'sieve reply not sent'),
+      );
+    }
+    return results;
+  }
 
+  /** One transaction: every mailbox copy, the full-text entry, and the queue entries for remote recipients. */
+  private async commit(msg: InboundMessage, parsed: ReturnType<typeof parseMessage>, local: Map<number, { destination: LocalDestination; prefix: string; placements: Placement[] }>, remote: Map<string, RemoteCopy>): Promise<void> {
     const doc = local.size ? searchText(msg.content, parsed) : undefined;
     const internalDate = new Date();
     const events: Array<Omit<Extract<ChangeEvent, { type: 'added' }>, never>> = [];
@@ -197,7 +262,14 @@ export class Delivery {
       }
       if (doc) await tx.fulltext.index(blob.hash, doc);
       const bySender = new Map<string, InboundRecipient[]>();
-      for (const { sender, rcpt } of remote.values()) bySender.set(sender, [...(bySender.get(sender) ?? []), rcpt]);
+      for (const { sender, rcpt, dedupe } of remote.values()) {
+        // In the transaction: the redirect is recorded exactly when it is queued.
+        if (dedupe && !(await tx.sieve.claimResponse(dedupe.accountId, dedupe.key, new Date(Date.now() + REDIRECT_DEDUPE_MS)))) {
+          this.deps.log.info({ qid: msg.qid, redirect: rcpt.address }, 'sieve redirect of this message already done today: not repeated');
+          continue;
+        }
+        bySender.set(sender, [...(bySender.get(sender) ?? []), rcpt]);
+      }
       let first = local.size === 0;
       for (const [sender, rcpts] of bySender) {
         await tx.queue.add({
@@ -209,19 +281,6 @@ export class Delivery {
       }
     }));
     if (remote.size) this.deps.onQueued?.();
-    this.deps.log.info(
-      { qid: msg.qid, from: msg.mailFrom, size, authUser: msg.authUser, folder: msg.folder, mailboxes: [...local.values()].map((l) => l.destination.address), forwarded: [...remote.keys()], ms: Date.now() - started },
-      'delivered',
-    );
-    for (const g of generated) {
-      // Written after the commit: a crash here loses an auto-reply, never the message.
-      const qid = newQueueId();
-      await (this.deps.sign ? this.deps.sign(g.content, g.signer) : Promise.resolve(g.content)).then((content) => this.submitGenerated({ content, recipient: g.recipient, qid })).then(
-        () => this.deps.log.info({ qid, inReplyTo: msg.qid, to: g.recipient, kind: g.kind }, 'sieve reply queued'),
-        (err: unknown) => this.deps.log.warn({ qid, inReplyTo: msg.qid, to: g.recipient, kind: g.kind, err }, 'sieve reply not sent'),
-      );
-    }
-    return results;
   }
 
   /**
@@ -290,26 +349,38 @@ export class Delivery {
     return out;
   }
 
-  /** RFC 5230: a reply, unless the message is one no one should answer or this sender had one within :days. */
+  /**
+   * RFC 5230: a reply, unless the message is one no one should answer. Whether this sender had one
+   * within :days is asked after the commit (claim), so a failed delivery does not use up the reply.
+   */
   private async vacation(msg: InboundMessage, parsed: ReturnType<typeof parseMessage>, r: InboundRecipient, d: LocalDestination, action: Extract<SieveAction, { type: 'vacation' }>): Promise<Generated | undefined> {
     const own = [d.address, r.address, ...action.addresses];
-    const refusal = msg.folder === 'Junk' ? 'spam' : vacationRefusal(parsed.headers, msg.mailFrom, own);
+    const refusal = msg.folder === 'Junk' ? 'spam' : autoReplyRefusal(parsed.headers, msg.mailFrom, own, { addressed: true });
     if (refusal) {
       this.deps.log.debug({ qid: msg.qid, to: d.address, reason: refusal }, 'no vacation reply');
       return undefined;
     }
     const key = createHash('sha256').update(`${msg.mailFrom.toLowerCase()}\u0000${action.handle}`).digest('hex');
-    const fresh = await this.deps.store.sieve.claimResponse(d.account.id, key, new Date(Date.now() + action.days * 86_400_000));
-    if (!fresh) {
-      this.deps.log.debug({ qid: msg.qid, to: d.address, sender: msg.mailFrom }, 'no vacation reply: already answered within :days');
+    // RFC 5230 §4.3 :from: one mailbox the account may send as; otherwise the address the mail came to
+    // when the account may send as it, else the account's own.
+    const asked = action.from === undefined ? undefined : parseMailbox(action.from);
+    let from: { name: string; address: string } = { name: '', address: d.address };
+    if (asked && (await ownsAddress(this.deps.store, d.address, asked.address))) from = asked;
+    else if (r.address.toLowerCase() !== d.address && (await ownsAddress(this.deps.store, d.address, r.address))) from = { name: '', address: r.address };
+    if (action.from !== undefined && from !== asked) this.deps.log.warn({ qid: msg.qid, to: d.address }, 'vacation :from is not an address of the account; replying from the account');
+    const content = buildVacationReply(action, { headers: parsed.headers, from: formatMailbox(from), to: msg.mailFrom, hostname: this.hostname });
+    return { kind: 'vacation', recipient: msg.mailFrom, content, signer: from.address.slice(from.address.lastIndexOf('@') + 1).toLowerCase(), claim: { accountId: d.account.id, key, expiresAt: new Date(Date.now() + action.days * 86_400_000) } };
+  }
+
+  /** RFC 5429 §2.1.1: the notice of a reject that could not be a refusal; none to robots, lists or spam (backscatter). */
+  private rejectNotice(msg: InboundMessage, parsed: ReturnType<typeof parseMessage>, d: LocalDestination, reason: string): Generated | undefined {
+    const refusal = msg.folder === 'Junk' ? 'spam' : autoReplyRefusal(parsed.headers, msg.mailFrom, [d.address], { addressed: false });
+    if (refusal) {
+      this.deps.log.info({ qid: msg.qid, to: d.address, reason: refusal }, 'sieve reject: no notice sent');
       return undefined;
     }
-    // RFC 5230 §4.3 :from: only an address the account may send as; otherwise the account's own.
-    const fromAddress = action.from === undefined ? undefined : /<([^<>]+)>\s*$/.exec(action.from)?.[1] ?? action.from.trim();
-    const from = fromAddress !== undefined && (await ownsAddress(this.deps.store, d.address, fromAddress)) ? action.from! : `<${d.address}>`;
-    const content = buildVacationReply({ ...action, from }, { headers: parsed.headers, from, to: msg.mailFrom, hostname: this.hostname });
-    const signer = (from === action.from ? fromAddress! : d.address).replace(/.*@/, '').toLowerCase();
-    return { kind: 'vacation', recipient: msg.mailFrom, content, signer };
+    const headers = { fields: parsed.headers, raw: msg.content.subarray(0, parsed.structure.bodyStart).toString('utf8') };
+    return { kind: 'reject', recipient: msg.mailFrom, signer: d.account.domain, content: buildRejectNotice({ headers, reason, recipient: d.address, sender: msg.mailFrom, hostname: this.hostname }) };
   }
 
   /** Where a Sieve redirect goes: local accounts, or a remote address with an SRS sender (RFC 5228 §4.2). */

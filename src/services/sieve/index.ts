@@ -10,7 +10,7 @@ import { headerValues } from '../../mail/mime/headers.js';
 import type { BodyPart, ParsedMessage } from '../../mail/mime/structure.js';
 import { decodeBody } from '../../mail/mime/text.js';
 import { compileScript, SieveError, SIEVE_EXTENSIONS, type CompiledScript } from '../../mail/sieve/compile.js';
-import { runScript, SieveRuntimeError, type SieveAction, type SieveMessage } from '../../mail/sieve/interpret.js';
+import { MAX_BODY_SCAN, runScript, SieveRuntimeError, type SieveAction, type SieveMessage } from '../../mail/sieve/interpret.js';
 import type { SieveScriptRecord, Store } from '../../store/index.js';
 
 export type { SieveAction } from '../../mail/sieve/interpret.js';
@@ -157,6 +157,7 @@ export class SieveScripts {
 
 function sieveMessage(input: SieveInput): SieveMessage {
   const { content, parsed } = input;
+  let raw: string | undefined;
   const lowerBoxes = new Set([...input.mailboxes].map((m) => (m.toUpperCase() === 'INBOX' ? 'INBOX' : m)));
   return {
     header: (name) => headerValues(parsed.headers, name.toLowerCase()).map(decodeWords),
@@ -164,8 +165,9 @@ function sieveMessage(input: SieveInput): SieveMessage {
     size: content.length,
     mailboxExists: (name) => lowerBoxes.has(name.toUpperCase() === 'INBOX' ? 'INBOX' : name),
     body: (transform) => {
-      // RFC 5173 §5: :raw is the undecoded body, :text the decoded text, :content the parts of those types.
-      if (transform.kind === 'raw') return [content.subarray(parsed.structure.bodyStart).toString('utf8')];
+      // RFC 5173 §5: :raw is the undecoded body, :text the decoded text, :content the parts of those
+      // types; each at most MAX_BODY_SCAN characters.
+      if (transform.kind === 'raw') return [(raw ??= content.subarray(parsed.structure.bodyStart, parsed.structure.bodyStart + MAX_BODY_SCAN).toString('utf8'))];
       if (transform.kind === 'text') return [input.text()];
       const out: string[] = [];
       const walk = (part: BodyPart) => {
@@ -175,7 +177,7 @@ function sieveMessage(input: SieveInput): SieveMessage {
           part.children.forEach(walk);
           return;
         }
-        if (wanted) out.push(decodeBody(content.subarray(part.bodyStart, part.end), part.encoding, part.params.charset ?? 'us-ascii'));
+        if (wanted) out.push(decodeBody(content.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + 4 * MAX_BODY_SCAN)), part.encoding, part.params.charset ?? 'us-ascii').slice(0, MAX_BODY_SCAN));
       };
       walk(parsed.structure);
       return out;

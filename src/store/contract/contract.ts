@@ -322,6 +322,7 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         assert.deepEqual(await store.collectGarbage({ sweepDirs: 256 }), { blobs: 0, bytes: 0, orphans: 0 }, 'everything is referenced');
 
         await store.messages.expunge(inbox.id, [once.uid, twice.uid, queued.uid]);
+        assert.equal((await store.collectGarbage({ releasedForMs: 60_000 })).blobs, 0, 'content released a moment ago stays for sessions still reading it');
         const collected = await store.collectGarbage();
         assert.equal(collected.blobs, 1, 'only the content no message or queue entry uses');
         assert.equal(await store.blobs.has(once.hash), false);

@@ -21,6 +21,7 @@ import { FileReader } from '../../lib/file-reader.js';
 import type { BlobStore } from '../index.js';
 
 const HASH = /^[0-9a-f]{64}$/;
+const STALE_TMP_MS = 60 * 60_000;
 
 export class FileBlobStore implements BlobStore {
   private readonly tmpDir: string;
@@ -37,8 +38,14 @@ export class FileBlobStore implements BlobStore {
 
   async init(): Promise<void> {
     await mkdir(this.tmpDir, { recursive: true });
-    // Writes a crash interrupted before their rename; nothing writes before init.
-    for (const name of await readdir(this.tmpDir)) await rm(path.join(this.tmpDir, name), { force: true });
+    // Writes a crash interrupted before their rename. A CLI command opens the store while the server
+    // runs, so only files old enough that no write can still be at work on them.
+    const cutoff = Date.now() - STALE_TMP_MS;
+    for (const name of await readdir(this.tmpDir)) {
+      const file = path.join(this.tmpDir, name);
+      const st = await stat(file).catch(() => undefined);
+      if (st && st.mtimeMs < cutoff) await rm(file, { force: true });
+    }
     await fsyncDir(path.dirname(this.root));
     await fsyncDir(this.root);
   }
@@ -65,11 +72,15 @@ export class FileBlobStore implements BlobStore {
    * The collector's claim, made synchronously while it holds the store's write lock: the hashes of
    * `candidates` that no writer holds, now marked as being deleted. Finish with `remove`.
    */
-  claim(candidates: string[]): { hashes: string[]; remove: () => Promise<void> } {
+  claim(candidates: string[]): { hashes: string[]; remove: () => Promise<void>; cancel: () => void } {
     const hashes = candidates.filter((h) => !this.pins.has(h) && !this.deleting.has(h));
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     for (const h of hashes) this.deleting.set(h, finished);
+    const release = () => {
+      for (const h of hashes) this.deleting.delete(h);
+      done();
+    };
     const remove = async () => {
       try {
         const dirs = new Set<string>();
@@ -82,11 +93,11 @@ export class FileBlobStore implements BlobStore {
         }
         for (const dir of dirs) await this.syncDir(dir);
       } finally {
-        for (const h of hashes) this.deleting.delete(h);
-        done();
+        release();
       }
     };
-    return { hashes, remove };
+    // The collector failed before deleting anything: writers waiting on these hashes go on.
+    return { hashes, remove, cancel: release };
   }
 
   /** The hashes of the files in one of the 256 fan-out directories (0–255), for the orphan sweep. */

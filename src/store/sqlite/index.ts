@@ -230,17 +230,18 @@ class SqliteStore implements Store {
     await (await this.walHandle!).datasync();
   }
 
-  async collectGarbage(options: { batch?: number; sweepDirs?: number } = {}): Promise<{ blobs: number; bytes: number; orphans: number }> {
+  async collectGarbage(options: { batch?: number; sweepDirs?: number; releasedForMs?: number } = {}): Promise<{ blobs: number; bytes: number; orphans: number }> {
     const batch = options.batch ?? 1000;
+    const releasedBefore = Date.now() - (options.releasedForMs ?? 0);
     let blobs = 0;
     let bytes = 0;
     for (;;) {
       // Under the write lock no transaction runs, so refs cannot change between the check and the delete.
       const release = await this.mutex.lock();
-      let claimed: ReturnType<FileBlobStore['claim']>;
+      let claimed: ReturnType<FileBlobStore['claim']> | undefined;
       let rows: Array<{ rowid: number; hash: string; size: number }>;
       try {
-        rows = this.db.prepare('SELECT rowid, hash, size FROM blobs WHERE refs <= 0 LIMIT ?').all(batch) as typeof rows;
+        rows = this.db.prepare('SELECT rowid, hash, size FROM blobs WHERE refs <= 0 AND (released_at IS NULL OR released_at <= ?) LIMIT ?').all(releasedBefore, batch) as typeof rows;
         claimed = this.blobs.claim(rows.map((r) => r.hash));
         const chosen = new Set(claimed.hashes);
         const dropFts = this.db.prepare('DELETE FROM blob_fts WHERE rowid = ?');
@@ -254,10 +255,18 @@ class SqliteStore implements Store {
             bytes += r.size;
           }
         })();
+      } catch (err) {
+        claimed?.cancel();
+        throw err;
       } finally {
         release();
       }
-      await this.walSync.run();
+      try {
+        await this.walSync.run();
+      } catch (err) {
+        claimed.cancel();
+        throw err;
+      }
       await claimed.remove();
       // Rows a writer holds stay for the next run; stop when a batch found nothing else.
       if (rows.length < batch || claimed.hashes.length === 0) break;
@@ -278,6 +287,7 @@ class SqliteStore implements Store {
       } finally {
         release();
       }
+      // Nothing to undo here if the unlinks fail: remove() releases the claims either way.
       await claimed.remove();
       orphans += claimed.hashes.length;
     }

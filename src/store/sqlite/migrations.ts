@@ -204,4 +204,40 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'when content lost its last reference',
+    sql: `
+      -- The collector removes content only some time after its last message or queue entry went, so
+      -- a session still reading it (a FETCH, a bounce being written) finds it.
+      ALTER TABLE blobs ADD COLUMN released_at INTEGER;
+      CREATE INDEX blobs_unreferenced ON blobs(released_at) WHERE refs <= 0;
+      DROP TRIGGER messages_added;
+      DROP TRIGGER messages_removed;
+      DROP TRIGGER queue_added;
+      DROP TRIGGER queue_removed;
+      CREATE TRIGGER messages_added AFTER INSERT ON messages BEGIN
+        INSERT INTO blobs (hash, size, refs) VALUES (NEW.blob_hash, NEW.size, 1)
+          ON CONFLICT (hash) DO UPDATE SET refs = refs + 1, released_at = NULL;
+        UPDATE mailboxes SET message_count = message_count + 1 WHERE id = NEW.mailbox_id;
+        UPDATE accounts SET used_bytes = used_bytes + NEW.size
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+      END;
+      CREATE TRIGGER messages_removed AFTER DELETE ON messages BEGIN
+        UPDATE blobs SET refs = refs - 1, released_at = CASE WHEN refs <= 1 THEN CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) END
+          WHERE hash = OLD.blob_hash;
+        UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox_id;
+        UPDATE accounts SET used_bytes = used_bytes - OLD.size
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+      END;
+      CREATE TRIGGER queue_added AFTER INSERT ON queue BEGIN
+        INSERT INTO blobs (hash, size, refs) VALUES (NEW.blob_hash, NEW.size, 1)
+          ON CONFLICT (hash) DO UPDATE SET refs = refs + 1, released_at = NULL;
+      END;
+      CREATE TRIGGER queue_removed AFTER DELETE ON queue BEGIN
+        UPDATE blobs SET refs = refs - 1, released_at = CASE WHEN refs <= 1 THEN CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) END
+          WHERE hash = OLD.blob_hash;
+      END;
+    `,
+  },
 ];

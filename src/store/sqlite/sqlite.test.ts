@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { tempDir } from '../../../test/helpers/tmp.js';
 import { storeContract } from '../contract/contract.js';
 import { MIGRATIONS } from './migrations.js';
+import type { FileBlobStore } from './blobs.js';
 import { openSqliteStore } from './index.js';
 
 const root = tempDir();
@@ -35,6 +36,19 @@ describe('sqlite backend', () => {
     const { hash } = await store.blobs.withContent(Buffer.from('content'), async (b) => b);
     assert.ok(existsSync(path.join(dir, 'blobs', hash.slice(0, 2), hash)));
     assert.deepEqual(readdirSync(path.join(dir, 'blobs', 'tmp')), []);
+    await store.close();
+  });
+
+  it('releases the collector\'s claims when it fails, so writers of that content go on', async () => {
+    const dir = path.join(root, 'claims');
+    const store = await openSqliteStore(dir);
+    const content = Buffer.from('claimed');
+    const { hash } = await store.blobs.withContent(content, async (b) => b);
+    const claim = (store.blobs as FileBlobStore).claim([hash]);
+    assert.deepEqual(claim.hashes, [hash]);
+    const waiting = store.blobs.withContent(content, async (b) => b);
+    claim.cancel(); // as collectGarbage does when its transaction or the WAL fsync fails
+    assert.equal((await waiting).isNew, false, 'the file was not deleted and the writer did not hang');
     await store.close();
   });
 });
