@@ -101,27 +101,8 @@ print(json.dumps(out))
     await script('bob@example.com', 'require "reject"; if header :contains "subject" "offer" { reject "I do not want offers."; }');
     assert.match(await send('x@sender.example', ['bob@example.com'], 'From: x@sender.example\r\nTo: bob@example.com\r\nSubject: special offer\r\n\r\nbuy\r\n'), /550 5\.7\.1 .*I do not want offers\./);
 
-    // LMTP (RFC 2033 §4.2): one reply per recipient after DATA. smtplib.LMTP reads only the first, so raw.
-    const replies = await python<string[]>(`
-import socket, json, os
-s = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])))
-f = s.makefile('rb')
-def reply():
-    lines = []
-    while True:
-        line = f.readline().decode()
-        lines.append(line.strip())
-        if line[3:4] != '-':
-            return ' '.join(lines)
-reply()
-out = []
-for cmd in ['LHLO client.example', 'MAIL FROM:<x@sender.example>', 'RCPT TO:<bob@example.com>', 'RCPT TO:<cat@example.com>', 'DATA']:
-    s.sendall((cmd + '\\r\\n').encode()); reply()
-s.sendall(b'From: x@sender.example\\r\\nSubject: offer for two\\r\\n\\r\\nbuy\\r\\n.\\r\\n')
-out = [reply(), reply()]
-s.sendall(b'QUIT\\r\\n'); reply()
-print(json.dumps(out))
-`, { PORT: t.port('lmtp') });
+    // LMTP (RFC 2033 §4.2): one reply per recipient after DATA.
+    const replies = await lmtp('x@sender.example', ['bob@example.com', 'cat@example.com'], 'From: x@sender.example\r\nSubject: offer for two\r\n\r\nbuy');
     assert.match(replies[0]!, /^550 5\.7\.1 .*I do not want offers/, 'bob refused');
     assert.match(replies[1]!, /^250 /, 'cat delivered');
     assert.equal((await mailbox(t.server, 'cat@example.com')).filter((m) => m.text.includes('offer for two')).length, 1);
@@ -182,7 +163,7 @@ print(json.dumps(out))
   });
 });
 
-/** Raw LMTP transcript: the replies after DATA, one per recipient (RFC 2033 §4.2). */
+/** Raw LMTP transcript: the replies after DATA, one per recipient (RFC 2033 §4.2); smtplib.LMTP reads only the first. */
 async function lmtp(from: string, to: string[], content: string): Promise<string[]> {
   return python<string[]>(`
 import socket, json, os

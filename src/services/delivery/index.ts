@@ -77,6 +77,13 @@ interface Placement {
 
 type LocalDestination = Extract<Destination, { kind: 'local' }>;
 
+/** An account's copies: its per-recipient header lines and the mailboxes they go to. */
+interface LocalCopy {
+  destination: LocalDestination;
+  prefix: string;
+  placements: Placement[];
+}
+
 /** A copy for a remote address; a Sieve redirect carries the key that makes it once a day. */
 interface RemoteCopy {
   sender: string;
@@ -124,7 +131,7 @@ export class Delivery {
     const deliveredTo = new Set(headerValues(parsed.headers, 'delivered-to').map((v) => v.toLowerCase().replace(/^<|>$/g, '')));
 
     const results: RecipientResult[] = [];
-    const local = new Map<number, { destination: LocalDestination; prefix: string; placements: Placement[] }>();
+    const local = new Map<number, LocalCopy>();
     // Remote destinations by envelope sender: submissions keep the sender, forwards get an SRS one.
     const remote = new Map<string, RemoteCopy>();
     for (const o of msg.outbound ?? []) remote.set(o.address, { sender: msg.mailFrom, rcpt: { address: o.address, destinations: [], notify: o.notify, orcpt: o.orcpt } });
@@ -239,7 +246,7 @@ export class Delivery {
   }
 
   /** One transaction: every mailbox copy, the full-text entry, and the queue entries for remote recipients. */
-  private async commit(msg: InboundMessage, parsed: ReturnType<typeof parseMessage>, local: Map<number, { destination: LocalDestination; prefix: string; placements: Placement[] }>, remote: Map<string, RemoteCopy>): Promise<void> {
+  private async commit(msg: InboundMessage, parsed: ReturnType<typeof parseMessage>, local: Map<number, LocalCopy>, remote: Map<string, RemoteCopy>): Promise<void> {
     const doc = local.size ? searchText(msg.content, parsed) : undefined;
     const internalDate = new Date();
     const events: Array<Omit<Extract<ChangeEvent, { type: 'added' }>, never>> = [];
