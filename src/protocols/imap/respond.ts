@@ -22,7 +22,8 @@ export class Concat {
 
 /** A string sent as-is (flags, keywords, section names). */
 export class Atom {
-  constructor(readonly text: string) {}
+  /** `isAscii`: known to be 7-bit (the stored envelope text), so not scanned again on every FETCH. */
+  constructor(readonly text: string, readonly isAscii = false) {}
 }
 export const atom = (text: string) => new Atom(text);
 
@@ -56,7 +57,7 @@ function text(out: Part[], t: string): void {
 function write(v: Value, out: Part[], utf8: boolean): void {
   if (v === null) text(out, 'NIL');
   else if (typeof v === 'number') text(out, String(v));
-  else if (v instanceof Atom) text(out, /[^\x00-\x7f]/.test(v.text) ? Buffer.from(v.text, 'utf8').toString('latin1') : v.text);
+  else if (v instanceof Atom) text(out, !v.isAscii && /[^\x00-\x7f]/.test(v.text) ? Buffer.from(v.text, 'utf8').toString('latin1') : v.text);
   else if (typeof v === 'string') writeText(v, out, utf8);
   else if (Array.isArray(v)) {
     text(out, '(');

@@ -585,18 +585,25 @@ type MessageTuple = [number, number, number, number, string, number, number, str
  */
 class StoredRow implements MessageRecord {
   readonly id: number; readonly mailboxId: number; readonly uid: number; readonly modseq: number;
-  readonly blobHash: string; readonly size: number; readonly internalDate: Date; readonly flags: string[];
+  readonly blobHash: string; readonly size: number; readonly flags: string[];
   readonly headerPrefix: string;
   readonly envelopeWire: string | null;
+  #internalDate: number | Date;
   #envelope: unknown;
   #bodyStructure: unknown;
   #isParsed = 0; // bit 1: envelope, bit 2: body structure
 
   constructor(t: MessageTuple) {
     this.id = t[0]; this.mailboxId = t[1]; this.uid = t[2]; this.modseq = t[3]; this.blobHash = t[4]; this.size = t[5];
-    this.internalDate = new Date(t[6]); this.flags = t[7] === '' ? [] : t[7].split(' '); this.headerPrefix = t[10]; this.envelopeWire = t[11];
+    this.#internalDate = t[6]; this.flags = t[7] === '' ? [] : t[7].split(' '); this.headerPrefix = t[10]; this.envelopeWire = t[11];
     this.#envelope = t[8] === 0 ? NOT_READ : t[8];
     this.#bodyStructure = t[9] === 0 ? NOT_READ : t[9];
+  }
+
+  /** Made on first use: FETCH FLAGS of 10,000 messages needs no Date objects. */
+  get internalDate(): Date {
+    if (typeof this.#internalDate === 'number') this.#internalDate = new Date(this.#internalDate);
+    return this.#internalDate;
   }
 
   get envelope(): unknown {

@@ -9,7 +9,7 @@ import {
   binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, parseFetchItems, partial, sectionBytes, shift,
   type FetchItem, type FetchSource,
 } from '../fetch.js';
-import { atom, Literal, StreamLiteral, type Value } from '../respond.js';
+import { Atom, atom, Literal, StreamLiteral, type Value } from '../respond.js';
 import { envelopePrefilter, hasHeaderKey, matches, parseSearch, textKeys, type SearchKey, type SearchTarget } from '../search.js';
 import { formatSet, inSet, parseSequenceSet } from '../sequence.js';
 import { ImapNo, type ImapSession } from '../session.js';
@@ -151,7 +151,7 @@ function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefin
     case 'INTERNALDATE': return [atom('INTERNALDATE'), internalDate(m.internalDate)];
     case 'RFC822.SIZE': return [atom('RFC822.SIZE'), m.size];
     case 'MODSEQ': return [atom('MODSEQ'), [m.modseq]];
-    case 'ENVELOPE': return [atom('ENVELOPE'), m.envelopeWire ? atom(m.envelopeWire) : envelopeValue(m.envelope)]; // stored at delivery when plain ASCII
+    case 'ENVELOPE': return [atom('ENVELOPE'), m.envelopeWire ? new Atom(m.envelopeWire, true) : envelopeValue(m.envelope)]; // stored at delivery when plain ASCII
     case 'BODYSTRUCTURE': return [atom('BODYSTRUCTURE'), bodyStructureValue(m.bodyStructure, true)];
     case 'BODY': return [atom('BODY'), bodyStructureValue(m.bodyStructure, false)];
     case 'RFC822': return [atom('RFC822'), new Literal(src!.content)]; // served by wholeBody()
