@@ -163,7 +163,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   };
   const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);
   const manageSieveDeps: ManageSieveDeps = {
-    hostname: config.hostname, auth, sieve, log,
+    hostname: config.hostname, auth, sieve,
     limits: {
       allowPlaintextAuth: config.tls.allow_plaintext_auth,
       idleTimeoutMs: MANAGESIEVE_IDLE_MS,

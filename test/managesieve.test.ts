@@ -440,7 +440,7 @@ describe('ManageSieve against garbage', () => {
         isTls: false, tlsInfo: () => undefined, startTls: () => Promise.reject(new Error('no TLS here')), close: () => socket.end(),
       };
       const limits = { allowPlaintextAuth: false, idleTimeoutMs: 300, maxLineBytes: 1024, maxBadCommands: 3 };
-      void new ManageSieveSession(conn, { hostname: 'mail.example.com', auth: {} as Auth, sieve, log, limits }).run();
+      void new ManageSieveSession(conn, { hostname: 'mail.example.com', auth: {} as Auth, sieve, limits }).run();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {

@@ -16,7 +16,7 @@ export interface SearchText {
 }
 
 export function searchText(buf: Buffer, parsed: ParsedMessage): SearchText {
-  const decode = (v: string | undefined) => (v ? safe(() => libmime.decodeWords(v), v) : '');
+  const decode = (v: string | undefined) => (v ? decodeWords(v) : '');
   const addresses = ['from', 'to', 'cc', 'bcc', 'reply-to', 'sender'].map((k) => decode(headerValue(parsed.headers, k))).filter(Boolean).join(' ');
   const chunks: string[] = [];
   let total = 0;
@@ -35,6 +35,11 @@ export function searchText(buf: Buffer, parsed: ParsedMessage): SearchText {
   };
   walk(parsed.structure);
   return { subject: decode(headerValue(parsed.headers, 'subject')), addresses, body: chunks.join('\n') };
+}
+
+/** RFC 2047 encoded words of a header value decoded; the value as it is when they are broken. */
+export function decodeWords(value: string): string {
+  return safe(() => libmime.decodeWords(value), value);
 }
 
 export function decodeBody(raw: Buffer, encoding: string, charset: string): string {

@@ -82,7 +82,7 @@ function tokenize(text: string): Token[] {
       }
       i++;
       tokens.push({ t: 'str', v: value.replace(/\r?\n/g, '\r\n'), line: start });
-    } else if (text.startsWith('text:', i) || text.startsWith('TEXT:', i) || /^text:/i.test(text.slice(i, i + 5))) {
+    } else if (/^text:/i.test(text.slice(i, i + 5))) {
       // RFC 5228 §2.4.2: multi-line string; "." alone ends it, a leading ".." stands for ".".
       const start = line;
       i += 5;

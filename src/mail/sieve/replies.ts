@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import libmime from 'libmime';
 import addressparser from 'nodemailer/lib/addressparser';
 import { headerValue, headerValues, type HeaderField } from '../mime/headers.js';
+import { decodeWords } from '../mime/text.js';
 import type { SieveAction } from './interpret.js';
 
 type Vacation = Extract<SieveAction, { type: 'vacation' }>;
@@ -68,7 +69,7 @@ export function formatMailbox(m: { name: string; address: string }): string {
 /** RFC 5230 §5: the reply to the message with `headers`, from `from` (a formatted mailbox), to `to`. */
 export function buildVacationReply(action: Vacation, input: { headers: HeaderField[]; from: string; to: string; hostname: string; now?: Date }): Buffer {
   const now = input.now ?? new Date();
-  const subject = action.subject ?? `Auto: ${decode(headerValue(input.headers, 'subject') ?? '')}`;
+  const subject = action.subject ?? `Auto: ${decodeWords(headerValue(input.headers, 'subject') ?? '')}`;
   const messageId = headerValue(input.headers, 'message-id');
   const references = [headerValue(input.headers, 'references') ?? '', messageId ?? ''].join(' ').trim();
   const lines = [
@@ -103,7 +104,7 @@ export function buildRejectNotice(input: { headers: HeaderBlock; reason: string;
   const now = input.now ?? new Date();
   const boundary = `${now.getTime().toString(36)}.${randomBytes(6).toString('hex')}/${input.hostname}`;
   const messageId = headerValue(input.headers.fields, 'message-id');
-  const subject = decode(headerValue(input.headers.fields, 'subject') ?? '');
+  const subject = decodeWords(headerValue(input.headers.fields, 'subject') ?? '');
   const head = [
     `From: <${input.recipient}>`,
     `To: <${input.sender}>`,
@@ -147,14 +148,6 @@ export interface HeaderBlock {
   fields: HeaderField[];
   /** The header block as received, for text/rfc822-headers. */
   raw: string;
-}
-
-function decode(v: string): string {
-  try {
-    return libmime.decodeWords(v);
-  } catch {
-    return v;
-  }
 }
 
 function encode(v: string): string {

@@ -17,7 +17,6 @@ export interface ManageSieveDeps {
   hostname: string;
   auth: Auth;
   sieve: SieveScripts;
-  log: Logger;
   limits: { allowPlaintextAuth: boolean; idleTimeoutMs: number; maxLineBytes: number; maxBadCommands: number };
 }
 

@@ -5,10 +5,9 @@
  */
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import libmime from 'libmime';
 import { headerValues } from '../../mail/mime/headers.js';
 import type { BodyPart, ParsedMessage } from '../../mail/mime/structure.js';
-import { decodeBody } from '../../mail/mime/text.js';
+import { decodeBody, decodeWords } from '../../mail/mime/text.js';
 import { compileScript, SieveError, SIEVE_EXTENSIONS, type CompiledScript } from '../../mail/sieve/compile.js';
 import { MAX_BODY_SCAN, runScript, SieveRuntimeError, type SieveAction, type SieveMessage } from '../../mail/sieve/interpret.js';
 import type { SieveScriptRecord, Store } from '../../store/index.js';
@@ -28,7 +27,7 @@ export interface SieveInput {
 }
 
 export interface SieveLimits {
-  /** Largest script accepted (RFC 5804 §1.7 MAXSCRIPTSIZE... reported as QUOTA/MAXSIZE). */
+  /** Largest script accepted; larger ones get QUOTA/MAXSIZE (RFC 5804 §1.3). */
   maxScriptBytes: number;
   /** Scripts per account (QUOTA/MAXSCRIPTS). */
   maxScripts: number;
@@ -183,12 +182,4 @@ function sieveMessage(input: SieveInput): SieveMessage {
       return out;
     },
   };
-}
-
-function decodeWords(v: string): string {
-  try {
-    return libmime.decodeWords(v);
-  } catch {
-    return v;
-  }
 }
