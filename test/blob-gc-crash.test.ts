@@ -14,7 +14,7 @@ import path from 'node:path';
 import { it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { postern, startServe } from './helpers/cli.js';
+import { postern, startServe, stopChild } from './helpers/cli.js';
 import { startDns } from './helpers/dns-server.js';
 import { testConfigText } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
@@ -77,10 +77,7 @@ it('collecting unreferenced content races APPENDs of the same content and a SIGK
   // Restart on the same data: the collector runs there too; then stop it cleanly and look.
   const second = await startServe(config, 'imap');
   await new Promise((r) => setTimeout(r, 300));
-  await new Promise((r) => {
-    second.child.once('exit', r);
-    second.child.kill('SIGTERM');
-  });
+  await stopChild(second.child);
 
   const store = await openSqliteStore(path.join(dir, 'data'));
   try {

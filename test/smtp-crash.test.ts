@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { postern, startServe } from './helpers/cli.js';
+import { postern, startServe, stopChild } from './helpers/cli.js';
 import { testConfigText } from './helpers/server.js';
 import { RawSmtp } from './helpers/smtp-client.js';
 import { startDns } from './helpers/dns-server.js';
@@ -57,10 +57,7 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
   const c = await RawSmtp.connect(second.port);
   await c.send('sender@remote.example', ['ann@example.com'], 'Subject: after restart\r\nX-Seq: after\r\n\r\nok\r\n');
   c.close();
-  await new Promise((r) => {
-    second.child.once('exit', r);
-    second.child.kill('SIGTERM');
-  });
+  await stopChild(second.child);
 
   const store = await openSqliteStore(path.join(dir, 'data'));
   try {

@@ -45,6 +45,15 @@ export async function startServe(config: string, listener: string): Promise<{ ch
   throw new Error(`postern serve did not start:\n${out}`);
 }
 
+/** Sends `signal` (unless the process has already exited) and resolves once it has exited. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
 /** A TCP port that was free a moment ago, for a peer that cannot be told to pick its own. */
 export async function freePort(): Promise<number> {
   const { createServer } = await import('node:net');

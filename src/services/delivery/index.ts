@@ -324,9 +324,8 @@ export class Delivery {
     const sieve = this.deps.sieve;
     if (!sieve) return undefined;
     const accountId = d.account.id;
-    if (!(await sieve.active(accountId))) return undefined;
-    const boxes = new Set((await this.deps.store.mailboxes.list(accountId)).map((b) => b.name));
-    const result = await sieve.evaluate(accountId, { content: msg.content, parsed, envelope: { from: msg.mailFrom, to: r.address }, mailboxes: boxes, text });
+    const mailboxes = async () => new Set((await this.deps.store.mailboxes.list(accountId)).map((b) => b.name));
+    const result = await sieve.evaluate(accountId, { content: msg.content, parsed, envelope: { from: msg.mailFrom, to: r.address }, mailboxes, text });
     if (!result) return undefined;
     const out = { placements: [] as Placement[], redirects: [] as string[], reject: undefined as string | undefined, generated: [] as Generated[] };
     for (const action of result.actions) {

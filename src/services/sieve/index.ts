@@ -20,8 +20,8 @@ export interface SieveInput {
   parsed: ParsedMessage;
   /** Envelope sender ('' for the null sender) and the address the message came to. */
   envelope: { from: string; to: string };
-  /** Mailboxes of the account, for mailboxexists. */
-  mailboxes: ReadonlySet<string>;
+  /** Mailboxes of the account, for mailboxexists: asked for only when a script is active. */
+  mailboxes: () => Promise<ReadonlySet<string>>;
   /** The decoded text of the message (the full-text index's), for body :text. */
   text: () => string;
 }
@@ -144,8 +144,9 @@ export class SieveScripts {
   async evaluate(accountId: number, input: SieveInput): Promise<{ script: string; actions: SieveAction[] } | undefined> {
     const active = await this.active(accountId);
     if (!active) return undefined;
+    const message = sieveMessage(input, await input.mailboxes());
     try {
-      return { script: active.name, actions: runScript(active.script, sieveMessage(input), { maxRedirects: this.deps.limits.maxRedirects, maxActions: MAX_ACTIONS }) };
+      return { script: active.name, actions: runScript(active.script, message, { maxRedirects: this.deps.limits.maxRedirects, maxActions: MAX_ACTIONS }) };
     } catch (err) {
       if (!(err instanceof SieveRuntimeError)) throw err;
       this.deps.log.warn({ accountId, script: active.name, err: err.message }, 'sieve run-time error; keeping mail in INBOX');
@@ -154,10 +155,10 @@ export class SieveScripts {
   }
 }
 
-function sieveMessage(input: SieveInput): SieveMessage {
+function sieveMessage(input: SieveInput, mailboxes: ReadonlySet<string>): SieveMessage {
   const { content, parsed } = input;
   let raw: string | undefined;
-  const lowerBoxes = new Set([...input.mailboxes].map((m) => (m.toUpperCase() === 'INBOX' ? 'INBOX' : m)));
+  const lowerBoxes = new Set([...mailboxes].map((m) => (m.toUpperCase() === 'INBOX' ? 'INBOX' : m)));
   return {
     header: (name) => headerValues(parsed.headers, name.toLowerCase()).map(decodeWords),
     envelope: input.envelope,
