@@ -10,12 +10,13 @@ import { loadOrCreateSecret } from './lib/secret.js';
 import { parseDuration, parseSize } from './lib/units.js';
 import { startListeners, type Listeners, type ListenerSpec } from './listeners/index.js';
 import type { Connection, SessionFactory } from './protocols/shared/connection.js';
-import { IMAP_LIMITS } from './protocols/imap/limits.js';
+import { imapLimits, manageSieveLimits, pop3Limits } from './protocols/shared/limits.js';
 import { ImapSession, type ImapDeps } from './protocols/imap/session.js';
 import { UidSnapshots } from './protocols/imap/uid-snapshots.js';
 import { Pop3Session, type Pop3Deps } from './protocols/pop3/session.js';
 import { ManageSieveSession, type ManageSieveDeps } from './protocols/managesieve/session.js';
 import { SieveScripts, SIEVE_LIMITS } from './services/sieve/index.js';
+import { RecipientGuard } from './protocols/smtp/recipient-guard.js';
 import { smtpProtocol, type SmtpDeps } from './protocols/smtp/session.js';
 import { Mailboxes } from './services/mailboxes/index.js';
 import { Auth } from './services/auth/index.js';
@@ -89,6 +90,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       failureDelayMs: parseDuration(config.auth.failure_delay)!,
       maxFailures: config.auth.max_failures,
       lockoutMs: parseDuration(config.auth.lockout)!,
+      ipv6Prefix: config.limits.ipv6_prefix,
     },
   });
   const sieve = new SieveScripts({ store, log: log.child({ component: 'sieve' }), limits: SIEVE_LIMITS });
@@ -135,40 +137,37 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       idleTimeoutMs: parseDuration(config.smtp.idle_timeout)!,
       allowPlaintextAuth: config.tls.allow_plaintext_auth,
       authOnMx: config.smtp.auth_on_mx,
+      maxRefusedRecipients: config.smtp.max_refused_recipients,
+      refusalDelayMs: parseDuration(config.smtp.refusal_delay)!,
     },
+    recipientGuard: new RecipientGuard({
+      maxPerSource: config.smtp.max_refused_recipients_per_ip,
+      windowMs: parseDuration(config.smtp.refused_recipients_window)!,
+      ipv6Prefix: config.limits.ipv6_prefix,
+    }),
   };
   const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
   const maxMessageBytes = parseSize(config.limits.max_message_size)!;
+  const loginTimeoutMs = parseDuration(config.limits.login_timeout)!;
   const imapDeps: ImapDeps = {
     hostname: config.hostname, auth, mailboxes, changes: store.changes, log, uidSnapshots: new UidSnapshots(),
     limits: {
-      maxLineBytes: IMAP_LIMITS.maxLineBytes,
-      maxLiteralBytes: maxMessageBytes,
-      maxCommandBytes: maxMessageBytes + IMAP_LIMITS.maxLineBytes,
-      maxBadCommands: IMAP_LIMITS.maxBadCommands,
+      ...imapLimits({ maxMessageBytes, loginTimeoutMs, idleTimeoutMs: parseDuration(config.imap.idle_timeout)! }),
       allowPlaintextAuth: config.tls.allow_plaintext_auth,
-      idleTimeoutMs: parseDuration(config.imap.idle_timeout)!,
     },
   };
   const imapFactory = (conn: Connection) => new ImapSession(conn, imapDeps);
   const imapBusy = '* BYE Too many connections, try again later\r\n';
   const pop3Deps: Pop3Deps = {
     hostname: config.hostname, auth, mailboxes, log, locks: new Set(),
-    limits: {
-      allowPlaintextAuth: config.tls.allow_plaintext_auth,
-      idleTimeoutMs: parseDuration(config.pop3.idle_timeout)!,
-      maxLineBytes: 1024, // RFC 2449 §4: commands up to 255 octets; AUTH responses need more
-      maxBadCommands: 10,
-    },
+    limits: { ...pop3Limits({ loginTimeoutMs, idleTimeoutMs: parseDuration(config.pop3.idle_timeout)! }), allowPlaintextAuth: config.tls.allow_plaintext_auth },
   };
   const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);
   const manageSieveDeps: ManageSieveDeps = {
     hostname: config.hostname, auth, sieve,
     limits: {
+      ...manageSieveLimits({ loginTimeoutMs, idleTimeoutMs: MANAGESIEVE_IDLE_MS, maxScriptBytes: SIEVE_LIMITS.maxScriptBytes }),
       allowPlaintextAuth: config.tls.allow_plaintext_auth,
-      idleTimeoutMs: MANAGESIEVE_IDLE_MS,
-      maxLineBytes: 8192,
-      maxBadCommands: 10,
     },
   };
   let listeners: Listeners | undefined;
@@ -220,6 +219,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
       limits: {
         maxConnections: config.limits.max_connections,
         maxConnectionsPerIp: config.limits.max_connections_per_ip,
+        ipv6Prefix: config.limits.ipv6_prefix,
         tlsHandshakeTimeoutMs: parseDuration(config.limits.tls_handshake_timeout)!,
         shutdownTimeoutMs: parseDuration(config.limits.shutdown_timeout)!,
       },

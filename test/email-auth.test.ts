@@ -216,7 +216,7 @@ describe('forwarding: SRS and ARC', () => {
     c.close();
     const entry = (await t.server.store.queue.list()).find((q) => q.recipients.some((r) => r.recipient === 'friend@elsewhere.example'));
     assert.ok(entry, 'queued for the external destination');
-    assert.match(entry.sender, /^SRS0=[^=]{4}=[A-Z2-7]{2}=pass\.example=x@example\.com$/);
+    assert.match(entry.sender, /^SRS0=[A-Z2-7]{8}=[A-Z2-7]{2}=pass\.example=x@example\.com$/);
     const content = (await t.server.store.blobs.get(entry.blobHash)).toString();
     assert.match(content, /^ARC-Seal: i=1; .*d=example\.com/m);
     assert.match(content, /^ARC-Message-Signature: i=1;/m);

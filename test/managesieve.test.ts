@@ -1,4 +1,5 @@
 /** ManageSieve (RFC 5804) against sieve-connect, Python's ssl sockets and raw garbage. */
+import { manageSieveLimits } from '../src/protocols/shared/limits.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -424,7 +425,7 @@ describe('ManageSieve against garbage', () => {
     await c.startTls();
     const b64 = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64');
     assert.match(await c.cmd(`AUTHENTICATE "PLAIN" "${b64('dee@example.com', 'wrong')}"`), /^NO "Authentication failed"/);
-    assert.match(await c.cmd('AUTHENTICATE "PLAIN" "not base64!"'), /^NO "Invalid base64 in SASL response"/);
+    assert.match(await c.cmd('AUTHENTICATE "PLAIN" "not base64!"'), /^NO "Invalid SASL response: invalid base64 in PLAIN response"/);
     assert.match(await c.cmd('AUTHENTICATE "DIGEST-MD5"'), /^NO "Mechanism DIGEST-MD5 is not supported"/);
     assert.match(await c.cmd(`AUTHENTICATE "PLAIN" {${b64('dee@example.com', 'dee password 1').length}+}\r\n${b64('dee@example.com', 'dee password 1')}`), /^OK/);
     assert.match(await c.cmd('LISTSCRIPTS'), /^OK/);
@@ -439,7 +440,7 @@ describe('ManageSieve against garbage', () => {
         cid: 'idle', listener: 'managesieve', remoteAddress: '127.0.0.1', remotePort: 0, localAddress: '127.0.0.1', localPort: 0, log, socket,
         isTls: false, tlsInfo: () => undefined, startTls: () => Promise.reject(new Error('no TLS here')), close: () => socket.end(),
       };
-      const limits = { allowPlaintextAuth: false, idleTimeoutMs: 300, maxLineBytes: 1024, maxBadCommands: 3 };
+      const limits = { ...manageSieveLimits({ loginTimeoutMs: 60_000, idleTimeoutMs: 300, maxScriptBytes: 1024 }), allowPlaintextAuth: false, maxBadCommands: 3 };
       void new ManageSieveSession(conn, { hostname: 'mail.example.com', auth: {} as Auth, sieve, limits }).run();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -99,7 +99,9 @@ collect_after = "1h"              # ... this long after its last message was exp
 
 [limits]
 max_connections = 2000            # open connections per listener
-max_connections_per_ip = 50       # per client IP, per listener
+max_connections_per_ip = 50       # per client IP (IPv6: per prefix), per listener
+ipv6_prefix = 64                  # IPv6 clients are counted per /64 (connections, login failures, refused recipients)
+login_timeout = "60s"             # IMAP, POP3, ManageSieve: log in within this long of connecting
 shutdown_timeout = "10s"          # on SIGTERM, sessions get this long to finish
 tls_handshake_timeout = "30s"
 max_message_size = "50MB"
@@ -109,6 +111,10 @@ max_recipients = 1000             # per message
 idle_timeout = "5m"
 auth_on_mx = false                # AUTH is offered on submission (587, 465) only
 max_received_headers = 50         # more is a mail loop: 554 5.4.6
+max_refused_recipients = 20       # refused RCPTs on one connection, then 421 (Postfix: smtpd_hard_error_limit)
+refusal_delay = "1s"              # each refusal past half of that waits this long (smtpd_error_sleep_time)
+max_refused_recipients_per_ip = 100   # refused RCPTs from one IP (or IPv6 prefix) of unauthenticated clients …
+refused_recipients_window = "1h"  # … within this window, then 421 for a while
 
 [imap]
 idle_timeout = "30m"              # RFC 9051 §5.4: at least 30 minutes
@@ -118,7 +124,7 @@ idle_timeout = "10m"              # RFC 1939 §3: at least 10 minutes
 
 [auth]
 failure_delay = "1s"              # added to each failed login, growing with repeats
-max_failures = 10                 # per IP or account, then a temporary lockout (454 4.7.0)
+max_failures = 10                 # per IP (IPv6 prefix), then that source is locked out (454 4.7.0); an account is never locked
 lockout = "15m"
 
 [log]

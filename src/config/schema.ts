@@ -201,7 +201,9 @@ export const StoreSchema = z
 export const LimitsSchema = z
   .strictObject({
     max_connections: z.number().int().positive().default(2000).describe('Open connections per listener'),
-    max_connections_per_ip: z.number().int().positive().default(50).describe('Open connections per client IP, per listener'),
+    max_connections_per_ip: z.number().int().positive().default(50).describe('Open connections per client IP (per IPv6 prefix), per listener'),
+    ipv6_prefix: z.number().int().min(32).max(128).default(64).describe('IPv6 clients are counted per prefix of this length (connection limits, login throttling): one site usually holds a whole /64'),
+    login_timeout: duration('60s').describe('Close an IMAP, POP3 or ManageSieve connection that has not logged in this long after connecting'),
     shutdown_timeout: duration('10s').describe('On SIGTERM, how long sessions get to finish'),
     tls_handshake_timeout: duration('30s').describe('Close a connection whose TLS handshake takes longer'),
     max_message_size: size('50MB').describe('Largest message accepted'),
@@ -214,6 +216,10 @@ export const SmtpSchema = z
     idle_timeout: duration('5m').describe('Close an SMTP/LMTP connection idle this long'),
     auth_on_mx: z.boolean().default(false).describe('Offer AUTH on the MX port (25) too'),
     max_received_headers: z.number().int().positive().default(50).describe('More Received headers than this is a mail loop (554 5.4.6)'),
+    max_refused_recipients: z.number().int().min(1).default(20).describe('Refused recipients on one connection before it is closed with 421 (Postfix: smtpd_hard_error_limit)'),
+    refusal_delay: duration('1s').describe('Delay before each refusal past half of max_refused_recipients (Postfix: smtpd_error_sleep_time)'),
+    max_refused_recipients_per_ip: z.number().int().min(1).default(100).describe('Refused recipients from one IP (IPv6 prefix) within refused_recipients_window before its RCPTs get 421 (unauthenticated clients)'),
+    refused_recipients_window: duration('1h').describe('The window max_refused_recipients_per_ip is counted in'),
   })
   .prefault({});
 

@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'MESSAGE_TOO_BIG'
   | 'POLICY_REJECTED'
   | 'TEMPORARY'
+  | 'LIMIT_REACHED'
   | 'CONFIG';
 
 export class MailError extends Error {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import net, { type Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import { sourceKey } from '../lib/ip.js';
 import type { Logger } from '../lib/log.js';
 import { parseClientHello, type ClientHello } from '../lib/tls-hello.js';
 import type { Connection, Session, SessionFactory, TlsInfo } from '../protocols/shared/connection.js';
@@ -37,6 +38,8 @@ export interface ListenerSpec {
 export interface ListenerLimits {
   maxConnections: number;
   maxConnectionsPerIp: number;
+  /** IPv6 clients are counted per prefix of this length. */
+  ipv6Prefix: number;
   tlsHandshakeTimeoutMs: number;
   shutdownTimeoutMs: number;
 }
@@ -72,9 +75,9 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
     const perIp = new Map<string, number>();
     let open = 0;
     const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (raw) => {
-      const ip = raw.remoteAddress ?? 'unknown';
+      const ip = sourceKey(raw.remoteAddress ?? 'unknown', deps.limits.ipv6Prefix);
       if (isClosing || open >= deps.limits.maxConnections || (perIp.get(ip) ?? 0) >= deps.limits.maxConnectionsPerIp) {
-        deps.log.warn({ listener: spec.name, remote: ip, open, perIp: perIp.get(ip) ?? 0 }, isClosing ? 'connection refused: shutting down' : 'connection refused: limit reached');
+        deps.log.warn({ listener: spec.name, remote: raw.remoteAddress, source: ip, open, perIp: perIp.get(ip) ?? 0 }, isClosing ? 'connection refused: shutting down' : 'connection refused: limit reached');
         if (spec.busyReply && !spec.isImplicitTls) raw.end(spec.busyReply);
         else raw.destroy();
         return;

@@ -24,7 +24,7 @@ async function setup(limits: Partial<ListenerLimits> = {}) {
       { name: 'plain', host: '127.0.0.1', port: 0, isImplicitTls: false, factory: echoSession, busyReply: 'BUSY\r\n' },
       { name: 'secure', host: '127.0.0.1', port: 0, isImplicitTls: true, factory: echoSession },
     ],
-    { tls: registry, log, limits: { maxConnections: 100, maxConnectionsPerIp: 100, tlsHandshakeTimeoutMs: 5000, shutdownTimeoutMs: 1000, ...limits } },
+    { tls: registry, log, limits: { maxConnections: 100, maxConnectionsPerIp: 100, ipv6Prefix: 64, tlsHandshakeTimeoutMs: 5000, shutdownTimeoutMs: 1000, ...limits } },
   );
   const port = (name: string) => listeners.bound.find((b) => b.name === name)!.port;
   return { listeners, port };
@@ -141,7 +141,7 @@ describe('listeners', () => {
     await registry.start();
     await assert.rejects(
       startListeners([{ name: 'imap', host: '127.0.0.1', port: taken, isImplicitTls: false, factory: echoSession }], {
-        tls: registry, log, limits: { maxConnections: 1, maxConnectionsPerIp: 1, tlsHandshakeTimeoutMs: 1000, shutdownTimeoutMs: 100 },
+        tls: registry, log, limits: { maxConnections: 1, maxConnectionsPerIp: 1, ipv6Prefix: 64, tlsHandshakeTimeoutMs: 1000, shutdownTimeoutMs: 100 },
       }),
       new RegExp(`cannot listen on 127.0.0.1:${taken} for imap: .*EADDRINUSE`),
     );

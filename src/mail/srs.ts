@@ -1,7 +1,9 @@
 /**
  * Sender Rewriting Scheme (the SRS0 form of libsrs2 and postsrsd), so that mail forwarded to another
- * domain passes SPF there: `SRS0=HHHH=TT=domain=local@forwarder`. HHHH is an HMAC of the rest, TT
- * the day it was made; bounces to the address are accepted for 21 days and routed to the original.
+ * domain passes SPF there: `SRS0=HHHHHHHH=TT=domain=local@forwarder`. HHHHHHHH is an HMAC of the rest
+ * in base32 (40 bits: local parts are case-insensitive, so the hash is too, and 2^40 guesses are
+ * out of reach through SMTP), TT the day it was made. Bounces to the address are accepted for 21
+ * days and routed to the original sender; delivery takes them only from the null sender.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -14,8 +16,19 @@ function stamp(now: number): string {
   return BASE32[day >> 5]! + BASE32[day & 31]!;
 }
 
+/** Base32 characters of the hash. */
+export const SRS_HASH_LENGTH = 8;
+
 function hash(secret: Buffer, ts: string, domain: string, local: string): string {
-  return createHmac('sha1', secret).update(`${ts}${domain}${local}`.toLowerCase()).digest('base64').slice(0, 4);
+  const mac = createHmac('sha256', secret).update(`${ts}${domain}${local}`.toLowerCase()).digest();
+  let out = '';
+  for (let i = 0; i < SRS_HASH_LENGTH; i++) {
+    // 5 bits at a time, from the front of the MAC
+    const bit = i * 5;
+    const word = (mac[bit >> 3]! << 8) | mac[(bit >> 3) + 1]!;
+    out += BASE32[(word >> (11 - (bit & 7))) & 31];
+  }
+  return out;
 }
 
 export function srsForward(sender: string, forwarderDomain: string, secret: Buffer, now = Date.now()): string {
@@ -29,11 +42,11 @@ export function srsForward(sender: string, forwarderDomain: string, secret: Buff
 
 /** The original address of an SRS0 local part, or undefined when it is forged, damaged or expired. */
 export function srsReverse(local: string, secret: Buffer, now = Date.now()): string | undefined {
-  const m = /^SRS0[=+-]([^=]{4})=([A-Z2-7]{2})=([^=]+)=(.+)$/i.exec(local);
+  const m = /^SRS0[=+-]([A-Z2-7]{8})=([A-Z2-7]{2})=([^=]+)=(.+)$/i.exec(local);
   if (!m) return undefined;
   const [, given, ts, domain, user] = m as unknown as [string, string, string, string, string];
   const expected = hash(secret, ts.toUpperCase(), domain, user);
-  if (given.length !== expected.length || !timingSafeEqual(Buffer.from(given.toLowerCase()), Buffer.from(expected.toLowerCase()))) return undefined;
+  if (!timingSafeEqual(Buffer.from(given.toUpperCase()), Buffer.from(expected))) return undefined;
   const then = BASE32.indexOf(ts[0]!.toUpperCase()) * 32 + BASE32.indexOf(ts[1]!.toUpperCase());
   const today = Math.floor(now / DAY_MS) % 1024;
   if ((today - then + 1024) % 1024 > MAX_AGE_DAYS) return undefined;

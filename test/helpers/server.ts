@@ -34,7 +34,8 @@ level = "debug"
 ${dnsAddress ? `[dns]\nresolvers = ["${dnsAddress}"]\n` : ''}${extra.includes('[auth]') ? '' : '[auth]\nfailure_delay = "0s"\n'}${extra}`;
 }
 
-export async function startTestServer(options: { extraConfig?: string; listeners?: readonly string[] } = {}): Promise<TestServer> {
+/** `logLevel`: what the test keeps of the server's log (debug by default; info for tests that run millions of commands). */
+export async function startTestServer(options: { extraConfig?: string; listeners?: readonly string[]; logLevel?: 'debug' | 'info' } = {}): Promise<TestServer> {
   const dir = tempDir();
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   await writeCertbotCert(path.join(dir, 'letsencrypt'), 'mail.example.com', ['mail.example.com']);
@@ -44,7 +45,7 @@ export async function startTestServer(options: { extraConfig?: string; listeners
   const text = testConfigText(dir, options.extraConfig, options.listeners, dns.address);
   writeFileSync(configFile, text);
   const logs: Array<Record<string, unknown>> = [];
-  const log: Logger = createLogger({ level: 'debug', sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) } });
+  const log: Logger = createLogger({ level: options.logLevel ?? 'debug', sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) } });
   const server = await startServer(parseConfig(text, configFile), log);
   return {
     server, dns, dir, configFile, logs,

@@ -12,13 +12,16 @@ export interface HeaderField {
 
 export const MAX_HEADER_FIELDS = 1000;
 
-/** Offset of the body: just after the first CRLFCRLF (or LFLF), or the end when there is no body. */
+/**
+ * Offset of the body: just after the first CRLFCRLF (or LFLF) within [start, end), or `end` when
+ * there is no body. Never past `end`: a blank line that straddles it belongs to what follows.
+ */
 export function headerEnd(buf: Buffer, start = 0, end = buf.length): number {
   for (let i = start; i < end; i++) {
     if (buf[i] !== 0x0a) continue;
     if (i === start) return i + 1; // no headers at all: the block is the empty line
-    if (buf[i + 1] === 0x0a) return i + 2;
-    if (buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return i + 3;
+    if (i + 1 < end && buf[i + 1] === 0x0a) return i + 2;
+    if (i + 2 < end && buf[i + 1] === 0x0d && buf[i + 2] === 0x0a) return i + 3;
   }
   return end;
 }
@@ -47,4 +50,30 @@ export function headerValue(fields: HeaderField[], key: string): string | undefi
 
 export function headerValues(fields: HeaderField[], key: string): string[] {
   return fields.filter((f) => f.key === key).map((f) => f.value);
+}
+
+/** RFC 5322 §3.6: fields a message may carry at most once (orig-date and from exactly once). */
+export const SINGLE_FIELDS = ['from', 'sender', 'date', 'subject', 'message-id'] as const;
+
+/** The fields among `names` that occur more than once, with their counts. */
+export function repeatedFields(fields: HeaderField[], names: readonly string[]): Array<{ key: string; count: number }> {
+  const out: Array<{ key: string; count: number }> = [];
+  for (const key of names) {
+    const count = fields.reduce((n, f) => n + (f.key === key ? 1 : 0), 0);
+    if (count > 1) out.push({ key, count });
+  }
+  return out;
+}
+
+/** Whether a header block has more fields than parseHeaders() reads (the rest would be unseen by checks, seen by others). */
+export function hasTooManyFields(block: string): boolean {
+  let n = 0;
+  for (let i = 0; i < block.length; ) {
+    const c = block.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a && ++n > MAX_HEADER_FIELDS) return true;
+    const nl = block.indexOf('\n', i);
+    if (nl < 0) break;
+    i = nl + 1;
+  }
+  return false;
 }

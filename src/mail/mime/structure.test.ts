@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseMessage } from './structure.js';
+import { MAX_PARTS, parseMessage } from './structure.js';
 import { searchText } from './text.js';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'utf8');
@@ -95,5 +95,24 @@ epilogue
     assert.equal(binary.envelope.subject, null);
     const many = 'Content-Type: multipart/mixed; boundary=x\r\n\r\n' + '--x\r\n\r\na\r\n'.repeat(5000) + '--x--\r\n';
     assert.ok(parseMessage(Buffer.from(many)).structure.children.length < 2000);
+  });
+
+  it('stops splitting a multipart at the part limit instead of after every delimiter', () => {
+    const bomb = Buffer.concat([Buffer.from('Content-Type: multipart/mixed; boundary=a\r\n\r\n'), Buffer.from('--a\n'.repeat(2_000_000))]);
+    const heap = process.memoryUsage().heapUsed;
+    const started = process.cpuUsage();
+    const parsed = parseMessage(bomb);
+    const cpu = process.cpuUsage(started);
+    assert.ok(parsed.structure.children.length <= MAX_PARTS);
+    assert.ok(process.memoryUsage().heapUsed - heap < 32 << 20, 'not two million ranges');
+    assert.ok(cpu.user + cpu.system < 1_000_000, `${cpu.user + cpu.system} µs`);
+  });
+
+  it('extracts the text of hostile HTML in linear time', () => {
+    const html = `Content-Type: text/html\r\n\r\n${'<script'.repeat(500_000)}<p>after`;
+    const started = process.cpuUsage();
+    searchText(Buffer.from(html), parseMessage(Buffer.from(html)));
+    const cpu = process.cpuUsage(started);
+    assert.ok(cpu.user + cpu.system < 2_000_000, `${cpu.user + cpu.system} µs: a regex per "<script" is quadratic`);
   });
 });

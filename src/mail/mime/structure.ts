@@ -96,7 +96,7 @@ function parsePart(buf: Buffer, start: number, end: number, depth: number, count
   const canDescend = depth < MAX_DEPTH && counter.parts < MAX_PARTS;
   if (type === 'multipart' && params.boundary && canDescend) {
     const childDefault = subtype === 'digest' ? 'message/rfc822' : null;
-    for (const [s, e] of splitMultipart(buf, bodyStart, end, params.boundary)) {
+    for (const [s, e] of splitMultipart(buf, bodyStart, end, params.boundary, MAX_PARTS - counter.parts)) {
       if (counter.parts >= MAX_PARTS) break;
       part.children.push(parsePart(buf, s, e, depth + 1, counter, childDefault));
     }
@@ -111,8 +111,11 @@ function parsePart(buf: Buffer, start: number, end: number, depth: number, count
   return part;
 }
 
-/** Body ranges between `--boundary` lines (RFC 2046 §5.1.1); the CRLF before a delimiter belongs to it. */
-function splitMultipart(buf: Buffer, start: number, end: number, boundary: string): Array<[number, number]> {
+/**
+ * Body ranges between `--boundary` lines (RFC 2046 §5.1.1); the CRLF before a delimiter belongs to it.
+ * At most `maxRanges`: the scan stops there, so millions of delimiters cost no more than the limit.
+ */
+function splitMultipart(buf: Buffer, start: number, end: number, boundary: string, maxRanges: number): Array<[number, number]> {
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   const ranges: Array<[number, number]> = [];
   let partStart = -1;
@@ -134,6 +137,7 @@ function splitMultipart(buf: Buffer, start: number, end: number, boundary: strin
       if (partEnd > partStart && buf[partEnd - 1] === 0x0a) partEnd--;
       if (partEnd > partStart && buf[partEnd - 1] === 0x0d) partEnd--;
       ranges.push([partStart, Math.max(partStart, partEnd)]);
+      if (ranges.length >= maxRanges) return ranges;
     }
     if (isClose) return ranges;
     partStart = lineEnd;

@@ -27,7 +27,9 @@ export function searchText(buf: Buffer, parsed: ParsedMessage): SearchText {
       return;
     }
     if (part.type !== 'text' || part.disposition?.type === 'attachment') return;
-    let text = decodeBody(buf.subarray(part.bodyStart, part.end), part.encoding, part.params.charset ?? 'us-ascii');
+    // No more of a part is decoded than can give the text kept (base64 and quoted-printable at most triple it).
+    const raw = buf.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + 4 * (MAX_INDEXED_TEXT - total)));
+    let text = decodeBody(raw, part.encoding, part.params.charset ?? 'us-ascii');
     if (part.subtype === 'html') text = htmlToText(text);
     text = text.slice(0, MAX_INDEXED_TEXT - total);
     total += text.length;
@@ -58,10 +60,39 @@ export function decodeCharset(bytes: Buffer, charset: string): string {
   }
 }
 
-function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, ' ')
-    .replace(/<[^>]*>/g, ' ')
+/**
+ * The text of an HTML part: tags dropped, script and style elements dropped whole, common entities
+ * decoded. A scanner that moves forward only (a regex searching for each "<script" its closing tag
+ * is quadratic on a part of many unclosed ones).
+ */
+export function htmlToText(html: string): string {
+  const lower = html.toLowerCase();
+  const out: string[] = [];
+  let i = 0;
+  while (i < html.length) {
+    const lt = html.indexOf('<', i);
+    if (lt < 0) {
+      out.push(html.slice(i));
+      break;
+    }
+    out.push(html.slice(i, lt), ' ');
+    const element = /^<(script|style)[\s>/]/.exec(lower.slice(lt, lt + 8))?.[1];
+    if (element) {
+      const close = lower.indexOf(`</${element}`, lt + 1);
+      if (close < 0) break; // unclosed: the rest is script, not text
+      const gt = html.indexOf('>', close);
+      i = gt < 0 ? html.length : gt + 1;
+      continue;
+    }
+    const gt = html.indexOf('>', lt + 1);
+    if (gt < 0) break; // an unclosed tag runs to the end
+    i = gt + 1;
+  }
+  return decodeEntities(out.join(''));
+}
+
+function decodeEntities(text: string): string {
+  return text
     .replace(/&nbsp;/g, ' ')
     .replace(/&amp;/g, '&')
     .replace(/&lt;/g, '<')

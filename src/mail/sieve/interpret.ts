@@ -145,7 +145,7 @@ class Run {
       case 'redirect': {
         const address = str(a.positional[0]).trim();
         // RFC 5228 §4.2: a syntactically invalid address is a run-time error.
-        if (!/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(address)) throw new SieveRuntimeError(`redirect to an invalid address "${address}"`);
+        if (!isRedirectAddress(address)) throw new SieveRuntimeError(`redirect to an invalid address "${address.slice(0, 100)}"`);
         if (++this.redirects > this.limits.maxRedirects) throw new SieveRuntimeError(`more than ${this.limits.maxRedirects} redirects`);
         if (!a.tags.has('copy')) this.implicitKeep = false;
         this.add({ type: 'redirect', address });
@@ -353,6 +353,16 @@ function validKeyword(k: string): boolean {
   return k.length > 0 && k.length <= 100 && !/[\x00-\x20\x7f-\uffff(){%*"\\\]]/.test(k);
 }
 
+/** local@domain.tld without spaces or angle brackets, at most 254 characters (RFC 5321 §4.5.3.1.3); no regex, so linear. */
+function isRedirectAddress(address: string): boolean {
+  if (address.length > 254 || /[\s<>]/.test(address)) return false;
+  const at = address.indexOf('@');
+  if (at <= 0 || at !== address.lastIndexOf('@')) return false;
+  const domain = address.slice(at + 1);
+  const dot = domain.indexOf('.');
+  return dot > 0 && dot < domain.length - 1;
+}
+
 function asciiLower(s: string): string {
   return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
@@ -361,14 +371,16 @@ function asciiLower(s: string): string {
 function compare(comparator: string, a: string, b: string): number {
   if (comparator === 'i;ascii-numeric') {
     // RFC 4790 §9.1: the leading digits as a number; a string without any is positive infinity.
+    // Compared as digit strings (leading zeros dropped, then length, then digits): no BigInt of a megabyte of digits.
     const num = (s: string) => {
       const m = /^[0-9]+/.exec(s);
-      return m ? BigInt(m[0]) : undefined;
+      return m ? m[0].replace(/^0+(?=\d)/, '') : undefined;
     };
     const x = num(a);
     const y = num(b);
     if (x === undefined) return y === undefined ? 0 : 1;
     if (y === undefined) return -1;
+    if (x.length !== y.length) return x.length < y.length ? -1 : 1;
     return x < y ? -1 : x > y ? 1 : 0;
   }
   const x = comparator === 'i;octet' ? a : asciiLower(a);

@@ -42,7 +42,8 @@ export function autoReplyRefusal(headers: HeaderField[], sender: string, own: st
 }
 
 function addressesIn(value: string): string[] {
-  return [...value.matchAll(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g)].map((m) => m[0].toLowerCase());
+  // Split, then pick: a regex searching for "x@y" from every position is quadratic on a long run without "@".
+  return value.split(/[\s<>,;:"()]+/).filter((t) => t.indexOf('@') > 0 && !t.endsWith('@')).map((t) => t.toLowerCase());
 }
 
 /** One mailbox (`Name <a@b>` or `a@b`) without line breaks, or undefined (RFC 5230 §4.3 :from). */
@@ -104,14 +105,16 @@ export function buildRejectNotice(input: { headers: HeaderBlock; reason: string;
   const now = input.now ?? new Date();
   const boundary = `${now.getTime().toString(36)}.${randomBytes(6).toString('hex')}/${input.hostname}`;
   const messageId = headerValue(input.headers.fields, 'message-id');
+  // Only a well-formed msg-id is echoed (RFC 5322 §3.6.4), and only so much of the subject.
+  const echoedId = messageId && /^<[\x21-\x3d\x3f-\x7e]{1,250}>$/.test(messageId) ? messageId : undefined;
   const subject = decodeWords(headerValue(input.headers.fields, 'subject') ?? '');
   const head = [
     `From: <${input.recipient}>`,
     `To: <${input.sender}>`,
-    `Subject: ${encode(`Rejected: ${subject}`.replace(/[\r\n]+/g, ' '))}`,
+    `Subject: ${encode(`Rejected: ${truncate(subject, MAX_ECHOED_SUBJECT)}`.replace(/[\r\n]+/g, ' '))}`,
     `Date: ${rfc5322Date(now)}`,
     `Message-ID: <${now.getTime().toString(36)}.${randomBytes(8).toString('hex')}@${input.hostname}>`,
-    ...(messageId ? [`In-Reply-To: ${messageId}`] : []),
+    ...(echoedId ? [`In-Reply-To: ${echoedId}`] : []),
     'Auto-Submitted: auto-replied (rejected)',
     'MIME-Version: 1.0',
     `Content-Type: multipart/report; report-type=disposition-notification; boundary="${boundary}"`,
@@ -130,14 +133,11 @@ export function buildRejectNotice(input: { headers: HeaderBlock; reason: string;
     '',
     `Reporting-UA: ${input.hostname}; Postern`,
     `Final-Recipient: rfc822; ${input.recipient}`,
-    ...(messageId ? [`Original-Message-ID: ${messageId}`] : []),
+    ...(echoedId ? [`Original-Message-ID: ${echoedId}`] : []),
     'Disposition: automatic-action/MDN-sent-automatically; deleted',
     '',
-    `--${boundary}`,
-    'Content-Type: text/rfc822-headers',
-    '',
-    input.headers.raw.replace(/\r?\n/g, '\r\n').replace(/(\r\n)+$/, ''),
-    '',
+    // RFC 8098 §3: the third part (the original's header) is optional, and the sender is not
+    // verified: echoing what it sent would make Postern a reflector of its text to anyone.
     `--${boundary}--`,
     '',
   ];
@@ -146,13 +146,18 @@ export function buildRejectNotice(input: { headers: HeaderBlock; reason: string;
 
 export interface HeaderBlock {
   fields: HeaderField[];
-  /** The header block as received, for text/rfc822-headers. */
-  raw: string;
 }
 
 function encode(v: string): string {
   // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(v) ? v : libmime.encodeWords(v, 'Q', 52);
+}
+
+/** Subject characters a notice repeats. */
+const MAX_ECHOED_SUBJECT = 200;
+
+function truncate(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
 function toCrlf(s: string): string {

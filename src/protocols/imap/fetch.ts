@@ -74,6 +74,8 @@ function parseSection(text: string, isBinary: boolean): SectionSpec {
 export interface FetchSource {
   content: Buffer;
   root: BodyPart;
+  /** BINARY sections decoded for this response, so a section asked for twice is decoded once. */
+  decoded?: Map<string, Buffer | null | 'unknown-cte'>;
 }
 
 export function shift(part: BodyPart, by: number): BodyPart {
@@ -137,6 +139,23 @@ function filterHeader(header: Buffer, fields: string[], exclude: boolean): Buffe
 
 /** BINARY[part] (RFC 3516): the part's body with its transfer encoding undone. */
 export function binaryBytes(src: FetchSource, s: SectionSpec): Buffer | null | 'unknown-cte' {
+  const key = s.path.join('.');
+  const cached = src.decoded?.get(key);
+  if (cached !== undefined) return cached;
+  const out = decodeBinary(src, s);
+  (src.decoded ??= new Map()).set(key, out);
+  return out;
+}
+
+/** Whether BINARY of the section can be answered: its transfer encoding is one RFC 3516 §4.2 knows. */
+export function isKnownEncoding(src: FetchSource, s: SectionSpec): boolean {
+  const part = s.path.length ? findPart(src.root, s.path) : src.root;
+  return !part || part.type === 'multipart' || KNOWN_CTE.has(part.encoding);
+}
+
+const KNOWN_CTE = new Set(['7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
+
+function decodeBinary(src: FetchSource, s: SectionSpec): Buffer | null | 'unknown-cte' {
   const part = s.path.length ? findPart(src.root, s.path) : src.root;
   if (!part || part.type === 'multipart') return null;
   const raw = src.content.subarray(part.bodyStart, part.end);

@@ -47,6 +47,16 @@ export function encodeUntagged(values: Value[], utf8: boolean): Part[] {
   return out;
 }
 
+/** Values separated by spaces, without the "* " and CRLF of a whole response: one FETCH item. */
+export function encodeValues(values: Value[], utf8: boolean): Part[] {
+  const out: Part[] = [];
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) text(out, ' ');
+    write(values[i]!, out, utf8);
+  }
+  return out;
+}
+
 /** Appends wire text (ASCII or latin1 bytes) to the last text part. */
 function text(out: Part[], t: string): void {
   const last = out.length - 1;

@@ -3,7 +3,7 @@
  * Header and text keys read the stored envelope where they can and the content only when they must.
  */
 import { headerEnd, parseHeaders } from '../../mail/mime/headers.js';
-import { parseSequenceSet, inSet, type SeqRange } from './sequence.js';
+import { parseSequenceSet, setMatcher, type SeqRange } from './sequence.js';
 import { astring, ImapSyntaxError, type Token } from './wire.js';
 
 export type SearchKey =
@@ -11,8 +11,8 @@ export type SearchKey =
   | { op: 'and'; keys: SearchKey[] }
   | { op: 'or'; a: SearchKey; b: SearchKey }
   | { op: 'not'; key: SearchKey }
-  | { op: 'seq'; set: SeqRange[] }
-  | { op: 'uid'; set: SeqRange[] }
+  | { op: 'seq'; set: SeqRange[]; match?: (n: number) => boolean }
+  | { op: 'uid'; set: SeqRange[]; match?: (n: number) => boolean }
   | { op: 'flag'; flag: string; present: boolean }
   | { op: 'new' } | { op: 'old' } | { op: 'recent' }
   | { op: 'date'; field: 'internal' | 'sent'; cmp: 'before' | 'on' | 'since'; day: number }
@@ -34,7 +34,10 @@ const FLAG_KEYS: Record<string, [string, boolean]> = {
 };
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
-export function parseSearch(tokens: Token[]): SearchSpec {
+/** Keys in one SEARCH: each is tested against every message, so this bounds the work a command asks for. */
+export const MAX_SEARCH_KEYS = 1000;
+
+export function parseSearch(tokens: Token[], budget = { keys: 0 }): SearchSpec {
   let i = 0;
   let ret: SearchSpec['ret'];
   let charset = 'UTF-8';
@@ -59,8 +62,9 @@ export function parseSearch(tokens: Token[]): SearchSpec {
   const next = (): SearchKey => {
     const t = tokens[i++];
     if (!t) throw new ImapSyntaxError('missing search key');
+    if (++budget.keys > MAX_SEARCH_KEYS) throw new ImapSyntaxError(`more than ${MAX_SEARCH_KEYS} search keys`);
     if (t.type === 'list') {
-      const inner = parseSearch(t.items);
+      const inner = parseSearch(t.items, budget);
       return inner.key;
     }
     if (t.type !== 'atom') throw new ImapSyntaxError('invalid search key');
@@ -167,8 +171,8 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: numb
     case 'and': for (const s of k.keys) if (!(await matches(s, m, ctx))) return false; return true;
     case 'or': return (await matches(k.a, m, ctx)) || (await matches(k.b, m, ctx));
     case 'not': return !(await matches(k.key, m, ctx));
-    case 'seq': return inSet(k.set, m.seq, ctx.maxSeq);
-    case 'uid': return inSet(k.set, m.uid, ctx.maxUid);
+    case 'seq': return (k.match ??= setMatcher(k.set, ctx.maxSeq))(m.seq);
+    case 'uid': return (k.match ??= setMatcher(k.set, ctx.maxUid))(m.uid);
     case 'flag': return m.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase()) === k.present;
     case 'recent': case 'new': return false; // no \Recent (RFC 9051 drops it)
     case 'old': return true;

@@ -1,7 +1,10 @@
 /**
- * IMAP session (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1): reads frames through wire.ts, runs one
+ * IMAP session (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1): pulls frames through wire.ts, runs one
  * command at a time in order, writes through respond.ts, and holds the one catch that turns errors
  * into BAD / NO. The state is a union that carries its data; only this file assigns it.
+ * Input is bounded per state (protocols/shared/limits.ts): before login a command is at most a few
+ * KB and must come within the login timeout; commands pipelined ahead of the running one wait
+ * unparsed, and the socket is not read while more than a bound of them wait.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -12,11 +15,13 @@ import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { ChangeFeed } from '../../store/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { IdleTimer } from '../shared/idle-timer.js';
+import { SessionInput } from '../shared/input.js';
+import type { SessionLimits } from '../shared/limits.js';
 import { COMMANDS } from './commands/index.js';
-import { atom, encodeUntagged, StreamLiteral, toBuffer, type Value } from './respond.js';
+import { atom, encodeUntagged, encodeValues, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
 import { SelectedMailbox } from './selected.js';
 import type { UidSnapshots } from './uid-snapshots.js';
-import { FrameReader, ImapSyntaxError, tokenize, type Token, type WireLimits } from './wire.js';
+import { FrameReader, ImapSyntaxError, tokenize, type Token, type WireEvent } from './wire.js';
 
 export interface ImapDeps {
   hostname: string;
@@ -25,7 +30,7 @@ export interface ImapDeps {
   changes: ChangeFeed;
   /** UID lists shared by the sessions that have the same mailbox selected. */
   uidSnapshots: UidSnapshots;
-  limits: WireLimits & { allowPlaintextAuth: boolean; idleTimeoutMs: number; maxBadCommands: number };
+  limits: SessionLimits & { allowPlaintextAuth: boolean };
   log: Logger;
 }
 
@@ -57,32 +62,33 @@ const FLUSH_BYTES = 64 * 1024;
 /** ErrorCode → IMAP response code (RFC 5530). */
 const RESPONSE_CODE: Partial<Record<ErrorCode, string>> = {
   MAILBOX_NOT_FOUND: 'NONEXISTENT', MAILBOX_EXISTS: 'ALREADYEXISTS', OVER_QUOTA: 'OVERQUOTA', AUTH_FAILED: 'AUTHENTICATIONFAILED',
-  AUTH_LOCKED: 'UNAVAILABLE', INVALID_INPUT: 'CANNOT', TEMPORARY: 'UNAVAILABLE',
+  AUTH_LOCKED: 'UNAVAILABLE', INVALID_INPUT: 'CANNOT', TEMPORARY: 'UNAVAILABLE', LIMIT_REACHED: 'LIMIT',
 };
 
 export class ImapSession implements Session {
   state: ImapState = { kind: 'notAuthenticated' };
   readonly enabled = new Set<string>();
-  private reader: FrameReader;
-  private queue: Array<() => Promise<void>> = [];
-  private isRunning = false;
+  private readonly reader: FrameReader;
+  private readonly input: SessionInput<WireEvent>;
   private badCount = 0;
   private unsubscribe: (() => void) | undefined;
   /** RFC 9051 §5.4: the autologout timer is at least 30 minutes, IDLE included. */
   private readonly idleTimer: IdleTimer;
+  /** Closes a connection that has not logged in within the login timeout, however busy it keeps. */
+  private loginTimer: NodeJS.Timeout | undefined;
   private closed!: () => void;
   private readonly done = new Promise<void>((r) => (this.closed = r));
-  /** Set while a command waits for a client line (IDLE's DONE, an AUTHENTICATE response). */
-  private lineWaiter: ((line: string) => void) | undefined;
   readonly log: Logger;
 
   constructor(readonly conn: Connection, readonly deps: ImapDeps) {
-    this.reader = new FrameReader(deps.limits);
+    const limits = deps.limits;
+    this.reader = new FrameReader(limits.preAuth);
     this.log = conn.log;
-    this.idleTimer = new IdleTimer(deps.limits.idleTimeoutMs, () => {
+    this.idleTimer = new IdleTimer(limits.idleTimeoutMs, () => {
       this.write('* BYE Autologout; idle for too long\r\n');
       this.close();
     });
+    this.input = new SessionInput(this.reader, limits.preAuth.maxBufferedBytes, () => this.idleTimer.touch());
   }
 
   get socket(): Socket | TLSSocket {
@@ -98,9 +104,21 @@ export class ImapSession implements Session {
   }
 
   run(): Promise<void> {
-    this.attach();
+    this.input.attach(this.socket);
     this.socket.once('close', () => this.finish());
+    this.loginTimer = setTimeout(() => {
+      if (this.state.kind !== 'notAuthenticated') return;
+      this.log.info({ ms: this.deps.limits.loginTimeoutMs }, 'imap login timeout');
+      this.write('* BYE Login timeout\r\n');
+      this.close();
+    }, this.deps.limits.loginTimeoutMs);
+    this.loginTimer.unref();
     this.write(`* OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.deps.hostname} Postern IMAP ready\r\n`);
+    void this.loop().catch((err: unknown) => {
+      this.log.error({ err }, 'imap session failed');
+      this.write('* BYE Internal error\r\n');
+      this.close();
+    });
     return this.done;
   }
 
@@ -112,56 +130,40 @@ export class ImapSession implements Session {
   private finish(): void {
     this.unsubscribe?.();
     this.idleTimer.stop();
+    clearTimeout(this.loginTimer);
     this.state = { kind: 'logout' };
     this.closed();
   }
 
-  private attach(): void {
-    const socket = this.socket;
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-  }
-
-  private onData(chunk: Buffer): void {
-    this.idleTimer.touch();
-    for (const ev of this.reader.push(chunk)) {
+  /** One command at a time, in order; a client that does not read its answers stalls only itself. */
+  private async loop(): Promise<void> {
+    for (;;) {
+      const ev = await this.input.next();
+      if (!ev || this.state.kind === 'logout') return;
       switch (ev.kind) {
         case 'continue':
           this.write('+ Ready for literal data\r\n');
           break;
         case 'reject-literal':
           this.write(`${ev.tag} NO [TOOBIG] Literal of ${ev.size} bytes is too large\r\n`);
+          this.log.info({ size: ev.size, state: this.state.kind }, 'imap literal refused: too large');
           break;
         case 'too-long':
+          this.log.info({ state: this.state.kind }, 'imap line too long');
           this.bad(ev.tag, 'Line too long');
           break;
         case 'fatal':
+          this.log.info({ reason: ev.reason, state: this.state.kind }, 'imap input refused');
+          this.input.stop();
           this.write(`* BYE ${ev.reason}\r\n`);
           this.close();
           return;
         case 'frame':
-          if (this.lineWaiter && ev.segments.length === 1 && typeof ev.segments[0] === 'string') {
-            const w = this.lineWaiter;
-            this.lineWaiter = undefined;
-            w(ev.segments[0]);
-            break;
-          }
-          this.enqueue(ev.segments);
+          await this.execute(ev.segments);
           break;
       }
+      if (this.socket.writableLength > this.deps.limits.maxQueuedResponseBytes) await this.drained();
     }
-  }
-
-  private enqueue(segments: Array<string | Buffer>): void {
-    this.queue.push(() => this.execute(segments));
-    if (!this.isRunning) void this.drain();
-  }
-
-  private async drain(): Promise<void> {
-    this.isRunning = true;
-    while (this.queue.length && this.state.kind !== 'logout') {
-      await this.queue.shift()!();
-    }
-    this.isRunning = false;
   }
 
   private async execute(segments: Array<string | Buffer>): Promise<void> {
@@ -215,6 +217,8 @@ export class ImapSession implements Session {
   private bad(tag: string, text: string): void {
     this.write(`${tag} BAD ${sanitize(text)}\r\n`);
     if (++this.badCount >= this.deps.limits.maxBadCommands) {
+      this.log.info({ state: this.state.kind }, 'imap: too many invalid commands');
+      this.input.stop();
       this.write('* BYE Too many invalid commands\r\n');
       this.close();
     }
@@ -237,34 +241,93 @@ export class ImapSession implements Session {
    * read, so a large FETCH holds one message at a time, not the whole answer.
    */
   async send(...values: Value[]): Promise<void> {
-    let pending: Array<string | Buffer> = [];
+    this.hold();
     try {
-      for (const p of encodeUntagged(values, this.isUtf8)) {
-        if (!(p instanceof StreamLiteral)) {
-          pending.push(p);
-          continue;
-        }
-        this.append(toBuffer(pending));
-        pending = [];
+      await this.writeParts(encodeUntagged(values, this.isUtf8));
+    } finally {
+      this.release();
+    }
+    await this.waitForReader();
+  }
+
+  /**
+   * One FETCH response (RFC 9051 §7.5.2) written item by item: each item's data is made only when
+   * its turn comes, and the session waits for a client that is slow to read before making the next,
+   * so `FETCH 1 (BODY.PEEK[TEXT] BODY.PEEK[TEXT] …)` holds one section at a time, not all of them.
+   */
+  async sendFetch(seq: number, items: Iterable<Value[]>): Promise<void> {
+    this.hold();
+    try {
+      let parts: Part[] = [`* ${seq} FETCH (`];
+      let isFirst = true;
+      for (const item of items) {
+        if (!isFirst) parts.push(' ');
+        isFirst = false;
+        parts.push(...encodeValues(item, this.isUtf8));
+        await this.writeParts(parts);
+        parts = [];
+        if (this.socket.destroyed) return;
+        await this.waitForReader();
+      }
+      parts.push(')\r\n');
+      await this.writeParts(parts);
+    } finally {
+      this.release();
+    }
+    await this.waitForReader();
+  }
+
+  /** Writes encoded parts: text gathered, large buffers as they are (no copy), streamed literals from their source. */
+  private async writeParts(parts: Part[]): Promise<void> {
+    let pending: Array<string | Buffer> = [];
+    const gather = () => {
+      if (pending.length) this.append(toBuffer(pending));
+      pending = [];
+    };
+    for (const p of parts) {
+      if (p instanceof StreamLiteral) {
+        gather();
         this.flush();
-        // Nothing else may reach the socket inside this response (a "+" continuation, a BAD): write() holds it.
-        this.held ??= [];
         for await (const chunk of p.open()) {
           if (this.socket.destroyed) return;
           if (!this.socket.write(chunk as Buffer)) await this.drained();
         }
+      } else if (Buffer.isBuffer(p) && p.length >= FLUSH_BYTES) {
+        gather();
+        this.flush();
+        this.socket.write(p);
+      } else {
+        pending.push(p);
       }
-      this.append(toBuffer(pending));
-    } finally {
-      const held = this.held;
-      this.held = undefined;
-      for (const b of held ?? []) this.append(b);
     }
-    if (this.socket.writableNeedDrain) await this.drained();
+    gather();
   }
+
+  /** Responses the client has not read past the bound: flush and wait for it. */
+  private async waitForReader(): Promise<void> {
+    if (this.outBytes + this.socket.writableLength < this.deps.limits.maxQueuedResponseBytes && !this.socket.writableNeedDrain) return;
+    this.flush();
+    await this.drained();
+  }
+
+  /** While a response is written in pieces, anything else written (a BYE) waits for its end. */
+  private hold(): void {
+    this.holds++;
+    this.held ??= [];
+  }
+
+  private release(): void {
+    if (--this.holds > 0) return;
+    const held = this.held;
+    this.held = undefined;
+    for (const b of held ?? []) this.append(b);
+  }
+
+  private holds = 0;
 
   private drained(): Promise<void> {
     return new Promise((resolve) => {
+      if (this.socket.destroyed || !this.socket.writableNeedDrain) return resolve();
       const done = () => {
         this.socket.off('drain', done);
         this.socket.off('close', done);
@@ -309,11 +372,8 @@ export class ImapSession implements Session {
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
     this.out = [];
     this.outBytes = 0;
-    // A client that stops reading only stalls itself: stop reading its commands until it drains.
-    if (!this.socket.write(data)) {
-      this.socket.pause();
-      this.socket.once('drain', () => this.socket.resume());
-    }
+    // A client that stops reading only stalls itself: the command loop waits for it before the next command.
+    this.socket.write(data);
   }
 
   /** Flushes and closes (BYE, LOGOUT, too many errors). */
@@ -337,23 +397,47 @@ export class ImapSession implements Session {
     return this.conn.isTls || this.deps.limits.allowPlaintextAuth;
   }
 
-  /** Waits for the next client line (AUTHENTICATE continuation, IDLE's DONE). */
-  nextLine(): Promise<string> {
-    return new Promise((resolve) => (this.lineWaiter = resolve));
+  /**
+   * The next client line, for a command that reads one (an AUTHENTICATE response, IDLE's DONE). A
+   * line that is not one plain line (a literal, an overlong line) is a syntax error of that command.
+   */
+  async nextLine(): Promise<string> {
+    for (;;) {
+      const ev = await this.input.next();
+      if (!ev) throw new ImapBad('connection closed');
+      if (ev.kind === 'frame' && ev.segments.length === 1 && typeof ev.segments[0] === 'string') return ev.segments[0];
+      if (ev.kind === 'continue') {
+        this.write('+ Ready for literal data\r\n');
+        continue;
+      }
+      if (ev.kind === 'fatal') {
+        this.input.stop();
+        this.write(`* BYE ${ev.reason}\r\n`);
+        this.close();
+        throw new ImapBad('connection closed');
+      }
+      throw new ImapSyntaxError('expected one line');
+    }
   }
 
-  /** STARTTLS: no plaintext read after the command may be used (RFC 9051 §6.2.1). */
+  /**
+   * STARTTLS: the tagged OK is on the wire; whatever the client sent after the command is dropped
+   * unread (RFC 9051 §6.2.1, CVE-2011-0411), then the handshake runs and reading resumes over TLS.
+   */
   async startTls(): Promise<void> {
-    this.socket.removeAllListeners('data');
-    this.reader = new FrameReader(this.deps.limits);
-    this.socket.pause();
     this.flush();
-    await this.conn.startTls();
-    this.attach();
+    const dropped = await this.input.upgrade(async () => {
+      await this.conn.startTls();
+      return this.socket;
+    });
+    if (dropped > 0) this.log.warn({ bytes: dropped }, 'imap: discarded input pipelined after STARTTLS');
   }
 
   login(user: AuthedUser): void {
     this.state = { kind: 'authenticated', user };
+    clearTimeout(this.loginTimer);
+    this.reader.setLimits(this.deps.limits.authenticated);
+    this.input.setMaxBufferedBytes(this.deps.limits.authenticated.maxBufferedBytes);
     this.unsubscribe = this.deps.changes.subscribe(user.accountId, (event) => {
       if (this.state.kind === 'selected') this.state.view.apply(event);
     });
@@ -383,8 +467,29 @@ export class ImapSession implements Session {
     return this.state.view;
   }
 
-  /** Tells the client of other sessions' changes; expunges only where RFC 9051 §7.5.1 allows. */
-  async announce(allowExpunge: boolean): Promise<void> {
+  /**
+   * Tells the client of other sessions' changes; expunges only where RFC 9051 §7.5.1 allows. One
+   * announcement runs at a time and calls made meanwhile fold into one more: a COPY of 10,000
+   * messages is 10,000 change events, and each must not start its own store query.
+   */
+  announce(allowExpunge: boolean): Promise<void> {
+    if (this.queuedAnnounce) {
+      this.queuedAnnounce.allowExpunge &&= allowExpunge; // expunges wait for a point where all callers allow them
+      return this.announceTail;
+    }
+    const queued = { allowExpunge };
+    this.queuedAnnounce = queued;
+    this.announceTail = this.announceTail.then(() => {
+      this.queuedAnnounce = undefined;
+      return this.announceNow(queued.allowExpunge);
+    }).catch((err: unknown) => this.log.error({ err }, 'imap: announcing changes failed'));
+    return this.announceTail;
+  }
+
+  private announceTail: Promise<void> = Promise.resolve();
+  private queuedAnnounce: { allowExpunge: boolean } | undefined;
+
+  private async announceNow(allowExpunge: boolean): Promise<void> {
     if (this.state.kind !== 'selected') return;
     const view = this.state.view;
     if (!view.hasPending) return;

@@ -5,7 +5,12 @@ import { decodeMutf7, encodeMutf7 } from './utf7.js';
 import { FrameReader, ImapSyntaxError, tokenize, type WireEvent } from './wire.js';
 
 const LIMITS = { maxLineBytes: 1000, maxLiteralBytes: 100, maxCommandBytes: 500 };
-const feed = (r: FrameReader, s: string | Buffer) => r.push(typeof s === 'string' ? Buffer.from(s) : s);
+const feed = (r: FrameReader, s: string | Buffer): WireEvent[] => {
+  r.push(typeof s === 'string' ? Buffer.from(s) : s);
+  const out: WireEvent[] = [];
+  for (let ev = r.next(); ev; ev = r.next()) out.push(ev);
+  return out;
+};
 
 describe('IMAP framing', () => {
   it('assembles a command from pieces, byte by byte', () => {
@@ -39,6 +44,29 @@ describe('IMAP framing', () => {
     const r = new FrameReader(LIMITS);
     assert.deepEqual(feed(r, `a7 ${'x'.repeat(2000)}`), []);
     assert.deepEqual(feed(r, `${'y'.repeat(5000)}\r\na8 NOOP\r\n`), [{ kind: 'too-long', tag: 'a7' }, { kind: 'frame', segments: ['a8 NOOP'] }]);
+  });
+
+  it('reads a literal pushed in many chunks in linear time and keeps unparsed input for later', () => {
+    const r = new FrameReader({ maxLineBytes: 1000, maxLiteralBytes: 8 << 20, maxCommandBytes: 9 << 20 });
+    assert.deepEqual(feed(r, 'a1 APPEND INBOX {8388608+}\r\n'), []);
+    const chunk = Buffer.alloc(1024, 0x61);
+    const started = process.cpuUsage();
+    for (let i = 0; i < 8192; i++) r.push(chunk);
+    r.push(Buffer.from('\r\na2 NOOP\r\na3 NOOP\r\n'));
+    const frame = r.next() as Extract<WireEvent, { kind: 'frame' }>;
+    const cpu = process.cpuUsage(started);
+    assert.equal((frame.segments[1] as Buffer).length, 8 << 20);
+    assert.ok(cpu.user + cpu.system < 2_000_000, 'a quadratic reader copies gigabytes here');
+    assert.equal(r.bufferedBytes, 'a2 NOOP\r\na3 NOOP\r\n'.length, 'pipelined commands stay unparsed until asked for');
+    assert.deepEqual(r.next(), { kind: 'frame', segments: ['a2 NOOP'] });
+    assert.equal(r.discard(), 'a3 NOOP\r\n'.length);
+    assert.equal(r.next(), undefined);
+  });
+
+  it('closes on a non-synchronising literal over the limit and reads nothing after it', () => {
+    const r = new FrameReader({ maxLineBytes: 8192, maxLiteralBytes: 8192, maxCommandBytes: 16384 });
+    assert.deepEqual(feed(r, 'a LOGIN {52428800+}\r\nxxxx'), [{ kind: 'fatal', reason: 'literal of 52428800 bytes is over the limit' }]);
+    assert.deepEqual(feed(r, 'b NOOP\r\n'), []);
   });
 });
 

@@ -18,84 +18,152 @@ export type WireEvent =
   | { kind: 'fatal'; reason: string } // framing cannot recover: BYE and close
   | { kind: 'too-long'; tag: string }; // line over the limit: skipped up to its end
 
+const EMPTY = Buffer.alloc(0);
+/** `{` 1*DIGIT [`+`] `}` at the end of a line (RFC 9051 §4.3, RFC 7888); 20 digits is more than any honest size. */
+const LITERAL_HEADER = /\{(\d{1,20})(\+?)\}$/;
+
+/**
+ * Pulls one event at a time from the bytes pushed so far. Every byte is looked at once: a line is
+ * gathered from the chunks it spans and joined when its end is found, a literal from its chunks
+ * once it is complete, so a 50 MB APPEND costs one copy, not one per chunk.
+ */
 export class FrameReader {
-  private buf: Buffer = Buffer.alloc(0);
+  /** Unparsed input, oldest first; `head` is the first chunk's unparsed rest. */
+  private chunks: Buffer[] = [];
+  private head: Buffer = EMPTY;
+  private unparsed = 0;
+  /** The line being gathered, in pieces. */
+  private line: Buffer[] = [];
+  private lineBytes = 0;
   private segments: Array<string | Buffer> = [];
+  private literal: Buffer[] = [];
   private literalLeft = -1;
   private commandBytes = 0;
   private skippingLine = false;
   private skipTag = '';
+  private isDead = false;
 
-  constructor(private readonly limits: WireLimits) {}
+  constructor(private limits: WireLimits) {}
 
-  /** Feeds bytes; returns the events they complete, in order. */
-  push(chunk: Buffer): WireEvent[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-    const events: WireEvent[] = [];
+  /** New limits from the next command on (larger ones once the client has logged in). */
+  setLimits(limits: WireLimits): void {
+    this.limits = limits;
+  }
+
+  get bufferedBytes(): number {
+    return this.unparsed;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.isDead || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.unparsed += chunk.length;
+  }
+
+  discard(): number {
+    const dropped = this.unparsed + this.lineBytes + this.literal.reduce((n, b) => n + b.length, 0);
+    this.chunks = [];
+    this.head = EMPTY;
+    this.unparsed = 0;
+    this.line = [];
+    this.lineBytes = 0;
+    this.literal = [];
+    this.literalLeft = -1;
+    this.skippingLine = false;
+    this.reset();
+    return dropped;
+  }
+
+  /** The next event the input so far completes, or undefined. */
+  next(): WireEvent | undefined {
     for (;;) {
+      if (this.isDead) return undefined;
+      if (this.head.length === 0) {
+        const chunk = this.chunks.shift();
+        if (!chunk) return undefined;
+        this.head = chunk;
+      }
       if (this.literalLeft >= 0) {
-        if (this.buf.length < this.literalLeft) return events;
-        this.segments.push(Buffer.from(this.buf.subarray(0, this.literalLeft)));
-        this.buf = this.buf.subarray(this.literalLeft);
+        const take = Math.min(this.literalLeft, this.head.length);
+        this.literal.push(this.head.subarray(0, take));
+        this.consume(take);
+        this.literalLeft -= take;
+        if (this.literalLeft > 0) continue;
+        this.segments.push(this.literal.length === 1 ? Buffer.from(this.literal[0]!) : Buffer.concat(this.literal));
+        this.literal = [];
         this.literalLeft = -1;
         continue;
       }
-      const nl = this.buf.indexOf(0x0a);
+      const nl = this.head.indexOf(0x0a);
       if (this.skippingLine) {
         if (nl < 0) {
-          this.buf = Buffer.alloc(0);
-          return events;
+          this.consume(this.head.length);
+          continue;
         }
-        this.buf = this.buf.subarray(nl + 1);
+        this.consume(nl + 1);
         this.skippingLine = false;
-        events.push({ kind: 'too-long', tag: this.skipTag });
         this.reset();
-        continue;
+        return { kind: 'too-long', tag: this.skipTag };
       }
       if (nl < 0) {
-        if (this.buf.length > this.limits.maxLineBytes) {
-          this.skipTag = tagOf(this.segments, this.buf);
-          this.skippingLine = true;
-          this.buf = Buffer.alloc(0);
-        }
-        return events;
-      }
-      if (nl > this.limits.maxLineBytes) {
-        this.skipTag = tagOf(this.segments, this.buf);
-        this.buf = this.buf.subarray(nl + 1);
-        events.push({ kind: 'too-long', tag: this.skipTag });
-        this.reset();
+        this.line.push(this.head);
+        this.lineBytes += this.head.length;
+        this.consume(this.head.length);
+        if (this.lineBytes > this.limits.maxLineBytes) this.startSkipping();
         continue;
       }
-      const lineEnd = nl > 0 && this.buf[nl - 1] === 0x0d ? nl - 1 : nl;
-      const line = this.buf.subarray(0, lineEnd).toString('utf8');
-      this.buf = this.buf.subarray(nl + 1);
-      this.commandBytes += nl + 1;
-      const m = /\{(\d{1,20})(\+?)\}$/.exec(line);
+      this.line.push(this.head.subarray(0, nl + 1));
+      this.lineBytes += nl + 1;
+      this.consume(nl + 1);
+      if (this.lineBytes - 1 > this.limits.maxLineBytes) {
+        this.startSkipping();
+        this.skippingLine = false;
+        this.reset();
+        return { kind: 'too-long', tag: this.skipTag };
+      }
+      const raw = this.line.length === 1 ? this.line[0]! : Buffer.concat(this.line, this.lineBytes);
+      this.line = [];
+      this.commandBytes += this.lineBytes;
+      this.lineBytes = 0;
+      const end = raw.length > 1 && raw[raw.length - 2] === 0x0d ? raw.length - 2 : raw.length - 1;
+      const text = raw.toString('utf8', 0, end);
+      const m = LITERAL_HEADER.exec(text);
       if (!m) {
-        this.segments.push(line);
-        events.push({ kind: 'frame', segments: this.segments });
+        this.segments.push(text);
+        const frame: WireEvent = { kind: 'frame', segments: this.segments };
         this.reset();
-        continue;
+        return frame;
       }
       const size = Number(m[1]);
       const isSync = m[2] !== '+';
-      this.segments.push(line.slice(0, m.index));
-      const tooBig = size > this.limits.maxLiteralBytes || this.commandBytes + size > this.limits.maxCommandBytes;
-      if (tooBig) {
+      this.segments.push(text.slice(0, m.index));
+      if (size > this.limits.maxLiteralBytes || this.commandBytes + size > this.limits.maxCommandBytes) {
         if (!isSync) {
-          events.push({ kind: 'fatal', reason: `literal of ${size} bytes is over the limit` });
-          this.buf = Buffer.alloc(0);
-          return events;
+          // Its bytes are already on the way and cannot be told apart from commands: give up (RFC 7888 §4).
+          this.isDead = true;
+          return { kind: 'fatal', reason: `literal of ${size} bytes is over the limit` };
         }
-        events.push({ kind: 'reject-literal', tag: tagOf(this.segments, Buffer.alloc(0)), size });
+        const tag = tagOf(this.segments, EMPTY);
         this.reset();
-        continue;
+        return { kind: 'reject-literal', tag, size };
       }
       this.commandBytes += size;
       this.literalLeft = size;
-      if (isSync) events.push({ kind: 'continue' });
+      if (isSync) return { kind: 'continue' };
     }
+  }
+
+  private consume(n: number): void {
+    this.head = n >= this.head.length ? EMPTY : this.head.subarray(n);
+    this.unparsed -= n;
+  }
+
+  /** The line is over the limit: what was gathered is dropped, and the rest up to its end is skipped. */
+  private startSkipping(): void {
+    this.skipTag = tagOf(this.segments, Buffer.concat(this.line).subarray(0, 200));
+    this.line = [];
+    this.lineBytes = 0;
+    this.skippingLine = true;
   }
 
   private reset(): void {

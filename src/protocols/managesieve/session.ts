@@ -11,13 +11,15 @@ import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import { SieveQuotaError, type SieveScripts } from '../../services/sieve/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { IdleTimer } from '../shared/idle-timer.js';
+import type { SessionLimits } from '../shared/limits.js';
+import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
 import { CommandReader, encodeString, ManageSieveSyntaxError, type ReaderEvent, type ReaderLimits, type Token } from './parse.js';
 
 export interface ManageSieveDeps {
   hostname: string;
   auth: Auth;
   sieve: SieveScripts;
-  limits: { allowPlaintextAuth: boolean; idleTimeoutMs: number; maxLineBytes: number; maxBadCommands: number };
+  limits: SessionLimits & { allowPlaintextAuth: boolean };
 }
 
 type State =
@@ -48,6 +50,7 @@ const RESPONSE_CODE: Record<ErrorCode, string | undefined> = {
   ALIAS_NOT_FOUND: undefined, ALIAS_LOOP: undefined, OVER_QUOTA: 'QUOTA', AUTH_FAILED: undefined, AUTH_LOCKED: 'TRYLATER',
   ACCOUNT_DISABLED: undefined, RELAY_DENIED: undefined, SENDER_NOT_OWNED: undefined, INVALID_ADDRESS: undefined,
   MAIL_LOOP: undefined, MESSAGE_TOO_BIG: 'QUOTA/MAXSIZE', POLICY_REJECTED: undefined, TEMPORARY: 'TRYLATER', CONFIG: 'TRYLATER',
+  LIMIT_REACHED: 'QUOTA',
 };
 
 const ANY: StateKind[] = ['notAuthenticated', 'authenticated'];
@@ -64,12 +67,6 @@ const COMMAND_STATES: Record<string, StateKind[]> = {
 const MAX_PENDING_COMMANDS = 32;
 /** Oversized input (a too-large script literal, an overlong line) read and dropped before giving up. */
 const MAX_SKIP_BYTES = 1 << 20;
-/** The largest literal before login: an AUTHENTICATE response, never a script. */
-const PREAUTH_LITERAL_BYTES = 8 * 1024;
-/** Time to log in (Dovecot's login processes allow about a minute); the idle timeout applies after. */
-const LOGIN_TIMEOUT_MS = 2 * 60_000;
-/** Room for the name and framing of a PUTSCRIPT around a script of the largest allowed size. */
-const LITERAL_SLACK_BYTES = 1024;
 
 export class ManageSieveSession implements Session {
   private state: State = { kind: 'notAuthenticated' };
@@ -101,9 +98,9 @@ export class ManageSieveSession implements Session {
   run(): Promise<void> {
     this.loginTimer = setTimeout(() => {
       if (this.state.kind !== 'notAuthenticated') return;
-      this.log.info({}, 'managesieve login timeout');
+      this.log.info({ ms: this.deps.limits.loginTimeoutMs }, 'managesieve login timeout');
       this.bye('BYE "Login timeout"');
-    }, LOGIN_TIMEOUT_MS);
+    }, this.deps.limits.loginTimeoutMs);
     this.loginTimer.unref();
     this.attach();
     this.write(`${this.capabilityLines()}OK ${encodeString(`${this.deps.hostname} Postern ManageSieve ready`)}`);
@@ -125,9 +122,8 @@ export class ManageSieveSession implements Session {
   /** Before login a client sends only small commands: scripts (and the memory they take) come after. */
   private readerLimits(): ReaderLimits {
     const isAuthenticated = this.state.kind === 'authenticated';
-    const maxLiteralBytes = isAuthenticated ? this.deps.sieve.limits.maxScriptBytes + LITERAL_SLACK_BYTES : PREAUTH_LITERAL_BYTES;
-    const maxLineBytes = this.deps.limits.maxLineBytes;
-    return { maxLineBytes, maxLiteralBytes, maxCommandBytes: maxLiteralBytes + 2 * maxLineBytes, maxSkipBytes: isAuthenticated ? MAX_SKIP_BYTES : PREAUTH_LITERAL_BYTES * 4 };
+    const l = isAuthenticated ? this.deps.limits.authenticated : this.deps.limits.preAuth;
+    return { maxLineBytes: l.maxLineBytes, maxLiteralBytes: l.maxLiteralBytes, maxCommandBytes: l.maxCommandBytes, maxSkipBytes: isAuthenticated ? MAX_SKIP_BYTES : l.maxCommandBytes * 2 };
   }
 
   private attach(): void {
@@ -445,11 +441,13 @@ export class ManageSieveSession implements Session {
       response = t.value;
     }
     if (response === '*') throw new ManageSieveNo('Authentication cancelled');
-    if (response.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(response)) throw new ManageSieveNo('Invalid base64 in SASL response');
-    const parts = Buffer.from(response, 'base64').toString('utf8').split('\0');
-    if (parts.length !== 3) throw new ManageSieveNo('Invalid PLAIN response');
-    const [authzid, authcid, password] = parts as [string, string, string];
-    if (authzid && authzid.toLowerCase() !== authcid.toLowerCase()) throw new ManageSieveNo('Authorization identity must match');
+    const plain = decodeSaslPlain(response);
+    if (!plain.ok) {
+      this.log.info({ reason: plain.reason }, 'managesieve AUTHENTICATE refused');
+      throw new ManageSieveNo(`Invalid SASL response: ${plain.reason}`);
+    }
+    if (!isSameIdentity(plain.value)) throw new ManageSieveNo('Authorization identity must match');
+    const { authcid, password } = plain.value;
     let user: AuthedUser;
     try {
       user = await this.deps.auth.authenticate(authcid, password, { ip: this.conn.remoteAddress, protocol: 'managesieve' });

@@ -5,20 +5,28 @@
  * nothing; retrieved messages become \Seen for IMAP clients. UIDL is Dovecot's default
  * %08Xu%08Xv (UID then UIDVALIDITY, hex), so IMAP and POP3 agree and clients moving from Dovecot
  * do not download everything again.
+ * Input is pulled one command at a time (PIPELINING, RFC 2449 §6.6, without unbounded read-ahead),
+ * every response waits for a client that is slow to read, and RETR streams the message.
  */
-import { isMailError } from '../../lib/errors.js';
+import { isMailError, type ErrorCode } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { MailboxRecord, MessageSummary } from '../../store/index.js';
+import { headerEnd } from '../../mail/mime/headers.js';
 import type { Connection, Session } from '../shared/connection.js';
+import { DotStuffer } from '../shared/dot-stuff.js';
 import { IdleTimer } from '../shared/idle-timer.js';
+import { SessionInput } from '../shared/input.js';
+import type { SessionLimits } from '../shared/limits.js';
+import { LineReader, type LineEvent } from '../shared/lines.js';
+import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
 
 export interface Pop3Deps {
   hostname: string;
   auth: Auth;
   mailboxes: Mailboxes;
-  limits: { allowPlaintextAuth: boolean; idleTimeoutMs: number; maxLineBytes: number; maxBadCommands: number };
+  limits: SessionLimits & { allowPlaintextAuth: boolean };
   /** Accounts whose maildrop a POP3 session holds, shared by every POP3 listener. */
   locks: Set<number>;
   log: Logger;
@@ -29,18 +37,31 @@ type State =
   | { kind: 'transaction'; user: AuthedUser; box: MailboxRecord; messages: MessageSummary[]; deleted: Set<number> }
   | { kind: 'done' };
 
+/**
+ * ErrorCode → what the client is told (RFC 2449 §8, RFC 3206 response codes); never the internal
+ * message. A new ErrorCode fails to compile until it has a row here.
+ */
+const POP3_ERROR: Record<ErrorCode, string> = {
+  INVALID_INPUT: 'Invalid request', NOT_FOUND: 'No such message', ALREADY_EXISTS: 'Already exists', DOMAIN_NOT_FOUND: '[AUTH] Authentication failed',
+  DOMAIN_NOT_EMPTY: 'Invalid request', ACCOUNT_NOT_FOUND: '[AUTH] Authentication failed', MAILBOX_NOT_FOUND: '[SYS/PERM] The maildrop does not exist',
+  MAILBOX_EXISTS: 'Already exists', ALIAS_NOT_FOUND: 'Invalid request', ALIAS_LOOP: 'Invalid request', OVER_QUOTA: '[SYS/PERM] Mailbox is full',
+  AUTH_FAILED: '[AUTH] Authentication failed', AUTH_LOCKED: '[SYS/TEMP] Too many failed logins, try again later', ACCOUNT_DISABLED: '[AUTH] Authentication failed',
+  RELAY_DENIED: 'Invalid request', SENDER_NOT_OWNED: 'Invalid request', INVALID_ADDRESS: 'Invalid request', MAIL_LOOP: 'Invalid request',
+  MESSAGE_TOO_BIG: 'Message too large', POLICY_REJECTED: 'Refused by policy', TEMPORARY: '[SYS/TEMP] Temporary failure, try again', CONFIG: '[SYS/TEMP] Temporary failure, try again',
+  LIMIT_REACHED: '[SYS/PERM] Limit reached',
+};
+
 const MAX_ARG_BYTES = 255; // RFC 2449 §4: arguments up to 40 characters; room for AUTH responses
 
 export class Pop3Session implements Session {
   private state: State = { kind: 'authorization' };
-  private buffer: Buffer = Buffer.alloc(0);
-  private queue: Promise<void> = Promise.resolve();
+  private readonly input: SessionInput<LineEvent>;
   private badCount = 0;
   /** RFC 1939 §3: an inactivity autologout timer of at least 10 minutes. */
   private readonly idleTimer: IdleTimer;
+  private loginTimer: NodeJS.Timeout | undefined;
   private closed!: () => void;
   private readonly done = new Promise<void>((r) => (this.closed = r));
-  private lineWaiter: ((line: string) => void) | undefined;
   private readonly log: Logger;
 
   constructor(private readonly conn: Connection, private readonly deps: Pop3Deps) {
@@ -49,12 +70,26 @@ export class Pop3Session implements Session {
       this.write('-ERR Autologout; idle for too long');
       this.conn.close();
     });
+    const input = deps.limits.preAuth;
+    this.input = new SessionInput(new LineReader(input.maxLineBytes), input.maxBufferedBytes, () => this.idleTimer.touch());
   }
 
   run(): Promise<void> {
-    this.attach();
+    this.input.attach(this.conn.socket);
     this.conn.socket.once('close', () => this.finish());
+    this.loginTimer = setTimeout(() => {
+      if (this.state.kind !== 'authorization') return;
+      this.log.info({ ms: this.deps.limits.loginTimeoutMs }, 'pop3 login timeout');
+      this.write('-ERR Login timeout');
+      this.conn.close();
+    }, this.deps.limits.loginTimeoutMs);
+    this.loginTimer.unref();
     this.write(`+OK ${this.deps.hostname} Postern POP3 ready`);
+    void this.loop().catch((err: unknown) => {
+      this.log.error({ err }, 'pop3 session failed');
+      this.write('-ERR [SYS/TEMP] Internal error');
+      this.conn.close();
+    });
     return this.done;
   }
 
@@ -65,58 +100,62 @@ export class Pop3Session implements Session {
 
   private finish(): void {
     this.idleTimer.stop();
+    clearTimeout(this.loginTimer);
     if (this.state.kind === 'transaction') this.deps.locks.delete(this.state.user.accountId); // no UPDATE: nothing deleted
     this.state = { kind: 'done' };
     this.closed();
   }
 
-  private attach(): void {
-    this.conn.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+  /** PIPELINING (RFC 2449 §6.6): commands run one after another, in order. */
+  private async loop(): Promise<void> {
+    for (;;) {
+      const ev = await this.input.next();
+      if (!ev || this.state.kind === 'done') return;
+      if (ev.kind === 'too-long') {
+        this.log.info({}, 'pop3 line too long');
+        this.bad('Line too long');
+      } else {
+        await this.command(ev.text);
+      }
+      if (this.conn.socket.writableLength > this.deps.limits.maxQueuedResponseBytes) await this.drained();
+    }
   }
 
-  private onData(chunk: Buffer): void {
-    this.idleTimer.touch();
-    this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
-    for (;;) {
-      const nl = this.buffer.indexOf(0x0a);
-      if (nl < 0) {
-        if (this.buffer.length > this.deps.limits.maxLineBytes) {
-          this.write('-ERR Line too long');
-          this.conn.close();
-        }
-        return;
-      }
-      const line = this.buffer.subarray(0, nl).toString('utf8').replace(/\r$/, '');
-      this.buffer = this.buffer.subarray(nl + 1);
-      if (nl > this.deps.limits.maxLineBytes) {
-        this.bad('Line too long');
-        continue;
-      }
-      if (this.lineWaiter) {
-        const w = this.lineWaiter;
-        this.lineWaiter = undefined;
-        w(line);
-        continue;
-      }
-      // PIPELINING (RFC 2449 §6.6): commands run one after another, in order.
-      this.queue = this.queue.then(() => this.command(line));
-    }
+  /** The next line, for AUTH's continuation; undefined when the connection is gone. */
+  private async nextLine(): Promise<string | undefined> {
+    const ev = await this.input.next();
+    if (!ev) return undefined;
+    return ev.kind === 'line' ? ev.text : '';
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      const socket = this.conn.socket;
+      if (socket.destroyed || !socket.writableNeedDrain) return resolve();
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        resolve();
+      };
+      socket.once('drain', done);
+      socket.once('close', done);
+    });
   }
 
   private write(line: string): void {
     if (!this.conn.socket.destroyed) this.conn.socket.write(`${line}\r\n`);
   }
 
-  /** A multi-line response (RFC 1939 §3): status line, lines, then "." alone. */
+  /** A multi-line response (RFC 1939 §3): status line, lines, then "." alone, in one write. */
   private multiline(status: string, lines: string[]): void {
-    this.write(status);
-    for (const l of lines) this.write(l.startsWith('.') ? `.${l}` : l);
-    this.write('.');
+    this.write([status, ...lines.map((l) => (l.startsWith('.') ? `.${l}` : l)), '.'].join('\r\n'));
   }
 
   private bad(text: string): void {
     this.write(`-ERR ${text}`);
     if (++this.badCount >= this.deps.limits.maxBadCommands) {
+      this.log.info({}, 'pop3: too many invalid commands');
+      this.input.stop();
       this.write('-ERR Too many invalid commands');
       this.conn.close();
     }
@@ -135,7 +174,8 @@ export class Pop3Session implements Session {
       this.badCount = 0;
     } catch (err) {
       if (isMailError(err)) {
-        this.write(`-ERR ${err.message}`);
+        this.log.info({ cmd: name, code: err.code, reason: err.message }, 'pop3 command refused');
+        this.write(`-ERR ${POP3_ERROR[err.code]}`);
       } else {
         this.log.error({ cmd: name, err }, 'pop3 command failed');
         this.write('-ERR [SYS/TEMP] Internal error, try again');
@@ -170,12 +210,14 @@ export class Pop3Session implements Session {
       case 'STLS': {
         if (this.conn.isTls) return this.bad('TLS is already active');
         this.write('+OK Begin TLS negotiation');
-        this.conn.socket.removeAllListeners('data');
-        this.buffer = Buffer.alloc(0); // RFC 2595 §4: nothing read before the handshake is used after it
-        this.conn.socket.pause();
-        await this.conn.startTls();
+        // RFC 2595 §4: nothing read before the handshake is used after it.
+        const dropped = await this.input.upgrade(async () => {
+          await this.conn.startTls();
+          return this.conn.socket;
+        });
+        if (dropped > 0) this.log.warn({ bytes: dropped }, 'pop3: discarded input pipelined after STLS');
         this.state = { kind: 'authorization' };
-        return this.attach();
+        return;
       }
       case 'USER':
         if (!this.mayLogin) return this.write('-ERR [AUTH] Use STLS before logging in');
@@ -188,20 +230,24 @@ export class Pop3Session implements Session {
         return this.login(state.user, arg);
       case 'AUTH': {
         if (!arg) return this.multiline('+OK Mechanisms follow', ['PLAIN']);
-        const [mech, initial] = arg.split(' ');
+        const [mech, initial, extra] = arg.split(' ');
         if (mech!.toUpperCase() !== 'PLAIN') return this.write('-ERR Mechanism not supported');
+        if (extra !== undefined) return this.bad('AUTH takes a mechanism and an initial response');
         if (!this.mayLogin) return this.write('-ERR [AUTH] Use STLS before logging in');
         let response = initial;
         if (response === undefined) {
           this.write('+ ');
-          response = await new Promise<string>((r) => (this.lineWaiter = r));
+          response = await this.nextLine();
+          if (response === undefined) return;
         }
         if (response === '*') return this.write('-ERR Authentication cancelled');
-        const parts = Buffer.from(response === '=' ? '' : response, 'base64').toString('utf8').split('\0');
-        if (parts.length !== 3) return this.bad('Invalid PLAIN response');
-        const [authzid, authcid, password] = parts as [string, string, string];
-        if (authzid && authzid.toLowerCase() !== authcid.toLowerCase()) return this.write('-ERR [AUTH] Authorization identity must match');
-        return this.login(authcid, password);
+        const plain = decodeSaslPlain(response === '=' ? '' : response);
+        if (!plain.ok) {
+          this.log.info({ reason: plain.reason }, 'pop3 AUTH refused');
+          return this.bad(`Invalid PLAIN response: ${plain.reason}`);
+        }
+        if (!isSameIdentity(plain.value)) return this.write('-ERR [AUTH] Authorization identity must match');
+        return this.login(plain.value.authcid, plain.value.password);
       }
       default:
         return this.bad(['STAT', 'LIST', 'RETR', 'DELE', 'RSET', 'TOP', 'UIDL'].includes(name) ? 'Log in first' : 'Unknown command');
@@ -224,6 +270,7 @@ export class Pop3Session implements Session {
       return this.write('-ERR [IN-USE] Mailbox is locked by another POP3 session');
     }
     this.deps.locks.add(user.accountId);
+    clearTimeout(this.loginTimer);
     const box = await this.deps.mailboxes.get(user.accountId, 'INBOX');
     const messages = await this.deps.mailboxes.summaries(box.id);
     this.state = { kind: 'transaction', user, box, messages, deleted: new Set() };
@@ -270,10 +317,14 @@ export class Pop3Session implements Session {
           if (name === 'TOP' && (linesText === undefined || !/^\d{1,9}$/.test(linesText))) throw new Pop3Error('TOP needs a message number and a line count');
           const stored = (await this.deps.mailboxes.messagesByUid(st.box.id, [m.uid]))[0];
           if (!stored) throw new Pop3Error('Message was removed by another session');
-          let content = await this.deps.mailboxes.content(stored);
-          if (name === 'TOP') content = top(content, Number(linesText));
-          this.write(name === 'RETR' ? `+OK ${m.size} octets` : '+OK Top of message follows');
-          await this.sendStuffed(content);
+          if (name === 'TOP') {
+            const content = await this.deps.mailboxes.content(stored);
+            this.write('+OK Top of message follows');
+            await this.sendStuffed([top(content, Number(linesText))]);
+          } else {
+            this.write(`+OK ${m.size} octets`);
+            await this.sendStuffed(this.deps.mailboxes.openContent(stored));
+          }
           if (name === 'RETR' && !m.flags.includes('\\Seen')) {
             await this.deps.mailboxes.setFlags(st.user.accountId, st.box.id, [m.uid], 'add', ['\\Seen']);
             m.flags.push('\\Seen');
@@ -306,12 +357,15 @@ export class Pop3Session implements Session {
     }
   }
 
-  /** RFC 1939 §3: lines starting with "." get another "."; the response ends with "." alone. */
-  private async sendStuffed(content: Buffer): Promise<void> {
-    const text = content.toString('latin1').replace(/\r?\n/g, '\r\n');
-    const body = text.replace(/^\./gm, '..');
-    const ok = this.conn.socket.write(Buffer.from(body.endsWith('\r\n') || body === '' ? `${body}.\r\n` : `${body}\r\n.\r\n`, 'latin1'));
-    if (!ok) await new Promise((r) => this.conn.socket.once('drain', r));
+  /** RFC 1939 §3: lines starting with "." get another "."; the response ends with "." alone. Streamed. */
+  private async sendStuffed(content: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+    const stuffer = new DotStuffer();
+    const socket = this.conn.socket;
+    for await (const chunk of content) {
+      if (socket.destroyed) return;
+      if (!socket.write(stuffer.push(chunk))) await this.drained();
+    }
+    socket.write(stuffer.end());
   }
 }
 
@@ -323,12 +377,13 @@ export function uidl(uid: number, uidValidity: number): string {
   return `${hex(uid)}${hex(uidValidity)}`;
 }
 
-/** The header, the blank line and the first `lines` lines of the body (RFC 1939 §7 TOP). */
+/** The header, the blank line and the first `lines` lines of the body (RFC 1939 §7 TOP): found with indexOf, not split. */
 function top(content: Buffer, lines: number): Buffer {
-  const text = content.toString('latin1');
-  const m = /\r?\n\r?\n/.exec(text);
-  if (!m) return content;
-  const headerEnd = m.index + m[0].length;
-  const bodyLines = text.slice(headerEnd).split(/(?<=\n)/).slice(0, lines);
-  return Buffer.from(text.slice(0, headerEnd) + bodyLines.join(''), 'latin1');
+  const bodyStart = headerEnd(content);
+  let end = bodyStart;
+  for (let n = 0; n < lines && end < content.length; n++) {
+    const nl = content.indexOf(0x0a, end);
+    end = nl < 0 ? content.length : nl + 1;
+  }
+  return content.subarray(0, end);
 }

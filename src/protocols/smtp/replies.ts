@@ -32,6 +32,7 @@ export const SMTP_REPLY: Record<ErrorCode, Reply> = {
   MESSAGE_TOO_BIG: reply(552, '5.3.4', 'Message too big'),
   POLICY_REJECTED: reply(550, '5.7.1', 'Message refused by policy'), // RFC 7372 §3.1
   TEMPORARY: reply(451, '4.3.0', 'Temporary failure, try again later'),
+  LIMIT_REACHED: reply(452, '4.5.3', 'Limit reached'),
   CONFIG: reply(451, '4.3.5', 'Server configuration problem'),
 };
 

@@ -9,7 +9,8 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type
 import type { SecureContext } from 'node:tls';
 import { isMailError, MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import { headerEnd, headerValue, parseHeaders } from '../../mail/mime/headers.js';
+import { hasTooManyFields, headerEnd, headerValue, MAX_HEADER_FIELDS, parseHeaders, repeatedFields, SINGLE_FIELDS } from '../../mail/mime/headers.js';
+import { stripOurResults } from '../../services/sender-auth/index.js';
 import { headerAddresses } from '../../mail/mime/structure.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Dkim } from '../../services/dkim/index.js';
@@ -18,6 +19,8 @@ import { ownsAddress, type Delivery, type Destination, type RecipientResult } fr
 import { newQueueId } from '../../lib/ids.js';
 import type { Store } from '../../store/index.js';
 import type { Connection, Session, SessionFactory } from '../shared/connection.js';
+import { SMTP_LIMITS } from '../shared/limits.js';
+import type { RecipientGuard } from './recipient-guard.js';
 import { SMTP_REPLY, SmtpReplyError, smtpError } from './replies.js';
 
 export type SmtpMode = 'mx' | 'submission' | 'lmtp';
@@ -36,7 +39,12 @@ export interface SmtpDeps {
     idleTimeoutMs: number;
     allowPlaintextAuth: boolean;
     authOnMx: boolean;
+    /** Refused recipients per connection before 421; past half of them each refusal waits refusalDelayMs. */
+    maxRefusedRecipients: number;
+    refusalDelayMs: number;
   };
+  /** Refused recipients per source across connections (unauthenticated clients). */
+  recipientGuard: RecipientGuard;
   log: Logger;
 }
 
@@ -52,9 +60,12 @@ interface Context {
   conn: Connection;
   log: Logger;
   rcpts: Map<string, Rcpt>;
+  /** Recipients refused on this connection (unknown, relay denied …). */
+  refused: number;
 }
 
-const MAX_COMMAND_BYTES = 4096; // RFC 5321 §4.5.3.1.4 asks for 512; extensions (SMTPUTF8, DSN) need more
+/** Refusals that guess at addresses, counted against the client; a full mailbox or a tempfail is not a guess. */
+const GUESSES = new Set(['5.1.1', '5.1.3', '5.7.1', '5.2.1']);
 
 /** One smtp-server per listener kind; every accepted socket becomes one SMTP session on it. */
 export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }, deps: SmtpDeps): SessionFactory {
@@ -75,7 +86,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
     disableReverseLookup: true,
     size: deps.limits.maxMessageBytes,
     maxRecipients: deps.limits.maxRecipients,
-    maxCommandLength: MAX_COMMAND_BYTES,
+    maxCommandLength: SMTP_LIMITS.maxCommandBytes,
     socketTimeout: deps.limits.idleTimeoutMs,
     closeTimeout: 5000,
     authMethods: ['PLAIN', 'LOGIN'],
@@ -116,14 +127,36 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
 
     onRcptTo(address: SMTPServerAddress, session, cb) {
       const ctx = ctxOf(session);
+      const ip = ctx.conn.remoteAddress;
+      // LMTP's client is our own MTA; an authenticated user is known and limited per connection only.
+      const isCounted = mode !== 'lmtp';
+      const isStranger = isCounted && !session.user;
+      if (isCounted && ctx.refused >= deps.limits.maxRefusedRecipients) {
+        ctx.log.warn({ refused: ctx.refused }, 'too many refused recipients: closing');
+        return cb(new SmtpReplyError({ code: 421, enhanced: '4.7.0', text: `${deps.hostname} Too many refused recipients, closing connection` }));
+      }
+      if (isStranger && deps.recipientGuard.isBlocked(ip)) {
+        ctx.log.warn({ ip }, 'too many refused recipients from this network: closing');
+        return cb(new SmtpReplyError({ code: 421, enhanced: '4.7.0', text: `${deps.hostname} Too many refused recipients from your network, try again later` }));
+      }
       checkRecipient(mode, deps, address, session).then(
         (rcpt) => {
           ctx.rcpts.set(address.address.toLowerCase(), rcpt);
           cb();
         },
-        (err: unknown) => {
-          ctx.log.info({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null, to: address.address, reply: (err as Error).message }, 'recipient refused');
-          cb(replyFor(err, ctx.log));
+        async (err: unknown) => {
+          const reply = replyFor(err, ctx.log);
+          const isGuess = isCounted && GUESSES.has(reply.message.slice(0, 5));
+          if (isGuess) {
+            ctx.refused++;
+            if (isStranger) deps.recipientGuard.refused(ip);
+          }
+          ctx.log.info({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null, to: address.address, reply: reply.message, refused: ctx.refused }, 'recipient refused');
+          // Postfix's smtpd_error_sleep_time: a client that keeps guessing gets its answers slowly.
+          if (isGuess && ctx.refused > deps.limits.maxRefusedRecipients / 2 && deps.limits.refusalDelayMs > 0) {
+            await new Promise((r) => setTimeout(r, deps.limits.refusalDelayMs));
+          }
+          cb(reply);
         },
       );
     },
@@ -161,7 +194,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
         smtpConnection = [...server.connections].at(-1) as unknown as typeof smtpConnection;
         if (!smtpConnection) return Promise.resolve();
         const id = smtpConnection.id;
-        contexts.set(id, { conn, log: conn.log.child({ smtp: id }), rcpts: new Map() });
+        contexts.set(id, { conn, log: conn.log.child({ smtp: id }), rcpts: new Map(), refused: 0 });
         // Our replies carry their own enhanced status code: keep smtp-server from adding a second one.
         const send = smtpConnection.send.bind(smtpConnection);
         const connection = smtpConnection as unknown as { secure: boolean };
@@ -184,7 +217,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
 
 async function checkRecipient(mode: SmtpMode, deps: SmtpDeps, address: SMTPServerAddress, session: SMTPServerSession): Promise<Rcpt> {
   const dsn = { notify: address.dsn?.notify?.join(','), orcpt: address.dsn?.orcpt };
-  const resolution = await deps.delivery.checkRecipient(address.address);
+  const resolution = await deps.delivery.checkRecipient(address.address, session.envelope.mailFrom ? session.envelope.mailFrom.address : '');
   switch (resolution.kind) {
     case 'ok':
       return { address: address.address, destinations: resolution.destinations, isRemote: false, ...dsn };
@@ -194,6 +227,9 @@ async function checkRecipient(mode: SmtpMode, deps: SmtpDeps, address: SMTPServe
       throw smtpError('ACCOUNT_NOT_FOUND', `<${address.address}>`);
     case 'disabled':
       throw smtpError('ACCOUNT_DISABLED', `<${address.address}>`);
+    case 'bounce-only':
+      // An SRS address takes bounces only: anything else would be relayed to whoever it names.
+      throw smtpError('POLICY_REJECTED', `<${address.address}> accepts only bounces (MAIL FROM:<>)`);
     case 'not-hosted':
       // RFC 5321 §3.6.2 / principle 2: only authenticated submission may relay to other domains.
       if (mode === 'submission' && session.user) return { address: address.address, destinations: [], isRemote: true, ...dsn };
@@ -210,10 +246,26 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   let body = data;
   let traceHeaders = '';
   let folder: string | undefined;
+  const block = data.subarray(0, headerEnd(data)).toString('latin1');
+  const head = parseHeaders(block);
+  // RFC 5322 §3.6: one From (DMARC, RFC 7489 §6.6.1, is judged on it; a second one is what a reader
+  // may be shown). A submission must also be unambiguous in the fields a signature vouches for.
+  const repeated = repeatedFields(head, mode === 'submission' ? SINGLE_FIELDS : ['from']);
+  if (repeated.length) {
+    const what = repeated.map((r) => `${r.count} ${r.key} fields`).join(', ');
+    ctx.log.warn({ qid, repeated }, 'message refused: repeated header fields');
+    throw new SmtpReplyError({ code: 550, enhanced: '5.6.0', text: 'Message refused' }, `${what} (RFC 5322 §3.6 allows one)`);
+  }
+  if (mode === 'submission' && hasTooManyFields(block)) {
+    throw new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: 'Message refused' }, `more than ${MAX_HEADER_FIELDS} header fields`);
+  }
+  if (mode !== 'mx') body = stripOurResults(body, deps.hostname); // the MX path strips them in senderAuth.check
   if (mode === 'submission') {
-    const head = parseHeaders(data.subarray(0, headerEnd(data)).toString('latin1'));
-    const from = headerValue(head, 'from');
-    const fromAddresses = from ? headerAddresses(from) : [];
+    // The author (From) and the sender (Sender) must be addresses the user owns.
+    const fromAddresses = ['from', 'sender'].flatMap((key) => {
+      const v = headerValue(head, key);
+      return v ? headerAddresses(v) : [];
+    });
     for (const a of fromAddresses) {
       if (!(await ownsAddress(deps.store, user!.address, a))) {
         ctx.log.warn({ user: user!.address, headerFrom: a }, 'message refused: From: address not owned');
@@ -224,7 +276,7 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     const added: string[] = [];
     if (!headerValue(head, 'message-id')) added.push(`Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${deps.hostname}>`);
     if (!headerValue(head, 'date')) added.push(`Date: ${rfc2822Date(new Date())}`);
-    if (added.length) body = Buffer.concat([Buffer.from(added.map((h) => h + '\r\n').join(''), 'utf8'), data]);
+    if (added.length) body = Buffer.concat([Buffer.from(added.map((h) => h + '\r\n').join(''), 'utf8'), body]);
     // DKIM-sign with the domain of From: (or of the envelope sender) before anything is stored or queued.
     const signer = fromAddresses[0] ?? mailFrom;
     body = await deps.dkim.sign(body, signer.slice(signer.lastIndexOf('@') + 1));

@@ -8,6 +8,7 @@
 import { MailError, type ErrorCode } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { headerValues } from '../../mail/mime/headers.js';
+import { isValidMailboxName, levelsToCreate } from '../../mail/mailbox-name.js';
 import { parseMessage } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
 import type { ChangeEvent, MailboxRecord, Store, Tx } from '../../store/index.js';
@@ -107,9 +108,9 @@ interface Generated {
 export class Delivery {
   constructor(private readonly deps: DeliveryDeps) {}
 
-  /** RCPT TO time: where the address leads, refused early when the mailbox is already full. */
-  async checkRecipient(address: string): Promise<Resolution> {
-    const resolution = await resolveRecipient(this.deps.store, address, { srsSecret: this.deps.srsSecret });
+  /** RCPT TO time: where the address leads, refused early when the mailbox is already full. `sender`: '' for a bounce. */
+  async checkRecipient(address: string, sender: string): Promise<Resolution> {
+    const resolution = await resolveRecipient(this.deps.store, address, { srsSecret: this.deps.srsSecret, sender });
     if (resolution.kind === 'ok') {
       for (const d of resolution.destinations) {
         if (d.kind === 'local' && d.account.quotaBytes > 0 && d.account.usedBytes >= d.account.quotaBytes) {
@@ -296,7 +297,7 @@ export class Delivery {
    */
   async submitGenerated(message: { content: Buffer; recipient: string; qid: string }): Promise<void> {
     const { content, recipient, qid } = message;
-    const resolution = await this.checkRecipient(recipient).catch(() => undefined);
+    const resolution = await this.checkRecipient(recipient, '').catch(() => undefined);
     if (resolution?.kind === 'ok') {
       await this.deliver({ content, mailFrom: '', recipients: [{ address: recipient, destinations: resolution.destinations }], enforceQuota: false, qid });
     } else if (resolution?.kind === 'not-hosted') {
@@ -385,13 +386,13 @@ export class Delivery {
       this.deps.log.info({ qid: msg.qid, to: d.address, reason: refusal }, 'sieve reject: no notice sent');
       return undefined;
     }
-    const headers = { fields: parsed.headers, raw: msg.content.subarray(0, parsed.structure.bodyStart).toString('utf8') };
+    const headers = { fields: parsed.headers };
     return { kind: 'reject', recipient: msg.mailFrom, signer: d.account.domain, content: buildRejectNotice({ headers, reason, recipient: d.address, sender: msg.mailFrom, hostname: this.hostname }) };
   }
 
   /** Where a Sieve redirect goes: local accounts, or a remote address with an SRS sender (RFC 5228 §4.2). */
   private async redirectTarget(address: string, via: string, mailFrom: string): Promise<{ kind: 'failed'; reason: string } | { kind: 'ok'; local: LocalDestination[]; remote: InboundRecipient[]; sender: string }> {
-    const resolution = await resolveRecipient(this.deps.store, address, { srsSecret: this.deps.srsSecret });
+    const resolution = await resolveRecipient(this.deps.store, address, { srsSecret: this.deps.srsSecret, sender: mailFrom });
     const forwarder = via.slice(via.lastIndexOf('@') + 1).toLowerCase();
     const sender = mailFrom === '' || isSrs(mailFrom) ? mailFrom : srsForward(mailFrom, forwarder, this.deps.srsSecret);
     const orcpt = `rfc822;${via}`;
@@ -410,19 +411,20 @@ export class Delivery {
     if (name === 'INBOX') return inbox;
     const existing = await tx.mailboxes.get(accountId, name);
     if (existing) return existing;
-    if (placement.create && validMailboxName(name)) {
-      // RFC 5490 §3.2 :create, with the parents a name needs (RFC 9051 §6.3.4).
-      const parts = name.split('/');
-      let created: MailboxRecord | undefined;
-      for (let i = 1; i <= parts.length; i++) {
-        const level = parts.slice(0, i).join('/');
-        created = await tx.mailboxes.get(accountId, level);
-        if (!created) {
+    if (placement.create && isValidMailboxName(name)) {
+      // RFC 5490 §3.2 :create, with the parents a name needs (RFC 9051 §6.3.4), within the account's mailbox limit.
+      const levels = levelsToCreate((await tx.mailboxes.list(accountId)).map((b) => b.name), name);
+      if (levels) {
+        let created: MailboxRecord | undefined;
+        for (const level of levels) {
           created = await tx.mailboxes.create(accountId, level);
           tx.notify({ type: 'mailbox', accountId, mailboxId: created.id, change: 'created' });
         }
+        if (created) return created;
+      } else {
+        this.deps.log.warn({ qid, accountId, mailbox: name }, 'sieve fileinto :create: the account has too many mailboxes; delivered to INBOX');
+        return inbox;
       }
-      return created!;
     }
     this.deps.log.warn({ qid, accountId, mailbox: name }, 'sieve fileinto: mailbox does not exist; delivered to INBOX');
     return inbox;
@@ -437,12 +439,6 @@ export class Delivery {
     }
     return undefined;
   }
-}
-
-/** A name :create may make: '/'-separated levels, none empty, no control characters. */
-function validMailboxName(name: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return name.length <= 1000 && !/[\x00-\x1f\x7f*%]/.test(name) && name.split('/').every((p) => p !== '');
 }
 
 function oneLine(s: string): string {

@@ -18,9 +18,15 @@ export type Resolution =
   | { kind: 'not-hosted'; domain: string }
   | { kind: 'unknown'; address: string }
   | { kind: 'disabled'; address: string }
+  /** An SRS address of ours, written to by anything but a bounce: it takes only bounces. */
+  | { kind: 'bounce-only'; address: string }
   | { kind: 'ok'; address: string; destinations: Destination[] };
 
-export async function resolveRecipient(store: Store, input: string, options: { srsSecret?: Buffer } = {}): Promise<Resolution> {
+/**
+ * `sender` is the envelope sender ('' for the null sender). SRS addresses are reversed only for
+ * bounces: anything else sent to one would make Postern relay it, SPF-aligned and sealed, anywhere.
+ */
+export async function resolveRecipient(store: Store, input: string, options: { srsSecret?: Buffer; sender?: string } = {}): Promise<Resolution> {
   const check = normalizeAddress(input);
   if (!check.ok) return { kind: 'invalid', reason: check.reason };
   const hosted = await hostedDomain(store, check.address.domain);
@@ -29,7 +35,9 @@ export async function resolveRecipient(store: Store, input: string, options: { s
   if (options.srsSecret && isSrs(check.address.local)) {
     // A bounce of mail we forwarded: back to the original sender, if the address is genuine.
     const original = srsReverse(check.address.local, options.srsSecret);
-    return original ? { kind: 'ok', address, destinations: [{ kind: 'remote', address: original }] } : { kind: 'unknown', address };
+    if (!original) return { kind: 'unknown', address };
+    if (options.sender !== '') return { kind: 'bounce-only', address };
+    return { kind: 'ok', address, destinations: [{ kind: 'remote', address: original }] };
   }
   const out: Destination[] = [];
   const seen = new Set<string>();

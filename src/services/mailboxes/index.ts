@@ -6,12 +6,12 @@
 import { Readable } from 'node:stream';
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
+import { HIERARCHY_SEPARATOR, isValidMailboxName, levelsToCreate, MAX_MAILBOXES } from '../../mail/mailbox-name.js';
 import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
-import type { FlagChange, MailboxRecord, MessageColumnsOmitted, MessageRecord, MessageSummary, Store } from '../../store/index.js';
+import type { FlagChange, MailboxRecord, MessageColumnsOmitted, MessageRecord, MessageSummary, Store, Tx } from '../../store/index.js';
 
-export const HIERARCHY_SEPARATOR = '/';
-export const MAX_MAILBOX_NAME = 1000;
+export { HIERARCHY_SEPARATOR, MAX_MAILBOX_NAME } from '../../mail/mailbox-name.js';
 
 export interface StoredMessage extends MessageRecord {
   envelope: Envelope;
@@ -41,14 +41,10 @@ export class Mailboxes {
     if (await this.store.mailboxes.get(accountId, name)) throw new MailError('MAILBOX_EXISTS', `mailbox ${name} already exists`);
     return this.store.transaction(async (tx) => {
       // RFC 9051 §6.3.4: superior levels are created as needed.
-      const parts = name.split(HIERARCHY_SEPARATOR);
       let created: MailboxRecord | undefined;
-      for (let i = 1; i <= parts.length; i++) {
-        const level = parts.slice(0, i).join(HIERARCHY_SEPARATOR);
-        if (!(await tx.mailboxes.get(accountId, level))) {
-          created = await tx.mailboxes.create(accountId, level);
-          tx.notify({ type: 'mailbox', accountId, mailboxId: created.id, change: 'created' });
-        }
+      for (const level of await newLevels(tx, accountId, name)) {
+        created = await tx.mailboxes.create(accountId, level);
+        tx.notify({ type: 'mailbox', accountId, mailboxId: created.id, change: 'created' });
       }
       return created!;
     });
@@ -74,11 +70,9 @@ export class Mailboxes {
     if (await this.store.mailboxes.get(accountId, to)) throw new MailError('MAILBOX_EXISTS', `mailbox ${to} already exists`);
     if (to.startsWith(from + HIERARCHY_SEPARATOR)) throw new MailError('INVALID_INPUT', 'a mailbox cannot be moved into itself');
     await this.store.transaction(async (tx) => {
-      const parts = to.split(HIERARCHY_SEPARATOR);
-      for (let i = 1; i < parts.length; i++) {
-        const level = parts.slice(0, i).join(HIERARCHY_SEPARATOR);
-        if (!(await tx.mailboxes.get(accountId, level))) await tx.mailboxes.create(accountId, level);
-      }
+      // The parents the new name needs; renaming INBOX also creates the name itself.
+      const levels = await newLevels(tx, accountId, to);
+      for (const level of levels.filter((l) => l !== to)) await tx.mailboxes.create(accountId, level);
       if (from === 'INBOX') {
         const target = await tx.mailboxes.create(accountId, to);
         const messages = await tx.messages.list(box.id);
@@ -118,8 +112,9 @@ export class Mailboxes {
     return this.store.messages.list(mailboxId, omit ? { fromUid, toUid, omit } : { fromUid, toUid }) as Promise<StoredMessage[]>;
   }
 
+  /** Messages above a UID, without their envelope and structure (new mail announced to a session). */
   messagesAfter(mailboxId: number, uid: number): Promise<StoredMessage[]> {
-    return this.store.messages.list(mailboxId, { fromUid: uid + 1 }) as Promise<StoredMessage[]>;
+    return this.store.messages.list(mailboxId, { fromUid: uid + 1, omit: { bodyStructure: true, envelope: 'all' } }) as Promise<StoredMessage[]>;
   }
 
   async messagesByUid(mailboxId: number, uids: number[]): Promise<StoredMessage[]> {
@@ -176,9 +171,17 @@ export class Mailboxes {
     const target = await this.get(accountId, targetName);
     const pairs = await this.store.transaction(async (tx) => {
       const out: Array<[number, number]> = [];
+      const found: MessageRecord[] = [];
       for (const uid of uids) {
         const m = await tx.messages.get(source.id, uid);
-        if (!m) continue;
+        if (m) found.push(m);
+      }
+      // Every copy counts against the quota (a MOVE within the account adds and removes the same bytes).
+      const adding = move ? 0 : found.reduce((n, m) => n + m.size, 0);
+      const account = adding > 0 ? await tx.accounts.byId(accountId) : undefined;
+      if (account && account.quotaBytes > 0 && account.usedBytes + adding > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
+      for (const m of found) {
+        const uid = m.uid;
         const copy = await tx.messages.append(target.id, m);
         tx.notify({ type: 'added', accountId, mailboxId: target.id, uid: copy.uid, modseq: copy.modseq });
         out.push([uid, copy.uid]);
@@ -217,7 +220,13 @@ export function canonicalName(name: string): string {
 function validName(input: string): string {
   let name = canonicalName(input);
   if (name.endsWith(HIERARCHY_SEPARATOR)) name = name.slice(0, -1); // RFC 9051 §6.3.4: trailing separator
-  if (name === '' || name.length > MAX_MAILBOX_NAME) throw new MailError('INVALID_INPUT', 'invalid mailbox name');
-  if (/[\x00-\x1f\x7f*%]/.test(name) || name.split(HIERARCHY_SEPARATOR).some((p) => p === '')) throw new MailError('INVALID_INPUT', `invalid mailbox name "${name}"`);
+  if (!isValidMailboxName(name)) throw new MailError('INVALID_INPUT', `invalid mailbox name "${name.slice(0, 100)}"`);
   return name;
+}
+
+/** The levels of `name` still missing, counted against MAX_MAILBOXES inside the transaction that creates them. */
+async function newLevels(tx: Tx, accountId: number, name: string): Promise<string[]> {
+  const levels = levelsToCreate((await tx.mailboxes.list(accountId)).map((b) => b.name), name);
+  if (!levels) throw new MailError('LIMIT_REACHED', `an account has at most ${MAX_MAILBOXES} mailboxes`);
+  return levels;
 }

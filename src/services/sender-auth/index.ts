@@ -57,22 +57,72 @@ export class SenderAuth {
   }
 }
 
-/** RFC 8601 §5: Authentication-Results claiming our authserv-id are removed before ours is added. */
+/**
+ * RFC 8601 §5: Authentication-Results fields claiming our authserv-id are removed before ours is
+ * added (and on submission and LMTP, where Postern adds none, so that no message reaches a mailbox
+ * with results it seems to have vouched for). The field is unfolded first, and the authserv-id may
+ * be quoted, surrounded by comments and followed by a version (§2.2: `mail.example.com 1;`).
+ */
 export function stripOurResults(data: Buffer, hostname: string): Buffer {
   const end = headerEnd(data);
   const head = data.subarray(0, end).toString('latin1');
   const lines = head.split(/(?<=\n)/);
+  const id = hostname.toLowerCase().replace(/\.$/, '');
   const out: string[] = [];
-  let dropping = false;
-  const ours = new RegExp(`^Authentication-Results:\\s*${hostname.replace(/\./g, '\\.')}\\s*(;|$)`, 'i');
+  let field: string[] = [];
+  let dropped = 0;
+  const close = () => {
+    if (field.length && isOurs(field.join(''), id)) dropped++;
+    else out.push(...field);
+    field = [];
+  };
   for (const line of lines) {
-    if (line[0] === ' ' || line[0] === '\t') {
-      if (!dropping) out.push(line);
+    if ((line[0] === ' ' || line[0] === '\t') && field.length) {
+      field.push(line);
       continue;
     }
-    dropping = ours.test(line);
-    if (!dropping) out.push(line);
+    close();
+    field.push(line);
   }
-  if (out.length === lines.length) return data;
+  close();
+  if (dropped === 0) return data;
   return Buffer.concat([Buffer.from(out.join(''), 'latin1'), data.subarray(end)]);
+}
+
+/** Whether an unfolded Authentication-Results field names `id` as its authserv-id. A scanner, not a regex: linear on any input. */
+function isOurs(field: string, id: string): boolean {
+  const colon = field.indexOf(':');
+  if (colon < 0 || field.slice(0, colon).trim().toLowerCase() !== 'authentication-results') return false;
+  const text = field.slice(colon + 1).replace(/\r?\n/g, '');
+  let i = 0;
+  const skipCfws = () => {
+    for (;;) {
+      while (i < text.length && (text[i] === ' ' || text[i] === '\t')) i++;
+      if (text[i] !== '(') return;
+      let depth = 0;
+      for (; i < text.length; i++) {
+        if (text[i] === '\\') i++;
+        else if (text[i] === '(') depth++;
+        else if (text[i] === ')' && --depth === 0) {
+          i++;
+          break;
+        }
+      }
+    }
+  };
+  skipCfws();
+  let value = '';
+  if (text[i] === '"') {
+    for (i++; i < text.length && text[i] !== '"'; i++) value += text[i] === '\\' ? text[++i] ?? '' : text[i];
+    i++;
+  } else {
+    const start = i;
+    while (i < text.length && !/[\s;()"]/.test(text[i]!)) i++;
+    value = text.slice(start, i);
+  }
+  skipCfws();
+  while (i < text.length && text[i]! >= '0' && text[i]! <= '9') i++; // authres-version
+  skipCfws();
+  if (i < text.length && text[i] !== ';') return false;
+  return value.toLowerCase().replace(/\.$/, '') === id;
 }

@@ -155,12 +155,29 @@ export class SieveScripts {
   }
 }
 
+/**
+ * Characters of one header value a script sees. Decoding is done once per field and run (a script
+ * may test a field a hundred times), and only this much of it, so a message with a megabyte-long
+ * Subject costs a script no more than a normal one (RFC 5228 §2.10.6 lets an implementation bound it).
+ */
+const MAX_SIEVE_HEADER_CHARS = 64 * 1024;
+
 function sieveMessage(input: SieveInput, mailboxes: ReadonlySet<string>): SieveMessage {
   const { content, parsed } = input;
   let raw: string | undefined;
   const lowerBoxes = new Set([...mailboxes].map((m) => (m.toUpperCase() === 'INBOX' ? 'INBOX' : m)));
+  const decoded = new Map<string, string[]>();
+  const contentParts = new Map<string, string[]>();
   return {
-    header: (name) => headerValues(parsed.headers, name.toLowerCase()).map(decodeWords),
+    header: (name) => {
+      const key = name.toLowerCase();
+      let values = decoded.get(key);
+      if (!values) {
+        values = headerValues(parsed.headers, key).map((v) => decodeWords(v.slice(0, 4 * MAX_SIEVE_HEADER_CHARS)).slice(0, MAX_SIEVE_HEADER_CHARS));
+        decoded.set(key, values);
+      }
+      return values;
+    },
     envelope: input.envelope,
     size: content.length,
     mailboxExists: (name) => lowerBoxes.has(name.toUpperCase() === 'INBOX' ? 'INBOX' : name),
@@ -169,6 +186,9 @@ function sieveMessage(input: SieveInput, mailboxes: ReadonlySet<string>): SieveM
       // types; each at most MAX_BODY_SCAN characters.
       if (transform.kind === 'raw') return [(raw ??= content.subarray(parsed.structure.bodyStart, parsed.structure.bodyStart + MAX_BODY_SCAN).toString('utf8'))];
       if (transform.kind === 'text') return [input.text()];
+      const cacheKey = transform.types.map((t) => t.toLowerCase()).join('\0');
+      const cached = contentParts.get(cacheKey);
+      if (cached) return cached;
       const out: string[] = [];
       const walk = (part: BodyPart) => {
         const type = `${part.type}/${part.subtype}`.toLowerCase();
@@ -180,6 +200,7 @@ function sieveMessage(input: SieveInput, mailboxes: ReadonlySet<string>): SieveM
         if (wanted) out.push(decodeBody(content.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + 4 * MAX_BODY_SCAN)), part.encoding, part.params.charset ?? 'us-ascii').slice(0, MAX_BODY_SCAN));
       };
       walk(parsed.structure);
+      contentParts.set(cacheKey, out);
       return out;
     },
   };

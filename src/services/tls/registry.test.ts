@@ -14,7 +14,7 @@ import { createLogger } from '../../lib/log.js';
 import { startListeners, type Listeners } from '../../listeners/index.js';
 import { CertificateRegistry, selfSignedPems } from './registry.js';
 
-const LIMITS = { maxConnections: 100, maxConnectionsPerIp: 100, tlsHandshakeTimeoutMs: 5000, shutdownTimeoutMs: 1000 };
+const LIMITS = { maxConnections: 100, maxConnectionsPerIp: 100, ipv6Prefix: 64, tlsHandshakeTimeoutMs: 5000, shutdownTimeoutMs: 1000 };
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];

@@ -6,39 +6,42 @@ import libmime from 'libmime';
 import type { FlagChange, MessageColumnsOmitted, MessageSummary } from '../../../store/index.js';
 import type { StoredMessage } from '../../../services/mailboxes/index.js';
 import {
-  binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, parseFetchItems, partial, sectionBytes, shift,
+  binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, isKnownEncoding, parseFetchItems, partial, sectionBytes, shift,
   type FetchItem, type FetchSource,
 } from '../fetch.js';
 import { Atom, atom, Literal, StreamLiteral, type Value } from '../respond.js';
 import { envelopePrefilter, hasHeaderKey, matches, parseSearch, textKeys, type SearchKey, type SearchTarget } from '../search.js';
-import { formatSet, inSet, parseSequenceSet } from '../sequence.js';
+import { formatSet, lowerBound, mergeSet, parseSequenceSet } from '../sequence.js';
 import { ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
 import { mailboxArg } from './mailbox.js';
 import { ok, SELECTED, type ImapCommand } from './types.js';
 
-/** The messages a sequence set names, as (seq, uid) in ascending order. */
+/**
+ * The messages a sequence set names, as (seq, uid) in ascending order. The set is merged first and
+ * walked range by range (UIDs found by binary search), so its cost is what it names.
+ */
 function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array<{ seq: number; uid: number }> {
   const text = astring(t);
   const set = parseSequenceSet(text);
   const view = s.view;
+  const uids = view.uids;
   const out: Array<{ seq: number; uid: number }> = [];
   if (isUid) {
-    const max = view.maxUid;
-    view.uids.forEach((uid, i) => {
-      if (inSet(set, uid, max)) out.push({ seq: i + 1, uid });
-    });
+    for (const [lo, hi] of mergeSet(set, view.maxUid)) {
+      for (let i = lowerBound(uids, lo); i < uids.length && uids[i]! <= hi; i++) out.push({ seq: i + 1, uid: uids[i]! });
+    }
   } else {
     const max = view.exists;
+    if (max === 0) throw new ImapSyntaxError('the mailbox is empty');
     for (const [a, b] of set) {
       const hi = b === Infinity ? max : b;
       const lo = a === Infinity ? max : a;
-      if (Math.max(lo, hi) > max && max > 0 && !(a === Infinity || b === Infinity)) throw new ImapSyntaxError('sequence number beyond the last message');
-      if (max === 0) throw new ImapSyntaxError('the mailbox is empty');
+      if (Math.max(lo, hi) > max && !(a === Infinity || b === Infinity)) throw new ImapSyntaxError('sequence number beyond the last message');
     }
-    view.uids.forEach((uid, i) => {
-      if (inSet(set, i + 1, max)) out.push({ seq: i + 1, uid });
-    });
+    for (const [lo, hi] of mergeSet(set, max)) {
+      for (let seq = lo; seq <= Math.min(hi, max); seq++) out.push({ seq, uid: uids[seq - 1]! });
+    }
   }
   return out;
 }
@@ -125,10 +128,22 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
     const m = list[i]!;
     const content = reader && wanted(m) ? await reader.get(i) : undefined;
     const src = needsSource ? source(m, content!) : undefined;
-    const out: Value[] = [];
-    for (const item of items) out.push(...(isWholeBody(item) ? wholeBody(s, item, m, content) : fetchItem(item, m, src)));
-    await s.send(found[i]!.seq, atom('FETCH'), out);
+    // Checked before the response starts: once its first item is on the wire it cannot become a NO.
+    for (const item of items) {
+      if ((item.kind === 'BINARY[]' || item.kind === 'BINARY.SIZE') && !isKnownEncoding(src!, item.section)) throw new ImapNo('Unknown content transfer encoding', 'UNKNOWN-CTE');
+    }
+    await s.sendFetch(found[i]!.seq, fetchValues(s, items, m, content, src));
+    // A large FETCH lets other sessions run now and then, even when its client reads fast.
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
   }
+}
+
+/** Messages answered between turns of the event loop. */
+const YIELD_EVERY = 1000;
+
+/** Each item's values, made when the response gets to it. */
+function* fetchValues(s: ImapSession, items: FetchItem[], m: StoredMessage, content: Buffer | undefined, src: FetchSource | undefined): Generator<Value[]> {
+  for (const item of items) yield isWholeBody(item) ? wholeBody(s, item, m, content) : fetchItem(item, m, src);
 }
 
 /** BODY[] and RFC822: the whole message, streamed from the blob store. */
@@ -217,7 +232,8 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       s.view.forgetFlags(uids);
       if (!m[2]) {
         const messages = await fetchMessages(s, uids, { bodyStructure: true, envelope: 'all' }); // the flags are all it sends
-        for (const t of targets) {
+        for (const [n, t] of targets.entries()) {
+          if (n % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
           const msg = messages.get(t.uid);
           if (msg) await s.send(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), flagsValue(msg.flags)] : [atom('FLAGS'), flagsValue(msg.flags)]);
         }
@@ -288,6 +304,7 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
           : hasHeaderKey(spec.key) ? await s.deps.mailboxes.messages(view.mailbox.id) : await s.deps.mailboxes.summaries(view.mailbox.id);
         const byUid = new Map(messages.map((m) => [m.uid, m]));
         for (let i = 0; i < view.uids.length; i++) {
+          if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r)); // other sessions run meanwhile
           const m = byUid.get(view.uids[i]!);
           if (!m) continue;
           const target: SearchTarget = {

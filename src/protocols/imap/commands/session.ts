@@ -3,6 +3,7 @@
  * PLAIN with SASL-IR (RFC 4959), ENABLE (RFC 5161), NAMESPACE (RFC 2342).
  */
 import { isMailError } from '../../../lib/errors.js';
+import { decodeSaslPlain, isSameIdentity } from '../../shared/sasl.js';
 import { atom } from '../respond.js';
 import { ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError } from '../wire.js';
@@ -83,11 +84,13 @@ export const SESSION_COMMANDS: ImapCommand[] = [
         response = (await s.nextLine()).trim();
       }
       if (response === '*') throw new ImapSyntaxError('AUTHENTICATE cancelled');
-      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(response)) throw new ImapSyntaxError('invalid base64');
-      const parts = Buffer.from(response === '=' ? '' : response, 'base64').toString('utf8').split('\0');
-      if (parts.length !== 3) throw new ImapSyntaxError('invalid PLAIN response');
-      const [authzid, authcid, password] = parts as [string, string, string];
-      if (authzid && authzid.toLowerCase() !== authcid.toLowerCase()) throw new ImapNo('Authorization identity must match', 'AUTHORIZATIONFAILED');
+      const plain = decodeSaslPlain(response === '=' ? '' : response);
+      if (!plain.ok) {
+        s.log.info({ reason: plain.reason }, 'imap AUTHENTICATE refused');
+        throw new ImapSyntaxError(plain.reason);
+      }
+      if (!isSameIdentity(plain.value)) throw new ImapNo('Authorization identity must match', 'AUTHORIZATIONFAILED');
+      const { authcid, password } = plain.value;
       return authenticate(s, authcid, password);
     },
   },

@@ -1,0 +1,61 @@
+/**
+ * Refused recipients, counted as Postfix counts errors (smtpd_soft_error_limit, smtpd_hard_error_limit,
+ * smtpd_error_sleep_time) and as its anvil counts clients: a connection that guesses at addresses is
+ * slowed down after a few refusals and closed after more, and a network that keeps guessing across
+ * connections is refused for a while. This is what makes guessing addresses (directory harvesting,
+ * SRS hashes) slow and visible.
+ */
+import { sourceKey } from '../../lib/ip.js';
+
+export interface RecipientGuardLimits {
+  /** Refused recipients of one source within the window before its further RCPTs are refused. */
+  maxPerSource: number;
+  windowMs: number;
+  ipv6Prefix: number;
+}
+
+interface Count {
+  refused: number;
+  since: number;
+}
+
+/** Sources kept at most; the oldest are dropped past it. */
+const MAX_SOURCES = 100_000;
+
+export class RecipientGuard {
+  private readonly sources = new Map<string, Count>();
+
+  constructor(private readonly limits: RecipientGuardLimits) {}
+
+  /** Whether the source of `ip` has used up its refusals for this window. */
+  isBlocked(ip: string, now = Date.now()): boolean {
+    const c = this.current(sourceKey(ip, this.limits.ipv6Prefix), now);
+    return c !== undefined && c.refused >= this.limits.maxPerSource;
+  }
+
+  /** Counts one refused recipient; returns the source's count in this window. */
+  refused(ip: string, now = Date.now()): number {
+    const key = sourceKey(ip, this.limits.ipv6Prefix);
+    let c = this.current(key, now);
+    if (!c) {
+      if (this.sources.size >= MAX_SOURCES) {
+        for (const [k, v] of this.sources) {
+          if (this.sources.size < MAX_SOURCES * 0.9) break;
+          if (now - v.since > this.limits.windowMs || this.sources.size >= MAX_SOURCES) this.sources.delete(k);
+        }
+      }
+      c = { refused: 0, since: now };
+      this.sources.set(key, c);
+    }
+    return ++c.refused;
+  }
+
+  private current(key: string, now: number): Count | undefined {
+    const c = this.sources.get(key);
+    if (c && now - c.since > this.limits.windowMs) {
+      this.sources.delete(key);
+      return undefined;
+    }
+    return c;
+  }
+}

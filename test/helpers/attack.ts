@@ -1,0 +1,185 @@
+/**
+ * Tools for the adversarial tests: a raw client that sends whatever an attacker sends and keeps all it
+ * gets back, a probe (a well-behaved client doing round trips during an attack, timing each), and a
+ * reading of the test process's memory (the server runs in it).
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+// A garbage collection before each reading, so that memory in use is what is still referenced.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+/** Text a client keeps when told to keep only the end of what it got (large answers). */
+const TAIL_CHARS = 64 * 1024;
+
+export class RawClient {
+  text = '';
+  bytes = 0;
+  isClosed = false;
+  private readonly closedPromise: Promise<void>;
+  private listeners: Array<() => void> = [];
+
+  /** `keepText` false: only the last 64 KB of text is kept (and matched), for answers of hundreds of MB. */
+  private constructor(public socket: net.Socket | tls.TLSSocket, private readonly keepText = true) {
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => {
+      this.isClosed = true;
+      this.notify();
+      resolve();
+    }));
+    this.attach(socket);
+  }
+
+  static connect(port: number, options: { tls?: boolean; keepText?: boolean; paused?: boolean } = {}): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = options.tls
+        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, servername: 'mail.example.com' })
+        : net.connect(port, '127.0.0.1');
+      socket.once(options.tls ? 'secureConnect' : 'connect', () => {
+        const c = new RawClient(socket, options.keepText ?? true);
+        if (options.paused) socket.pause();
+        resolve(c);
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  private attach(socket: net.Socket | tls.TLSSocket): void {
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      this.bytes += d.length;
+      this.text += d.toString('latin1');
+      if (!this.keepText && this.text.length > 2 * TAIL_CHARS) this.text = this.text.slice(-TAIL_CHARS);
+      this.notify();
+    });
+  }
+
+  private notify(): void {
+    for (const l of this.listeners.splice(0)) l();
+  }
+
+  write(data: string | Buffer): boolean {
+    return this.socket.write(data);
+  }
+
+  /**
+   * Resolves with the text (from offset `from` on) once it matches; rejects when the connection
+   * closes first or time runs out.
+   */
+  async waitFor(pattern: RegExp, timeoutMs = 10_000, from = 0): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (pattern.test(this.text.slice(from))) return this.text.slice(from);
+      if (this.isClosed) throw new Error(`closed before ${pattern}: ${JSON.stringify(this.text.slice(-500))}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${pattern}: ${JSON.stringify(this.text.slice(-500))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.listeners.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Resolves when the server closes the connection (or after the timeout, with false). */
+  async waitClosed(timeoutMs = 10_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const r = await Promise.race([this.closedPromise.then(() => true), timedOut]);
+    clearTimeout(timer);
+    return r;
+  }
+
+  /** Upgrades the connection in place after a STARTTLS/STLS the server accepted. */
+  async startTls(): Promise<void> {
+    const plain = this.socket;
+    plain.removeAllListeners('data');
+    const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
+      const s = tls.connect({ socket: plain, rejectUnauthorized: false, servername: 'mail.example.com' }, () => resolve(s));
+      s.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+  }
+
+  /** Sends an SMTP command and resolves with its complete reply (all lines). */
+  async smtp(line: string, timeoutMs = 10_000): Promise<string> {
+    const mark = this.text.length;
+    this.write(`${line}\r\n`);
+    const reply = await this.waitFor(/(^|\n)\d{3} [^\n]*\n/, timeoutMs, mark);
+    return reply.trimEnd();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+export interface ProbeResult {
+  rounds: number;
+  errors: string[];
+  maxMs: number;
+  medianMs: number;
+}
+
+/** A well-behaved client doing one round trip after another while an attack runs. */
+export class Probe {
+  private latencies: number[] = [];
+  private errors: string[] = [];
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  /** `roundTrip` may return its own measure of the time it took (a client run in another process, say). */
+  constructor(private readonly roundTrip: () => Promise<number | void>) {}
+
+  start(pauseMs = 20): void {
+    this.running = true;
+    this.loop = (async () => {
+      while (this.running) {
+        const started = performance.now();
+        try {
+          const measured = await this.roundTrip();
+          this.latencies.push(typeof measured === 'number' ? measured : performance.now() - started);
+        } catch (err) {
+          this.errors.push((err as Error).message);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<ProbeResult> {
+    this.running = false;
+    await this.loop;
+    const sorted = [...this.latencies].sort((a, b) => a - b);
+    return {
+      rounds: sorted.length,
+      errors: this.errors,
+      maxMs: Math.round(sorted.at(-1) ?? 0),
+      medianMs: Math.round(sorted[Math.floor(sorted.length / 2)] ?? 0),
+    };
+  }
+}
+
+/**
+ * The longest a well-behaved client may wait during an attack. The attacks this guards against
+ * blocked everyone for tens of seconds or more; a healthy server answers in milliseconds, so the
+ * margin leaves room for a loaded CI machine.
+ */
+export const RESPONSIVE_MS = 3000;
+
+/** Bytes of JavaScript heap and buffers in use by this process (the in-process server's included). */
+export function memoryInUse(): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,207 @@
+/**
+ * IMAP under attack, over real sockets: each test attacks one defence while a well-behaved ImapFlow
+ * client keeps doing round trips, and checks the attack got nowhere, the other client stayed
+ * responsive and the server's memory stayed bounded. docs/limits.md lists the limits tested here.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import { memoryInUse, Probe, RawClient, RESPONSIVE_MS, sleep } from './helpers/attack.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { RawSmtp } from './helpers/smtp-client.js';
+
+const PW = 'ann password 1';
+let t: TestServer;
+let probeClient: ImapFlow;
+
+function probe(): Probe {
+  return new Probe(async () => {
+    await probeClient.noop();
+  });
+}
+
+async function assertResponsive(p: Probe): Promise<void> {
+  const r = await p.stop();
+  console.log(`# well-behaved client: ${r.rounds} round trips, median ${r.medianMs} ms, max ${r.maxMs} ms`);
+  assert.deepEqual(r.errors, [], 'the well-behaved client kept working');
+  assert.ok(r.rounds > 0, 'the well-behaved client got answers');
+  assert.ok(r.maxMs < RESPONSIVE_MS, `the well-behaved client waited ${r.maxMs} ms at most`);
+}
+
+/** A raw client logged in over TLS with the INBOX selected. */
+async function loggedIn(user = 'ann@example.com', pass = PW, keepText = true): Promise<RawClient> {
+  const c = await RawClient.connect(t.port('imaps'), { tls: true, keepText });
+  await c.waitFor(/^\* OK/);
+  c.write(`l LOGIN ${user} "${pass}"\r\ns SELECT INBOX\r\n`);
+  await c.waitFor(/\r\ns OK/);
+  return c;
+}
+
+before(async () => {
+  // Logs at info: the flood tests run a million commands, and the test keeps every debug line in memory.
+  t = await startTestServer({ listeners: ['smtp', 'imap', 'imaps'], extraConfig: '[limits]\nlogin_timeout = "3s"\n', logLevel: 'info' });
+  await t.server.directory.addDomain('example.com');
+  await t.server.directory.addAccount('ann@example.com', PW);
+  await t.server.directory.addAccount('cap@example.com', 'cap password 1', { quotaBytes: 100_000 });
+  const smtp = await RawSmtp.connect(t.port('smtp'));
+  await smtp.send('x@remote.example', ['ann@example.com'], `From: x@remote.example\r\nSubject: big\r\n\r\n${'0123456789abcdef'.repeat(65_536)}\r\n`);
+  await smtp.send('x@remote.example', ['cap@example.com'], `From: x@remote.example\r\nSubject: sixty\r\n\r\n${'x'.repeat(60_000)}\r\n`);
+  smtp.close();
+  probeClient = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, auth: { user: 'ann@example.com', pass: PW }, logger: false, tls: { rejectUnauthorized: false } });
+  await probeClient.connect();
+});
+
+after(async () => {
+  await probeClient.logout().catch(() => undefined);
+  for (const l of t.logs) if (l.level === 'error') console.log('SERVER ERROR', JSON.stringify(l));
+  await t.stop();
+});
+
+describe('IMAP before login', () => {
+  it('takes no literal over 8 KB: {n+} ends the connection at once, {n} is refused before its data', async () => {
+    const p = probe();
+    p.start();
+    const plus = await RawClient.connect(t.port('imaps'), { tls: true });
+    await plus.waitFor(/^\* OK/);
+    const before = memoryInUse();
+    plus.write('a LOGIN {52428800+}\r\n');
+    // What an attacker would send next: the server must not read (or keep) it.
+    for (let i = 0; i < 64 && !plus.isClosed; i++) {
+      plus.write(Buffer.alloc(64 * 1024, 0x61));
+      await sleep(1);
+    }
+    assert.ok(await plus.waitClosed(5000), 'closed');
+    assert.match(plus.text, /\* BYE literal of 52428800 bytes is over the limit/);
+    const sync = await RawClient.connect(t.port('imaps'), { tls: true });
+    await sync.waitFor(/^\* OK/);
+    sync.write('b LOGIN {52428800}\r\n');
+    await sync.waitFor(/b NO \[TOOBIG\]/);
+    sync.write('c NOOP\r\n');
+    await sync.waitFor(/c OK/);
+    sync.destroy();
+    assert.ok(memoryInUse() - before < 32 << 20, 'the literal was not buffered');
+    await assertResponsive(p);
+  });
+
+  it('refuses an overlong user name without keeping or logging it whole', async () => {
+    const c = await RawClient.connect(t.port('imaps'), { tls: true });
+    await c.waitFor(/^\* OK/);
+    const name = 'n'.repeat(7000);
+    c.write(`a LOGIN {${name.length}+}\r\n${name} x\r\n`);
+    await c.waitFor(/a NO \[AUTHENTICATIONFAILED\]/);
+    c.destroy();
+    const failed = t.logs.filter((l) => l.msg === 'login failed' && String(l.user).startsWith('nnnn'));
+    assert.ok(failed.length >= 1, 'the failure is logged');
+    for (const l of failed) assert.ok(String(l.user).length <= 65, `logged name of ${String(l.user).length} characters`);
+  });
+
+  it('closes a connection that has not logged in within the login timeout, however slowly it keeps talking', async () => {
+    const c = await RawClient.connect(t.port('imap'));
+    await c.waitFor(/^\* OK/);
+    const started = Date.now();
+    const drip = setInterval(() => c.write('a'), 300); // slowloris: a byte at a time, never a whole line
+    try {
+      assert.ok(await c.waitClosed(10_000), 'closed by the server');
+    } finally {
+      clearInterval(drip);
+    }
+    assert.match(c.text, /\* BYE Login timeout/);
+    assert.ok(Date.now() - started >= 2500, 'not before the timeout');
+  });
+
+  it('drops commands pipelined after STARTTLS instead of running them inside TLS (CVE-2011-0411)', async () => {
+    const c = await RawClient.connect(t.port('imap'));
+    await c.waitFor(/^\* OK/);
+    c.write(`a STARTTLS\r\nb LOGIN ann@example.com "${PW}"\r\nc SELECT INBOX\r\n`);
+    await c.waitFor(/a OK/);
+    await c.startTls();
+    const mark = c.text.length;
+    c.write('d CAPABILITY\r\ne SELECT INBOX\r\n');
+    await c.waitFor(/\r\ne (OK|NO|BAD)[^\r\n]*\r\n/);
+    const inside = c.text.slice(mark);
+    assert.doesNotMatch(c.text, /^[bc] (OK|NO|BAD)/m, 'the injected commands never ran');
+    assert.match(inside, /\* CAPABILITY [^\r\n]*AUTH=PLAIN/, 'still not logged in');
+    assert.match(inside, /e BAD SELECT needs authentication first/);
+    c.destroy();
+    assert.ok(t.logs.some((l) => l.msg === 'imap: discarded input pipelined after STARTTLS'));
+  });
+});
+
+describe('IMAP after login', () => {
+  it('stops reading a client that pipelines commands and never reads the answers', async () => {
+    const p = probe();
+    p.start();
+    const c = await loggedIn();
+    c.socket.pause(); // never reads again
+    const before = memoryInUse();
+    const chunk = Buffer.from('n NOOP\r\n'.repeat(8192)); // 64 KB of commands
+    let sent = 0;
+    for (let i = 0; i < 512; i++) { // up to 32 MB
+      sent += chunk.length;
+      if (!c.write(chunk)) {
+        const drained = await Promise.race([new Promise((r) => c.socket.once('drain', () => r(true))), sleep(1500).then(() => false)]);
+        if (!drained) break;
+      }
+    }
+    await sleep(500);
+    const grown = memoryInUse() - before;
+    console.log(`# pipelined ${(sent / 1048576).toFixed(1)} MB of NOOPs before the server stopped reading; memory +${(grown / 1048576).toFixed(1)} MB`);
+    assert.ok(sent < 24 << 20, 'the server stopped reading');
+    assert.ok(grown < 48 << 20, `memory grew by ${grown} bytes`);
+    await assertResponsive(p);
+    c.destroy();
+  });
+
+  it('matches LIST wildcards in linear time', async () => {
+    await probeClient.mailboxCreate('a'.repeat(60));
+    const p = probe();
+    p.start();
+    const c = await loggedIn();
+    c.write(`x LIST "" "${'*a'.repeat(14)}*b"\r\ny LIST "" "${'%a'.repeat(14)}%"\r\n`);
+    await c.waitFor(/\r\ny OK/);
+    assert.doesNotMatch(c.text.slice(0, c.text.indexOf('x OK')), /"a{60}"/, 'no name ending in b');
+    assert.match(c.text.slice(c.text.indexOf('x OK')), /\* LIST \([^)]*\) "\/" "a{60}"\r\n/, '%a…% matches');
+    c.destroy();
+    await assertResponsive(p);
+  });
+
+  it('writes a FETCH of many large sections one at a time to a client that does not read', async () => {
+    const p = probe();
+    p.start();
+    const c = await loggedIn('ann@example.com', PW, false);
+    const big = (await probeClient.mailboxOpen('INBOX')).exists;
+    assert.ok(big >= 1);
+    const before = memoryInUse();
+    c.socket.pause();
+    c.write(`f FETCH 1 (${Array(300).fill('BODY.PEEK[TEXT]').join(' ')})\r\n`);
+    await sleep(2000);
+    const grown = memoryInUse() - before;
+    console.log(`# FETCH of 300 × 1 MiB to a client that does not read: memory +${(grown / 1048576).toFixed(1)} MB`);
+    assert.ok(grown < 64 << 20, `memory grew by ${grown} bytes (the whole answer is 300 MiB)`);
+    await assertResponsive(p);
+    c.destroy();
+    // Written item by item, the answer is still one well-formed response.
+    const r = await loggedIn();
+    const from = r.bytes;
+    r.write('g FETCH 1 (UID BODY.PEEK[TEXT] RFC822.SIZE BODY.PEEK[TEXT] FLAGS)\r\n');
+    await r.waitFor(/\r\ng OK/, 30_000);
+    assert.ok(r.bytes - from > 2 * 1048578, 'both sections');
+    assert.match(r.text, /\r\n RFC822\.SIZE \d+ BODY\[TEXT\] \{1048578\}\r\n(0123456789abcdef)+\r\n FLAGS \([^)]*\)\)\r\ng OK/);
+    r.destroy();
+  });
+
+  it('refuses COPY over the quota', async () => {
+    const c = await loggedIn('cap@example.com', 'cap password 1');
+    c.write('k COPY 1 INBOX\r\n');
+    await c.waitFor(/\r\nk NO \[OVERQUOTA\]/);
+    c.destroy();
+  });
+
+  it('ends IDLE on a DONE sent in the same packet', async () => {
+    const c = await loggedIn();
+    c.write('i IDLE\r\nDONE\r\nj NOOP\r\n');
+    await c.waitFor(/\r\nj OK/);
+    assert.match(c.text, /\+ idling\r\ni OK IDLE terminated\r\n/);
+    c.destroy();
+  });
+});

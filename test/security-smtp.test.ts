@@ -1,0 +1,203 @@
+/**
+ * SMTP under attack, over real sockets, while a well-behaved client keeps sending: STARTTLS command
+ * injection, the SRS open relay, guessing recipients, forged Authentication-Results, ambiguous
+ * headers on submission, parallel password guessing, and oversized input.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Probe, RawClient, RESPONSIVE_MS, sleep } from './helpers/attack.js';
+import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
+import { RawSmtp } from './helpers/smtp-client.js';
+
+const PW = 'ann password 1';
+let t: TestServer;
+let probeSmtp: RawSmtp;
+
+function probe(): Probe {
+  return new Probe(async () => {
+    await probeSmtp.command('NOOP', '250');
+  });
+}
+
+async function assertResponsive(p: Probe): Promise<void> {
+  const r = await p.stop();
+  console.log(`# well-behaved client: ${r.rounds} round trips, median ${r.medianMs} ms, max ${r.maxMs} ms`);
+  assert.deepEqual(r.errors, []);
+  assert.ok(r.rounds > 0);
+  assert.ok(r.maxMs < RESPONSIVE_MS, `waited ${r.maxMs} ms at most`);
+}
+
+/** A raw client greeted and past EHLO; on submission, over TLS and logged in. */
+async function client(listener: 'smtp' | 'submission' | 'submissions' | 'lmtp', user?: string): Promise<RawClient> {
+  const c = await RawClient.connect(t.port(listener), { tls: listener === 'submissions' });
+  await c.waitFor(/^220 /m);
+  const hello = await c.smtp(`${listener === 'lmtp' ? 'LHLO' : 'EHLO'} client.example`);
+  assert.match(hello, /^250 /m);
+  if (user) {
+    const auth = await c.smtp(`AUTH PLAIN ${Buffer.from(`\0${user}\0${PW}`).toString('base64')}`);
+    assert.match(auth, /^235 /, auth);
+  }
+  return c;
+}
+
+/** MAIL, RCPTs and DATA; resolves with the reply to the data. */
+async function transaction(c: RawClient, from: string, to: string[], content: string): Promise<string> {
+  assert.match(await c.smtp(`MAIL FROM:<${from}>`), /^250 /);
+  for (const r of to) assert.match(await c.smtp(`RCPT TO:<${r}>`), /^250 /);
+  assert.match(await c.smtp('DATA'), /^354 /);
+  return c.smtp(`${content.replace(/\r?\n/g, '\r\n')}\r\n.`);
+}
+
+before(async () => {
+  t = await startTestServer({
+    listeners: ['smtp', 'submission', 'submissions', 'lmtp'],
+    extraConfig: '[smtp]\nmax_refused_recipients = 20\nrefusal_delay = "50ms"\nmax_refused_recipients_per_ip = 30\n[auth]\nfailure_delay = "0s"\nmax_failures = 5\nlockout = "10m"\n',
+  });
+  await t.server.directory.addDomain('example.com');
+  await t.server.directory.addAccount('ann@example.com', PW);
+  await t.server.directory.addAccount('bob@example.com', 'bob password 1');
+  await t.server.directory.addAlias('fwd@example.com', ['friend@elsewhere.example']);
+  probeSmtp = await RawSmtp.connect(t.port('smtp'));
+});
+
+after(async () => {
+  probeSmtp.close();
+  for (const l of t.logs) if (l.level === 'error') console.log('SERVER ERROR', JSON.stringify(l));
+  await t.stop();
+});
+
+describe('SMTP under attack', () => {
+  it('drops commands pipelined after STARTTLS (CVE-2011-0411)', async () => {
+    const c = await RawClient.connect(t.port('submission'));
+    await c.waitFor(/^220 /m);
+    await c.smtp('EHLO client.example');
+    const mark = c.text.length;
+    c.write(`STARTTLS\r\nAUTH PLAIN ${Buffer.from(`\0ann@example.com\0${PW}`).toString('base64')}\r\nMAIL FROM:<ann@example.com>\r\n`);
+    await c.waitFor(/^220 /m, 10_000, mark);
+    await c.startTls();
+    const inside = c.text.length;
+    const hello = await c.smtp('EHLO client.example');
+    assert.equal(c.text.slice(inside).split('\r\n')[0], hello.split('\r\n')[0], 'the first reply inside TLS answers our own command');
+    assert.match(hello, /^250-/);
+    assert.match(await c.smtp('MAIL FROM:<ann@example.com>'), /^530 /, 'not authenticated by the injected AUTH');
+    c.destroy();
+  });
+
+  it('reverses SRS addresses for bounces only: no relaying through them', async () => {
+    const sender = await RawSmtp.connect(t.port('smtp'));
+    await sender.send('x@pass.example', ['fwd@example.com'], 'From: x@pass.example\r\nSubject: forwarded\r\n\r\nhello\r\n');
+    sender.close();
+    const entry = (await t.server.store.queue.list()).find((q) => q.recipients.some((r) => r.recipient === 'friend@elsewhere.example'));
+    assert.ok(entry, 'forwarded');
+    const srs = entry.sender;
+    assert.match(srs, /^SRS0=[A-Z2-7]{8}=/);
+    const spammer = await client('smtp');
+    assert.match(await spammer.smtp('MAIL FROM:<spam@evil.example>'), /^250 /);
+    assert.match(await spammer.smtp(`RCPT TO:<${srs}>`), /^550 5\.7\.1 .*accepts only bounces/);
+    assert.match(await spammer.smtp(`RCPT TO:<${srs.toLowerCase()}>`), /^550 5\.7\.1 /);
+    assert.match(await spammer.smtp('RSET'), /^250 /);
+    assert.match(await spammer.smtp('MAIL FROM:<>'), /^250 /);
+    assert.match(await spammer.smtp(`RCPT TO:<${srs}>`), /^250 /, 'a bounce is taken');
+    spammer.destroy();
+  });
+
+  it('strips Authentication-Results claiming to be ours, with a version or folded, on MX, submission and LMTP', async () => {
+    const forged = [
+      'Authentication-Results: mail.example.com 1; dkim=pass header.d=bank.example',
+      'Authentication-Results:\r\n mail.example.com;\r\n dmarc=pass header.from=bank.example',
+      'Authentication-Results: (x) "MAIL.EXAMPLE.COM" (y) ; spf=pass smtp.mailfrom=bank.example',
+      'Authentication-Results: other.example; spf=pass',
+    ].join('\r\n');
+    const mx = await client('smtp');
+    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], `${forged}\r\nFrom: x@remote.example\r\nSubject: via mx\r\n\r\nbody`), /^250 /);
+    mx.destroy();
+    const sub = await client('submissions', 'ann@example.com');
+    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], `${forged}\r\nFrom: ann@example.com\r\nSubject: via submission\r\n\r\nbody`), /^250 /);
+    sub.destroy();
+    const lmtp = await client('lmtp');
+    assert.match(await transaction(lmtp, 'x@remote.example', ['bob@example.com'], `${forged}\r\nFrom: x@remote.example\r\nSubject: via lmtp\r\n\r\nbody`), /^250 /);
+    lmtp.destroy();
+    const box = await mailbox(t.server, 'bob@example.com');
+    for (const subject of ['via mx', 'via submission', 'via lmtp']) {
+      const m = box.find((x) => x.text.includes(`Subject: ${subject}`));
+      assert.ok(m, subject);
+      assert.doesNotMatch(m.text, /bank\.example/, `${subject}: no forged result is left`);
+      assert.match(m.text, /Authentication-Results: other\.example; spf=pass/, `${subject}: other servers' results stay`);
+    }
+  });
+
+  it('refuses messages with more than one From (and, on submission, Sender, Date, Subject or Message-ID)', async () => {
+    const sub = await client('submissions', 'ann@example.com');
+    const two = (field: string, a: string, b: string) => `From: ann@example.com\r\n${field}: ${a}\r\n${field}: ${b}\r\n\r\nbody`.replace(/^From: ann@example.com\r\nFrom: /, 'From: ');
+    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], 'From: ann@example.com\r\nFrom: ceo@example.com\r\nSubject: x\r\n\r\nbody'), /^550 5\.6\.0 .*2 from fields/);
+    for (const [field, a, b] of [['Subject', 'one', 'two'], ['Date', 'Mon, 30 Nov 2026 10:00:00 +0000', 'Tue, 1 Dec 2026 10:00:00 +0000'], ['Message-ID', '<a@x>', '<b@x>'], ['Sender', 'ann@example.com', 'ann@example.com']] as const) {
+      assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], two(field, a, b)), new RegExp(`^550 5\\.6\\.0 .*2 ${field.toLowerCase()} fields`), field);
+    }
+    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], 'From: ann@example.com\r\nSender: boss@example.com\r\nSubject: x\r\n\r\nbody'), /^553 5\.7\.1 /, 'a Sender the user does not own');
+    sub.destroy();
+    const mx = await client('smtp');
+    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], 'From: x@remote.example\r\nFrom: boss@bank.example\r\nSubject: x\r\n\r\nbody'), /^550 5\.6\.0 /);
+    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], 'From: x@remote.example\r\nSubject: a\r\nSubject: b\r\n\r\nbody'), /^250 /, 'other repeats are taken on port 25');
+    mx.destroy();
+  });
+
+  it('closes a connection after too many refused recipients, slowing the refusals down first', async () => {
+    const p = probe();
+    p.start();
+    const c = await client('smtp');
+    assert.match(await c.smtp('MAIL FROM:<harvester@evil.example>'), /^250 /);
+    const started = Date.now();
+    for (let i = 0; i < 20; i++) assert.match(await c.smtp(`RCPT TO:<guess${i}@example.com>`), /^550 5\.1\.1 /);
+    assert.ok(Date.now() - started >= 10 * 50, 'the last half of the refusals were delayed');
+    assert.match(await c.smtp('RCPT TO:<guess20@example.com>'), /^421 4\.7\.0 .*Too many refused recipients/);
+    assert.ok(await c.waitClosed(5000));
+    await assertResponsive(p);
+  });
+
+  it('refuses a network that keeps guessing across connections', async () => {
+    // Over 20 refusals above; a few more here reach the per-IP limit of 30.
+    const c = await client('smtp');
+    assert.match(await c.smtp('MAIL FROM:<harvester@evil.example>'), /^250 /);
+    let reply = '';
+    let refused = 0;
+    for (; refused < 20; refused++) {
+      reply = await c.smtp(`RCPT TO:<again${refused}@example.com>`);
+      if (!reply.startsWith('550')) break;
+    }
+    assert.ok(refused >= 1 && refused <= 10, `${refused} more refusals before the network was refused`);
+    assert.match(reply, /^421 4\.7\.0 .*from your network/);
+    const d = await client('smtp');
+    assert.match(await d.smtp('MAIL FROM:<harvester@evil.example>'), /^250 /);
+    assert.match(await d.smtp('RCPT TO:<bob@example.com>'), /^421 /, 'a new connection is refused too');
+    // An authenticated user is not a stranger: its recipients are still taken.
+    const sub = await client('submissions', 'ann@example.com');
+    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], 'From: ann@example.com\r\nSubject: still works\r\n\r\nbody'), /^250 /);
+    sub.destroy();
+  });
+
+  it('closes on an endless line without keeping it', async () => {
+    const c = await RawClient.connect(t.port('smtp'));
+    await c.waitFor(/^220 /m);
+    for (let i = 0; i < 64 && !c.isClosed; i++) {
+      c.write(Buffer.alloc(64 * 1024, 0x41));
+      await sleep(2);
+    }
+    assert.ok(await c.waitClosed(10_000), 'closed');
+    assert.match(c.text, /^5\d\d |^421 /m);
+  });
+  // Last: it leaves 127.0.0.1 locked out of logging in.
+  it('counts parallel password guesses before they are verified: no more than max_failures get through', async () => {
+    const guesses = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
+      const c = await RawClient.connect(t.port('submissions'), { tls: true });
+      await c.waitFor(/^220 /m);
+      await c.smtp('EHLO guesser.example');
+      const reply = await c.smtp(`AUTH PLAIN ${Buffer.from(`\0ann@example.com\0guess ${i}`).toString('base64')}`);
+      c.destroy();
+      return reply.slice(0, 3);
+    }));
+    const refused = guesses.filter((r) => r === '535').length;
+    console.log(`# 24 parallel guesses: ${refused} verified and refused, ${guesses.filter((r) => r === '454').length} locked out`);
+    assert.ok(refused <= 5, `${refused} guesses were verified`);
+    assert.ok(guesses.every((r) => r === '535' || r === '454'), guesses.join(' '));
+  });
+});
