@@ -197,6 +197,49 @@ describe('IMAP after login', () => {
     c.destroy();
   });
 
+  it('tells an IDLE client of a bulk COPY with one query at a time, not one per message', async () => {
+    await probeClient.mailboxCreate('Bulk');
+    const idler = await RawClient.connect(t.port('imaps'), { tls: true });
+    await idler.waitFor(/^\* OK/);
+    idler.write(`l LOGIN ann@example.com "${PW}"\r\ns SELECT Bulk\r\n`);
+    await idler.waitFor(/\r\ns OK/);
+    idler.write('i IDLE\r\n');
+    await idler.waitFor(/\+ idling/);
+    const p = probe();
+    p.start();
+    const before = memoryInUse();
+    const c = await loggedIn();
+    c.write('a APPEND Bulk {20+}\r\nSubject: x\r\n\r\nbody\r\n\r\n');
+    c.write('s SELECT Bulk\r\n');
+    await c.waitFor(/\r\ns OK/);
+    for (let i = 0; i < 12; i++) { // doubling: 4,096 messages, the last COPY 2,048 of them at once
+      const mark = c.text.length;
+      c.write(`c${i} COPY 1:* Bulk\r\n`);
+      c.write(`x${i} SELECT Bulk\r\n`);
+      await c.waitFor(new RegExp(`\\r\\nx${i} OK`), 60_000, mark);
+      assert.match(c.text.slice(mark), new RegExp(`\\r\\nc${i} OK`), c.text.slice(mark, mark + 300));
+    }
+    await idler.waitFor(/\* 4096 EXISTS\r\n/, 60_000);
+    const grown = memoryInUse() - before;
+    console.log(`# 4,095 messages copied while a client IDLEs: memory +${(grown / 1048576).toFixed(1)} MB`);
+    assert.ok(grown < 64 << 20, `memory grew by ${grown} bytes`);
+    await assertResponsive(p);
+    c.destroy();
+    idler.destroy();
+  });
+
+  it('refuses too many keywords, LIST patterns and TEXT keys in one command', async () => {
+    const c = await loggedIn();
+    const keywords = Array.from({ length: 70 }, (_, i) => `kw${i}`).join(' ');
+    c.write(`k STORE 1 +FLAGS (${keywords})\r\n`);
+    await c.waitFor(/\r\nk NO \[LIMIT\]/);
+    c.write(`l LIST "" (${Array(65).fill('"*"').join(' ')})\r\n`);
+    await c.waitFor(/\r\nl BAD more than 64 LIST patterns/);
+    c.write(`t SEARCH ${Array.from({ length: 17 }, (_, i) => `TEXT w${i}`).join(' ')}\r\n`);
+    await c.waitFor(/\r\nt BAD more than 16 TEXT and BODY keys/);
+    c.destroy();
+  });
+
   it('ends IDLE on a DONE sent in the same packet', async () => {
     const c = await loggedIn();
     c.write('i IDLE\r\nDONE\r\nj NOOP\r\n');

@@ -141,6 +141,20 @@ describe('SMTP under attack', () => {
     mx.destroy();
   });
 
+  it('refuses a header too large or too long for the libraries that verify it, and too many signatures', async () => {
+    const p = probe();
+    p.start();
+    const mx = await client('smtp');
+    const folded = `Subject: a\r\n${' a\r\n'.repeat(64_000)}From: x@remote.example\r\n\r\nbody`;
+    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], folded), /^552 5\.3\.4 .*more than 5000 lines/);
+    const huge = `X-Big: ${'b'.repeat(300_000)}\r\nFrom: x@remote.example\r\n\r\nbody`;
+    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], huge), /^552 5\.3\.4 .*larger than 256 KB/);
+    const signed = `${'DKIM-Signature: v=1; a=rsa-sha256; d=x.example; s=s; h=from; bh=AAAA; b=AAAA\r\n'.repeat(21)}From: x@remote.example\r\n\r\nbody`;
+    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], signed), /^550 5\.7\.7 .*21 DKIM signatures/);
+    mx.destroy();
+    await assertResponsive(p);
+  });
+
   it('closes a connection after too many refused recipients, slowing the refusals down first', async () => {
     const p = probe();
     p.start();

@@ -40,3 +40,14 @@ it('answers undefined for bytes that are not a TLS handshake, and for a truncate
   assert.equal(parseClientHello(rec), undefined);
   assert.equal(parseClientHello(Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff]), Buffer.alloc(70_000)])), undefined);
 });
+
+it('gives up on a hello cut into many tiny records, and on empty records', async () => {
+  const hello = await captureHello({ servername: 'mail.example.com' });
+  const body = hello.subarray(5);
+  const pieces: Buffer[] = [];
+  for (let i = 0; i < body.length; i++) pieces.push(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x01, body[i]!]));
+  assert.equal(parseClientHello(Buffer.concat(pieces)), undefined, 'a hello in one-byte records');
+  const two = Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x10]), body.subarray(0, 16), Buffer.from([0x16, 0x03, 0x01]), Buffer.from([(body.length - 16) >> 8, (body.length - 16) & 0xff]), body.subarray(16)]);
+  assert.deepEqual(parseClientHello(two), { servername: 'mail.example.com', alpn: [] }, 'two records are fine');
+  assert.equal(parseClientHello(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x00, 0x16, 0x03, 0x01, 0x00, 0x00])), undefined, 'empty records');
+});

@@ -1,8 +1,9 @@
 /**
  * Reads the server name (RFC 6066 §3) and ALPN protocols (RFC 7301 §3.1) from a TLS ClientHello
  * before the handshake starts, so a listener can pick a certificate by ALPN — which TLS-ALPN-01
- * (RFC 8737 §3) needs and Node's SNICallback cannot see. Bounded: a hello larger than 64 KB, or
- * bytes that are not a TLS handshake, end the parse.
+ * (RFC 8737 §3) needs and Node's SNICallback cannot see. Bounded: a hello larger than 64 KB or
+ * split into more than 16 records, an empty record, or bytes that are not a TLS handshake end the
+ * parse (a hello cut into thousands of one-byte records would make each re-parse cost more).
  */
 
 export interface ClientHello {
@@ -14,6 +15,8 @@ export interface ClientHello {
 export type HelloResult = ClientHello | 'more' | undefined;
 
 const MAX_HELLO = 65_536;
+/** Real clients send a ClientHello in one record, two with large post-quantum key shares. */
+const MAX_RECORDS = 16;
 
 export function parseClientHello(buf: Buffer): HelloResult {
   // Reassemble the handshake message from one or more TLS records (RFC 8446 §5.1).
@@ -24,6 +27,7 @@ export function parseClientHello(buf: Buffer): HelloResult {
     if (off + 5 > buf.length) return buf.length > MAX_HELLO ? undefined : 'more';
     if (buf[off] !== 0x16 || buf[off + 1] !== 0x03) return undefined;
     const len = buf.readUInt16BE(off + 3);
+    if (len === 0 || parts.length >= MAX_RECORDS) return undefined; // RFC 8446 §5.1: no empty handshake records
     if (off + 5 + len > buf.length) return buf.length > MAX_HELLO ? undefined : 'more';
     parts.push(buf.subarray(off + 5, off + 5 + len));
     have += len;

@@ -242,6 +242,9 @@ class ConnectionImpl implements Connection {
   }
 }
 
+/** Socket reads a ClientHello may take (64 KB in full-size TCP segments is 45). */
+const MAX_HELLO_READS = 64;
+
 /**
  * Reads the ClientHello off a plain socket and puts it back for the TLS layer (which takes bytes
  * already buffered on the socket). Undefined when the bytes are not a hello or time runs out.
@@ -249,6 +252,7 @@ class ConnectionImpl implements Connection {
 function peekClientHello(socket: Socket, timeoutMs: number): Promise<ClientHello | undefined> {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
+    let reads = 0;
     const done = (hello: ClientHello | undefined) => {
       clearTimeout(timer);
       socket.off('data', onData);
@@ -259,7 +263,8 @@ function peekClientHello(socket: Socket, timeoutMs: number): Promise<ClientHello
     };
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
-      const r = parseClientHello(buf);
+      // A hello trickled in tiny pieces is not worth re-reading each time: the handshake gets it as it is.
+      const r = ++reads > MAX_HELLO_READS ? undefined : parseClientHello(buf);
       if (r !== 'more') done(r);
     };
     const onClose = () => done(undefined);

@@ -119,11 +119,14 @@ function xtextDecode(s: string): string {
   return s.replace(/\+([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 }
 
+/** The header of a message returned as headers only; never more than 1 MiB of a message without a blank line. */
 function headerLength(message: Buffer): number {
   const crlf = message.indexOf('\r\n\r\n');
   if (crlf >= 0) return crlf + 2;
   const lf = message.indexOf('\n\n');
-  return lf >= 0 ? lf + 1 : message.length;
+  if (lf >= 0) return lf + 1;
+  const cut = message.lastIndexOf('\n', 1 << 20);
+  return message.length <= 1 << 20 ? message.length : cut > 0 ? cut + 1 : 1 << 20;
 }
 
 function toCrlf(b: Buffer): Buffer {

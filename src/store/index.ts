@@ -4,6 +4,7 @@
  * services; the store enforces uniqueness and referential integrity and announces changes after commit.
  */
 import type { Readable } from 'node:stream';
+import type { FlagChange } from '../mail/flags.js';
 
 export interface DomainRecord {
   id: number;
@@ -81,7 +82,7 @@ export interface MessageColumnsOmitted {
 
 export type MessageSummary = Pick<MessageRecord, 'uid' | 'modseq' | 'flags' | 'size' | 'internalDate'>;
 
-export type FlagChange = 'set' | 'add' | 'remove';
+export type { FlagChange };
 
 export type ChangeEvent =
   | { type: 'added'; accountId: number; mailboxId: number; uid: number; modseq: number }

@@ -99,10 +99,17 @@ function tcpQuery(target: { host: string; port: number }, message: Buffer, timeo
     const socket = net.connect(target.port, target.host);
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`DNS server ${target.host}:${target.port} did not answer over TCP`)));
     const chunks: Buffer[] = [];
+    let received = 0;
     socket.on('data', (chunk) => {
       chunks.push(chunk);
-      const all = Buffer.concat(chunks);
-      if (all.length >= 2 && all.length >= 2 + all.readUInt16BE(0)) {
+      received += chunk.length;
+      // RFC 1035 §4.2.2: a two-byte length, then at most 65,535 bytes; nothing more is read.
+      if (received > 2 + 65_535) return socket.destroy(new Error(`DNS server ${target.host}:${target.port} sent more than one answer's worth`));
+      if (received < 2) return;
+      const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      chunks.length = 0;
+      chunks.push(all);
+      if (all.length >= 2 + all.readUInt16BE(0)) {
         socket.end();
         try {
           resolve(packet.streamDecode(all));

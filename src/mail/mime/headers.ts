@@ -52,6 +52,25 @@ export function headerValues(fields: HeaderField[], key: string): string[] {
   return fields.filter((f) => f.key === key).map((f) => f.value);
 }
 
+/**
+ * The header block of a message accepted over SMTP (Postfix's header_size_limit is 100 KB). Checked
+ * before anything parses it: libraries that verify and sign (mailauth) are quadratic in its lines.
+ */
+export const MAX_HEADER_BYTES = 256 * 1024;
+export const MAX_HEADER_LINES = 5000;
+/** Signatures a message may carry: each is verified, over the whole body when its l= differs. */
+export const MAX_DKIM_SIGNATURES = 20;
+/** RFC 8617 §4.2.1: an ARC chain has at most 50 sets. */
+export const MAX_ARC_SETS = 50;
+
+/** Why a header block is refused before it is parsed, or undefined when it is within the limits. */
+export function headerBlockProblem(block: Buffer): string | undefined {
+  if (block.length > MAX_HEADER_BYTES) return `the header is larger than ${MAX_HEADER_BYTES / 1024} KB`;
+  let lines = 0;
+  for (let i = block.indexOf(0x0a); i >= 0; i = block.indexOf(0x0a, i + 1)) if (++lines > MAX_HEADER_LINES) return `the header has more than ${MAX_HEADER_LINES} lines`;
+  return undefined;
+}
+
 /** RFC 5322 §3.6: fields a message may carry at most once (orig-date and from exactly once). */
 export const SINGLE_FIELDS = ['from', 'sender', 'date', 'subject', 'message-id'] as const;
 

@@ -6,6 +6,7 @@
  * Sieve has no loops, so a run is bounded by the script's size; :matches is polynomial (memoized).
  */
 import addressparser from 'nodemailer/lib/addressparser';
+import { MAX_FLAGS_PER_MESSAGE } from '../flags.js';
 import { argsOf, type CompiledScript, type Command, type Test } from './compile.js';
 
 export interface SieveMessage {
@@ -339,6 +340,7 @@ function uniqueFlags(flags: string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const raw of flags) {
+    if (out.length >= MAX_FLAGS_PER_MESSAGE) break; // the rest would be refused at delivery
     const flag = raw.startsWith('\\') ? SYSTEM_FLAGS.get(raw.toLowerCase()) : validKeyword(raw) ? raw : undefined;
     if (flag === undefined || seen.has(flag.toLowerCase())) continue;
     seen.add(flag.toLowerCase());

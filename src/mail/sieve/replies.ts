@@ -70,9 +70,10 @@ export function formatMailbox(m: { name: string; address: string }): string {
 /** RFC 5230 §5: the reply to the message with `headers`, from `from` (a formatted mailbox), to `to`. */
 export function buildVacationReply(action: Vacation, input: { headers: HeaderField[]; from: string; to: string; hostname: string; now?: Date }): Buffer {
   const now = input.now ?? new Date();
-  const subject = action.subject ?? `Auto: ${decodeWords(headerValue(input.headers, 'subject') ?? '')}`;
-  const messageId = headerValue(input.headers, 'message-id');
-  const references = [headerValue(input.headers, 'references') ?? '', messageId ?? ''].join(' ').trim();
+  const subject = action.subject ?? `Auto: ${truncate(decodeWords(headerValue(input.headers, 'subject') ?? ''), MAX_ECHOED_SUBJECT)}`;
+  // RFC 5230 §5.7, RFC 5322 §3.6.4: the original's msg-id, and its References when they are msg-ids (at most 20).
+  const messageId = msgId(headerValue(input.headers, 'message-id'));
+  const references = [...(headerValue(input.headers, 'references')?.match(/<[^<>\s]{1,250}>/g)?.slice(-20) ?? []), messageId ?? ''].join(' ').trim();
   const lines = [
     `From: ${input.from}`,
     `To: <${input.to}>`,
@@ -106,7 +107,7 @@ export function buildRejectNotice(input: { headers: HeaderBlock; reason: string;
   const boundary = `${now.getTime().toString(36)}.${randomBytes(6).toString('hex')}/${input.hostname}`;
   const messageId = headerValue(input.headers.fields, 'message-id');
   // Only a well-formed msg-id is echoed (RFC 5322 §3.6.4), and only so much of the subject.
-  const echoedId = messageId && /^<[\x21-\x3d\x3f-\x7e]{1,250}>$/.test(messageId) ? messageId : undefined;
+  const echoedId = msgId(messageId);
   const subject = decodeWords(headerValue(input.headers.fields, 'subject') ?? '');
   const head = [
     `From: <${input.recipient}>`,
@@ -153,7 +154,12 @@ function encode(v: string): string {
   return /^[\x20-\x7e]*$/.test(v) ? v : libmime.encodeWords(v, 'Q', 52);
 }
 
-/** Subject characters a notice repeats. */
+/** A msg-id as received when it is one (RFC 5322 §3.6.4), else undefined: nothing else is echoed. */
+function msgId(value: string | undefined): string | undefined {
+  return value && /^<[\x21-\x3d\x3f-\x7e]{1,250}>$/.test(value) ? value : undefined;
+}
+
+/** Subject characters a reply or notice repeats. */
 const MAX_ECHOED_SUBJECT = 200;
 
 function truncate(s: string, n: number): string {

@@ -74,8 +74,16 @@ function parseSection(text: string, isBinary: boolean): SectionSpec {
 export interface FetchSource {
   content: Buffer;
   root: BodyPart;
-  /** BINARY sections decoded for this response, so a section asked for twice is decoded once. */
-  decoded?: Map<string, Buffer | null | 'unknown-cte'>;
+  /** BINARY parts decoded for this response, so a part asked for twice (or by two paths) is decoded once. */
+  decoded?: Map<BodyPart, Buffer | 'unknown-cte'>;
+  /** Header blocks split into fields for this response, by start offset: HEADER.FIELDS items share them. */
+  headers?: Map<number, HeaderLine[]>;
+}
+
+/** One header field as received: its lower-case name and its lines (continuations included). */
+interface HeaderLine {
+  name: string;
+  text: string;
 }
 
 export function shift(part: BodyPart, by: number): BodyPart {
@@ -102,48 +110,53 @@ export function sectionBytes(src: FetchSource, s: SectionSpec): Buffer | null {
   const c = src.content;
   if (s.path.length === 0) {
     if (s.kind === '') return c;
-    return headerOrText(c, src.root, s);
+    return headerOrText(src, src.root, s);
   }
   const part = findPart(src.root, s.path);
   if (!part) return null;
   if (s.kind === 'MIME') return c.subarray(part.headerStart, part.bodyStart);
   if (s.kind === '') return c.subarray(part.bodyStart, part.end);
   if (!isMessage(part)) return null; // HEADER/TEXT of a part need an encapsulated message
-  return headerOrText(c, part.children[0]!, s);
+  return headerOrText(src, part.children[0]!, s);
 }
 
-function headerOrText(c: Buffer, msg: BodyPart, s: SectionSpec): Buffer {
+function headerOrText(src: FetchSource, msg: BodyPart, s: SectionSpec): Buffer {
+  const c = src.content;
   if (s.kind === 'TEXT') return c.subarray(msg.bodyStart, msg.end);
-  const header = c.subarray(msg.headerStart, msg.bodyStart);
-  if (s.kind === 'HEADER') return header;
-  return filterHeader(header, s.fields, s.kind === 'HEADER.FIELDS.NOT');
-}
-
-function filterHeader(header: Buffer, fields: string[], exclude: boolean): Buffer {
-  const lines = header.toString('latin1').split(/(?<=\n)/);
-  const out: string[] = [];
-  let keep = false;
-  for (const line of lines) {
-    if (line === '\r\n' || line === '\n') break;
-    if (line[0] === ' ' || line[0] === '\t') {
-      if (keep) out.push(line);
-      continue;
-    }
-    const name = line.slice(0, line.indexOf(':')).trim().toLowerCase();
-    keep = fields.includes(name) !== exclude;
-    if (keep) out.push(line);
-  }
+  if (s.kind === 'HEADER') return c.subarray(msg.headerStart, msg.bodyStart);
+  const wanted = new Set(s.fields);
+  const exclude = s.kind === 'HEADER.FIELDS.NOT';
+  const out = headerLines(src, msg).filter((f) => wanted.has(f.name) !== exclude).map((f) => f.text);
   out.push('\r\n');
   return Buffer.from(out.join(''), 'latin1');
 }
 
+/** The fields of a header block, split once per response however many HEADER.FIELDS items ask. */
+function headerLines(src: FetchSource, msg: BodyPart): HeaderLine[] {
+  const cached = src.headers?.get(msg.headerStart);
+  if (cached) return cached;
+  const fields: HeaderLine[] = [];
+  for (const line of src.content.toString('latin1', msg.headerStart, msg.bodyStart).split(/(?<=\n)/)) {
+    if (line === '\r\n' || line === '\n') break;
+    if (line[0] === ' ' || line[0] === '\t') {
+      const last = fields[fields.length - 1];
+      if (last) last.text += line; // a continuation before any field belongs to none
+      continue;
+    }
+    fields.push({ name: line.slice(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase(), text: line });
+  }
+  (src.headers ??= new Map()).set(msg.headerStart, fields);
+  return fields;
+}
+
 /** BINARY[part] (RFC 3516): the part's body with its transfer encoding undone. */
 export function binaryBytes(src: FetchSource, s: SectionSpec): Buffer | null | 'unknown-cte' {
-  const key = s.path.join('.');
-  const cached = src.decoded?.get(key);
+  const part = s.path.length ? findPart(src.root, s.path) : src.root;
+  if (!part || part.type === 'multipart') return null;
+  const cached = src.decoded?.get(part);
   if (cached !== undefined) return cached;
-  const out = decodeBinary(src, s);
-  (src.decoded ??= new Map()).set(key, out);
+  const out = decodePart(src, part);
+  (src.decoded ??= new Map()).set(part, out);
   return out;
 }
 
@@ -155,9 +168,7 @@ export function isKnownEncoding(src: FetchSource, s: SectionSpec): boolean {
 
 const KNOWN_CTE = new Set(['7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
 
-function decodeBinary(src: FetchSource, s: SectionSpec): Buffer | null | 'unknown-cte' {
-  const part = s.path.length ? findPart(src.root, s.path) : src.root;
-  if (!part || part.type === 'multipart') return null;
+function decodePart(src: FetchSource, part: BodyPart): Buffer | 'unknown-cte' {
   const raw = src.content.subarray(part.bodyStart, part.end);
   switch (part.encoding) {
     case '7bit': case '8bit': case 'binary': return raw;

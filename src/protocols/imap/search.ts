@@ -2,7 +2,7 @@
  * SEARCH keys (RFC 9051 §6.4.4, every RFC 3501 key) parsed into a tree and evaluated per message.
  * Header and text keys read the stored envelope where they can and the content only when they must.
  */
-import { headerEnd, parseHeaders } from '../../mail/mime/headers.js';
+import { headerEnd, parseHeaders, type HeaderField } from '../../mail/mime/headers.js';
 import { parseSequenceSet, setMatcher, type SeqRange } from './sequence.js';
 import { astring, ImapSyntaxError, type Token } from './wire.js';
 
@@ -36,8 +36,10 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 
 /** Keys in one SEARCH: each is tested against every message, so this bounds the work a command asks for. */
 export const MAX_SEARCH_KEYS = 1000;
+/** TEXT and BODY keys in one SEARCH: each is a query of the full-text index. */
+export const MAX_TEXT_KEYS = 16;
 
-export function parseSearch(tokens: Token[], budget = { keys: 0 }): SearchSpec {
+export function parseSearch(tokens: Token[], budget = { keys: 0, texts: 0 }): SearchSpec {
   let i = 0;
   let ret: SearchSpec['ret'];
   let charset = 'UTF-8';
@@ -92,8 +94,9 @@ export function parseSearch(tokens: Token[], budget = { keys: 0 }): SearchSpec {
       case 'SMALLER': return { op: 'size', cmp: 'smaller', n: num() };
       case 'FROM': case 'TO': case 'CC': case 'BCC': case 'SUBJECT': return { op: 'header', field: k.toLowerCase(), value: arg() };
       case 'HEADER': { const field = arg().toLowerCase(); return { op: 'header', field, value: arg() }; }
-      case 'BODY': return { op: 'text', where: 'body', value: arg() };
-      case 'TEXT': return { op: 'text', where: 'text', value: arg() };
+      case 'BODY': case 'TEXT':
+        if (++budget.texts > MAX_TEXT_KEYS) throw new ImapSyntaxError(`more than ${MAX_TEXT_KEYS} TEXT and BODY keys`);
+        return { op: 'text', where: k === 'BODY' ? 'body' : 'text', value: arg() };
       case 'MODSEQ': return { op: 'modseq', n: num() };
       default:
         if (/^[\d*]/.test(k)) return { op: 'seq', set: parseSequenceSet(t.value) };
@@ -165,7 +168,7 @@ export function textKeys(k: SearchKey): Array<Extract<SearchKey, { op: 'text' }>
   }
 }
 
-export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: number; maxUid: number; content?: Buffer }): Promise<boolean> {
+export async function matches(k: SearchKey, m: SearchTarget, ctx: SearchContext): Promise<boolean> {
   switch (k.op) {
     case 'all': return true;
     case 'and': for (const s of k.keys) if (!(await matches(s, m, ctx))) return false; return true;
@@ -181,7 +184,7 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: numb
     case 'date': {
       let t = m.internalDate.getTime();
       if (k.field === 'sent') {
-        const date = headerField(await load(m, ctx), 'date');
+        const date = (await headersOf(m, ctx)).find((f) => f.key === 'date')?.value;
         const parsed = date ? Date.parse(date) : NaN;
         if (Number.isNaN(parsed)) return false;
         t = parsed;
@@ -192,8 +195,7 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: numb
     case 'header': {
       const fromEnvelope = ENVELOPE_FIELDS.has(k.field) ? m.envelopeText?.(k.field) : undefined;
       if (fromEnvelope !== undefined) return k.value === '' ? fromEnvelope !== '' : fromEnvelope.toLowerCase().includes(k.value.toLowerCase());
-      const content = await load(m, ctx);
-      const values = headerFields(content, k.field);
+      const values = (await headersOf(m, ctx)).filter((f) => f.key === k.field).map((f) => f.value);
       if (k.value === '') return values.length > 0;
       const needle = k.value.toLowerCase();
       return values.some((v) => v.toLowerCase().includes(needle));
@@ -207,15 +209,23 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: { maxSeq: numb
   }
 }
 
-async function load(m: SearchTarget, ctx: { content?: Buffer }): Promise<Buffer> {
+/** One message's evaluation: its content and parsed header are read once, however many keys need them. */
+export interface SearchContext {
+  maxSeq: number;
+  maxUid: number;
+  content?: Buffer;
+  headers?: HeaderField[];
+}
+
+async function load(m: SearchTarget, ctx: SearchContext): Promise<Buffer> {
   ctx.content ??= await m.content();
   return ctx.content;
 }
 
-function headerFields(content: Buffer, field: string): string[] {
-  return parseHeaders(content.subarray(0, headerEnd(content)).toString('utf8')).filter((f) => f.key === field).map((f) => f.value);
-}
-
-function headerField(content: Buffer, field: string): string | undefined {
-  return headerFields(content, field)[0];
+async function headersOf(m: SearchTarget, ctx: SearchContext): Promise<HeaderField[]> {
+  if (!ctx.headers) {
+    const content = await load(m, ctx);
+    ctx.headers = parseHeaders(content.subarray(0, headerEnd(content)).toString('utf8'));
+  }
+  return ctx.headers;
 }

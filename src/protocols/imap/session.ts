@@ -258,18 +258,27 @@ export class ImapSession implements Session {
   async sendFetch(seq: number, items: Iterable<Value[]>): Promise<void> {
     this.hold();
     try {
-      let parts: Part[] = [`* ${seq} FETCH (`];
+      // Small items are gathered into one piece of text; an item with a literal is written at once.
+      let parts: Part[] = [];
+      let text = `* ${seq} FETCH (`;
       let isFirst = true;
       for (const item of items) {
-        if (!isFirst) parts.push(' ');
+        if (!isFirst) text += ' ';
         isFirst = false;
-        parts.push(...encodeValues(item, this.isUtf8));
+        const encoded = encodeValues(item, this.isUtf8);
+        if (encoded.length === 1 && typeof encoded[0] === 'string') {
+          text += encoded[0];
+          if (text.length < FLUSH_BYTES) continue;
+        }
+        parts.push(text);
+        text = '';
+        if (encoded.length !== 1 || typeof encoded[0] !== 'string') parts.push(...encoded);
         await this.writeParts(parts);
         parts = [];
         if (this.socket.destroyed) return;
         await this.waitForReader();
       }
-      parts.push(')\r\n');
+      parts.push(`${text})\r\n`);
       await this.writeParts(parts);
     } finally {
       this.release();

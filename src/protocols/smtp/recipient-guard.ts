@@ -39,9 +39,10 @@ export class RecipientGuard {
     let c = this.current(key, now);
     if (!c) {
       if (this.sources.size >= MAX_SOURCES) {
-        for (const [k, v] of this.sources) {
+        // The oldest first (a Map keeps insertion order): no scan of the rest.
+        for (const k of this.sources.keys()) {
           if (this.sources.size < MAX_SOURCES * 0.9) break;
-          if (now - v.since > this.limits.windowMs || this.sources.size >= MAX_SOURCES) this.sources.delete(k);
+          this.sources.delete(k);
         }
       }
       c = { refused: 0, since: now };

@@ -9,7 +9,9 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type
 import type { SecureContext } from 'node:tls';
 import { isMailError, MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import { hasTooManyFields, headerEnd, headerValue, MAX_HEADER_FIELDS, parseHeaders, repeatedFields, SINGLE_FIELDS } from '../../mail/mime/headers.js';
+import {
+  hasTooManyFields, headerBlockProblem, headerEnd, headerValue, MAX_ARC_SETS, MAX_DKIM_SIGNATURES, MAX_HEADER_FIELDS, parseHeaders, repeatedFields, SINGLE_FIELDS,
+} from '../../mail/mime/headers.js';
 import { stripOurResults } from '../../services/sender-auth/index.js';
 import { headerAddresses } from '../../mail/mime/structure.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
@@ -246,8 +248,19 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   let body = data;
   let traceHeaders = '';
   let folder: string | undefined;
-  const block = data.subarray(0, headerEnd(data)).toString('latin1');
+  const rawBlock = data.subarray(0, headerEnd(data));
+  const tooBig = headerBlockProblem(rawBlock);
+  if (tooBig) {
+    ctx.log.warn({ qid, bytes: rawBlock.length }, `message refused: ${tooBig}`);
+    throw new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: 'Message refused' }, tooBig);
+  }
+  const block = rawBlock.toString('latin1');
   const head = parseHeaders(block);
+  const signatures = head.filter((f) => f.key === 'dkim-signature').length;
+  const arcSets = head.filter((f) => f.key === 'arc-seal').length;
+  if (signatures > MAX_DKIM_SIGNATURES || arcSets > MAX_ARC_SETS) {
+    throw new SmtpReplyError({ code: 550, enhanced: '5.7.7', text: 'Message refused' }, `${signatures} DKIM signatures and ${arcSets} ARC sets (at most ${MAX_DKIM_SIGNATURES} and ${MAX_ARC_SETS})`);
+  }
   // RFC 5322 §3.6: one From (DMARC, RFC 7489 §6.6.1, is judged on it; a second one is what a reader
   // may be shown). A submission must also be unambiguous in the fields a signature vouches for.
   const repeated = repeatedFields(head, mode === 'submission' ? SINGLE_FIELDS : ['from']);

@@ -11,6 +11,7 @@ import Database from 'better-sqlite3';
 import { Coalescer } from '../../lib/coalesce.js';
 import { MailError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
+import { applyFlags, checkFlags, normalizeFlags } from '../../mail/flags.js';
 import type {
   AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DkimKeyRecord, DkimKeyRepo, DkimStatus, SieveScriptRecord, SieveScriptRepo, DomainRecord, DomainRepo,
   FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageColumnsOmitted, MessageRecord, MessageRepo, MessageSummary, NewMessage, NewQueueEntry,
@@ -640,6 +641,7 @@ class Messages implements MessageRepo {
       const modseq = this.nextModseq(mailboxId);
       const { uid } = this.db.prepare('UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1 AS uid').get(mailboxId) as { uid: number };
       const flags = normalizeFlags(m.flags);
+      checkFlags(flags);
       const headerPrefix = m.headerPrefix ?? '';
       const envelopeWire = m.envelopeWire ?? null;
       const info = this.db
@@ -1019,19 +1021,3 @@ class SieveScripts implements SieveScriptRepo {
   }
 }
 
-/** Flags are a set; system flags keep their canonical case, keywords are kept as given. */
-function normalizeFlags(flags: string[]): string[] {
-  const seen = new Map<string, string>();
-  for (const f of flags) {
-    const key = f.toLowerCase();
-    if (!seen.has(key)) seen.set(key, f);
-  }
-  return [...seen.values()].sort();
-}
-
-function applyFlags(before: string[], change: FlagChange, flags: string[]): string[] {
-  if (change === 'set') return normalizeFlags(flags);
-  const lower = new Set(flags.map((f) => f.toLowerCase()));
-  if (change === 'add') return normalizeFlags([...before, ...flags]);
-  return before.filter((f) => !lower.has(f.toLowerCase()));
-}

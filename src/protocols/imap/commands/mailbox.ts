@@ -37,6 +37,8 @@ function patternMatcher(reference: string, pattern: string): PatternMatcher {
 
 /** LIST answers for this many mailboxes, then lets other sessions run before going on. */
 const LIST_BATCH = 512;
+/** Patterns in one LIST (RFC 5258 §3): each is matched against every mailbox. */
+const MAX_LIST_PATTERNS = 64;
 
 async function statusValues(s: ImapSession, box: MailboxRecord, items: string[]): Promise<Value[]> {
   const needsMessages = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED');
@@ -82,6 +84,7 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   const patternToken = args[i++];
   if (!patternToken) throw new ImapSyntaxError('LIST needs a reference and a pattern');
   const patterns = patternToken.type === 'list' ? patternToken.items.map((p) => mailboxArg(s, p)) : [mailboxArg(s, patternToken)];
+  if (patterns.length > MAX_LIST_PATTERNS) throw new ImapSyntaxError(`more than ${MAX_LIST_PATTERNS} LIST patterns`);
   const returns = new Set<string>();
   let statusWanted: string[] | undefined;
   if (args[i]?.type === 'atom' && (args[i] as { value: string }).value.toUpperCase() === 'RETURN') {

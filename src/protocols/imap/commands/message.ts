@@ -287,7 +287,12 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       if (!['UTF-8', 'US-ASCII'].includes(spec.charset)) throw new ImapNo(`Charset ${spec.charset} is not supported`, 'BADCHARSET (UTF-8 US-ASCII)');
       const view = s.view;
       // TEXT and BODY come from the full-text index built at delivery, not from reading every message.
-      for (const k of textKeys(spec.key)) k.uids = new Set(await s.deps.mailboxes.searchText(view.mailbox.id, k.value, k.where === 'body'));
+      const asked = new Map<string, Set<number>>(); // the same key twice is one query
+      for (const k of textKeys(spec.key)) {
+        const key = `${k.where}\0${k.value}`;
+        k.uids = asked.get(key) ?? new Set(await s.deps.mailboxes.searchText(view.mailbox.id, k.value, k.where === 'body'));
+        asked.set(key, k.uids);
+      }
       const found: number[] = [];
       const indexOnly = textOnly(spec.key);
       if (indexOnly) {
@@ -310,7 +315,7 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
           const target: SearchTarget = {
             seq: i + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq,
             content: async () => s.deps.mailboxes.content(m.blobHash ? (m as StoredMessage) : (await s.deps.mailboxes.messagesByUid(view.mailbox.id, [m.uid]))[0]!),
-            envelopeText: (field) => (m.envelope ? envelopeField(m as StoredMessage, field) : undefined),
+            envelopeText: memo((field) => (m.envelope ? envelopeField(m as StoredMessage, field) : undefined)),
           };
           if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid })) found.push(isUid ? m.uid : i + 1);
         }
@@ -320,8 +325,8 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
         const out: Value[] = [atom('ESEARCH'), [atom('TAG'), tag]];
         if (isUid) out.push(atom('UID'));
         if (found.length) {
-          if (ret.has('MIN')) out.push(atom('MIN'), Math.min(...found));
-          if (ret.has('MAX')) out.push(atom('MAX'), Math.max(...found));
+          if (ret.has('MIN')) out.push(atom('MIN'), found[0]!); // found is ascending (a spread of 150,000 overflows the stack)
+          if (ret.has('MAX')) out.push(atom('MAX'), found[found.length - 1]!);
           if (ret.has('ALL')) out.push(atom('ALL'), atom(formatSet(found)));
         }
         if (ret.has('COUNT')) out.push(atom('COUNT'), found.length);
@@ -349,6 +354,15 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
     },
   },
 ];
+
+/** A field's text computed once per message, however many keys ask for it. */
+function memo(f: (field: string) => string | undefined): (field: string) => string | undefined {
+  const seen = new Map<string, string | undefined>();
+  return (field) => {
+    if (!seen.has(field)) seen.set(field, f(field));
+    return seen.get(field);
+  };
+}
 
 function decodeWords(text: string): string {
   try {
