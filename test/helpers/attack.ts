@@ -173,6 +173,56 @@ export class Probe {
  */
 export const RESPONSIVE_MS = 3000;
 
+/** Stops the probe, prints its figures, and checks it got answers, none slower than RESPONSIVE_MS. */
+export async function assertResponsive(p: Probe): Promise<void> {
+  const r = await p.stop();
+  console.log(`# well-behaved client: ${r.rounds} round trips, median ${r.medianMs} ms, max ${r.maxMs} ms`);
+  if (r.errors.length) throw new Error(`the well-behaved client failed: ${r.errors.join('; ')}`);
+  if (r.rounds === 0) throw new Error('the well-behaved client got no answer');
+  if (r.maxMs >= RESPONSIVE_MS) throw new Error(`the well-behaved client waited ${r.maxMs} ms`);
+}
+
+/**
+ * Writes `chunk` again and again from a client that never reads its answers, until the server stops
+ * reading (a write waits 1.5 s for the socket to drain) or `maxBytes` went out. Returns the bytes sent.
+ */
+export async function floodUnread(c: RawClient, chunk: Buffer, maxBytes = 32 << 20): Promise<number> {
+  c.socket.pause();
+  let sent = 0;
+  while (sent < maxBytes && !c.isClosed) {
+    sent += chunk.length;
+    if (!c.write(chunk)) {
+      const isDrained = await Promise.race([new Promise((r) => c.socket.once('drain', () => r(true))), sleep(1500).then(() => false)]);
+      if (!isDrained) break;
+    }
+  }
+  return sent;
+}
+
+/**
+ * The flood check every protocol gets: a client pipelines `command` (tens of MB of it) and never
+ * reads; the server must stop reading it well before 24 MB, and the process's memory must grow by
+ * less than 48 MB (the whole flood answered and queued would be hundreds).
+ */
+export async function assertFloodBounded(c: RawClient, command: string): Promise<void> {
+  const chunk = Buffer.from(command.repeat(Math.ceil(65_536 / command.length)));
+  const before = memoryInUse();
+  const sent = await floodUnread(c, chunk);
+  await sleep(500);
+  const grown = memoryInUse() - before;
+  console.log(`# pipelined ${(sent / 1048576).toFixed(1)} MB of ${JSON.stringify(command.slice(0, 30))}; memory +${(grown / 1048576).toFixed(1)} MB`);
+  if (sent >= 24 << 20) throw new Error(`the server read ${sent} bytes of a client that never reads`);
+  if (grown >= 48 << 20) throw new Error(`memory grew by ${grown} bytes`);
+}
+
+/** Keeps sending what an attacker would after an oversized literal, until the server closes (or `times` chunks went out). */
+export async function sendUntilClosed(c: RawClient, times = 64): Promise<void> {
+  for (let i = 0; i < times && !c.isClosed; i++) {
+    c.write(Buffer.alloc(64 * 1024, 0x61));
+    await sleep(1);
+  }
+}
+
 /** Bytes of JavaScript heap and buffers in use by this process (the in-process server's included). */
 export function memoryInUse(): number {
   gc();

@@ -15,7 +15,7 @@ import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { ChangeFeed } from '../../store/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { IdleTimer } from '../shared/idle-timer.js';
-import { SessionInput } from '../shared/input.js';
+import { drained, SessionInput } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { COMMANDS } from './commands/index.js';
 import { atom, encodeUntagged, encodeValues, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
@@ -154,7 +154,6 @@ export class ImapSession implements Session {
           break;
         case 'fatal':
           this.log.info({ reason: ev.reason, state: this.state.kind }, 'imap input refused');
-          this.input.stop();
           this.write(`* BYE ${ev.reason}\r\n`);
           this.close();
           return;
@@ -218,7 +217,6 @@ export class ImapSession implements Session {
     this.write(`${tag} BAD ${sanitize(text)}\r\n`);
     if (++this.badCount >= this.deps.limits.maxBadCommands) {
       this.log.info({ state: this.state.kind }, 'imap: too many invalid commands');
-      this.input.stop();
       this.write('* BYE Too many invalid commands\r\n');
       this.close();
     }
@@ -332,19 +330,8 @@ export class ImapSession implements Session {
     for (const b of held ?? []) this.append(b);
   }
 
-  private holds = 0;
-
   private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.socket.destroyed || !this.socket.writableNeedDrain) return resolve();
-      const done = () => {
-        this.socket.off('drain', done);
-        this.socket.off('close', done);
-        resolve();
-      };
-      this.socket.once('drain', done);
-      this.socket.once('close', done);
-    });
+    return drained(this.socket);
   }
 
   /**
@@ -354,8 +341,9 @@ export class ImapSession implements Session {
   private out: Buffer[] = [];
   private outBytes = 0;
   private flushScheduled = false;
-  /** What was written while send() streamed a literal: sent once that response is complete. */
+  /** What was written while a response was being written in pieces: sent once it is complete. */
   private held: Buffer[] | undefined;
+  private holds = 0;
 
   write(data: string | Buffer): void {
     const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
@@ -385,8 +373,9 @@ export class ImapSession implements Session {
     this.socket.write(data);
   }
 
-  /** Flushes and closes (BYE, LOGOUT, too many errors). */
+  /** Flushes and closes (BYE, LOGOUT, too many errors); nothing more the client sent is run. */
   close(): void {
+    this.input.stop();
     this.flush();
     this.conn.close();
   }
@@ -420,7 +409,6 @@ export class ImapSession implements Session {
         continue;
       }
       if (ev.kind === 'fatal') {
-        this.input.stop();
         this.write(`* BYE ${ev.reason}\r\n`);
         this.close();
         throw new ImapBad('connection closed');

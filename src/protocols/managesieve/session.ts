@@ -11,6 +11,7 @@ import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import { SieveQuotaError, type SieveScripts } from '../../services/sieve/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { IdleTimer } from '../shared/idle-timer.js';
+import { drained } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
 import { CommandReader, encodeString, ManageSieveSyntaxError, type ReaderEvent, type ReaderLimits, type Token } from './parse.js';
@@ -188,16 +189,7 @@ export class ManageSieveSession implements Session {
   }
 
   private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const socket = this.conn.socket;
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.once('drain', done);
-      socket.once('close', done);
-    });
+    return drained(this.conn.socket);
   }
 
   private async handle(ev: ReaderEvent): Promise<void> {

@@ -17,7 +17,7 @@ import { headerEnd } from '../../mail/mime/headers.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { DotStuffer } from '../shared/dot-stuff.js';
 import { IdleTimer } from '../shared/idle-timer.js';
-import { SessionInput } from '../shared/input.js';
+import { drained, SessionInput } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { LineReader, type LineEvent } from '../shared/lines.js';
 import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
@@ -68,7 +68,7 @@ export class Pop3Session implements Session {
     this.log = conn.log;
     this.idleTimer = new IdleTimer(deps.limits.idleTimeoutMs, () => {
       this.write('-ERR Autologout; idle for too long');
-      this.conn.close();
+      this.close();
     });
     const input = deps.limits.preAuth;
     this.input = new SessionInput(new LineReader(input.maxLineBytes), input.maxBufferedBytes, () => this.idleTimer.touch());
@@ -81,21 +81,21 @@ export class Pop3Session implements Session {
       if (this.state.kind !== 'authorization') return;
       this.log.info({ ms: this.deps.limits.loginTimeoutMs }, 'pop3 login timeout');
       this.write('-ERR Login timeout');
-      this.conn.close();
+      this.close();
     }, this.deps.limits.loginTimeoutMs);
     this.loginTimer.unref();
     this.write(`+OK ${this.deps.hostname} Postern POP3 ready`);
     void this.loop().catch((err: unknown) => {
       this.log.error({ err }, 'pop3 session failed');
       this.write('-ERR [SYS/TEMP] Internal error');
-      this.conn.close();
+      this.close();
     });
     return this.done;
   }
 
   shutdown(): void {
     this.write('-ERR [SYS/TEMP] Server shutting down');
-    this.conn.close();
+    this.close();
   }
 
   private finish(): void {
@@ -129,17 +129,13 @@ export class Pop3Session implements Session {
   }
 
   private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const socket = this.conn.socket;
-      if (socket.destroyed || !socket.writableNeedDrain) return resolve();
-      const done = () => {
-        socket.off('drain', done);
-        socket.off('close', done);
-        resolve();
-      };
-      socket.once('drain', done);
-      socket.once('close', done);
-    });
+    return drained(this.conn.socket);
+  }
+
+  /** Closes the connection; nothing more the client sent is run. */
+  private close(): void {
+    this.input.stop();
+    this.conn.close();
   }
 
   private write(line: string): void {
@@ -155,9 +151,8 @@ export class Pop3Session implements Session {
     this.write(`-ERR ${text}`);
     if (++this.badCount >= this.deps.limits.maxBadCommands) {
       this.log.info({}, 'pop3: too many invalid commands');
-      this.input.stop();
       this.write('-ERR Too many invalid commands');
-      this.conn.close();
+      this.close();
     }
   }
 
@@ -204,7 +199,7 @@ export class Pop3Session implements Session {
       case 'QUIT':
         this.write('+OK Bye');
         this.state = { kind: 'done' };
-        return this.conn.close();
+        return this.close();
       case 'NOOP':
         return this.write('+OK');
       case 'STLS': {
@@ -346,7 +341,7 @@ export class Pop3Session implements Session {
           this.deps.locks.delete(st.user.accountId);
           this.state = { kind: 'done' };
           this.write(`+OK Bye, ${uids.length} messages deleted`);
-          return this.conn.close();
+          return this.close();
         }
         default:
           return this.bad(['USER', 'PASS', 'AUTH', 'STLS'].includes(name) ? 'Already logged in' : 'Unknown command');

@@ -83,11 +83,12 @@ export class SessionInput<E> {
     return dropped;
   }
 
-  /** Stops reading for good (the session is over, or input it will not read came in). */
+  /** Stops reading for good (the session is over, or input it will not read came in): next() answers undefined from now on. */
   stop(): void {
     this.socket?.off('data', this.onData);
     this.socket?.pause();
     this.isPaused = true;
+    this.close();
   }
 
   private receive(chunk: Buffer): void {
@@ -124,4 +125,18 @@ export class SessionInput<E> {
       socket.resume();
     }
   }
+}
+
+/** Resolves once the socket has written what it holds (or is closed): how a session waits for a slow reader. */
+export function drained(socket: Socket | TLSSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (socket.destroyed || !socket.writableNeedDrain) return resolve();
+    const done = () => {
+      socket.off('drain', done);
+      socket.off('close', done);
+      resolve();
+    };
+    socket.once('drain', done);
+    socket.once('close', done);
+  });
 }
