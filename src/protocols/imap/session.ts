@@ -256,27 +256,33 @@ export class ImapSession implements Session {
   async sendFetch(seq: number, items: Iterable<Value[]>): Promise<void> {
     this.hold();
     try {
-      // Small items are gathered into one piece of text; an item with a literal is written at once.
-      let parts: Part[] = [];
-      let text = `* ${seq} FETCH (`;
+      // Items are gathered until they make FLUSH_BYTES or one streams from its source: a small
+      // message is one write, as before; a response of large sections goes out one section at a time.
+      let parts: Part[] = [`* ${seq} FETCH (`];
+      const add = (p: Part) => {
+        const last = parts.length - 1;
+        if (typeof p === 'string' && typeof parts[last] === 'string') parts[last] += p; // text joined: one buffer per write
+        else parts.push(p);
+      };
+      let bytes = 0;
       let isFirst = true;
       for (const item of items) {
-        if (!isFirst) text += ' ';
+        if (!isFirst) add(' ');
         isFirst = false;
-        const encoded = encodeValues(item, this.isUtf8);
-        if (encoded.length === 1 && typeof encoded[0] === 'string') {
-          text += encoded[0];
-          if (text.length < FLUSH_BYTES) continue;
+        let streams = false;
+        for (const p of encodeValues(item, this.isUtf8)) {
+          add(p);
+          if (p instanceof StreamLiteral) streams = true;
+          else bytes += p.length;
         }
-        parts.push(text);
-        text = '';
-        if (encoded.length !== 1 || typeof encoded[0] !== 'string') parts.push(...encoded);
+        if (!streams && bytes < FLUSH_BYTES) continue;
         await this.writeParts(parts);
         parts = [];
+        bytes = 0;
         if (this.socket.destroyed) return;
         await this.waitForReader();
       }
-      parts.push(`${text})\r\n`);
+      add(')\r\n');
       await this.writeParts(parts);
     } finally {
       this.release();
