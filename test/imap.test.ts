@@ -115,7 +115,7 @@ print(json.dumps(out))`, { P: t.port('imaps') });
     const sections = JSON.stringify(ok('sections'));
     assert.match(sections, /"From: X Sender <x@remote.example>\\r\\nSubject: message 3\\r\\n\\r\\n"/, 'header fields in message order');
     assert.match(sections, /the needle is here/);
-    assert.match(sections, /BINARY\[2\] \{4\}/, 'BINARY decodes base64 (4 bytes)');
+    assert.match(sections, /BINARY\[2\] ~\{4\}/, 'BINARY decodes base64 (4 bytes)');
     assert.match(sections, /BINARY.SIZE\[2\] 4/);
     assert.match(sections, /Content-Transfer-Encoding: base64/);
     assert.doesNotMatch(JSON.stringify(ok('flags_after_peek')), /Seen/, 'PEEK does not set \\Seen');

@@ -11,11 +11,15 @@ export type FlagChange = 'add' | 'remove' | 'set';
 export const MAX_FLAGS_PER_MESSAGE = 64;
 export const MAX_FLAG_LENGTH = 100;
 
+/** RFC 9051 §2.3.2 system flags in their canonical case: `\seen` from a client is `\Seen`. */
+export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'] as const;
+const CANONICAL = new Map<string, string>([...SYSTEM_FLAGS, '\\Recent'].map((f) => [f.toLowerCase(), f]));
+
 export function normalizeFlags(flags: string[]): string[] {
   const seen = new Map<string, string>();
   for (const f of flags) {
     const key = f.toLowerCase();
-    if (!seen.has(key)) seen.set(key, f);
+    if (!seen.has(key)) seen.set(key, CANONICAL.get(key) ?? f);
   }
   return [...seen.values()].sort();
 }

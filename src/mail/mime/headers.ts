@@ -17,6 +17,7 @@ export const MAX_HEADER_FIELDS = 1000;
  * there is no body. Never past `end`: a blank line that straddles it belongs to what follows.
  */
 export function headerEnd(buf: Buffer, start = 0, end = buf.length): number {
+  if (buf[start] === 0x0d && buf[start + 1] === 0x0a && start + 1 < end) return start + 2; // no header fields: the block is the empty line
   for (let i = start; i < end; i++) {
     if (buf[i] !== 0x0a) continue;
     if (i === start) return i + 1; // no headers at all: the block is the empty line

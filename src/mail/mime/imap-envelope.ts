@@ -6,13 +6,13 @@
 import type { Envelope, EnvelopeAddress } from './structure.js';
 
 /** An address: (name adl mailbox host), each a string (header bytes as latin1) or NIL. */
-export type AddressFields = [string | null, null, string | null, string | null];
+export type AddressFields = [string | null, string | null, string | null, string | null];
 /** A field: a string, NIL, or an address list, written "(" 1*address ")" without spaces between addresses. */
 export type EnvelopeField = string | null | { addresses: AddressFields[] };
 
 /** (date subject from sender reply-to to cc bcc in-reply-to message-id), space-separated. */
 export function envelopeFields(e: Envelope): EnvelopeField[] {
-  const addrs = (list: EnvelopeAddress[]): EnvelopeField => (list.length ? { addresses: list.map((a) => [a.name, null, a.mailbox, a.host]) } : null);
+  const addrs = (list: EnvelopeAddress[]): EnvelopeField => (list.length ? { addresses: list.map((a) => [a.name, a.route ?? null, a.mailbox, a.host]) } : null);
   return [e.date, e.subject, addrs(e.from), addrs(e.sender), addrs(e.replyTo), addrs(e.to), addrs(e.cc), addrs(e.bcc), e.inReplyTo, e.messageId];
 }
 

@@ -17,6 +17,8 @@ export interface EnvelopeAddress {
   host: string | null;
   /** Group start (name set, mailbox/host null) or end (all null) markers as in RFC 3501 §7.4.2. */
   group?: 'start' | 'end';
+  /** An obsolete source route (RFC 5322 §4.4 obs-route, "@a,@b"), the envelope's adl. */
+  route?: string;
 }
 
 /** RFC 3501 §7.4.2 ENVELOPE: raw header values, addresses split. */
@@ -163,7 +165,15 @@ function lowerKeys(params: Record<string, string>): Record<string, string> {
 export function buildEnvelope(fields: HeaderField[]): Envelope {
   const addresses = (key: string): EnvelopeAddress[] => {
     const v = headerValue(fields, key);
-    return v ? toEnvelopeAddresses(addressparser(v)) : [];
+    if (!v) return [];
+    // addressparser drops a source route (<@route:user@domain>): kept aside for the envelope's adl.
+    const routes = new Map<string, string>();
+    const cleaned = v.replace(/<\s*(@[^:<>"]{1,200}):/g, (whole, route: string, at: number) => {
+      const close = v.indexOf('>', at);
+      if (close > 0) routes.set(v.slice(at + whole.length, close).trim().toLowerCase(), route.trim());
+      return '<';
+    });
+    return toEnvelopeAddresses(addressparser(cleaned), routes);
   };
   const from = addresses('from');
   const sender = addresses('sender');
@@ -183,21 +193,24 @@ export function buildEnvelope(fields: HeaderField[]): Envelope {
   };
 }
 
-function toEnvelopeAddresses(list: ParsedAddress[]): EnvelopeAddress[] {
+function toEnvelopeAddresses(list: ParsedAddress[], routes: Map<string, string> = new Map()): EnvelopeAddress[] {
   const out: EnvelopeAddress[] = [];
   for (const a of list) {
     if (a.group) {
       out.push({ name: null, mailbox: a.name || null, host: null, group: 'start' });
-      out.push(...toEnvelopeAddresses(a.group));
+      out.push(...toEnvelopeAddresses(a.group, routes));
       out.push({ name: null, mailbox: null, host: null, group: 'end' });
       continue;
     }
     const address = a.address ?? '';
+    if (address === '' && a.group === undefined) continue; // only a comment, "(foo)": no address (RFC 5322 §3.4)
     const at = address.lastIndexOf('@');
+    const route = routes.get(address.toLowerCase());
     out.push({
       name: a.name || null,
       mailbox: at > 0 ? address.slice(0, at) : address || null,
       host: at > 0 ? address.slice(at + 1) : null,
+      ...(route ? { route } : {}),
     });
   }
   return out;

@@ -6,7 +6,7 @@
  * Sieve has no loops, so a run is bounded by the script's size; :matches is polynomial (memoized).
  */
 import addressparser from 'nodemailer/lib/addressparser';
-import { MAX_FLAGS_PER_MESSAGE } from '../flags.js';
+import { MAX_FLAGS_PER_MESSAGE, SYSTEM_FLAGS } from '../flags.js';
 import { argsOf, type CompiledScript, type Command, type Test } from './compile.js';
 
 export interface SieveMessage {
@@ -51,7 +51,7 @@ const MAX_RUN_COST = 50_000_000;
 /** Body text a body test looks at (RFC 5173 lets an implementation bound it). */
 export const MAX_BODY_SCAN = 1 << 20;
 /** RFC 5232 §3 / RFC 9051 §2.3.2: the system flags a script may set (not \Recent). */
-const SYSTEM_FLAGS = new Map(['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'].map((f) => [f.toLowerCase(), f]));
+const SYSTEM_FLAG_NAMES = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
 
 class Run {
   readonly actions: SieveAction[] = [];
@@ -341,7 +341,7 @@ function uniqueFlags(flags: string[]): string[] {
   const out: string[] = [];
   for (const raw of flags) {
     if (out.length >= MAX_FLAGS_PER_MESSAGE) break; // the rest would be refused at delivery
-    const flag = raw.startsWith('\\') ? SYSTEM_FLAGS.get(raw.toLowerCase()) : validKeyword(raw) ? raw : undefined;
+    const flag = raw.startsWith('\\') ? SYSTEM_FLAG_NAMES.get(raw.toLowerCase()) : validKeyword(raw) ? raw : undefined;
     if (flag === undefined || seen.has(flag.toLowerCase())) continue;
     seen.add(flag.toLowerCase());
     out.push(flag);

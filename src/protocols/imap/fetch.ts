@@ -91,12 +91,17 @@ export function shift(part: BodyPart, by: number): BodyPart {
   return { ...part, headerStart: part.headerStart + by, bodyStart: part.bodyStart + by, end: part.end + by, children: part.children.map((c) => shift(c, by)) };
 }
 
-/** The part a path names (RFC 9051 §6.4.5 section numbering), or undefined. */
+/**
+ * The part a path names (RFC 9051 §6.4.5 section numbering), or undefined: each number picks a part
+ * of the message it applies to (a child of a multipart; 1 is the body itself of a message that is
+ * not multipart), and a number after a message/rfc822 part applies to the message it encloses.
+ */
 function findPart(root: BodyPart, path: number[]): BodyPart | undefined {
   let part: BodyPart | undefined = root;
-  for (const n of path) {
+  for (let i = 0; i < path.length; i++) {
+    const n = path[i]!;
     if (!part) return undefined;
-    if (isMessage(part)) part = part.children[0];
+    if (i > 0 && isMessage(part)) part = part.children[0];
     if (!part) return undefined;
     if (part.type === 'multipart') part = part.children[n - 1];
     else if (n !== 1) return undefined;
@@ -149,9 +154,19 @@ function headerLines(src: FetchSource, msg: BodyPart): HeaderLine[] {
   return fields;
 }
 
-/** BINARY[part] (RFC 3516): the part's body with its transfer encoding undone. */
+/**
+ * BINARY[part] (RFC 3516 §4.2): the part's body with its transfer encoding undone. BINARY[] is the
+ * whole message: as stored when nothing needs decoding (a multipart, or an identity encoding),
+ * else its header and the decoded body.
+ */
 export function binaryBytes(src: FetchSource, s: SectionSpec): Buffer | null | 'unknown-cte' {
-  const part = s.path.length ? findPart(src.root, s.path) : src.root;
+  if (s.path.length === 0) {
+    const root = src.root;
+    if (root.type === 'multipart' || IDENTITY_CTE.has(root.encoding)) return src.content;
+    const body = decodePart(src, root);
+    return body === 'unknown-cte' ? body : Buffer.concat([src.content.subarray(0, root.bodyStart), body]);
+  }
+  const part = findPart(src.root, s.path);
   if (!part || part.type === 'multipart') return null;
   const cached = src.decoded?.get(part);
   if (cached !== undefined) return cached;
@@ -166,7 +181,8 @@ export function isKnownEncoding(src: FetchSource, s: SectionSpec): boolean {
   return !part || part.type === 'multipart' || KNOWN_CTE.has(part.encoding);
 }
 
-const KNOWN_CTE = new Set(['7bit', '8bit', 'binary', 'base64', 'quoted-printable']);
+const IDENTITY_CTE = new Set(['7bit', '8bit', 'binary']);
+const KNOWN_CTE = new Set([...IDENTITY_CTE, 'base64', 'quoted-printable']);
 
 function decodePart(src: FetchSource, part: BodyPart): Buffer | 'unknown-cte' {
   const raw = src.content.subarray(part.bodyStart, part.end);

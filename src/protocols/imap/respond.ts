@@ -27,9 +27,9 @@ export class Atom {
 }
 export const atom = (text: string) => new Atom(text);
 
-/** Forces literal form (message content). */
+/** Forces literal form (message content). `isBinary`: BINARY data, sent as literal8 `~{n}` when it holds NUL (RFC 3516 §4.2). */
 export class Literal {
-  constructor(readonly data: Buffer) {}
+  constructor(readonly data: Buffer, readonly isBinary = false) {}
 }
 
 /**
@@ -89,7 +89,7 @@ function write(v: Value, out: Part[], utf8: boolean): void {
     text(out, `{${v.size}}\r\n`);
     out.push(v);
   } else {
-    text(out, `{${v.data.length}}\r\n`);
+    text(out, `${v.isBinary && v.data.includes(0) ? '~' : ''}{${v.data.length}}\r\n`);
     out.push(v.data);
   }
 }

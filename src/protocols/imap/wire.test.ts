@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseSequenceSet, inSet, formatSet } from './sequence.js';
 import { decodeMutf7, encodeMutf7 } from './utf7.js';
-import { FrameReader, ImapSyntaxError, tokenize, type WireEvent } from './wire.js';
+import { astring, FrameReader, ImapSyntaxError, tokenize, type WireEvent } from './wire.js';
 
 const LIMITS = { maxLineBytes: 1000, maxLiteralBytes: 100, maxCommandBytes: 500 };
 const feed = (r: FrameReader, s: string | Buffer): WireEvent[] => {
@@ -82,8 +82,16 @@ describe('IMAP tokens', () => {
     ]);
   });
 
+  it('takes "[" without a "]" as an atom character (mailbox names), and "~" before a literal as literal8', () => {
+    assert.deepEqual(toks('a SELECT a[b}c'), [{ type: 'atom', value: 'SELECT' }, { type: 'atom', value: 'a[b}c' }]);
+    const [, mailbox, literal] = tokenize(['a APPEND INBOX ~', Buffer.from([0, 1]), '']).tokens;
+    assert.deepEqual(mailbox, { type: 'atom', value: 'INBOX' });
+    assert.deepEqual(literal, { type: 'string', value: Buffer.from([0, 1]), isLiteral: true, isBinary: true });
+    assert.equal(astring(toks('a SEARCH SUBJECT NIL')[2]), 'NIL', 'NIL is an astring');
+  });
+
   it('answers malformed input with a syntax error', () => {
-    for (const bad of ['a NOOP (', 'a NOOP )', 'a LOGIN "x', 'a LOGIN "a\\b"', 'a FETCH 1 BODY[', ' NOOP', '(a NOOP', `a ${'('.repeat(40)}${')'.repeat(40)}`, 'a X\x01Y']) {
+    for (const bad of ['a NOOP (', 'a NOOP )', 'a LOGIN "x', 'a LOGIN "a\\b"', ' NOOP', '(a NOOP', `a ${'('.repeat(40)}${')'.repeat(40)}`, 'a X\x01Y']) {
       assert.throws(() => toks(bad), ImapSyntaxError, bad);
     }
   });

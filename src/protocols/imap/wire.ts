@@ -180,7 +180,8 @@ function tagOf(segments: Array<string | Buffer>, rest: Buffer): string {
 
 export type Token =
   | { type: 'atom'; value: string }
-  | { type: 'string'; value: Buffer; isLiteral: boolean }
+  /** `isBinary`: a literal8 `~{n}` (RFC 3516 §4.2), which may hold NUL. */
+  | { type: 'string'; value: Buffer; isLiteral: boolean; isBinary?: boolean }
   | { type: 'list'; items: Token[] }
   | { type: 'nil' };
 
@@ -275,6 +276,14 @@ class Tokenizer {
     }
     if (c === '"') return this.quoted(s);
     if (c === ')') throw new ImapSyntaxError('unexpected ")"');
+    // RFC 3516 §4.2 literal8: "~" right before a literal ({n} ends this segment, the data is the next one).
+    if (c === '~' && this.pos === s.length - 1 && this.seg + 1 < this.segments.length && typeof this.segments[this.seg + 1] !== 'string') {
+      this.seg++;
+      const data = this.segments[this.seg] as Buffer;
+      this.seg++;
+      this.pos = 0;
+      return { type: 'string', value: data, isLiteral: true, isBinary: true };
+    }
     return this.atom(s);
   }
 
@@ -296,14 +305,18 @@ class Tokenizer {
     throw new ImapSyntaxError('unterminated quoted string');
   }
 
-  /** An atom; brackets (BODY[HEADER.FIELDS (A B)]) and a partial <n.m> belong to it. */
+  /**
+   * An atom; brackets (BODY[HEADER.FIELDS (A B)]) and a partial <n.m> belong to it. A "[" without
+   * a "]" after it is an ordinary character (ASTRING-CHAR, RFC 9051 §9: mailbox names may hold it).
+   */
   private atom(s: string): Token {
     let i = this.pos;
     let bracket = 0;
     for (; i < s.length; i++) {
       const ch = s[i]!;
-      if (ch === '[') bracket++;
-      else if (ch === ']') {
+      if (ch === '[') {
+        if (s.indexOf(']', i + 1) >= 0) bracket++;
+      } else if (ch === ']') {
         if (bracket === 0) break;
         bracket--;
       } else if (bracket === 0 && (ch === ' ' || ch === '(' || ch === ')' || ch === '"')) break;
@@ -317,10 +330,11 @@ class Tokenizer {
   }
 }
 
-/** Token as text: atoms and strings alike (astring, RFC 9051 §9). */
+/** Token as text: atoms and strings alike (astring, RFC 9051 §9); NIL is the atom "NIL" there. */
 export function astring(t: Token | undefined): string {
   if (!t) throw new ImapSyntaxError('missing argument');
   if (t.type === 'atom') return t.value;
+  if (t.type === 'nil') return 'NIL';
   if (t.type === 'string') return t.value.toString('utf8');
   throw new ImapSyntaxError('expected a string');
 }

@@ -53,7 +53,8 @@ const MAX_QUEUED_RESPONSE_BYTES = 1024 * KB;
 
 export function imapLimits(s: LimitSettings): SessionLimits {
   return {
-    preAuth: PRE_AUTH,
+    // ID (RFC 2971 §3.3) may send 30 fields of 1,024 octets before login: one line of up to ~32 KB.
+    preAuth: { ...PRE_AUTH, maxLineBytes: 40 * KB, maxCommandBytes: 48 * KB },
     authenticated: {
       maxLineBytes: 64 * KB, // RFC 7162 §4: a server should accept lines of at least 8,192 octets; UID sets of large mailboxes need more
       maxLiteralBytes: s.maxMessageBytes, // APPEND of the largest message accepted over SMTP

@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { HIERARCHY_SEPARATOR, isValidMailboxName, levelsToCreate, MAX_MAILBOXES } from '../../mail/mailbox-name.js';
+import { encodeBinaryParts, hasNul } from '../../mail/mime/binary-parts.js';
 import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
 import type { FlagChange, MailboxRecord, MessageColumnsOmitted, MessageRecord, MessageSummary, Store, Tx } from '../../store/index.js';
@@ -151,6 +152,8 @@ export class Mailboxes {
     const box = await this.get(accountId, name);
     const account = await this.store.accounts.byId(accountId);
     if (account && account.quotaBytes > 0 && account.usedBytes + content.length > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
+    // RFC 3516 §4.4: parts holding NUL (a literal8 APPEND) are stored base64-encoded.
+    if (hasNul(content)) content = encodeBinaryParts(content, parseMessage(content).structure);
     const parsed = parseMessage(content);
     const doc = searchText(content, parsed);
     // The content is held from collection until the transaction referencing it has committed.

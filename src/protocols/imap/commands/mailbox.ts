@@ -3,6 +3,7 @@
  * SPECIAL-USE RFC 6154), LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS, SELECT, EXAMINE
  * and APPEND (with MULTIAPPEND RFC 3502 and UIDPLUS APPENDUID RFC 4315).
  */
+import { SYSTEM_FLAGS } from '../../../mail/flags.js';
 import { HIERARCHY_SEPARATOR } from '../../../services/mailboxes/index.js';
 import type { MailboxRecord } from '../../../store/index.js';
 import { flagsValue } from '../fetch.js';
@@ -17,7 +18,6 @@ import { AUTHED, ok, type ImapCommand } from './types.js';
 const SELECTION_OPTIONS = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
 const RETURN_OPTIONS = new Set(['SUBSCRIBED', 'CHILDREN', 'SPECIAL-USE', 'STATUS']);
 
-export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 /** A mailbox name from the client: modified UTF-7 unless UTF-8 was enabled (RFC 9051 §5.1). */
 export function mailboxArg(s: ImapSession, t: Token | undefined): string {
@@ -147,7 +147,7 @@ async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise
   const box = await s.deps.mailboxes.get(s.user.accountId, mailboxArg(s, args[0]));
   const messages = await s.deps.mailboxes.summaries(box.id);
   const view = new SelectedMailbox(box, messages.map((m) => m.uid), readOnly, s.deps.uidSnapshots);
-  const flags = new Set(SYSTEM_FLAGS);
+  const flags = new Set<string>(SYSTEM_FLAGS);
   for (const m of messages) for (const f of m.flags) flags.add(f);
   s.untagged(atom('FLAGS'), flagsValue([...flags]));
   s.untagged(messages.length, atom('EXISTS'));

@@ -181,7 +181,7 @@ function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefin
       const data = binaryBytes(src!, item.section);
       if (data === 'unknown-cte') throw new ImapNo('Unknown content transfer encoding', 'UNKNOWN-CTE');
       const label = item.partial ? `${item.name}<${item.partial[0]}>` : item.name;
-      return [atom(label), data === null ? null : new Literal(partial(data, item.partial))];
+      return [atom(label), data === null ? null : new Literal(partial(data, item.partial), true)];
     }
     case 'BINARY.SIZE': {
       const data = binaryBytes(src!, item.section);
