@@ -109,9 +109,10 @@ print(json.dumps(out))`, { P: t.port('imaps') });
     ok('select');
     const untagged = out.untagged as unknown as Record<string, string[]>;
     assert.deepEqual(untagged.EXISTS, ['5']);
+    assert.deepEqual(untagged.RECENT, ['5'], 'the first session to SELECT gets the new mail as \\Recent (RFC 3501 §2.3.2)');
     assert.ok(untagged.UIDVALIDITY && untagged.UIDNEXT && untagged.PERMANENTFLAGS && untagged.FLAGS, JSON.stringify(untagged));
     const fetched = ok('fetch').join('\n');
-    assert.match(fetched, /^1 \(UID 1 FLAGS \(\) RFC822.SIZE \d+ INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000" ENVELOPE \("Thu, 26 Nov 2026 10:00:00 \+0000" "message 1" \(\("X Sender" NIL "x" "remote.example"\)\)/m);
+    assert.match(fetched, /^1 \(UID 1 FLAGS \(\\Recent\) RFC822.SIZE \d+ INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000" ENVELOPE \("Thu, 26 Nov 2026 10:00:00 \+0000" "message 1" \(\("X Sender" NIL "x" "remote.example"\)\)/m);
     const sections = JSON.stringify(ok('sections'));
     assert.match(sections, /"From: X Sender <x@remote.example>\\r\\nSubject: message 3\\r\\n\\r\\n"/, 'header fields in message order');
     assert.match(sections, /the needle is here/);
@@ -120,7 +121,7 @@ print(json.dumps(out))`, { P: t.port('imaps') });
     assert.match(sections, /Content-Transfer-Encoding: base64/);
     assert.doesNotMatch(JSON.stringify(ok('flags_after_peek')), /Seen/, 'PEEK does not set \\Seen');
     assert.match(JSON.stringify(ok('body_sets_seen')), /\\\\Seen/);
-    assert.match(JSON.stringify(ok('store')), /FLAGS \(\$Important \\\\Deleted\)/);
+    assert.match(JSON.stringify(ok('store')), /FLAGS \(\$Important \\\\Deleted \\\\Recent\)/);
     assert.deepEqual(ok('search_subject'), ['4']);
     assert.deepEqual(ok('search_text'), ['3']);
     assert.deepEqual(ok('search_msgid'), ['2'], 'HEADER Message-ID, compared case-insensitively');
@@ -347,7 +348,7 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     assert.match(reply, /\r\nb OK \[APPENDUID \d+ 1,2,3\] /);
     assert.match(reply, /\* 3 EXISTS/);
     assert.match(reply, /\* 2 EXPUNGE\r\ne OK/, 'only UID 2 goes, though 3 is \\Deleted too');
-    assert.match(reply, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen\)\)\r\n\* 2 FETCH \(UID 3 FLAGS \(\\Deleted\)\)\r\nf OK/);
+    assert.match(reply, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\)\)\r\n\* 2 FETCH \(UID 3 FLAGS \(\\Deleted \\Recent\)\)\r\nf OK/, 'this session claimed the new messages as \\Recent');
     assert.match(reply, /\* STATUS "?INBOX"? \(MESSAGES 2\)/, 'UNSELECT does not expunge');
     assert.match(reply, /\r\ni BAD /, 'CHECK needs a selected mailbox');
   });
@@ -370,7 +371,7 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
 
   it('answers LIST-EXTENDED selections with RECURSIVEMATCH and CHILDINFO (RFC 5258)', async () => {
     const reply = await rawSession(t.port('imaps'), [
-      'a LOGIN bob@example.com "bob password 1"\r\n', 'b CREATE Lists/Postern\r\n', 'c UNSUBSCRIBE Lists\r\n',
+      'a LOGIN bob@example.com "bob password 1"\r\n', 'b CREATE Lists/Postern\r\n', 'c SUBSCRIBE Lists/Postern\r\n',
       'd LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"\r\n', 'e LIST (SPECIAL-USE) "" "*" RETURN (SUBSCRIBED STATUS (MESSAGES))\r\n',
       'f LIST (RECURSIVEMATCH) "" "*"\r\n', 'g LIST (BOGUS) "" "*"\r\n', 'h LSUB "" "Lists*"\r\n',
     ], 500, true);

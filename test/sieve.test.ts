@@ -92,9 +92,9 @@ for box in ['INBOX', 'Work', 'Lists/rust']:
 m.logout()
 print(json.dumps(out))
 `, { PORT: t.port('imap'), PW });
-    assert.deepEqual(seen.Work, ['Subject: quarterly report (\\Flagged)']);
-    assert.deepEqual(seen['Lists/rust'], ['Subject: digest ()']);
-    assert.deepEqual(seen.INBOX, ['Subject: missing ()', 'Subject: plain ()'], 'fileinto a missing folder keeps in INBOX; discard stores nothing');
+    assert.deepEqual(seen.Work, ['Subject: quarterly report (\\Flagged \\Recent)']);
+    assert.deepEqual(seen['Lists/rust'], ['Subject: digest (\\Recent)']);
+    assert.deepEqual(seen.INBOX, ['Subject: missing (\\Recent)', 'Subject: plain (\\Recent)'], 'fileinto a missing folder keeps in INBOX; discard stores nothing');
   });
 
   it('reject: 550 for one recipient over SMTP, per recipient over LMTP, a signed notice when the others take it', async () => {

@@ -40,11 +40,14 @@ export interface MailboxRecord {
   accountId: number;
   name: string;
   specialUse: SpecialUse | null;
+  /** Its name is on the account's subscription list (which may also hold names that do not exist). */
   isSubscribed: boolean;
   uidValidity: number;
   uidNext: number;
   highestModseq: number;
   messageCount: number;
+  /** Messages from this UID on are \Recent for the next session to claim them (RFC 3501 §2.3.2). */
+  firstRecentUid: number;
 }
 
 export interface NewMessage {
@@ -120,13 +123,24 @@ export interface AliasRepo {
 }
 
 export interface MailboxRepo {
+  /** `isSubscribed` adds the name to the subscription list (default: not). */
   create(accountId: number, name: string, options?: { specialUse?: SpecialUse; isSubscribed?: boolean }): Promise<MailboxRecord>;
   get(accountId: number, name: string): Promise<MailboxRecord | undefined>;
   byId(id: number): Promise<MailboxRecord | undefined>;
   list(accountId: number): Promise<MailboxRecord[]>;
   rename(id: number, newName: string): Promise<void>;
   remove(id: number): Promise<void>;
-  setSubscribed(id: number, isSubscribed: boolean): Promise<void>;
+  /**
+   * RFC 9051 §6.3.7: the subscription list holds names, not mailboxes: a name may be subscribed
+   * without a mailbox, and deleting a mailbox leaves its subscription; RENAME moves it.
+   */
+  setSubscription(accountId: number, name: string, isSubscribed: boolean): Promise<void>;
+  subscriptions(accountId: number): Promise<string[]>;
+  /**
+   * RFC 3501 §2.3.2: one session sees a message as \Recent. Moves the mailbox's first recent UID past
+   * `throughUid` and returns where it was: the messages from there to `throughUid` are this caller's.
+   */
+  claimRecent(id: number, throughUid: number): Promise<number>;
 }
 
 export interface MessageRepo {
@@ -147,7 +161,8 @@ export interface MessageRepo {
 
 export interface SearchDocument {
   subject: string;
-  addresses: string;
+  /** The other header fields' text. */
+  headers: string;
   body: string;
 }
 

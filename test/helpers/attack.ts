@@ -106,6 +106,16 @@ export class RawClient {
     this.attach(secure);
   }
 
+  private tag = 0;
+
+  /** Sends an IMAP command with the next tag; resolves with everything up to and including its tagged reply. */
+  async imap(command: string | Buffer, timeoutMs = 10_000): Promise<string> {
+    const tag = `t${++this.tag}`;
+    const mark = this.text.length;
+    this.write(typeof command === 'string' ? `${tag} ${command}\r\n` : Buffer.concat([Buffer.from(`${tag} `), command, Buffer.from('\r\n')]));
+    return this.waitFor(new RegExp(`(^|\\r\\n)${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`), timeoutMs, mark);
+  }
+
   /** Sends an SMTP command and resolves with its complete reply (all lines). */
   async smtp(line: string, timeoutMs = 10_000): Promise<string> {
     const mark = this.text.length;

@@ -1,6 +1,7 @@
 /**
- * The searchable text of a message for the full-text index: decoded subject and addresses, and the
- * text of its text/plain and text/html parts (transfer encoding and charset decoded, tags dropped).
+ * The searchable text of a message for the full-text index: its decoded subject, the decoded text of
+ * its other header fields (SEARCH TEXT looks at the whole header, RFC 9051 §6.4.4), and the text of
+ * its text/plain and text/html parts (transfer encoding and charset decoded, tags dropped).
  */
 import libmime from 'libmime';
 import { decode as decodeQp } from 'libqp';
@@ -8,16 +9,23 @@ import { headerValue } from './headers.js';
 import type { BodyPart, ParsedMessage } from './structure.js';
 
 export const MAX_INDEXED_TEXT = 1 << 20; // 1 MiB of body text per message is enough to find it
+const MAX_INDEXED_HEADER = 64 * 1024;
 
 export interface SearchText {
   subject: string;
-  addresses: string;
+  /** Every header field but the subject: addresses, X-headers, Message-ID … */
+  headers: string;
   body: string;
 }
 
 export function searchText(buf: Buffer, parsed: ParsedMessage): SearchText {
   const decode = (v: string | undefined) => (v ? decodeWords(v) : '');
-  const addresses = ['from', 'to', 'cc', 'bcc', 'reply-to', 'sender'].map((k) => decode(headerValue(parsed.headers, k))).filter(Boolean).join(' ');
+  let headers = '';
+  for (const f of parsed.headers) {
+    if (f.key === 'subject' || headers.length >= MAX_INDEXED_HEADER) continue;
+    headers += `${f.name} ${decode(f.value.slice(0, MAX_INDEXED_HEADER))}\n`;
+  }
+  headers = headers.slice(0, MAX_INDEXED_HEADER);
   const chunks: string[] = [];
   let total = 0;
   const walk = (part: BodyPart) => {
@@ -36,7 +44,7 @@ export function searchText(buf: Buffer, parsed: ParsedMessage): SearchText {
     chunks.push(text);
   };
   walk(parsed.structure);
-  return { subject: decode(headerValue(parsed.headers, 'subject')), addresses, body: chunks.join('\n') };
+  return { subject: decode(headerValue(parsed.headers, 'subject')), headers, body: chunks.join('\n') };
 }
 
 /** RFC 2047 encoded words of a header value decoded; the value as it is when they are broken. */

@@ -6,7 +6,7 @@ import { ImapSyntaxError, tokenize } from './wire.js';
 const parse = (text: string) => parseSearch(tokenize([`a SEARCH ${text}`]).tokens.slice(1));
 const content = Buffer.from('From: Ann <ann@example.com>\r\nTo: bob@example.com\r\nSubject: Quarterly report\r\nDate: Wed, 25 Nov 2026 09:00:00 +0000\r\nX-Tag: blue\r\n\r\nThe numbers look good.\r\n');
 const target = (over: Partial<SearchTarget> = {}): SearchTarget => ({
-  seq: 3, uid: 30, flags: ['\\Seen', '$Work'], size: content.length, internalDate: new Date('2026-11-26T12:00:00Z'), modseq: 7,
+  seq: 3, uid: 30, flags: ['\\Seen', '$Work'], isRecent: false, size: content.length, internalDate: new Date('2026-11-26T12:00:00Z'), modseq: 7,
   content: async () => content, ...over,
 });
 const check = async (text: string, t = target()) => matches(parse(text).key, t, { maxSeq: 10, maxUid: 100 });

@@ -36,8 +36,11 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 
 /** Keys in one SEARCH: each is tested against every message, so this bounds the work a command asks for. */
 export const MAX_SEARCH_KEYS = 1000;
-/** TEXT and BODY keys in one SEARCH: each is a query of the full-text index. */
-export const MAX_TEXT_KEYS = 16;
+/**
+ * Words in the TEXT and BODY keys of one SEARCH: each word is a scan of the full-text index's
+ * vocabulary (substring matching), about 170 ms at a million distinct words.
+ */
+export const MAX_TEXT_WORDS = 8;
 
 export function parseSearch(tokens: Token[], budget = { keys: 0, texts: 0 }): SearchSpec {
   let i = 0;
@@ -95,8 +98,12 @@ export function parseSearch(tokens: Token[], budget = { keys: 0, texts: 0 }): Se
       case 'FROM': case 'TO': case 'CC': case 'BCC': case 'SUBJECT': return { op: 'header', field: k.toLowerCase(), value: arg() };
       case 'HEADER': { const field = arg().toLowerCase(); return { op: 'header', field, value: arg() }; }
       case 'BODY': case 'TEXT':
-        if (++budget.texts > MAX_TEXT_KEYS) throw new ImapSyntaxError(`more than ${MAX_TEXT_KEYS} TEXT and BODY keys`);
-        return { op: 'text', where: k === 'BODY' ? 'body' : 'text', value: arg() };
+      {
+        const value = arg();
+        budget.texts += value.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).length;
+        if (budget.texts > MAX_TEXT_WORDS) throw new ImapSyntaxError(`more than ${MAX_TEXT_WORDS} words in TEXT and BODY keys`);
+        return { op: 'text', where: k === 'BODY' ? 'body' : 'text', value };
+      }
       case 'MODSEQ': return { op: 'modseq', n: num() };
       default:
         if (/^[\d*]/.test(k)) return { op: 'seq', set: parseSequenceSet(t.value) };
@@ -106,6 +113,22 @@ export function parseSearch(tokens: Token[], budget = { keys: 0, texts: 0 }): Se
   while (i < tokens.length) keys.push(next());
   if (keys.length === 0) throw new ImapSyntaxError('missing search key');
   return { key: keys.length === 1 ? keys[0]! : { op: 'and', keys }, charset, ...(ret ? { ret } : {}) };
+}
+
+/**
+ * The day a date-time names in its own zone (RFC 5322 §3.3: [day-of-week ","] day month year …),
+ * as a UTC midnight; two-digit years as §4.3 reads them. Undefined when it is not a date.
+ */
+export function writtenDay(value: string): number | undefined {
+  const m = /(\d{1,2})\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{2,4})\b/i.exec(value);
+  if (!m) {
+    const t = Date.parse(value);
+    return Number.isNaN(t) ? undefined : Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), new Date(t).getUTCDate());
+  }
+  let year = Number(m[3]);
+  if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
+  else if (m[3]!.length === 3) year += 1900;
+  return Date.UTC(year, MONTHS.indexOf(m[2]!.toLowerCase().slice(0, 3)), Number(m[1]));
 }
 
 function parseDay(s: string): number {
@@ -119,6 +142,8 @@ export interface SearchTarget {
   seq: number;
   uid: number;
   flags: string[];
+  /** \Recent in this session (RFC 3501 §2.3.2). */
+  isRecent: boolean;
   size: number;
   internalDate: Date;
   modseq: number;
@@ -177,19 +202,23 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: SearchContext)
     case 'seq': return (k.match ??= setMatcher(k.set, ctx.maxSeq))(m.seq);
     case 'uid': return (k.match ??= setMatcher(k.set, ctx.maxUid))(m.uid);
     case 'flag': return m.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase()) === k.present;
-    case 'recent': case 'new': return false; // no \Recent (RFC 9051 drops it)
-    case 'old': return true;
+    // RFC 3501 §6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT (RFC 9051 drops \Recent; rev1 clients still use it).
+    case 'recent': return m.isRecent;
+    case 'new': return m.isRecent && !m.flags.some((f) => f.toLowerCase() === '\\seen');
+    case 'old': return !m.isRecent;
     case 'size': return k.cmp === 'larger' ? m.size > k.n : m.size < k.n;
     case 'modseq': return m.modseq >= k.n;
     case 'date': {
-      let t = m.internalDate.getTime();
+      let day: number | undefined;
       if (k.field === 'sent') {
+        // RFC 3501 §6.4.4: the Date: header's date, disregarding time and timezone: the day as written.
         const date = (await headersOf(m, ctx)).find((f) => f.key === 'date')?.value;
-        const parsed = date ? Date.parse(date) : NaN;
-        if (Number.isNaN(parsed)) return false;
-        t = parsed;
+        day = date ? writtenDay(date) : undefined;
+        if (day === undefined) return false;
+      } else {
+        const t = m.internalDate;
+        day = Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate());
       }
-      const day = Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), new Date(t).getUTCDate());
       return k.cmp === 'before' ? day < k.day : k.cmp === 'on' ? day === k.day : day >= k.day;
     }
     case 'header': {

@@ -13,6 +13,10 @@ export class SelectedMailbox {
   private readonly added = new Set<number>();
   private readonly expunged = new Set<number>();
   private readonly flagged = new Set<number>();
+  /** UIDs that are \Recent in this session (RFC 3501 §2.3.2): it claimed them from the mailbox. */
+  readonly recent = new Set<number>();
+  /** Flags the client was told of in FLAGS, by lower-cased name: a keyword used for the first time needs a new FLAGS. */
+  private readonly knownFlags = new Map<string, string>();
   onChange: (() => void) | undefined;
 
   constructor(
@@ -65,6 +69,26 @@ export class SelectedMailbox {
     this.onChange?.();
   }
 
+  /**
+   * Records flags the client has been told of; true when some of `flags` were not among them, so a
+   * FLAGS response must come first (RFC 9051 §7.3.5).
+   */
+  learnFlags(flags: Iterable<string>): boolean {
+    let isNew = false;
+    for (const f of flags) {
+      const key = f.toLowerCase();
+      if (key === '\\recent' || this.knownFlags.has(key)) continue;
+      this.knownFlags.set(key, f);
+      isNew = true;
+    }
+    return isNew;
+  }
+
+  /** The flags of the FLAGS response: every one the client was told of. */
+  flagList(): string[] {
+    return [...this.knownFlags.values()];
+  }
+
   /** Our own flag change was already answered with FETCH responses. */
   forgetFlags(uids: number[]): void {
     for (const u of uids) this.flagged.delete(u);
@@ -81,6 +105,7 @@ export class SelectedMailbox {
   take(allowExpunge: boolean): { expungedSeqs: number[]; flagUids: number[]; hasNew: boolean } {
     let expungedSeqs: number[] = [];
     if (allowExpunge && this.expunged.size) {
+      for (const u of this.expunged) this.recent.delete(u);
       expungedSeqs = this.announceOrder([...this.expunged]);
       this.expunged.clear();
     }
@@ -103,7 +128,10 @@ export class SelectedMailbox {
 
   /** Our own EXPUNGE: returns the sequence numbers to announce, in order. */
   removeUids(uids: number[]): number[] {
-    for (const u of uids) this.expunged.delete(u);
+    for (const u of uids) {
+      this.expunged.delete(u);
+      this.recent.delete(u);
+    }
     return this.announceOrder(uids);
   }
 

@@ -18,6 +18,7 @@ import { IdleTimer } from '../shared/idle-timer.js';
 import { drained, SessionInput } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { COMMANDS } from './commands/index.js';
+import { flagsValue } from './fetch.js';
 import { atom, encodeUntagged, encodeValues, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
 import { SelectedMailbox } from './selected.js';
 import type { UidSnapshots } from './uid-snapshots.js';
@@ -470,6 +471,21 @@ export class ImapSession implements Session {
     return this.state.view;
   }
 
+  /** The flags a response shows for a message: its own, and \Recent where this session has it (IMAP4rev1 only, RFC 3501 §2.3.2). */
+  flagsOf(uid: number, flags: string[]): string[] {
+    if (this.isRev2 || this.state.kind !== 'selected' || !this.state.view.recent.has(uid)) return flags;
+    return [...flags, '\\Recent'];
+  }
+
+  /** Before a response shows a flag the client was not told of: FLAGS and PERMANENTFLAGS again (RFC 9051 §7.3.5). */
+  defineFlags(flags: Iterable<string>): void {
+    if (this.state.kind !== 'selected') return;
+    const view = this.state.view;
+    if (!view.learnFlags(flags)) return;
+    this.untagged(atom('FLAGS'), flagsValue(view.flagList()));
+    if (!view.isReadOnly) this.untagged(atom(`OK [PERMANENTFLAGS (${[...view.flagList(), '\\*'].join(' ')})] Flags permitted`));
+  }
+
   /**
    * Tells the client of other sessions' changes; expunges only where RFC 9051 §7.5.1 allows. One
    * announcement runs at a time and calls made meanwhile fold into one more: a COPY of 10,000
@@ -502,12 +518,22 @@ export class ImapSession implements Session {
       const fresh = await this.deps.mailboxes.messagesAfter(view.mailbox.id, view.maxUid);
       const before = view.exists;
       view.addUids(fresh.map((m) => m.uid));
-      if (view.exists !== before) this.untagged(view.exists, atom('EXISTS'));
+      if (view.exists !== before) {
+        this.untagged(view.exists, atom('EXISTS'));
+        // RFC 3501 §2.3.2: new messages are \Recent to the one session that claims them first.
+        if (!view.isReadOnly) {
+          const from = await this.deps.mailboxes.claimRecent(view.mailbox.id, view.maxUid);
+          for (const m of fresh) if (m.uid >= from) view.recent.add(m.uid);
+        }
+        if (!this.isRev2) this.untagged(view.recent.size, atom('RECENT'));
+      }
     }
     if (flagUids.length) {
       for (const m of await this.deps.mailboxes.messagesByUid(view.mailbox.id, flagUids)) {
         const seq = view.seqOf(m.uid);
-        if (seq) this.untagged(seq, atom('FETCH'), [atom('UID'), m.uid, atom('FLAGS'), m.flags.map(atom)]);
+        if (!seq) continue;
+        this.defineFlags(m.flags);
+        this.untagged(seq, atom('FETCH'), [atom('UID'), m.uid, atom('FLAGS'), flagsValue(this.flagsOf(m.uid, m.flags))]);
       }
     }
   }

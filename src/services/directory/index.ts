@@ -79,7 +79,7 @@ export class Directory {
     const passwordHash = await this.deps.passwords.hash(password);
     const account = await this.store.transaction(async (tx) => {
       const created = await tx.accounts.add({ address, passwordHash, quotaBytes });
-      for (const mb of DEFAULT_MAILBOXES) await tx.mailboxes.create(created.id, mb.name, mb.specialUse ? { specialUse: mb.specialUse } : {});
+      for (const mb of DEFAULT_MAILBOXES) await tx.mailboxes.create(created.id, mb.name, { isSubscribed: true, ...(mb.specialUse ? { specialUse: mb.specialUse } : {}) });
       return created;
     });
     this.deps.log.info({ account: address }, 'account added');

@@ -90,9 +90,17 @@ export class Mailboxes {
     });
   }
 
-  async setSubscribed(accountId: number, name: string, isSubscribed: boolean): Promise<void> {
-    const box = await this.get(accountId, name);
-    await this.store.mailboxes.setSubscribed(box.id, isSubscribed);
+  /**
+   * SUBSCRIBE/UNSUBSCRIBE (RFC 9051 §6.3.7, §6.3.8): the list holds names, so a name may be
+   * subscribed before its mailbox exists and stays subscribed after it is deleted.
+   */
+  async setSubscribed(accountId: number, input: string, isSubscribed: boolean): Promise<void> {
+    const name = isSubscribed ? validName(input) : canonicalName(input).replace(/\/$/, '');
+    await this.store.mailboxes.setSubscription(accountId, name, isSubscribed);
+  }
+
+  subscriptions(accountId: number): Promise<string[]> {
+    return this.store.mailboxes.subscriptions(accountId);
   }
 
   messages(mailboxId: number): Promise<StoredMessage[]> {
@@ -145,6 +153,11 @@ export class Mailboxes {
       if (m.headerPrefix) yield Buffer.from(m.headerPrefix, 'utf8');
       yield* blobs.stream(m.blobHash);
     })());
+  }
+
+  /** RFC 3501 §2.3.2: the messages up to `throughUid` not yet \Recent to a session become this one's; returns the first of them. */
+  claimRecent(mailboxId: number, throughUid: number): Promise<number> {
+    return this.store.mailboxes.claimRecent(mailboxId, throughUid);
   }
 
   /** APPEND (RFC 9051 §6.3.12): parsed and indexed once, durable before the reply. */

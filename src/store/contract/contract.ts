@@ -92,13 +92,35 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         await assert.rejects(store.mailboxes.create(a.id, 'Sent'), (e) => isMailError(e, 'MAILBOX_EXISTS'));
         await store.mailboxes.rename(sent.id, 'Sent Items');
         await assert.rejects(store.mailboxes.rename(sent.id, 'INBOX'), (e) => isMailError(e, 'MAILBOX_EXISTS'));
-        await store.mailboxes.setSubscribed(sent.id, false);
+        assert.equal((await store.mailboxes.get(a.id, 'Sent Items'))!.isSubscribed, false, 'not subscribed unless asked');
+        await store.mailboxes.setSubscription(a.id, 'Sent Items', true);
+        await store.mailboxes.setSubscription(a.id, 'Gone', true);
         const renamed = (await store.mailboxes.get(a.id, 'Sent Items'))!;
-        assert.equal(renamed.isSubscribed, false);
+        assert.equal(renamed.isSubscribed, true);
         await store.mailboxes.remove(renamed.id);
         const again = await store.mailboxes.create(a.id, 'Sent Items');
         assert.ok(again.uidValidity > renamed.uidValidity, 'a reused name gets a new UIDVALIDITY');
         assert.deepEqual((await store.mailboxes.list(a.id)).map((m) => m.name), ['INBOX', 'Sent Items']);
+        // RFC 9051 §6.3.7: subscriptions are names: deleting a mailbox keeps it, one may exist without a mailbox.
+        assert.deepEqual(await store.mailboxes.subscriptions(a.id), ['Gone', 'Sent Items']);
+        assert.equal(again.isSubscribed, true, 'the name was still subscribed');
+        await store.mailboxes.rename(again.id, 'Archive');
+        assert.deepEqual(await store.mailboxes.subscriptions(a.id), ['Archive', 'Gone'], 'a subscription follows RENAME');
+        await store.mailboxes.setSubscription(a.id, 'Archive', false);
+        await store.mailboxes.rename(again.id, 'Old');
+        assert.deepEqual(await store.mailboxes.subscriptions(a.id), ['Gone'], 'an unsubscribed mailbox renamed takes no subscription');
+      }));
+
+    it('hands each message\'s \\Recent to one claimer (RFC 3501 §2.3.2)', () =>
+      withStore(async (store) => {
+        const a = await account(store);
+        const inbox = await store.mailboxes.create(a.id, 'INBOX');
+        assert.equal(inbox.firstRecentUid, 1);
+        assert.equal(await store.mailboxes.claimRecent(inbox.id, 3), 1, 'UIDs 1-3 are this claimer\'s');
+        assert.equal(await store.mailboxes.claimRecent(inbox.id, 3), 4, 'and nobody else\'s');
+        assert.equal(await store.mailboxes.claimRecent(inbox.id, 2), 4, 'an older claim takes nothing back');
+        assert.equal((await store.mailboxes.byId(inbox.id))!.firstRecentUid, 4);
+        await assert.rejects(store.mailboxes.claimRecent(99_999, 1), (e) => isMailError(e, 'MAILBOX_NOT_FOUND'));
       }));
 
     it('appends messages with increasing UIDs and modseqs, flags them, expunges them, and tracks usage', () =>
@@ -203,11 +225,15 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         const inbox = await store.mailboxes.create(a.id, 'INBOX');
         const { hash } = await store.blobs.withContent(Buffer.from('Subject: fts\r\n\r\nneedle\r\n'), async (b) => b);
         await store.messages.append(inbox.id, message({ blobHash: hash }));
-        const doc = { subject: 'fts', addresses: 'ann@example.com', body: 'needle' };
+        const doc = { subject: 'fts', headers: 'From ann@example.com\nX-Tracker qwertyuiop', body: 'needle asdfghjkl' };
         assert.equal(await store.fulltext.index(hash, doc), true);
         assert.equal(await store.fulltext.index(hash, doc), false, 'a second copy is not indexed again');
         assert.deepEqual(await store.fulltext.search(inbox.id, 'needle'), [1]);
         assert.deepEqual(await store.fulltext.search(inbox.id, 'need'), [1], 'word prefixes match');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'sdfghjk'), [1], 'substrings of words match (RFC 9051 §6.4.4)');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'wertyuio'), [1], 'header fields are searched');
+        assert.deepEqual(await store.fulltext.search(inbox.id, 'wertyuio', 'body'), [], 'but not by BODY');
+        assert.deepEqual(await store.fulltext.search(inbox.id, '_'), [], 'LIKE wildcards are text');
         assert.deepEqual(await store.fulltext.search(inbox.id, 'needle', 'body'), [1]);
         assert.deepEqual(await store.fulltext.search(inbox.id, 'fts', 'body'), [], 'the subject is not body text');
         assert.deepEqual(await store.fulltext.search(inbox.id, 'haystack'), []);
@@ -311,7 +337,7 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
         const inbox = await store.mailboxes.create(ann.id, 'INBOX');
         const put = async (text: string) => store.blobs.withContent(Buffer.from(text), (blob) => store.transaction(async (tx) => {
           const m = await tx.messages.append(inbox.id, message({ blobHash: blob.hash, size: blob.size }));
-          await tx.fulltext.index(blob.hash, { subject: text, addresses: '', body: text });
+          await tx.fulltext.index(blob.hash, { subject: text, headers: '', body: text });
           return { hash: blob.hash, uid: m.uid };
         }));
         const once = await put('Subject: once\r\n\r\nsolitary\r\n');

@@ -488,13 +488,17 @@ class Aliases implements AliasRepo {
 }
 
 interface MailboxRow {
-  id: number; account_id: number; name: string; special_use: string | null; subscribed: number;
-  uid_validity: number; uid_next: number; highest_modseq: number; message_count: number;
+  id: number; account_id: number; name: string; special_use: string | null; subscribed: number; /* computed from subscriptions */
+  uid_validity: number; uid_next: number; highest_modseq: number; message_count: number; first_recent_uid: number;
 }
 const toMailbox = (r: MailboxRow): MailboxRecord => ({
   id: r.id, accountId: r.account_id, name: r.name, specialUse: r.special_use as SpecialUse | null, isSubscribed: r.subscribed === 1,
   uidValidity: r.uid_validity, uidNext: r.uid_next, highestModseq: r.highest_modseq, messageCount: r.message_count,
+  firstRecentUid: r.first_recent_uid,
 });
+
+/** Mailbox rows with whether their name is subscribed. */
+const MAILBOX_SELECT = 'SELECT m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m';
 
 class Mailboxes implements MailboxRepo {
   constructor(private readonly db: Db, private readonly exec: Exec) {}
@@ -509,9 +513,10 @@ class Mailboxes implements MailboxRepo {
       if (uidValidity === undefined) throw new MailError('ACCOUNT_NOT_FOUND', `account ${accountId} does not exist`);
       try {
         const info = this.db
-          .prepare('INSERT INTO mailboxes (account_id, name, special_use, subscribed, uid_validity, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(accountId, name, options.specialUse ?? null, options.isSubscribed === false ? 0 : 1, uidValidity, Date.now());
-        return toMailbox(this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(info.lastInsertRowid) as MailboxRow);
+          .prepare('INSERT INTO mailboxes (account_id, name, special_use, uid_validity, created_at) VALUES (?, ?, ?, ?, ?)')
+          .run(accountId, name, options.specialUse ?? null, uidValidity, Date.now());
+        if (options.isSubscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
+        return toMailbox(this.db.prepare(`${MAILBOX_SELECT} WHERE m.id = ?`).get(info.lastInsertRowid) as MailboxRow);
       } catch (err) {
         if (isUniqueViolation(err)) throw new MailError('MAILBOX_EXISTS', `mailbox ${name} already exists`);
         throw err;
@@ -521,31 +526,45 @@ class Mailboxes implements MailboxRepo {
 
   get(accountId: number, name: string): Promise<MailboxRecord | undefined> {
     return this.exec(() => {
-      const row = this.db.prepare('SELECT * FROM mailboxes WHERE account_id = ? AND name = ?').get(accountId, name) as MailboxRow | undefined;
+      const row = this.db.prepare(`${MAILBOX_SELECT} WHERE m.account_id = ? AND m.name = ?`).get(accountId, name) as MailboxRow | undefined;
       return row && toMailbox(row);
     });
   }
 
   byId(id: number): Promise<MailboxRecord | undefined> {
     return this.exec(() => {
-      const row = this.db.prepare('SELECT * FROM mailboxes WHERE id = ?').get(id) as MailboxRow | undefined;
+      const row = this.db.prepare(`${MAILBOX_SELECT} WHERE m.id = ?`).get(id) as MailboxRow | undefined;
       return row && toMailbox(row);
     });
   }
 
   list(accountId: number): Promise<MailboxRecord[]> {
-    return this.exec(() => (this.db.prepare('SELECT * FROM mailboxes WHERE account_id = ? ORDER BY name').all(accountId) as MailboxRow[]).map(toMailbox));
+    return this.exec(() => (this.db.prepare(`${MAILBOX_SELECT} WHERE m.account_id = ? ORDER BY m.name`).all(accountId) as MailboxRow[]).map(toMailbox));
   }
 
   rename(id: number, newName: string): Promise<void> {
     return this.exec(() => {
       try {
-        const changed = this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?').run(newName, id).changes;
-        if (changed === 0) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+        const old = this.db.prepare('SELECT account_id, name FROM mailboxes WHERE id = ?').get(id) as { account_id: number; name: string } | undefined;
+        if (!old) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+        this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?').run(newName, id);
+        // The subscription follows the mailbox to its new name.
+        if (this.db.prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(old.account_id, old.name).changes > 0) {
+          this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(old.account_id, newName);
+        }
       } catch (err) {
         if (isUniqueViolation(err)) throw new MailError('MAILBOX_EXISTS', `mailbox ${newName} already exists`);
         throw err;
       }
+    });
+  }
+
+  claimRecent(id: number, throughUid: number): Promise<number> {
+    return this.exec(() => {
+      const before = this.db.prepare('SELECT first_recent_uid FROM mailboxes WHERE id = ?').pluck().get(id) as number | undefined;
+      if (before === undefined) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+      if (throughUid >= before) this.db.prepare('UPDATE mailboxes SET first_recent_uid = ? WHERE id = ?').run(throughUid + 1, id);
+      return before;
     });
   }
 
@@ -559,11 +578,17 @@ class Mailboxes implements MailboxRepo {
     });
   }
 
-  setSubscribed(id: number, isSubscribed: boolean): Promise<void> {
+  setSubscription(accountId: number, name: string, isSubscribed: boolean): Promise<void> {
     return this.exec(() => {
-      this.db.prepare('UPDATE mailboxes SET subscribed = ? WHERE id = ?').run(isSubscribed ? 1 : 0, id);
+      if (isSubscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
+      else this.db.prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(accountId, name);
     });
   }
+
+  subscriptions(accountId: number): Promise<string[]> {
+    return this.exec(() => this.db.prepare('SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name').pluck().all(accountId) as string[]);
+  }
+
 }
 
 const MESSAGE_COLUMNS = 'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire';
@@ -720,16 +745,17 @@ class FullText implements FullTextRepo {
     return this.exec(() => {
       const row = this.db.prepare('UPDATE blobs SET indexed = 1 WHERE hash = ? AND indexed = 0 RETURNING rowid').get(blobHash) as { rowid: number } | undefined;
       if (!row) return false;
-      this.db.prepare('INSERT INTO blob_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(row.rowid, doc.subject, doc.addresses, doc.body);
+      // The column named "addresses" (migration 3) holds every header field but the subject.
+      this.db.prepare('INSERT INTO blob_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(row.rowid, doc.subject, doc.headers, doc.body);
       return true;
     });
   }
 
   search(mailboxId: number, query: string, column?: 'body'): Promise<number[]> {
     return this.exec(() => {
-      const words = query.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).slice(0, 32);
+      const words = query.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).slice(0, 8); // IMAP allows 8 words per SEARCH
       if (words.length === 0) return [];
-      const terms = words.map((w) => `"${w.replace(/"/g, '""')}"*`).join(' ');
+      const terms = words.map((w) => this.termsContaining(w)).join(' AND ');
       const match = column ? `${column} : (${terms})` : terms;
       return this.db
         .prepare(`SELECT m.uid FROM messages m JOIN blobs b ON b.hash = m.blob_hash
@@ -738,7 +764,24 @@ class FullText implements FullTextRepo {
         .all(mailboxId, match) as number[];
     });
   }
+
+  /**
+   * A word as a MATCH expression for "any indexed word containing it" (RFC 9051 §6.4.4: SEARCH is a
+   * substring match): the index's vocabulary is searched for terms holding it, and the word matches
+   * any of them. When too many terms hold it (a very common fragment), words starting with it do.
+   */
+  private termsContaining(word: string): string {
+    const folded = word.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase(); // as unicode61 remove_diacritics 2 indexes it
+    const quote = (t: string) => `"${t.replace(/"/g, '""')}"`;
+    const like = `%${folded.replace(/[\\%_]/g, '\\$&')}%`;
+    const terms = this.db.prepare("SELECT term FROM blob_fts_vocab WHERE term LIKE ? ESCAPE '\\' LIMIT ?").pluck().all(like, MAX_SUBSTRING_TERMS + 1) as string[];
+    if (terms.length > MAX_SUBSTRING_TERMS || terms.length === 0) return `${quote(folded)}*`;
+    return `(${terms.map(quote).join(' OR ')})`;
+  }
 }
+
+/** Indexed words a search word may stand for; past it the word matches as a prefix only. */
+const MAX_SUBSTRING_TERMS = 500;
 
 interface QueueRow {
   id: number; qid: string; blob_hash: string; sender: string; size: number; auth_user: string | null;

@@ -240,4 +240,31 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 8,
+    name: 'full-text vocabulary for substring search',
+    sql: `
+      CREATE VIRTUAL TABLE blob_fts_vocab USING fts5vocab(blob_fts, row);
+    `,
+  },
+  {
+    version: 9,
+    name: 'recent messages',
+    sql: `
+      ALTER TABLE mailboxes ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+    `,
+  },
+  {
+    version: 10,
+    name: 'subscriptions by name',
+    sql: `
+      CREATE TABLE subscriptions (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        PRIMARY KEY (account_id, name)
+      ) WITHOUT ROWID;
+      INSERT INTO subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE subscribed = 1;
+      ALTER TABLE mailboxes DROP COLUMN subscribed;
+    `,
+  },
 ];

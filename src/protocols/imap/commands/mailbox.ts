@@ -41,7 +41,7 @@ const LIST_BATCH = 512;
 const MAX_LIST_PATTERNS = 64;
 
 async function statusValues(s: ImapSession, box: MailboxRecord, items: string[]): Promise<Value[]> {
-  const needsMessages = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED');
+  const needsMessages = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED' || i === 'RECENT');
   const messages = needsMessages ? await s.deps.mailboxes.summaries(box.id) : [];
   const out: Value[] = [];
   for (const item of items) {
@@ -51,7 +51,7 @@ async function statusValues(s: ImapSession, box: MailboxRecord, items: string[])
       case 'UIDNEXT': out.push(box.uidNext); break;
       case 'UIDVALIDITY': out.push(box.uidValidity); break;
       case 'UNSEEN': out.push(messages.filter((m) => !m.flags.includes('\\Seen')).length); break;
-      case 'RECENT': out.push(0); break;
+      case 'RECENT': out.push(messages.filter((m) => m.uid >= box.firstRecentUid).length); break; // not yet claimed by a session
       case 'SIZE': out.push(messages.reduce((n, m) => n + m.size, 0)); break;
       case 'DELETED': out.push(messages.filter((m) => m.flags.includes('\\Deleted')).length); break;
       case 'HIGHESTMODSEQ': out.push(box.highestModseq); break;
@@ -107,34 +107,55 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   const subscribedOnly = isLsub || selection.has('SUBSCRIBED');
   const specialOnly = selection.has('SPECIAL-USE');
   const isRecursive = selection.has('RECURSIVEMATCH');
+  const showsSubscribed = selection.has('SUBSCRIBED') || returns.has('SUBSCRIBED');
   const boxes = await s.deps.mailboxes.list(s.user.accountId);
+  const byName = new Map(boxes.map((b) => [b.name, b]));
+  const subscribed = new Set(subscribedOnly || showsSubscribed ? await s.deps.mailboxes.subscriptions(s.user.accountId) : boxes.filter((b) => b.isSubscribed).map((b) => b.name));
   const matchers = patterns.map((p) => patternMatcher(reference, p));
-  const selected = (b: MailboxRecord) => (!subscribedOnly || b.isSubscribed) && (!specialOnly || b.specialUse !== null);
-  // Parents, and parents of selected mailboxes (RFC 5258 §3.5 CHILDINFO), found in one pass, not one per mailbox.
+  const matches = (name: string) => matchers.some((match) => match(name));
+  const isSelected = (name: string) => (!subscribedOnly || subscribed.has(name)) && (!specialOnly || (byName.get(name)?.specialUse ?? null) !== null);
+  // RFC 9051 §6.3.7: subscriptions are names, so LSUB and LIST (SUBSCRIBED) also show names without a mailbox.
+  const names = new Set(boxes.map((b) => b.name));
+  if (subscribedOnly) for (const n of subscribed) names.add(n);
+  // One pass over the names, not one per mailbox: which have children (\HasChildren), which have a
+  // selected descendant the patterns do not match (RFC 5258 §3.5 CHILDINFO), and, for LSUB, the
+  // unsubscribed levels above a subscribed name the patterns miss (RFC 3501 §6.3.9: listed \Noselect).
   const parents = new Set<string>();
-  const parentsOfSelected = new Set<string>();
-  for (const b of boxes) {
-    const isSelected = isRecursive && selected(b);
-    for (let i = b.name.indexOf(HIERARCHY_SEPARATOR); i > 0; i = b.name.indexOf(HIERARCHY_SEPARATOR, i + 1)) {
-      const parent = b.name.slice(0, i);
-      parents.add(parent);
-      if (isSelected) parentsOfSelected.add(parent);
+  const childInfo = new Set<string>();
+  const lsubLevels = new Set<string>();
+  let n = 0;
+  for (const name of names) {
+    if (++n % LIST_BATCH === 0) await new Promise((r) => setImmediate(r));
+    const hasMailbox = byName.has(name);
+    const isHidden = (isRecursive || isLsub) && isSelected(name) && !matches(name);
+    for (let i = name.indexOf(HIERARCHY_SEPARATOR); i > 0; i = name.indexOf(HIERARCHY_SEPARATOR, i + 1)) {
+      const level = name.slice(0, i);
+      if (hasMailbox) parents.add(level);
+      if (isHidden && isRecursive) childInfo.add(level);
+      if (isHidden && isLsub && !subscribed.has(level)) lsubLevels.add(level);
     }
   }
-  for (let n = 0; n < boxes.length; n++) {
-    if (n > 0 && n % LIST_BATCH === 0) await new Promise((r) => setImmediate(r));
-    const box = boxes[n]!;
-    if (!matchers.some((match) => match(box.name))) continue;
-    // RFC 5258 §3.5: with RECURSIVEMATCH, a parent of a selected mailbox is listed with CHILDINFO.
-    const childInfo = isRecursive && parentsOfSelected.has(box.name);
-    if (!selected(box) && !childInfo) continue;
+  const listed = [...new Set([...names, ...lsubLevels])].sort();
+  for (let k = 0; k < listed.length; k++) {
+    if (k > 0 && k % LIST_BATCH === 0) await new Promise((r) => setImmediate(r));
+    const name = listed[k]!;
+    if (!matches(name)) continue;
+    const box = byName.get(name);
+    const isLsubLevel = lsubLevels.has(name) && !subscribed.has(name);
+    const hasChildInfo = isRecursive && childInfo.has(name);
+    if (!isSelected(name) && !hasChildInfo && !isLsubLevel) continue;
     const attrs: Value[] = [];
-    if (!isLsub) attrs.push(atom(parents.has(box.name) ? '\\HasChildren' : '\\HasNoChildren'));
-    if (box.specialUse && !isLsub) attrs.push(atom(box.specialUse));
-    if ((selection.has('SUBSCRIBED') || returns.has('SUBSCRIBED')) && box.isSubscribed) attrs.push(atom('\\Subscribed'));
-    const extended: Value[] = childInfo ? [['CHILDINFO', [selection.has('SUBSCRIBED') ? 'SUBSCRIBED' : 'SPECIAL-USE']]] : [];
-    s.untagged(atom(cmd), attrs, HIERARCHY_SEPARATOR, nameValue(s, box.name), ...extended);
-    if (statusWanted && selected(box)) s.untagged(atom('STATUS'), nameValue(s, box.name), await statusValues(s, box, statusWanted));
+    if (isLsub) {
+      if (isLsubLevel || !box) attrs.push(atom('\\Noselect'));
+    } else {
+      if (!box) attrs.push(atom('\\NonExistent')); // RFC 5258 §3.4: a subscribed name without a mailbox
+      else attrs.push(atom(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren'));
+      if (box?.specialUse) attrs.push(atom(box.specialUse));
+      if (showsSubscribed && subscribed.has(name)) attrs.push(atom('\\Subscribed'));
+    }
+    const extended: Value[] = hasChildInfo ? [['CHILDINFO', [selection.has('SUBSCRIBED') ? 'SUBSCRIBED' : 'SPECIAL-USE']]] : [];
+    s.untagged(atom(cmd), attrs, HIERARCHY_SEPARATOR, nameValue(s, name), ...extended);
+    if (statusWanted && box && isSelected(name)) s.untagged(atom('STATUS'), nameValue(s, name), await statusValues(s, box, statusWanted));
   }
 }
 
@@ -147,16 +168,20 @@ async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise
   const box = await s.deps.mailboxes.get(s.user.accountId, mailboxArg(s, args[0]));
   const messages = await s.deps.mailboxes.summaries(box.id);
   const view = new SelectedMailbox(box, messages.map((m) => m.uid), readOnly, s.deps.uidSnapshots);
-  const flags = new Set<string>(SYSTEM_FLAGS);
-  for (const m of messages) for (const f of m.flags) flags.add(f);
-  s.untagged(atom('FLAGS'), flagsValue([...flags]));
+  view.learnFlags(SYSTEM_FLAGS);
+  for (const m of messages) view.learnFlags(m.flags);
+  // RFC 3501 §2.3.2: SELECT claims the messages no session has seen as \Recent; EXAMINE only looks.
+  const maxUid = messages.at(-1)?.uid ?? 0;
+  const recentFrom = readOnly ? box.firstRecentUid : await s.deps.mailboxes.claimRecent(box.id, maxUid);
+  for (const m of messages) if (m.uid >= recentFrom) view.recent.add(m.uid);
+  s.untagged(atom('FLAGS'), flagsValue(view.flagList()));
   s.untagged(messages.length, atom('EXISTS'));
   if (!s.isRev2) {
-    s.untagged(0, atom('RECENT'));
+    s.untagged(view.recent.size, atom('RECENT'));
     const firstUnseen = messages.findIndex((m) => !m.flags.includes('\\Seen'));
     if (firstUnseen >= 0) s.untagged(atom(`OK [UNSEEN ${firstUnseen + 1}] First unseen`));
   }
-  s.untagged(atom(`OK [PERMANENTFLAGS (${readOnly ? '' : `${SYSTEM_FLAGS.join(' ')} \\*`})] Flags permitted`));
+  s.untagged(atom(`OK [PERMANENTFLAGS (${readOnly ? '' : [...view.flagList(), '\\*'].join(' ')})] Flags permitted`));
   s.untagged(atom(`OK [UIDVALIDITY ${box.uidValidity}] UIDs valid`));
   s.untagged(atom(`OK [UIDNEXT ${box.uidNext}] Predicted next UID`));
   if (s.isRev2) s.untagged(atom('LIST'), box.specialUse ? [atom(box.specialUse)] : [], HIERARCHY_SEPARATOR, nameValue(s, box.name));

@@ -120,6 +120,7 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
     }
   }
   const found = targets.filter((t) => messages.has(t.uid)); // others were expunged by another session meanwhile: nothing to say (RFC 9051 §6.4.5)
+  const showsFlags = items.some((i) => i.kind === 'FLAGS');
   const list = found.map((t) => messages.get(t.uid)!);
   // Whole messages above STREAM_ABOVE_BYTES are streamed, not read ahead.
   const wanted = (m: StoredMessage) => needsSource || (needsWhole && m.size <= STREAM_ABOVE_BYTES);
@@ -129,6 +130,7 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
     const content = reader && wanted(m) ? await reader.get(i) : undefined;
     const src = needsSource ? source(m, content!) : undefined;
     // Checked before the response starts: once its first item is on the wire it cannot become a NO.
+    if (showsFlags) s.defineFlags(m.flags);
     for (const item of items) {
       if ((item.kind === 'BINARY[]' || item.kind === 'BINARY.SIZE') && !isKnownEncoding(src!, item.section)) throw new ImapNo('Unknown content transfer encoding', 'UNKNOWN-CTE');
     }
@@ -143,7 +145,10 @@ const YIELD_EVERY = 1000;
 
 /** Each item's values, made when the response gets to it. */
 function* fetchValues(s: ImapSession, items: FetchItem[], m: StoredMessage, content: Buffer | undefined, src: FetchSource | undefined): Generator<Value[]> {
-  for (const item of items) yield isWholeBody(item) ? wholeBody(s, item, m, content) : fetchItem(item, m, src);
+  for (const item of items) {
+    if (item.kind === 'FLAGS') yield [atom('FLAGS'), flagsValue(s.flagsOf(m.uid, m.flags))];
+    else yield isWholeBody(item) ? wholeBody(s, item, m, content) : fetchItem(item, m, src);
+  }
 }
 
 /** BODY[] and RFC822: the whole message, streamed from the blob store. */
@@ -230,15 +235,19 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       const uids = targets.map((t) => t.uid);
       await s.deps.mailboxes.setFlags(s.user.accountId, s.view.mailbox.id, uids, change, flags);
       s.view.forgetFlags(uids);
+      if (change !== 'remove') s.defineFlags(flags); // a keyword used for the first time is announced, .SILENT or not
       if (!m[2]) {
         const messages = await fetchMessages(s, uids, { bodyStructure: true, envelope: 'all' }); // the flags are all it sends
         for (const [n, t] of targets.entries()) {
           if (n % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
           const msg = messages.get(t.uid);
-          if (msg) await s.send(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), flagsValue(msg.flags)] : [atom('FLAGS'), flagsValue(msg.flags)]);
+          if (!msg) continue;
+          s.defineFlags(msg.flags);
+          const shown = flagsValue(s.flagsOf(t.uid, msg.flags));
+          await s.send(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), shown] : [atom('FLAGS'), shown]);
         }
       }
-      return ok('STORE completed');
+      return ok('STORE completed'); // messages another session expunged meanwhile are left out (RFC 9051 §6.4.6)
     },
   },
   {
@@ -313,7 +322,7 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
           const m = byUid.get(view.uids[i]!);
           if (!m) continue;
           const target: SearchTarget = {
-            seq: i + 1, uid: m.uid, flags: m.flags, size: m.size, internalDate: m.internalDate, modseq: m.modseq,
+            seq: i + 1, uid: m.uid, flags: m.flags, isRecent: view.recent.has(m.uid), size: m.size, internalDate: m.internalDate, modseq: m.modseq,
             content: async () => s.deps.mailboxes.content(m.blobHash ? (m as StoredMessage) : (await s.deps.mailboxes.messagesByUid(view.mailbox.id, [m.uid]))[0]!),
             envelopeText: memo((field) => (m.envelope ? envelopeField(m as StoredMessage, field) : undefined)),
           };
