@@ -272,6 +272,73 @@ describe('smarthost', () => {
   });
 });
 
+describe('smarthost TLS policy', () => {
+  /** A relay on loopback that never offers STARTTLS, recording what it is sent. */
+  async function plainRelay() {
+    const got: Array<{ to: string[]; isSecure: boolean }> = [];
+    const logins: string[] = [];
+    const relay = new SMTPServer({
+      logger: false, disabledCommands: ['STARTTLS'], authOptional: true, allowInsecureAuth: true,
+      onAuth(auth, _session, cb) {
+        logins.push(String(auth.username));
+        cb(null, { user: auth.username });
+      },
+      onData(stream, session, cb) {
+        stream.resume();
+        stream.on('end', () => {
+          got.push({ to: session.envelope.rcptTo.map((r) => r.address), isSecure: session.secure });
+          cb(null);
+        });
+      },
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    return { got, logins, port: (relay.server.address() as { port: number }).port, close: () => new Promise<void>((resolve) => relay.close(() => resolve())) };
+  }
+
+  async function relayThrough(smarthost: string, check: (s: TestServer) => Promise<void>) {
+    const s = await startTestServer({ listeners: ['submission'], extraConfig: `[outbound]\nsmarthost = "${smarthost}"\nretry_min = "1h"\n` });
+    try {
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('ann@example.com', 'ann password 1');
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
+      await transport.sendMail({ from: 'ann@example.com', to: 'x@nowhere-dns.example', subject: 'via relay', text: 'relayed\n' });
+      await check(s);
+    } finally {
+      await s.stop();
+    }
+  }
+
+  const until = async (done: () => boolean | Promise<boolean>) => {
+    for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await done()) return;
+  };
+
+  it('sends in the clear to a loopback relay without STARTTLS ("host:port": may), and says why it will not to one where TLS is required', async () => {
+    const relay = await plainRelay();
+    try {
+      await relayThrough(`127.0.0.1:${relay.port}`, async () => {
+        await until(() => relay.got.length > 0);
+        assert.deepEqual(relay.got, [{ to: ['x@nowhere-dns.example'], isSecure: false }]);
+      });
+      await relayThrough(`smtp://u:secret@127.0.0.1:${relay.port}`, async (s) => {
+        const reason = 'does not offer STARTTLS, required by [outbound] smarthost';
+        await until(async () => (await s.server.store.queue.list()).some((q) => q.recipients.some((r) => (r.lastError ?? '').includes(reason))));
+        const entry = (await s.server.store.queue.list())[0]!;
+        assert.match(entry.recipients[0]!.lastError ?? '', /4\.7\.10 relay 127\.0\.0\.1:\d+ does not offer STARTTLS, required by \[outbound\] smarthost/);
+        assert.equal(entry.recipients[0]!.status, 'pending', 'deferred, not bounced');
+        assert.ok(s.logs.some((l) => String(l.msg).includes(reason)), 'logged');
+      });
+      assert.deepEqual(relay.logins, [], 'the password never went out in the clear');
+      assert.equal(relay.got.length, 1);
+      await relayThrough(`smtp://u:secret@127.0.0.1:${relay.port}?tls=none`, async () => {
+        await until(() => relay.got.length > 1);
+        assert.equal(relay.got.length, 2, '?tls=none lets the admin say so');
+      });
+    } finally {
+      await relay.close();
+    }
+  });
+});
+
 describe('delay warnings and expiry', () => {
   it('warns the sender after delay_warning, bounces at the end of the lifetime, honours NOTIFY=NEVER, and never bounces a null sender', async () => {
     const s = await startTestServer({

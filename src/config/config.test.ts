@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { renderConfig } from './init.js';
 import { ConfigError, loadConfig, parseConfig } from './load.js';
-import { ConfigSchema } from './schema.js';
+import { ConfigSchema, parseRelay } from './schema.js';
 
 function problems(text: string): string[] {
   try {
@@ -71,5 +71,18 @@ describe('configuration', () => {
       const shape = inner.innerType?.shape ?? inner.in?.def?.innerType?.shape;
       for (const key of Object.keys(shape ?? {})) assert.match(uncommented, new RegExp(`^${key}\\s*=|\\.${key}\\]\\]`, 'm'), `init template mentions ${section}.${key}`);
     }
+  });
+});
+
+describe('smarthost TLS policy (as Postfix smtp_tls_security_level)', () => {
+  it('requires STARTTLS when a password is sent or the relay is not on loopback, and takes ?tls= to say otherwise', () => {
+    assert.deepEqual(parseRelay('127.0.0.1:2525'), { host: '127.0.0.1', port: 2525, tls: 'may' });
+    assert.deepEqual(parseRelay('relay.example.net:587'), { host: 'relay.example.net', port: 587, tls: 'required' });
+    assert.deepEqual(parseRelay('smtp://u:p%20w@127.0.0.1:25'), { host: '127.0.0.1', port: 25, tls: 'required', user: 'u', pass: 'p w' });
+    assert.deepEqual(parseRelay('smtp://relay.example.net?tls=may'), { host: 'relay.example.net', port: 587, tls: 'may' });
+    assert.deepEqual(parseRelay('relay.example.net:25?tls=none'), { host: 'relay.example.net', port: 25, tls: 'none' });
+    assert.deepEqual(parseRelay('smtps://u:p@relay.example.net'), { host: 'relay.example.net', port: 465, tls: 'implicit', user: 'u', pass: 'p' });
+    for (const bad of ['smtps://relay.example.net?tls=none', 'relay.example.net?tls=maybe', 'relay.example.net?x=1', 'http://relay.example.net']) assert.equal(parseRelay(bad), undefined, bad);
+    assert.match(problems('hostname = "mail.example.com"\n[outbound]\nsmarthost = "relay.example.net?tls=sometimes"\n').join('\n'), /\?tls=required/);
   });
 });

@@ -72,6 +72,7 @@ reject_spf_fail = false           # SPF -all failures: 550 5.7.1
 
 [outbound]
 smarthost = ""                    # relay all remote mail: "smtp://user:pass@relay:587", "smtps://relay:465"; empty = MX delivery
+                                  # STARTTLS: add "?tls=required|may|none" (default required with a password or a non-loopback relay)
 sender_smarthost = {}             # per sender domain: { "example.com" = "smtps://user:pass@relay:465" }
 helo_name = ""                    # EHLO name of outgoing connections (default: hostname; its PTR should match)
 source_address = ""               # local IP outgoing connections come from (default: the system's choice)

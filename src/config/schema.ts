@@ -134,12 +134,17 @@ export const AuthenticationSchema = z
   })
   .prefault({});
 
-/** "host:port" (STARTTLS required), "smtp://[user:pass@]host[:port]" (STARTTLS) or "smtps://…" (implicit TLS). */
-const relayUrl = z.string().refine((s) => s === '' || parseRelay(s) !== undefined, { message: 'is not "host:port", "smtp://user:pass@host:587" or "smtps://host:465"' });
+/**
+ * "host:port", "smtp://[user:pass@]host[:port]" (STARTTLS) or "smtps://…" (implicit TLS), with an
+ * optional "?tls=required|may|none" (Postfix's smtp_tls_security_level: encrypt, may, none).
+ */
+const relayUrl = z.string().refine((s) => s === '' || parseRelay(s) !== undefined, {
+  message: 'is not "host:port", "smtp://user:pass@host:587" or "smtps://host:465", optionally with "?tls=required", "?tls=may" or "?tls=none" (not with smtps://)',
+});
 
 export const OutboundSchema = z
   .strictObject({
-    smarthost: relayUrl.default('').describe('Relay all remote mail through this host ("smtp://user:pass@host:587", "smtps://host:465"); empty = MX delivery'),
+    smarthost: relayUrl.default('').describe('Relay all remote mail through this host ("smtp://user:pass@host:587", "smtps://host:465"); "?tls=required|may|none" sets STARTTLS (default: required when a password is sent or the host is not loopback, else may); empty = MX delivery'),
     sender_smarthost: z.record(z.string(), relayUrl).default({}).describe('Per sender domain relay, e.g. { "example.com" = "smtps://u:p@relay:465" }'),
     helo_name: z.string().default('').describe('EHLO name for outgoing connections; default: hostname'),
     source_address: z.string().refine((s) => s === '' || isIP(s) !== 0, { message: 'is not an IP address' }).default('').describe('Local IP outgoing connections come from; default: chosen by the system'),
@@ -161,31 +166,45 @@ export const OutboundSchema = z
   })
   .prefault({});
 
+/** How a relay's connection is protected: implicit TLS, STARTTLS required, STARTTLS when offered, or none. */
+export type RelayTls = 'implicit' | 'required' | 'may' | 'none';
+
 export interface RelayTarget {
   host: string;
   port: number;
-  secure: boolean;
+  tls: RelayTls;
   user?: string;
   pass?: string;
 }
 
 export function parseRelay(value: string): RelayTarget | undefined {
-  if (!value.includes('://')) {
-    const m = /^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(value);
+  const [address, query = ''] = value.split('?', 2) as [string, string | undefined];
+  const asked = /^(?:tls=(required|may|none))?$/.exec(query);
+  if (!asked) return undefined;
+  let target: RelayTarget;
+  if (!address.includes('://')) {
+    const m = /^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(address);
     if (!m) return undefined;
-    return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2] ?? 587), secure: false };
+    target = { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2] ?? 587), tls: 'may' };
+  } else {
+    try {
+      const url = new URL(address);
+      if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return undefined;
+      const isImplicit = url.protocol === 'smtps:';
+      target = { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : isImplicit ? 465 : 587, tls: isImplicit ? 'implicit' : 'may' };
+      if (url.username) target.user = decodeURIComponent(url.username);
+      if (url.password) target.pass = decodeURIComponent(url.password);
+    } catch {
+      return undefined;
+    }
   }
-  try {
-    const url = new URL(value);
-    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return undefined;
-    const secure = url.protocol === 'smtps:';
-    const target: RelayTarget = { host: url.hostname.replace(/^\[|\]$/g, ''), port: url.port ? Number(url.port) : secure ? 465 : 587, secure };
-    if (url.username) target.user = decodeURIComponent(url.username);
-    if (url.password) target.pass = decodeURIComponent(url.password);
-    return target.host ? target : undefined;
-  } catch {
-    return undefined;
-  }
+  if (!target.host) return undefined;
+  if (target.tls === 'implicit') return asked[1] === undefined ? target : undefined; // smtps:// is always TLS
+  // Postfix's smtp_tls_security_level: a password never crosses the network in the clear, and mail
+  // leaving this host is encrypted unless the admin says otherwise; a relay on loopback may be plain.
+  const isLoopback = /^(127\.|::1$|localhost$)/i.test(target.host);
+  target.tls = (asked[1] as RelayTls | undefined) ?? (target.user || !isLoopback ? 'required' : 'may');
+  return target;
 }
 
 export const StoreSchema = z

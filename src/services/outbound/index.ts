@@ -339,12 +339,24 @@ export class Outbound {
     };
   }
 
+  /**
+   * A connection to the smarthost with its TLS policy: implicit TLS (smtps://), STARTTLS required,
+   * STARTTLS when the relay offers it, or none. A relay that does not offer STARTTLS where it is
+   * required is a temporary failure that says so, and no password is sent to it.
+   */
   private async openRelay(relay: RelayTarget): Promise<Session> {
     const conn = new SMTPConnection({
-      ...this.common(), host: relay.host, port: relay.port, secure: relay.secure, requireTLS: !relay.secure,
+      ...this.common(), host: relay.host, port: relay.port, secure: relay.tls === 'implicit',
+      ...(relay.tls === 'none' ? { ignoreTLS: true } : relay.tls === 'implicit' ? {} : { opportunisticTLS: true }),
       tls: { servername: relay.host, rejectUnauthorized: true, ...this.caOption() },
     });
     await connect(conn, relay.host);
+    if (relay.tls === 'required' && !conn.secure) {
+      conn.close();
+      const reason = `relay ${relay.host}:${relay.port} does not offer STARTTLS, required by [outbound] smarthost (add "?tls=may" to allow it in the clear)`;
+      this.deps.log.warn({ relay: relay.host, port: relay.port }, reason);
+      throw new DeliveryError(`4.7.10 ${reason}`, false, relay.host);
+    }
     if (relay.user) {
       await new Promise<void>((resolve, reject) => conn.login({ user: relay.user!, pass: relay.pass ?? '' }, (err) => (err ? reject(new DeliveryError(`relay ${relay.host} refused our login: ${describe(err)}`, false, relay.host)) : resolve())));
     }
