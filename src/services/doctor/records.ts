@@ -36,15 +36,18 @@ export const SRV_SERVICES = [
   { service: '_pop3s._tcp', listener: 'pop3s', priority: 0 },
 ] as const;
 
+/** Stands for the server's address in every record that needs it when [dns] public_addresses is empty. */
+export const ADDRESS_PLACEHOLDER = '<public IPv4 of this server>';
+
 export function recordsFor(i: RecordInputs): DnsRecord[] {
   const out: DnsRecord[] = [];
   const host = `${i.hostname}.`;
-  if (i.publicAddresses.length === 0) {
-    out.push({ name: host, type: 'A', value: '<public IPv4 of this server>', note: 'set [dns] public_addresses in postern.toml to print the real address' });
-  }
-  for (const ip of i.publicAddresses) out.push({ name: host, type: isIPv4(ip) ? 'A' : 'AAAA', value: ip, note: 'the MX host; clients connect to this name' });
+  // Without [dns] public_addresses every record that needs the address is still printed, with a placeholder.
+  const addresses = i.publicAddresses.length ? i.publicAddresses : [ADDRESS_PLACEHOLDER];
+  const type = (ip: string) => (ip === ADDRESS_PLACEHOLDER || isIPv4(ip) ? 'A' : 'AAAA');
+  for (const ip of addresses) out.push({ name: host, type: type(ip), value: ip, note: 'the MX host; clients connect to this name' });
   for (const name of i.webNames) {
-    for (const ip of i.publicAddresses) out.push({ name: `${name}.`, type: isIPv4(ip) ? 'A' : 'AAAA', value: ip, note: name.startsWith('mta-sts.') ? 'serves the MTA-STS policy over HTTPS' : 'HTTPS name of this server for the domain (autoconfiguration, certificates)' });
+    for (const ip of addresses) out.push({ name: `${name}.`, type: type(ip), value: ip, note: name.startsWith('mta-sts.') ? 'serves the MTA-STS policy over HTTPS' : 'HTTPS name of this server for the domain (autoconfiguration, certificates)' });
   }
   out.push({ name: `${i.domain}.`, type: 'MX', value: `10 ${host}`, note: 'an MX must name a host with A/AAAA records, never a CNAME or an IP' });
   out.push({ name: `${i.domain}.`, type: 'TXT', value: quoteTxt('v=spf1 mx -all'), note: 'SPF: only the MX hosts send for this domain' });
@@ -68,8 +71,9 @@ export function recordsFor(i: RecordInputs): DnsRecord[] {
     const priority = SRV_SERVICES.find((s) => s.service === service)?.priority ?? 0;
     out.push({ name: `${service}.${i.domain}.`, type: 'SRV', value: `${priority} 1 ${port} ${host}`, note: 'mail client autodiscovery (RFC 6186)' });
   }
-  for (const ip of i.publicAddresses) {
-    out.push({ name: reverseName(ip), type: 'PTR', value: host, note: 'ask your hosting provider to set this reverse record: receivers check it' });
+  for (const ip of addresses) {
+    const name = ip === ADDRESS_PLACEHOLDER ? '<reversed public IPv4>.in-addr.arpa.' : reverseName(ip);
+    out.push({ name, type: 'PTR', value: host, note: 'ask your hosting provider to set this reverse record: receivers check it' });
   }
   return out;
 }
@@ -95,8 +99,11 @@ function expandIPv6(ip: string): string {
   return [...h, ...Array(tail === undefined ? 0 : missing).fill('0'), ...t].map((g) => g.padStart(4, '0')).join(':');
 }
 
-/** BIND zone-file lines, each with its note as a comment. */
+/** BIND zone-file lines, each with its note as a comment; one comment first when addresses are placeholders. */
 export function renderZone(records: DnsRecord[]): string {
   const width = Math.max(...records.map((r) => r.name.length));
-  return records.map((r) => `; ${r.note}\n${r.name.padEnd(width)}  3600  IN  ${r.type.padEnd(4)}  ${r.value}`).join('\n') + '\n';
+  const head = records.some((r) => r.value === ADDRESS_PLACEHOLDER)
+    ? `; ${ADDRESS_PLACEHOLDER} below stands for this server's public IPv4 address (and its reverse in the PTR name):\n; set [dns] public_addresses in postern.toml (IPv6 too) and run this again to print the real records.\n`
+    : '';
+  return head + records.map((r) => `; ${r.note}\n${r.name.padEnd(width)}  3600  IN  ${r.type.padEnd(4)}  ${r.value}`).join('\n') + '\n';
 }
