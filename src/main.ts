@@ -241,13 +241,16 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
 
   return {
     store, directory, delivery, outbound, mailboxes, sieve, dkim, tls, acme, listeners, skipped,
-    async stop(timeoutMs?: number) {
+    /**
+     * Graceful stop within about `timeoutMs` ([limits] shutdown_timeout): sessions are told goodbye
+     * and deliveries in flight get the same time, side by side; then both are cut off.
+     */
+    async stop(timeoutMs = parseDuration(config.limits.shutdown_timeout)!) {
       clearInterval(dkimTimer);
       clearInterval(collector);
       await collecting;
       await acme?.stop();
-      await listeners.close(timeoutMs);
-      await outbound!.stop();
+      await Promise.all([listeners.close(timeoutMs), outbound!.stop(timeoutMs)]);
       tls.stop();
       await store.close();
     },

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../src/config/load.js';
 import { createLogger } from '../src/lib/log.js';
 import { startServer, type Server } from '../src/main.js';
-import { freePort, postern, posternRun } from './helpers/cli.js';
+import { freePort, postern, posternRun, startServe, stopChild } from './helpers/cli.js';
 import { startDns, type TestDns } from './helpers/dns-server.js';
 import { peer } from './helpers/peers.js';
 import { run } from './helpers/python.js';
@@ -169,6 +169,32 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
       assert.match(bad.stderr, /not a hosted domain/);
     } finally {
       await r.server.stop(1000);
+    }
+  });
+
+  it('postern serve exits promptly on SIGTERM after an ACME order', async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, 'data'), { recursive: true });
+    const text = testConfigText(dir, `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "http-01"\n[log]\nlevel = "info"\n`, ['http', 'https'], dns.address)
+      .replace('[log]\nlevel = "debug"\n', '')
+      .replace('http = ["127.0.0.1:0"]', `http = ["127.0.0.1:${ports.http}"]`)
+      .replace('https = ["127.0.0.1:0"]', `https = ["127.0.0.1:${ports.https}"]`);
+    const configFile = path.join(dir, 'postern.toml');
+    writeFileSync(configFile, text);
+    assert.equal(postern(['--config', configFile, 'domain', 'add', 'example.com']).code, 0);
+    // Pebble's CA through NODE_EXTRA_CA_CERTS rather than [acme] ca_file: the requests then go through
+    // Node's global (keep-alive) agent, as they do with a public CA.
+    const { child, output } = await startServe(configFile, 'https', { NODE_EXTRA_CA_CERTS: pebble.caFile });
+    try {
+      await until('example.com issued', () => output().includes('"msg":"certificate issued"'));
+      const started = Date.now();
+      await stopChild(child);
+      const ms = Date.now() - started;
+      console.log(`# exited ${ms} ms after SIGTERM`);
+      assert.equal(child.exitCode, 0);
+      assert.ok(ms < 3000, `exited ${ms} ms after SIGTERM`);
+    } finally {
+      await stopChild(child, 'SIGKILL');
     }
   });
 

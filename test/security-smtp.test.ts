@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
 import { assertResponsive, Probe, RawClient, sendUntilClosed } from './helpers/attack.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { RawSmtp } from './helpers/smtp-client.js';
@@ -203,5 +204,27 @@ describe('SMTP under attack', () => {
     console.log(`# 24 parallel guesses: ${refused} verified and refused, ${guesses.filter((r) => r === '454').length} locked out`);
     assert.ok(refused <= 5, `${refused} guesses were verified`);
     assert.ok(guesses.every((r) => r === '535' || r === '454'), guesses.join(' '));
+  });
+});
+
+describe('SMTP connection counting', () => {
+  // smtp-server's STARTTLS takes the socket over; the listener must still see the session end,
+  // or every TLS session would hold a place until max_connections_per_ip locks the client out.
+  it('releases the per-IP place of every session that used STARTTLS', async () => {
+    const s = await startTestServer({ listeners: ['smtp'], extraConfig: '[limits]\nmax_connections_per_ip = 2\n' });
+    try {
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('ann@example.com', PW);
+      const disconnected = () => s.logs.filter((l) => l.msg === 'disconnected' && l.listener === 'smtp').length;
+      for (let i = 0; i < 5; i++) {
+        const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('smtp'), secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
+        await transport.sendMail({ from: 'x@sender.example', to: 'ann@example.com', subject: `tls ${i}`, text: 'over STARTTLS\n' });
+        for (const end = Date.now() + 5000; disconnected() <= i && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal((await mailbox(s.server, 'ann@example.com')).length, 5, 'five sessions from one IP, two places');
+      assert.ok(!s.logs.some((l) => l.msg === 'connection refused: limit reached'), 'no session was refused');
+    } finally {
+      await s.stop();
+    }
   });
 });

@@ -103,7 +103,7 @@ max_connections = 2000            # open connections per listener
 max_connections_per_ip = 50       # per client IP (IPv6: per prefix), per listener
 ipv6_prefix = 64                  # IPv6 clients are counted per /64 (connections, login failures, refused recipients)
 login_timeout = "60s"             # IMAP, POP3, ManageSieve: log in within this long of connecting
-shutdown_timeout = "10s"          # on SIGTERM, sessions get this long to finish
+shutdown_timeout = "10s"          # on SIGTERM, sessions and deliveries get this long to finish
 tls_handshake_timeout = "30s"
 max_message_size = "50MB"
 

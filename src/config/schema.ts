@@ -223,7 +223,7 @@ export const LimitsSchema = z
     max_connections_per_ip: z.number().int().positive().default(50).describe('Open connections per client IP (per IPv6 prefix), per listener'),
     ipv6_prefix: z.number().int().min(32).max(128).default(64).describe('IPv6 clients are counted per prefix of this length (connection limits, login throttling): one site usually holds a whole /64'),
     login_timeout: duration('60s').describe('Close an IMAP, POP3 or ManageSieve connection that has not logged in this long after connecting'),
-    shutdown_timeout: duration('10s').describe('On SIGTERM, how long sessions get to finish'),
+    shutdown_timeout: duration('10s').describe('On SIGTERM, how long sessions and outbound deliveries in flight get to finish; a delivery cut off stays queued'),
     tls_handshake_timeout: duration('30s').describe('Close a connection whose TLS handshake takes longer'),
     max_message_size: size('50MB').describe('Largest message accepted'),
   })

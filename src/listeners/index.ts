@@ -84,12 +84,18 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
       }
       open++;
       perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
-      raw.once('close', () => {
+      // Counted until the session ends, not until the raw socket says 'close': a library that
+      // upgrades the socket itself (smtp-server's STARTTLS) removes the raw socket's listeners.
+      let isCounted = true;
+      const uncount = () => {
+        if (!isCounted) return;
+        isCounted = false;
         open--;
         const n = (perIp.get(ip) ?? 1) - 1;
         if (n === 0) perIp.delete(ip);
         else perIp.set(ip, n);
-      });
+      };
+      raw.once('close', uncount);
       raw.on('error', () => {}); // reported by the session or the close below
       const conn = new ConnectionImpl(raw, spec.name, deps.tls, deps.limits.tlsHandshakeTimeoutMs, deps.log, spec);
       const entry: Live = { conn, session: undefined, done: Promise.resolve() };
@@ -109,6 +115,7 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
         } finally {
           conn.close();
           live.delete(entry);
+          uncount();
           conn.log.info({}, 'disconnected');
         }
       })();

@@ -28,8 +28,9 @@ export function posternRun(args: string[], options: { env?: NodeJS.ProcessEnv } 
 }
 
 /** `postern serve` in a child process; resolves with the port of `listener` once the server has started. */
-export async function startServe(config: string, listener: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = posternAsync(['serve', '--config', config]);
+/** `output()` is what the process has written so far (its last 50 KB). */
+export async function startServe(config: string, listener: string, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; output(): string }> {
+  const child = posternAsync(['serve', '--config', config], env ? { env } : {});
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
@@ -37,7 +38,7 @@ export async function startServe(config: string, listener: string): Promise<{ ch
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const m = listening.exec(out);
-    if (m && out.includes('postern started')) return { child, port: Number(m[1]) };
+    if (m && out.includes('postern started')) return { child, port: Number(m[1]), output: () => out };
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));
   }

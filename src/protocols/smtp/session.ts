@@ -64,6 +64,8 @@ interface Context {
   rcpts: Map<string, Rcpt>;
   /** Recipients refused on this connection (unknown, relay denied …). */
   refused: number;
+  /** Ends the session's run(): called when smtp-server closes the connection. */
+  closed: () => void;
 }
 
 /** Refusals that guess at addresses, counted against the client; a full mailbox or a tempfail is not a guess. */
@@ -163,6 +165,12 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
       );
     },
 
+    // smtp-server's STARTTLS removes every listener of the plain socket, ours included: its own
+    // close callback is what tells the session (and so the listener's connection count) it is over.
+    onClose(session: SMTPServerSession) {
+      contexts.get(session.id)?.closed();
+    },
+
     onData(stream: SMTPServerDataStream, session, cb) {
       const ctx = ctxOf(session);
       const chunks: Buffer[] = [];
@@ -196,7 +204,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
         smtpConnection = [...server.connections].at(-1) as unknown as typeof smtpConnection;
         if (!smtpConnection) return Promise.resolve();
         const id = smtpConnection.id;
-        contexts.set(id, { conn, log: conn.log.child({ smtp: id }), rcpts: new Map(), refused: 0 });
+        contexts.set(id, { conn, log: conn.log.child({ smtp: id }), rcpts: new Map(), refused: 0, closed: () => closed() });
         // Our replies carry their own enhanced status code: keep smtp-server from adding a second one.
         const send = smtpConnection.send.bind(smtpConnection);
         const connection = smtpConnection as unknown as { secure: boolean };
@@ -212,6 +220,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
       shutdown() {
         smtpConnection?.send(421, `${deps.hostname} Service shutting down, closing connection`);
         smtpConnection?.close();
+        conn.close(); // a client that does not close its side is cut off shortly (Connection.close)
       },
     };
   };

@@ -85,6 +85,8 @@ export class Outbound {
   private again = false;
   private stopping = false;
   private readonly idle = new Set<() => void>();
+  /** Open connections, closed at once when shutdown's grace period is over. */
+  private readonly sessions = new Set<Session>();
 
   constructor(private readonly options: OutboundOptions, private readonly deps: OutboundDeps) {}
 
@@ -122,15 +124,26 @@ export class Outbound {
     });
   }
 
-  /** Stops claiming; open connections finish their current message; unsent claims are released. */
-  async stop(): Promise<void> {
+  /**
+   * Stops claiming work and gives deliveries in flight `graceMs` to finish; then their connections
+   * are closed (a delivery cut off is recorded as deferred and retried after the restart; a remote
+   * 250 already recorded is never sent again). Leases are released so another process may go on.
+   */
+  async stop(graceMs = 0): Promise<void> {
     this.stopping = true;
     clearInterval(this.tickTimer);
     clearInterval(this.leaseTimer);
     clearInterval(this.sweepTimer);
     for (const jobs of this.pending.values()) jobs.length = 0;
     this.queuedJobs = 0;
-    if (this.connections > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+    if (this.connections > 0) {
+      const idle = new Promise<void>((resolve) => this.idle.add(resolve));
+      if (!(await within(idle, graceMs))) {
+        this.deps.log.warn({ connections: this.connections, graceMs }, 'closing outbound connections still delivering at shutdown; their mail stays queued');
+        for (const session of this.sessions) session.abort();
+        await within(idle, ABORT_WAIT_MS);
+      }
+    }
     await this.deps.store.queue.releaseLeases(this.owner).catch(() => undefined);
   }
 
@@ -234,8 +247,9 @@ export class Outbound {
       for (const j of jobs) await this.settle(j, j.recipients.map((r) => ({ recipient: r, code: error.permanent ? 550 : 451, reply: error.message, remoteMta: error.remoteMta })));
       return;
     }
+    this.sessions.add(session);
     try {
-      for (let sent = 0; job && sent < this.options.messagesPerConnection && !session.broken; sent++) {
+      for (let sent = 0; job && sent < this.options.messagesPerConnection && !session.broken && !this.stopping; sent++) {
         await this.sendOne(session, job);
         job = sent + 1 < this.options.messagesPerConnection ? this.take(key) : undefined;
       }
@@ -245,6 +259,7 @@ export class Outbound {
         this.queuedJobs++;
       }
     } finally {
+      this.sessions.delete(session);
       session.close();
     }
   }
@@ -504,6 +519,7 @@ interface SendResult {
 /** One SMTP client connection, for several messages in turn. */
 class Session {
   broken = false;
+  private cutOff: (() => void) | undefined;
 
   constructor(private readonly conn: SMTPConnection, readonly remoteMta: string) {
     conn.on('error', () => {
@@ -515,8 +531,15 @@ class Session {
   }
 
   send(envelope: { from: string; to: string[]; dsn?: { ret?: string | undefined; envid?: string | undefined; notify?: string | undefined; orcpt?: string | undefined } }, content: Buffer): Promise<SendResult> {
-    return new Promise((resolve) => {
+    return new Promise((settle) => {
+      const resolve = (r: SendResult) => {
+        this.cutOff = undefined;
+        settle(r);
+      };
+      // A closed SMTPConnection drops its pending callbacks: abort() settles through this instead.
+      this.cutOff = () => resolve({ accepted: false, code: 451, reply: `4.4.2 ${this.remoteMta}: connection closed at shutdown`, rejected: new Map() });
       this.conn.send(envelope as Parameters<SMTPConnection['send']>[0], content, (err, info) => {
+        if (!this.cutOff) return;
         const rejected = new Map<string, { code: number; reply: string }>();
         const errors = (info?.rejectedErrors ?? (err as { rejectedErrors?: unknown[] } | null)?.rejectedErrors ?? []) as Array<{ recipient?: string; responseCode?: number; response?: string; message?: string }>;
         for (const e of errors) if (e.recipient) rejected.set(e.recipient.toLowerCase(), { code: e.responseCode ?? 451, reply: describe(e) });
@@ -535,4 +558,23 @@ class Session {
     if (this.broken) this.conn.close();
     else this.conn.quit();
   }
+
+  /** Shutdown: the socket goes now (no QUIT, no waiting for the peer); a send in progress ends as a 4.4.2 deferral. */
+  abort(): void {
+    this.broken = true;
+    this.conn.close();
+    (this.conn as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
+    this.cutOff?.();
+  }
+}
+
+/** After aborting, how long stop() waits for the cut-off deliveries to be recorded. */
+const ABORT_WAIT_MS = 2000;
+
+/** Whether `p` settled within `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const r = await Promise.race([p.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  clearTimeout(timer);
+  return r;
 }
