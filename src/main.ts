@@ -13,6 +13,7 @@ import type { Connection, SessionFactory } from './protocols/shared/connection.j
 import { imapLimits, manageSieveLimits, pop3Limits } from './protocols/shared/limits.js';
 import { ImapSession, type ImapDeps } from './protocols/imap/session.js';
 import { UidSnapshots } from './protocols/imap/uid-snapshots.js';
+import { MaildropLocks } from './protocols/pop3/maildrop-locks.js';
 import { Pop3Session, type Pop3Deps } from './protocols/pop3/session.js';
 import { ManageSieveSession, type ManageSieveDeps } from './protocols/managesieve/session.js';
 import { SieveScripts, SIEVE_LIMITS } from './services/sieve/index.js';
@@ -159,7 +160,7 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const imapFactory = (conn: Connection) => new ImapSession(conn, imapDeps);
   const imapBusy = '* BYE Too many connections, try again later\r\n';
   const pop3Deps: Pop3Deps = {
-    hostname: config.hostname, auth, mailboxes, log, locks: new Set(),
+    hostname: config.hostname, auth, mailboxes, log, locks: new MaildropLocks(parseDuration(config.pop3.lock_takeover_after)!),
     limits: { ...pop3Limits({ loginTimeoutMs, idleTimeoutMs: parseDuration(config.pop3.idle_timeout)! }), allowPlaintextAuth: config.tls.allow_plaintext_auth },
   };
   const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);

@@ -215,3 +215,51 @@ message_log_syslog = false
     assert.match(reply, /\r\n-ERR Line too long/);
   });
 });
+
+describe('POP3 maildrop lock takeover', () => {
+  // A client whose connection died without a FIN keeps its session: a new login of the same
+  // account takes the maildrop over once that session has been silent for lock_takeover_after.
+  it('lets a new login take over from a silent session, which ends without deleting; an active holder keeps the lock', async () => {
+    const s = await startTestServer({ listeners: ['smtp', 'pop3s'], extraConfig: '[pop3]\nlock_takeover_after = "1s"\n' });
+    try {
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('eve@example.com', 'eve password 1');
+      const c = await RawSmtp.connect(s.port('smtp'));
+      for (let i = 1; i <= 3; i++) await c.send('x@remote.example', ['eve@example.com'], `From: x@remote.example\r\nSubject: pop ${i}\r\n\r\nbody ${i}\r\n`);
+      c.close();
+      const out = await python<Record<string, unknown>>(`${POPLIB}
+import time
+def login():
+    p = poplib.POP3_SSL('127.0.0.1', int(os.environ['P']), context=ctx)
+    p.user('eve@example.com'); p.pass_('eve password 1')
+    return p
+A = login()
+step('a_dele', lambda: A.dele(1))
+step('b_early', lambda: login())
+time.sleep(1.5)
+B = None
+def take():
+    global B
+    B = login()
+    return B.getwelcome()
+step('b_takeover', take)
+step('b_stat', lambda: list(B.stat()))
+step('a_after', lambda: A.noop())
+step('c_while_b_active', lambda: login())
+step('b_dele', lambda: B.dele(2))
+step('b_quit', lambda: B.quit())
+print(json.dumps(out, default=str))`, { P: s.port('pop3s') });
+      assert.match(String(out.a_dele), /^\+OK/);
+      assert.match(String(out.b_early), /ERROR.*\[IN-USE\]/, 'the holder was active a moment ago');
+      assert.deepEqual((out.b_stat as number[])[0], 3, 'the silent session deleted nothing');
+      assert.match(String(out.a_after), /ERROR.*(\[IN-USE\] Another session logged in|closed|EOF|reset)/i, String(out.a_after));
+      assert.match(String(out.c_while_b_active), /ERROR.*\[IN-USE\]/, 'the old session ending did not release the new holder\'s lock');
+      assert.match(String(out.b_quit), /\+OK Bye, 1 messages deleted/);
+      const left = await mailbox(s.server, 'eve@example.com');
+      assert.deepEqual(left.map((m) => /Subject: (pop \d)/.exec(m.text)![1]), ['pop 1', 'pop 3']);
+      assert.ok(s.logs.some((l) => l.msg === 'pop3 maildrop taken over from a silent session'), 'the takeover is logged');
+    } finally {
+      await s.stop();
+    }
+  });
+});

@@ -122,6 +122,7 @@ idle_timeout = "30m"              # RFC 9051 §5.4: at least 30 minutes
 
 [pop3]
 idle_timeout = "10m"              # RFC 1939 §3: at least 10 minutes
+lock_takeover_after = "30s"       # a new login takes over a maildrop whose session is silent this long (nothing deleted)
 
 [auth]
 failure_delay = "1s"              # added to each failed login, growing with repeats

@@ -251,6 +251,7 @@ export const ImapSchema = z
 export const Pop3Schema = z
   .strictObject({
     idle_timeout: duration('10m').describe('Log out a POP3 client silent this long (RFC 1939 §3: at least 10m)'),
+    lock_takeover_after: duration('30s').describe('A new login takes the maildrop over from a session of the same account silent this long (a dropped connection), which ends without deleting anything; until then the login gets [IN-USE]'),
   })
   .prefault({});
 

@@ -21,14 +21,15 @@ import { drained, SessionInput } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { LineReader, type LineEvent } from '../shared/lines.js';
 import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
+import type { MaildropHolder, MaildropLocks } from './maildrop-locks.js';
 
 export interface Pop3Deps {
   hostname: string;
   auth: Auth;
   mailboxes: Mailboxes;
   limits: SessionLimits & { allowPlaintextAuth: boolean };
-  /** Accounts whose maildrop a POP3 session holds, shared by every POP3 listener. */
-  locks: Set<number>;
+  /** Who holds each account's maildrop, shared by every POP3 listener. */
+  locks: MaildropLocks;
   log: Logger;
 }
 
@@ -53,7 +54,7 @@ const POP3_ERROR: Record<ErrorCode, string> = {
 
 const MAX_ARG_BYTES = 255; // RFC 2449 §4: arguments up to 40 characters; room for AUTH responses
 
-export class Pop3Session implements Session {
+export class Pop3Session implements Session, MaildropHolder {
   private state: State = { kind: 'authorization' };
   private readonly input: SessionInput<LineEvent>;
   private badCount = 0;
@@ -63,6 +64,8 @@ export class Pop3Session implements Session {
   private closed!: () => void;
   private readonly done = new Promise<void>((r) => (this.closed = r));
   private readonly log: Logger;
+  /** When the client last sent something or took output that had to wait for it (maildrop takeover). */
+  private lastActive = Date.now();
 
   constructor(private readonly conn: Connection, private readonly deps: Pop3Deps) {
     this.log = conn.log;
@@ -71,7 +74,10 @@ export class Pop3Session implements Session {
       this.close();
     });
     const input = deps.limits.preAuth;
-    this.input = new SessionInput(new LineReader(input.maxLineBytes), input.maxBufferedBytes, () => this.idleTimer.touch());
+    this.input = new SessionInput(new LineReader(input.maxLineBytes), input.maxBufferedBytes, () => {
+      this.idleTimer.touch();
+      this.lastActive = Date.now();
+    });
   }
 
   run(): Promise<void> {
@@ -98,10 +104,23 @@ export class Pop3Session implements Session {
     this.close();
   }
 
+  lastActivity(): number {
+    return this.lastActive;
+  }
+
+  /** A newer login took the maildrop over: this session ends without UPDATE, deleting nothing. */
+  takenOver(): void {
+    if (this.state.kind !== 'transaction') return;
+    this.log.info({ user: this.state.user.address, deletionsDropped: this.state.deleted.size }, 'pop3 maildrop taken over by a newer session');
+    this.state = { kind: 'done' };
+    this.write('-ERR [IN-USE] Another session logged in to this maildrop; nothing was deleted');
+    this.close();
+  }
+
   private finish(): void {
     this.idleTimer.stop();
     clearTimeout(this.loginTimer);
-    if (this.state.kind === 'transaction') this.deps.locks.delete(this.state.user.accountId); // no UPDATE: nothing deleted
+    if (this.state.kind === 'transaction') this.deps.locks.release(this.state.user.accountId, this); // no UPDATE: nothing deleted
     this.state = { kind: 'done' };
     this.closed();
   }
@@ -128,8 +147,9 @@ export class Pop3Session implements Session {
     return ev.kind === 'line' ? ev.text : '';
   }
 
-  private drained(): Promise<void> {
-    return drained(this.conn.socket);
+  private async drained(): Promise<void> {
+    await drained(this.conn.socket);
+    this.lastActive = Date.now(); // the client is reading
   }
 
   /** Closes the connection; nothing more the client sent is run. */
@@ -259,12 +279,13 @@ export class Pop3Session implements Session {
       if (isMailError(err, 'AUTH_FAILED')) return this.write('-ERR [AUTH] Authentication failed');
       throw err;
     }
-    // RFC 2449 §8.1.1: one session at a time holds a maildrop.
-    if (this.deps.locks.has(user.accountId)) {
+    // RFC 2449 §8.1.1: one session at a time holds a maildrop; a holder silent for a while is taken over.
+    const lock = this.deps.locks.acquire(user.accountId, this);
+    if (!lock.ok) {
       this.state = { kind: 'authorization' };
       return this.write('-ERR [IN-USE] Mailbox is locked by another POP3 session');
     }
-    this.deps.locks.add(user.accountId);
+    if (lock.tookOverAfterMs !== undefined) this.log.info({ user: user.address, silentMs: lock.tookOverAfterMs }, 'pop3 maildrop taken over from a silent session');
     clearTimeout(this.loginTimer);
     const box = await this.deps.mailboxes.get(user.accountId, 'INBOX');
     const messages = await this.deps.mailboxes.summaries(box.id);
@@ -338,7 +359,7 @@ export class Pop3Session implements Session {
           // UPDATE state (RFC 1939 §6): the deletions happen now, all together, or not at all.
           const uids = [...st.deleted].map((n) => st.messages[n - 1]!.uid);
           await this.deps.mailboxes.expunge(st.user.accountId, st.box.id, uids);
-          this.deps.locks.delete(st.user.accountId);
+          this.deps.locks.release(st.user.accountId, this);
           this.state = { kind: 'done' };
           this.write(`+OK Bye, ${uids.length} messages deleted`);
           return this.close();
