@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
@@ -219,15 +220,22 @@ message_log_syslog = false
 describe('POP3 maildrop lock takeover', () => {
   // A client whose connection died without a FIN keeps its session: a new login of the same
   // account takes the maildrop over once that session has been silent for lock_takeover_after.
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ listeners: ['smtp', 'pop3s'], extraConfig: '[pop3]\nlock_takeover_after = "2s"\n' });
+    await s.server.directory.addDomain('example.com');
+    await s.server.directory.addAccount('eve@example.com', 'eve password 1');
+    const c = await RawSmtp.connect(s.port('smtp'));
+    for (let i = 1; i <= 3; i++) await c.send('x@remote.example', ['eve@example.com'], `From: x@remote.example\r\nSubject: pop ${i}\r\n\r\nbody ${i}\r\n`);
+    c.close();
+  });
+  after(async () => {
+    for (const l of s.logs) if (l.level === 'error') console.log('SERVER ERROR', JSON.stringify(l));
+    await s.stop();
+  });
+
   it('lets a new login take over from a silent session, which ends without deleting; an active holder keeps the lock', async () => {
-    const s = await startTestServer({ listeners: ['smtp', 'pop3s'], extraConfig: '[pop3]\nlock_takeover_after = "1s"\n' });
-    try {
-      await s.server.directory.addDomain('example.com');
-      await s.server.directory.addAccount('eve@example.com', 'eve password 1');
-      const c = await RawSmtp.connect(s.port('smtp'));
-      for (let i = 1; i <= 3; i++) await c.send('x@remote.example', ['eve@example.com'], `From: x@remote.example\r\nSubject: pop ${i}\r\n\r\nbody ${i}\r\n`);
-      c.close();
-      const out = await python<Record<string, unknown>>(`${POPLIB}
+    const out = await python<Record<string, unknown>>(`${POPLIB}
 import time
 def login():
     p = poplib.POP3_SSL('127.0.0.1', int(os.environ['P']), context=ctx)
@@ -236,30 +244,67 @@ def login():
 A = login()
 step('a_dele', lambda: A.dele(1))
 step('b_early', lambda: login())
-time.sleep(1.5)
+time.sleep(2.5)
 B = None
 def take():
     global B
     B = login()
     return B.getwelcome()
 step('b_takeover', take)
+step('a_quit', lambda: A.quit())
 step('b_stat', lambda: list(B.stat()))
-step('a_after', lambda: A.noop())
 step('c_while_b_active', lambda: login())
 step('b_dele', lambda: B.dele(2))
 step('b_quit', lambda: B.quit())
 print(json.dumps(out, default=str))`, { P: s.port('pop3s') });
-      assert.match(String(out.a_dele), /^\+OK/);
-      assert.match(String(out.b_early), /ERROR.*\[IN-USE\]/, 'the holder was active a moment ago');
-      assert.deepEqual((out.b_stat as number[])[0], 3, 'the silent session deleted nothing');
-      assert.match(String(out.a_after), /ERROR.*(\[IN-USE\] Another session logged in|closed|EOF|reset)/i, String(out.a_after));
-      assert.match(String(out.c_while_b_active), /ERROR.*\[IN-USE\]/, 'the old session ending did not release the new holder\'s lock');
-      assert.match(String(out.b_quit), /\+OK Bye, 1 messages deleted/);
-      const left = await mailbox(s.server, 'eve@example.com');
-      assert.deepEqual(left.map((m) => /Subject: (pop \d)/.exec(m.text)![1]), ['pop 1', 'pop 3']);
-      assert.ok(s.logs.some((l) => l.msg === 'pop3 maildrop taken over from a silent session'), 'the takeover is logged');
+    assert.match(String(out.a_dele), /^\+OK/);
+    assert.match(String(out.b_early), /ERROR.*\[IN-USE\]/, 'the holder was active a moment ago');
+    assert.match(String(out.a_quit), /ERROR.*(\[IN-USE\] Another session logged in|closed|EOF|reset)/i, `the session taken over cannot QUIT: ${String(out.a_quit)}`);
+    assert.equal((out.b_stat as number[])[0], 3, 'the session taken over deleted nothing');
+    assert.match(String(out.c_while_b_active), /ERROR.*\[IN-USE\]/, "the old session ending did not release the new holder's lock");
+    assert.match(String(out.b_quit), /\+OK Bye, 1 messages deleted/);
+    const left = await mailbox(s.server, 'eve@example.com');
+    assert.deepEqual(left.map((m) => /Subject: (pop \d)/.exec(m.text)![1]), ['pop 1', 'pop 3'], "only the new holder's deletion was applied");
+    assert.ok(s.logs.some((l) => l.msg === 'pop3 maildrop taken over from a silent session'), 'the takeover is logged');
+  });
+
+  it('keeps no lock for a connection that went while its password was checked', async () => {
+    // Its own server, where nothing is taken over: a lock left behind would refuse the last login.
+    const own = await startTestServer({ listeners: ['pop3s'], extraConfig: '[pop3]\nlock_takeover_after = "10m"\n' });
+    try {
+      await own.server.directory.addDomain('example.com');
+      await own.server.directory.addAccount('fay@example.com', 'fay password 1');
+      // Several times: the close has to arrive while the password is being verified.
+      for (let i = 0; i < 20; i++) {
+        await new Promise<void>((resolve) => {
+          const sock = tls.connect({ host: '127.0.0.1', port: own.port('pop3s'), rejectUnauthorized: false });
+          let seen = '';
+          sock.on('data', (d: Buffer) => {
+            seen += d.toString();
+            if (seen.includes('+OK Send your password')) {
+              seen = '';
+              // Gone while the password is verified.
+              sock.write('PASS fay password 1\r\n', () => {
+                sock.destroy();
+                resolve();
+              });
+            } else if (/^\+OK .*POP3 ready/.test(seen)) {
+              sock.write('USER fay@example.com\r\n');
+            }
+          });
+          sock.on('error', () => resolve());
+        });
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      const out = await python<Record<string, unknown>>(`${POPLIB}
+P = poplib.POP3_SSL('127.0.0.1', int(os.environ['P']), context=ctx)
+P.user('fay@example.com')
+step('pass', lambda: P.pass_('fay password 1'))
+step('quit', lambda: P.quit())
+print(json.dumps(out))`, { P: own.port('pop3s') });
+      assert.match(String(out.pass), /^\+OK/, 'logged in at once: no dropped session holds the maildrop');
     } finally {
-      await s.stop();
+      await own.stop();
     }
   });
 });

@@ -1,7 +1,7 @@
 /**
  * POP3 under attack, over real sockets, while Python's poplib (a second, well-behaved client) keeps
  * working: STLS command injection, a pipelining client that never reads, slowloris before login,
- * malformed SASL, and RETR of a large message to a slow reader.
+ * a stream of invalid commands, malformed SASL, and RETR of a large message to a slow reader.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -101,6 +101,15 @@ describe('POP3 under attack', () => {
       clearInterval(drip);
     }
     assert.match(c.text, /-ERR Login timeout/);
+  });
+
+  it('closes a connection after ten invalid commands in a row', async () => {
+    const c = await RawClient.connect(t.port('pop3'));
+    await c.waitFor(/^\+OK/);
+    c.write('XXXX\r\n'.repeat(12));
+    assert.ok(await c.waitClosed(10_000), 'closed');
+    assert.equal(c.text.match(/-ERR Unknown command/g)?.length, 10);
+    assert.match(c.text, /-ERR Too many invalid commands\r\n$/);
   });
 
   it('answers malformed SASL PLAIN with -ERR, never a crash', async () => {

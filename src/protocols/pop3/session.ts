@@ -13,7 +13,6 @@ import type { Logger } from '../../lib/log.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { MailboxRecord, MessageSummary } from '../../store/index.js';
-import { headerEnd } from '../../mail/mime/headers.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { DotStuffer } from '../shared/dot-stuff.js';
 import { IdleTimer } from '../shared/idle-timer.js';
@@ -35,8 +34,17 @@ export interface Pop3Deps {
 
 type State =
   | { kind: 'authorization'; user?: string }
+  /** Holding the lock, reading the maildrop's listing. */
+  | { kind: 'logging-in'; user: AuthedUser }
   | { kind: 'transaction'; user: AuthedUser; box: MailboxRecord; messages: MessageSummary[]; deleted: Set<number> }
+  /** RFC 1939 §6: removing the deleted messages after QUIT; never taken over. */
+  | { kind: 'update'; user: AuthedUser }
   | { kind: 'done' };
+
+/** The states that hold the account's maildrop lock. */
+function lockHolder(state: State): AuthedUser | undefined {
+  return state.kind === 'logging-in' || state.kind === 'transaction' || state.kind === 'update' ? state.user : undefined;
+}
 
 /**
  * ErrorCode → what the client is told (RFC 2449 §8, RFC 3206 response codes); never the internal
@@ -57,7 +65,9 @@ const MAX_ARG_BYTES = 255; // RFC 2449 §4: arguments up to 40 characters; room 
 export class Pop3Session implements Session, MaildropHolder {
   private state: State = { kind: 'authorization' };
   private readonly input: SessionInput<LineEvent>;
+  /** Invalid commands in a row; a command answered with bad() does not reset it. */
   private badCount = 0;
+  private wasBad = false;
   /** RFC 1939 §3: an inactivity autologout timer of at least 10 minutes. */
   private readonly idleTimer: IdleTimer;
   private loginTimer: NodeJS.Timeout | undefined;
@@ -105,13 +115,14 @@ export class Pop3Session implements Session, MaildropHolder {
   }
 
   lastActivity(): number {
-    return this.lastActive;
+    return this.state.kind === 'update' ? Date.now() : this.lastActive;
   }
 
   /** A newer login took the maildrop over: this session ends without UPDATE, deleting nothing. */
   takenOver(): void {
-    if (this.state.kind !== 'transaction') return;
-    this.log.info({ user: this.state.user.address, deletionsDropped: this.state.deleted.size }, 'pop3 maildrop taken over by a newer session');
+    const user = lockHolder(this.state);
+    if (!user || this.state.kind === 'update') return;
+    this.log.info({ user: user.address, deletionsDropped: this.state.kind === 'transaction' ? this.state.deleted.size : 0 }, 'pop3 maildrop taken over by a newer session');
     this.state = { kind: 'done' };
     this.write('-ERR [IN-USE] Another session logged in to this maildrop; nothing was deleted');
     this.close();
@@ -120,7 +131,8 @@ export class Pop3Session implements Session, MaildropHolder {
   private finish(): void {
     this.idleTimer.stop();
     clearTimeout(this.loginTimer);
-    if (this.state.kind === 'transaction') this.deps.locks.release(this.state.user.accountId, this); // no UPDATE: nothing deleted
+    const holder = lockHolder(this.state);
+    if (holder) this.deps.locks.release(holder.accountId, this); // no UPDATE: nothing deleted
     this.state = { kind: 'done' };
     this.closed();
   }
@@ -149,7 +161,9 @@ export class Pop3Session implements Session, MaildropHolder {
 
   private async drained(): Promise<void> {
     await drained(this.conn.socket);
-    this.lastActive = Date.now(); // the client is reading
+    // The client is reading: not idle (a long RETR to a slow reader), and still there.
+    this.idleTimer.touch();
+    this.lastActive = Date.now();
   }
 
   /** Closes the connection; nothing more the client sent is run. */
@@ -168,6 +182,7 @@ export class Pop3Session implements Session, MaildropHolder {
   }
 
   private bad(text: string): void {
+    this.wasBad = true;
     this.write(`-ERR ${text}`);
     if (++this.badCount >= this.deps.limits.maxBadCommands) {
       this.log.info({}, 'pop3: too many invalid commands');
@@ -183,10 +198,11 @@ export class Pop3Session implements Session, MaildropHolder {
     const name = m[1]!.toUpperCase();
     const arg = m[2] ?? '';
     if (Buffer.byteLength(arg) > MAX_ARG_BYTES && name !== 'AUTH') return this.bad('Argument too long');
+    this.wasBad = false;
     try {
       if (this.state.kind === 'authorization') await this.authorization(name, arg);
       else await this.transaction(name, arg);
-      this.badCount = 0;
+      if (!this.wasBad) this.badCount = 0;
     } catch (err) {
       if (isMailError(err)) {
         this.log.info({ cmd: name, code: err.code, reason: err.message }, 'pop3 command refused');
@@ -279,6 +295,7 @@ export class Pop3Session implements Session, MaildropHolder {
       if (isMailError(err, 'AUTH_FAILED')) return this.write('-ERR [AUTH] Authentication failed');
       throw err;
     }
+    if (this.state.kind === 'done') return; // the connection went while the password was checked
     // RFC 2449 §8.1.1: one session at a time holds a maildrop; a holder silent for a while is taken over.
     const lock = this.deps.locks.acquire(user.accountId, this);
     if (!lock.ok) {
@@ -286,9 +303,20 @@ export class Pop3Session implements Session, MaildropHolder {
       return this.write('-ERR [IN-USE] Mailbox is locked by another POP3 session');
     }
     if (lock.tookOverAfterMs !== undefined) this.log.info({ user: user.address, silentMs: lock.tookOverAfterMs }, 'pop3 maildrop taken over from a silent session');
+    this.state = { kind: 'logging-in', user };
+    let box: MailboxRecord;
+    let messages: MessageSummary[];
+    try {
+      box = await this.deps.mailboxes.get(user.accountId, 'INBOX');
+      messages = await this.deps.mailboxes.summaries(box.id);
+    } catch (err) {
+      this.deps.locks.release(user.accountId, this);
+      if (this.state.kind === 'logging-in') this.state = { kind: 'authorization' };
+      throw err;
+    }
+    // Ended meanwhile (closed, or taken over): finish() or takenOver() has dealt with the lock.
+    if (this.state.kind !== 'logging-in') return;
     clearTimeout(this.loginTimer);
-    const box = await this.deps.mailboxes.get(user.accountId, 'INBOX');
-    const messages = await this.deps.mailboxes.summaries(box.id);
     this.state = { kind: 'transaction', user, box, messages, deleted: new Set() };
     this.log.info({ user: user.address, messages: messages.length }, 'pop3 login');
     this.write(`+OK Logged in, ${messages.length} messages`);
@@ -334,9 +362,8 @@ export class Pop3Session implements Session, MaildropHolder {
           const stored = (await this.deps.mailboxes.messagesByUid(st.box.id, [m.uid]))[0];
           if (!stored) throw new Pop3Error('Message was removed by another session');
           if (name === 'TOP') {
-            const content = await this.deps.mailboxes.content(stored);
             this.write('+OK Top of message follows');
-            await this.sendStuffed([top(content, Number(linesText))]);
+            await this.sendStuffed(top(this.deps.mailboxes.openContent(stored), Number(linesText)));
           } else {
             this.write(`+OK ${m.size} octets`);
             await this.sendStuffed(this.deps.mailboxes.openContent(stored));
@@ -356,13 +383,22 @@ export class Pop3Session implements Session, MaildropHolder {
           st.deleted.clear();
           return this.write('+OK');
         case 'QUIT': {
-          // UPDATE state (RFC 1939 §6): the deletions happen now, all together, or not at all.
+          // UPDATE state (RFC 1939 §6): the deletions happen now, all together, or not at all; the
+          // lock is released and the connection closed either way.
           const uids = [...st.deleted].map((n) => st.messages[n - 1]!.uid);
-          await this.deps.mailboxes.expunge(st.user.accountId, st.box.id, uids);
-          this.deps.locks.release(st.user.accountId, this);
-          this.state = { kind: 'done' };
-          this.write(`+OK Bye, ${uids.length} messages deleted`);
-          return this.close();
+          this.state = { kind: 'update', user: st.user };
+          try {
+            await this.deps.mailboxes.expunge(st.user.accountId, st.box.id, uids);
+            this.write(`+OK Bye, ${uids.length} messages deleted`);
+          } catch (err) {
+            this.log.error({ err, user: st.user.address }, 'pop3 UPDATE failed: nothing deleted');
+            this.write('-ERR [SYS/TEMP] The deleted messages could not be removed; they are still there');
+          } finally {
+            this.deps.locks.release(st.user.accountId, this);
+            this.state = { kind: 'done' };
+            this.close();
+          }
+          return;
         }
         default:
           return this.bad(['USER', 'PASS', 'AUTH', 'STLS'].includes(name) ? 'Already logged in' : 'Unknown command');
@@ -393,13 +429,37 @@ export function uidl(uid: number, uidValidity: number): string {
   return `${hex(uid)}${hex(uidValidity)}`;
 }
 
-/** The header, the blank line and the first `lines` lines of the body (RFC 1939 §7 TOP): found with indexOf, not split. */
-function top(content: Buffer, lines: number): Buffer {
-  const bodyStart = headerEnd(content);
-  let end = bodyStart;
-  for (let n = 0; n < lines && end < content.length; n++) {
-    const nl = content.indexOf(0x0a, end);
-    end = nl < 0 ? content.length : nl + 1;
+/**
+ * The header, the blank line and the first `lines` lines of the body (RFC 1939 §7 TOP), streamed:
+ * reading stops there, so TOP of a large message holds one chunk at a time.
+ */
+export async function* top(content: AsyncIterable<Buffer>, lines: number): AsyncGenerator<Buffer> {
+  let inHeader = true;
+  let left = lines;
+  /** Bytes of the current line seen so far (before its LF), and whether they are just a CR. */
+  let lineBytes = 0;
+  let lineIsCr = false;
+  for await (const chunk of content) {
+    let pos = 0;
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(0x0a, pos);
+      if (nl < 0) {
+        lineBytes += chunk.length - pos;
+        lineIsCr = lineBytes === 1 && chunk[chunk.length - 1] === 0x0d;
+        break;
+      }
+      const total = lineBytes + (nl - pos);
+      const isEmpty = total === 0 || (total === 1 && (nl - pos === 1 ? chunk[pos] === 0x0d : lineIsCr));
+      lineBytes = 0;
+      lineIsCr = false;
+      pos = nl + 1;
+      if (inHeader) inHeader = !isEmpty;
+      else left--;
+      if (!inHeader && left <= 0) {
+        yield chunk.subarray(0, pos);
+        return;
+      }
+    }
+    yield chunk;
   }
-  return content.subarray(0, end);
 }
