@@ -59,8 +59,10 @@ describe('IMAP before login', () => {
     const before = memoryInUse();
     plus.write('a LOGIN {52428800+}\r\n');
     // What an attacker would send next: the server must not read (or keep) it.
-    await sendUntilClosed(plus);
+    const sent = await sendUntilClosed(plus);
     assert.ok(await plus.waitClosed(5000), 'closed');
+    console.log(`# sent ${(sent / 1048576).toFixed(1)} MB of the literal before the server stopped reading`);
+    assert.ok(sent < 16 << 20, `the server read ${sent} bytes of a literal it refused`);
     assert.match(plus.text, /\* BYE literal of 52428800 bytes is over the limit/);
     const sync = await RawClient.connect(t.port('imaps'), { tls: true });
     await sync.waitFor(/^\* OK/);

@@ -73,8 +73,10 @@ describe('ManageSieve under attack', () => {
     const c = await greeted();
     const before = memoryInUse();
     c.write('AUTHENTICATE "PLAIN" {52428800+}\r\n');
-    await sendUntilClosed(c);
+    const sent = await sendUntilClosed(c);
     assert.ok(await c.waitClosed(10_000), 'closed after the skip budget');
+    console.log(`# sent ${(sent / 1048576).toFixed(1)} MB of the literal before the server stopped reading`);
+    assert.ok(sent < 16 << 20, `the server read ${sent} bytes of a literal it refused`);
     assert.match(c.text, /BYE "Literal of 52428800 bytes is too large"/);
     assert.ok(memoryInUse() - before < 16 << 20);
     await assertResponsive(p);

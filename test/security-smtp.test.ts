@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { assertResponsive, Probe, RawClient, sendUntilClosed } from './helpers/attack.js';
+import { assertResponsive, memoryInUse, Probe, RawClient, sendUntilClosed } from './helpers/attack.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { RawSmtp } from './helpers/smtp-client.js';
 
@@ -186,8 +186,12 @@ describe('SMTP under attack', () => {
   it('closes on an endless line without keeping it', async () => {
     const c = await RawClient.connect(t.port('smtp'));
     await c.waitFor(/^220 /m);
-    await sendUntilClosed(c);
+    const before = memoryInUse();
+    const sent = await sendUntilClosed(c);
     assert.ok(await c.waitClosed(10_000), 'closed');
+    console.log(`# sent ${(sent / 1048576).toFixed(1)} MB of one line before the server stopped reading`);
+    assert.ok(sent < 16 << 20, `the server read ${sent} bytes of one line`);
+    assert.ok(memoryInUse() - before < 16 << 20, 'the line was not kept');
     assert.match(c.text, /^5\d\d |^421 /m);
   });
   // Last: it leaves 127.0.0.1 locked out of logging in.

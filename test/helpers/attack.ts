@@ -151,10 +151,17 @@ export class Probe {
     this.loop = (async () => {
       while (this.running) {
         const started = performance.now();
+        let timer: NodeJS.Timeout | undefined;
         try {
-          const measured = await this.roundTrip();
+          // A server that stopped answering fails the probe rather than hanging the test.
+          const measured = await Promise.race([
+            this.roundTrip(),
+            new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS))),
+          ]);
+          clearTimeout(timer);
           this.latencies.push(typeof measured === 'number' ? measured : performance.now() - started);
         } catch (err) {
+          clearTimeout(timer);
           this.errors.push((err as Error).message);
           return;
         }
@@ -182,6 +189,9 @@ export class Probe {
  * margin leaves room for a loaded CI machine.
  */
 export const RESPONSIVE_MS = 3000;
+
+/** A probe's round trip that has not finished after this long is a failure. */
+const ROUND_TIMEOUT_MS = 20_000;
 
 /** Stops the probe, prints its figures, and checks it got answers, none slower than RESPONSIVE_MS. */
 export async function assertResponsive(p: Probe): Promise<void> {
@@ -225,12 +235,25 @@ export async function assertFloodBounded(c: RawClient, command: string): Promise
   if (grown >= 48 << 20) throw new Error(`memory grew by ${grown} bytes`);
 }
 
-/** Keeps sending what an attacker would after an oversized literal, until the server closes (or `times` chunks went out). */
-export async function sendUntilClosed(c: RawClient, times = 64): Promise<void> {
-  for (let i = 0; i < times && !c.isClosed; i++) {
-    c.write(Buffer.alloc(64 * 1024, 0x61));
-    await sleep(1);
+/**
+ * Keeps sending what an attacker would after an oversized literal (or in an endless line), as fast as
+ * the server reads it, until the server closes, stops reading for 1.5 s, or `maxBytes` went out.
+ * Returns the bytes sent: far more than any limit if the server kept reading.
+ */
+export async function sendUntilClosed(c: RawClient, maxBytes = 64 << 20): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let sent = 0;
+  while (sent < maxBytes && !c.isClosed) {
+    sent += chunk.length;
+    if (!c.write(chunk)) {
+      const goOn = await Promise.race([
+        new Promise((r) => c.socket.once('drain', () => r(true))),
+        c.waitClosed(1500).then(() => false),
+      ]);
+      if (!goOn) break;
+    }
   }
+  return sent;
 }
 
 /** Bytes of JavaScript heap and buffers in use by this process (the in-process server's included). */
