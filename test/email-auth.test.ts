@@ -185,6 +185,23 @@ describe('SPF, DKIM and DMARC on port 25', () => {
     assert.match((await stored('dmarc none'))!, /dmarc=fail .*header\.from=none\.example/);
   });
 
+  it('refuses a From that DMARC could not judge: several mailboxes, a group, no domain, or a second From past 1000 fields', async () => {
+    const tries = [
+      ['several', 'From: x@reject.example, y@pass.example'],
+      ['group', 'From: Bank:x@reject.example;'],
+      ['empty group', 'From: x@reject.example:;'],
+      ['no domain', 'From: Your Bank <security>'],
+      ['buried', `From: y@pass.example\r\n${'X-Filler: x\r\n'.repeat(1000)}From: x@reject.example`],
+    ];
+    for (const [name, from] of tries) {
+      const reply = await send('y@pass.example', `${from}\r\nSubject: unjudged ${name}\r\n\r\nx\r\n`);
+      assert.match(reply, /55[02] 5\.(7\.1|3\.4) /, `${name}: ${reply}`);
+      assert.equal(await stored(`unjudged ${name}`), undefined, name);
+    }
+    assert.match(await send('y@pass.example', 'From: "Ann, of Pass" <y@pass.example>\r\nSubject: judged\r\n\r\nx\r\n'), /^250 /);
+    assert.match((await stored('judged'))!, /dmarc=(none|pass|fail)/);
+  });
+
   it('verifies DKIM signatures and notices a broken body hash', async () => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
     t.dns.set('sel._domainkey.signed.example', { TXT: [splitTxt(`v=DKIM1; k=rsa; p=${publicKey.toString('base64')}`)] });

@@ -216,6 +216,20 @@ function toEnvelopeAddresses(list: ParsedAddress[], routes: Map<string, string> 
   return out;
 }
 
+/**
+ * The one mailbox of an author field (RFC 5322 §3.6.2 `From: a@example.com`), or undefined when the
+ * value holds none, several, a group, or an address without a domain: the field DMARC (RFC 7489
+ * §6.6.1) judges must name exactly one domain.
+ */
+export function singleMailbox(value: string): string | undefined {
+  const parsed = addressparser(value);
+  if (parsed.length !== 1) return undefined;
+  const only = parsed[0]!;
+  if (only.group !== undefined || !only.address) return undefined;
+  const at = only.address.lastIndexOf('@');
+  return at > 0 && at < only.address.length - 1 ? only.address : undefined;
+}
+
 /** Addresses of a header as plain `local@domain` strings (group members included). */
 export function headerAddresses(value: string): string[] {
   const flat = addressparser(value, { flatten: true });

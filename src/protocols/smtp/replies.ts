@@ -36,11 +36,15 @@ export const SMTP_REPLY: Record<ErrorCode, Reply> = {
   CONFIG: reply(451, '4.3.5', 'Server configuration problem'),
 };
 
-/** An Error smtp-server sends as `code enhanced text`. */
+/**
+ * An Error smtp-server sends as `code enhanced text`. The detail may carry what the client sent (an
+ * address, a header): RFC 5321 §4.2 reply text is printable US-ASCII, so anything else becomes '?'.
+ */
 export class SmtpReplyError extends Error {
   readonly responseCode: number;
   constructor(r: Reply, detail?: string) {
-    super(`${r.enhanced} ${detail ? `${r.text}: ${detail}` : r.text}`);
+    const safe = detail?.replace(/[^\x20-\x7e]/g, '?');
+    super(`${r.enhanced} ${safe ? `${r.text}: ${safe}` : r.text}`);
     this.responseCode = r.code;
   }
 }

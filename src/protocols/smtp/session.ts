@@ -13,7 +13,7 @@ import {
   hasTooManyFields, headerBlockProblem, headerEnd, headerValue, MAX_ARC_SETS, MAX_DKIM_SIGNATURES, MAX_HEADER_FIELDS, parseHeaders, repeatedFields, SINGLE_FIELDS,
 } from '../../mail/mime/headers.js';
 import { stripOurResults } from '../../services/sender-auth/index.js';
-import { headerAddresses } from '../../mail/mime/structure.js';
+import { headerAddresses, singleMailbox } from '../../mail/mime/structure.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Dkim } from '../../services/dkim/index.js';
 import type { SenderAuth } from '../../services/sender-auth/index.js';
@@ -276,10 +276,21 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   if (repeated.length) {
     const what = repeated.map((r) => `${r.count} ${r.key} fields`).join(', ');
     ctx.log.warn({ qid, repeated }, 'message refused: repeated header fields');
-    throw new SmtpReplyError({ code: 550, enhanced: '5.6.0', text: 'Message refused' }, `${what} (RFC 5322 §3.6 allows one)`);
+    throw new SmtpReplyError({ code: 550, enhanced: '5.6.0', text: 'Message refused' }, `${what} (RFC 5322 section 3.6 allows one)`);
   }
-  if (mode === 'submission' && hasTooManyFields(block)) {
+  // Fields past the ones parsed would be unseen by these checks and seen by others (a second From).
+  if (hasTooManyFields(block)) {
     throw new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: 'Message refused' }, `more than ${MAX_HEADER_FIELDS} header fields`);
+  }
+  if (mode === 'mx') {
+    // RFC 7489 §6.6.1: DMARC is judged on the one domain of From. A From of several mailboxes, a
+    // group or no domain would go unjudged (and be shown to the reader), so it is refused, as large
+    // receivers do; a message with no From at all names no domain to impersonate.
+    const from = headerValue(head, 'from');
+    if (from !== undefined && !singleMailbox(from)) {
+      ctx.log.warn({ qid }, 'message refused: From does not hold exactly one address');
+      throw new SmtpReplyError({ code: 550, enhanced: '5.7.1', text: 'Message refused' }, 'the From field must hold exactly one address with a domain (RFC 5322 section 3.6.2, RFC 7489 section 6.6.1)');
+    }
   }
   if (mode !== 'mx') body = stripOurResults(body, deps.hostname); // the MX path strips them in senderAuth.check
   if (mode === 'submission') {
@@ -311,6 +322,11 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     const checked = await deps.senderAuth.check(data, { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom }, seal);
     ctx.log.info({ qid, spf: checked.spf, dmarc: checked.dmarc, verdict: checked.verdict }, 'sender authentication');
     if (checked.verdict === 'reject') throw smtpError('POLICY_REJECTED', checked.reason);
+    if (headerValue(head, 'from') !== undefined && !checked.fromJudged) {
+      // Read as one mailbox here but not by the DMARC check: never let such a From through unjudged.
+      ctx.log.warn({ qid }, 'message refused: DMARC could not read the From field');
+      throw new SmtpReplyError({ code: 550, enhanced: '5.7.1', text: 'Message refused' }, 'the From field could not be checked (RFC 7489 section 6.6.1)');
+    }
     if (checked.verdict === 'junk') folder = 'Junk';
     traceHeaders = checked.headers;
     body = checked.content;

@@ -24,6 +24,8 @@ export interface SenderAuthResult {
   reason?: string;
   spf: string;
   dmarc: string;
+  /** Whether DMARC found the one From domain to judge (false with no From, or one it could not read). */
+  fromJudged: boolean;
 }
 
 export class SenderAuth {
@@ -53,7 +55,7 @@ export class SenderAuth {
       verdict = 'junk';
       reason = 'DMARC policy asks for quarantine';
     }
-    return { headers, content, verdict, spf, dmarc, ...(reason ? { reason } : {}) };
+    return { headers, content, verdict, spf, dmarc, fromJudged: Boolean(r.dmarc), ...(reason ? { reason } : {}) };
   }
 }
 
