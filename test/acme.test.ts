@@ -175,7 +175,7 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
   it('postern serve exits promptly on SIGTERM after an ACME order', async () => {
     const dir = tempDir();
     mkdirSync(path.join(dir, 'data'), { recursive: true });
-    const text = testConfigText(dir, `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "http-01"\n[log]\nlevel = "info"\n`, ['http', 'https'], dns.address)
+    const text = testConfigText(dir, `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "http-01"\n[limits]\nshutdown_timeout = "60s"\n[log]\nlevel = "info"\n`, ['http', 'https'], dns.address)
       .replace('[log]\nlevel = "debug"\n', '')
       .replace('http = ["127.0.0.1:0"]', `http = ["127.0.0.1:${ports.http}"]`)
       .replace('https = ["127.0.0.1:0"]', `https = ["127.0.0.1:${ports.https}"]`);
@@ -192,7 +192,8 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
       const ms = Date.now() - started;
       console.log(`# exited ${ms} ms after SIGTERM`);
       assert.equal(child.exitCode, 0);
-      assert.ok(ms < 3000, `exited ${ms} ms after SIGTERM`);
+      // Far below shutdown_timeout: nothing was waited on.
+      assert.ok(ms < 30_000, `exited ${ms} ms after SIGTERM`);
     } finally {
       await stopChild(child, 'SIGKILL');
     }

@@ -339,6 +339,55 @@ describe('smarthost TLS policy', () => {
   });
 });
 
+describe('smarthost certificate checks', () => {
+  it('?tls=may encrypts to a relay whose certificate no CA signed, as Postfix\'s "may" does; ?tls=required checks it and defers', async () => {
+    const cert = await makeCert({ commonName: 'relay.invalid', altNames: ['relay.invalid'] });
+    const got: boolean[] = [];
+    const relay = new SMTPServer({
+      key: cert.key, cert: cert.cert, logger: false, authOptional: true,
+      onData(stream, session, cb) {
+        stream.resume();
+        stream.on('end', () => {
+          got.push(session.secure);
+          cb(null);
+        });
+      },
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const port = (relay.server.address() as { port: number }).port;
+    const send = async (query: string, check: (s: TestServer) => Promise<void>) => {
+      const s = await startTestServer({ listeners: ['submission'], extraConfig: `[outbound]\nsmarthost = "smtp://127.0.0.1:${port}?${query}"\nretry_min = "1h"\n` });
+      try {
+        await s.server.directory.addDomain('example.com');
+        await s.server.directory.addAccount('ann@example.com', 'ann password 1');
+        const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
+        await transport.sendMail({ from: 'ann@example.com', to: 'x@nowhere-dns.example', subject: 'via relay', text: 'relayed\n' });
+        await check(s);
+      } finally {
+        await s.stop();
+      }
+    };
+    const until = async (done: () => boolean | Promise<boolean>) => {
+      for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await done()) return;
+    };
+    try {
+      await send('tls=may', async () => {
+        await until(() => got.length > 0);
+        assert.deepEqual(got, [true], 'delivered over STARTTLS');
+      });
+      await send('tls=required', async (s) => {
+        await until(async () => (await s.server.store.queue.list()).some((q) => q.recipients.some((r) => r.lastError)));
+        const r = (await s.server.store.queue.list())[0]!.recipients[0]!;
+        assert.equal(r.status, 'pending');
+        assert.match(r.lastError ?? '', /certificate|self.signed|issuer/i);
+      });
+      assert.equal(got.length, 1, 'nothing sent where the certificate was required to check out');
+    } finally {
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+});
+
 describe('delay warnings and expiry', () => {
   it('warns the sender after delay_warning, bounces at the end of the lifetime, honours NOTIFY=NEVER, and never bounces a null sender', async () => {
     const s = await startTestServer({

@@ -1,7 +1,8 @@
 /**
  * `postern serve` stops promptly on SIGTERM, as systemd restarts and upgrades expect: after mail
  * submitted over STARTTLS and delivered outbound as after plain inbound traffic, and with a delivery
- * still in flight it waits at most [limits] shutdown_timeout, leaving the message queued.
+ * still in flight, or a relay that never greets, it waits at most [limits] shutdown_timeout, leaving
+ * the message queued.
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -69,25 +70,26 @@ after(async () => {
 });
 
 describe('postern serve shutdown', () => {
-  it('exits within a second or two of SIGTERM after delivering outbound mail', async () => {
+  it('exits at once on SIGTERM after delivering outbound mail, not after shutdown_timeout', async () => {
     const r = await relay();
     relays.push(r);
     const dir = tempDir();
-    const { child, port } = await startServe(config(dir, r.port), 'submission');
+    // A shutdown_timeout far longer than a prompt exit: exiting before it shows nothing was waited on.
+    const { child, port } = await startServe(config(dir, r.port, '[limits]\nshutdown_timeout = "60s"\n'), 'submission');
     await submit(port, 'x@remote.example');
     for (const end = Date.now() + 15_000; r.got.length === 0 && Date.now() < end; ) await new Promise((res) => setTimeout(res, 50));
     assert.deepEqual(r.got, ['x@remote.example']);
     const { ms, code } = await terminate(child);
     console.log(`# exited ${ms} ms after SIGTERM`);
     assert.equal(code, 0);
-    assert.ok(ms < 3000, `exited ${ms} ms after SIGTERM`);
+    assert.ok(ms < 30_000, `exited ${ms} ms after SIGTERM: it waited for something`);
   });
 
   it('gives an in-flight delivery shutdown_timeout, then exits and keeps the message queued', async () => {
     const r = await relay({ stall: true });
     relays.push(r);
     const dir = tempDir();
-    const file = config(dir, r.port, '[limits]\nshutdown_timeout = "1s"\n');
+    const file = config(dir, r.port, '[limits]\nshutdown_timeout = "2s"\n');
     const { child, port } = await startServe(file, 'submission');
     await submit(port, 'y@remote.example');
     for (const end = Date.now() + 15_000; r.held.length === 0 && Date.now() < end; ) await new Promise((res) => setTimeout(res, 50));
@@ -95,9 +97,35 @@ describe('postern serve shutdown', () => {
     const { ms, code } = await terminate(child);
     console.log(`# exited ${ms} ms after SIGTERM with a delivery in flight`);
     assert.equal(code, 0);
-    assert.ok(ms >= 900 && ms < 4000, `exited ${ms} ms after SIGTERM`);
+    assert.ok(ms >= 1900, `exited ${ms} ms after SIGTERM: before shutdown_timeout`);
+    assert.ok(ms < 30_000, `exited ${ms} ms after SIGTERM: long after shutdown_timeout`);
     const queue = postern(['--config', file, 'queue', 'list', '--json']);
     const entries = JSON.parse(queue.stdout) as Array<{ recipients: Array<{ recipient: string }> }>;
     assert.deepEqual(entries.flatMap((e) => e.recipients.map((x) => x.recipient)), ['y@remote.example'], 'still queued for the next start');
+  });
+
+  it('cuts off a connection to a relay that never greets (connect and command timeouts are minutes) and keeps the message queued', async () => {
+    const { createServer } = await import('node:net');
+    const held: Array<{ destroy(): void }> = [];
+    const silent = createServer((socket) => held.push(socket)); // accepts, never says 220
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    relays.push({ close: () => new Promise<void>((resolve) => {
+      for (const c of held) c.destroy();
+      silent.close(() => resolve());
+    }) });
+    const dir = tempDir();
+    const file = config(dir, (silent.address() as { port: number }).port, '[limits]\nshutdown_timeout = "2s"\n');
+    const { child, port } = await startServe(file, 'submission');
+    await submit(port, 'z@remote.example');
+    for (const end = Date.now() + 15_000; held.length === 0 && Date.now() < end; ) await new Promise((res) => setTimeout(res, 50));
+    assert.equal(held.length, 1, 'the outbound runner connected');
+    const { ms, code } = await terminate(child);
+    console.log(`# exited ${ms} ms after SIGTERM while waiting for a greeting`);
+    assert.equal(code, 0);
+    // connect_timeout is 30 s and command_timeout 5 min: half the first is far past shutdown_timeout.
+    assert.ok(ms < 15_000, `exited ${ms} ms after SIGTERM: it waited for the greeting`);
+    const queue = postern(['--config', file, 'queue', 'list', '--json']);
+    const entries = JSON.parse(queue.stdout) as Array<{ recipients: Array<{ recipient: string }> }>;
+    assert.deepEqual(entries.flatMap((e) => e.recipients.map((x) => x.recipient)), ['z@remote.example']);
   });
 });

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { renderConfig } from './init.js';
 import { ConfigError, loadConfig, parseConfig } from './load.js';
-import { ConfigSchema, parseRelay } from './schema.js';
+import { ConfigSchema, isLoopbackHost, parseRelay } from './schema.js';
 
 function problems(text: string): string[] {
   try {
@@ -83,6 +83,11 @@ describe('smarthost TLS policy (as Postfix smtp_tls_security_level)', () => {
     assert.deepEqual(parseRelay('relay.example.net:25?tls=none'), { host: 'relay.example.net', port: 25, tls: 'none' });
     assert.deepEqual(parseRelay('smtps://u:p@relay.example.net'), { host: 'relay.example.net', port: 465, tls: 'implicit', user: 'u', pass: 'p' });
     for (const bad of ['smtps://relay.example.net?tls=none', 'relay.example.net?tls=maybe', 'relay.example.net?x=1', 'http://relay.example.net']) assert.equal(parseRelay(bad), undefined, bad);
+    // A relay is on loopback only by address or the name localhost, never by a name that merely starts with 127.
+    assert.equal(parseRelay('127.example.net:25')!.tls, 'required');
+    assert.equal(parseRelay('[::1]:2525')!.tls, 'may');
+    for (const h of ['127.0.0.1', '127.9.9.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST']) assert.ok(isLoopbackHost(h), h);
+    for (const h of ['127.example.net', '128.0.0.1', '::2', '::ffff:10.0.0.1', 'localhost.example.net', '10.127.0.1']) assert.ok(!isLoopbackHost(h), h);
     assert.match(problems('hostname = "mail.example.com"\n[outbound]\nsmarthost = "relay.example.net?tls=sometimes"\n').join('\n'), /\?tls=required/);
   });
 });

@@ -202,9 +202,17 @@ export function parseRelay(value: string): RelayTarget | undefined {
   if (target.tls === 'implicit') return asked[1] === undefined ? target : undefined; // smtps:// is always TLS
   // Postfix's smtp_tls_security_level: a password never crosses the network in the clear, and mail
   // leaving this host is encrypted unless the admin says otherwise; a relay on loopback may be plain.
-  const isLoopback = /^(127\.|::1$|localhost$)/i.test(target.host);
-  target.tls = (asked[1] as RelayTls | undefined) ?? (target.user || !isLoopback ? 'required' : 'may');
+  target.tls = (asked[1] as RelayTls | undefined) ?? (target.user || !isLoopbackHost(target.host) ? 'required' : 'may');
   return target;
+}
+
+/** Whether a host name or address stays on this machine: localhost, 127.0.0.0/8, ::1 (or ::ffff:127.x). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === 'localhost.') return true;
+  const v4 = isIP(h) === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1] : h;
+  if (isIP(h) === 6 && !v4) return h === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(h);
+  return isIP(v4 ?? '') === 4 && v4!.startsWith('127.');
 }
 
 export const StoreSchema = z

@@ -13,14 +13,14 @@ import { rootCertificates } from 'node:tls';
 import mxConnect, { type MxConnection } from 'mx-connect';
 import { verifyCertAgainstTlsa } from 'mx-connect/lib/dane.js';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { RelayTarget } from '../../config/schema.js';
+import { isLoopbackHost, type RelayTarget } from '../../config/schema.js';
 import { newQueueId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/log.js';
 import type { DnsResolve } from '../../mail/dns/resolver.js';
 import type { TlsaLookup, TlsaRecord } from '../../mail/dns/tlsa.js';
 import { buildDsn, type DsnRecipient } from '../../mail/dsn.js';
 import type { QueueEntry, QueueOutcome, QueueRecipient, Store } from '../../store/index.js';
-import type { MtaSts } from './mta-sts.js';
+import type { MtaSts, MtaStsPolicy } from './mta-sts.js';
 
 export interface OutboundOptions {
   hostname: string;
@@ -87,6 +87,8 @@ export class Outbound {
   private readonly idle = new Set<() => void>();
   /** Open connections, closed at once when shutdown's grace period is over. */
   private readonly sessions = new Set<Session>();
+  /** Connections still being set up (greeting, STARTTLS, login): cut off at shutdown too. */
+  private readonly opening = new Set<() => void>();
 
   constructor(private readonly options: OutboundOptions, private readonly deps: OutboundDeps) {}
 
@@ -141,6 +143,7 @@ export class Outbound {
       if (!(await within(idle, graceMs))) {
         this.deps.log.warn({ connections: this.connections, graceMs }, 'closing outbound connections still delivering at shutdown; their mail stays queued');
         for (const session of this.sessions) session.abort();
+        for (const abort of this.opening) abort();
         await within(idle, ABORT_WAIT_MS);
       }
     }
@@ -260,7 +263,8 @@ export class Outbound {
       }
     } finally {
       this.sessions.delete(session);
-      session.close();
+      if (this.stopping) session.abort(); // no QUIT to wait on at shutdown
+      else session.close();
     }
   }
 
@@ -363,8 +367,14 @@ export class Outbound {
     const conn = new SMTPConnection({
       ...this.common(), host: relay.host, port: relay.port, secure: relay.tls === 'implicit',
       ...(relay.tls === 'none' ? { ignoreTLS: true } : relay.tls === 'implicit' ? {} : { opportunisticTLS: true }),
-      tls: { servername: relay.host, rejectUnauthorized: true, ...this.caOption() },
+      // "may" is opportunistic, as Postfix's smtp_tls_security_level = may: encrypted when offered,
+      // the certificate unchecked; "required" and smtps:// check it.
+      tls: { servername: relay.host, rejectUnauthorized: relay.tls !== 'may', ...this.caOption() },
     });
+    return this.whileOpening(conn, () => this.setUpRelay(conn, relay));
+  }
+
+  private async setUpRelay(conn: SMTPConnection, relay: RelayTarget): Promise<Session> {
     await connect(conn, relay.host);
     if (relay.tls === 'required' && !conn.secure) {
       conn.close();
@@ -372,10 +382,46 @@ export class Outbound {
       this.deps.log.warn({ relay: relay.host, port: relay.port }, reason);
       throw new DeliveryError(`4.7.10 ${reason}`, false, relay.host);
     }
+    if (relay.user && !conn.secure && !isLoopbackHost(relay.host)) {
+      // As Postfix's smtp_sasl_security_options = noplaintext: a password never crosses the network in the clear.
+      conn.close();
+      const reason = `relay ${relay.host}:${relay.port} is not encrypted, so the password in [outbound] smarthost is not sent to it (use STARTTLS or smtps://)`;
+      this.deps.log.warn({ relay: relay.host, port: relay.port }, reason);
+      throw new DeliveryError(`4.7.10 ${reason}`, false, relay.host);
+    }
     if (relay.user) {
       await new Promise<void>((resolve, reject) => conn.login({ user: relay.user!, pass: relay.pass ?? '' }, (err) => (err ? reject(new DeliveryError(`relay ${relay.host} refused our login: ${describe(err)}`, false, relay.host)) : resolve())));
     }
     return new Session(conn, relay.host);
+  }
+
+  /**
+   * Runs a connection's set-up (greeting, STARTTLS, login) where stop() can cut it off; a set-up
+   * that fails closes its connection.
+   */
+  private async whileOpening(conn: SMTPConnection, setUp: () => Promise<Session>, socket?: { destroy(): void }): Promise<Session> {
+    const close = () => {
+      destroyConnection(conn);
+      socket?.destroy(); // given to conn, which has not taken it if set-up never began
+    };
+    let cut!: () => void;
+    const cutOff = new Promise<never>((_, reject) => (cut = () => reject(new DeliveryError('4.4.2 connection closed at shutdown', false))));
+    const abort = () => {
+      close();
+      cut(); // a login or STARTTLS in progress may never call back on a closed connection
+    };
+    this.opening.add(abort);
+    try {
+      if (this.stopping) throw new DeliveryError('4.4.2 not delivering: shutting down', false);
+      const setting = setUp();
+      setting.catch(() => undefined); // when cut off first, its own failure is of no interest
+      return await Promise.race([setting, cutOff]);
+    } catch (err) {
+      close();
+      throw err;
+    } finally {
+      this.opening.delete(abort);
+    }
   }
 
   private caOption(): { ca?: string[] } {
@@ -452,6 +498,11 @@ export class Outbound {
         ...this.caOption(),
       },
     });
+    return this.whileOpening(conn, () => this.setUpMx(conn, connection, { domain, policy, enforce, dane, tlsa }), connection.socket);
+  }
+
+  private async setUpMx(conn: SMTPConnection, connection: MxConnection, p: { domain: string; policy: MtaStsPolicy | undefined; enforce: boolean; dane: boolean; tlsa: TlsaRecord[] }): Promise<Session> {
+    const { domain, policy, enforce, dane, tlsa } = p;
     try {
       await connect(conn, connection.hostname);
     } catch (err) {
@@ -500,6 +551,12 @@ function connect(conn: SMTPConnection, host: string): Promise<void> {
       settled = true;
       const code = err.responseCode ?? 0;
       reject(new DeliveryError(`${host}: ${describe(err)}`, code >= 500 && code < 600 && !/TLS|certificate/i.test(err.message), host));
+    });
+    // A connection closed before its greeting (cut off at shutdown) emits only 'end'.
+    conn.once('end', () => {
+      if (settled) return;
+      settled = true;
+      reject(new DeliveryError(`4.4.2 ${host}: connection closed before the greeting`, false, host));
     });
     conn.connect(() => {
       if (settled) return;
@@ -562,10 +619,15 @@ class Session {
   /** Shutdown: the socket goes now (no QUIT, no waiting for the peer); a send in progress ends as a 4.4.2 deferral. */
   abort(): void {
     this.broken = true;
-    this.conn.close();
-    (this.conn as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
+    destroyConnection(this.conn);
     this.cutOff?.();
   }
+}
+
+/** Closes a connection now: no QUIT, no waiting for the peer. */
+function destroyConnection(conn: SMTPConnection): void {
+  conn.close();
+  (conn as unknown as { _socket?: { destroy(): void } })._socket?.destroy();
 }
 
 /** After aborting, how long stop() waits for the cut-off deliveries to be recorded. */
