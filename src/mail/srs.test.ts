@@ -21,3 +21,12 @@ it('rewrites a sender for forwarding and reverses it for bounces, refusing forge
   const flipped = hash!.slice(0, 7) + (hash!.endsWith('A') ? 'B' : 'A');
   assert.equal(srsReverse(local.replace(hash!, flipped), secret, now), undefined, 'every character of the hash counts');
 });
+
+it('signs the domain and the local part apart: moving characters between them breaks the hash', () => {
+  const srs = srsForward('bx@a.example.com', 'forwarder.example', secret, now);
+  const local = srs.slice(0, srs.lastIndexOf('@'));
+  assert.equal(srsReverse(local, secret, now), 'bx@a.example.com');
+  const moved = local.replace('=a.example.com=bx', '=a.example.comb=x');
+  assert.notEqual(moved, local);
+  assert.equal(srsReverse(moved, secret, now), undefined, 'x@a.example.comb is not vouched for');
+});

@@ -20,7 +20,9 @@ function stamp(now: number): string {
 export const SRS_HASH_LENGTH = 8;
 
 function hash(secret: Buffer, ts: string, domain: string, local: string): string {
-  const mac = createHmac('sha256', secret).update(`${ts}${domain}${local}`.toLowerCase()).digest();
+  // Separated, so that no other split of the same characters (domain a.co + local mx, domain
+  // a.com + local x) shares the hash: the domain holds no '='.
+  const mac = createHmac('sha256', secret).update(`${ts}=${domain}=${local}`.toLowerCase()).digest();
   let out = '';
   for (let i = 0; i < SRS_HASH_LENGTH; i++) {
     // 5 bits at a time, from the front of the MAC

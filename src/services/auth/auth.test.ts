@@ -44,6 +44,28 @@ describe('login throttling', () => {
     assert.equal(results.filter((r) => r === 'AUTH_LOCKED').length, 17);
   });
 
+  it('lets waiting attempts go on when the store fails one in flight', async () => {
+    const account = { id: 7, address: 'ann@example.com', passwordHash: await hashPassword(PW), isEnabled: true } as AccountRecord;
+    let calls = 0;
+    const store = {
+      accounts: {
+        get: async (a: string) => {
+          if (++calls === 1) throw new Error('database is locked');
+          return a === account.address ? account : undefined;
+        },
+      },
+    } as unknown as Store;
+    const log = createLogger({ level: 'error', sink: { write: () => undefined } });
+    const auth = new Auth({ store, log, throttle: { failureDelayMs: 0, maxFailures: 1, lockoutMs: 60_000, ipv6Prefix: 64 } });
+    const attempt = () => auth.authenticate('ann@example.com', PW, { ip: '198.51.100.50', protocol: 'test' }).then(() => 'ok', (err: unknown) => (isMailError(err) ? err.code : (err as Error).message));
+    // With max_failures = 1 the second attempt waits for the first, which the store fails.
+    const results = await Promise.race([
+      Promise.all([attempt(), attempt()]),
+      new Promise<string[]>((resolve) => setTimeout(() => resolve(['stalled']), 10_000)),
+    ]);
+    assert.deepEqual(results, ['database is locked', 'ok']);
+  });
+
   it('lets parallel correct logins from one address through (a NAT of many users)', async () => {
     const { attempt } = await setup(3);
     const results = await Promise.all(Array.from({ length: 12 }, () => attempt('ann@example.com', PW, '198.51.100.30')));

@@ -5,7 +5,9 @@
  * account, so nobody can lock a user out by guessing at their password.
  *
  * - Each failure adds a growing delay to the failed answer; failures for one account slow the
- *   failed answers for that account from every source, but its correct password always works.
+ *   failed answers for that account from every source, but its correct password always works from
+ *   a source that is not locked out. A locked-out source is refused even the correct password: the
+ *   source is locked, never the account.
  * - After `maxFailures` failures within `lockoutMs` a source is refused (AUTH_LOCKED) for `lockoutMs`.
  * - Attempts still being verified count as failures until they succeed, so parallel guesses cannot
  *   exceed `maxFailures`: an attempt over the bound waits for those in flight to finish.
@@ -92,9 +94,12 @@ export class Auth {
     try {
       if (isPlausible && check.ok) account = await this.deps.store.accounts.get(check.text);
       ok = isPlausible ? await this.verify(account?.passwordHash, password) : false;
-    } finally {
+    } catch (err) {
       src.inFlight--;
+      this.wake(src); // the attempts waiting on this one go on; it counts as nothing
+      throw err;
     }
+    src.inFlight--;
     if (ok && account?.isEnabled) {
       this.users.delete(userKey);
       this.wake(src);
