@@ -232,3 +232,39 @@ describe('SMTP connection counting', () => {
     }
   });
 });
+
+describe('refused recipients from a sending provider', () => {
+  // A provider's outgoing address sends for many users, some to stale addresses: its deliveries
+  // offset its refusals, so it is not refused with its real mail; a harvester is.
+  it('keeps taking mail from a network whose refusals are offset by deliveries, and refuses one that only guesses', async () => {
+    const s = await startTestServer({ listeners: ['smtp'], extraConfig: '[smtp]\nmax_refused_recipients_per_ip = 10\nrefusal_delay = "0s"\n' });
+    try {
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('bob@example.com', 'bob password 1');
+      const c = await RawClient.connect(s.port('smtp'));
+      await c.waitFor(/^220 /m);
+      assert.match(await c.smtp('EHLO provider.example'), /^250 /m);
+      for (let i = 0; i < 15; i++) {
+        assert.match(await c.smtp('MAIL FROM:<list@provider.example>'), /^250 /);
+        assert.match(await c.smtp('RCPT TO:<bob@example.com>'), /^250 /, `message ${i}`);
+        assert.match(await c.smtp(`RCPT TO:<gone${i}@example.com>`), /^550 5\.1\.1 /);
+        assert.match(await c.smtp('DATA'), /^354 /);
+        assert.match(await c.smtp(`From: list@provider.example\r\nSubject: issue ${i}\r\n\r\nbody\r\n.`), /^250 /);
+      }
+      c.destroy();
+      assert.equal((await mailbox(s.server, 'bob@example.com')).length, 15, '15 refusals, each offset by a delivery');
+      let reply = '';
+      for (let i = 0; i < 15 && !reply.startsWith('421'); i++) {
+        const g = await RawClient.connect(s.port('smtp'));
+        await g.waitFor(/^220 /m);
+        await g.smtp('EHLO harvester.example');
+        assert.match(await g.smtp('MAIL FROM:<x@harvester.example>'), /^250 /);
+        reply = await g.smtp(`RCPT TO:<guess${i}@example.com>`);
+        g.destroy();
+      }
+      assert.match(reply, /^421 4\.7\.0 .*from your network/, 'guesses alone are refused');
+    } finally {
+      await s.stop();
+    }
+  });
+});

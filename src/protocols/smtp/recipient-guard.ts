@@ -4,6 +4,11 @@
  * slowed down after a few refusals and closed after more, and a network that keeps guessing across
  * connections is refused for a while. This is what makes guessing addresses (directory harvesting,
  * SRS hashes) slow and visible.
+ *
+ * A large provider's outgoing address sends for many users, some to addresses that no longer exist:
+ * the recipients of messages it delivered offset its refusals, so such a network is refused only
+ * when its refusals outnumber its deliveries by the limit. A harvester can buy more guesses only by
+ * delivering a message per guess to a real mailbox, which its owner sees.
  */
 import { sourceKey } from '../../lib/ip.js';
 
@@ -16,6 +21,8 @@ export interface RecipientGuardLimits {
 
 interface Count {
   refused: number;
+  /** Recipients of messages delivered (after DATA) since the first refusal. */
+  delivered: number;
   since: number;
 }
 
@@ -30,7 +37,13 @@ export class RecipientGuard {
   /** Whether the source of `ip` has used up its refusals for this window. */
   isBlocked(ip: string, now = Date.now()): boolean {
     const c = this.current(sourceKey(ip, this.limits.ipv6Prefix), now);
-    return c !== undefined && c.refused >= this.limits.maxPerSource;
+    return c !== undefined && c.refused - c.delivered >= this.limits.maxPerSource;
+  }
+
+  /** Counts the recipients of a delivered message against the source's refusals (if it has any). */
+  delivered(ip: string, recipients: number, now = Date.now()): void {
+    const c = this.current(sourceKey(ip, this.limits.ipv6Prefix), now);
+    if (c) c.delivered += recipients;
   }
 
   /** Counts one refused recipient; returns the source's count in this window. */
@@ -45,7 +58,7 @@ export class RecipientGuard {
           this.sources.delete(k);
         }
       }
-      c = { refused: 0, since: now };
+      c = { refused: 0, delivered: 0, since: now };
       this.sources.set(key, c);
     }
     return ++c.refused;

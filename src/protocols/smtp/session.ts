@@ -184,7 +184,10 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
           return cb(smtpError('MESSAGE_TOO_BIG', `limit is ${deps.limits.maxMessageBytes} bytes`));
         }
         acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks)).then(
-          (reply) => (mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string)),
+          (reply) => {
+            if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress, ctx.rcpts.size);
+            return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
+          },
           (err: unknown) => cb(replyFor(err, ctx.log)),
         );
       });
