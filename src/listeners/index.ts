@@ -115,7 +115,11 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
         } finally {
           conn.close();
           live.delete(entry);
-          uncount();
+          // The place is held until the socket is gone (at most the 2 s close() gives a peer that
+          // does not read), so closing sessions fast cannot hold more than the limit; the listener
+          // is added again in case a library removed it (smtp-server's STARTTLS does).
+          if (raw.destroyed) uncount();
+          else raw.once('close', uncount);
           conn.log.info({}, 'disconnected');
         }
       })();
