@@ -325,4 +325,41 @@ print(json.dumps(out))`, { PORT: s.port('smtp') });
       await s.stop();
     }
   });
+
+  it('answers a message being stored at shutdown with its 250 before the 421, so the client does not send it again', async () => {
+    const s = await startTestServer({ listeners: ['smtp'] });
+    let stopping: Promise<void> | undefined;
+    try {
+      await s.server.directory.addDomain('example.com');
+      await s.server.directory.addAccount('bob@example.com', PW.bob);
+      // Storing takes a while; the shutdown comes in the middle of it.
+      const deliver = s.server.delivery.deliver.bind(s.server.delivery);
+      let storing: () => void = () => undefined;
+      const started = new Promise<void>((resolve) => (storing = resolve));
+      s.server.delivery.deliver = async (...args: Parameters<typeof deliver>) => {
+        storing();
+        await new Promise((r) => setTimeout(r, 500));
+        return deliver(...args);
+      };
+      const c = net.connect(s.port('smtp'), '127.0.0.1');
+      let text = '';
+      c.on('data', (d) => (text += d.toString()));
+      const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
+      for (const end = Date.now() + 5000; !text.includes('220 ') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+      c.write('EHLO c.example\r\nMAIL FROM:<a@remote.example>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n');
+      for (const end = Date.now() + 5000; !text.includes('354 ') && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
+      c.write('From: a@remote.example\r\nSubject: at shutdown\r\n\r\nbody\r\n.\r\n');
+      await Promise.race([started, new Promise((_, reject) => setTimeout(() => reject(new Error(`not stored: ${text}`)), 10_000))]);
+      stopping = s.server.stop(10_000);
+      await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error(`not closed: ${text}`)), 15_000))]);
+      const replies = text.split('\r\n').filter((l) => /^\d{3} /.test(l)).slice(-2);
+      assert.match(replies[0]!, /^250 2\.0\.0 /, text);
+      assert.match(replies[1]!, /^421 /);
+    } finally {
+      if (stopping) {
+        await stopping;
+        await s.dns.close();
+      } else await s.stop();
+    }
+  });
 });

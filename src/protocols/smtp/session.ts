@@ -66,6 +66,8 @@ interface Context {
   refused: number;
   /** Ends the session's run(): called when smtp-server closes the connection. */
   closed: () => void;
+  /** A message being checked and stored after DATA, settled once its reply is sent. */
+  accepting?: Promise<void> | undefined;
 }
 
 /** Refusals that guess at addresses, counted against the client; a full mailbox or a tempfail is not a guess. */
@@ -183,13 +185,15 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
           ctx.log.info({ bytes: stream.byteLength, limit: deps.limits.maxMessageBytes }, 'message refused: too big');
           return cb(smtpError('MESSAGE_TOO_BIG', `limit is ${deps.limits.maxMessageBytes} bytes`));
         }
-        acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks)).then(
+        ctx.accepting = acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks)).then(
           (reply) => {
             if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress, ctx.rcpts.size);
             return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
           },
           (err: unknown) => cb(replyFor(err, ctx.log)),
-        );
+        ).finally(() => {
+          ctx.accepting = undefined;
+        });
       });
     },
   });
@@ -221,9 +225,16 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
         return done.finally(() => contexts.delete(id));
       },
       shutdown() {
-        smtpConnection?.send(421, `${deps.hostname} Service shutting down, closing connection`);
-        smtpConnection?.close();
-        conn.close(); // a client that does not close its side is cut off shortly (Connection.close)
+        const end = () => {
+          smtpConnection?.send(421, `${deps.hostname} Service shutting down, closing connection`);
+          smtpConnection?.close();
+          conn.close(); // a client that does not close its side is cut off shortly (Connection.close)
+        };
+        // A message being stored gets its reply first (within shutdown_timeout): a client told 421
+        // instead of the 250 for mail already stored would send it again.
+        const accepting = smtpConnection && contexts.get(smtpConnection.id)?.accepting;
+        if (accepting) void accepting.then(end);
+        else end();
       },
     };
   };
