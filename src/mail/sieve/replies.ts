@@ -73,7 +73,9 @@ export function buildVacationReply(action: Vacation, input: { headers: HeaderFie
   const subject = action.subject ?? `Auto: ${truncate(decodeWords(headerValue(input.headers, 'subject') ?? ''), MAX_ECHOED_SUBJECT)}`;
   // RFC 5230 §5.7, RFC 5322 §3.6.4: the original's msg-id, and its References when they are msg-ids (at most 20).
   const messageId = msgId(headerValue(input.headers, 'message-id'));
-  const references = [...(headerValue(input.headers, 'references')?.match(/<[^<>\s]{1,250}>/g)?.slice(-20) ?? []), messageId ?? ''].join(' ').trim();
+  // One msg-id per line (folded, RFC 5322 §3.2.2): 21 of 252 characters on one line would pass the
+  // 998 characters §2.1.1 allows.
+  const references = [...(headerValue(input.headers, 'references')?.match(/<[\x21-\x3d\x3f-\x7e]{1,250}>/g)?.slice(-20) ?? []), ...(messageId ? [messageId] : [])].join('\r\n ');
   const lines = [
     `From: ${input.from}`,
     `To: <${input.to}>`,

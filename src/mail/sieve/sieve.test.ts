@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileScript, SieveError } from './compile.js';
 import { runScript, SieveRuntimeError, wildcardMatch, type SieveAction, type SieveMessage } from './interpret.js';
+import { buildVacationReply } from './replies.js';
+import { parseHeaders } from '../mime/headers.js';
 
 const LIMITS = { maxRedirects: 4, maxActions: 32 };
 
@@ -142,5 +144,23 @@ describe('sieve interpreter', () => {
     assert.equal(wildcardMatch('a\\*b?', 'a*bc', false)?.[1], 'c');
     assert.equal(wildcardMatch('*a*a*a*a*a*a*b', 'a'.repeat(100_000), false), undefined);
     assert.deepEqual(wildcardMatch('*.*', 'a.b.c', false), ['a.b.c', 'a', 'b.c']);
+  });
+});
+
+describe('vacation replies', () => {
+  it('folds References one msg-id per line and drops ids with spaces or line breaks', () => {
+    const ids = Array.from({ length: 30 }, (_, i) => `<${String(i).padStart(3, '0')}.${'x'.repeat(230)}@example.com>`);
+    const headers = parseHeaders(`Message-ID: <orig@example.com>\r\nReferences: ${ids.join(' ')} <bad id@x> <ok@y>\r\nSubject: hi\r\n`);
+    const reply = buildVacationReply(
+      { type: 'vacation', reason: 'away', subject: undefined, from: undefined, addresses: [], mime: false, handle: 'h', days: 7 },
+      { headers, from: '<ann@example.com>', to: 'bob@example.org', hostname: 'mail.example.com' },
+    ).toString();
+    const head = reply.slice(0, reply.indexOf('\r\n\r\n'));
+    for (const line of head.split('\r\n')) assert.ok(line.length <= 998, `a line of ${line.length} characters`);
+    const refs = parseHeaders(head).find((f) => f.key === 'references')!.value.split(' ');
+    assert.equal(refs.length, 21, 'the last 20, then the original');
+    assert.equal(refs.at(-1), '<orig@example.com>');
+    assert.equal(refs.at(-2), '<ok@y>');
+    assert.ok(!refs.includes('id@x>'));
   });
 });
