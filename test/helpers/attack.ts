@@ -149,6 +149,8 @@ export class Probe {
   start(pauseMs = 20): void {
     this.running = true;
     this.loop = (async () => {
+      /** How late the last pause ended: the probe shares the server's event loop, so a loop blocked while it paused shows here. */
+      let lateMs = 0;
       while (this.running) {
         const started = performance.now();
         let timer: NodeJS.Timeout | undefined;
@@ -159,13 +161,15 @@ export class Probe {
             new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS))),
           ]);
           clearTimeout(timer);
-          this.latencies.push(typeof measured === 'number' ? measured : performance.now() - started);
+          this.latencies.push(lateMs + (typeof measured === 'number' ? measured : performance.now() - started));
         } catch (err) {
           clearTimeout(timer);
           this.errors.push((err as Error).message);
           return;
         }
+        const pausedAt = performance.now();
         await new Promise((r) => setTimeout(r, pauseMs));
+        lateMs = Math.max(0, performance.now() - pausedAt - pauseMs);
       }
     })();
   }
