@@ -345,7 +345,7 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
       'c SELECT INBOX\r\n', 'd STORE 3 +FLAGS.SILENT (\\Deleted)\r\n', 'e UID EXPUNGE 2\r\n', 'f FETCH 1:* (UID FLAGS)\r\n',
       'g UNSELECT\r\n', 'h STATUS INBOX (MESSAGES)\r\n', 'i CHECK\r\n',
     ], 600, true);
-    assert.match(reply, /\r\nb OK \[APPENDUID \d+ 1,2,3\] /);
+    assert.match(reply, /\r\nb OK \[APPENDUID \d+ 1:3\] /, 'RFC 4315 §3: a uid-set');
     assert.match(reply, /\* 3 EXISTS/);
     assert.match(reply, /\* 2 EXPUNGE\r\ne OK/, 'only UID 2 goes, though 3 is \\Deleted too');
     assert.match(reply, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\)\)\r\n\* 2 FETCH \(UID 3 FLAGS \(\\Deleted \\Recent\)\)\r\nf OK/, 'this session claimed the new messages as \\Recent');

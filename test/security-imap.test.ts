@@ -217,6 +217,137 @@ describe('IMAP after login', () => {
     c.destroy();
   });
 
+  it('stops a FETCH and a SEARCH whose client went, instead of reading every message for nobody', async () => {
+    await t.server.directory.addAccount('many@example.com', 'many password 1');
+    const c = await loggedIn('many@example.com', 'many password 1');
+    // One MULTIAPPEND of 200 messages of 16 KB.
+    const body = `From: x@remote.example\r\nSubject: m\r\nX-Tag: y\r\n\r\n${'z'.repeat(16_000)}\r\n`;
+    c.write(`a APPEND INBOX${` {${body.length}+}\r\n${body}`.repeat(200)}\r\n`);
+    await c.waitFor(/\r\na OK \[APPENDUID \d+ [\d:,]+\]/, 30_000);
+    c.destroy();
+    const mailboxes = t.server.mailboxes;
+    const content = mailboxes.content.bind(mailboxes);
+    let closedAt = Infinity;
+    let readsAfter = 0;
+    mailboxes.content = async (...args: Parameters<typeof content>) => {
+      await sleep(5); // a slow disk: 200 reads take a second
+      if (Date.now() > closedAt) readsAfter++;
+      return content(...args);
+    };
+    try {
+      for (const command of ['f FETCH 1:* (BODY.PEEK[TEXT])', 's SEARCH HEADER X-Tag y']) {
+        const g = await loggedIn('many@example.com', 'many password 1');
+        g.write(`${command}\r\n`);
+        await sleep(150);
+        g.destroy();
+        await g.waitClosed(5000);
+        closedAt = Date.now() + 50; // what the server was already reading when the close came
+        readsAfter = 0;
+        await sleep(1500);
+        console.log(`# ${command}: ${readsAfter} messages read after the client went`);
+        assert.ok(readsAfter < 20, `${readsAfter} of 200 messages read after the client went`);
+      }
+    } finally {
+      mailboxes.content = content;
+    }
+  });
+
+  it('keeps no change subscription for a connection that went while its password was checked', async () => {
+    const changes = t.server.store.changes;
+    const subscribe = changes.subscribe.bind(changes);
+    let live = 0;
+    changes.subscribe = (...args: Parameters<typeof subscribe>) => {
+      live++;
+      const stop = subscribe(...args);
+      let stopped = false;
+      return () => {
+        if (!stopped) live--;
+        stopped = true;
+        stop();
+      };
+    };
+    try {
+      for (let i = 0; i < 5; i++) {
+        const c = await RawClient.connect(t.port('imaps'), { tls: true });
+        await c.waitFor(/^\* OK/);
+        c.write(`l LOGIN ann@example.com "${PW}"\r\n`);
+        await sleep(5);
+        c.destroy();
+      }
+      await sleep(1500); // the logins finish meanwhile
+      assert.equal(live, 0, `${live} subscriptions left for connections that are gone`);
+    } finally {
+      changes.subscribe = subscribe;
+    }
+  });
+
+  it('decodes a message once for BINARY.SIZE[] asked a thousand times, and bounds source routes in a header', async () => {
+    const p = probe();
+    p.start();
+    const c = await loggedIn();
+    const b64 = Buffer.alloc(1 << 20, 7).toString('base64').replace(/.{76}/g, '$&\r\n');
+    const binary = `From: x@remote.example\r\nSubject: b64\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n`;
+    c.write(`b APPEND INBOX {${binary.length}+}\r\n${binary}\r\n`);
+    await c.waitFor(/\r\nb OK \[APPENDUID \d+ (\d+)\]/);
+    const uid = /\r\nb OK \[APPENDUID \d+ (\d+)\]/.exec(c.text)![1];
+    c.write(`f UID FETCH ${uid} (${Array(1000).fill('BINARY.SIZE[]').join(' ')})\r\n`);
+    await c.waitFor(/\r\nf (OK|NO|BAD)/, 60_000);
+    assert.match(c.text, /\r\nf OK/, c.text.slice(-300));
+    // The header as it is, then the body decoded.
+    assert.match(c.text.slice(-300), new RegExp(`BINARY\\.SIZE\\[\\] ${binary.indexOf('\r\n\r\n') + 4 + (1 << 20)}\\)\r\nf OK`));
+    // A From of 600,000 `<@a:` (2.4 MB): each once sought its '>' to the end of the header.
+    const routed = `From: ${'<@a:'.repeat(600_000)}\r\nSubject: routes\r\n\r\nx\r\n`;
+    c.write(`r APPEND INBOX {${routed.length}+}\r\n${routed}\r\n`);
+    await c.waitFor(/\r\nr (OK|NO)/, 60_000);
+    c.destroy();
+    await assertResponsive(p);
+  });
+
+  it('refuses LIST patterns too long in all, and never matches one with more characters than a name may have', async () => {
+    const p = probe();
+    p.start();
+    const c = await loggedIn();
+    c.write(`l LIST "" (${Array(64).fill(`"${'*a'.repeat(64)}"`).join(' ')})\r\n`);
+    await c.waitFor(/\r\nl BAD LIST patterns of more than 4096 characters in all/);
+    c.write(`m LIST "" "${'*a'.repeat(1001)}*"\r\n`);
+    await c.waitFor(/\r\nm OK/);
+    assert.doesNotMatch(c.text.slice(c.text.indexOf('l BAD')), /\* LIST/);
+    c.destroy();
+    await assertResponsive(p);
+  });
+
+  it('refuses APPEND flags that would break FLAGS responses, and appends all of a MULTIAPPEND or none', async () => {
+    const c = await loggedIn();
+    const mark = c.text.length;
+    const lit = (text: string) => `{${Buffer.byteLength(text)}+}\r\n${text}`;
+    c.write(`a APPEND INBOX ("a]b" "c)") ${lit('Subject: flags\r\n\r\n')}\r\n`);
+    await c.waitFor(/(^|\r\n)a BAD/, 10_000, mark);
+    c.write(`m APPEND INBOX ${lit('Subject: first\r\n\r\n')} (\\Recent) ${lit('Subject: second\r\n\r\n')}\r\n`);
+    await c.waitFor(/(^|\r\n)m BAD/, 10_000, mark);
+    c.write('s SEARCH OR SUBJECT first SUBJECT second\r\nx SELECT INBOX\r\n');
+    await c.waitFor(/\r\nx OK/, 10_000, mark);
+    assert.match(c.text.slice(mark), /\* SEARCH\r\n/, 'the first message of the failed MULTIAPPEND was not kept');
+    assert.doesNotMatch(c.text.slice(mark), /\* (FLAGS|OK \[PERMANENTFLAGS) \([^\r\n]*(a\]b|c\))/);
+    c.destroy();
+  });
+
+  it('lets IDLE that ended in an error announce nothing afterwards, outside a command', async () => {
+    const c = await loggedIn();
+    c.write('i IDLE\r\n');
+    await c.waitFor(/\+ idling\r\n/);
+    c.write('DONE {3}\r\nabc\r\n');
+    await c.waitFor(/\r\ni BAD[^\r\n]*\r\n/);
+    const mark = c.text.length;
+    // Another session adds a message: with no command running, this session says nothing.
+    await probeClient.append('INBOX', 'Subject: while not idling\r\n\r\nx\r\n');
+    await sleep(500);
+    assert.equal(c.text.slice(mark), '', 'unprompted responses');
+    c.write('n NOOP\r\n');
+    await c.waitFor(/\r\nn OK/, 10_000, mark);
+    assert.match(c.text.slice(mark), /\* \d+ EXISTS\r\n/, 'told at the next command');
+    c.destroy();
+  });
+
   it('ends IDLE on a DONE sent in the same packet', async () => {
     const c = await loggedIn();
     c.write('i IDLE\r\nDONE\r\nj NOOP\r\n');

@@ -168,10 +168,11 @@ export function buildEnvelope(fields: HeaderField[]): Envelope {
     if (!v) return [];
     // addressparser drops a source route (<@route:user@domain>): kept aside for the envelope's adl.
     const routes = new Map<string, string>();
-    const cleaned = v.replace(/<\s*(@[^:<>"]{1,200}):/g, (whole, route: string, at: number) => {
-      const close = v.indexOf('>', at);
-      if (close > 0) routes.set(v.slice(at + whole.length, close).trim().toLowerCase(), route.trim());
-      return '<';
+    // The address is matched up to its '>' within a bounded length: a search for '>' from every
+    // `<@x:` to the end of the value would be quadratic in a header of many of them.
+    const cleaned = v.replace(/<\s*(@[^:<>"]{1,200}):([^<>]{0,512})>/g, (_whole, route: string, address: string) => {
+      routes.set(address.trim().toLowerCase(), route.trim());
+      return `<${address}>`;
     });
     return toEnvelopeAddresses(addressparser(cleaned), routes);
   };

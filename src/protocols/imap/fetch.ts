@@ -76,6 +76,8 @@ export interface FetchSource {
   root: BodyPart;
   /** BINARY parts decoded for this response, so a part asked for twice (or by two paths) is decoded once. */
   decoded?: Map<BodyPart, Buffer | 'unknown-cte'>;
+  /** BINARY[] of the whole message (its header and decoded body), made once for this response. */
+  wholeDecoded?: Buffer | 'unknown-cte';
   /** Header blocks split into fields for this response, by start offset: HEADER.FIELDS items share them. */
   headers?: Map<number, HeaderLine[]>;
 }
@@ -163,11 +165,19 @@ export function binaryBytes(src: FetchSource, s: SectionSpec): Buffer | null | '
   if (s.path.length === 0) {
     const root = src.root;
     if (root.type === 'multipart' || IDENTITY_CTE.has(root.encoding)) return src.content;
-    const body = decodePart(src, root);
-    return body === 'unknown-cte' ? body : Buffer.concat([src.content.subarray(0, root.bodyStart), body]);
+    if (src.wholeDecoded === undefined) {
+      // BINARY.SIZE[] ×1000 in one FETCH decodes the message once, not a thousand times.
+      const body = decoded(src, root);
+      src.wholeDecoded = body === 'unknown-cte' ? body : Buffer.concat([src.content.subarray(0, root.bodyStart), body]);
+    }
+    return src.wholeDecoded;
   }
   const part = findPart(src.root, s.path);
   if (!part || part.type === 'multipart') return null;
+  return decoded(src, part);
+}
+
+function decoded(src: FetchSource, part: BodyPart): Buffer | 'unknown-cte' {
   const cached = src.decoded?.get(part);
   if (cached !== undefined) return cached;
   const out = decodePart(src, part);

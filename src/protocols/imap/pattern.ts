@@ -7,8 +7,7 @@
 
 export type PatternMatcher = (name: string) => boolean;
 
-/** Longer patterns than this cannot match a valid name (services/mailboxes MAX_MAILBOX_NAME, wildcards aside). */
-const MAX_PATTERN = 4096;
+import { MAX_MAILBOX_NAME } from '../../mail/mailbox-name.js';
 
 export function compilePattern(pattern: string, separator: string, isCaseInsensitive: boolean): PatternMatcher {
   const text = isCaseInsensitive ? pattern.toLowerCase() : pattern;
@@ -22,7 +21,8 @@ export function compilePattern(pattern: string, separator: string, isCaseInsensi
     }
     tokens.push(ch);
   }
-  if (tokens.length > MAX_PATTERN) return () => false;
+  // Each literal character matches one of the name's: more of them than a name may have never match.
+  if (tokens.filter((t) => t !== '*' && t !== '%').length > MAX_MAILBOX_NAME) return () => false;
   const fold = (name: string) => (isCaseInsensitive ? name.toLowerCase() : name);
   if (!tokens.includes('*') && !tokens.includes('%')) return (name) => fold(name) === text;
 

@@ -51,6 +51,12 @@ export interface Completion {
 }
 
 export class ImapBad extends Error {}
+/** The client went while a command ran: the command stops, nothing more is written. */
+export class ConnectionGone extends Error {
+  constructor() {
+    super('connection closed');
+  }
+}
 export class ImapNo extends Error {
   constructor(message: string, readonly code?: string) {
     super(message);
@@ -128,7 +134,15 @@ export class ImapSession implements Session {
     this.close();
   }
 
+  /** Whether the connection is gone: a long command checks it between messages and stops. */
+  get isClosed(): boolean {
+    return this.ended || this.socket.destroyed;
+  }
+
+  private ended = false;
+
   private finish(): void {
+    this.ended = true;
     this.unsubscribe?.();
     this.idleTimer.stop();
     clearTimeout(this.loginTimer);
@@ -160,6 +174,7 @@ export class ImapSession implements Session {
           return;
         case 'frame':
           await this.execute(ev.segments);
+          if (this.isClosed) return;
           break;
       }
       if (this.socket.writableLength > this.deps.limits.maxQueuedResponseBytes) await this.drained();
@@ -200,12 +215,14 @@ export class ImapSession implements Session {
       this.badCount = 0;
       this.log.debug({ cmd: name, uid: isUid || undefined, result: result.status, ms: Date.now() - started }, 'imap command');
     } catch (err) {
-      if (err instanceof ImapSyntaxError || err instanceof ImapBad) {
+      if (err instanceof ConnectionGone) {
+        this.log.debug({ cmd: name, ms: Date.now() - started }, 'imap command stopped: the client went');
+      } else if (err instanceof ImapSyntaxError || err instanceof ImapBad) {
         this.bad(tag, err.message);
       } else if (err instanceof ImapNo) {
         this.complete(tag, { status: 'NO', code: err.code, text: err.message });
       } else if (isMailError(err)) {
-        this.log.info({ cmd: name, code: err.code, reason: err.message }, 'imap command refused');
+        this.log.info({ cmd: name, code: err.code, reason: err.message.slice(0, 200) }, 'imap command refused');
         this.complete(tag, { status: 'NO', code: RESPONSE_CODE[err.code], text: err.message });
       } else {
         this.log.error({ cmd: name, err }, 'imap command failed');
@@ -280,7 +297,7 @@ export class ImapSession implements Session {
         await this.writeParts(parts);
         parts = [];
         bytes = 0;
-        if (this.socket.destroyed) return;
+        if (this.socket.destroyed) throw new ConnectionGone();
         await this.waitForReader();
       }
       add(')\r\n');
@@ -302,9 +319,18 @@ export class ImapSession implements Session {
       if (p instanceof StreamLiteral) {
         gather();
         this.flush();
-        for await (const chunk of p.open()) {
-          if (this.socket.destroyed) return;
-          if (!this.socket.write(chunk as Buffer)) await this.drained();
+        try {
+          for await (const chunk of p.open()) {
+            if (this.socket.destroyed) throw new ConnectionGone();
+            if (!this.socket.write(chunk as Buffer)) await this.drained();
+          }
+        } catch (err) {
+          if (err instanceof ConnectionGone) throw err;
+          // The literal's length is on the wire: no response can follow a literal cut short, so the
+          // connection ends (the client reconnects and fetches again).
+          this.log.error({ err }, 'imap: reading a message failed in the middle of its literal; closing');
+          this.socket.destroy();
+          throw new ConnectionGone();
         }
       } else if (Buffer.isBuffer(p) && p.length >= FLUSH_BYTES) {
         gather();
@@ -337,8 +363,9 @@ export class ImapSession implements Session {
     for (const b of held ?? []) this.append(b);
   }
 
-  private drained(): Promise<void> {
-    return drained(this.socket);
+  private async drained(): Promise<void> {
+    await drained(this.socket);
+    this.idleTimer.touch(); // a client reading a long response is not idle
   }
 
   /**
@@ -438,6 +465,7 @@ export class ImapSession implements Session {
   }
 
   login(user: AuthedUser): void {
+    if (this.ended) return; // the client went while its password was checked: nothing to subscribe
     this.state = { kind: 'authenticated', user };
     clearTimeout(this.loginTimer);
     this.reader.setLimits(this.deps.limits.authenticated);

@@ -96,6 +96,11 @@ export class Mailboxes {
    */
   async setSubscribed(accountId: number, input: string, isSubscribed: boolean): Promise<void> {
     const name = isSubscribed ? validName(input) : canonicalName(input).replace(/\/$/, '');
+    if (isSubscribed) {
+      // Names need no mailbox, so they are counted on their own: LSUB walks every one of them.
+      const current = await this.store.mailboxes.subscriptions(accountId);
+      if (current.length >= MAX_MAILBOXES && !current.includes(name)) throw new MailError('LIMIT_REACHED', `an account has at most ${MAX_MAILBOXES} subscriptions`);
+    }
     await this.store.mailboxes.setSubscription(accountId, name, isSubscribed);
   }
 
@@ -162,24 +167,43 @@ export class Mailboxes {
 
   /** APPEND (RFC 9051 §6.3.12): parsed and indexed once, durable before the reply. */
   async append(accountId: number, name: string, content: Buffer, flags: string[], internalDate: Date | undefined): Promise<{ mailbox: MailboxRecord; uid: number }> {
+    const r = await this.appendAll(accountId, name, [{ content, flags, internalDate }]);
+    return { mailbox: r.mailbox, uid: r.uids[0]! };
+  }
+
+  /** APPEND of several messages (MULTIAPPEND, RFC 3502 §6.3.11): all in one transaction, or none. */
+  async appendAll(accountId: number, name: string, messages: Array<{ content: Buffer; flags: string[]; internalDate: Date | undefined }>): Promise<{ mailbox: MailboxRecord; uids: number[] }> {
     const box = await this.get(accountId, name);
     const account = await this.store.accounts.byId(accountId);
-    if (account && account.quotaBytes > 0 && account.usedBytes + content.length > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
-    // RFC 3516 §4.4: parts holding NUL (a literal8 APPEND) are stored base64-encoded.
-    if (hasNul(content)) content = encodeBinaryParts(content, parseMessage(content).structure);
-    const parsed = parseMessage(content);
-    const doc = searchText(content, parsed);
-    // The content is held from collection until the transaction referencing it has committed.
-    const uid = await this.store.blobs.withContent(content, (blob) => this.store.transaction(async (tx) => {
-      const m = await tx.messages.append(box.id, {
-        blobHash: blob.hash, size: blob.size, internalDate: internalDate ?? new Date(), flags,
-        envelope: parsed.envelope, envelopeWire: parsed.envelopeWire, bodyStructure: parsed.structure,
-      });
-      await tx.fulltext.index(blob.hash, doc);
-      tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });
-      return m.uid;
+    const adding = messages.reduce((n, m) => n + m.content.length, 0);
+    if (account && account.quotaBytes > 0 && account.usedBytes + adding > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
+    const prepared = messages.map((m) => {
+      // RFC 3516 §4.4: parts holding NUL (a literal8 APPEND) are stored base64-encoded.
+      const content = hasNul(m.content) ? encodeBinaryParts(m.content, parseMessage(m.content).structure) : m.content;
+      const parsed = parseMessage(content);
+      return { ...m, content, parsed, doc: searchText(content, parsed) };
+    });
+    // Each content is held from collection until the transaction referencing it has committed.
+    const uids = await this.holdingContent(prepared.map((p) => p.content), (blobs) => this.store.transaction(async (tx) => {
+      const out: number[] = [];
+      for (const [i, p] of prepared.entries()) {
+        const blob = blobs[i]!;
+        const m = await tx.messages.append(box.id, {
+          blobHash: blob.hash, size: blob.size, internalDate: p.internalDate ?? new Date(), flags: p.flags,
+          envelope: p.parsed.envelope, envelopeWire: p.parsed.envelopeWire, bodyStructure: p.parsed.structure,
+        });
+        await tx.fulltext.index(blob.hash, p.doc);
+        tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });
+        out.push(m.uid);
+      }
+      return out;
     }));
-    return { mailbox: box, uid };
+    return { mailbox: box, uids };
+  }
+
+  private holdingContent<T>(contents: Buffer[], use: (blobs: Array<{ hash: string; size: number }>) => Promise<T>, held: Array<{ hash: string; size: number }> = []): Promise<T> {
+    if (held.length === contents.length) return use(held);
+    return this.store.blobs.withContent(contents[held.length]!, (blob) => this.holdingContent(contents, use, [...held, blob]));
   }
 
   /** COPY, and MOVE when `move` (RFC 6851: copy and expunge in one transaction). */

@@ -13,6 +13,8 @@ import { SelectedMailbox } from '../selected.js';
 import { ImapNo, type ImapSession } from '../session.js';
 import { decodeMutf7, encodeMutf7 } from '../utf7.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
+import { formatSet } from '../sequence.js';
+import { parseFlags } from './message.js';
 import { AUTHED, ok, type ImapCommand } from './types.js';
 
 const SELECTION_OPTIONS = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
@@ -29,16 +31,24 @@ function nameValue(s: ImapSession, name: string): Value {
   return s.isUtf8 ? name : encodeMutf7(name);
 }
 
-/** The reference and pattern joined, matched in linear time; INBOX is case-insensitive (RFC 9051 §5.1). */
+/**
+ * The reference and pattern joined, matched in linear time. INBOX is case-insensitive (RFC 9051
+ * §5.1), the rest of a name is not: a leading "inbox" level of the pattern is read as INBOX, and the
+ * name INBOX itself also matches a pattern that matches it in any case ("inb*").
+ */
 function patternMatcher(reference: string, pattern: string): PatternMatcher {
-  const full = reference + pattern;
-  return compilePattern(full, HIERARCHY_SEPARATOR, /^inbox/i.test(full));
+  const full = (reference + pattern).replace(/^inbox(?=$|[/*%])/i, 'INBOX');
+  const exact = compilePattern(full, HIERARCHY_SEPARATOR, false);
+  const folded = compilePattern(full, HIERARCHY_SEPARATOR, true);
+  return (name) => exact(name) || (name === 'INBOX' && folded(name));
 }
 
 /** LIST answers for this many mailboxes, then lets other sessions run before going on. */
 const LIST_BATCH = 512;
 /** Patterns in one LIST (RFC 5258 §3): each is matched against every mailbox. */
 const MAX_LIST_PATTERNS = 64;
+/** Characters of all the patterns of one LIST (with the reference): matching costs their length per name character. */
+const MAX_LIST_PATTERN_CHARS = 4096;
 
 async function statusValues(s: ImapSession, box: MailboxRecord, items: string[]): Promise<Value[]> {
   const needsMessages = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED' || i === 'RECENT');
@@ -85,6 +95,10 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   if (!patternToken) throw new ImapSyntaxError('LIST needs a reference and a pattern');
   const patterns = patternToken.type === 'list' ? patternToken.items.map((p) => mailboxArg(s, p)) : [mailboxArg(s, patternToken)];
   if (patterns.length > MAX_LIST_PATTERNS) throw new ImapSyntaxError(`more than ${MAX_LIST_PATTERNS} LIST patterns`);
+  const patternChars = patterns.reduce((n, p) => n + reference.length + p.length, 0);
+  if (patternChars > MAX_LIST_PATTERN_CHARS) throw new ImapSyntaxError(`LIST patterns of more than ${MAX_LIST_PATTERN_CHARS} characters in all`);
+  // Names matched between turns of the event loop: fewer when the patterns are long.
+  const batch = Math.max(16, Math.floor(LIST_BATCH / patterns.reduce((n, p) => n + Math.ceil((reference.length + p.length + 1) / 32), 0)));
   const returns = new Set<string>();
   let statusWanted: string[] | undefined;
   if (args[i]?.type === 'atom' && (args[i] as { value: string }).value.toUpperCase() === 'RETURN') {
@@ -125,7 +139,7 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   const lsubLevels = new Set<string>();
   let n = 0;
   for (const name of names) {
-    if (++n % LIST_BATCH === 0) await new Promise((r) => setImmediate(r));
+    if (++n % batch === 0) await new Promise((r) => setImmediate(r));
     const hasMailbox = byName.has(name);
     const isHidden = (isRecursive || isLsub) && isSelected(name) && !matches(name);
     for (let i = name.indexOf(HIERARCHY_SEPARATOR); i > 0; i = name.indexOf(HIERARCHY_SEPARATOR, i + 1)) {
@@ -137,7 +151,7 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   }
   const listed = [...new Set([...names, ...lsubLevels])].sort();
   for (let k = 0; k < listed.length; k++) {
-    if (k > 0 && k % LIST_BATCH === 0) await new Promise((r) => setImmediate(r));
+    if (k > 0 && k % batch === 0) await new Promise((r) => setImmediate(r));
     const name = listed[k]!;
     if (!matches(name)) continue;
     const box = byName.get(name);
@@ -257,13 +271,13 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
     name: 'APPEND', states: AUTHED,
     async run(s, args) {
       const name = mailboxArg(s, args[0]);
-      const uids: number[] = [];
-      let validity = 0;
+      // Every message is read and checked before any is stored: RFC 3502 §6.3.11, all or none.
+      const messages: Array<{ content: Buffer; flags: string[]; internalDate: Date | undefined }> = [];
       let i = 1;
       do {
         let flags: string[] = [];
         let date: Date | undefined;
-        if (args[i]?.type === 'list') flags = (args[i++] as { items: Token[] }).items.map((f) => astring(f));
+        if (args[i]?.type === 'list') flags = parseFlags(args[i++]);
         const maybeDate = args[i];
         if (maybeDate && maybeDate.type === 'string' && !maybeDate.isLiteral) {
           date = parseDateTime(maybeDate.value.toString('latin1'));
@@ -271,18 +285,20 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
         }
         const content = args[i++];
         if (!content || content.type !== 'string' || !content.isLiteral) throw new ImapSyntaxError('APPEND needs the message as a literal');
-        if (flags.some((f) => f.toLowerCase() === '\\recent' || !/^\\?[\x21-\x7e]+$/.test(f))) throw new ImapSyntaxError('invalid flag');
         if (content.value.length === 0) throw new ImapNo('Empty message', 'CANNOT');
-        try {
-          const r = await s.deps.mailboxes.append(s.user.accountId, name, content.value, flags, date);
-          validity = r.mailbox.uidValidity;
-          uids.push(r.uid);
-        } catch (err) {
-          if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND') throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
-          throw err;
-        }
+        messages.push({ content: content.value, flags, internalDate: date });
       } while (i < args.length);
-      return ok('APPEND completed', `APPENDUID ${validity} ${uids.join(',')}`);
+      let validity: number;
+      let uids: number[];
+      try {
+        const r = await s.deps.mailboxes.appendAll(s.user.accountId, name, messages);
+        validity = r.mailbox.uidValidity;
+        uids = r.uids;
+      } catch (err) {
+        if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND') throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
+        throw err;
+      }
+      return ok('APPEND completed', `APPENDUID ${validity} ${formatSet(uids)}`);
     },
   },
 ];

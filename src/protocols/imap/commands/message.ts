@@ -12,7 +12,7 @@ import {
 import { Atom, atom, Literal, StreamLiteral, type Value } from '../respond.js';
 import { envelopePrefilter, hasHeaderKey, matches, parseSearch, textKeys, type SearchKey, type SearchTarget } from '../search.js';
 import { formatSet, lowerBound, mergeSet, parseSequenceSet } from '../sequence.js';
-import { ImapNo, type ImapSession } from '../session.js';
+import { ConnectionGone, ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
 import { mailboxArg } from './mailbox.js';
 import { ok, SELECTED, type ImapCommand } from './types.js';
@@ -126,6 +126,7 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
   const wanted = (m: StoredMessage) => needsSource || (needsWhole && m.size <= STREAM_ABOVE_BYTES);
   const reader = list.some(wanted) ? new ContentReader(s, list, wanted) : undefined;
   for (let i = 0; i < found.length; i++) {
+    if (s.isClosed) throw new ConnectionGone(); // the client went: read no more messages for it
     const m = list[i]!;
     const content = reader && wanted(m) ? await reader.get(i) : undefined;
     const src = needsSource ? source(m, content!) : undefined;
@@ -196,7 +197,7 @@ function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefin
   }
 }
 
-function parseFlags(t: Token | undefined): string[] {
+export function parseFlags(t: Token | undefined): string[] {
   if (!t) throw new ImapSyntaxError('missing flags');
   const list = t.type === 'list' ? t.items : [t];
   return list.map((f) => {
@@ -319,6 +320,7 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
         const byUid = new Map(messages.map((m) => [m.uid, m]));
         for (let i = 0; i < view.uids.length; i++) {
           if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r)); // other sessions run meanwhile
+          if (s.isClosed) throw new ConnectionGone();
           const m = byUid.get(view.uids[i]!);
           if (!m) continue;
           const target: SearchTarget = {
@@ -352,12 +354,18 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       if (args.length) throw new ImapSyntaxError('IDLE takes no arguments');
       s.write('+ idling\r\n');
       const view = s.state.kind === 'selected' ? s.state.view : undefined;
-      if (view) {
-        await s.announce(true);
-        view.onChange = () => void s.announce(true);
+      let line: string;
+      try {
+        if (view) {
+          await s.announce(true);
+          view.onChange = () => void s.announce(true);
+          if (view.hasPending) void s.announce(true); // what came while the first announcement ran
+        }
+        line = await s.nextLine();
+      } finally {
+        // Also when IDLE ends in an error: changes are announced only where RFC 9051 §7.5.1 allows.
+        if (view) view.onChange = undefined;
       }
-      const line = await s.nextLine();
-      if (view) view.onChange = undefined;
       if (line.trim().toUpperCase() !== 'DONE') throw new ImapSyntaxError('expected DONE');
       return ok('IDLE terminated');
     },
