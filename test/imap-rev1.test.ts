@@ -159,6 +159,19 @@ describe('IMAP4rev1 conformance', () => {
     c.destroy();
   });
 
+  it('matches INBOX in any case as the first level of a LIST pattern, and the rest of a name as written (RFC 9051 §5.1)', async () => {
+    const c = await session();
+    for (const name of ['INBOX/Lists', 'INBOX/lists', 'Other']) assert.match(await c.imap(`CREATE ${name}`), /OK/);
+    const listed = async (pattern: string) => [...(await c.imap(`LIST "" "${pattern}"`)).matchAll(/^\* LIST \([^)]*\) "\/" "?([^"\r\n]+)"?\r$/gm)].map((m) => m[1]).sort();
+    assert.deepEqual(await listed('INBOX/lists'), ['INBOX/lists']);
+    assert.deepEqual(await listed('inbox/Lists'), ['INBOX/Lists']);
+    assert.deepEqual(await listed('InBox'), ['INBOX']);
+    assert.deepEqual(await listed('inb*'), ['INBOX']);
+    assert.deepEqual(await listed('inbox/*'), ['INBOX/Lists', 'INBOX/lists']);
+    assert.deepEqual(await listed('other'), [], 'other names keep their case');
+    c.destroy();
+  });
+
   it('matches SEARCH TEXT and BODY as substrings, TEXT in any header field', async () => {
     await (await session()).imap('CREATE Text');
     await append('Text', 'Subject: one\nX-Header: qwertyuiop\n\nasdfghjkl\n');

@@ -331,6 +331,18 @@ describe('IMAP after login', () => {
     c.destroy();
   });
 
+  it('bounds the names an account may subscribe to (they need no mailbox, and LSUB walks them all)', async () => {
+    const account = (await t.server.store.accounts.get('cap@example.com'))!;
+    const already = (await t.server.store.mailboxes.subscriptions(account.id)).length;
+    for (let i = 0; i < 10_000 - already; i++) await t.server.store.mailboxes.setSubscription(account.id, `gone/${i}`, true);
+    const c = await loggedIn('cap@example.com', 'cap password 1');
+    const mark = c.text.length;
+    c.write('s SUBSCRIBE one-more\r\nr SUBSCRIBE gone/5\r\nu UNSUBSCRIBE gone/5\r\nt SUBSCRIBE one-more\r\n');
+    await c.waitFor(/(^|\r\n)t (OK|NO|BAD)/, 10_000, mark).catch(() => undefined);
+    assert.match(c.text.slice(mark), /^s NO \[LIMIT\] [^\r\n]*10000 subscriptions\r\nr OK[^\r\n]*\r\nu OK[^\r\n]*\r\nt OK/);
+    c.destroy();
+  });
+
   it('lets IDLE that ended in an error announce nothing afterwards, outside a command', async () => {
     const c = await loggedIn();
     c.write('i IDLE\r\n');
