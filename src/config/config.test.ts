@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import { tempDir } from '../../test/helpers/tmp.js';
 import { renderConfig } from './init.js';
 import { ConfigError, loadConfig, parseConfig } from './load.js';
-import { ConfigSchema, isLoopbackHost, parseRelay } from './schema.js';
+import { isLoopbackHost } from '../lib/ip.js';
+import { ConfigSchema, parseRelay } from './schema.js';
 
 function problems(text: string): string[] {
   try {

@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { isLoopbackHost } from '../lib/ip.js';
 import { parseDuration, parseSize } from '../lib/units.js';
 
 export interface ListenAddress {
@@ -206,14 +207,6 @@ export function parseRelay(value: string): RelayTarget | undefined {
   return target;
 }
 
-/** Whether a host name or address stays on this machine: localhost, 127.0.0.0/8, ::1 (or ::ffff:127.x). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
-  if (h === 'localhost' || h === 'localhost.') return true;
-  const v4 = isIP(h) === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1] : h;
-  if (isIP(h) === 6 && !v4) return h === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(h);
-  return isIP(v4 ?? '') === 4 && v4!.startsWith('127.');
-}
 
 export const StoreSchema = z
   .strictObject({

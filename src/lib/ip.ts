@@ -3,7 +3,7 @@
  * usually given a whole /64 (RFC 6177), so a host can take a new address per connection: limits and
  * lockouts keyed on the full address would count each of them apart.
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 
 /** "198.51.100.7", or "2001:db8:1:2::/64" for any address in that /64 (the prefix length is configurable). */
 export function sourceKey(ip: string, ipv6Prefix = 64): string {
@@ -35,4 +35,13 @@ function expandIpv6(ip: string): number[] | undefined {
   const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
   const groups = [...head, ...Array<string>(Math.max(0, fill)).fill('0'), ...tail].map((g) => parseInt(g, 16));
   return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+/** Whether a host name or address stays on this machine: localhost, 127.0.0.0/8, ::1 (or ::ffff:127.x). */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (h === 'localhost' || h === 'localhost.') return true;
+  const v4 = isIP(h) === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1] : h;
+  if (isIP(h) === 6 && !v4) return h === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(h);
+  return isIP(v4 ?? '') === 4 && v4!.startsWith('127.');
 }
