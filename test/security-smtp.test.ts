@@ -251,8 +251,13 @@ describe('refused recipients from a sending provider', () => {
         assert.match(await c.smtp('DATA'), /^354 /);
         assert.match(await c.smtp(`From: list@provider.example\r\nSubject: issue ${i}\r\n\r\nbody\r\n.`), /^250 /);
       }
+      // One message to many recipients is one delivery: it does not buy a guess per recipient.
+      assert.match(await c.smtp('MAIL FROM:<list@provider.example>'), /^250 /);
+      for (let i = 0; i < 30; i++) assert.match(await c.smtp(`RCPT TO:<bob+${i}@example.com>`), /^250 /);
+      assert.match(await c.smtp('DATA'), /^354 /);
+      assert.match(await c.smtp('From: list@provider.example\r\nSubject: to many\r\n\r\nbody\r\n.'), /^250 /);
       c.destroy();
-      assert.equal((await mailbox(s.server, 'bob@example.com')).length, 15, '15 refusals, each offset by a delivery');
+      assert.equal((await mailbox(s.server, 'bob@example.com')).length, 16, '15 refusals, each offset by a delivery');
       let reply = '';
       for (let i = 0; i < 15 && !reply.startsWith('421'); i++) {
         const g = await RawClient.connect(s.port('smtp'));

@@ -6,9 +6,9 @@
  * SRS hashes) slow and visible.
  *
  * A large provider's outgoing address sends for many users, some to addresses that no longer exist:
- * the recipients of messages it delivered offset its refusals, so such a network is refused only
- * when its refusals outnumber its deliveries by the limit. A harvester can buy more guesses only by
- * delivering a message per guess to a real mailbox, which its owner sees.
+ * the messages it delivered offset its refusals, one each however many recipients it had, so such a
+ * network is refused only when its refusals outnumber its deliveries by the limit. A harvester can
+ * buy more guesses only by delivering a message per guess to a real mailbox, which its owner sees.
  */
 import { sourceKey } from '../../lib/ip.js';
 
@@ -21,7 +21,7 @@ export interface RecipientGuardLimits {
 
 interface Count {
   refused: number;
-  /** Recipients of messages delivered (after DATA) since the first refusal. */
+  /** Messages delivered (after DATA) since the first refusal. */
   delivered: number;
   since: number;
 }
@@ -40,10 +40,10 @@ export class RecipientGuard {
     return c !== undefined && c.refused - c.delivered >= this.limits.maxPerSource;
   }
 
-  /** Counts the recipients of a delivered message against the source's refusals (if it has any). */
-  delivered(ip: string, recipients: number, now = Date.now()): void {
+  /** Counts a delivered message against the source's refusals (if it has any). */
+  delivered(ip: string, now = Date.now()): void {
     const c = this.current(sourceKey(ip, this.limits.ipv6Prefix), now);
-    if (c) c.delivered += recipients;
+    if (c) c.delivered++;
   }
 
   /** Counts one refused recipient; returns the source's count in this window. */

@@ -187,7 +187,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
         }
         ctx.accepting = acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks)).then(
           (reply) => {
-            if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress, ctx.rcpts.size);
+            if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress);
             return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
           },
           (err: unknown) => cb(replyFor(err, ctx.log)),
