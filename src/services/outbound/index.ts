@@ -369,8 +369,9 @@ export class Outbound {
       ...this.common(), host: relay.host, port: relay.port, secure: relay.tls === 'implicit',
       ...(relay.tls === 'none' ? { ignoreTLS: true } : relay.tls === 'implicit' ? {} : { opportunisticTLS: true }),
       // "may" is opportunistic, as Postfix's smtp_tls_security_level = may: encrypted when offered,
-      // the certificate unchecked; "required" and smtps:// check it.
-      tls: { servername: relay.host, rejectUnauthorized: relay.tls !== 'may', ...this.caOption() },
+      // the certificate unchecked; "required" and smtps:// check it, and so does a relay off loopback
+      // that is sent a password (to whoever answered in its place, it would be given away).
+      tls: { servername: relay.host, rejectUnauthorized: relay.tls !== 'may' || (relay.user !== undefined && !isLoopbackHost(relay.host)), ...this.caOption() },
     });
     return this.whileOpening(conn, () => this.setUpRelay(conn, relay));
   }
