@@ -161,7 +161,7 @@ describe('IMAP4rev1 conformance', () => {
 
   it('matches INBOX in any case as the first level of a LIST pattern, and the rest of a name as written (RFC 9051 §5.1)', async () => {
     const c = await session();
-    for (const name of ['INBOX/Lists', 'INBOX/lists', 'Other']) assert.match(await c.imap(`CREATE ${name}`), /OK/);
+    for (const name of ['INBOX/Lists', 'INBOX/lists', 'Other', 'Inboxes']) assert.match(await c.imap(`CREATE ${name}`), /OK/);
     const listed = async (pattern: string) => [...(await c.imap(`LIST "" "${pattern}"`)).matchAll(/^\* LIST \([^)]*\) "\/" "?([^"\r\n]+)"?\r$/gm)].map((m) => m[1]).sort();
     assert.deepEqual(await listed('INBOX/lists'), ['INBOX/lists']);
     assert.deepEqual(await listed('inbox/Lists'), ['INBOX/Lists']);
@@ -169,6 +169,7 @@ describe('IMAP4rev1 conformance', () => {
     assert.deepEqual(await listed('inb*'), ['INBOX']);
     assert.deepEqual(await listed('inbox/*'), ['INBOX/Lists', 'INBOX/lists']);
     assert.deepEqual(await listed('other'), [], 'other names keep their case');
+    assert.deepEqual(await listed('Inbox*'), ['INBOX', 'INBOX/Lists', 'INBOX/lists', 'Inboxes'], 'INBOX in any case, and a name that starts like it as written');
     c.destroy();
   });
 

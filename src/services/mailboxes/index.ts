@@ -171,18 +171,24 @@ export class Mailboxes {
     return { mailbox: r.mailbox, uid: r.uids[0]! };
   }
 
-  /** APPEND of several messages (MULTIAPPEND, RFC 3502 §6.3.11): all in one transaction, or none. */
+  /**
+   * APPEND of several messages (MULTIAPPEND, RFC 3502 §6.3.11): all in one transaction, or none. The
+   * transaction indexes them all at once: at most MAX_APPEND_MESSAGES, so it stays short.
+   */
   async appendAll(accountId: number, name: string, messages: Array<{ content: Buffer; flags: string[]; internalDate: Date | undefined }>): Promise<{ mailbox: MailboxRecord; uids: number[] }> {
     const box = await this.get(accountId, name);
     const account = await this.store.accounts.byId(accountId);
     const adding = messages.reduce((n, m) => n + m.content.length, 0);
     if (account && account.quotaBytes > 0 && account.usedBytes + adding > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
-    const prepared = messages.map((m) => {
+    if (messages.length > MAX_APPEND_MESSAGES) throw new MailError('LIMIT_REACHED', `one APPEND takes at most ${MAX_APPEND_MESSAGES} messages`);
+    const prepared: Array<(typeof messages)[number] & { parsed: ReturnType<typeof parseMessage>; doc: ReturnType<typeof searchText> }> = [];
+    for (const m of messages) {
       // RFC 3516 §4.4: parts holding NUL (a literal8 APPEND) are stored base64-encoded.
       const content = hasNul(m.content) ? encodeBinaryParts(m.content, parseMessage(m.content).structure) : m.content;
       const parsed = parseMessage(content);
-      return { ...m, content, parsed, doc: searchText(content, parsed) };
-    });
+      prepared.push({ ...m, content, parsed, doc: searchText(content, parsed) });
+      await new Promise((r) => setImmediate(r)); // other sessions run between messages
+    }
     // Each content is held from collection until the transaction referencing it has committed.
     const uids = await this.holdingContent(prepared.map((p) => p.content), (blobs) => this.store.transaction(async (tx) => {
       const out: number[] = [];
@@ -252,6 +258,9 @@ export class Mailboxes {
     });
   }
 }
+
+/** Messages one APPEND (MULTIAPPEND) may carry. */
+export const MAX_APPEND_MESSAGES = 1000;
 
 export function canonicalName(name: string): string {
   return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;

@@ -37,10 +37,13 @@ function nameValue(s: ImapSession, name: string): Value {
  * name INBOX itself also matches a pattern that matches it in any case ("inb*").
  */
 function patternMatcher(reference: string, pattern: string): PatternMatcher {
-  const full = (reference + pattern).replace(/^inbox(?=$|[/*%])/i, 'INBOX');
+  const full = reference + pattern;
   const exact = compilePattern(full, HIERARCHY_SEPARATOR, false);
+  const inboxFirst = full.replace(/^inbox(?=$|[/*%])/i, 'INBOX');
+  const asInbox = inboxFirst === full ? exact : compilePattern(inboxFirst, HIERARCHY_SEPARATOR, false);
   const folded = compilePattern(full, HIERARCHY_SEPARATOR, true);
-  return (name) => exact(name) || (name === 'INBOX' && folded(name));
+  // Names as written ("inbox/old" is a name of its own), INBOX's children by an "inbox/…" pattern, INBOX in any case.
+  return (name) => exact(name) || asInbox(name) || (name === 'INBOX' && folded(name));
 }
 
 /** LIST answers for this many mailboxes, then lets other sessions run before going on. */
