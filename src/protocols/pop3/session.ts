@@ -132,7 +132,8 @@ export class Pop3Session implements Session, MaildropHolder {
     this.idleTimer.stop();
     clearTimeout(this.loginTimer);
     const holder = lockHolder(this.state);
-    if (holder) this.deps.locks.release(holder.accountId, this); // no UPDATE: nothing deleted
+    // No UPDATE: nothing deleted. An UPDATE under way keeps the lock until its deletions are done (QUIT releases it).
+    if (holder && this.state.kind !== 'update') this.deps.locks.release(holder.accountId, this);
     this.state = { kind: 'done' };
     this.closed();
   }
@@ -360,7 +361,7 @@ export class Pop3Session implements Session, MaildropHolder {
           const { m } = pick(which ?? '');
           if (name === 'TOP' && (linesText === undefined || !/^\d{1,9}$/.test(linesText))) throw new Pop3Error('TOP needs a message number and a line count');
           const stored = (await this.deps.mailboxes.messagesByUid(st.box.id, [m.uid]))[0];
-          if (!stored) throw new Pop3Error('Message was removed by another session');
+          if (!stored) return this.write('-ERR Message was removed by another session'); // not the client's mistake: not counted
           if (name === 'TOP') {
             this.write('+OK Top of message follows');
             await this.sendStuffed(top(this.deps.mailboxes.openContent(stored), Number(linesText)));
