@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { it } from 'node:test';
 import { srsForward, srsReverse } from './srs.js';
 
@@ -29,4 +30,20 @@ it('signs the domain and the local part apart: moving characters between them br
   const moved = local.replace('=a.example.com=bx', '=a.example.comb=x');
   assert.notEqual(moved, local);
   assert.equal(srsReverse(moved, secret, now), undefined, 'x@a.example.comb is not vouched for');
+});
+
+it('still reverses an address made before the hash took separators, until it would have expired anyway', () => {
+  const made = Date.UTC(2026, 11, 1);
+  const day = Math.floor(made / 86_400_000) % 1024;
+  const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const ts = BASE32[day >> 5]! + BASE32[day & 31]!;
+  const mac = createHmac('sha256', secret).update(`${ts}sender.example${'ann'}`.toLowerCase()).digest();
+  let h = '';
+  for (let i = 0; i < 8; i++) {
+    const bit = i * 5;
+    h += BASE32[(((mac[bit >> 3]! << 8) | mac[(bit >> 3) + 1]!) >> (11 - (bit & 7))) & 31];
+  }
+  const local = `SRS0=${h}=${ts}=sender.example=ann`;
+  assert.equal(srsReverse(local, secret, Date.UTC(2026, 11, 10)), 'ann@sender.example');
+  assert.equal(srsReverse(local, secret, Date.UTC(2026, 11, 30)), undefined, 'expired');
 });

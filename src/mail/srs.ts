@@ -16,13 +16,17 @@ function stamp(now: number): string {
   return BASE32[day >> 5]! + BASE32[day & 31]!;
 }
 
+function stampDay(ts: string): number {
+  return BASE32.indexOf(ts[0]!.toUpperCase()) * 32 + BASE32.indexOf(ts[1]!.toUpperCase());
+}
+
 /** Base32 characters of the hash. */
 export const SRS_HASH_LENGTH = 8;
 
-function hash(secret: Buffer, ts: string, domain: string, local: string): string {
+function hash(secret: Buffer, ts: string, domain: string, local: string, separator = '='): string {
   // Separated, so that no other split of the same characters (domain a.co + local mx, domain
   // a.com + local x) shares the hash: the domain holds no '='.
-  const mac = createHmac('sha256', secret).update(`${ts}=${domain}=${local}`.toLowerCase()).digest();
+  const mac = createHmac('sha256', secret).update(`${ts}${separator}${domain}${separator}${local}`.toLowerCase()).digest();
   let out = '';
   for (let i = 0; i < SRS_HASH_LENGTH; i++) {
     // 5 bits at a time, from the front of the MAC
@@ -47,13 +51,21 @@ export function srsReverse(local: string, secret: Buffer, now = Date.now()): str
   const m = /^SRS0[=+-]([A-Z2-7]{8})=([A-Z2-7]{2})=([^=]+)=(.+)$/i.exec(local);
   if (!m) return undefined;
   const [, given, ts, domain, user] = m as unknown as [string, string, string, string, string];
-  const expected = hash(secret, ts.toUpperCase(), domain, user);
-  if (!timingSafeEqual(Buffer.from(given.toUpperCase()), Buffer.from(expected))) return undefined;
-  const then = BASE32.indexOf(ts[0]!.toUpperCase()) * 32 + BASE32.indexOf(ts[1]!.toUpperCase());
+  const isValid = (separator: string) => timingSafeEqual(Buffer.from(given.toUpperCase()), Buffer.from(hash(secret, ts.toUpperCase(), domain, user, separator)));
+  if (!isValid('=') && !(now < OLD_HASHES_UNTIL && stampDay(ts) <= stampDay(stamp(SEPARATORS_SINCE)) && isValid(''))) return undefined;
+  const then = stampDay(ts);
   const today = Math.floor(now / DAY_MS) % 1024;
   if ((today - then + 1024) % 1024 > MAX_AGE_DAYS) return undefined;
   return `${user}@${domain}`;
 }
+
+/**
+ * Until this time (21 days, the longest an address lives, after the hash took separators on
+ * 2026-12-02), addresses made before are still reversed, so the bounces they bring back are not
+ * lost; only those addresses could be re-split, and only meanwhile.
+ */
+const SEPARATORS_SINCE = Date.UTC(2026, 11, 2);
+const OLD_HASHES_UNTIL = SEPARATORS_SINCE + (MAX_AGE_DAYS + 1) * DAY_MS;
 
 export function isSrs(local: string): boolean {
   return /^SRS0[=+-]/i.test(local);
