@@ -75,7 +75,7 @@ export function buildVacationReply(action: Vacation, input: { headers: HeaderFie
   const messageId = msgId(headerValue(input.headers, 'message-id'));
   // One msg-id per line (folded, RFC 5322 §3.2.2): 21 of 252 characters on one line would pass the
   // 998 characters §2.1.1 allows.
-  const references = [...(headerValue(input.headers, 'references')?.match(/<[\x21-\x3d\x3f-\x7e]{1,250}>/g)?.slice(-20) ?? []), ...(messageId ? [messageId] : [])].join('\r\n ');
+  const references = [...(headerValue(input.headers, 'references')?.match(/<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>/g)?.slice(-20) ?? []), ...(messageId ? [messageId] : [])].join('\r\n ');
   const lines = [
     `From: ${input.from}`,
     `To: <${input.to}>`,
@@ -158,7 +158,7 @@ function encode(v: string): string {
 
 /** A msg-id as received when it is one (RFC 5322 §3.6.4), else undefined: nothing else is echoed. */
 function msgId(value: string | undefined): string | undefined {
-  return value && /^<[\x21-\x3d\x3f-\x7e]{1,250}>$/.test(value) ? value : undefined;
+  return value && /^<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>$/.test(value) ? value : undefined;
 }
 
 /** Subject characters a reply or notice repeats. */
