@@ -59,10 +59,12 @@ describe('login throttling', () => {
     const auth = new Auth({ store, log, throttle: { failureDelayMs: 0, maxFailures: 1, lockoutMs: 60_000, ipv6Prefix: 64 } });
     const attempt = () => auth.authenticate('ann@example.com', PW, { ip: '198.51.100.50', protocol: 'test' }).then(() => 'ok', (err: unknown) => (isMailError(err) ? err.code : (err as Error).message));
     // With max_failures = 1 the second attempt waits for the first, which the store fails.
+    let timer: NodeJS.Timeout | undefined;
     const results = await Promise.race([
       Promise.all([attempt(), attempt()]),
-      new Promise<string[]>((resolve) => setTimeout(() => resolve(['stalled']), 10_000)),
+      new Promise<string[]>((resolve) => (timer = setTimeout(() => resolve(['stalled']), 10_000))),
     ]);
+    clearTimeout(timer);
     assert.deepEqual(results, ['database is locked', 'ok']);
   });
 
