@@ -191,7 +191,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
             return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
           },
           (err: unknown) => cb(replyFor(err, ctx.log)),
-        ).finally(() => {
+        ).catch((err: unknown) => ctx.log.error({ err }, 'smtp: answering the message failed')).finally(() => {
           ctx.accepting = undefined;
         });
       });
