@@ -272,6 +272,25 @@ describe('smarthost', () => {
   });
 });
 
+/** Submits one message to a server whose smarthost is `smarthost`, then runs `check` on it. */
+async function relayThrough(smarthost: string, check: (s: TestServer) => Promise<void>) {
+  const s = await startTestServer({ listeners: ['submission'], extraConfig: `[outbound]\nsmarthost = "${smarthost}"\nretry_min = "1h"\n` });
+  try {
+    await s.server.directory.addDomain('example.com');
+    await s.server.directory.addAccount('ann@example.com', 'ann password 1');
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
+    await transport.sendMail({ from: 'ann@example.com', to: 'x@nowhere-dns.example', subject: 'via relay', text: 'relayed\n' });
+    await check(s);
+  } finally {
+    await s.stop();
+  }
+}
+
+/** Waits up to 15 s for `done`. */
+const until = async (done: () => boolean | Promise<boolean>) => {
+  for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await done()) return;
+};
+
 describe('smarthost TLS policy', () => {
   /** A relay on loopback that never offers STARTTLS, recording what it is sent. */
   async function plainRelay() {
@@ -294,23 +313,6 @@ describe('smarthost TLS policy', () => {
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     return { got, logins, port: (relay.server.address() as { port: number }).port, close: () => new Promise<void>((resolve) => relay.close(() => resolve())) };
   }
-
-  async function relayThrough(smarthost: string, check: (s: TestServer) => Promise<void>) {
-    const s = await startTestServer({ listeners: ['submission'], extraConfig: `[outbound]\nsmarthost = "${smarthost}"\nretry_min = "1h"\n` });
-    try {
-      await s.server.directory.addDomain('example.com');
-      await s.server.directory.addAccount('ann@example.com', 'ann password 1');
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
-      await transport.sendMail({ from: 'ann@example.com', to: 'x@nowhere-dns.example', subject: 'via relay', text: 'relayed\n' });
-      await check(s);
-    } finally {
-      await s.stop();
-    }
-  }
-
-  const until = async (done: () => boolean | Promise<boolean>) => {
-    for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await done()) return;
-  };
 
   it('sends in the clear to a loopback relay without STARTTLS ("host:port": may), and says why it will not to one where TLS is required', async () => {
     const relay = await plainRelay();
@@ -355,21 +357,7 @@ describe('smarthost certificate checks', () => {
     });
     await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
     const port = (relay.server.address() as { port: number }).port;
-    const send = async (query: string, check: (s: TestServer) => Promise<void>) => {
-      const s = await startTestServer({ listeners: ['submission'], extraConfig: `[outbound]\nsmarthost = "smtp://127.0.0.1:${port}?${query}"\nretry_min = "1h"\n` });
-      try {
-        await s.server.directory.addDomain('example.com');
-        await s.server.directory.addAccount('ann@example.com', 'ann password 1');
-        const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
-        await transport.sendMail({ from: 'ann@example.com', to: 'x@nowhere-dns.example', subject: 'via relay', text: 'relayed\n' });
-        await check(s);
-      } finally {
-        await s.stop();
-      }
-    };
-    const until = async (done: () => boolean | Promise<boolean>) => {
-      for (const end = Date.now() + 15_000; Date.now() < end; await new Promise((r) => setTimeout(r, 50))) if (await done()) return;
-    };
+    const send = (query: string, check: (s: TestServer) => Promise<void>) => relayThrough(`smtp://127.0.0.1:${port}?${query}`, check);
     try {
       await send('tls=may', async () => {
         await until(() => got.length > 0);
