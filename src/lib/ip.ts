@@ -37,11 +37,13 @@ function expandIpv6(ip: string): number[] | undefined {
   return groups.length === 8 && groups.every((g) => g >= 0 && g <= 0xffff) ? groups : undefined;
 }
 
-/** Whether a host name or address stays on this machine: localhost, 127.0.0.0/8, ::1 (or ::ffff:127.x). */
+/** Whether a host name or address stays on this machine: localhost, 127.0.0.0/8, ::1 (or ::ffff:127.x), in any spelling. */
 export function isLoopbackHost(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h === 'localhost.') return true;
-  const v4 = isIP(h) === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(h)?.[1] : h;
-  if (isIP(h) === 6 && !v4) return h === '::1' || /^(0{1,4}:){7}0{0,3}1$/.test(h);
-  return isIP(v4 ?? '') === 4 && v4!.startsWith('127.');
+  if (isIP(h) === 4) return h.startsWith('127.');
+  const g = isIP(h) === 6 ? expandIpv6(h) : undefined;
+  if (!g) return false;
+  const zeros = (n: number) => g.slice(0, n).every((x) => x === 0);
+  return (zeros(7) && g[7] === 1) || (zeros(5) && g[5] === 0xffff && g[6]! >> 8 === 127);
 }

@@ -52,8 +52,8 @@ export function srsReverse(local: string, secret: Buffer, now = Date.now()): str
   if (!m) return undefined;
   const [, given, ts, domain, user] = m as unknown as [string, string, string, string, string];
   const isValid = (separator: string) => timingSafeEqual(Buffer.from(given.toUpperCase()), Buffer.from(hash(secret, ts.toUpperCase(), domain, user, separator)));
-  if (!isValid('=') && !(now < OLD_HASHES_UNTIL && stampDay(ts) <= stampDay(stamp(SEPARATORS_SINCE)) && isValid(''))) return undefined;
   const then = stampDay(ts);
+  if (!isValid('=') && !(now < OLD_HASHES_UNTIL && then <= OLD_HASHES_LAST_DAY && isValid(''))) return undefined;
   const today = Math.floor(now / DAY_MS) % 1024;
   if ((today - then + 1024) % 1024 > MAX_AGE_DAYS) return undefined;
   return `${user}@${domain}`;
@@ -66,6 +66,7 @@ export function srsReverse(local: string, secret: Buffer, now = Date.now()): str
  */
 const SEPARATORS_SINCE = Date.UTC(2026, 11, 2);
 const OLD_HASHES_UNTIL = SEPARATORS_SINCE + (MAX_AGE_DAYS + 1) * DAY_MS;
+const OLD_HASHES_LAST_DAY = Math.floor(SEPARATORS_SINCE / DAY_MS) % 1024;
 
 export function isSrs(local: string): boolean {
   return /^SRS0[=+-]/i.test(local);

@@ -296,11 +296,11 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   if (hasTooManyFields(block)) {
     throw new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: 'Message refused' }, `more than ${MAX_HEADER_FIELDS} header fields`);
   }
+  const from = headerValue(head, 'from');
   if (mode === 'mx') {
     // RFC 7489 §6.6.1: DMARC is judged on the one domain of From. A From of several mailboxes, a
     // group or no domain would go unjudged (and be shown to the reader), so it is refused, as large
     // receivers do; a message with no From at all names no domain to impersonate.
-    const from = headerValue(head, 'from');
     if (from !== undefined && !singleMailbox(from)) {
       ctx.log.warn({ qid }, 'message refused: From does not hold exactly one address');
       throw new SmtpReplyError({ code: 550, enhanced: '5.7.1', text: 'Message refused' }, 'the From field must hold exactly one address with a domain (RFC 5322 section 3.6.2, RFC 7489 section 6.6.1)');
@@ -336,7 +336,7 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     const checked = await deps.senderAuth.check(data, { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom }, seal);
     ctx.log.info({ qid, spf: checked.spf, dmarc: checked.dmarc, verdict: checked.verdict }, 'sender authentication');
     if (checked.verdict === 'reject') throw smtpError('POLICY_REJECTED', checked.reason);
-    if (headerValue(head, 'from') !== undefined && !checked.fromJudged) {
+    if (from !== undefined && !checked.fromJudged) {
       // Read as one mailbox here but not by the DMARC check: never let such a From through unjudged.
       ctx.log.warn({ qid }, 'message refused: DMARC could not read the From field');
       throw new SmtpReplyError({ code: 550, enhanced: '5.7.1', text: 'Message refused' }, 'the From field could not be checked (RFC 7489 section 6.6.1)');
