@@ -84,8 +84,8 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
       }
       open++;
       perIp.set(ip, (perIp.get(ip) ?? 0) + 1);
-      // Counted until the session ends, not until the raw socket says 'close': a library that
-      // upgrades the socket itself (smtp-server's STARTTLS) removes the raw socket's listeners.
+      // Counted until the raw socket closes. A library that upgrades the socket itself (smtp-server's
+      // STARTTLS) removes the raw socket's listeners, so the end of the session attaches it again.
       let isCounted = true;
       const uncount = () => {
         if (!isCounted) return;
