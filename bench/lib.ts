@@ -19,28 +19,42 @@ export interface BenchServer {
   cli(...args: string[]): void;
 }
 
-export async function startPostern(listeners: string[], options: { plaintextAuth?: boolean } = {}): Promise<BenchServer> {
+export async function startPostern(
+  listeners: string[],
+  options: { plaintextAuth?: boolean } = {},
+): Promise<BenchServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'postern-bench-'));
   const config = path.join(dir, 'postern.toml');
   const dns = await startDns(); // the server's DNS lookups stay on 127.0.0.1
-  let text = testConfigText(dir, '[limits]\nmax_connections_per_ip = 100000\nmax_connections = 100000\n', listeners, dns.address).replace('level = "debug"', 'level = "info"');
+  let text = testConfigText(
+    dir,
+    '[limits]\nmax_connections_per_ip = 100000\nmax_connections = 100000\n',
+    listeners,
+    dns.address,
+  ).replace('level = "debug"', 'level = "info"');
   // Loopback benchmarks compare with Dovecot, which allows plaintext logins from 127.0.0.1.
   if (options.plaintextAuth) text = text.replace('[tls]\n', '[tls]\nallow_plaintext_auth = true\n');
   writeFileSync(config, text);
   const bin = path.resolve('bin/postern.js');
-  const cli = (...args: string[]) => void execFileSync(process.execPath, [bin, '--config', config, ...args], { input: 'bench password 1\n' });
+  const cli = (...args: string[]) =>
+    void execFileSync(process.execPath, [bin, '--config', config, ...args], { input: 'bench password 1\n' });
   cli('domain', 'add', 'example.com');
   cli('account', 'add', 'bench@example.com', '--password-stdin');
   let child!: ChildProcess;
   const ports = new Map<string, number>();
   const launch = async () => {
     ports.clear();
-    child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child = spawn(
+      process.execPath,
+      [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'serve', '--config', config],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
       if (ports.size < listeners.length) {
         out += d.toString();
-        for (const m of out.matchAll(/"listener":"(\w+)","address":"127\.0\.0\.1:(\d+)"/g)) ports.set(m[1]!, Number(m[2]));
+        for (const m of out.matchAll(/"listener":"(\w+)","address":"127\.0\.0\.1:(\d+)"/g))
+          ports.set(m[1]!, Number(m[2]));
       }
     });
     for (let i = 0; i < 300 && ports.size < listeners.length; i++) await new Promise((r) => setTimeout(r, 100));
@@ -57,7 +71,9 @@ export async function startPostern(listeners: string[], options: { plaintextAuth
   };
   const timer = setInterval(() => (peak = Math.max(peak, rss())), 100);
   return {
-    dir, rss, cli,
+    dir,
+    rss,
+    cli,
     get child() {
       return child;
     },

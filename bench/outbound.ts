@@ -17,16 +17,25 @@ import { RawSmtp } from '../test/helpers/smtp-client.js';
 import { startDns, type TestDns } from '../test/helpers/dns-server.js';
 import { testConfigText } from '../test/helpers/server.js';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '2000' }, drain: { type: 'string', default: '10000' }, size: { type: 'string', default: '4096' } } });
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '2000' },
+    drain: { type: 'string', default: '10000' },
+    size: { type: 'string', default: '4096' },
+  },
+});
 const N = Number(values.messages);
 const DRAIN = Number(values.drain);
 const SIZE = Number(values.size);
 const LIMIT_MS = 5 * 60_000;
 const bin = path.resolve('bin/postern.js');
 
-
 async function serve(config: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), bin, 'serve', '--config', config],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));
   for (let i = 0; i < 300; i++) {
@@ -38,19 +47,30 @@ async function serve(config: string): Promise<{ child: ChildProcess; port: numbe
   throw new Error(`server did not start: ${out}`);
 }
 
-const stop = (child: ChildProcess) => new Promise((r) => (child.exitCode !== null ? r(null) : (child.once('exit', r), child.kill('SIGTERM'))));
+const stop = (child: ChildProcess) =>
+  new Promise((r) => (child.exitCode !== null ? r(null) : (child.once('exit', r), child.kill('SIGTERM'))));
 
 /** Queues `count` messages, then times their delivery over `connections` connections; returns msg/s. */
-async function run(dns: TestDns, sinkPort: number, count: number, connections: number): Promise<{ perSecond: number; seconds: number; peakRss: number }> {
+async function run(
+  dns: TestDns,
+  sinkPort: number,
+  count: number,
+  connections: number,
+): Promise<{ perSecond: number; seconds: number; peakRss: number }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'postern-bench-out-'));
   try {
     const config = path.join(dir, 'postern.toml');
     const closed = await freePort();
     const text = (port: number) =>
-      testConfigText(dir, `[limits]\nmax_connections_per_ip = 1000\n[dkim]\nauto_generate = false\n[outbound]\nport = ${port}\nretry_min = "1h"\nconnections_per_domain = ${connections}\nmessages_per_connection = 10000\nmta_sts = false\ndane = false\n`, ['smtp'], dns.address)
-        .replace('level = "debug"', 'level = "warn"');
+      testConfigText(
+        dir,
+        `[limits]\nmax_connections_per_ip = 1000\n[dkim]\nauto_generate = false\n[outbound]\nport = ${port}\nretry_min = "1h"\nconnections_per_domain = ${connections}\nmessages_per_connection = 10000\nmta_sts = false\ndane = false\n`,
+        ['smtp'],
+        dns.address,
+      ).replace('level = "debug"', 'level = "warn"');
     writeFileSync(config, text(closed));
-    const cli = (...args: string[]) => execFileSync(process.execPath, [bin, '--config', config, ...args], { input: 'bench password 1\n' }).toString();
+    const cli = (...args: string[]) =>
+      execFileSync(process.execPath, [bin, '--config', config, ...args], { input: 'bench password 1\n' }).toString();
     cli('domain', 'add', 'example.com');
     cli('alias', 'add', 'fwd@example.com', 'someone@remote.example');
     // Level warn hides "listening": print it at info for the port, then queue with the remote closed.
@@ -60,14 +80,20 @@ async function run(dns: TestDns, sinkPort: number, count: number, connections: n
     const body = line.repeat(Math.ceil(SIZE / line.length)).slice(0, SIZE);
     let next = 0;
     const deadline = Date.now() + LIMIT_MS;
-    await Promise.all(Array.from({ length: 10 }, async () => {
-      const c = await RawSmtp.connect(server.port);
-      while (next < count && Date.now() < deadline) {
-        const seq = next++;
-        await c.send('sender@remote.example', ['fwd@example.com'], `Subject: out ${seq}\r\nFrom: sender@remote.example\r\n\r\n${body}`);
-      }
-      c.close();
-    }));
+    await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const c = await RawSmtp.connect(server.port);
+        while (next < count && Date.now() < deadline) {
+          const seq = next++;
+          await c.send(
+            'sender@remote.example',
+            ['fwd@example.com'],
+            `Subject: out ${seq}\r\nFrom: sender@remote.example\r\n\r\n${body}`,
+          );
+        }
+        c.close();
+      }),
+    );
     await stop(server.child);
     writeFileSync(config, text(sinkPort).replace('level = "warn"', 'level = "info"'));
     cli('queue', 'retry', '--all');
@@ -78,7 +104,10 @@ async function run(dns: TestDns, sinkPort: number, count: number, connections: n
     let peakRss = 0;
     while ((pending.get() as number) > 0 && Date.now() < deadline + LIMIT_MS) {
       try {
-        peakRss = Math.max(peakRss, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024);
+        peakRss = Math.max(
+          peakRss,
+          Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1] ?? 0) * 1024,
+        );
       } catch {
         /* exited */
       }
@@ -98,7 +127,11 @@ async function run(dns: TestDns, sinkPort: number, count: number, connections: n
 const sinkDir = mkdtempSync(path.join(tmpdir(), 'postern-sink-'));
 chmodSync(sinkDir, 0o755);
 const sinkPort = await freePort();
-const sink = spawn('smtp-sink', [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), `127.0.0.1:${sinkPort}`, '1024'], { stdio: 'ignore' });
+const sink = spawn(
+  'smtp-sink',
+  [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), `127.0.0.1:${sinkPort}`, '1024'],
+  { stdio: 'ignore' },
+);
 sink.on('error', () => {
   console.error('smtp-sink not found: apt-get install postfix');
   process.exit(1);
@@ -110,10 +143,14 @@ try {
   console.log(`outbound to smtp-sink, ${SIZE}-byte messages (includes the restart of the server, ~0.5 s)`);
   for (const c of [1, 10, 50]) {
     const r = await run(dns, sinkPort, N, c);
-    console.log(`connections=${c}: ${N} messages in ${r.seconds.toFixed(2)} s = ${r.perSecond.toFixed(0)} msg/s, peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MB`);
+    console.log(
+      `connections=${c}: ${N} messages in ${r.seconds.toFixed(2)} s = ${r.perSecond.toFixed(0)} msg/s, peak RSS ${(r.peakRss / 2 ** 20).toFixed(0)} MB`,
+    );
   }
   const d = await run(dns, sinkPort, DRAIN, 10);
-  console.log(`drain ${DRAIN} queued messages at 10 connections: ${d.seconds.toFixed(2)} s (${d.perSecond.toFixed(0)} msg/s), peak RSS ${(d.peakRss / 2 ** 20).toFixed(0)} MB`);
+  console.log(
+    `drain ${DRAIN} queued messages at 10 connections: ${d.seconds.toFixed(2)} s (${d.perSecond.toFixed(0)} msg/s), peak RSS ${(d.peakRss / 2 ** 20).toFixed(0)} MB`,
+  );
 } finally {
   sink.kill('SIGKILL');
   await dns.close();

@@ -5,7 +5,17 @@
  * queue, state and log directories, and are stopped at the end.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { hashPassword } from '../src/services/auth/password.js';
@@ -28,7 +38,13 @@ export interface Stack {
 
 /** What bench:compare needs from Debian, with the package that provides it. */
 export function missingPeers(): string[] {
-  const need: Array<[string, string]> = [['/usr/sbin/postfix', 'postfix'], ['/usr/sbin/dovecot', 'dovecot-core'], ['/usr/lib/dovecot/imap', 'dovecot-imapd'], ['/usr/lib/dovecot/pop3', 'dovecot-pop3d'], ['/usr/lib/dovecot/lmtp', 'dovecot-lmtpd']];
+  const need: Array<[string, string]> = [
+    ['/usr/sbin/postfix', 'postfix'],
+    ['/usr/sbin/dovecot', 'dovecot-core'],
+    ['/usr/lib/dovecot/imap', 'dovecot-imapd'],
+    ['/usr/lib/dovecot/pop3', 'dovecot-pop3d'],
+    ['/usr/lib/dovecot/lmtp', 'dovecot-lmtpd'],
+  ];
   return need.filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg);
 }
 
@@ -36,7 +52,9 @@ export async function startPosternStack(): Promise<Stack> {
   const server = await startPostern(['smtp', 'imap'], { plaintextAuth: true });
   server.cli('account', 'add', USERS[1]!.user, '--password-stdin');
   return {
-    name: 'postern', smtpPort: server.port('smtp'), imapPort: server.port('imap'),
+    name: 'postern',
+    smtpPort: server.port('smtp'),
+    imapPort: server.port('imap'),
     pids: () => [server.child.pid!],
     stop: () => server.stop(),
   };
@@ -45,11 +63,21 @@ export async function startPosternStack(): Promise<Stack> {
 export async function startPeerStack(): Promise<Stack> {
   const dir = mkdtempSync(path.join(tmpdir(), 'postern-bench-peer-'));
   chmodSync(dir, 0o755); // Postfix and Dovecot drop to their own users, which must reach their directories
-  const ports = { SMTP_PORT: await freePort(), LMTP_PORT: await freePort(), IMAP_PORT: await freePort(), POP3_PORT: await freePort() };
+  const ports = {
+    SMTP_PORT: await freePort(),
+    LMTP_PORT: await freePort(),
+    IMAP_PORT: await freePort(),
+    POP3_PORT: await freePort(),
+  };
   const mailUser = userInfo().uid === 0 ? idOf('mail') : { uid: userInfo().uid, gid: userInfo().gid };
   const vars: Record<string, string | number> = { DIR: dir, UID: mailUser.uid, GID: mailUser.gid, ...ports };
-  const render = (template: string) => readFileSync(path.join(import.meta.dirname, 'templates', template), 'utf8').replace(/\{\{(\w+)\}\}/g, (_, k: string) => String(vars[k]));
-  for (const d of ['postfix/etc', 'postfix/queue', 'postfix/data', 'dovecot/run', 'dovecot/state', 'mail']) mkdirSync(path.join(dir, d), { recursive: true });
+  const render = (template: string) =>
+    readFileSync(path.join(import.meta.dirname, 'templates', template), 'utf8').replace(
+      /\{\{(\w+)\}\}/g,
+      (_, k: string) => String(vars[k]),
+    );
+  for (const d of ['postfix/etc', 'postfix/queue', 'postfix/data', 'dovecot/run', 'dovecot/state', 'mail'])
+    mkdirSync(path.join(dir, d), { recursive: true });
   writeFileSync(path.join(dir, 'postfix/etc/main.cf'), render('main.cf'));
   writeFileSync(path.join(dir, 'postfix/etc/master.cf'), render('master.cf'));
   writeFileSync(path.join(dir, 'dovecot/dovecot.conf'), render('dovecot.conf'));
@@ -61,16 +89,28 @@ export async function startPeerStack(): Promise<Stack> {
   // Dovecot daemonizes; its processes keep inherited pipes open, so none are given.
   execFileSync('/usr/sbin/dovecot', ['-c', path.join(dir, 'dovecot/dovecot.conf')], { stdio: 'ignore' });
   // postfix prints its errors only to a terminal or syslog: run it under script(1) to see them.
-  const started = spawnSync('script', ['-qec', `/usr/sbin/postfix -c ${dir}/postfix/etc start`, '/dev/null'], { encoding: 'utf8', input: '', timeout: 60_000 });
+  const started = spawnSync('script', ['-qec', `/usr/sbin/postfix -c ${dir}/postfix/etc start`, '/dev/null'], {
+    encoding: 'utf8',
+    input: '',
+    timeout: 60_000,
+  });
   if (started.status !== 0) throw new Error(`postfix did not start: ${started.stdout}${started.stderr}`);
   await waitForPort(ports.SMTP_PORT);
   await waitForPort(ports.IMAP_PORT);
   const masterPid = (file: string) => Number(readFileSync(file, 'utf8').trim());
   return {
-    name: 'postfix+dovecot', smtpPort: ports.SMTP_PORT, imapPort: ports.IMAP_PORT,
-    pids: () => [...descendants(masterPid(path.join(dir, 'dovecot/run/master.pid'))), ...descendants(masterPid(path.join(dir, 'postfix/queue/pid/master.pid')))],
+    name: 'postfix+dovecot',
+    smtpPort: ports.SMTP_PORT,
+    imapPort: ports.IMAP_PORT,
+    pids: () => [
+      ...descendants(masterPid(path.join(dir, 'dovecot/run/master.pid'))),
+      ...descendants(masterPid(path.join(dir, 'postfix/queue/pid/master.pid'))),
+    ],
     async stop() {
-      spawnSync('script', ['-qec', `/usr/sbin/postfix -c ${dir}/postfix/etc stop`, '/dev/null'], { input: '', timeout: 60_000 });
+      spawnSync('script', ['-qec', `/usr/sbin/postfix -c ${dir}/postfix/etc stop`, '/dev/null'], {
+        input: '',
+        timeout: 60_000,
+      });
       try {
         process.kill(masterPid(path.join(dir, 'dovecot/run/master.pid')), 'SIGTERM');
       } catch {
@@ -83,7 +123,9 @@ export async function startPeerStack(): Promise<Stack> {
 }
 
 function idOf(user: string): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
   if (!line) throw new Error(`no user ${user} (is the package installed?)`);
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
@@ -126,7 +168,10 @@ async function waitForPort(port: number): Promise<void> {
   const net = await import('node:net');
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
       s.on('error', () => resolve(false));
     });
     if (ok) return;

@@ -18,7 +18,11 @@ const flag = (name: string) => {
 };
 const name = args.find((a, i) => !a.startsWith('--') && !['--time', '--seed'].includes(args[i - 1] ?? ''));
 if (args.includes('--list') || !name || !TARGETS[name]) {
-  console.log(`usage: npm run fuzz -- TARGET [--time 10m] [--seed N]\ntargets:\n${Object.entries(TARGETS).map(([n, t]) => `  ${n.padEnd(14)} ${t.description}`).join('\n')}`);
+  console.log(
+    `usage: npm run fuzz -- TARGET [--time 10m] [--seed N]\ntargets:\n${Object.entries(TARGETS)
+      .map(([n, t]) => `  ${n.padEnd(14)} ${t.description}`)
+      .join('\n')}`,
+  );
   process.exit(name && !TARGETS[name] ? 2 : 0);
 }
 const target = TARGETS[name]!;
@@ -33,14 +37,17 @@ let slowest = 0;
 let runs = 0;
 const started = Date.now();
 console.log(`fuzzing ${name} for ${flag('--time') ?? '1m'} (seed ${seed})`);
-const result = fc.check(fc.property(target.input, (input) => {
-  runs++;
-  const t0 = performance.now();
-  target.run(input);
-  const ms = performance.now() - t0;
-  slowest = Math.max(slowest, ms);
-  if (ms > SLOW_MS) throw new Error(`slow input: ${Math.round(ms)} ms`);
-}), { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: timeMs, markInterruptAsFailure: false });
+const result = fc.check(
+  fc.property(target.input, (input) => {
+    runs++;
+    const t0 = performance.now();
+    target.run(input);
+    const ms = performance.now() - t0;
+    slowest = Math.max(slowest, ms);
+    if (ms > SLOW_MS) throw new Error(`slow input: ${Math.round(ms)} ms`);
+  }),
+  { seed, numRuns: Number.MAX_SAFE_INTEGER, interruptAfterTimeLimit: timeMs, markInterruptAsFailure: false },
+);
 console.log(`${runs} inputs in ${((Date.now() - started) / 1000).toFixed(0)} s, slowest ${slowest.toFixed(1)} ms`);
 if (result.failed && result.counterexample) {
   const input = result.counterexample[0] as Buffer;
@@ -48,8 +55,12 @@ if (result.failed && result.counterexample) {
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${createHash('sha256').update(input).digest('hex').slice(0, 16)}.bin`);
   writeFileSync(file, input);
-  console.error(`FAILED after ${result.numRuns} runs (seed ${result.seed}, path ${result.counterexamplePath}): ${String(result.errorInstance)}`);
-  console.error(`input (${input.length} bytes) saved as ${path.relative(process.cwd(), file)}: ${JSON.stringify(input.toString('latin1').slice(0, 300))}`);
+  console.error(
+    `FAILED after ${result.numRuns} runs (seed ${result.seed}, path ${result.counterexamplePath}): ${String(result.errorInstance)}`,
+  );
+  console.error(
+    `input (${input.length} bytes) saved as ${path.relative(process.cwd(), file)}: ${JSON.stringify(input.toString('latin1').slice(0, 300))}`,
+  );
   process.exit(1);
 }
 console.log('no failure');

@@ -66,7 +66,12 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
   const resolve = createResolver(config.dns.resolvers);
   const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
-  const directory = new Directory({ store, passwords: argon2Passwords, log, onDomainAdded: dkim.autoGenerate(config.dkim) });
+  const directory = new Directory({
+    store,
+    passwords: argon2Passwords,
+    log,
+    onDomainAdded: dkim.autoGenerate(config.dkim),
+  });
   const tls = new CertificateRegistry({
     hostname: config.hostname,
     dataDir: config.data_dir,
@@ -97,16 +102,21 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const sieve = new SieveScripts({ store, log: log.child({ component: 'sieve' }), limits: SIEVE_LIMITS });
   let outbound: Outbound | undefined;
   const delivery = new Delivery({
-    store, log: log.child({ component: 'delivery' }), maxReceivedHeaders: config.smtp.max_received_headers,
+    store,
+    log: log.child({ component: 'delivery' }),
+    maxReceivedHeaders: config.smtp.max_received_headers,
     srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
     onQueued: () => outbound?.wake(),
-    sieve, hostname: config.hostname,
+    sieve,
+    hostname: config.hostname,
     sign: (content, domain) => dkim.sign(content, domain),
   });
   outbound = createOutbound(config, { store, log: log.child({ component: 'outbound' }), resolve, delivery, dkim });
 
   const senderAuth = new SenderAuth({
-    hostname: config.hostname, resolve, log,
+    hostname: config.hostname,
+    resolve,
+    log,
     policy: {
       rejectDmarcFailures: config.authentication.reject_dmarc_failures,
       quarantineToJunk: config.authentication.quarantine_to_junk,
@@ -117,21 +127,50 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const collectMs = parseDuration(config.store.collect_interval)!;
   const releasedForMs = parseDuration(config.store.collect_after)!;
   let collecting: Promise<void> | undefined;
-  const collector = collectMs > 0 ? setInterval(() => {
-    if (collecting) return;
-    const started = Date.now();
-    collecting = store.collectGarbage({ releasedForMs }).then(
-      (r) => void (r.blobs + r.orphans > 0 && log.info({ component: 'store', blobs: r.blobs, bytes: r.bytes, orphans: r.orphans, ms: Date.now() - started }, 'removed unreferenced content')),
-      (err: unknown) => log.warn({ component: 'store', err }, 'removing unreferenced content failed'),
-    ).finally(() => (collecting = undefined));
-  }, collectMs) : undefined;
+  const collector =
+    collectMs > 0
+      ? setInterval(() => {
+          if (collecting) return;
+          const started = Date.now();
+          collecting = store
+            .collectGarbage({ releasedForMs })
+            .then(
+              (r) =>
+                void (
+                  r.blobs + r.orphans > 0 &&
+                  log.info(
+                    {
+                      component: 'store',
+                      blobs: r.blobs,
+                      bytes: r.bytes,
+                      orphans: r.orphans,
+                      ms: Date.now() - started,
+                    },
+                    'removed unreferenced content',
+                  )
+                ),
+              (err: unknown) => log.warn({ component: 'store', err }, 'removing unreferenced content failed'),
+            )
+            .finally(() => (collecting = undefined));
+        }, collectMs)
+      : undefined;
   collector?.unref();
   // Rotated DKIM keys start signing once DNS shows them.
-  const dkimTimer = setInterval(() => void dkim.promotePending().catch((err: unknown) => log.warn({ err }, 'DKIM key check failed')), DKIM_CHECK_MS);
+  const dkimTimer = setInterval(
+    () => void dkim.promotePending().catch((err: unknown) => log.warn({ err }, 'DKIM key check failed')),
+    DKIM_CHECK_MS,
+  );
   dkimTimer.unref();
 
   const smtpDeps: SmtpDeps = {
-    hostname: config.hostname, store, delivery, auth, dkim, senderAuth, tls, log,
+    hostname: config.hostname,
+    store,
+    delivery,
+    auth,
+    dkim,
+    senderAuth,
+    tls,
+    log,
     limits: {
       maxMessageBytes: parseSize(config.limits.max_message_size)!,
       maxRecipients: config.smtp.max_recipients,
@@ -151,7 +190,12 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const maxMessageBytes = parseSize(config.limits.max_message_size)!;
   const loginTimeoutMs = parseDuration(config.limits.login_timeout)!;
   const imapDeps: ImapDeps = {
-    hostname: config.hostname, auth, mailboxes, changes: store.changes, log, uidSnapshots: new UidSnapshots(),
+    hostname: config.hostname,
+    auth,
+    mailboxes,
+    changes: store.changes,
+    log,
+    uidSnapshots: new UidSnapshots(),
     limits: {
       ...imapLimits({ maxMessageBytes, loginTimeoutMs, idleTimeoutMs: parseDuration(config.imap.idle_timeout)! }),
       allowPlaintextAuth: config.tls.allow_plaintext_auth,
@@ -160,20 +204,35 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const imapFactory = (conn: Connection) => new ImapSession(conn, imapDeps);
   const imapBusy = '* BYE Too many connections, try again later\r\n';
   const pop3Deps: Pop3Deps = {
-    hostname: config.hostname, auth, mailboxes, log, locks: new MaildropLocks(parseDuration(config.pop3.lock_takeover_after)!),
-    limits: { ...pop3Limits({ loginTimeoutMs, idleTimeoutMs: parseDuration(config.pop3.idle_timeout)! }), allowPlaintextAuth: config.tls.allow_plaintext_auth },
+    hostname: config.hostname,
+    auth,
+    mailboxes,
+    log,
+    locks: new MaildropLocks(parseDuration(config.pop3.lock_takeover_after)!),
+    limits: {
+      ...pop3Limits({ loginTimeoutMs, idleTimeoutMs: parseDuration(config.pop3.idle_timeout)! }),
+      allowPlaintextAuth: config.tls.allow_plaintext_auth,
+    },
   };
   const pop3Factory = (conn: Connection) => new Pop3Session(conn, pop3Deps);
   const manageSieveDeps: ManageSieveDeps = {
-    hostname: config.hostname, auth, sieve,
+    hostname: config.hostname,
+    auth,
+    sieve,
     limits: {
-      ...manageSieveLimits({ loginTimeoutMs, idleTimeoutMs: MANAGESIEVE_IDLE_MS, maxScriptBytes: SIEVE_LIMITS.maxScriptBytes }),
+      ...manageSieveLimits({
+        loginTimeoutMs,
+        idleTimeoutMs: MANAGESIEVE_IDLE_MS,
+        maxScriptBytes: SIEVE_LIMITS.maxScriptBytes,
+      }),
       allowPlaintextAuth: config.tls.allow_plaintext_auth,
     },
   };
   let listeners: Listeners | undefined;
   const httpFactory = httpProtocol({
-    hostname: config.hostname, challenges, log,
+    hostname: config.hostname,
+    challenges,
+    log,
     endpoints: () => clientEndpoints(config, listeners),
     hostedDomain: (name) => directory.hostedDomain(name),
     mtaSts: { mode: config.http.mta_sts_mode, maxAgeSeconds: parseDuration(config.http.mta_sts_max_age)! / 1000 },
@@ -182,7 +241,9 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   });
   const smtpBusy = `421 4.7.0 ${config.hostname} Too many connections, try again later\r\n`;
   // Protocol sessions register here as they are implemented.
-  const factories: Partial<Record<ListenerName, Pick<ListenerSpec, 'factory' | 'busyReply' | 'answersAcmeTlsAlpn' | 'alpnProtocols'>>> = {
+  const factories: Partial<
+    Record<ListenerName, Pick<ListenerSpec, 'factory' | 'busyReply' | 'answersAcmeTlsAlpn' | 'alpnProtocols'>>
+  > = {
     smtp: { factory: smtpProtocol('mx', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
     submission: { factory: smtpProtocol('submission', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },
     submissions: { factory: smtpProtocol('submission', { isImplicitTls: true }, smtpDeps) },
@@ -191,7 +252,10 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     imaps: { factory: imapFactory },
     pop3: { factory: pop3Factory, busyReply: '-ERR [SYS/TEMP] Too many connections, try again later\r\n' },
     pop3s: { factory: pop3Factory },
-    managesieve: { factory: (conn: Connection) => new ManageSieveSession(conn, manageSieveDeps), busyReply: 'BYE (TRYLATER) "Too many connections, try again later"\r\n' },
+    managesieve: {
+      factory: (conn: Connection) => new ManageSieveSession(conn, manageSieveDeps),
+      busyReply: 'BYE (TRYLATER) "Too many connections, try again later"\r\n',
+    },
     http: { factory: httpFactory },
     https: { factory: httpFactory, answersAcmeTlsAlpn: true, alpnProtocols: ['http/1.1'] },
   };
@@ -231,7 +295,9 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
     throw err;
   }
   outbound.start();
-  const acme = config.acme ? createAcme(config, { directory, resolve, challenges, tls, log: log.child({ component: 'acme' }) }) : undefined;
+  const acme = config.acme
+    ? createAcme(config, { directory, resolve, challenges, tls, log: log.child({ component: 'acme' }) })
+    : undefined;
   if (acme && config.acme?.challenge === 'tls-alpn-01' && config.listen.https.length === 0) {
     log.warn({}, 'ACME tls-alpn-01 needs the https listener on port 443; orders will fail until [listen] https is set');
   }
@@ -241,7 +307,17 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   acme?.start();
 
   return {
-    store, directory, delivery, outbound, mailboxes, sieve, dkim, tls, acme, listeners, skipped,
+    store,
+    directory,
+    delivery,
+    outbound,
+    mailboxes,
+    sieve,
+    dkim,
+    tls,
+    acme,
+    listeners,
+    skipped,
     /**
      * Graceful stop within about `timeoutMs` ([limits] shutdown_timeout): sessions are told goodbye
      * and deliveries in flight get the same time, side by side; then both are cut off.
@@ -259,19 +335,40 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
 }
 
 /** The certificate manager from `[acme]`, writing into the certbot directory the registry reads. */
-export function createAcme(config: Readonly<Config>, deps: { directory: Directory; resolve: ReturnType<typeof createResolver>; challenges: ChallengeStore; tls?: CertificateRegistry; log: Logger }): Acme {
+export function createAcme(
+  config: Readonly<Config>,
+  deps: {
+    directory: Directory;
+    resolve: ReturnType<typeof createResolver>;
+    challenges: ChallengeStore;
+    tls?: CertificateRegistry;
+    log: Logger;
+  },
+): Acme {
   const a = config.acme!;
   return new Acme(
     {
-      directoryUrl: a.directory, email: a.email, challenge: a.challenge, hostname: config.hostname, subdomains: a.subdomains, group: a.group,
-      keyType: a.key_type, renewBeforeMs: parseDuration(a.renew_before)!, checkIntervalMs: parseDuration(a.check_interval)!,
-      retryMinMs: parseDuration(a.retry_min)!, retryMaxMs: parseDuration(a.retry_max)!, dataDir: config.data_dir, certbotDir: config.tls.certbot_dir,
+      directoryUrl: a.directory,
+      email: a.email,
+      challenge: a.challenge,
+      hostname: config.hostname,
+      subdomains: a.subdomains,
+      group: a.group,
+      keyType: a.key_type,
+      renewBeforeMs: parseDuration(a.renew_before)!,
+      checkIntervalMs: parseDuration(a.check_interval)!,
+      retryMinMs: parseDuration(a.retry_min)!,
+      retryMaxMs: parseDuration(a.retry_max)!,
+      dataDir: config.data_dir,
+      certbotDir: config.tls.certbot_dir,
       eab: a.eab_kid ? { kid: a.eab_kid, hmacKey: a.eab_hmac_key } : undefined,
       extraCa: a.ca_file ? [readFileSync(a.ca_file, 'utf8')] : [],
     },
     {
       domains: async () => (await deps.directory.listDomains()).map((d) => d.name),
-      resolve: deps.resolve, challenges: deps.challenges, log: deps.log,
+      resolve: deps.resolve,
+      challenges: deps.challenges,
+      log: deps.log,
       onIssued: async () => deps.tls?.reload(),
     },
   );
@@ -281,8 +378,13 @@ export function createAcme(config: Readonly<Config>, deps: { directory: Director
 function clientEndpoints(config: Readonly<Config>, listeners: Listeners | undefined): ClientEndpoints {
   const port = (name: ListenerName) => portOf(config, listeners, name);
   return {
-    host: config.hostname, imaps: port('imaps'), imap: port('imap'), pop3s: port('pop3s'), pop3: port('pop3'),
-    submissions: port('submissions'), submission: port('submission'),
+    host: config.hostname,
+    imaps: port('imaps'),
+    imap: port('imap'),
+    pop3s: port('pop3s'),
+    pop3: port('pop3'),
+    submissions: port('submissions'),
+    submission: port('submission'),
   };
 }
 
@@ -294,23 +396,40 @@ function portOf(config: Readonly<Config>, listeners: Listeners | undefined, name
 }
 
 /** The outbound queue runner, from `[outbound]`; notifications it writes go through local delivery. */
-function createOutbound(config: Readonly<Config>, deps: { store: Store; log: Logger; resolve: ReturnType<typeof createResolver>; delivery: Delivery; dkim: Dkim }): Outbound {
+function createOutbound(
+  config: Readonly<Config>,
+  deps: { store: Store; log: Logger; resolve: ReturnType<typeof createResolver>; delivery: Delivery; dkim: Dkim },
+): Outbound {
   const o = config.outbound;
   const extraCa = o.ca_file ? [readFileSync(o.ca_file, 'utf8')] : [];
   const { delivery, dkim } = deps;
   return new Outbound(
     {
-      hostname: config.hostname, heloName: o.helo_name || config.hostname, sourceAddress: o.source_address, port: o.port,
-      connectionsPerDomain: o.connections_per_domain, maxConnections: o.max_connections, messagesPerConnection: o.messages_per_connection,
-      retryMinMs: parseDuration(o.retry_min)!, retryMaxMs: parseDuration(o.retry_max)!, lifetimeMs: parseDuration(o.lifetime)!,
-      delayWarningMs: parseDuration(o.delay_warning)!, leaseMs: parseDuration(o.lease)!,
-      connectTimeoutMs: parseDuration(o.connect_timeout)!, commandTimeoutMs: parseDuration(o.command_timeout)!,
-      dane: o.dane, extraCa,
+      hostname: config.hostname,
+      heloName: o.helo_name || config.hostname,
+      sourceAddress: o.source_address,
+      port: o.port,
+      connectionsPerDomain: o.connections_per_domain,
+      maxConnections: o.max_connections,
+      messagesPerConnection: o.messages_per_connection,
+      retryMinMs: parseDuration(o.retry_min)!,
+      retryMaxMs: parseDuration(o.retry_max)!,
+      lifetimeMs: parseDuration(o.lifetime)!,
+      delayWarningMs: parseDuration(o.delay_warning)!,
+      leaseMs: parseDuration(o.lease)!,
+      connectTimeoutMs: parseDuration(o.connect_timeout)!,
+      commandTimeoutMs: parseDuration(o.command_timeout)!,
+      dane: o.dane,
+      extraCa,
       smarthost: o.smarthost ? parseRelay(o.smarthost) : undefined,
-      senderSmarthost: Object.fromEntries(Object.entries(o.sender_smarthost).map(([d, url]) => [d.toLowerCase(), parseRelay(url)!])),
+      senderSmarthost: Object.fromEntries(
+        Object.entries(o.sender_smarthost).map(([d, url]) => [d.toLowerCase(), parseRelay(url)!]),
+      ),
     },
     {
-      store: deps.store, log: deps.log, resolve: deps.resolve,
+      store: deps.store,
+      log: deps.log,
+      resolve: deps.resolve,
       tlsa: createTlsaLookup(config.dns.resolvers),
       mtaSts: o.mta_sts ? new MtaSts({ resolve: deps.resolve, port: o.mta_sts_port, extraCa }) : undefined,
       // Notifications are signed by the nearest hosted domain of our hostname that has a key.

@@ -33,7 +33,11 @@ async function served(port: number, servername: string): Promise<X509Certificate
   return new X509Certificate(pem[0]);
 }
 
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+async function until<T>(
+  what: string,
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -51,7 +55,14 @@ interface Running {
   port(name: string): number;
 }
 
-async function start(dns: TestDns, pebble: Pebble, ports: { http: number; https: number }, challenge: string, domains: string[], acmeExtra = ''): Promise<Running> {
+async function start(
+  dns: TestDns,
+  pebble: Pebble,
+  ports: { http: number; https: number },
+  challenge: string,
+  domains: string[],
+  acmeExtra = '',
+): Promise<Running> {
   const dir = tempDir();
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   const extra = `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "${challenge}"\nca_file = "${pebble.caFile}"\ncheck_interval = "1s"\nretry_min = "1s"\nretry_max = "2s"\n${acmeExtra}`;
@@ -63,15 +74,22 @@ async function start(dns: TestDns, pebble: Pebble, ports: { http: number; https:
   writeFileSync(configFile, text);
   for (const d of domains) assert.equal(postern(['--config', configFile, 'domain', 'add', d]).code, 0);
   const logs: Array<Record<string, unknown>> = [];
-  const log = createLogger({ level: 'info', sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) } });
+  const log = createLogger({
+    level: 'info',
+    sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) },
+  });
   const server = await startServer(parseConfig(text, configFile), log);
   return {
-    server, dir, configFile, logs,
+    server,
+    dir,
+    configFile,
+    logs,
     port: (name) => server.listeners.bound.find((b) => b.name === name)!.port,
   };
 }
 
-const issued = (r: Running, lineage: string) => r.logs.filter((l) => l.msg === 'certificate issued' && l.lineage === lineage);
+const issued = (r: Running, lineage: string) =>
+  r.logs.filter((l) => l.msg === 'certificate issued' && l.lineage === lineage);
 
 describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
   let dns: TestDns;
@@ -80,13 +98,26 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
 
   before(async () => {
     dns = await startDns();
-    for (const n of ['mail.example.com', 'mta-sts.example.com', 'autoconfig.example.com', 'mail.example.net', 'mail.example.org', 'mta-sts.example.org', 'autoconfig.example.org']) {
+    for (const n of [
+      'mail.example.com',
+      'mta-sts.example.com',
+      'autoconfig.example.com',
+      'mail.example.net',
+      'mail.example.org',
+      'mta-sts.example.org',
+      'autoconfig.example.org',
+    ]) {
       dns.set(n, { A: ['127.0.0.1'] });
     }
     dns.set('mta-sts.example.net', { A: ['127.0.0.2'] }); // nothing listens there: the challenge fails
     ports = { http: await freePort(), https: await freePort() };
     // Short-lived certificates (60 s): renewal falls due a third of the lifetime before expiry.
-    pebble = await startPebble({ dnsAddress: dns.address, httpPort: ports.http, tlsPort: ports.https, validitySeconds: 60 });
+    pebble = await startPebble({
+      dnsAddress: dns.address,
+      httpPort: ports.http,
+      tlsPort: ports.https,
+      validitySeconds: 60,
+    });
   });
   after(async () => {
     await pebble?.stop();
@@ -96,10 +127,17 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
   it('http-01: issues at start, serves the certificates on 443, 993 and 465 without a restart, retries a failing challenge, renews a short-lived one', async () => {
     const r = await start(dns, pebble, ports, 'http-01', ['example.com', 'example.net']);
     try {
-      const [first] = await until('example.com issued', () => issued(r, 'mail.example.com').length > 0 && issued(r, 'mail.example.com'));
-      assert.deepEqual([...(first!.names as string[])].sort(), ['autoconfig.example.com', 'mail.example.com', 'mta-sts.example.com']);
+      const [first] = await until(
+        'example.com issued',
+        () => issued(r, 'mail.example.com').length > 0 && issued(r, 'mail.example.com'),
+      );
+      assert.deepEqual([...(first!.names as string[])].sort(), [
+        'autoconfig.example.com',
+        'mail.example.com',
+        'mta-sts.example.com',
+      ]);
       for (const listener of ['https', 'imaps', 'submissions']) {
-        const cert = (await served(r.port(listener), 'mail.example.com'));
+        const cert = await served(r.port(listener), 'mail.example.com');
         assert.match(cert.issuer, /Pebble/, `${listener} serves the issued certificate`);
         assert.match(cert.subjectAltName ?? '', /DNS:mta-sts\.example\.com/);
       }
@@ -107,16 +145,37 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
       // The root pebble issued from verifies the chain served on 443.
       const rootFile = path.join(r.dir, 'pebble-root.pem');
       writeFileSync(rootFile, await pebble.root());
-      const verify = await sClient(['-connect', `127.0.0.1:${r.port('https')}`, '-servername', 'mail.example.com', '-CAfile', rootFile, '-verify_return_error', '-verify_hostname', 'mail.example.com']);
+      const verify = await sClient([
+        '-connect',
+        `127.0.0.1:${r.port('https')}`,
+        '-servername',
+        'mail.example.com',
+        '-CAfile',
+        rootFile,
+        '-verify_return_error',
+        '-verify_hostname',
+        'mail.example.com',
+      ]);
       assert.match(verify.stdout, /Verify return code: 0 \(ok\)/);
       // Files in certbot's layout, live/ pointing into archive/.
       assert.ok(existsSync(path.join(r.dir, 'letsencrypt', 'archive', 'mail.example.com', 'privkey1.pem')));
 
       // example.net: mta-sts.example.net points where nothing listens → a logged failure, then a retry.
-      const failure = await until('the failed order logged', () => r.logs.find((l) => l.msg === 'certificate order failed' && l.lineage === 'mail.example.net'));
-      assert.match(String(failure.reason), /mta-sts\.example\.net|127\.0\.0\.2|connection refused/i, String(failure.reason));
+      const failure = await until('the failed order logged', () =>
+        r.logs.find((l) => l.msg === 'certificate order failed' && l.lineage === 'mail.example.net'),
+      );
+      assert.match(
+        String(failure.reason),
+        /mta-sts\.example\.net|127\.0\.0\.2|connection refused/i,
+        String(failure.reason),
+      );
       assert.ok(failure.retryAt, 'the failure says when it is retried');
-      assert.ok(r.logs.some((l) => String(l.msg).startsWith('names left off') && (l.names as string[]).includes('autoconfig.example.net')), 'a name without DNS is left off, with a warning');
+      assert.ok(
+        r.logs.some(
+          (l) => String(l.msg).startsWith('names left off') && (l.names as string[]).includes('autoconfig.example.net'),
+        ),
+        'a name without DNS is left off, with a warning',
+      );
       dns.set('mta-sts.example.net', { A: ['127.0.0.1'] });
       const net = await until('example.net issued on a retry', () => issued(r, 'mail.example.net')[0]);
       assert.deepEqual([...(net.names as string[])].sort(), ['mail.example.net', 'mta-sts.example.net']);
@@ -124,12 +183,17 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
 
       // Renewal: an IMAP client connected before it keeps its session; new handshakes see the new certificate.
       const before = (await served(r.port('imaps'), 'mail.example.com')).fingerprint256;
-      const client = tls.connect({ host: '127.0.0.1', port: r.port('imaps'), servername: 'mail.example.com', rejectUnauthorized: false });
+      const client = tls.connect({
+        host: '127.0.0.1',
+        port: r.port('imaps'),
+        servername: 'mail.example.com',
+        rejectUnauthorized: false,
+      });
       let transcript = '';
       client.on('data', (d: Buffer) => (transcript += d.toString()));
       await until('IMAP greeting', () => transcript.includes('* OK'));
       await until('renewal of the short-lived certificate', () => issued(r, 'mail.example.com').length >= 2, 90_000);
-      const afterCert = (await served(r.port('imaps'), 'mail.example.com'));
+      const afterCert = await served(r.port('imaps'), 'mail.example.com');
       assert.notEqual(afterCert.fingerprint256, before, 'a new handshake gets the renewed certificate');
       assert.ok(existsSync(path.join(r.dir, 'letsencrypt', 'archive', 'mail.example.com', 'fullchain2.pem')));
       client.write('a1 NOOP\r\n');
@@ -144,13 +208,21 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
     const r = await start(dns, pebble, ports, 'tls-alpn-01', ['example.org']);
     try {
       await until('example.org issued', () => issued(r, 'mail.example.org')[0]);
-      assert.ok(r.logs.some((l) => l.msg === 'answered an ACME TLS-ALPN-01 validation'), 'validation came in over TLS-ALPN-01');
+      assert.ok(
+        r.logs.some((l) => l.msg === 'answered an ACME TLS-ALPN-01 validation'),
+        'validation came in over TLS-ALPN-01',
+      );
       assert.match((await served(r.port('https'), 'autoconfig.example.org')).issuer, /Pebble/);
       assert.match((await served(r.port('submissions'), 'mail.example.org')).issuer, /Pebble/);
 
       const list = postern(['--config', r.configFile, 'cert', 'list', '--json']);
       assert.equal(list.code, 0, list.stderr);
-      const rows = JSON.parse(list.stdout) as Array<{ names: string[]; issuer: string; source: string; daysLeft: number }>;
+      const rows = JSON.parse(list.stdout) as Array<{
+        names: string[];
+        issuer: string;
+        source: string;
+        daysLeft: number;
+      }>;
       const org = rows.find((c) => c.names.includes('mail.example.org'));
       assert.ok(org && /Pebble/.test(org.issuer) && org.source === 'acme', list.stdout);
       const human = postern(['--config', r.configFile, 'cert', 'list']);
@@ -162,7 +234,11 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^issued .*mail\.example\.org/m);
       // The running server answered the CLI's challenge and picks the new files up on its own.
-      await until('the server serves the certificate the CLI got', async () => (await served(r.port('https'), 'mail.example.org')).fingerprint256 !== beforeCli, 20_000);
+      await until(
+        'the server serves the certificate the CLI got',
+        async () => (await served(r.port('https'), 'mail.example.org')).fingerprint256 !== beforeCli,
+        20_000,
+      );
 
       const bad = postern(['--config', r.configFile, 'cert', 'issue', 'not-hosted.example']);
       assert.equal(bad.code, 1);
@@ -175,7 +251,12 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
   it('postern serve exits promptly on SIGTERM after an ACME order', async () => {
     const dir = tempDir();
     mkdirSync(path.join(dir, 'data'), { recursive: true });
-    const text = testConfigText(dir, `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "http-01"\n[limits]\nshutdown_timeout = "60s"\n[log]\nlevel = "info"\n`, ['http', 'https'], dns.address)
+    const text = testConfigText(
+      dir,
+      `[acme]\ndirectory = "${pebble.directory}"\nemail = "postmaster@example.com"\nchallenge = "http-01"\n[limits]\nshutdown_timeout = "60s"\n[log]\nlevel = "info"\n`,
+      ['http', 'https'],
+      dns.address,
+    )
       .replace('[log]\nlevel = "debug"\n', '')
       .replace('http = ["127.0.0.1:0"]', `http = ["127.0.0.1:${ports.http}"]`)
       .replace('https = ["127.0.0.1:0"]', `https = ["127.0.0.1:${ports.https}"]`);
@@ -206,12 +287,21 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
     try {
       const without = await start(dns, strict, ports2, 'http-01', ['example.org']);
       try {
-        const failure = await until('the refused account logged', () => without.logs.find((l) => l.msg === 'certificate order failed'));
+        const failure = await until('the refused account logged', () =>
+          without.logs.find((l) => l.msg === 'certificate order failed'),
+        );
         assert.match(String(failure.reason), /externalAccountBinding.*set \[acme\] eab_kid and eab_hmac_key/);
       } finally {
         await without.server.stop(1000);
       }
-      const withEab = await start(dns, strict, ports2, 'http-01', ['example.org'], `eab_kid = "${eab.kid}"\neab_hmac_key = "${eab.hmacKey}"\n`);
+      const withEab = await start(
+        dns,
+        strict,
+        ports2,
+        'http-01',
+        ['example.org'],
+        `eab_kid = "${eab.kid}"\neab_hmac_key = "${eab.hmacKey}"\n`,
+      );
       try {
         await until('issued with EAB', () => issued(withEab, 'mail.example.org')[0]);
       } finally {

@@ -24,10 +24,14 @@ function allowed(from: Layer, to: Layer, typeOnly: boolean): boolean {
   if (from === to || from === 'root') return true;
   const base = (l: Layer) => l.split('/')[0]!;
   switch (base(from)) {
-    case 'lib': return false;
-    case 'config': return to === 'lib';
-    case 'mail': return to === 'lib';
-    case 'store': return to === 'lib' || to === 'mail' || base(to) === 'store' || (typeOnly && to === 'config');
+    case 'lib':
+      return false;
+    case 'config':
+      return to === 'lib';
+    case 'mail':
+      return to === 'lib';
+    case 'store':
+      return to === 'lib' || to === 'mail' || base(to) === 'store' || (typeOnly && to === 'config');
     case 'services':
       if (to === 'lib' || to === 'mail' || to === 'store/index') return true;
       return typeOnly && (to === 'config' || base(to) === 'services');
@@ -35,8 +39,10 @@ function allowed(from: Layer, to: Layer, typeOnly: boolean): boolean {
       if (from === 'protocols/shared') return to === 'lib' || to === 'mail' || (typeOnly && base(to) === 'services');
       if (to === 'lib' || to === 'mail' || to === 'protocols/shared' || base(to) === 'services') return true;
       return typeOnly && (to === 'store/index' || to === 'config');
-    case 'listeners': return to === 'lib' || (typeOnly && (to === 'config' || to === 'protocols/shared'));
-    default: return false;
+    case 'listeners':
+      return to === 'lib' || (typeOnly && (to === 'config' || to === 'protocols/shared'));
+    default:
+      return false;
   }
 }
 
@@ -55,7 +61,9 @@ it('imports follow the layer rules', () => {
     if (file.includes(`${path.sep}contract${path.sep}`)) continue; // the store's behaviour suite
     const lines = readFileSync(file, 'utf8').split('\n');
     lines.forEach((text, i) => {
-      const m = /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/.exec(text) ?? /^\s*import\s+['"]([^'"]+)['"]/.exec(text);
+      const m =
+        /^\s*(import|export)\s+(type\s+)?[^'"]*?from\s+['"]([^'"]+)['"]/.exec(text) ??
+        /^\s*import\s+['"]([^'"]+)['"]/.exec(text);
       if (!m) return;
       const spec = m[3] ?? m[1]!;
       if (!spec.startsWith('.')) return; // node:* and packages
@@ -63,7 +71,10 @@ it('imports follow the layer rules', () => {
       const target = path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts'));
       const from = layerOf(file);
       const to = layerOf(path.relative(process.cwd(), target));
-      if (!allowed(from, to, typeOnly)) problems.push(`${file}:${i + 1}: ${from} may not import ${to}${typeOnly ? ' (even as types)' : ' at run time'}: ${text.trim()}`);
+      if (!allowed(from, to, typeOnly))
+        problems.push(
+          `${file}:${i + 1}: ${from} may not import ${to}${typeOnly ? ' (even as types)' : ' at run time'}: ${text.trim()}`,
+        );
     });
   }
   assert.deepEqual(problems, []);

@@ -25,14 +25,45 @@ const PUBLIC_IP = '192.0.2.10'; // documentation range: only ever a DNS answer h
 const HOST = 'mail.example.com';
 const LISTEN = ['smtp', 'submission', 'submissions', 'imap', 'imaps', 'pop3', 'pop3s', 'http', 'https'] as const;
 
-interface Finding { id: string; severity: string; scope: string; summary: string; why: string; observed: string; expected: string; fix: string }
-interface Report { findings: Finding[]; counts: Record<string, number>; clientSettings: Array<{ host: string; port: number }> }
+interface Finding {
+  id: string;
+  severity: string;
+  scope: string;
+  summary: string;
+  why: string;
+  observed: string;
+  expected: string;
+  fix: string;
+}
+interface Report {
+  findings: Finding[];
+  counts: Record<string, number>;
+  clientSettings: Array<{ host: string; port: number }>;
+}
 
 /** DNS-broken cases: one hosted domain each, records from `postern dns`, then one mistake applied. */
 const DNS_CASES = [
-  'mx-cname', 'mx-missing', 'mx-ip', 'spf-glued', 'spf-multiple', 'spf-lookups', 'spf-plusall', 'spf-other-ip',
-  'dkim-selector', 'dkim-split', 'dkim-quotes', 'dkim-truncated', 'dkim-k', 'dmarc-missing', 'dmarc-syntax',
-  'mta-sts-missing', 'srv-port', 'dmarc-report', 'spf-void', 'mta-sts-stale', 'tls-rpt-syntax',
+  'mx-cname',
+  'mx-missing',
+  'mx-ip',
+  'spf-glued',
+  'spf-multiple',
+  'spf-lookups',
+  'spf-plusall',
+  'spf-other-ip',
+  'dkim-selector',
+  'dkim-split',
+  'dkim-quotes',
+  'dkim-truncated',
+  'dkim-k',
+  'dmarc-missing',
+  'dmarc-syntax',
+  'mta-sts-missing',
+  'srv-port',
+  'dmarc-report',
+  'spf-void',
+  'mta-sts-stale',
+  'tls-rpt-syntax',
 ].map((c) => `${c}.example.net`);
 /** Certificate cases: their web names (mta-sts., autoconfig.) get these certificates. */
 const CERT_CASES = ['expired', 'wrongname', 'selfsigned', 'expiring'].map((c) => `${c}.example.net`);
@@ -50,13 +81,32 @@ describe('postern doctor', { skip, timeout: 240_000 }, () => {
   const good = new Map<string, Zone>();
 
   /** `postern doctor` with the test's probe, outgoing-25 target and timeout; later arguments override them. */
-  const run = (configFile: string, args: string[]) => posternRun(['--config', configFile, 'doctor', '--probe', probeUrl, '--outbound-probe', `127.0.0.1:${ports.smtp}`, '--timeout', '3s', ...args], { env: { NODE_EXTRA_CA_CERTS: ca.certFile } });
+  const run = (configFile: string, args: string[]) =>
+    posternRun(
+      [
+        '--config',
+        configFile,
+        'doctor',
+        '--probe',
+        probeUrl,
+        '--outbound-probe',
+        `127.0.0.1:${ports.smtp}`,
+        '--timeout',
+        '3s',
+        ...args,
+      ],
+      { env: { NODE_EXTRA_CA_CERTS: ca.certFile } },
+    );
   const doctor = async (args: string[], configFile = config) => {
     const r = await run(configFile, ['--json', ...args]);
     assert.ok(r.stdout.startsWith('{'), `doctor printed no JSON (exit ${r.code}): ${r.stderr}`);
     return { code: r.code, report: JSON.parse(r.stdout) as Report };
   };
-  const ids = (report: Report, scope: string) => report.findings.filter((f) => f.scope === scope).map((f) => f.id).sort();
+  const ids = (report: Report, scope: string) =>
+    report.findings
+      .filter((f) => f.scope === scope)
+      .map((f) => f.id)
+      .sort();
   const find = (report: Report, scope: string, id: string) => {
     const f = report.findings.find((x) => x.scope === scope && x.id === id);
     assert.ok(f, `expected ${id} for ${scope}; got ${JSON.stringify(ids(report, scope))}`);
@@ -71,16 +121,32 @@ describe('postern doctor', { skip, timeout: 240_000 }, () => {
       const name = rec.name.replace(/\.$/, '');
       const zone: Zone = { ...(dns.records.get(name) ?? {}) };
       if (rec.type === 'A') zone.A = [...new Set([...(zone.A ?? []), rec.value])];
-      else if (rec.type === 'MX') { const [p, h] = rec.value.split(' '); zone.MX = [{ preference: Number(p), exchange: h!.replace(/\.$/, '') }]; }
-      else if (rec.type === 'TXT') zone.TXT = [...(zone.TXT ?? []), [...rec.value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'))];
-      else if (rec.type === 'SRV') { const [priority, weight, port, target] = rec.value.split(' '); zone.SRV = [{ priority: Number(priority), weight: Number(weight), port: Number(port), target: target!.replace(/\.$/, '') }]; }
-      else if (rec.type === 'PTR') zone.PTR = [rec.value.replace(/\.$/, '')];
+      else if (rec.type === 'MX') {
+        const [p, h] = rec.value.split(' ');
+        zone.MX = [{ preference: Number(p), exchange: h!.replace(/\.$/, '') }];
+      } else if (rec.type === 'TXT')
+        zone.TXT = [
+          ...(zone.TXT ?? []),
+          [...rec.value.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1')),
+        ];
+      else if (rec.type === 'SRV') {
+        const [priority, weight, port, target] = rec.value.split(' ');
+        zone.SRV = [
+          {
+            priority: Number(priority),
+            weight: Number(weight),
+            port: Number(port),
+            target: target!.replace(/\.$/, ''),
+          },
+        ];
+      } else if (rec.type === 'PTR') zone.PTR = [rec.value.replace(/\.$/, '')];
       else throw new Error(`unexpected record type ${rec.type}`);
       dns.set(name, zone);
     }
   };
   const txt = (name: string) => (dns.records.get(name)?.TXT ?? []).map((t) => (Array.isArray(t) ? t.join('') : t));
-  const setTxt = (name: string, values: Array<string | string[]>) => dns.set(name, { ...(dns.records.get(name) ?? {}), TXT: values });
+  const setTxt = (name: string, values: Array<string | string[]>) =>
+    dns.set(name, { ...(dns.records.get(name) ?? {}), TXT: values });
 
   before(async () => {
     dir = tempDir();
@@ -91,16 +157,31 @@ describe('postern doctor', { skip, timeout: 240_000 }, () => {
     const letsencrypt = path.join(dir, 'letsencrypt');
     const webNames = (d: string) => [`mta-sts.${d}`, `autoconfig.${d}`];
     // One CA-signed certificate for the hostname and the web names of every domain without a certificate case.
-    const leaf = await makeCert({ commonName: HOST, altNames: [HOST, ...['example.com', ...DNS_CASES].flatMap(webNames)], issuer: ca, days: 90 });
+    const leaf = await makeCert({
+      commonName: HOST,
+      altNames: [HOST, ...['example.com', ...DNS_CASES].flatMap(webNames)],
+      issuer: ca,
+      days: 90,
+    });
     const live = (name: string, cert: { key: string; cert: string }) => {
       mkdirSync(path.join(letsencrypt, 'live', name), { recursive: true });
       writeFileSync(path.join(letsencrypt, 'live', name, 'privkey.pem'), cert.key);
       writeFileSync(path.join(letsencrypt, 'live', name, 'fullchain.pem'), cert.cert);
     };
     live(HOST, leaf);
-    await writeCertbotCert(letsencrypt, 'expired.example.net', webNames('expired.example.net'), { notAfter: new Date(Date.now() - 86_400_000) });
+    await writeCertbotCert(letsencrypt, 'expired.example.net', webNames('expired.example.net'), {
+      notAfter: new Date(Date.now() - 86_400_000),
+    });
     await writeCertbotCert(letsencrypt, 'selfsigned.example.net', webNames('selfsigned.example.net'));
-    live('expiring.example.net', await makeCert({ commonName: 'mta-sts.expiring.example.net', altNames: webNames('expiring.example.net'), issuer: ca, days: 5 }));
+    live(
+      'expiring.example.net',
+      await makeCert({
+        commonName: 'mta-sts.expiring.example.net',
+        altNames: webNames('expiring.example.net'),
+        issuer: ca,
+        days: 5,
+      }),
+    );
     // wrongname.example.net has no certificate: its names get the hostname's.
     const listen = LISTEN.map((l) => `${l} = ["127.0.0.1:${ports[l]}"]`).join('\n');
     const text = `hostname = "${HOST}"
@@ -136,7 +217,10 @@ failure_delay = "0s"
       const port = Number(url.searchParams.get('port'));
       const reply = (open: boolean) => res.end(JSON.stringify({ open }));
       if (url.searchParams.get('host') !== PUBLIC_IP || closedByProbe.has(port)) return reply(false);
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); reply(true); });
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        reply(true);
+      });
       s.on('error', () => reply(false));
     });
     await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
@@ -151,11 +235,21 @@ failure_delay = "0s"
 
   it('finds nothing wrong with the records `postern dns` prints, apart from the p=none advice', async () => {
     const { code, report } = await doctor(['example.com']);
-    assert.deepEqual(report.findings.filter((f) => f.scope === HOST), [], JSON.stringify(report.findings, null, 1));
+    assert.deepEqual(
+      report.findings.filter((f) => f.scope === HOST),
+      [],
+      JSON.stringify(report.findings, null, 1),
+    );
     assert.deepEqual(ids(report, 'example.com'), ['dmarc.policy.none']);
     assert.equal(code, 0, 'notes do not change the exit code');
-    assert.match(find(report, 'example.com', 'dmarc.policy.none').fix, /_dmarc\.example\.com\.\s+IN\s+TXT\s+"v=DMARC1; p=quarantine/);
-    assert.deepEqual(report.clientSettings.map((s) => s.host), Array(6).fill(HOST));
+    assert.match(
+      find(report, 'example.com', 'dmarc.policy.none').fix,
+      /_dmarc\.example\.com\.\s+IN\s+TXT\s+"v=DMARC1; p=quarantine/,
+    );
+    assert.deepEqual(
+      report.clientSettings.map((s) => s.host),
+      Array(6).fill(HOST),
+    );
   });
 
   it('reports no finding at all once DMARC is at p=reject, in the human format too', async () => {
@@ -178,13 +272,19 @@ failure_delay = "0s"
     const d = (c: string) => `${c}.example.net`;
     // MX to a CNAME (the seed's first DNS rule), a missing MX, an MX that is an IP address.
     dns.set('mx.mx-cname.example.net', { CNAME: HOST });
-    dns.set(d('mx-cname'), { ...good.get(d('mx-cname')), MX: [{ preference: 10, exchange: 'mx.mx-cname.example.net' }] });
+    dns.set(d('mx-cname'), {
+      ...good.get(d('mx-cname')),
+      MX: [{ preference: 10, exchange: 'mx.mx-cname.example.net' }],
+    });
     dns.set(d('mx-missing'), { ...good.get(d('mx-missing')), MX: [] });
     dns.set(d('mx-ip'), { ...good.get(d('mx-ip')), MX: [{ preference: 10, exchange: PUBLIC_IP }] });
     // SPF: the seed's "-spf1 include:example.com-all", two records, 11 lookups, +all, another IP only.
     setTxt(d('spf-glued'), ['-spf1 include:example.com-all']);
     setTxt(d('spf-multiple'), ['v=spf1 mx -all', `v=spf1 ip4:${PUBLIC_IP} -all`]);
-    for (let n = 0; n < 11; n++) setTxt(`l${n}.spf-lookups.example.net`, [n < 10 ? `v=spf1 include:l${n + 1}.spf-lookups.example.net -all` : 'v=spf1 a -all']);
+    for (let n = 0; n < 11; n++)
+      setTxt(`l${n}.spf-lookups.example.net`, [
+        n < 10 ? `v=spf1 include:l${n + 1}.spf-lookups.example.net -all` : 'v=spf1 a -all',
+      ]);
     dns.set('l10.spf-lookups.example.net', { ...dns.records.get('l10.spf-lookups.example.net'), A: ['198.51.100.7'] });
     setTxt(d('spf-lookups'), ['v=spf1 mx include:l0.spf-lookups.example.net -all']);
     setTxt(d('spf-plusall'), ['v=spf1 mx +all']);
@@ -222,7 +322,10 @@ failure_delay = "0s"
     assert.match(find(report, d('mx-missing'), 'mx.missing').fix, /MX\s+10 mail\.example\.com\./);
     find(report, d('mx-ip'), 'mx.ip');
     // The CNAME leads to this server, under a name no certificate carries.
-    assert.match(find(report, d('mx-cname'), 'mx.not-on-certificate').summary, /mx\.mx-cname\.example\.net is not a name on any certificate/);
+    assert.match(
+      find(report, d('mx-cname'), 'mx.not-on-certificate').summary,
+      /mx\.mx-cname\.example\.net is not a name on any certificate/,
+    );
 
     const glued = find(report, d('spf-glued'), 'spf.syntax');
     assert.equal(glued.observed, '-spf1 include:example.com-all');
@@ -237,31 +340,60 @@ failure_delay = "0s"
     assert.match(other.fix, /ip4:192\.0\.2\.10/);
 
     const selector = find(report, d('dkim-selector'), 'dkim.missing');
-    assert.match(selector.fix, /^mail\d{4}[a-z0-9]*\._domainkey\.dkim-selector\.example\.net\.\s+IN\s+TXT\s+\( "v=DKIM1; k=rsa; p=/m);
+    assert.match(
+      selector.fix,
+      /^mail\d{4}[a-z0-9]*\._domainkey\.dkim-selector\.example\.net\.\s+IN\s+TXT\s+\( "v=DKIM1; k=rsa; p=/m,
+    );
     assert.match(find(report, d('dkim-split'), 'dkim.split-records').summary, /split over 2 TXT records/);
     find(report, d('dkim-quotes'), 'dkim.quotes');
     assert.match(find(report, d('dkim-truncated'), 'dkim.truncated').summary, /truncated \(\d+ of \d+ characters\)/);
     find(report, d('dkim-k'), 'dkim.k-mismatch');
     assert.match(find(report, d('spf-void'), 'spf.include.missing').summary, /gone2\.spf-void\.example\.net/);
-    assert.match(find(report, d('spf-void'), 'spf.void-lookups').observed, /gone1\.spf-void\.example\.net, gone2\.spf-void\.example\.net/);
+    assert.match(
+      find(report, d('spf-void'), 'spf.void-lookups').observed,
+      /gone1\.spf-void\.example\.net, gone2\.spf-void\.example\.net/,
+    );
     assert.match(find(report, d('mta-sts-stale'), 'mta-sts.id.stale').fix, /"v=STSv1; id=\w+"/);
     find(report, d('tls-rpt-syntax'), 'tls-rpt.syntax');
 
-    assert.match(find(report, d('dmarc-missing'), 'dmarc.missing').fix, /_dmarc\.dmarc-missing\.example\.net\.\s+IN\s+TXT\s+"v=DMARC1; p=none; rua=mailto:postmaster@dmarc-missing\.example\.net"/);
+    assert.match(
+      find(report, d('dmarc-missing'), 'dmarc.missing').fix,
+      /_dmarc\.dmarc-missing\.example\.net\.\s+IN\s+TXT\s+"v=DMARC1; p=none; rua=mailto:postmaster@dmarc-missing\.example\.net"/,
+    );
     assert.match(find(report, d('dmarc-syntax'), 'dmarc.syntax').summary, /p=rejected.*pct=150/);
-    assert.match(find(report, d('dmarc-report'), 'dmarc.report.unauthorized').fix, /dmarc-report\.example\.net\._report\._dmarc\.dmarc-vendor\.example\.org\.\s+IN\s+TXT\s+"v=DMARC1"/);
-    assert.match(find(report, d('mta-sts-missing'), 'mta-sts.missing').fix, /_mta-sts\.mta-sts-missing\.example\.net\.\s+IN\s+TXT\s+"v=STSv1; id=\w+"/);
-    assert.match(find(report, d('srv-port'), 'srv.mismatch').fix, new RegExp(`_imaps\\._tcp\\.srv-port\\.example\\.net\\.\\s+IN\\s+SRV\\s+0 1 ${ports.imaps} mail\\.example\\.com\\.`));
+    assert.match(
+      find(report, d('dmarc-report'), 'dmarc.report.unauthorized').fix,
+      /dmarc-report\.example\.net\._report\._dmarc\.dmarc-vendor\.example\.org\.\s+IN\s+TXT\s+"v=DMARC1"/,
+    );
+    assert.match(
+      find(report, d('mta-sts-missing'), 'mta-sts.missing').fix,
+      /_mta-sts\.mta-sts-missing\.example\.net\.\s+IN\s+TXT\s+"v=STSv1; id=\w+"/,
+    );
+    assert.match(
+      find(report, d('srv-port'), 'srv.mismatch').fix,
+      new RegExp(
+        `_imaps\\._tcp\\.srv-port\\.example\\.net\\.\\s+IN\\s+SRV\\s+0 1 ${ports.imaps} mail\\.example\\.com\\.`,
+      ),
+    );
 
     // Each case produces its own finding and no error of another kind.
     const expected: Record<string, string[]> = {
-      'spf-glued': ['spf.syntax'], 'dkim-split': ['dkim.split-records'], 'dkim-quotes': ['dkim.quotes'], 'dkim-truncated': ['dkim.truncated'],
-      'dkim-k': ['dkim.k-mismatch'], 'dkim-selector': ['dkim.missing'], 'srv-port': ['srv.mismatch'],
+      'spf-glued': ['spf.syntax'],
+      'dkim-split': ['dkim.split-records'],
+      'dkim-quotes': ['dkim.quotes'],
+      'dkim-truncated': ['dkim.truncated'],
+      'dkim-k': ['dkim.k-mismatch'],
+      'dkim-selector': ['dkim.missing'],
+      'srv-port': ['srv.mismatch'],
       // "v=spf1 mx -all" names no host once the MX is gone: SPF fails too, and says why.
       'mx-missing': ['mx.missing', 'spf.ip-not-permitted'],
     };
     for (const [c, want] of Object.entries(expected)) {
-      assert.deepEqual(report.findings.filter((f) => f.scope === d(c) && f.severity === 'error').map((f) => f.id), want, `${c}: ${JSON.stringify(ids(report, d(c)))}`);
+      assert.deepEqual(
+        report.findings.filter((f) => f.scope === d(c) && f.severity === 'error').map((f) => f.id),
+        want,
+        `${c}: ${JSON.stringify(ids(report, d(c)))}`,
+      );
     }
     for (const f of report.findings) {
       for (const k of ['summary', 'why', 'observed', 'expected', 'fix'] as const) assert.ok(f[k], `${f.id} has a ${k}`);
@@ -270,11 +402,17 @@ failure_delay = "0s"
 
   it('checks the certificate every name is served with', async () => {
     const { report } = await doctor([...CERT_CASES]);
-    assert.match(find(report, 'expired.example.net', 'tls.expired').summary, /mta-sts\.expired\.example\.net expired on/);
+    assert.match(
+      find(report, 'expired.example.net', 'tls.expired').summary,
+      /mta-sts\.expired\.example\.net expired on/,
+    );
     assert.match(find(report, 'wrongname.example.net', 'tls.name-mismatch').observed, /mail\.example\.com/);
     find(report, 'selfsigned.example.net', 'tls.self-signed');
     assert.match(find(report, 'expiring.example.net', 'tls.expiring').summary, /expires in [45] days/);
-    assert.ok(!report.findings.some((f) => f.scope === 'expiring.example.net' && f.severity === 'error'), JSON.stringify(ids(report, 'expiring.example.net')));
+    assert.ok(
+      !report.findings.some((f) => f.scope === 'expiring.example.net' && f.severity === 'error'),
+      JSON.stringify(ids(report, 'expiring.example.net')),
+    );
   });
 
   it('finds a key that does not match its certificate', async () => {
@@ -297,7 +435,10 @@ failure_delay = "0s"
     const ptrName = '10.2.0.192.in-addr.arpa';
     dns.records.delete(ptrName);
     let { report } = await doctor(['example.com']);
-    assert.match(find(report, HOST, 'ptr.missing').fix, /10\.2\.0\.192\.in-addr\.arpa\.\s+IN\s+PTR\s+mail\.example\.com\./);
+    assert.match(
+      find(report, HOST, 'ptr.missing').fix,
+      /10\.2\.0\.192\.in-addr\.arpa\.\s+IN\s+PTR\s+mail\.example\.com\./,
+    );
 
     dns.set(ptrName, { PTR: ['ip-192-0-2-10.provider.example'] });
     ({ report } = await doctor(['example.com']));
@@ -321,7 +462,13 @@ failure_delay = "0s"
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const silentPort = (silent.address() as net.AddressInfo).port;
-      const { report } = await doctor(['example.com', '--outbound-probe', `127.0.0.1:${silentPort}`, '--timeout', '1s']);
+      const { report } = await doctor([
+        'example.com',
+        '--outbound-probe',
+        `127.0.0.1:${silentPort}`,
+        '--timeout',
+        '1s',
+      ]);
       const unreachable = find(report, HOST, 'port.unreachable');
       assert.equal(unreachable.summary, `not reachable at 192.0.2.10 from outside: smtp ${ports.smtp}`);
       assert.match(unreachable.fix, new RegExp(`^open ${ports.smtp}/tcp in the firewall`));
@@ -353,9 +500,22 @@ failure_delay = "0s"
       fakes.push(s);
       return (s.address() as net.AddressInfo).port;
     };
-    const smtpFake = await fake((l, w) => w(/^EHLO/i.test(l) ? '250-relay.internal\r\n250 SIZE 1000\r\n' : '221 bye\r\n'), '220 relay.internal ESMTP\r\n');
-    const imapFake = await fake((l, w) => { const tag = l.split(' ')[0]; w(/CAPABILITY/i.test(l) ? `* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN\r\n${tag} OK done\r\n` : `${tag} OK bye\r\n`); }, '* OK ready\r\n');
-    const popFake = await fake((l, w) => w(/^CAPA/i.test(l) ? '+OK\r\nUSER\r\nUIDL\r\n.\r\n' : '+OK bye\r\n'), '+OK ready\r\n');
+    const smtpFake = await fake(
+      (l, w) => w(/^EHLO/i.test(l) ? '250-relay.internal\r\n250 SIZE 1000\r\n' : '221 bye\r\n'),
+      '220 relay.internal ESMTP\r\n',
+    );
+    const imapFake = await fake((l, w) => {
+      const tag = l.split(' ')[0];
+      w(
+        /CAPABILITY/i.test(l)
+          ? `* CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN\r\n${tag} OK done\r\n`
+          : `${tag} OK bye\r\n`,
+      );
+    }, '* OK ready\r\n');
+    const popFake = await fake(
+      (l, w) => w(/^CAPA/i.test(l) ? '+OK\r\nUSER\r\nUIDL\r\n.\r\n' : '+OK bye\r\n'),
+      '+OK ready\r\n',
+    );
     const closed = await freePort();
     const broken = readFileSync(config, 'utf8')
       .replace(/^smtp = .*$/m, `smtp = ["127.0.0.1:${smtpFake}"]`)
@@ -380,16 +540,32 @@ failure_delay = "0s"
     const internal = path.join(dir, 'internal.toml');
     writeFileSync(internal, readFileSync(config, 'utf8').replace(`hostname = "${HOST}"`, 'hostname = "dovecot"'));
     const { report } = await doctor(['example.com', '--timeout', '2s'], internal);
-    assert.ok(report.findings.some((f) => f.scope === 'dovecot' && f.id === 'host.name.internal'), JSON.stringify(report.findings.map((f) => f.id)));
-    const { report: deafReport } = await doctor(['example.com', '--resolver', `127.0.0.1:${await freePort()}`, '--timeout', '2s']);
-    assert.deepEqual(deafReport.findings.map((f) => f.id), ['dns.resolver.unreachable'], 'one finding, not one per lookup; TLS and ports are still checked and fine');
+    assert.ok(
+      report.findings.some((f) => f.scope === 'dovecot' && f.id === 'host.name.internal'),
+      JSON.stringify(report.findings.map((f) => f.id)),
+    );
+    const { report: deafReport } = await doctor([
+      'example.com',
+      '--resolver',
+      `127.0.0.1:${await freePort()}`,
+      '--timeout',
+      '2s',
+    ]);
+    assert.deepEqual(
+      deafReport.findings.map((f) => f.id),
+      ['dns.resolver.unreachable'],
+      'one finding, not one per lookup; TLS and ports are still checked and fine',
+    );
     // With nothing listening: one finding rather than one per port.
     let stopped = readFileSync(config, 'utf8');
     for (const l of LISTEN) stopped = stopped.replace(`127.0.0.1:${ports[l]}"`, `127.0.0.1:${await freePort()}"`);
     const stoppedConfig = path.join(dir, 'stopped.toml');
     writeFileSync(stoppedConfig, stopped);
     const down = await doctor(['example.com'], stoppedConfig);
-    assert.deepEqual(down.report.findings.filter((f) => f.scope === HOST).map((f) => f.id), ['server.not-running']);
+    assert.deepEqual(
+      down.report.findings.filter((f) => f.scope === HOST).map((f) => f.id),
+      ['server.not-running'],
+    );
     assert.equal((await posternRun(['--config', config, 'doctor', '--timeout', 'soon'])).code, 2);
     assert.equal((await posternRun(['--config', config, 'doctor', '--probe', 'ftp://x'])).code, 2);
     assert.equal((await posternRun(['--config', config, 'doctor', '--outbound-probe', 'no port'])).code, 2);

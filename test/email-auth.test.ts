@@ -37,7 +37,11 @@ async function publish(domain: string): Promise<Array<{ name: string; type: stri
 }
 
 before(async () => {
-  t = await startTestServer({ listeners: ['smtp', 'submission'], extraConfig: '[authentication]\nreject_dmarc_failures = true\nquarantine_to_junk = true\n[dkim]\nauto_generate = false\n' });
+  t = await startTestServer({
+    listeners: ['smtp', 'submission'],
+    extraConfig:
+      '[authentication]\nreject_dmarc_failures = true\nquarantine_to_junk = true\n[dkim]\nauto_generate = false\n',
+  });
   await t.server.directory.addDomain('example.com');
   await t.server.directory.addAccount('ann@example.com', 'ann password 1');
   await t.server.directory.addAccount('bob@example.com', 'bob password 1');
@@ -54,7 +58,10 @@ describe('DKIM keys', () => {
       await other.server.directory.addDomain('auto.example');
       await other.server.directory.addDomain('alias-of-auto.example', { aliasOf: 'auto.example' });
       const keys = await other.server.dkim.list();
-      assert.deepEqual(keys.map((k) => [k.domain, k.selector, k.algorithm, k.status]), [['auto.example', `mail${new Date().getUTCFullYear()}`, 'rsa2048', 'active']]);
+      assert.deepEqual(
+        keys.map((k) => [k.domain, k.selector, k.algorithm, k.status]),
+        [['auto.example', `mail${new Date().getUTCFullYear()}`, 'rsa2048', 'active']],
+      );
     } finally {
       await other.stop();
     }
@@ -65,16 +72,33 @@ describe('DKIM keys', () => {
     assert.equal(gen.code, 0, gen.stderr);
     assert.match(gen.stdout, new RegExp(`DKIM key mail${new Date().getUTCFullYear()} \\(rsa2048\\) for example.com`));
     assert.equal((await cli('dkim', 'generate', 'example.com', '--algorithm', 'ed25519')).code, 0);
-    assert.match((await cli('dkim', 'generate', 'example.com', '--algorithm', 'dsa')).stderr, /--algorithm must be one of rsa2048, rsa4096, ed25519/);
+    assert.match(
+      (await cli('dkim', 'generate', 'example.com', '--algorithm', 'dsa')).stderr,
+      /--algorithm must be one of rsa2048, rsa4096, ed25519/,
+    );
     assert.match((await cli('dkim', 'generate', 'nowhere.example')).stderr, /domain nowhere.example is not hosted/);
-    assert.match((await cli('dkim', 'generate', 'example.com', '--selector', `mail${new Date().getUTCFullYear()}`)).stderr, /already exists/);
+    assert.match(
+      (await cli('dkim', 'generate', 'example.com', '--selector', `mail${new Date().getUTCFullYear()}`)).stderr,
+      /already exists/,
+    );
     const rotate = await cli('dkim', 'rotate', 'example.com');
     assert.match(rotate.stdout, /is pending: publish its record/);
-    let keys = JSON.parse((await cli('dkim', 'list', 'example.com', '--json')).stdout) as Array<{ selector: string; status: string; algorithm: string }>;
-    assert.deepEqual(keys.map((k) => k.status), ['active', 'active', 'pending']);
+    let keys = JSON.parse((await cli('dkim', 'list', 'example.com', '--json')).stdout) as Array<{
+      selector: string;
+      status: string;
+      algorithm: string;
+    }>;
+    assert.deepEqual(
+      keys.map((k) => k.status),
+      ['active', 'active', 'pending'],
+    );
     await publish('example.com');
     keys = JSON.parse((await cli('dkim', 'list', 'example.com', '--json')).stdout) as typeof keys;
-    assert.deepEqual(keys.map((k) => `${k.algorithm}:${k.status}`), ['rsa2048:retired', 'ed25519:active', 'rsa2048:active'], 'the new RSA key replaced the old one once published');
+    assert.deepEqual(
+      keys.map((k) => `${k.algorithm}:${k.status}`),
+      ['rsa2048:retired', 'ed25519:active', 'rsa2048:active'],
+      'the new RSA key replaced the old one once published',
+    );
     const zone = await cli('dns', 'example.com');
     assert.match(zone.stdout, /retired DKIM key: remove this record/);
   });
@@ -93,26 +117,49 @@ describe('DKIM keys', () => {
 
 describe('DKIM signing of submitted mail', () => {
   it('signs with the From domain (RSA and ed25519); mailauth and dkimpy verify it', async () => {
-    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: t.port('submission'), secure: false, requireTLS: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, tls: { rejectUnauthorized: false } });
-    await transport.sendMail({ from: 'Ann <ann@example.com>', to: 'bob@example.com', subject: 'signed', text: 'This message is signed.\n' });
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: t.port('submission'),
+      secure: false,
+      requireTLS: true,
+      auth: { user: 'ann@example.com', pass: 'ann password 1' },
+      tls: { rejectUnauthorized: false },
+    });
+    await transport.sendMail({
+      from: 'Ann <ann@example.com>',
+      to: 'bob@example.com',
+      subject: 'signed',
+      text: 'This message is signed.\n',
+    });
     const [m] = (await mailbox(t.server, 'bob@example.com')).filter((x) => x.text.includes('Subject: signed'));
     assert.ok(m);
     // As delivered: after the per-recipient lines and our Received header come the signatures.
     const signed = m.text.slice(m.text.indexOf('DKIM-Signature:'));
     const sigs = signed.match(/^DKIM-Signature:/gm) ?? [];
     assert.equal(sigs.length, 2, 'one RSA and one ed25519 signature');
-    const h = /h=([^;]+);/.exec(signed.replace(/\r\n\s+/g, ' '))![1]!.toLowerCase().split(/:\s*/);
+    const h = /h=([^;]+);/
+      .exec(signed.replace(/\r\n\s+/g, ' '))![1]!
+      .toLowerCase()
+      .split(/:\s*/);
     // Oversigned (RFC 6376 §8.15): listed once more than they occur, so none can be added later.
-    for (const name of ['from', 'subject', 'date', 'to', 'message-id']) assert.equal(h.filter((x) => x === name).length, 2, `${name} is oversigned: ${h.join(':')}`);
+    for (const name of ['from', 'subject', 'date', 'to', 'message-id'])
+      assert.equal(h.filter((x) => x === name).length, 2, `${name} is oversigned: ${h.join(':')}`);
     const resolver = createResolver([t.dns.address], { timeoutMs: 10_000, tries: 3 });
     const verified = await dkimVerify(Buffer.from(signed), { resolver });
-    assert.deepEqual(verified.results.map((r: { status: { result: string } }) => r.status.result), ['pass', 'pass'], JSON.stringify(verified.results.map((r: { status: unknown; info?: unknown }) => [r.status, r.info])));
+    assert.deepEqual(
+      verified.results.map((r: { status: { result: string } }) => r.status.result),
+      ['pass', 'pass'],
+      JSON.stringify(verified.results.map((r: { status: unknown; info?: unknown }) => [r.status, r.info])),
+    );
     const dkimpy = await pythonDkim(signed);
     if (dkimpy !== 'skipped') assert.equal(dkimpy, 'True', 'dkimpy agrees');
     // A second Subject added in transit (below the signatures) breaks both signatures.
     const tampered = signed.replace(/\r\n\r\n/, '\r\nSubject: pay this invoice\r\n\r\n');
     const broken = await dkimVerify(Buffer.from(tampered), { resolver });
-    assert.deepEqual(broken.results.map((r: { status: { result: string } }) => r.status.result), ['fail', 'fail']);
+    assert.deepEqual(
+      broken.results.map((r: { status: { result: string } }) => r.status.result),
+      ['fail', 'fail'],
+    );
     const dkimpyBroken = await pythonDkim(tampered);
     if (dkimpyBroken !== 'skipped') assert.equal(dkimpyBroken, 'False', 'dkimpy agrees the added Subject breaks it');
   });
@@ -131,7 +178,9 @@ def dnsfunc(name, timeout=5):
         return b''
 print(dkim.verify(sys.stdin.buffer.read(), dnsfunc=dnsfunc))`;
   return new Promise((resolve, reject) => {
-    const child = execFile('/usr/bin/python3', ['-c', script], (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout.trim())));
+    const child = execFile('/usr/bin/python3', ['-c', script], (err, stdout, stderr) =>
+      err ? reject(new Error(stderr)) : resolve(stdout.trim()),
+    );
     child.stdin!.end(message.replace(/\r?\n/g, '\r\n'));
   });
 }
@@ -147,7 +196,8 @@ describe('SPF, DKIM and DMARC on port 25', () => {
       c.close();
     }
   }
-  const stored = async (subject: string, folder = 'INBOX') => (await mailbox(t.server, 'bob@example.com', folder)).find((m) => m.text.includes(`Subject: ${subject}\r\n`))?.text;
+  const stored = async (subject: string, folder = 'INBOX') =>
+    (await mailbox(t.server, 'bob@example.com', folder)).find((m) => m.text.includes(`Subject: ${subject}\r\n`))?.text;
 
   before(() => {
     t.dns.set('pass.example', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
@@ -165,12 +215,26 @@ describe('SPF, DKIM and DMARC on port 25', () => {
   });
 
   it('records SPF pass, fail, softfail, neutral, permerror and temperror in Authentication-Results', async () => {
-    for (const [domain, result] of [['pass', 'pass'], ['fail', 'fail'], ['soft', 'softfail'], ['neutral', 'neutral'], ['perm', 'permerror'], ['temp', 'temperror']] as const) {
-      const reply = await send(`user@${domain}.example`, `From: user@${domain}.example\r\nSubject: spf ${domain}\r\n\r\nx\r\n`);
+    for (const [domain, result] of [
+      ['pass', 'pass'],
+      ['fail', 'fail'],
+      ['soft', 'softfail'],
+      ['neutral', 'neutral'],
+      ['perm', 'permerror'],
+      ['temp', 'temperror'],
+    ] as const) {
+      const reply = await send(
+        `user@${domain}.example`,
+        `From: user@${domain}.example\r\nSubject: spf ${domain}\r\n\r\nx\r\n`,
+      );
       assert.match(reply, /^250 /, `${domain}: ${reply}`);
       const text = await stored(`spf ${domain}`);
       assert.ok(text, `spf ${domain} delivered`);
-      assert.match(text, new RegExp(`Authentication-Results: mail\\.example\\.com;[\\s\\S]*?spf=${result}`), `${domain}: ${text.slice(0, 600)}`);
+      assert.match(
+        text,
+        new RegExp(`Authentication-Results: mail\\.example\\.com;[\\s\\S]*?spf=${result}`),
+        `${domain}: ${text.slice(0, 600)}`,
+      );
     }
   });
 
@@ -178,7 +242,10 @@ describe('SPF, DKIM and DMARC on port 25', () => {
     const rejected = await send('x@reject.example', 'From: x@reject.example\r\nSubject: dmarc reject\r\n\r\nx\r\n');
     assert.match(rejected, /550 5\.7\.1 .*DMARC/);
     assert.equal(await stored('dmarc reject'), undefined);
-    assert.match(await send('x@quarantine.example', 'From: x@quarantine.example\r\nSubject: dmarc quarantine\r\n\r\nx\r\n'), /^250 /);
+    assert.match(
+      await send('x@quarantine.example', 'From: x@quarantine.example\r\nSubject: dmarc quarantine\r\n\r\nx\r\n'),
+      /^250 /,
+    );
     assert.equal(await stored('dmarc quarantine'), undefined, 'not in INBOX');
     assert.match((await stored('dmarc quarantine', 'Junk'))!, /dmarc=fail/);
     assert.match(await send('x@none.example', 'From: x@none.example\r\nSubject: dmarc none\r\n\r\nx\r\n'), /^250 /);
@@ -198,30 +265,44 @@ describe('SPF, DKIM and DMARC on port 25', () => {
       assert.match(reply, /55[02] 5\.(7\.1|3\.4) /, `${name}: ${reply}`);
       assert.equal(await stored(`unjudged ${name}`), undefined, name);
     }
-    assert.match(await send('y@pass.example', 'From: "Ann, of Pass" <y@pass.example>\r\nSubject: judged\r\n\r\nx\r\n'), /^250 /);
+    assert.match(
+      await send('y@pass.example', 'From: "Ann, of Pass" <y@pass.example>\r\nSubject: judged\r\n\r\nx\r\n'),
+      /^250 /,
+    );
     assert.match((await stored('judged'))!, /dmarc=(none|pass|fail)/);
   });
 
   it('verifies DKIM signatures and notices a broken body hash', async () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'der' } });
-    t.dns.set('sel._domainkey.signed.example', { TXT: [splitTxt(`v=DKIM1; k=rsa; p=${publicKey.toString('base64')}`)] });
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+    });
+    t.dns.set('sel._domainkey.signed.example', {
+      TXT: [splitTxt(`v=DKIM1; k=rsa; p=${publicKey.toString('base64')}`)],
+    });
     t.dns.set('signed.example', { TXT: ['v=spf1 ip4:127.0.0.1 -all'] });
     const message = 'From: a@signed.example\r\nTo: bob@example.com\r\nSubject: dkim good\r\n\r\nOriginal body.\r\n';
-    const { signatures } = await dkimSign(message, { signatureData: [{ signingDomain: 'signed.example', selector: 'sel', privateKey }] });
+    const { signatures } = await dkimSign(message, {
+      signatureData: [{ signingDomain: 'signed.example', selector: 'sel', privateKey }],
+    });
     assert.match(await send('a@signed.example', signatures + message), /^250 /);
     assert.match((await stored('dkim good'))!, /dkim=pass header\.i=@signed\.example/);
-    const tampered = (signatures + message).replace('Subject: dkim good', 'Subject: dkim bad').replace('Original body.', 'Changed body.');
+    const tampered = (signatures + message)
+      .replace('Subject: dkim good', 'Subject: dkim bad')
+      .replace('Original body.', 'Changed body.');
     assert.match(await send('a@signed.example', tampered), /^250 /);
     assert.match((await stored('dkim bad'))!, /dkim=(fail|neutral) \(body hash did not verify\)/);
   });
 
   it('removes incoming Authentication-Results that claim our authserv-id', async () => {
-    const forged = 'Authentication-Results: mail.example.com; dkim=pass header.d=bank.example; dmarc=pass\r\nAuthentication-Results: other.example; spf=pass\r\nFrom: x@pass.example\r\nSubject: forged results\r\n\r\nx\r\n';
+    const forged =
+      'Authentication-Results: mail.example.com; dkim=pass header.d=bank.example; dmarc=pass\r\nAuthentication-Results: other.example; spf=pass\r\nFrom: x@pass.example\r\nSubject: forged results\r\n\r\nx\r\n';
     assert.match(await send('x@pass.example', forged), /^250 /);
     const text = (await stored('forged results'))!;
     assert.equal((text.match(/^Authentication-Results: mail\.example\.com;/gm) ?? []).length, 1, 'only ours');
     assert.doesNotMatch(text, /header\.d=bank\.example/);
-    assert.match(text, /^Authentication-Results: other\.example; spf=pass/m, 'other servers\' results are kept');
+    assert.match(text, /^Authentication-Results: other\.example; spf=pass/m, "other servers' results are kept");
   });
 });
 
@@ -229,9 +310,15 @@ describe('forwarding: SRS and ARC', () => {
   it('gives forwarded mail an SRS sender and an ARC seal that the next hop verifies; bounces find their way back', async () => {
     await t.server.directory.addAlias('fwd@example.com', ['friend@elsewhere.example', 'bob@example.com']);
     const c = await RawSmtp.connect(t.port('smtp'));
-    await c.send('x@pass.example', ['fwd@example.com'], 'From: x@pass.example\r\nTo: fwd@example.com\r\nSubject: forwarded\r\n\r\nfor a friend\r\n');
+    await c.send(
+      'x@pass.example',
+      ['fwd@example.com'],
+      'From: x@pass.example\r\nTo: fwd@example.com\r\nSubject: forwarded\r\n\r\nfor a friend\r\n',
+    );
     c.close();
-    const entry = (await t.server.store.queue.list()).find((q) => q.recipients.some((r) => r.recipient === 'friend@elsewhere.example'));
+    const entry = (await t.server.store.queue.list()).find((q) =>
+      q.recipients.some((r) => r.recipient === 'friend@elsewhere.example'),
+    );
     assert.ok(entry, 'queued for the external destination');
     assert.match(entry.sender, /^SRS0=[A-Z2-7]{8}=[A-Z2-7]{2}=pass\.example=x@example\.com$/);
     const content = (await t.server.store.blobs.get(entry.blobHash)).toString();
@@ -239,16 +326,38 @@ describe('forwarding: SRS and ARC', () => {
     assert.match(content, /^ARC-Message-Signature: i=1;/m);
     assert.match(content, /^ARC-Authentication-Results: i=1; mail\.example\.com;/m);
     // The next hop: SPF for the SRS sender is ours, and our ARC seal verifies.
-    t.dns.set('example.com', { ...(t.dns.records.get('example.com') ?? {}), TXT: [...(t.dns.records.get('example.com')?.TXT ?? []).filter((r) => !String(r).startsWith('v=spf1')), ['v=spf1 ip4:127.0.0.1 -all']] });
-    const next = await authenticate(content, { ip: '127.0.0.1', helo: 'mail.example.com', sender: entry.sender, mta: 'mx.elsewhere.example', resolver: createResolver([t.dns.address]) });
-    assert.equal((next.arc as { status: { result: string } }).status.result, 'pass', JSON.stringify(next.arc).slice(0, 400));
+    t.dns.set('example.com', {
+      ...(t.dns.records.get('example.com') ?? {}),
+      TXT: [
+        ...(t.dns.records.get('example.com')?.TXT ?? []).filter((r) => !String(r).startsWith('v=spf1')),
+        ['v=spf1 ip4:127.0.0.1 -all'],
+      ],
+    });
+    const next = await authenticate(content, {
+      ip: '127.0.0.1',
+      helo: 'mail.example.com',
+      sender: entry.sender,
+      mta: 'mx.elsewhere.example',
+      resolver: createResolver([t.dns.address]),
+    });
+    assert.equal(
+      (next.arc as { status: { result: string } }).status.result,
+      'pass',
+      JSON.stringify(next.arc).slice(0, 400),
+    );
     assert.equal(next.spf && next.spf.status.result, 'pass');
 
     // A bounce to the SRS address goes back to the original sender; a forged one is refused.
     const bounce = await RawSmtp.connect(t.port('smtp'), 'mx.elsewhere.example');
-    await bounce.send('', [entry.sender], 'From: MAILER-DAEMON@elsewhere.example\r\nSubject: Undelivered Mail\r\n\r\nbounce\r\n');
+    await bounce.send(
+      '',
+      [entry.sender],
+      'From: MAILER-DAEMON@elsewhere.example\r\nSubject: Undelivered Mail\r\n\r\nbounce\r\n',
+    );
     bounce.close();
-    const back = (await t.server.store.queue.list()).find((q) => q.sender === '' && q.recipients.some((r) => r.recipient === 'x@pass.example'));
+    const back = (await t.server.store.queue.list()).find(
+      (q) => q.sender === '' && q.recipients.some((r) => r.recipient === 'x@pass.example'),
+    );
     assert.ok(back, 'the bounce is queued for the original sender, with the null sender');
     const forged = await RawSmtp.connect(t.port('smtp'));
     await forged.command('MAIL FROM:<>', '250');

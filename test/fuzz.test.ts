@@ -17,7 +17,10 @@ const RUNS = Number(process.env.POSTERN_FUZZ_RUNS ?? 300);
 describe('fuzzing (fixed seed)', () => {
   for (const [name, target] of Object.entries(TARGETS)) {
     it(`${name}: ${target.description}`, () => {
-      fc.assert(fc.property(target.input, (input) => target.run(input)), { seed: SEED, numRuns: RUNS });
+      fc.assert(
+        fc.property(target.input, (input) => target.run(input)),
+        { seed: SEED, numRuns: RUNS },
+      );
       const dir = path.join(CORPUS, name);
       const saved = existsSync(dir) ? readdirSync(dir).sort() : [];
       for (const file of saved) {

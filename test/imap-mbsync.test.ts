@@ -23,7 +23,15 @@ before(async () => {
   const account = await t.server.directory.addAccount('ann@example.com', 'ann password 1');
   const inbox = await t.server.mailboxes.get(account.id, 'INBOX');
   for (let i = 1; i <= COUNT; i++) {
-    await t.server.mailboxes.append(account.id, inbox.name, Buffer.from(`From: x@remote.example\r\nSubject: sync ${i}\r\nMessage-ID: <sync${i}@remote.example>\r\n\r\nbody ${i}\r\n`), i % 10 === 0 ? ['\\Seen'] : [], undefined);
+    await t.server.mailboxes.append(
+      account.id,
+      inbox.name,
+      Buffer.from(
+        `From: x@remote.example\r\nSubject: sync ${i}\r\nMessage-ID: <sync${i}@remote.example>\r\n\r\nbody ${i}\r\n`,
+      ),
+      i % 10 === 0 ? ['\\Seen'] : [],
+      undefined,
+    );
   }
 });
 after(async () => t?.stop());
@@ -33,7 +41,9 @@ it('mbsync syncs 500 messages both ways with flags and deletions', { skip }, asy
   const maildir = path.join(dir, 'mail');
   mkdirSync(maildir, { recursive: true });
   const rc = path.join(dir, 'mbsyncrc');
-  writeFileSync(rc, `IMAPAccount postern
+  writeFileSync(
+    rc,
+    `IMAPAccount postern
 Host 127.0.0.1
 Port ${t.port('imaps')}
 User ann@example.com
@@ -57,22 +67,45 @@ Create Both
 Expunge Both
 Sync All
 SyncState *
-`);
+`,
+  );
   const sync = async () => {
     const r = await run('mbsync', ['-c', rc, '-a'], { timeoutMs: 120_000 });
     assert.equal(r.code, 0, `mbsync failed: ${r.stdout}\n${r.stderr}`);
   };
   await sync();
-  const cur = () => readdirSync(path.join(maildir, 'INBOX', 'cur')).concat(readdirSync(path.join(maildir, 'INBOX', 'new')).map((f) => `new/${f}`));
+  const cur = () =>
+    readdirSync(path.join(maildir, 'INBOX', 'cur')).concat(
+      readdirSync(path.join(maildir, 'INBOX', 'new')).map((f) => `new/${f}`),
+    );
   assert.equal(cur().length, COUNT, 'every message downloaded');
   assert.equal(cur().filter((f) => /:2,[A-Z]*S/.test(f)).length, COUNT / 10, '\\Seen arrived as the S flag');
 
   // Local changes: flag 5 messages, delete 3 (mark trashed + expunge).
   const files = readdirSync(path.join(maildir, 'INBOX', 'cur')).sort();
-  for (const f of files.slice(0, 5)) renameSync(path.join(maildir, 'INBOX', 'cur', f), path.join(maildir, 'INBOX', 'cur', f.replace(/:2,([A-Z]*)$/, (_, fl: string) => `:2,${[...new Set((fl + 'F').split(''))].sort().join('')}`)));
-  for (const f of readdirSync(path.join(maildir, 'INBOX', 'cur')).sort().slice(5, 8)) unlinkSync(path.join(maildir, 'INBOX', 'cur', f));
+  for (const f of files.slice(0, 5))
+    renameSync(
+      path.join(maildir, 'INBOX', 'cur', f),
+      path.join(
+        maildir,
+        'INBOX',
+        'cur',
+        f.replace(/:2,([A-Z]*)$/, (_, fl: string) => `:2,${[...new Set((fl + 'F').split(''))].sort().join('')}`),
+      ),
+    );
+  for (const f of readdirSync(path.join(maildir, 'INBOX', 'cur'))
+    .sort()
+    .slice(5, 8))
+    unlinkSync(path.join(maildir, 'INBOX', 'cur', f));
   // Remote changes: flag and delete on the server through another client.
-  const c = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, logger: false, tls: { rejectUnauthorized: false } });
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port: t.port('imaps'),
+    secure: true,
+    auth: { user: 'ann@example.com', pass: 'ann password 1' },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
   await c.connect();
   await c.mailboxOpen('INBOX');
   await c.messageFlagsAdd('490:495', ['\\Answered']);
@@ -84,7 +117,14 @@ SyncState *
   assert.equal(after1.length, COUNT - 3 - 5, 'deletions on both sides applied locally');
   assert.equal(after1.filter((f) => /:2,[A-Z]*R/.test(f)).length, 6, 'server \\Answered arrived as R');
 
-  const check = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, auth: { user: 'ann@example.com', pass: 'ann password 1' }, logger: false, tls: { rejectUnauthorized: false } });
+  const check = new ImapFlow({
+    host: '127.0.0.1',
+    port: t.port('imaps'),
+    secure: true,
+    auth: { user: 'ann@example.com', pass: 'ann password 1' },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
   await check.connect();
   const box = await check.mailboxOpen('INBOX');
   assert.equal(box.exists, COUNT - 3 - 5, 'local deletions reached the server');

@@ -49,12 +49,19 @@ describe('IMAP4rev1 conformance', () => {
     const examiner = await session('Recent', { examine: true });
     assert.match(examiner.text, /\* 2 RECENT\r\n/, 'EXAMINE shows recent messages without taking them');
     const status = await (await session()).imap('STATUS Recent (MESSAGES RECENT UNSEEN)');
-    assert.match(status, /\* STATUS "?Recent"? \(MESSAGES 2 RECENT 2 UNSEEN 1\)/, 'STATUS counts \\Recent; \\seen from a client is \\Seen');
+    assert.match(
+      status,
+      /\* STATUS "?Recent"? \(MESSAGES 2 RECENT 2 UNSEEN 1\)/,
+      'STATUS counts \\Recent; \\seen from a client is \\Seen',
+    );
     const first = await session('Recent');
     assert.match(first.text, /\* 2 RECENT\r\n/);
     const second = await session('Recent');
     assert.match(second.text, /\* 0 RECENT\r\n/, 'the first SELECT took them');
-    assert.match(await first.imap('FETCH 1:2 FLAGS'), /\* 1 FETCH \(FLAGS \(\\Recent\)\)\r\n\* 2 FETCH \(FLAGS \(\\Seen \\Recent\)\)\r\n/);
+    assert.match(
+      await first.imap('FETCH 1:2 FLAGS'),
+      /\* 1 FETCH \(FLAGS \(\\Recent\)\)\r\n\* 2 FETCH \(FLAGS \(\\Seen \\Recent\)\)\r\n/,
+    );
     assert.match(await first.imap('SEARCH NEW'), /\* SEARCH 1\r\n/);
     assert.match(await first.imap('SEARCH RECENT'), /\* SEARCH 1 2\r\n/);
     assert.match(await second.imap('SEARCH OLD'), /\* SEARCH 1 2\r\n/);
@@ -76,9 +83,16 @@ describe('IMAP4rev1 conformance', () => {
     assert.match(c.text, /\* OK \[PERMANENTFLAGS \(\\Answered \\Flagged \\Deleted \\Seen \\Draft \$Old \\\*\)\]/);
     const other = await session('Keywords');
     const stored = await c.imap('STORE 1 +FLAGS ($New)');
-    assert.match(stored, /\* FLAGS \([^)]*\$New\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$New \\\*\)\][^\r]*\r\n\* 1 FETCH \(FLAGS \(\$New \$Old \\Recent\)\)/);
+    assert.match(
+      stored,
+      /\* FLAGS \([^)]*\$New\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$New \\\*\)\][^\r]*\r\n\* 1 FETCH \(FLAGS \(\$New \$Old \\Recent\)\)/,
+    );
     const told = await other.imap('NOOP');
-    assert.match(told, /\* FLAGS \([^)]*\$New\)\r\n[^]*\* 1 FETCH \(UID 1 FLAGS \(\$New \$Old\)\)/, 'the other session learns the keyword before it sees it');
+    assert.match(
+      told,
+      /\* FLAGS \([^)]*\$New\)\r\n[^]*\* 1 FETCH \(UID 1 FLAGS \(\$New \$Old\)\)/,
+      'the other session learns the keyword before it sees it',
+    );
     c.destroy();
     other.destroy();
   });
@@ -88,7 +102,11 @@ describe('IMAP4rev1 conformance', () => {
     await append('Dates', 'Date: Sun, 25 Mar 2007 00:00:00 +0200\nSubject: a\n\nx\n');
     await append('Dates', 'Date: Sun, 25 Mar 2007 23:30:00 -0500\nSubject: b\n\nx\n');
     const c = await session('Dates');
-    assert.match(await c.imap('SEARCH SENTON 25-Mar-2007'), /\* SEARCH 1 2\r\n/, 'the day in its own zone, although one is the 24th and the other the 26th in UTC');
+    assert.match(
+      await c.imap('SEARCH SENTON 25-Mar-2007'),
+      /\* SEARCH 1 2\r\n/,
+      'the day in its own zone, although one is the 24th and the other the 26th in UTC',
+    );
     assert.match(await c.imap('SEARCH SENTBEFORE 25-Mar-2007'), /\* SEARCH\r\n/);
     assert.match(await c.imap('SEARCH SENTSINCE 26-Mar-2007'), /\* SEARCH\r\n/);
     assert.match(await c.imap('SEARCH NOT SENTON 25-Mar-2007'), /\* SEARCH\r\n/);
@@ -108,7 +126,10 @@ describe('IMAP4rev1 conformance', () => {
     assert.match(expunged, /\* 2 EXPUNGE\r\n\* 3 EXPUNGE\r\n/, 'each number counted after the previous is gone');
     const seen = await b.imap('NOOP');
     assert.equal(seen.match(/EXPUNGE/g)?.length, 2, seen);
-    assert.match(await b.imap('FETCH 1:* (UID)'), /\* 1 FETCH \(UID 1\)\r\n\* 2 FETCH \(UID 3\)\r\n\* 3 FETCH \(UID 5\)\r\n/);
+    assert.match(
+      await b.imap('FETCH 1:* (UID)'),
+      /\* 1 FETCH \(UID 1\)\r\n\* 2 FETCH \(UID 3\)\r\n\* 3 FETCH \(UID 5\)\r\n/,
+    );
     assert.doesNotMatch(await b.imap('NOOP'), /EXPUNGE/, 'not told twice');
     a.destroy();
     b.destroy();
@@ -116,14 +137,39 @@ describe('IMAP4rev1 conformance', () => {
 
   it('numbers sections inside message/rfc822 parts (RFC 9051 §6.4.5), with an empty MIME header', async () => {
     await (await session()).imap('CREATE Parts');
-    await append('Parts', [
-      'From: user@domain.org', 'Content-Type: message/rfc822', '',
-      'From: sub@domain.org', 'Subject: submsg', 'Content-Type: multipart/digest; boundary="foo"', '',
-      '--foo', '', 'From: m1@example.com', 'Subject: m1', '', 'm1 body', '',
-      '--foo', 'X-Mime: m2 header', '', 'From: m2@example.com', 'Subject: m2', '', 'm2 body', '', '--foo--', '',
-    ].join('\n'));
+    await append(
+      'Parts',
+      [
+        'From: user@domain.org',
+        'Content-Type: message/rfc822',
+        '',
+        'From: sub@domain.org',
+        'Subject: submsg',
+        'Content-Type: multipart/digest; boundary="foo"',
+        '',
+        '--foo',
+        '',
+        'From: m1@example.com',
+        'Subject: m1',
+        '',
+        'm1 body',
+        '',
+        '--foo',
+        'X-Mime: m2 header',
+        '',
+        'From: m2@example.com',
+        'Subject: m2',
+        '',
+        'm2 body',
+        '',
+        '--foo--',
+        '',
+      ].join('\n'),
+    );
     const c = await session('Parts');
-    const r = await c.imap('FETCH 1 (BODY.PEEK[1.HEADER.FIELDS (SUBJECT)] BODY.PEEK[1.1.MIME] BODY.PEEK[1.1.HEADER] BODY.PEEK[1.1.TEXT] BODY.PEEK[1.2.MIME])');
+    const r = await c.imap(
+      'FETCH 1 (BODY.PEEK[1.HEADER.FIELDS (SUBJECT)] BODY.PEEK[1.1.MIME] BODY.PEEK[1.1.HEADER] BODY.PEEK[1.1.TEXT] BODY.PEEK[1.2.MIME])',
+    );
     assert.match(r, /BODY\[1\.HEADER\.FIELDS \(SUBJECT\)\] \{19\}\r\nSubject: submsg\r\n\r\n/);
     assert.match(r, /BODY\[1\.1\.MIME\] \{2\}\r\n\r\n/, 'an empty MIME header is the blank line alone');
     assert.match(r, /BODY\[1\.1\.HEADER\] \{37\}\r\nFrom: m1@example\.com\r\nSubject: m1\r\n\r\n/);
@@ -134,13 +180,27 @@ describe('IMAP4rev1 conformance', () => {
 
   it('reads NIL as an astring, "[" without "]" in atoms, and literal8 in APPEND (RFC 3516), storing NUL base64-encoded', async () => {
     const c = await session();
-    assert.match(await c.imap('SELECT !#$&\'+,-.0123456789:;<=>?@^_`|[}'), /t\d+ NO \[NONEXISTENT\]/, 'a missing mailbox is NO, not BAD');
+    assert.match(
+      await c.imap("SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}"),
+      /t\d+ NO \[NONEXISTENT\]/,
+      'a missing mailbox is NO, not BAD',
+    );
     await c.imap('CREATE Binary');
-    const message = Buffer.concat([Buffer.from('Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'), Buffer.from([0, 0x2d, 0xe4, 0x0d, 0x0a])]);
-    assert.match(await c.imap(Buffer.concat([Buffer.from(`APPEND Binary ~{${message.length}+}\r\n`), message])), /t\d+ OK/);
+    const message = Buffer.concat([
+      Buffer.from('Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'),
+      Buffer.from([0, 0x2d, 0xe4, 0x0d, 0x0a]),
+    ]);
+    assert.match(
+      await c.imap(Buffer.concat([Buffer.from(`APPEND Binary ~{${message.length}+}\r\n`), message])),
+      /t\d+ OK/,
+    );
     await c.imap('SELECT Binary');
     const r = await c.imap('FETCH 1 (BINARY.SIZE[1] BINARY.PEEK[1] BODY.PEEK[1])');
-    assert.match(r, /BINARY\.SIZE\[1\] 5 BINARY\[1\] ~\{5\}\r\n\x00-\xe4\r\n/, 'BINARY gives the bytes back, as literal8');
+    assert.match(
+      r,
+      /BINARY\.SIZE\[1\] 5 BINARY\[1\] ~\{5\}\r\n\x00-\xe4\r\n/,
+      'BINARY gives the bytes back, as literal8',
+    );
     assert.match(r, /BODY\[1\] \{10\}\r\nAC3kDQo=\r\n/, 'BODY is base64: no NUL in a literal');
     assert.match(await c.imap('SEARCH SUBJECT NIL'), /\* SEARCH\r\n/);
     c.destroy();
@@ -148,7 +208,8 @@ describe('IMAP4rev1 conformance', () => {
 
   it('keeps subscriptions as names: LSUB \\Noselect for an unsubscribed level, LIST (SUBSCRIBED) \\NonExistent after DELETE', async () => {
     const c = await session();
-    for (const cmd of ['CREATE Sub/child', 'SUBSCRIBE Sub/child', 'CREATE Gone', 'SUBSCRIBE Gone', 'DELETE Gone']) assert.match(await c.imap(cmd), /t\d+ OK/, cmd);
+    for (const cmd of ['CREATE Sub/child', 'SUBSCRIBE Sub/child', 'CREATE Gone', 'SUBSCRIBE Gone', 'DELETE Gone'])
+      assert.match(await c.imap(cmd), /t\d+ OK/, cmd);
     const lsub = await c.imap('LSUB "" %');
     assert.match(lsub, /\* LSUB \(\\Noselect\) "\/" "?Sub"?\r\n/, 'Sub has a subscribed child the pattern misses');
     assert.match(lsub, /\* LSUB \(\\Noselect\) "\/" "?Gone"?\r\n/);
@@ -161,15 +222,23 @@ describe('IMAP4rev1 conformance', () => {
 
   it('matches INBOX in any case as the first level of a LIST pattern, and the rest of a name as written (RFC 9051 §5.1)', async () => {
     const c = await session();
-    for (const name of ['INBOX/Lists', 'INBOX/lists', 'Other', 'Inboxes']) assert.match(await c.imap(`CREATE ${name}`), /OK/);
-    const listed = async (pattern: string) => [...(await c.imap(`LIST "" "${pattern}"`)).matchAll(/^\* LIST \([^)]*\) "\/" "?([^"\r\n]+)"?\r$/gm)].map((m) => m[1]).sort();
+    for (const name of ['INBOX/Lists', 'INBOX/lists', 'Other', 'Inboxes'])
+      assert.match(await c.imap(`CREATE ${name}`), /OK/);
+    const listed = async (pattern: string) =>
+      [...(await c.imap(`LIST "" "${pattern}"`)).matchAll(/^\* LIST \([^)]*\) "\/" "?([^"\r\n]+)"?\r$/gm)]
+        .map((m) => m[1])
+        .sort();
     assert.deepEqual(await listed('INBOX/lists'), ['INBOX/lists']);
     assert.deepEqual(await listed('inbox/Lists'), ['INBOX/Lists']);
     assert.deepEqual(await listed('InBox'), ['INBOX']);
     assert.deepEqual(await listed('inb*'), ['INBOX']);
     assert.deepEqual(await listed('inbox/*'), ['INBOX/Lists', 'INBOX/lists']);
     assert.deepEqual(await listed('other'), [], 'other names keep their case');
-    assert.deepEqual(await listed('Inbox*'), ['INBOX', 'INBOX/Lists', 'INBOX/lists', 'Inboxes'], 'INBOX in any case, and a name that starts like it as written');
+    assert.deepEqual(
+      await listed('Inbox*'),
+      ['INBOX', 'INBOX/Lists', 'INBOX/lists', 'Inboxes'],
+      'INBOX in any case, and a name that starts like it as written',
+    );
     c.destroy();
   });
 
@@ -185,11 +254,17 @@ describe('IMAP4rev1 conformance', () => {
 
   it('writes ENVELOPE groups without comment-only members, and source routes as the adl', async () => {
     await (await session()).imap('CREATE Env');
-    await append('Env', 'From: <@route:user@domain>\nTo: group: g1@d1.org;, list: (only a comment) ;\nSubject: e\n\nx\n');
+    await append(
+      'Env',
+      'From: <@route:user@domain>\nTo: group: g1@d1.org;, list: (only a comment) ;\nSubject: e\n\nx\n',
+    );
     const c = await session('Env');
     const r = await c.imap('FETCH 1 ENVELOPE');
     assert.match(r, /\(\(NIL "@route" "user" "domain"\)\)/);
-    assert.match(r, /\(\(NIL NIL "group" NIL\)\(NIL NIL "g1" "d1\.org"\)\(NIL NIL NIL NIL\)\(NIL NIL "list" NIL\)\(NIL NIL NIL NIL\)\)/);
+    assert.match(
+      r,
+      /\(\(NIL NIL "group" NIL\)\(NIL NIL "g1" "d1\.org"\)\(NIL NIL NIL NIL\)\(NIL NIL "list" NIL\)\(NIL NIL NIL NIL\)\)/,
+    );
     c.destroy();
   });
 });

@@ -14,12 +14,23 @@ let t: TestServer;
 
 async function deliver(to: string, subject: string, body = 'hello body'): Promise<void> {
   const c = await RawSmtp.connect(t.port('smtp'));
-  await c.send('x@remote.example', [to], `From: X Sender <x@remote.example>\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@remote.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--b--\r\n`);
+  await c.send(
+    'x@remote.example',
+    [to],
+    `From: X Sender <x@remote.example>\r\nTo: ${to}\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@remote.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\nAAECAw==\r\n--b--\r\n`,
+  );
   c.close();
 }
 
 function flow(user = 'ann@example.com', pass = PW): ImapFlow {
-  return new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, auth: { user, pass }, logger: false, tls: { rejectUnauthorized: false, servername: 'mail.example.com' } });
+  return new ImapFlow({
+    host: '127.0.0.1',
+    port: t.port('imaps'),
+    secure: true,
+    auth: { user, pass },
+    logger: false,
+    tls: { rejectUnauthorized: false, servername: 'mail.example.com' },
+  });
 }
 
 before(async () => {
@@ -28,7 +39,8 @@ before(async () => {
   await t.server.directory.addDomain('example.org');
   await t.server.directory.addAccount('ann@example.com', PW);
   await t.server.directory.addAccount('bob@example.com', 'bob password 1');
-  for (let i = 1; i <= 5; i++) await deliver('ann@example.com', `message ${i}`, i === 3 ? 'the needle is here' : `plain body ${i}`);
+  for (let i = 1; i <= 5; i++)
+    await deliver('ann@example.com', `message ${i}`, i === 3 ? 'the needle is here' : `plain body ${i}`);
 });
 after(async () => {
   for (const l of t.logs) if (l.level === 'error') console.log('SERVER ERROR', JSON.stringify(l));
@@ -49,7 +61,8 @@ def step(name, f):
 
 describe('IMAP with Python imaplib', () => {
   it('refuses LOGIN before STARTTLS on 143, then works after it', async () => {
-    const out = await python<Record<string, unknown>>(`${IMAPLIB}
+    const out = await python<Record<string, unknown>>(
+      `${IMAPLIB}
 M = imaplib.IMAP4('127.0.0.1', int(os.environ['P']))
 out['caps'] = list(M.capabilities)
 step('plain', lambda: M.login('ann@example.com', '${PW}'))
@@ -58,9 +71,14 @@ step('login', lambda: M.login('ann@example.com', '${PW}'))
 step('list', lambda: M.list())
 step('namespace', lambda: M.namespace())
 M.logout()
-print(json.dumps(out))`, { P: t.port('imap') });
+print(json.dumps(out))`,
+      { P: t.port('imap') },
+    );
     const caps = out.caps as string[];
-    assert.ok(caps.includes('STARTTLS') && caps.includes('LOGINDISABLED') && !caps.includes('AUTH=PLAIN'), caps.join(' '));
+    assert.ok(
+      caps.includes('STARTTLS') && caps.includes('LOGINDISABLED') && !caps.includes('AUTH=PLAIN'),
+      caps.join(' '),
+    );
     assert.match(String(out.plain), /ERROR.*PRIVACYREQUIRED/);
     assert.equal((out.login as [string])[0], 'OK');
     const list = (out.list as [string, string[]])[1];
@@ -70,7 +88,8 @@ print(json.dumps(out))`, { P: t.port('imap') });
   });
 
   it('selects, fetches, stores, searches, copies, expunges and appends over 993', async () => {
-    const out = await python<Record<string, [string, unknown[]] | string>>(`${IMAPLIB}
+    const out = await python<Record<string, [string, unknown[]] | string>>(
+      `${IMAPLIB}
 M = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['P']), ssl_context=ctx)
 M.login('ann@example.com', '${PW}')
 step('select', lambda: M.select('INBOX'))
@@ -100,7 +119,9 @@ step('list_after', lambda: M.list('""', 'Jobs*'))
 step('delete_parent', lambda: M.delete('Jobs'))
 step('close', lambda: M.close())
 M.logout()
-print(json.dumps(out))`, { P: t.port('imaps') });
+print(json.dumps(out))`,
+      { P: t.port('imaps') },
+    );
     const ok = (k: string) => {
       const v = out[k];
       assert.ok(Array.isArray(v) && v[0] === 'OK', `${k}: ${JSON.stringify(v)}`);
@@ -109,12 +130,26 @@ print(json.dumps(out))`, { P: t.port('imaps') });
     ok('select');
     const untagged = out.untagged as unknown as Record<string, string[]>;
     assert.deepEqual(untagged.EXISTS, ['5']);
-    assert.deepEqual(untagged.RECENT, ['5'], 'the first session to SELECT gets the new mail as \\Recent (RFC 3501 §2.3.2)');
-    assert.ok(untagged.UIDVALIDITY && untagged.UIDNEXT && untagged.PERMANENTFLAGS && untagged.FLAGS, JSON.stringify(untagged));
+    assert.deepEqual(
+      untagged.RECENT,
+      ['5'],
+      'the first session to SELECT gets the new mail as \\Recent (RFC 3501 §2.3.2)',
+    );
+    assert.ok(
+      untagged.UIDVALIDITY && untagged.UIDNEXT && untagged.PERMANENTFLAGS && untagged.FLAGS,
+      JSON.stringify(untagged),
+    );
     const fetched = ok('fetch').join('\n');
-    assert.match(fetched, /^1 \(UID 1 FLAGS \(\\Recent\) RFC822.SIZE \d+ INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000" ENVELOPE \("Thu, 26 Nov 2026 10:00:00 \+0000" "message 1" \(\("X Sender" NIL "x" "remote.example"\)\)/m);
+    assert.match(
+      fetched,
+      /^1 \(UID 1 FLAGS \(\\Recent\) RFC822.SIZE \d+ INTERNALDATE "\d\d-\w{3}-\d{4} \d\d:\d\d:\d\d \+0000" ENVELOPE \("Thu, 26 Nov 2026 10:00:00 \+0000" "message 1" \(\("X Sender" NIL "x" "remote.example"\)\)/m,
+    );
     const sections = JSON.stringify(ok('sections'));
-    assert.match(sections, /"From: X Sender <x@remote.example>\\r\\nSubject: message 3\\r\\n\\r\\n"/, 'header fields in message order');
+    assert.match(
+      sections,
+      /"From: X Sender <x@remote.example>\\r\\nSubject: message 3\\r\\n\\r\\n"/,
+      'header fields in message order',
+    );
     assert.match(sections, /the needle is here/);
     assert.match(sections, /BINARY\[2\] ~\{4\}/, 'BINARY decodes base64 (4 bytes)');
     assert.match(sections, /BINARY.SIZE\[2\] 4/);
@@ -158,8 +193,14 @@ describe('IMAP with ImapFlow', () => {
       assert.equal(msg.envelope!.subject, 'message 3');
       assert.equal(msg.envelope!.from![0]!.address, 'x@remote.example');
       assert.equal(msg.bodyStructure!.type, 'multipart/mixed');
-      assert.deepEqual(msg.bodyStructure!.childNodes!.map((n) => n.type), ['text/plain', 'application/octet-stream']);
-      assert.match(msg.source!.toString(), /^Return-Path: <x@remote.example>\r\nDelivered-To: ann@example.com\r\nReceived: /);
+      assert.deepEqual(
+        msg.bodyStructure!.childNodes!.map((n) => n.type),
+        ['text/plain', 'application/octet-stream'],
+      );
+      assert.match(
+        msg.source!.toString(),
+        /^Return-Path: <x@remote.example>\r\nDelivered-To: ann@example.com\r\nReceived: /,
+      );
       const list = await c.list();
       assert.ok(list.some((m) => m.specialUse === '\\Trash'));
     } finally {
@@ -184,7 +225,9 @@ describe('IMAP with ImapFlow', () => {
       const got: string[] = [];
       for await (const m of c.fetch('1:*', { source: true, uid: true })) got.push(m.source!.toString());
       assert.equal(got.length, sent.length);
-      got.forEach((g, i) => assert.ok(g === sent[i], `message ${i + 1} differs (${g.length} vs ${sent[i]!.length} bytes)`));
+      got.forEach((g, i) =>
+        assert.ok(g === sent[i], `message ${i + 1} differs (${g.length} vs ${sent[i]!.length} bytes)`),
+      );
     } finally {
       lock.release();
       await c.logout();
@@ -207,8 +250,12 @@ describe('IMAP with ImapFlow', () => {
       await new Promise((r) => setTimeout(r, 200));
       const waitFor = async (pattern: RegExp) => {
         const deadline = Date.now() + 3000;
-        while (!events.some((e) => pattern.test(e)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-        assert.ok(events.some((e) => pattern.test(e)), `expected ${pattern}, got ${events.join('; ')}`);
+        while (!events.some((e) => pattern.test(e)) && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 20));
+        assert.ok(
+          events.some((e) => pattern.test(e)),
+          `expected ${pattern}, got ${events.join('; ')}`,
+        );
       };
       await deliver('ann@example.com', 'live one');
       await waitFor(new RegExp(`exists ${before + 1}`));
@@ -228,9 +275,16 @@ describe('IMAP with ImapFlow', () => {
 });
 
 describe('IMAP robustness', () => {
-  async function rawSession(port: number, lines: Array<string | Buffer>, waitMs = 300, secure = false): Promise<string> {
+  async function rawSession(
+    port: number,
+    lines: Array<string | Buffer>,
+    waitMs = 300,
+    secure = false,
+  ): Promise<string> {
     return new Promise((resolve) => {
-      const s = secure ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect(port, '127.0.0.1');
+      const s = secure
+        ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false })
+        : net.connect(port, '127.0.0.1');
       let out = '';
       s.on('data', (d) => (out += d.toString('latin1')));
       s.on('error', () => {});
@@ -249,21 +303,37 @@ describe('IMAP robustness', () => {
 
   it('answers a garbage corpus with BAD while another client keeps working', async () => {
     const garbage: Array<string | Buffer> = [
-      'l1 LOGIN bob@example.com "bob password 1"\r\n', 's1 SELECT INBOX\r\n',
-      `a9 ${'X'.repeat(1 << 20)}\r\n`, 'a1 NOOP (unbalanced\r\n', 'a2 FETCH 1:* (FLAGS\r\n', 'a3 FETCH 0:5 FLAGS\r\n', 'a4 FETCH 1,,2 FLAGS\r\n',
+      'l1 LOGIN bob@example.com "bob password 1"\r\n',
+      's1 SELECT INBOX\r\n',
+      `a9 ${'X'.repeat(1 << 20)}\r\n`,
+      'a1 NOOP (unbalanced\r\n',
+      'a2 FETCH 1:* (FLAGS\r\n',
+      'a3 FETCH 0:5 FLAGS\r\n',
+      'a4 FETCH 1,,2 FLAGS\r\n',
       Buffer.concat([Buffer.from('a5 LOGIN '), Buffer.from([0xff, 0xfe, 0x00]), Buffer.from(' x\r\n')]),
-      'a6 FROBNICATE\r\n', 'a7 SELECT\r\n', 'a8 LOGIN "unterminated\r\n', 'a10 NOOP\r\n', '\r\n', '(((\r\n',
+      'a6 FROBNICATE\r\n',
+      'a7 SELECT\r\n',
+      'a8 LOGIN "unterminated\r\n',
+      'a10 NOOP\r\n',
+      '\r\n',
+      '(((\r\n',
     ];
-    const other = new Promise<string>((resolve) => setTimeout(async () => {
-      const out = await python<string>(`${IMAPLIB}
+    const other = new Promise<string>((resolve) =>
+      setTimeout(async () => {
+        const out = await python<string>(
+          `${IMAPLIB}
 M = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['P']), ssl_context=ctx)
 M.login('bob@example.com', 'bob password 1')
-print(json.dumps(M.noop()[0]))`, { P: t.port('imaps') });
-      resolve(out);
-    }, 50));
+print(json.dumps(M.noop()[0]))`,
+          { P: t.port('imaps') },
+        );
+        resolve(out);
+      }, 50),
+    );
     const reply = await rawSession(t.port('imaps'), garbage, 800, true);
     assert.match(reply, /\r\ns1 OK /, reply.slice(0, 2000));
-    for (const tag of ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8']) assert.match(reply, new RegExp(`\\r\\n${tag} BAD `), `${tag}: ${reply.slice(0, 2000)}`);
+    for (const tag of ['a1', 'a2', 'a3', 'a4', 'a5', 'a6', 'a7', 'a8'])
+      assert.match(reply, new RegExp(`\\r\\n${tag} BAD `), `${tag}: ${reply.slice(0, 2000)}`);
     assert.match(reply, /\r\na9 BAD Line too long/);
     assert.match(reply, /\r\na10 OK /, 'the session survives bad commands');
     assert.match(reply, /\r\n\* BAD /, 'untagged BAD without a tag');
@@ -273,19 +343,29 @@ print(json.dumps(M.noop()[0]))`, { P: t.port('imaps') });
   it('keeps serving others while a client stops reading a large FETCH', async () => {
     const account = await t.server.directory.addAccount('big@example.com', 'big password 1');
     const chunk = 'z'.repeat(998) + '\r\n';
-    for (let i = 0; i < 30; i++) await t.server.mailboxes.append(account.id, 'INBOX', Buffer.from(`Subject: big ${i}\r\n\r\n${chunk.repeat(1000)}`), [], undefined);
+    for (let i = 0; i < 30; i++)
+      await t.server.mailboxes.append(
+        account.id,
+        'INBOX',
+        Buffer.from(`Subject: big ${i}\r\n\r\n${chunk.repeat(1000)}`),
+        [],
+        undefined,
+      );
     const stalled = tls.connect({ port: t.port('imaps'), host: '127.0.0.1', rejectUnauthorized: false });
     await new Promise((r) => stalled.once('secureConnect', r));
     stalled.write('a LOGIN big@example.com "big password 1"\r\nb SELECT INBOX\r\nc FETCH 1:* BODY[]\r\n');
     await new Promise((r) => setTimeout(r, 300));
     stalled.pause(); // reads nothing more: 30 MB wait on the server side
     const started = Date.now();
-    const out = await python<string>(`${IMAPLIB}
+    const out = await python<string>(
+      `${IMAPLIB}
 M = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['P']), ssl_context=ctx)
 M.login('ann@example.com', '${PW}')
 M.select('INBOX')
 typ, data = M.fetch('1', '(BODY.PEEK[HEADER.FIELDS (SUBJECT)])')
-print(json.dumps(typ))`, { P: t.port('imaps') });
+print(json.dumps(typ))`,
+      { P: t.port('imaps') },
+    );
     assert.equal(out, 'OK');
     assert.ok(Date.now() - started < 20_000);
     const rss = process.memoryUsage().rss;
@@ -322,13 +402,33 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     const open = text.indexOf('BODY[] {') + 'BODY[] {'.length;
     const size = Number(text.slice(open, text.indexOf('}', open)));
     const literalStart = text.indexOf('}\r\n', open) + 3;
-    assert.ok(text.slice(literalStart, literalStart + size).endsWith(message.toString('latin1')), 'the literal holds the message and nothing else');
-    assert.equal(text.slice(literalStart + size, literalStart + size + 3), ')\r\n', 'the FETCH response closes right after the literal');
+    assert.ok(
+      text.slice(literalStart, literalStart + size).endsWith(message.toString('latin1')),
+      'the literal holds the message and nothing else',
+    );
+    assert.equal(
+      text.slice(literalStart + size, literalStart + size + 3),
+      ')\r\n',
+      'the FETCH response closes right after the literal',
+    );
     c.destroy();
   });
 
   it('sends mailbox names in modified UTF-7, or UTF-8 once enabled', async () => {
-    const reply = await rawSession(t.port('imaps'), ['a LOGIN bob@example.com "bob password 1"\r\n', 'b CREATE "&AMQ-rger"\r\n', 'c LIST "" "&AMQ-*"\r\n', 'd ENABLE UTF8=ACCEPT\r\n', 'e LIST "" "Ä*"\r\n', 'f CREATE "Entwürfe"\r\n', 'g STATUS "Entwürfe" (MESSAGES)\r\n'], 400, true);
+    const reply = await rawSession(
+      t.port('imaps'),
+      [
+        'a LOGIN bob@example.com "bob password 1"\r\n',
+        'b CREATE "&AMQ-rger"\r\n',
+        'c LIST "" "&AMQ-*"\r\n',
+        'd ENABLE UTF8=ACCEPT\r\n',
+        'e LIST "" "Ä*"\r\n',
+        'f CREATE "Entwürfe"\r\n',
+        'g STATUS "Entwürfe" (MESSAGES)\r\n',
+      ],
+      400,
+      true,
+    );
     const text = Buffer.from(reply, 'latin1').toString('utf8');
     assert.match(text, /\* LIST \(\\HasNoChildren\) "\/" "&AMQ-rger"\r\nc OK/);
     assert.match(text, /\* ENABLED UTF8=ACCEPT/);
@@ -339,16 +439,30 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
 
   it('appends several messages at once (MULTIAPPEND) and expunges by UID (UIDPLUS)', async () => {
     await t.server.directory.addAccount('multi@example.com', 'multi password 1');
-    const reply = await rawSession(t.port('imaps'), [
-      'a LOGIN multi@example.com "multi password 1"\r\n',
-      'b APPEND INBOX (\\Seen) {14+}\r\nSubject: one\r\n (\\Deleted) {14+}\r\nSubject: two\r\n {16+}\r\nSubject: three\r\n\r\n',
-      'c SELECT INBOX\r\n', 'd STORE 3 +FLAGS.SILENT (\\Deleted)\r\n', 'e UID EXPUNGE 2\r\n', 'f FETCH 1:* (UID FLAGS)\r\n',
-      'g UNSELECT\r\n', 'h STATUS INBOX (MESSAGES)\r\n', 'i CHECK\r\n',
-    ], 600, true);
+    const reply = await rawSession(
+      t.port('imaps'),
+      [
+        'a LOGIN multi@example.com "multi password 1"\r\n',
+        'b APPEND INBOX (\\Seen) {14+}\r\nSubject: one\r\n (\\Deleted) {14+}\r\nSubject: two\r\n {16+}\r\nSubject: three\r\n\r\n',
+        'c SELECT INBOX\r\n',
+        'd STORE 3 +FLAGS.SILENT (\\Deleted)\r\n',
+        'e UID EXPUNGE 2\r\n',
+        'f FETCH 1:* (UID FLAGS)\r\n',
+        'g UNSELECT\r\n',
+        'h STATUS INBOX (MESSAGES)\r\n',
+        'i CHECK\r\n',
+      ],
+      600,
+      true,
+    );
     assert.match(reply, /\r\nb OK \[APPENDUID \d+ 1:3\] /, 'RFC 4315 §3: a uid-set');
     assert.match(reply, /\* 3 EXISTS/);
     assert.match(reply, /\* 2 EXPUNGE\r\ne OK/, 'only UID 2 goes, though 3 is \\Deleted too');
-    assert.match(reply, /\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\)\)\r\n\* 2 FETCH \(UID 3 FLAGS \(\\Deleted \\Recent\)\)\r\nf OK/, 'this session claimed the new messages as \\Recent');
+    assert.match(
+      reply,
+      /\* 1 FETCH \(UID 1 FLAGS \(\\Seen \\Recent\)\)\r\n\* 2 FETCH \(UID 3 FLAGS \(\\Deleted \\Recent\)\)\r\nf OK/,
+      'this session claimed the new messages as \\Recent',
+    );
     assert.match(reply, /\* STATUS "?INBOX"? \(MESSAGES 2\)/, 'UNSELECT does not expunge');
     assert.match(reply, /\r\ni BAD /, 'CHECK needs a selected mailbox');
   });
@@ -370,13 +484,26 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
   });
 
   it('answers LIST-EXTENDED selections with RECURSIVEMATCH and CHILDINFO (RFC 5258)', async () => {
-    const reply = await rawSession(t.port('imaps'), [
-      'a LOGIN bob@example.com "bob password 1"\r\n', 'b CREATE Lists/Postern\r\n', 'c SUBSCRIBE Lists/Postern\r\n',
-      'd LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"\r\n', 'e LIST (SPECIAL-USE) "" "*" RETURN (SUBSCRIBED STATUS (MESSAGES))\r\n',
-      'f LIST (RECURSIVEMATCH) "" "*"\r\n', 'g LIST (BOGUS) "" "*"\r\n', 'h LSUB "" "Lists*"\r\n',
-    ], 500, true);
+    const reply = await rawSession(
+      t.port('imaps'),
+      [
+        'a LOGIN bob@example.com "bob password 1"\r\n',
+        'b CREATE Lists/Postern\r\n',
+        'c SUBSCRIBE Lists/Postern\r\n',
+        'd LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"\r\n',
+        'e LIST (SPECIAL-USE) "" "*" RETURN (SUBSCRIBED STATUS (MESSAGES))\r\n',
+        'f LIST (RECURSIVEMATCH) "" "*"\r\n',
+        'g LIST (BOGUS) "" "*"\r\n',
+        'h LSUB "" "Lists*"\r\n',
+      ],
+      500,
+      true,
+    );
     assert.match(reply, /\* LIST \(\\HasChildren\) "\/" "Lists" \("CHILDINFO" \("SUBSCRIBED"\)\)\r\n/);
-    assert.match(reply, /\* LIST \(\\HasNoChildren \\Sent \\Subscribed\) "\/" "Sent"\r\n\* STATUS "Sent" \(MESSAGES 0\)/);
+    assert.match(
+      reply,
+      /\* LIST \(\\HasNoChildren \\Sent \\Subscribed\) "\/" "Sent"\r\n\* STATUS "Sent" \(MESSAGES 0\)/,
+    );
     assert.doesNotMatch(reply.slice(reply.indexOf('e OK')), /^\* LIST .*"INBOX"/m);
     assert.match(reply, /\r\nf BAD /);
     assert.match(reply, /\r\ng BAD /);
@@ -385,13 +512,29 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
 
   it('authenticates with AUTHENTICATE PLAIN, with SASL-IR and with a continuation, and refuses bad credentials', async () => {
     const b64 = (u: string, p: string) => Buffer.from(`\0${u}\0${p}`).toString('base64');
-    const reply = await rawSession(t.port('imaps'), [
-      `a AUTHENTICATE PLAIN ${b64('bob@example.com', 'wrong password')}\r\n`,
-      `b AUTHENTICATE PLAIN ${b64('bob@example.com', 'bob password 1')}\r\n`, 'c LOGOUT\r\n',
-    ], 400, true);
+    const reply = await rawSession(
+      t.port('imaps'),
+      [
+        `a AUTHENTICATE PLAIN ${b64('bob@example.com', 'wrong password')}\r\n`,
+        `b AUTHENTICATE PLAIN ${b64('bob@example.com', 'bob password 1')}\r\n`,
+        'c LOGOUT\r\n',
+      ],
+      400,
+      true,
+    );
     assert.match(reply, /\r\na NO \[AUTHENTICATIONFAILED\] /);
     assert.match(reply, /\r\nb OK \[CAPABILITY [^\]]*\] Logged in/);
-    const continued = await rawSession(t.port('imaps'), ['a AUTHENTICATE PLAIN\r\n', `${b64('bob@example.com', 'bob password 1')}\r\n`, 'b NOOP\r\n', 'c AUTHENTICATE PLAIN\r\n'], 400, true);
+    const continued = await rawSession(
+      t.port('imaps'),
+      [
+        'a AUTHENTICATE PLAIN\r\n',
+        `${b64('bob@example.com', 'bob password 1')}\r\n`,
+        'b NOOP\r\n',
+        'c AUTHENTICATE PLAIN\r\n',
+      ],
+      400,
+      true,
+    );
     assert.match(continued, /\r\n\+ \r\na OK /);
     assert.match(continued, /\r\nb OK /);
     assert.match(continued, /\r\nc BAD /, 'AUTHENTICATE after login is refused');
@@ -405,21 +548,53 @@ print(json.dumps(typ))`, { P: t.port('imaps') });
     assert.doesNotMatch(reply, /\r\n\+ /);
   });
 
-  it('serves each domain its certificate by SNI on 993 and after STARTTLS on 143', { skip: peer('openssl', 'openssl') }, async () => {
-    for (const [args, cn] of [[['-connect', `127.0.0.1:${t.port('imaps')}`, '-servername', 'mail.example.org'], 'mail.example.org'], [['-connect', `127.0.0.1:${t.port('imap')}`, '-starttls', 'imap', '-servername', 'mail.example.org'], 'mail.example.org'], [['-connect', `127.0.0.1:${t.port('imap')}`, '-starttls', 'imap', '-servername', 'mail.example.com'], 'mail.example.com']] as const) {
-      const r = await run('openssl', ['s_client', ...args], { input: 'a LOGOUT\r\n', timeoutMs: 15_000 });
-      assert.match(r.stdout, new RegExp(`subject=CN ?= ?${cn.replace(/\./g, '\\.')}`), r.stdout.slice(0, 300));
-    }
-  });
+  it(
+    'serves each domain its certificate by SNI on 993 and after STARTTLS on 143',
+    { skip: peer('openssl', 'openssl') },
+    async () => {
+      for (const [args, cn] of [
+        [['-connect', `127.0.0.1:${t.port('imaps')}`, '-servername', 'mail.example.org'], 'mail.example.org'],
+        [
+          ['-connect', `127.0.0.1:${t.port('imap')}`, '-starttls', 'imap', '-servername', 'mail.example.org'],
+          'mail.example.org',
+        ],
+        [
+          ['-connect', `127.0.0.1:${t.port('imap')}`, '-starttls', 'imap', '-servername', 'mail.example.com'],
+          'mail.example.com',
+        ],
+      ] as const) {
+        const r = await run('openssl', ['s_client', ...args], { input: 'a LOGOUT\r\n', timeoutMs: 15_000 });
+        assert.match(r.stdout, new RegExp(`subject=CN ?= ?${cn.replace(/\./g, '\\.')}`), r.stdout.slice(0, 300));
+      }
+    },
+  );
 
   it('works with curl imaps:// and imap:// with STARTTLS', { skip: peer('curl', 'curl') }, async () => {
-    const r = await run('curl', ['-sk', '--user', `bob@example.com:bob password 1`, `imaps://127.0.0.1:${t.port('imaps')}/INBOX`, '-X', 'STATUS INBOX (MESSAGES)']);
+    const r = await run('curl', [
+      '-sk',
+      '--user',
+      `bob@example.com:bob password 1`,
+      `imaps://127.0.0.1:${t.port('imaps')}/INBOX`,
+      '-X',
+      'STATUS INBOX (MESSAGES)',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /STATUS "?INBOX"? \(MESSAGES 0\)/);
     await deliver('bob@example.com', 'for curl', 'curl body text');
-    const m = await run('curl', ['-sk', '--user', 'bob@example.com:bob password 1', `imaps://127.0.0.1:${t.port('imaps')}/INBOX;UID=1`]);
+    const m = await run('curl', [
+      '-sk',
+      '--user',
+      'bob@example.com:bob password 1',
+      `imaps://127.0.0.1:${t.port('imaps')}/INBOX;UID=1`,
+    ]);
     assert.equal(m.code, 0, m.stderr);
-    const starttls = await run('curl', ['-sk', '--ssl-reqd', '--user', 'bob@example.com:bob password 1', `imap://127.0.0.1:${t.port('imap')}/INBOX;UID=1`]);
+    const starttls = await run('curl', [
+      '-sk',
+      '--ssl-reqd',
+      '--user',
+      'bob@example.com:bob password 1',
+      `imap://127.0.0.1:${t.port('imap')}/INBOX;UID=1`,
+    ]);
     assert.equal(starttls.code, 0, `curl imap:// with STARTTLS: ${starttls.stderr}`);
     assert.match(starttls.stdout, /Subject: for curl/);
     assert.match(m.stdout, /Subject: for curl/);

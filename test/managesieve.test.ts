@@ -42,7 +42,14 @@ const UNKNOWN_COMMAND = 'keep;\nfrobnicate;\n';
 /** Log lines must never carry passwords or script text. */
 function assertNoSecretsLogged(): void {
   const text = JSON.stringify(t.logs);
-  for (const secret of ['ann password 1', 'bob password 1', 'cy password 1', 'dee password 1', 'fileinto "Lists"', 'frobnicate']) {
+  for (const secret of [
+    'ann password 1',
+    'bob password 1',
+    'cy password 1',
+    'dee password 1',
+    'fileinto "Lists"',
+    'frobnicate',
+  ]) {
     assert.ok(!text.includes(secret), `the log contains ${secret}`);
   }
 }
@@ -50,7 +57,22 @@ function assertNoSecretsLogged(): void {
 describe('ManageSieve with sieve-connect', () => {
   const sieveConnect = (user: string, password: string, args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn('sieve-connect', ['--server', '127.0.0.1', '--port', String(t.port('managesieve')), '--user', user, '--passwordfd', '3', '--notlsverify', ...args], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+      const child = spawn(
+        'sieve-connect',
+        [
+          '--server',
+          '127.0.0.1',
+          '--port',
+          String(t.port('managesieve')),
+          '--user',
+          user,
+          '--passwordfd',
+          '3',
+          '--notlsverify',
+          ...args,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -63,69 +85,89 @@ describe('ManageSieve with sieve-connect', () => {
       });
     });
 
-  it('uploads, lists, activates, downloads, checks, deactivates and deletes over STARTTLS', { skip: peer('sieve-connect', 'sieve-connect') }, async () => {
-    const dir = tempDir();
-    const file = (name: string, text: string) => {
-      const f = path.join(dir, name);
-      writeFileSync(f, text);
-      return f;
-    };
-    const ann = (...args: string[]) => sieveConnect('ann@example.com', 'ann password 1', args);
-    const id = ids.get('ann')!;
+  it(
+    'uploads, lists, activates, downloads, checks, deactivates and deletes over STARTTLS',
+    { skip: peer('sieve-connect', 'sieve-connect') },
+    async () => {
+      const dir = tempDir();
+      const file = (name: string, text: string) => {
+        const f = path.join(dir, name);
+        writeFileSync(f, text);
+        return f;
+      };
+      const ann = (...args: string[]) => sieveConnect('ann@example.com', 'ann password 1', args);
+      const id = ids.get('ann')!;
 
-    const up = await ann('--upload', '--localsieve', file('good.sieve', GOOD), '--remotesieve', 'main filter');
-    assert.equal(up.code, 0, up.stdout + up.stderr);
-    assert.equal((await t.server.store.sieve.get(id, 'main filter'))?.content, GOOD, 'stored byte for byte (UTF-8 included)');
-    assert.equal((await ann('--upload', '--localsieve', file('other.sieve', 'keep;\n'), '--remotesieve', 'other')).code, 0);
+      const up = await ann('--upload', '--localsieve', file('good.sieve', GOOD), '--remotesieve', 'main filter');
+      assert.equal(up.code, 0, up.stdout + up.stderr);
+      assert.equal(
+        (await t.server.store.sieve.get(id, 'main filter'))?.content,
+        GOOD,
+        'stored byte for byte (UTF-8 included)',
+      );
+      assert.equal(
+        (await ann('--upload', '--localsieve', file('other.sieve', 'keep;\n'), '--remotesieve', 'other')).code,
+        0,
+      );
 
-    let list = await ann('--list');
-    assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(list.stdout.trim().split('\n').sort(), ['"main filter"', '"other"']);
+      let list = await ann('--list');
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(list.stdout.trim().split('\n').sort(), ['"main filter"', '"other"']);
 
-    const act = await ann('--activate', '--remotesieve', 'main filter');
-    assert.equal(act.code, 0, act.stderr);
-    assert.equal((await t.server.store.sieve.active(id))?.name, 'main filter');
-    list = await ann('--list');
-    assert.ok(list.stdout.split('\n').includes('"main filter" ACTIVE'), list.stdout);
+      const act = await ann('--activate', '--remotesieve', 'main filter');
+      assert.equal(act.code, 0, act.stderr);
+      assert.equal((await t.server.store.sieve.active(id))?.name, 'main filter');
+      list = await ann('--list');
+      assert.ok(list.stdout.split('\n').includes('"main filter" ACTIVE'), list.stdout);
 
-    const out = path.join(dir, 'downloaded.sieve');
-    const down = await ann('--download', '--remotesieve', 'main filter', '--localsieve', out);
-    assert.equal(down.code, 0, down.stderr);
-    assert.equal(readFileSync(out, 'utf8'), GOOD);
+      const out = path.join(dir, 'downloaded.sieve');
+      const down = await ann('--download', '--remotesieve', 'main filter', '--localsieve', out);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(readFileSync(out, 'utf8'), GOOD);
 
-    const check = await ann('--checkscript', '--localsieve', file('good2.sieve', GOOD));
-    assert.equal(check.code, 0, check.stderr);
-    const badCheck = await ann('--checkscript', '--localsieve', file('broken.sieve', MISSING_SEMICOLON));
-    assert.notEqual(badCheck.code, 0);
-    assert.match(badCheck.stderr, /CHECKSCRIPT failed: NO "line 3: unexpected \\"keep\\"/);
+      const check = await ann('--checkscript', '--localsieve', file('good2.sieve', GOOD));
+      assert.equal(check.code, 0, check.stderr);
+      const badCheck = await ann('--checkscript', '--localsieve', file('broken.sieve', MISSING_SEMICOLON));
+      assert.notEqual(badCheck.code, 0);
+      assert.match(badCheck.stderr, /CHECKSCRIPT failed: NO "line 3: unexpected \\"keep\\"/);
 
-    const broken = await ann('--upload', '--localsieve', path.join(dir, 'broken.sieve'), '--remotesieve', 'broken');
-    assert.notEqual(broken.code, 0, 'a script that does not compile is refused');
-    assert.match(broken.stderr, /PUTSCRIPT\(broken\) failed: NO "line 3: unexpected \\"keep\\"/);
-    const unknown = await ann('--upload', '--localsieve', file('unknown.sieve', UNKNOWN_COMMAND), '--remotesieve', 'broken');
-    assert.notEqual(unknown.code, 0);
-    assert.match(unknown.stderr, /NO "line 2: unknown command \\"frobnicate\\""/);
-    assert.equal(await t.server.store.sieve.get(id, 'broken'), undefined, 'nothing stored');
+      const broken = await ann('--upload', '--localsieve', path.join(dir, 'broken.sieve'), '--remotesieve', 'broken');
+      assert.notEqual(broken.code, 0, 'a script that does not compile is refused');
+      assert.match(broken.stderr, /PUTSCRIPT\(broken\) failed: NO "line 3: unexpected \\"keep\\"/);
+      const unknown = await ann(
+        '--upload',
+        '--localsieve',
+        file('unknown.sieve', UNKNOWN_COMMAND),
+        '--remotesieve',
+        'broken',
+      );
+      assert.notEqual(unknown.code, 0);
+      assert.match(unknown.stderr, /NO "line 2: unknown command \\"frobnicate\\""/);
+      assert.equal(await t.server.store.sieve.get(id, 'broken'), undefined, 'nothing stored');
 
-    const delActive = await ann('--delete', '--remotesieve', 'main filter');
-    assert.notEqual(delActive.code, 0);
-    assert.match(delActive.stderr, /NO \(ACTIVE\)/);
-    assert.ok(await t.server.store.sieve.get(id, 'main filter'), 'the active script is kept');
+      const delActive = await ann('--delete', '--remotesieve', 'main filter');
+      assert.notEqual(delActive.code, 0);
+      assert.match(delActive.stderr, /NO \(ACTIVE\)/);
+      assert.ok(await t.server.store.sieve.get(id, 'main filter'), 'the active script is kept');
 
-    const deact = await ann('--deactivate');
-    assert.equal(deact.code, 0, deact.stderr);
-    assert.equal(await t.server.store.sieve.active(id), undefined);
-    const del = await ann('--delete', '--remotesieve', 'main filter');
-    assert.equal(del.code, 0, del.stderr);
-    assert.equal(await t.server.store.sieve.get(id, 'main filter'), undefined);
-    assert.deepEqual((await t.server.store.sieve.list(id)).map((s) => s.name), ['other']);
+      const deact = await ann('--deactivate');
+      assert.equal(deact.code, 0, deact.stderr);
+      assert.equal(await t.server.store.sieve.active(id), undefined);
+      const del = await ann('--delete', '--remotesieve', 'main filter');
+      assert.equal(del.code, 0, del.stderr);
+      assert.equal(await t.server.store.sieve.get(id, 'main filter'), undefined);
+      assert.deepEqual(
+        (await t.server.store.sieve.list(id)).map((s) => s.name),
+        ['other'],
+      );
 
-    const wrong = await sieveConnect('ann@example.com', 'not the password', ['--list']);
-    assert.notEqual(wrong.code, 0);
-    assert.match(wrong.stderr, /Authentication refused by server/);
-    assert.equal((await ann('--list')).stdout.trim(), '"other"', 'the server is still usable after a failed login');
-    assertNoSecretsLogged();
-  });
+      const wrong = await sieveConnect('ann@example.com', 'not the password', ['--list']);
+      assert.notEqual(wrong.code, 0);
+      assert.match(wrong.stderr, /Authentication refused by server/);
+      assert.equal((await ann('--list')).stdout.trim(), '"other"', 'the server is still usable after a failed login');
+      assertNoSecretsLogged();
+    },
+  );
 });
 
 /** A ManageSieve client over Python sockets: responses are lists of lines, literals inlined as sent. */
@@ -171,7 +213,8 @@ out = {}
 
 describe('ManageSieve transcripts (Python sockets and ssl)', () => {
   it('greets with capabilities, needs STARTTLS before AUTHENTICATE, then manages scripts', async () => {
-    const out = await python<Record<string, string[]>>(`${PY}
+    const out = await python<Record<string, string[]>>(
+      `${PY}
 c = MS(int(os.environ['P']))
 out['greeting'] = c.response()
 out['auth_plain'] = c.cmd('AUTHENTICATE "PLAIN" "%s"' % plain('bob@example.com', 'bob password 1'))
@@ -220,7 +263,9 @@ try:
     out['after_logout'] = [c.f.readline().decode()]
 except Exception as e:
     out['after_logout'] = ['ERROR ' + str(e)]
-print(json.dumps(out))`, { P: t.port('managesieve'), GOOD, BROKEN: MISSING_SEMICOLON });
+print(json.dumps(out))`,
+      { P: t.port('managesieve'), GOOD, BROKEN: MISSING_SEMICOLON },
+    );
     const greeting = out.greeting!;
     assert.equal(greeting[0], '"IMPLEMENTATION" "Postern"');
     assert.ok(greeting.includes('"SASL" ""'), 'no mechanism before TLS (allow_plaintext_auth is off)');
@@ -228,7 +273,8 @@ print(json.dumps(out))`, { P: t.port('managesieve'), GOOD, BROKEN: MISSING_SEMIC
     assert.ok(greeting.includes('"VERSION" "1.0"'));
     assert.ok(greeting.includes('"MAXREDIRECTS" "4"'));
     const sieveCap = greeting.find((l) => l.startsWith('"SIEVE" '))!;
-    for (const ext of ['fileinto', 'vacation', 'imap4flags', 'variables']) assert.ok(sieveCap.split(/[ "]/).includes(ext), sieveCap);
+    for (const ext of ['fileinto', 'vacation', 'imap4flags', 'variables'])
+      assert.ok(sieveCap.split(/[ "]/).includes(ext), sieveCap);
     assert.ok(!greeting.some((l) => l.startsWith('"OWNER"')));
     assert.match(greeting.at(-1)!, /^OK "/);
     assert.match(out.auth_plain!.at(-1)!, /^NO \(ENCRYPT-NEEDED\) "/);
@@ -272,19 +318,25 @@ print(json.dumps(out))`, { P: t.port('managesieve'), GOOD, BROKEN: MISSING_SEMIC
     assert.match(out.logout![0]!, /^OK/);
     assert.deepEqual(out.after_logout, [''], 'the server closes after LOGOUT');
     const stored = await t.server.store.sieve.list(ids.get('bob')!);
-    assert.deepEqual(stored.map((s) => s.name), ['deux', 'one']);
+    assert.deepEqual(
+      stored.map((s) => s.name),
+      ['deux', 'one'],
+    );
     assertNoSecretsLogged();
   });
 
   it('reports the line of a script error, and sends a NO text with CRLF as a literal', async () => {
-    const out = await python<Record<string, string[]>>(`${PY}
+    const out = await python<Record<string, string[]>>(
+      `${PY}
 c = MS(int(os.environ['P']))
 c.response(); c.cmd('STARTTLS'); c.starttls(); c.response()
 c.cmd('AUTHENTICATE "PLAIN" "%s"' % plain('cy@example.com', 'cy password 1'))
 out['unterminated'] = c.cmd('CHECKSCRIPT ' + lit('keep;\\r\\n/* never closed'))
 out['crlf_name'] = c.cmd('GETSCRIPT ' + lit('a\\r\\nb'))
 out['noop'] = c.cmd('NOOP')
-print(json.dumps(out))`, { P: t.port('managesieve') });
+print(json.dumps(out))`,
+      { P: t.port('managesieve') },
+    );
     assert.deepEqual(out.unterminated, ['NO "line 2: unterminated comment"']);
     const text = 'no script named a\r\nb';
     assert.deepEqual(out.crlf_name, [`NO (NONEXISTENT) {${text.length}}\r\n${text}`]);
@@ -336,7 +388,8 @@ class Raw {
         this.mark += m.index + m[0].length;
         return fresh.slice(0, m.index + m[0].length);
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; got ${JSON.stringify(fresh.slice(0, 500))}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${re}; got ${JSON.stringify(fresh.slice(0, 500))}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -349,7 +402,11 @@ class Raw {
   async startTls(): Promise<void> {
     await this.cmd('STARTTLS');
     this.socket.removeAllListeners('data');
-    const secure = tls.connect({ socket: this.socket as net.Socket, rejectUnauthorized: false, servername: 'mail.example.com' });
+    const secure = tls.connect({
+      socket: this.socket as net.Socket,
+      rejectUnauthorized: false,
+      servername: 'mail.example.com',
+    });
     await new Promise<void>((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
     this.socket = secure;
     this.listen();
@@ -377,7 +434,10 @@ describe('ManageSieve against garbage', () => {
     assert.match(await c.cmd('NOOP {abc+}'), /^NO "Invalid literal"/);
     assert.match(await c.cmd('NOOP "a\\x"'), /^NO "Invalid escape in quoted string"/);
     assert.match(await c.cmd(Buffer.from([0x00, 0xff, 0x01, 0x80, 0x0d, 0x0a])), /^NO "Invalid character"/);
-    assert.match(await c.cmd(Buffer.from([0x4e, 0x4f, 0x4f, 0x50, 0x20, 0x22, 0xc3, 0x28, 0x22, 0x0d, 0x0a])), /^NO "Quoted string is not valid UTF-8"/);
+    assert.match(
+      await c.cmd(Buffer.from([0x4e, 0x4f, 0x4f, 0x50, 0x20, 0x22, 0xc3, 0x28, 0x22, 0x0d, 0x0a])),
+      /^NO "Quoted string is not valid UTF-8"/,
+    );
     assert.match(await c.cmd('NOOP "a" "b"'), /^NO "Wrong number of arguments for NOOP"/);
     assert.match(await c.cmd('HAVESPACE "x" 10'), /^NO "HAVESPACE needs authentication first"/);
     assert.match(await c.cmd(`NOOP "${'x'.repeat(10_000)}"`), /^NO "Line too long"/);
@@ -401,7 +461,11 @@ describe('ManageSieve against garbage', () => {
     let sent = 0;
     while (sent < 100 << 20 && !c.isClosed) {
       sent += chunk.length;
-      if (!c.write(chunk) && !(await Promise.race([c.drained(), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]))) break;
+      if (
+        !c.write(chunk) &&
+        !(await Promise.race([c.drained(), new Promise<boolean>((r) => setTimeout(() => r(false), 500))]))
+      )
+        break;
     }
     assert.match(await c.until(/^BYE .*\r\n/m), /^BYE "Literal of 104857600 bytes is too large"/);
     assert.ok(Date.now() - started < 2000, `BYE after ${Date.now() - started} ms`);
@@ -412,9 +476,15 @@ describe('ManageSieve against garbage', () => {
   it('refuses a script literal over the size limit with QUOTA/MAXSIZE and goes on', async () => {
     const c = await Raw.connect();
     await c.startTls();
-    assert.match(await c.cmd(`AUTHENTICATE "PLAIN" "${Buffer.from('\0dee@example.com\0dee password 1').toString('base64')}"`), /^OK/);
+    assert.match(
+      await c.cmd(`AUTHENTICATE "PLAIN" "${Buffer.from('\0dee@example.com\0dee password 1').toString('base64')}"`),
+      /^OK/,
+    );
     const size = 200 * 1024; // over SIEVE_LIMITS.maxScriptBytes + 1024, under the skip budget
-    assert.match(await c.cmd(`PUTSCRIPT "big" {${size}+}\r\n${'#'.repeat(size - 2)}\r\n`), /^NO \(QUOTA\/MAXSIZE\) "Literal of 204800 bytes is too large"/);
+    assert.match(
+      await c.cmd(`PUTSCRIPT "big" {${size}+}\r\n${'#'.repeat(size - 2)}\r\n`),
+      /^NO \(QUOTA\/MAXSIZE\) "Literal of 204800 bytes is too large"/,
+    );
     assert.match(await c.cmd('LISTSCRIPTS'), /^OK/);
     assert.equal((await t.server.store.sieve.list(ids.get('dee')!)).length, 0);
     c.close();
@@ -424,10 +494,21 @@ describe('ManageSieve against garbage', () => {
     const c = await Raw.connect();
     await c.startTls();
     const b64 = (user: string, pass: string) => Buffer.from(`\0${user}\0${pass}`).toString('base64');
-    assert.match(await c.cmd(`AUTHENTICATE "PLAIN" "${b64('dee@example.com', 'wrong')}"`), /^NO "Authentication failed"/);
-    assert.match(await c.cmd('AUTHENTICATE "PLAIN" "not base64!"'), /^NO "Invalid SASL response: invalid base64 in PLAIN response"/);
+    assert.match(
+      await c.cmd(`AUTHENTICATE "PLAIN" "${b64('dee@example.com', 'wrong')}"`),
+      /^NO "Authentication failed"/,
+    );
+    assert.match(
+      await c.cmd('AUTHENTICATE "PLAIN" "not base64!"'),
+      /^NO "Invalid SASL response: invalid base64 in PLAIN response"/,
+    );
     assert.match(await c.cmd('AUTHENTICATE "DIGEST-MD5"'), /^NO "Mechanism DIGEST-MD5 is not supported"/);
-    assert.match(await c.cmd(`AUTHENTICATE "PLAIN" {${b64('dee@example.com', 'dee password 1').length}+}\r\n${b64('dee@example.com', 'dee password 1')}`), /^OK/);
+    assert.match(
+      await c.cmd(
+        `AUTHENTICATE "PLAIN" {${b64('dee@example.com', 'dee password 1').length}+}\r\n${b64('dee@example.com', 'dee password 1')}`,
+      ),
+      /^OK/,
+    );
     assert.match(await c.cmd('LISTSCRIPTS'), /^OK/);
     c.close();
   });
@@ -437,10 +518,24 @@ describe('ManageSieve against garbage', () => {
     const sieve = new SieveScripts({ store: t.server.store, log, limits: SIEVE_LIMITS });
     const server = net.createServer((socket) => {
       const conn: Connection = {
-        cid: 'idle', listener: 'managesieve', remoteAddress: '127.0.0.1', remotePort: 0, localAddress: '127.0.0.1', localPort: 0, log, socket,
-        isTls: false, tlsInfo: () => undefined, startTls: () => Promise.reject(new Error('no TLS here')), close: () => socket.end(),
+        cid: 'idle',
+        listener: 'managesieve',
+        remoteAddress: '127.0.0.1',
+        remotePort: 0,
+        localAddress: '127.0.0.1',
+        localPort: 0,
+        log,
+        socket,
+        isTls: false,
+        tlsInfo: () => undefined,
+        startTls: () => Promise.reject(new Error('no TLS here')),
+        close: () => socket.end(),
       };
-      const limits = { ...manageSieveLimits({ loginTimeoutMs: 60_000, idleTimeoutMs: 300, maxScriptBytes: 1024 }), allowPlaintextAuth: false, maxBadCommands: 3 };
+      const limits = {
+        ...manageSieveLimits({ loginTimeoutMs: 60_000, idleTimeoutMs: 300, maxScriptBytes: 1024 }),
+        allowPlaintextAuth: false,
+        maxBadCommands: 3,
+      };
       void new ManageSieveSession(conn, { hostname: 'mail.example.com', auth: {} as Auth, sieve, limits }).run();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -13,15 +13,20 @@ let t: TestServer;
 function probe(): Probe {
   return new Probe(async () => {
     const c = await RawClient.connect(t.port('https'), { tls: true });
-    c.write('GET /mail/config-v1.1.xml?emailaddress=ann%40example.com HTTP/1.1\r\nHost: autoconfig.example.com\r\nConnection: close\r\n\r\n');
+    c.write(
+      'GET /mail/config-v1.1.xml?emailaddress=ann%40example.com HTTP/1.1\r\nHost: autoconfig.example.com\r\nConnection: close\r\n\r\n',
+    );
     await c.waitFor(/^HTTP\/1\.1 200 [^]*<\/clientConfig>/);
     c.destroy();
   });
 }
 
-
 before(async () => {
-  t = await startTestServer({ listeners: ['http', 'https'], extraConfig: '[limits]\nmax_connections_per_ip = 20\n', logLevel: 'info' });
+  t = await startTestServer({
+    listeners: ['http', 'https'],
+    extraConfig: '[limits]\nmax_connections_per_ip = 20\n',
+    logLevel: 'info',
+  });
   await t.server.directory.addDomain('example.com');
 });
 

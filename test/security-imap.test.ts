@@ -6,7 +6,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { assertFloodBounded, assertResponsive, memoryInUse, Probe, RawClient, sendUntilClosed, sleep } from './helpers/attack.js';
+import {
+  assertFloodBounded,
+  assertResponsive,
+  memoryInUse,
+  Probe,
+  RawClient,
+  sendUntilClosed,
+  sleep,
+} from './helpers/attack.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { RawSmtp } from './helpers/smtp-client.js';
 
@@ -20,7 +28,6 @@ function probe(): Probe {
   });
 }
 
-
 /** A raw client logged in over TLS with the INBOX selected. */
 async function loggedIn(user = 'ann@example.com', pass = PW, keepText = true): Promise<RawClient> {
   const c = await RawClient.connect(t.port('imaps'), { tls: true, keepText });
@@ -32,15 +39,34 @@ async function loggedIn(user = 'ann@example.com', pass = PW, keepText = true): P
 
 before(async () => {
   // Logs at info: the flood tests run a million commands, and the test keeps every debug line in memory.
-  t = await startTestServer({ listeners: ['smtp', 'imap', 'imaps'], extraConfig: '[limits]\nlogin_timeout = "3s"\n', logLevel: 'info' });
+  t = await startTestServer({
+    listeners: ['smtp', 'imap', 'imaps'],
+    extraConfig: '[limits]\nlogin_timeout = "3s"\n',
+    logLevel: 'info',
+  });
   await t.server.directory.addDomain('example.com');
   await t.server.directory.addAccount('ann@example.com', PW);
   await t.server.directory.addAccount('cap@example.com', 'cap password 1', { quotaBytes: 100_000 });
   const smtp = await RawSmtp.connect(t.port('smtp'));
-  await smtp.send('x@remote.example', ['ann@example.com'], `From: x@remote.example\r\nSubject: big\r\n\r\n${'0123456789abcdef'.repeat(65_536)}\r\n`);
-  await smtp.send('x@remote.example', ['cap@example.com'], `From: x@remote.example\r\nSubject: sixty\r\n\r\n${'x'.repeat(60_000)}\r\n`);
+  await smtp.send(
+    'x@remote.example',
+    ['ann@example.com'],
+    `From: x@remote.example\r\nSubject: big\r\n\r\n${'0123456789abcdef'.repeat(65_536)}\r\n`,
+  );
+  await smtp.send(
+    'x@remote.example',
+    ['cap@example.com'],
+    `From: x@remote.example\r\nSubject: sixty\r\n\r\n${'x'.repeat(60_000)}\r\n`,
+  );
   smtp.close();
-  probeClient = new ImapFlow({ host: '127.0.0.1', port: t.port('imaps'), secure: true, auth: { user: 'ann@example.com', pass: PW }, logger: false, tls: { rejectUnauthorized: false } });
+  probeClient = new ImapFlow({
+    host: '127.0.0.1',
+    port: t.port('imaps'),
+    secure: true,
+    auth: { user: 'ann@example.com', pass: PW },
+    logger: false,
+    tls: { rejectUnauthorized: false },
+  });
   await probeClient.connect();
 });
 
@@ -84,7 +110,8 @@ describe('IMAP before login', () => {
     c.destroy();
     const failed = t.logs.filter((l) => l.msg === 'login failed' && String(l.user).startsWith('nnnn'));
     assert.ok(failed.length >= 1, 'the failure is logged');
-    for (const l of failed) assert.ok(String(l.user).length <= 65, `logged name of ${String(l.user).length} characters`);
+    for (const l of failed)
+      assert.ok(String(l.user).length <= 65, `logged name of ${String(l.user).length} characters`);
   });
 
   it('closes a connection that has not logged in within the login timeout, however slowly it keeps talking', async () => {
@@ -163,7 +190,10 @@ describe('IMAP after login', () => {
     r.write('g FETCH 1 (UID BODY.PEEK[TEXT] RFC822.SIZE BODY.PEEK[TEXT] FLAGS)\r\n');
     await r.waitFor(/\r\ng OK/, 30_000);
     assert.ok(r.bytes - from > 2 * 1048578, 'both sections');
-    assert.match(r.text, /\r\n RFC822\.SIZE \d+ BODY\[TEXT\] \{1048578\}\r\n(0123456789abcdef)+\r\n FLAGS \([^)]*\)\)\r\ng OK/);
+    assert.match(
+      r.text,
+      /\r\n RFC822\.SIZE \d+ BODY\[TEXT\] \{1048578\}\r\n(0123456789abcdef)+\r\n FLAGS \([^)]*\)\)\r\ng OK/,
+    );
     r.destroy();
   });
 
@@ -189,7 +219,8 @@ describe('IMAP after login', () => {
     c.write('a APPEND Bulk {20+}\r\nSubject: x\r\n\r\nbody\r\n\r\n');
     c.write('s SELECT Bulk\r\n');
     await c.waitFor(/\r\ns OK/);
-    for (let i = 0; i < 12; i++) { // doubling: 4,096 messages, the last COPY 2,048 of them at once
+    for (let i = 0; i < 12; i++) {
+      // doubling: 4,096 messages, the last COPY 2,048 of them at once
       const mark = c.text.length;
       c.write(`c${i} COPY 1:* Bulk\r\n`);
       c.write(`x${i} SELECT Bulk\r\n`);
@@ -286,7 +317,9 @@ describe('IMAP after login', () => {
     const p = probe();
     p.start();
     const c = await loggedIn();
-    const b64 = Buffer.alloc(1 << 20, 7).toString('base64').replace(/.{76}/g, '$&\r\n');
+    const b64 = Buffer.alloc(1 << 20, 7)
+      .toString('base64')
+      .replace(/.{76}/g, '$&\r\n');
     const binary = `From: x@remote.example\r\nSubject: b64\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n`;
     c.write(`b APPEND INBOX {${binary.length}+}\r\n${binary}\r\n`);
     await c.waitFor(/\r\nb OK \[APPENDUID \d+ (\d+)\]/);
@@ -295,7 +328,10 @@ describe('IMAP after login', () => {
     await c.waitFor(/\r\nf (OK|NO|BAD)/, 60_000);
     assert.match(c.text, /\r\nf OK/, c.text.slice(-300));
     // The header as it is, then the body decoded.
-    assert.match(c.text.slice(-300), new RegExp(`BINARY\\.SIZE\\[\\] ${binary.indexOf('\r\n\r\n') + 4 + (1 << 20)}\\)\r\nf OK`));
+    assert.match(
+      c.text.slice(-300),
+      new RegExp(`BINARY\\.SIZE\\[\\] ${binary.indexOf('\r\n\r\n') + 4 + (1 << 20)}\\)\r\nf OK`),
+    );
     // A From of 600,000 `<@a:` (2.4 MB): each once sought its '>' to the end of the header.
     const routed = `From: ${'<@a:'.repeat(600_000)}\r\nSubject: routes\r\n\r\nx\r\n`;
     c.write(`r APPEND INBOX {${routed.length}+}\r\n${routed}\r\n`);
@@ -308,7 +344,11 @@ describe('IMAP after login', () => {
     const p = probe();
     p.start();
     const c = await loggedIn();
-    c.write(`l LIST "" (${Array(64).fill(`"${'*a'.repeat(64)}"`).join(' ')})\r\n`);
+    c.write(
+      `l LIST "" (${Array(64)
+        .fill(`"${'*a'.repeat(64)}"`)
+        .join(' ')})\r\n`,
+    );
     await c.waitFor(/\r\nl BAD LIST patterns of more than 4096 characters in all/);
     c.write(`m LIST "" "${'*a'.repeat(1001)}*"\r\n`);
     await c.waitFor(/\r\nm OK/);
@@ -337,12 +377,16 @@ describe('IMAP after login', () => {
   it('bounds the names an account may subscribe to (they need no mailbox, and LSUB walks them all)', async () => {
     const account = (await t.server.store.accounts.get('cap@example.com'))!;
     const already = (await t.server.store.mailboxes.subscriptions(account.id)).length;
-    for (let i = 0; i < 10_000 - already; i++) await t.server.store.mailboxes.setSubscription(account.id, `gone/${i}`, true);
+    for (let i = 0; i < 10_000 - already; i++)
+      await t.server.store.mailboxes.setSubscription(account.id, `gone/${i}`, true);
     const c = await loggedIn('cap@example.com', 'cap password 1');
     const mark = c.text.length;
     c.write('s SUBSCRIBE one-more\r\nr SUBSCRIBE gone/5\r\nu UNSUBSCRIBE gone/5\r\nt SUBSCRIBE one-more\r\n');
     await c.waitFor(/(^|\r\n)t (OK|NO|BAD)/, 10_000, mark).catch(() => undefined);
-    assert.match(c.text.slice(mark), /^s NO \[LIMIT\] [^\r\n]*10000 subscriptions\r\nr OK[^\r\n]*\r\nu OK[^\r\n]*\r\nt OK/);
+    assert.match(
+      c.text.slice(mark),
+      /^s NO \[LIMIT\] [^\r\n]*10000 subscriptions\r\nr OK[^\r\n]*\r\nu OK[^\r\n]*\r\nt OK/,
+    );
     c.destroy();
   });
 

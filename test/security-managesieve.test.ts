@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { assertFloodBounded, assertResponsive, memoryInUse, Probe, RawClient, sendUntilClosed } from './helpers/attack.js';
+import {
+  assertFloodBounded,
+  assertResponsive,
+  memoryInUse,
+  Probe,
+  RawClient,
+  sendUntilClosed,
+} from './helpers/attack.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 
 let t: TestServer;
@@ -18,7 +25,6 @@ function probe(): Probe {
     await probeClient.waitFor(/^OK[^\r\n]*\r\n/m, 10_000, mark);
   });
 }
-
 
 async function greeted(): Promise<RawClient> {
   const c = await RawClient.connect(t.port('managesieve'));
@@ -38,11 +44,17 @@ async function secured(): Promise<RawClient> {
 }
 
 before(async () => {
-  t = await startTestServer({ listeners: ['managesieve'], extraConfig: '[limits]\nlogin_timeout = "3s"\n', logLevel: 'info' });
+  t = await startTestServer({
+    listeners: ['managesieve'],
+    extraConfig: '[limits]\nlogin_timeout = "3s"\n',
+    logLevel: 'info',
+  });
   await t.server.directory.addDomain('example.com');
   await t.server.directory.addAccount('ann@example.com', 'ann password 1');
   probeClient = await secured();
-  probeClient.write(`AUTHENTICATE "PLAIN" "${Buffer.from('\0ann@example.com\0ann password 1').toString('base64')}"\r\n`);
+  probeClient.write(
+    `AUTHENTICATE "PLAIN" "${Buffer.from('\0ann@example.com\0ann password 1').toString('base64')}"\r\n`,
+  );
   await probeClient.waitFor(/OK "Logged in"/);
 });
 
@@ -55,7 +67,9 @@ after(async () => {
 describe('ManageSieve under attack', () => {
   it('drops commands pipelined after STARTTLS', async () => {
     const c = await greeted();
-    c.write(`STARTTLS\r\nAUTHENTICATE "PLAIN" "${Buffer.from('\0ann@example.com\0ann password 1').toString('base64')}"\r\nLISTSCRIPTS\r\n`);
+    c.write(
+      `STARTTLS\r\nAUTHENTICATE "PLAIN" "${Buffer.from('\0ann@example.com\0ann password 1').toString('base64')}"\r\nLISTSCRIPTS\r\n`,
+    );
     await c.waitFor(/OK "Begin TLS negotiation now"\r\n/);
     const before = c.text.length;
     await c.startTls();
@@ -63,7 +77,11 @@ describe('ManageSieve under attack', () => {
     const mark = c.text.length;
     c.write('LISTSCRIPTS\r\n');
     await c.waitFor(/^NO [^\r\n]*\r\n/m, 10_000, mark);
-    assert.match(c.text.slice(mark), /^NO "LISTSCRIPTS needs authentication first"/, 'the injected AUTHENTICATE never ran');
+    assert.match(
+      c.text.slice(mark),
+      /^NO "LISTSCRIPTS needs authentication first"/,
+      'the injected AUTHENTICATE never ran',
+    );
     c.destroy();
   });
 
@@ -103,7 +121,12 @@ describe('ManageSieve under attack', () => {
   });
 
   it('answers malformed SASL PLAIN with NO', async () => {
-    for (const response of ['!!!!', Buffer.from('a\0b\0c\0d').toString('base64'), Buffer.from(`\0${'u'.repeat(300)}\0pw`).toString('base64'), '']) {
+    for (const response of [
+      '!!!!',
+      Buffer.from('a\0b\0c\0d').toString('base64'),
+      Buffer.from(`\0${'u'.repeat(300)}\0pw`).toString('base64'),
+      '',
+    ]) {
       const c = await secured();
       c.write(`AUTHENTICATE "PLAIN" "${response}"\r\n`);
       await c.waitFor(/^NO "Invalid SASL response[^\r\n]*\r\n/m);

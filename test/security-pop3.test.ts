@@ -16,7 +16,8 @@ let probe: Probe;
 /** A well-behaved client: poplib logs in, STATs and QUITs, in a separate process that times its session. */
 function poplibProbe(): Probe {
   return new Probe(async () => {
-    const r = await python<[number, number]>(`
+    const r = await python<[number, number]>(
+      `
 import poplib, ssl, json, os, time
 ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
 started = time.monotonic()
@@ -24,20 +25,29 @@ P = poplib.POP3_SSL('127.0.0.1', int(os.environ['P']), context=ctx, timeout=20)
 P.user('bob@example.com'); P.pass_('bob password 1')
 n = P.stat()[0]
 P.quit()
-print(json.dumps([n, (time.monotonic() - started) * 1000]))`, { P: t.port('pop3s') });
+print(json.dumps([n, (time.monotonic() - started) * 1000]))`,
+      { P: t.port('pop3s') },
+    );
     if (typeof r[0] !== 'number') throw new Error(`poplib got ${JSON.stringify(r)}`);
     return r[1];
   });
 }
 
-
 before(async () => {
-  t = await startTestServer({ listeners: ['smtp', 'pop3', 'pop3s'], extraConfig: '[limits]\nlogin_timeout = "3s"\n', logLevel: 'info' });
+  t = await startTestServer({
+    listeners: ['smtp', 'pop3', 'pop3s'],
+    extraConfig: '[limits]\nlogin_timeout = "3s"\n',
+    logLevel: 'info',
+  });
   await t.server.directory.addDomain('example.com');
   await t.server.directory.addAccount('ann@example.com', 'ann password 1');
   await t.server.directory.addAccount('bob@example.com', 'bob password 1');
   const smtp = await RawSmtp.connect(t.port('smtp'));
-  await smtp.send('x@remote.example', ['ann@example.com'], `From: x@remote.example\r\nSubject: big\r\n\r\n${'.dotted line\r\n'.repeat(300_000)}`);
+  await smtp.send(
+    'x@remote.example',
+    ['ann@example.com'],
+    `From: x@remote.example\r\nSubject: big\r\n\r\n${'.dotted line\r\n'.repeat(300_000)}`,
+  );
   smtp.close();
 });
 
@@ -115,9 +125,15 @@ describe('POP3 under attack', () => {
   it('answers malformed SASL PLAIN with -ERR, never a crash', async () => {
     const c = await RawClient.connect(t.port('pop3s'), { tls: true });
     await c.waitFor(/^\+OK/);
-    const bad = ['AUTH PLAIN !!!!', 'AUTH PLAIN AGFubkBleGFtcGxlLmNvbQ', `AUTH PLAIN ${Buffer.from('\0ann@example.com').toString('base64')}`,
-      `AUTH PLAIN ${Buffer.from('a\0b\0c\0d').toString('base64')}`, `AUTH PLAIN ${Buffer.from(`\0${'u'.repeat(300)}\0pw`).toString('base64')}`,
-      `AUTH PLAIN ${Buffer.from([0, 0xff, 0xfe, 0, 0x41]).toString('base64')}`, 'AUTH PLAIN = extra'];
+    const bad = [
+      'AUTH PLAIN !!!!',
+      'AUTH PLAIN AGFubkBleGFtcGxlLmNvbQ',
+      `AUTH PLAIN ${Buffer.from('\0ann@example.com').toString('base64')}`,
+      `AUTH PLAIN ${Buffer.from('a\0b\0c\0d').toString('base64')}`,
+      `AUTH PLAIN ${Buffer.from(`\0${'u'.repeat(300)}\0pw`).toString('base64')}`,
+      `AUTH PLAIN ${Buffer.from([0, 0xff, 0xfe, 0, 0x41]).toString('base64')}`,
+      'AUTH PLAIN = extra',
+    ];
     for (const line of bad) c.write(`${line}\r\n`);
     c.write('NOOP\r\n');
     await c.waitFor(/(-ERR[^\r\n]*\r\n){7}\+OK\r\n$/);

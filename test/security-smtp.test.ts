@@ -20,7 +20,6 @@ function probe(): Probe {
   });
 }
 
-
 /** A raw client greeted and past EHLO; on submission, over TLS and logged in. */
 async function client(listener: 'smtp' | 'submission' | 'submissions' | 'lmtp', user?: string): Promise<RawClient> {
   const c = await RawClient.connect(t.port(listener), { tls: listener === 'submissions' });
@@ -45,7 +44,8 @@ async function transaction(c: RawClient, from: string, to: string[], content: st
 before(async () => {
   t = await startTestServer({
     listeners: ['smtp', 'submission', 'submissions', 'lmtp'],
-    extraConfig: '[smtp]\nmax_refused_recipients = 20\nrefusal_delay = "50ms"\nmax_refused_recipients_per_ip = 30\n[auth]\nfailure_delay = "0s"\nmax_failures = 5\nlockout = "10m"\n',
+    extraConfig:
+      '[smtp]\nmax_refused_recipients = 20\nrefusal_delay = "50ms"\nmax_refused_recipients_per_ip = 30\n[auth]\nfailure_delay = "0s"\nmax_failures = 5\nlockout = "10m"\n',
   });
   await t.server.directory.addDomain('example.com');
   await t.server.directory.addAccount('ann@example.com', PW);
@@ -66,12 +66,18 @@ describe('SMTP under attack', () => {
     await c.waitFor(/^220 /m);
     await c.smtp('EHLO client.example');
     const mark = c.text.length;
-    c.write(`STARTTLS\r\nAUTH PLAIN ${Buffer.from(`\0ann@example.com\0${PW}`).toString('base64')}\r\nMAIL FROM:<ann@example.com>\r\n`);
+    c.write(
+      `STARTTLS\r\nAUTH PLAIN ${Buffer.from(`\0ann@example.com\0${PW}`).toString('base64')}\r\nMAIL FROM:<ann@example.com>\r\n`,
+    );
     await c.waitFor(/^220 /m, 10_000, mark);
     await c.startTls();
     const inside = c.text.length;
     const hello = await c.smtp('EHLO client.example');
-    assert.equal(c.text.slice(inside).split('\r\n')[0], hello.split('\r\n')[0], 'the first reply inside TLS answers our own command');
+    assert.equal(
+      c.text.slice(inside).split('\r\n')[0],
+      hello.split('\r\n')[0],
+      'the first reply inside TLS answers our own command',
+    );
     assert.match(hello, /^250-/);
     assert.match(await c.smtp('MAIL FROM:<ann@example.com>'), /^530 /, 'not authenticated by the injected AUTH');
     c.destroy();
@@ -79,9 +85,15 @@ describe('SMTP under attack', () => {
 
   it('reverses SRS addresses for bounces only: no relaying through them', async () => {
     const sender = await RawSmtp.connect(t.port('smtp'));
-    await sender.send('x@pass.example', ['fwd@example.com'], 'From: x@pass.example\r\nSubject: forwarded\r\n\r\nhello\r\n');
+    await sender.send(
+      'x@pass.example',
+      ['fwd@example.com'],
+      'From: x@pass.example\r\nSubject: forwarded\r\n\r\nhello\r\n',
+    );
     sender.close();
-    const entry = (await t.server.store.queue.list()).find((q) => q.recipients.some((r) => r.recipient === 'friend@elsewhere.example'));
+    const entry = (await t.server.store.queue.list()).find((q) =>
+      q.recipients.some((r) => r.recipient === 'friend@elsewhere.example'),
+    );
     assert.ok(entry, 'forwarded');
     const srs = entry.sender;
     assert.match(srs, /^SRS0=[A-Z2-7]{8}=/);
@@ -103,35 +115,110 @@ describe('SMTP under attack', () => {
       'Authentication-Results: other.example; spf=pass',
     ].join('\r\n');
     const mx = await client('smtp');
-    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], `${forged}\r\nFrom: x@remote.example\r\nSubject: via mx\r\n\r\nbody`), /^250 /);
+    assert.match(
+      await transaction(
+        mx,
+        'x@remote.example',
+        ['bob@example.com'],
+        `${forged}\r\nFrom: x@remote.example\r\nSubject: via mx\r\n\r\nbody`,
+      ),
+      /^250 /,
+    );
     mx.destroy();
     const sub = await client('submissions', 'ann@example.com');
-    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], `${forged}\r\nFrom: ann@example.com\r\nSubject: via submission\r\n\r\nbody`), /^250 /);
+    assert.match(
+      await transaction(
+        sub,
+        'ann@example.com',
+        ['bob@example.com'],
+        `${forged}\r\nFrom: ann@example.com\r\nSubject: via submission\r\n\r\nbody`,
+      ),
+      /^250 /,
+    );
     sub.destroy();
     const lmtp = await client('lmtp');
-    assert.match(await transaction(lmtp, 'x@remote.example', ['bob@example.com'], `${forged}\r\nFrom: x@remote.example\r\nSubject: via lmtp\r\n\r\nbody`), /^250 /);
+    assert.match(
+      await transaction(
+        lmtp,
+        'x@remote.example',
+        ['bob@example.com'],
+        `${forged}\r\nFrom: x@remote.example\r\nSubject: via lmtp\r\n\r\nbody`,
+      ),
+      /^250 /,
+    );
     lmtp.destroy();
     const box = await mailbox(t.server, 'bob@example.com');
     for (const subject of ['via mx', 'via submission', 'via lmtp']) {
       const m = box.find((x) => x.text.includes(`Subject: ${subject}`));
       assert.ok(m, subject);
       assert.doesNotMatch(m.text, /bank\.example/, `${subject}: no forged result is left`);
-      assert.match(m.text, /Authentication-Results: other\.example; spf=pass/, `${subject}: other servers' results stay`);
+      assert.match(
+        m.text,
+        /Authentication-Results: other\.example; spf=pass/,
+        `${subject}: other servers' results stay`,
+      );
     }
   });
 
   it('refuses messages with more than one From (and, on submission, Sender, Date, Subject or Message-ID)', async () => {
     const sub = await client('submissions', 'ann@example.com');
-    const two = (field: string, a: string, b: string) => `From: ann@example.com\r\n${field}: ${a}\r\n${field}: ${b}\r\n\r\nbody`.replace(/^From: ann@example.com\r\nFrom: /, 'From: ');
-    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], 'From: ann@example.com\r\nFrom: ceo@example.com\r\nSubject: x\r\n\r\nbody'), /^550 5\.6\.0 .*2 from fields/);
-    for (const [field, a, b] of [['Subject', 'one', 'two'], ['Date', 'Mon, 30 Nov 2026 10:00:00 +0000', 'Tue, 1 Dec 2026 10:00:00 +0000'], ['Message-ID', '<a@x>', '<b@x>'], ['Sender', 'ann@example.com', 'ann@example.com']] as const) {
-      assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], two(field, a, b)), new RegExp(`^550 5\\.6\\.0 .*2 ${field.toLowerCase()} fields`), field);
+    const two = (field: string, a: string, b: string) =>
+      `From: ann@example.com\r\n${field}: ${a}\r\n${field}: ${b}\r\n\r\nbody`.replace(
+        /^From: ann@example.com\r\nFrom: /,
+        'From: ',
+      );
+    assert.match(
+      await transaction(
+        sub,
+        'ann@example.com',
+        ['bob@example.com'],
+        'From: ann@example.com\r\nFrom: ceo@example.com\r\nSubject: x\r\n\r\nbody',
+      ),
+      /^550 5\.6\.0 .*2 from fields/,
+    );
+    for (const [field, a, b] of [
+      ['Subject', 'one', 'two'],
+      ['Date', 'Mon, 30 Nov 2026 10:00:00 +0000', 'Tue, 1 Dec 2026 10:00:00 +0000'],
+      ['Message-ID', '<a@x>', '<b@x>'],
+      ['Sender', 'ann@example.com', 'ann@example.com'],
+    ] as const) {
+      assert.match(
+        await transaction(sub, 'ann@example.com', ['bob@example.com'], two(field, a, b)),
+        new RegExp(`^550 5\\.6\\.0 .*2 ${field.toLowerCase()} fields`),
+        field,
+      );
     }
-    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], 'From: ann@example.com\r\nSender: boss@example.com\r\nSubject: x\r\n\r\nbody'), /^553 5\.7\.1 /, 'a Sender the user does not own');
+    assert.match(
+      await transaction(
+        sub,
+        'ann@example.com',
+        ['bob@example.com'],
+        'From: ann@example.com\r\nSender: boss@example.com\r\nSubject: x\r\n\r\nbody',
+      ),
+      /^553 5\.7\.1 /,
+      'a Sender the user does not own',
+    );
     sub.destroy();
     const mx = await client('smtp');
-    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], 'From: x@remote.example\r\nFrom: boss@bank.example\r\nSubject: x\r\n\r\nbody'), /^550 5\.6\.0 /);
-    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], 'From: x@remote.example\r\nSubject: a\r\nSubject: b\r\n\r\nbody'), /^250 /, 'other repeats are taken on port 25');
+    assert.match(
+      await transaction(
+        mx,
+        'x@remote.example',
+        ['bob@example.com'],
+        'From: x@remote.example\r\nFrom: boss@bank.example\r\nSubject: x\r\n\r\nbody',
+      ),
+      /^550 5\.6\.0 /,
+    );
+    assert.match(
+      await transaction(
+        mx,
+        'x@remote.example',
+        ['bob@example.com'],
+        'From: x@remote.example\r\nSubject: a\r\nSubject: b\r\n\r\nbody',
+      ),
+      /^250 /,
+      'other repeats are taken on port 25',
+    );
     mx.destroy();
   });
 
@@ -140,11 +227,20 @@ describe('SMTP under attack', () => {
     p.start();
     const mx = await client('smtp');
     const folded = `Subject: a\r\n${' a\r\n'.repeat(64_000)}From: x@remote.example\r\n\r\nbody`;
-    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], folded), /^552 5\.3\.4 .*more than 5000 lines/);
+    assert.match(
+      await transaction(mx, 'x@remote.example', ['bob@example.com'], folded),
+      /^552 5\.3\.4 .*more than 5000 lines/,
+    );
     const huge = `X-Big: ${'b'.repeat(300_000)}\r\nFrom: x@remote.example\r\n\r\nbody`;
-    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], huge), /^552 5\.3\.4 .*larger than 256 KB/);
+    assert.match(
+      await transaction(mx, 'x@remote.example', ['bob@example.com'], huge),
+      /^552 5\.3\.4 .*larger than 256 KB/,
+    );
     const signed = `${'DKIM-Signature: v=1; a=rsa-sha256; d=x.example; s=s; h=from; bh=AAAA; b=AAAA\r\n'.repeat(21)}From: x@remote.example\r\n\r\nbody`;
-    assert.match(await transaction(mx, 'x@remote.example', ['bob@example.com'], signed), /^550 5\.7\.7 .*21 DKIM signatures/);
+    assert.match(
+      await transaction(mx, 'x@remote.example', ['bob@example.com'], signed),
+      /^550 5\.7\.7 .*21 DKIM signatures/,
+    );
     mx.destroy();
     await assertResponsive(p);
   });
@@ -179,7 +275,15 @@ describe('SMTP under attack', () => {
     assert.match(await d.smtp('RCPT TO:<bob@example.com>'), /^421 /, 'a new connection is refused too');
     // An authenticated user is not a stranger: its recipients are still taken.
     const sub = await client('submissions', 'ann@example.com');
-    assert.match(await transaction(sub, 'ann@example.com', ['bob@example.com'], 'From: ann@example.com\r\nSubject: still works\r\n\r\nbody'), /^250 /);
+    assert.match(
+      await transaction(
+        sub,
+        'ann@example.com',
+        ['bob@example.com'],
+        'From: ann@example.com\r\nSubject: still works\r\n\r\nbody',
+      ),
+      /^250 /,
+    );
     sub.destroy();
   });
 
@@ -196,18 +300,25 @@ describe('SMTP under attack', () => {
   });
   // Last: it leaves 127.0.0.1 locked out of logging in.
   it('counts parallel password guesses before they are verified: no more than max_failures get through', async () => {
-    const guesses = await Promise.all(Array.from({ length: 24 }, async (_, i) => {
-      const c = await RawClient.connect(t.port('submissions'), { tls: true });
-      await c.waitFor(/^220 /m);
-      await c.smtp('EHLO guesser.example');
-      const reply = await c.smtp(`AUTH PLAIN ${Buffer.from(`\0ann@example.com\0guess ${i}`).toString('base64')}`);
-      c.destroy();
-      return reply.slice(0, 3);
-    }));
+    const guesses = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const c = await RawClient.connect(t.port('submissions'), { tls: true });
+        await c.waitFor(/^220 /m);
+        await c.smtp('EHLO guesser.example');
+        const reply = await c.smtp(`AUTH PLAIN ${Buffer.from(`\0ann@example.com\0guess ${i}`).toString('base64')}`);
+        c.destroy();
+        return reply.slice(0, 3);
+      }),
+    );
     const refused = guesses.filter((r) => r === '535').length;
-    console.log(`# 24 parallel guesses: ${refused} verified and refused, ${guesses.filter((r) => r === '454').length} locked out`);
+    console.log(
+      `# 24 parallel guesses: ${refused} verified and refused, ${guesses.filter((r) => r === '454').length} locked out`,
+    );
     assert.ok(refused <= 5, `${refused} guesses were verified`);
-    assert.ok(guesses.every((r) => r === '535' || r === '454'), guesses.join(' '));
+    assert.ok(
+      guesses.every((r) => r === '535' || r === '454'),
+      guesses.join(' '),
+    );
   });
 });
 
@@ -221,9 +332,21 @@ describe('SMTP connection counting', () => {
       await s.server.directory.addAccount('ann@example.com', PW);
       const disconnected = () => s.logs.filter((l) => l.msg === 'disconnected' && l.listener === 'smtp').length;
       for (let i = 0; i < 5; i++) {
-        const transport = nodemailer.createTransport({ host: '127.0.0.1', port: s.port('smtp'), secure: false, requireTLS: true, tls: { rejectUnauthorized: false } });
-        await transport.sendMail({ from: 'x@sender.example', to: 'ann@example.com', subject: `tls ${i}`, text: 'over STARTTLS\n' });
-        for (const end = Date.now() + 5000; disconnected() <= i && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+        const transport = nodemailer.createTransport({
+          host: '127.0.0.1',
+          port: s.port('smtp'),
+          secure: false,
+          requireTLS: true,
+          tls: { rejectUnauthorized: false },
+        });
+        await transport.sendMail({
+          from: 'x@sender.example',
+          to: 'ann@example.com',
+          subject: `tls ${i}`,
+          text: 'over STARTTLS\n',
+        });
+        for (const end = Date.now() + 5000; disconnected() <= i && Date.now() < end;)
+          await new Promise((r) => setTimeout(r, 20));
       }
       assert.equal((await mailbox(s.server, 'ann@example.com')).length, 5, 'five sessions from one IP, two places');
       assert.ok(!s.logs.some((l) => l.msg === 'connection refused: limit reached'), 'no session was refused');
@@ -237,7 +360,10 @@ describe('refused recipients from a sending provider', () => {
   // A provider's outgoing address sends for many users, some to stale addresses: its deliveries
   // offset its refusals, so it is not refused with its real mail; a harvester is.
   it('keeps taking mail from a network whose refusals are offset by deliveries, and refuses one that only guesses', async () => {
-    const s = await startTestServer({ listeners: ['smtp'], extraConfig: '[smtp]\nmax_refused_recipients_per_ip = 10\nrefusal_delay = "0s"\n' });
+    const s = await startTestServer({
+      listeners: ['smtp'],
+      extraConfig: '[smtp]\nmax_refused_recipients_per_ip = 10\nrefusal_delay = "0s"\n',
+    });
     try {
       await s.server.directory.addDomain('example.com');
       await s.server.directory.addAccount('bob@example.com', 'bob password 1');

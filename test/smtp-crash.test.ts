@@ -24,7 +24,11 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
   const dns = await startDns(); // nothing leaves 127.0.0.1, DNS included
   writeFileSync(config, testConfigText(dir, '', ['smtp'], dns.address).replace('level = "debug"', 'level = "info"'));
   assert.equal(postern(['--config', config, 'domain', 'add', 'example.com']).code, 0);
-  assert.equal(postern(['--config', config, 'account', 'add', 'ann@example.com', '--password-stdin'], { input: 'crash test pw\n' }).code, 0);
+  assert.equal(
+    postern(['--config', config, 'account', 'add', 'ann@example.com', '--password-stdin'], { input: 'crash test pw\n' })
+      .code,
+    0,
+  );
 
   const first = await startServe(config, 'smtp');
   const acked = new Set<number>();
@@ -36,7 +40,11 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
     while (next < TOTAL && !killed) {
       const seq = next++;
       try {
-        await c.send('sender@remote.example', ['ann@example.com'], `Subject: crash ${seq}\r\nX-Seq: ${seq}\r\n\r\n${body}\r\n`);
+        await c.send(
+          'sender@remote.example',
+          ['ann@example.com'],
+          `Subject: crash ${seq}\r\nX-Seq: ${seq}\r\n\r\n${body}\r\n`,
+        );
       } catch {
         return; // the server died under this transaction: it was not acknowledged
       }
@@ -48,7 +56,9 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
     }
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, worker));
-  await new Promise((r) => (first.child.exitCode !== null || first.child.signalCode !== null ? r(null) : first.child.once('exit', r)));
+  await new Promise((r) =>
+    first.child.exitCode !== null || first.child.signalCode !== null ? r(null) : first.child.once('exit', r),
+  );
   assert.equal(first.child.signalCode, 'SIGKILL', 'the server was killed mid-stream');
   assert.ok(acked.size >= KILL_AFTER && acked.size < TOTAL, `killed in the middle (${acked.size} acknowledged)`);
 
@@ -74,7 +84,9 @@ it('every acknowledged message survives a SIGKILL exactly once', async () => {
     assert.deepEqual(lost, [], 'acknowledged messages lost');
     assert.deepEqual(doubled, [], 'messages stored twice');
     assert.equal(counts.get('after'), 1, 'the restarted server accepts mail');
-    console.log(`# ${acked.size} acknowledged before SIGKILL, ${counts.size - 1} stored (unacknowledged but stored: ${counts.size - 1 - acked.size})`);
+    console.log(
+      `# ${acked.size} acknowledged before SIGKILL, ${counts.size - 1} stored (unacknowledged but stored: ${counts.size - 1 - acked.size})`,
+    );
   } finally {
     await store.close();
     await dns.close();

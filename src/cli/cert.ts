@@ -17,45 +17,72 @@ export async function certCommand(flags: Flags, args: string[]): Promise<number>
   await withDirectory(flags, async (directory, config) => {
     const log = createLogger({ level: 'warn' });
     const acme = config.acme
-      ? createAcme(config, { directory, resolve: createResolver(config.dns.resolvers), challenges: new ChallengeStore(config.data_dir), log })
+      ? createAcme(config, {
+          directory,
+          resolve: createResolver(config.dns.resolvers),
+          challenges: new ChallengeStore(config.data_dir),
+          log,
+        })
       : undefined;
     const needAcme = () => {
-      if (!acme) throw new MailError('INVALID_INPUT', 'no [acme] section in the configuration: add directory and email to have certificates issued');
+      if (!acme)
+        throw new MailError(
+          'INVALID_INPUT',
+          'no [acme] section in the configuration: add directory and email to have certificates issued',
+        );
       return acme;
     };
     switch (sub) {
       case 'list': {
         if (domain) throw new UsageError('usage: postern cert list [--json]');
         const registry = new CertificateRegistry({
-          hostname: config.hostname, dataDir: config.data_dir, certbotDir: config.tls.certbot_dir, certificates: config.tls.certificate,
-          reloadIntervalMs: 0, expiryWarningMs: parseDuration(config.tls.expiry_warning)!, log,
+          hostname: config.hostname,
+          dataDir: config.data_dir,
+          certbotDir: config.tls.certbot_dir,
+          certificates: config.tls.certificate,
+          reloadIntervalMs: 0,
+          expiryWarningMs: parseDuration(config.tls.expiry_warning)!,
+          log,
         });
         await registry.reload();
-        const managed = new Set((await acme?.plan() ?? []).map((p) => p.lineage));
+        const managed = new Set(((await acme?.plan()) ?? []).map((p) => p.lineage));
         const rows = registry.list().map((c) => {
           const lineage = c.source === 'certbot' ? c.chainFile.split('/').slice(-2, -1)[0] : undefined;
           return {
-            names: c.names, issuer: commonName(c.issuer), notAfter: c.notAfter.toISOString(),
+            names: c.names,
+            issuer: commonName(c.issuer),
+            notAfter: c.notAfter.toISOString(),
             daysLeft: Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000),
-            source: lineage && managed.has(lineage) ? 'acme' : c.source, chain: c.chainFile,
+            source: lineage && managed.has(lineage) ? 'acme' : c.source,
+            chain: c.chainFile,
           };
         });
         if (flags.json) return printJson(rows);
-        printTable(['NAMES', 'ISSUER', 'EXPIRES', 'DAYS', 'SOURCE'], rows.map((r) => [r.names.join(','), r.issuer, r.notAfter.slice(0, 10), String(r.daysLeft), r.source]));
-        if (rows.length === 0) process.stdout.write('no certificates yet: "postern serve" makes a self-signed one for the host name\n');
+        printTable(
+          ['NAMES', 'ISSUER', 'EXPIRES', 'DAYS', 'SOURCE'],
+          rows.map((r) => [r.names.join(','), r.issuer, r.notAfter.slice(0, 10), String(r.daysLeft), r.source]),
+        );
+        if (rows.length === 0)
+          process.stdout.write('no certificates yet: "postern serve" makes a self-signed one for the host name\n');
         return;
       }
       case 'issue': {
         if (!domain) throw new UsageError('usage: postern cert issue DOMAIN');
-        const info = await needAcme().issue(domain).catch((err: Error) => {
-          throw new MailError('INVALID_INPUT', err.message);
-        });
-        process.stdout.write(`issued ${info.names.join(', ')} by ${commonName(info.issuer)}, expires ${info.notAfter.toISOString()}\n(a running server serves it within [tls] reload_interval)\n`);
+        const info = await needAcme()
+          .issue(domain)
+          .catch((err: Error) => {
+            throw new MailError('INVALID_INPUT', err.message);
+          });
+        process.stdout.write(
+          `issued ${info.names.join(', ')} by ${commonName(info.issuer)}, expires ${info.notAfter.toISOString()}\n(a running server serves it within [tls] reload_interval)\n`,
+        );
         return;
       }
       case 'renew': {
         const a = needAcme();
-        const targets = domain ? [domain] : (await a.status()).filter((s) => s.due || flags.force).map((s) => s.lineage);
+        const targets = domain
+          ? [domain]
+          : (await a.status()).filter((s) => s.due || flags.force).map((s) => s.lineage);
         if (targets.length === 0) process.stdout.write('no certificate is due for renewal\n');
         for (const t of targets) {
           try {

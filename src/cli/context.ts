@@ -9,13 +9,20 @@ import { createResolver } from '../mail/dns/resolver.js';
 import { openStore, type Store } from '../store/index.js';
 import type { Flags } from './main.js';
 
-export async function withDirectory<T>(flags: Flags, fn: (directory: Directory, config: Readonly<Config>, store: Store) => Promise<T>): Promise<T> {
+export async function withDirectory<T>(
+  flags: Flags,
+  fn: (directory: Directory, config: Readonly<Config>, store: Store) => Promise<T>,
+): Promise<T> {
   const config = loadConfig(configPath(flags.config));
   const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
   try {
     const log = createLogger({ level: 'warn' });
     const dkim = new Dkim({ store, dataDir: config.data_dir, resolve: createResolver(config.dns.resolvers), log });
-    return await fn(new Directory({ store, passwords: argon2Passwords, log, onDomainAdded: dkim.autoGenerate(config.dkim) }), config, store);
+    return await fn(
+      new Directory({ store, passwords: argon2Passwords, log, onDomainAdded: dkim.autoGenerate(config.dkim) }),
+      config,
+      store,
+    );
   } finally {
     await store.close();
   }

@@ -17,9 +17,13 @@ export async function domainCommand(flags: Flags, args: string[]): Promise<numbe
       noExtra(extra);
       await withDirectory(flags, async (dir, config, store) => {
         const d = await dir.addDomain(name, flags['alias-of'] === undefined ? {} : { aliasOf: flags['alias-of'] });
-        process.stdout.write(d.aliasOf ? `domain ${d.name} added as an alias of ${d.aliasOf}\n` : `domain ${d.name} added\n`);
+        process.stdout.write(
+          d.aliasOf ? `domain ${d.name} added as an alias of ${d.aliasOf}\n` : `domain ${d.name} added\n`,
+        );
         for (const key of d.aliasOf ? [] : await store.dkim.list(d.name)) {
-          process.stdout.write(`DKIM key ${key.selector} (${key.algorithm}) generated; "postern dns ${d.name}" prints the records to publish\n`);
+          process.stdout.write(
+            `DKIM key ${key.selector} (${key.algorithm}) generated; "postern dns ${d.name}" prints the records to publish\n`,
+          );
         }
       });
       return 0;
@@ -27,9 +31,20 @@ export async function domainCommand(flags: Flags, args: string[]): Promise<numbe
       noExtra(name === undefined ? [] : [name, ...extra]);
       await withDirectory(flags, async (dir, _config, store) => {
         const domains = await dir.listDomains();
-        const rows = await Promise.all(domains.map(async (d) => ({ name: d.name, aliasOf: d.aliasOf, accounts: d.aliasOf ? 0 : await store.domains.accountCount(d.name), createdAt: d.createdAt.toISOString() })));
+        const rows = await Promise.all(
+          domains.map(async (d) => ({
+            name: d.name,
+            aliasOf: d.aliasOf,
+            accounts: d.aliasOf ? 0 : await store.domains.accountCount(d.name),
+            createdAt: d.createdAt.toISOString(),
+          })),
+        );
         if (flags.json) printJson(rows);
-        else printTable(['DOMAIN', 'ACCOUNTS', 'ALIAS OF'], rows.map((r) => [r.name, String(r.accounts), r.aliasOf ?? '-']));
+        else
+          printTable(
+            ['DOMAIN', 'ACCOUNTS', 'ALIAS OF'],
+            rows.map((r) => [r.name, String(r.accounts), r.aliasOf ?? '-']),
+          );
       });
       return 0;
     case 'remove':
@@ -63,9 +78,24 @@ export async function accountCommand(flags: Flags, args: string[]): Promise<numb
       noExtra(extra);
       await withDirectory(flags, async (dir) => {
         const accounts = await dir.listAccounts(address);
-        const rows = accounts.map((a) => ({ address: a.address, quotaBytes: a.quotaBytes, usedBytes: a.usedBytes, enabled: a.isEnabled, createdAt: a.createdAt.toISOString() }));
+        const rows = accounts.map((a) => ({
+          address: a.address,
+          quotaBytes: a.quotaBytes,
+          usedBytes: a.usedBytes,
+          enabled: a.isEnabled,
+          createdAt: a.createdAt.toISOString(),
+        }));
         if (flags.json) printJson(rows);
-        else printTable(['ADDRESS', 'USED', 'QUOTA', 'ENABLED'], rows.map((r) => [r.address, formatSize(r.usedBytes), r.quotaBytes ? formatSize(r.quotaBytes) : 'none', r.enabled ? 'yes' : 'no']));
+        else
+          printTable(
+            ['ADDRESS', 'USED', 'QUOTA', 'ENABLED'],
+            rows.map((r) => [
+              r.address,
+              formatSize(r.usedBytes),
+              r.quotaBytes ? formatSize(r.quotaBytes) : 'none',
+              r.enabled ? 'yes' : 'no',
+            ]),
+          );
       });
       return 0;
     case 'remove':
@@ -78,7 +108,8 @@ export async function accountCommand(flags: Flags, args: string[]): Promise<numb
     case 'passwd': {
       need(address, 'account passwd ADDRESS --password-stdin');
       noExtra(extra);
-      if (!flags['password-stdin']) throw new UsageError('account passwd needs --password-stdin (the new password on standard input)');
+      if (!flags['password-stdin'])
+        throw new UsageError('account passwd needs --password-stdin (the new password on standard input)');
       const password = await readPassword();
       await withDirectory(flags, async (dir) => {
         process.stdout.write(`password of ${await dir.setPassword(address, password)} changed\n`);
@@ -107,7 +138,8 @@ export async function aliasCommand(flags: Flags, args: string[]): Promise<number
   switch (sub) {
     case 'add':
       need(source, 'alias add SOURCE DEST... (SOURCE @domain = catch-all)');
-      if (destinations.length === 0) throw new UsageError('usage: postern alias add SOURCE DEST... (at least one destination)');
+      if (destinations.length === 0)
+        throw new UsageError('usage: postern alias add SOURCE DEST... (at least one destination)');
       await withDirectory(flags, async (dir) => {
         const a = await dir.addAlias(source, destinations);
         process.stdout.write(`alias ${a.source} -> ${a.destinations.join(', ')}\n`);
@@ -118,14 +150,22 @@ export async function aliasCommand(flags: Flags, args: string[]): Promise<number
       await withDirectory(flags, async (dir) => {
         const aliases = await dir.listAliases(source);
         if (flags.json) printJson(aliases);
-        else printTable(['SOURCE', 'DESTINATIONS'], aliases.map((a) => [a.source, a.destinations.join(', ')]));
+        else
+          printTable(
+            ['SOURCE', 'DESTINATIONS'],
+            aliases.map((a) => [a.source, a.destinations.join(', ')]),
+          );
       });
       return 0;
     case 'remove':
       need(source, 'alias remove SOURCE [DEST...]');
       await withDirectory(flags, async (dir) => {
         const normalized = await dir.removeAlias(source, destinations);
-        process.stdout.write(destinations.length ? `removed ${destinations.join(', ')} from alias ${normalized}\n` : `alias ${normalized} removed\n`);
+        process.stdout.write(
+          destinations.length
+            ? `removed ${destinations.join(', ')} from alias ${normalized}\n`
+            : `alias ${normalized} removed\n`,
+        );
       });
       return 0;
     default:
@@ -143,7 +183,8 @@ function noExtra(extra: string[]): void {
 
 function sizeOrThrow(text: string): number {
   const bytes = /^(none|unlimited)$/i.test(text) ? 0 : parseSize(text);
-  if (bytes === undefined) throw new MailError('INVALID_INPUT', `"${text}" is not a size (write 500M, 2G, or 0 for none)`);
+  if (bytes === undefined)
+    throw new MailError('INVALID_INPUT', `"${text}" is not a size (write 500M, 2G, or 0 for none)`);
   return bytes;
 }
 

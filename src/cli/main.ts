@@ -78,20 +78,34 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && !flags.help ? 2 : 0;
   }
   switch (command) {
-    case 'init': return initCommand(flags, rest);
-    case 'serve': return serveCommand(flags);
-    case 'demo': return demoCommand(flags);
-    case 'check-config': return checkConfigCommand(flags);
-    case 'domain': return domainCommand(flags, rest);
-    case 'account': return accountCommand(flags, rest);
-    case 'alias': return aliasCommand(flags, rest);
-    case 'queue': return queueCommand(flags, rest);
-    case 'dkim': return dkimCommand(flags, rest);
-    case 'dns': return dnsCommand(flags, rest);
-    case 'cert': return certCommand(flags, rest);
-    case 'doctor': return doctorCommand(flags, rest);
-    case 'sieve': return sieveCommand(flags, rest);
-    default: throw new UsageError(`unknown command "${command}" (see postern --help)`);
+    case 'init':
+      return initCommand(flags, rest);
+    case 'serve':
+      return serveCommand(flags);
+    case 'demo':
+      return demoCommand(flags);
+    case 'check-config':
+      return checkConfigCommand(flags);
+    case 'domain':
+      return domainCommand(flags, rest);
+    case 'account':
+      return accountCommand(flags, rest);
+    case 'alias':
+      return aliasCommand(flags, rest);
+    case 'queue':
+      return queueCommand(flags, rest);
+    case 'dkim':
+      return dkimCommand(flags, rest);
+    case 'dns':
+      return dnsCommand(flags, rest);
+    case 'cert':
+      return certCommand(flags, rest);
+    case 'doctor':
+      return doctorCommand(flags, rest);
+    case 'sieve':
+      return sieveCommand(flags, rest);
+    default:
+      throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }
 }
 

@@ -21,8 +21,11 @@ export async function queueCommand(flags: Flags, args: string[]): Promise<number
         printTable(
           ['ID', 'SENDER', 'RECIPIENTS', 'AGE', 'ATTEMPTS', 'LAST ERROR'],
           entries.map((e) => [
-            e.qid + (e.isHeld ? '!' : ''), e.sender || '<>', e.recipients.map((r) => r.recipient).join(', '),
-            age(now - e.createdAt.getTime()), String(Math.max(0, ...e.recipients.map((r) => r.attempts))),
+            e.qid + (e.isHeld ? '!' : ''),
+            e.sender || '<>',
+            e.recipients.map((r) => r.recipient).join(', '),
+            age(now - e.createdAt.getTime()),
+            String(Math.max(0, ...e.recipients.map((r) => r.attempts))),
             e.recipients.find((r) => r.lastError)?.lastError ?? '-',
           ]),
         );
@@ -35,10 +38,14 @@ export async function queueCommand(flags: Flags, args: string[]): Promise<number
         const entry = await store.queue.get(id.toUpperCase());
         if (!entry) throw new MailError('NOT_FOUND', `no queue entry ${id}`);
         if (flags.json) return printJson(entry);
-        process.stdout.write(`id: ${entry.qid}\nsender: ${entry.sender || '<>'}\nsize: ${entry.size}\nqueued: ${entry.createdAt.toISOString()}\n`);
+        process.stdout.write(
+          `id: ${entry.qid}\nsender: ${entry.sender || '<>'}\nsize: ${entry.size}\nqueued: ${entry.createdAt.toISOString()}\n`,
+        );
         if (entry.authUser) process.stdout.write(`authenticated: ${entry.authUser}\n`);
         for (const r of entry.recipients) {
-          process.stdout.write(`recipient: ${r.recipient} ${r.status} attempts=${r.attempts}${r.lastError ? ` last error: ${r.lastError}` : ''}\n`);
+          process.stdout.write(
+            `recipient: ${r.recipient} ${r.status} attempts=${r.attempts}${r.lastError ? ` last error: ${r.lastError}` : ''}\n`,
+          );
         }
         process.stdout.write('\n' + (await store.blobs.get(entry.blobHash)).toString('utf8'));
       });
@@ -52,7 +59,9 @@ export async function queueCommand(flags: Flags, args: string[]): Promise<number
         }
         const entry = await existing(store, id);
         const n = await store.queue.retry(entry.qid);
-        process.stdout.write(`${entry.qid}: ${n} recipient(s) due now${entry.isHeld ? ' (the entry is on hold: "postern queue release" it first)' : ''}\n`);
+        process.stdout.write(
+          `${entry.qid}: ${n} recipient(s) due now${entry.isHeld ? ' (the entry is on hold: "postern queue release" it first)' : ''}\n`,
+        );
       });
       return 0;
     case 'hold':
@@ -61,7 +70,9 @@ export async function queueCommand(flags: Flags, args: string[]): Promise<number
       await withDirectory(flags, async (_dir, _config, store) => {
         const entry = await existing(store, id);
         await store.queue.setHeld(entry.qid, sub === 'hold');
-        process.stdout.write(sub === 'hold' ? `${entry.qid} is on hold: it will not be sent until released\n` : `${entry.qid} released\n`);
+        process.stdout.write(
+          sub === 'hold' ? `${entry.qid} is on hold: it will not be sent until released\n` : `${entry.qid} released\n`,
+        );
       });
       return 0;
     case 'delete':

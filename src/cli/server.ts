@@ -13,9 +13,11 @@ import { UsageError } from './output.js';
 
 export async function initCommand(flags: Flags, args: string[]): Promise<number> {
   if (args.length) throw new UsageError(`unexpected argument "${args[0]}"`);
-  if (!flags.hostname) throw new UsageError('usage: postern init --hostname mail.example.com [--data DIR] [--config FILE]');
+  if (!flags.hostname)
+    throw new UsageError('usage: postern init --hostname mail.example.com [--data DIR] [--config FILE]');
   const file = configPath(flags.config);
-  if (existsSync(file) && !flags.force) throw new MailError('ALREADY_EXISTS', `${file} already exists; pass --force to overwrite it`);
+  if (existsSync(file) && !flags.force)
+    throw new MailError('ALREADY_EXISTS', `${file} already exists; pass --force to overwrite it`);
   const text = renderConfig({ hostname: flags.hostname, dataDir: flags.data ?? '/var/lib/postern' });
   parseConfig(text, file); // the same checks as at start: a bad --hostname is refused here
   mkdirSync(path.dirname(file), { recursive: true });
@@ -29,11 +31,16 @@ export async function checkConfigCommand(flags: Flags): Promise<number> {
   const config = loadConfig(file);
   const problems: string[] = [];
   for (const [i, c] of config.tls.certificate.entries()) {
-    for (const [key, f] of [['key', c.key], ['chain', c.chain]] as const) {
+    for (const [key, f] of [
+      ['key', c.key],
+      ['chain', c.chain],
+    ] as const) {
       try {
         readFileSync(f);
       } catch (err) {
-        problems.push(`${file}: tls.certificate[${i}].${key} = ${JSON.stringify(f)} cannot be read (${(err as NodeJS.ErrnoException).code})`);
+        problems.push(
+          `${file}: tls.certificate[${i}].${key} = ${JSON.stringify(f)} cannot be read (${(err as NodeJS.ErrnoException).code})`,
+        );
       }
     }
   }
@@ -42,7 +49,9 @@ export async function checkConfigCommand(flags: Flags): Promise<number> {
     return 1;
   }
   const listeners = Object.values(config.listen).reduce((n, list) => n + list.length, 0);
-  process.stdout.write(`${file}: OK (hostname ${config.hostname}, data ${config.data_dir}, ${listeners} listen address(es))\n`);
+  process.stdout.write(
+    `${file}: OK (hostname ${config.hostname}, data ${config.data_dir}, ${listeners} listen address(es))\n`,
+  );
   return 0;
 }
 
@@ -56,8 +65,17 @@ export async function serveCommand(flags: Flags): Promise<number> {
 const DEMO_DOMAIN = 'demo.test'; // RFC 2606: .test is never a real domain
 const DEMO_ACCOUNT = `demo@${DEMO_DOMAIN}`;
 const DEMO_PORTS: Record<keyof Config['listen'], number> = {
-  smtp: 2525, submission: 2587, submissions: 2465, lmtp: 2424, imap: 2143, imaps: 2993,
-  pop3: 2110, pop3s: 2995, managesieve: 24190, http: 8080, https: 8443,
+  smtp: 2525,
+  submission: 2587,
+  submissions: 2465,
+  lmtp: 2424,
+  imap: 2143,
+  imaps: 2993,
+  pop3: 2110,
+  pop3s: 2995,
+  managesieve: 24190,
+  http: 8080,
+  https: 8443,
 };
 
 /** `npm start`: everything under ./data, loopback high ports, a demo domain and account. */
@@ -70,7 +88,10 @@ export async function demoCommand(flags: Flags): Promise<number> {
     for (const [name, port] of Object.entries(DEMO_PORTS)) {
       text = text.replace(new RegExp(`^(${name}\\s*=\\s*)\\[.*?\\]`, 'm'), `$1["127.0.0.1:${port}"]`);
     }
-    text = text.replace(/^certbot_dir = .*$/m, 'certbot_dir = "./letsencrypt"       # the demo uses its self-signed certificate');
+    text = text.replace(
+      /^certbot_dir = .*$/m,
+      'certbot_dir = "./letsencrypt"       # the demo uses its self-signed certificate',
+    );
     writeFileSync(file, text, { mode: 0o640 });
   }
   const config = loadConfig(file);
@@ -95,10 +116,14 @@ export async function demoCommand(flags: Flags): Promise<number> {
       `  account:     ${DEMO_ACCOUNT}`,
       `  password:    ${password}`,
       '  listeners:',
-      ...server.listeners.bound.map((b) => `    ${b.name.padEnd(12)} ${b.host}:${b.port}${b.isImplicitTls ? ' (TLS)' : ''}`),
+      ...server.listeners.bound.map(
+        (b) => `    ${b.name.padEnd(12)} ${b.host}:${b.port}${b.isImplicitTls ? ' (TLS)' : ''}`,
+      ),
       ...server.skipped.map((s) => `    ${s.name.padEnd(12)} not started: ${s.reason}`),
       ...(server.listeners.bound.some((b) => b.name === 'https')
-        ? [`  autoconfig:  https://localhost:${server.listeners.bound.find((b) => b.name === 'https')!.port}/mail/config-v1.1.xml?emailaddress=${DEMO_ACCOUNT}`]
+        ? [
+            `  autoconfig:  https://localhost:${server.listeners.bound.find((b) => b.name === 'https')!.port}/mail/config-v1.1.xml?emailaddress=${DEMO_ACCOUNT}`,
+          ]
         : []),
       '  manage it:   node bin/postern.js --config data/postern.toml account list',
       '  stop:        Ctrl-C',
@@ -109,7 +134,11 @@ export async function demoCommand(flags: Flags): Promise<number> {
   return 0;
 }
 
-async function runUntilSignal(config: Readonly<Config>, log: Logger, ready?: (server: Server) => Promise<void>): Promise<void> {
+async function runUntilSignal(
+  config: Readonly<Config>,
+  log: Logger,
+  ready?: (server: Server) => Promise<void>,
+): Promise<void> {
   let server: Server;
   try {
     server = await startServer(config, log);

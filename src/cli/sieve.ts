@@ -12,7 +12,8 @@ import { withDirectory } from './context.js';
 import type { Flags } from './main.js';
 import { printJson, printTable, UsageError } from './output.js';
 
-const USAGE = 'usage: postern sieve list ADDRESS | show ADDRESS NAME | put ADDRESS NAME FILE|- [--activate] | activate ADDRESS NAME | deactivate ADDRESS | remove ADDRESS NAME | check FILE|-';
+const USAGE =
+  'usage: postern sieve list ADDRESS | show ADDRESS NAME | put ADDRESS NAME FILE|- [--activate] | activate ADDRESS NAME | deactivate ADDRESS | remove ADDRESS NAME | check FILE|-';
 
 export async function sieveCommand(flags: Flags, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -24,7 +25,8 @@ export async function sieveCommand(flags: Flags, args: string[]): Promise<number
     case 'check': {
       const [file] = want(1);
       const content = readScript(file!);
-      if (Buffer.byteLength(content) > SIEVE_LIMITS.maxScriptBytes) throw new MailError('INVALID_INPUT', `script larger than ${SIEVE_LIMITS.maxScriptBytes} bytes`);
+      if (Buffer.byteLength(content) > SIEVE_LIMITS.maxScriptBytes)
+        throw new MailError('INVALID_INPUT', `script larger than ${SIEVE_LIMITS.maxScriptBytes} bytes`);
       try {
         compileScript(content);
       } catch (err) {
@@ -38,13 +40,20 @@ export async function sieveCommand(flags: Flags, args: string[]): Promise<number
       return withScripts(flags, address!, async (scripts, accountId) => {
         const list = await scripts.list(accountId);
         if (flags.json) return printJson(list);
-        printTable(['NAME', 'ACTIVE', 'SIZE', 'CHANGED'], list.map((s) => [s.name, s.isActive ? 'yes' : '', String(s.size), s.updatedAt.toISOString()]));
+        printTable(
+          ['NAME', 'ACTIVE', 'SIZE', 'CHANGED'],
+          list.map((s) => [s.name, s.isActive ? 'yes' : '', String(s.size), s.updatedAt.toISOString()]),
+        );
         if (list.length === 0) process.stdout.write(`${address} has no scripts\n`);
       });
     }
     case 'show': {
       const [address, name] = want(2);
-      return withScripts(flags, address!, async (scripts, accountId) => void process.stdout.write((await scripts.get(accountId, name!)).content));
+      return withScripts(
+        flags,
+        address!,
+        async (scripts, accountId) => void process.stdout.write((await scripts.get(accountId, name!)).content),
+      );
     }
     case 'put': {
       const [address, name, file] = want(3);
@@ -72,7 +81,8 @@ export async function sieveCommand(flags: Flags, args: string[]): Promise<number
     case 'remove': {
       const [address, name] = want(2);
       return withScripts(flags, address!, async (scripts, accountId) => {
-        if (!(await scripts.remove(accountId, name!))) throw new MailError('INVALID_INPUT', `script ${name} is active: "postern sieve deactivate ${address}" first`);
+        if (!(await scripts.remove(accountId, name!)))
+          throw new MailError('INVALID_INPUT', `script ${name} is active: "postern sieve deactivate ${address}" first`);
         process.stdout.write(`${address}: script ${name} removed\n`);
       });
     }
@@ -89,7 +99,11 @@ function readScript(file: string): string {
   }
 }
 
-async function withScripts(flags: Flags, address: string, fn: (scripts: SieveScripts, accountId: number) => Promise<void>): Promise<number> {
+async function withScripts(
+  flags: Flags,
+  address: string,
+  fn: (scripts: SieveScripts, accountId: number) => Promise<void>,
+): Promise<number> {
   await withDirectory(flags, async (_dir, _config, store) => {
     const account = await store.accounts.get(address.toLowerCase());
     if (!account) throw new MailError('ACCOUNT_NOT_FOUND', `no account ${address}`);

@@ -29,7 +29,9 @@ describe('configuration', () => {
   });
 
   it('names an unknown key and suggests the right spelling', () => {
-    assert.deepEqual(problems('hostname = "a.example"\n[listen]\nsmpt = []\n'), ['postern.toml: unknown key "listen.smpt" — did you mean "listen.smtp"?']);
+    assert.deepEqual(problems('hostname = "a.example"\n[listen]\nsmpt = []\n'), [
+      'postern.toml: unknown key "listen.smpt" — did you mean "listen.smtp"?',
+    ]);
     const [line] = problems('hostname = "a.example"\n[wibble]\nx = 1\n');
     assert.match(line!, /unknown key "wibble" — remove it \(known keys here: hostname, data_dir, listen/);
   });
@@ -37,7 +39,10 @@ describe('configuration', () => {
   it('names a bad listen address and shows the fix', () => {
     const [line] = problems('hostname = "a.example"\n[listen]\nimap = ["0.0.0.0"]\n');
     assert.match(line!, /^postern.toml: listen.imap\[0\] = "0.0.0.0" is not "address:port".*"0.0.0.0:25"/);
-    assert.match(problems('hostname = "a.example"\n[listen]\nimap = ["mail.example.com:143"]\n')[0]!, /listen.imap\[0\]/);
+    assert.match(
+      problems('hostname = "a.example"\n[listen]\nimap = ["mail.example.com:143"]\n')[0]!,
+      /listen.imap\[0\]/,
+    );
     assert.match(problems('hostname = "a.example"\n[listen]\nimap = ["1.2.3.4:70000"]\n')[0]!, /listen.imap\[0\]/);
   });
 
@@ -56,7 +61,10 @@ describe('configuration', () => {
 
   it('says how to create a missing file', () => {
     const dir = tempDir();
-    assert.throws(() => loadConfig(path.join(dir, 'postern.toml')), (e: unknown) => e instanceof ConfigError && /no such file — run "postern init --hostname/.test(e.message));
+    assert.throws(
+      () => loadConfig(path.join(dir, 'postern.toml')),
+      (e: unknown) => e instanceof ConfigError && /no such file — run "postern init --hostname/.test(e.message),
+    );
   });
 
   it('accepts the file postern init writes, which names every key of the schema', () => {
@@ -64,13 +72,29 @@ describe('configuration', () => {
     const dir = tempDir();
     writeFileSync(path.join(dir, 'postern.toml'), text);
     const c = loadConfig(path.join(dir, 'postern.toml'));
-    assert.deepEqual(c, parseConfig('hostname = "mail.example.com"\ndata_dir = "/var/lib/postern"\n', path.join(dir, 'x.toml')), 'the commented file states the defaults');
-    const uncommented = text.replace(/^# (\[acme\]|directory|email|challenge|subdomains|group|key_type|renew_before|check_interval|retry_min|retry_max|eab_kid|eab_hmac_key|ca_file|\[\[tls|names|key|chain|url)/gm, '$1');
+    assert.deepEqual(
+      c,
+      parseConfig('hostname = "mail.example.com"\ndata_dir = "/var/lib/postern"\n', path.join(dir, 'x.toml')),
+      'the commented file states the defaults',
+    );
+    const uncommented = text.replace(
+      /^# (\[acme\]|directory|email|challenge|subdomains|group|key_type|renew_before|check_interval|retry_min|retry_max|eab_kid|eab_hmac_key|ca_file|\[\[tls|names|key|chain|url)/gm,
+      '$1',
+    );
     for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
       assert.ok(uncommented.includes(section), `init template mentions ${section}`);
-      const inner = (schema as unknown as { def: { innerType?: { shape?: object }; in?: { def?: { innerType?: { shape?: object } } } } }).def;
+      const inner = (
+        schema as unknown as {
+          def: { innerType?: { shape?: object }; in?: { def?: { innerType?: { shape?: object } } } };
+        }
+      ).def;
       const shape = inner.innerType?.shape ?? inner.in?.def?.innerType?.shape;
-      for (const key of Object.keys(shape ?? {})) assert.match(uncommented, new RegExp(`^${key}\\s*=|\\.${key}\\]\\]`, 'm'), `init template mentions ${section}.${key}`);
+      for (const key of Object.keys(shape ?? {}))
+        assert.match(
+          uncommented,
+          new RegExp(`^${key}\\s*=|\\.${key}\\]\\]`, 'm'),
+          `init template mentions ${section}.${key}`,
+        );
     }
   });
 });
@@ -79,16 +103,43 @@ describe('smarthost TLS policy (as Postfix smtp_tls_security_level)', () => {
   it('requires STARTTLS when a password is sent or the relay is not on loopback, and takes ?tls= to say otherwise', () => {
     assert.deepEqual(parseRelay('127.0.0.1:2525'), { host: '127.0.0.1', port: 2525, tls: 'may' });
     assert.deepEqual(parseRelay('relay.example.net:587'), { host: 'relay.example.net', port: 587, tls: 'required' });
-    assert.deepEqual(parseRelay('smtp://u:p%20w@127.0.0.1:25'), { host: '127.0.0.1', port: 25, tls: 'required', user: 'u', pass: 'p w' });
-    assert.deepEqual(parseRelay('smtp://relay.example.net?tls=may'), { host: 'relay.example.net', port: 587, tls: 'may' });
+    assert.deepEqual(parseRelay('smtp://u:p%20w@127.0.0.1:25'), {
+      host: '127.0.0.1',
+      port: 25,
+      tls: 'required',
+      user: 'u',
+      pass: 'p w',
+    });
+    assert.deepEqual(parseRelay('smtp://relay.example.net?tls=may'), {
+      host: 'relay.example.net',
+      port: 587,
+      tls: 'may',
+    });
     assert.deepEqual(parseRelay('relay.example.net:25?tls=none'), { host: 'relay.example.net', port: 25, tls: 'none' });
-    assert.deepEqual(parseRelay('smtps://u:p@relay.example.net'), { host: 'relay.example.net', port: 465, tls: 'implicit', user: 'u', pass: 'p' });
-    for (const bad of ['smtps://relay.example.net?tls=none', 'relay.example.net?tls=maybe', 'relay.example.net?x=1', 'http://relay.example.net']) assert.equal(parseRelay(bad), undefined, bad);
+    assert.deepEqual(parseRelay('smtps://u:p@relay.example.net'), {
+      host: 'relay.example.net',
+      port: 465,
+      tls: 'implicit',
+      user: 'u',
+      pass: 'p',
+    });
+    for (const bad of [
+      'smtps://relay.example.net?tls=none',
+      'relay.example.net?tls=maybe',
+      'relay.example.net?x=1',
+      'http://relay.example.net',
+    ])
+      assert.equal(parseRelay(bad), undefined, bad);
     // A relay is on loopback only by address or the name localhost, never by a name that merely starts with 127.
     assert.equal(parseRelay('127.example.net:25')!.tls, 'required');
     assert.equal(parseRelay('[::1]:2525')!.tls, 'may');
-    for (const h of ['127.0.0.1', '127.9.9.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST']) assert.ok(isLoopbackHost(h), h);
-    for (const h of ['127.example.net', '128.0.0.1', '::2', '::ffff:10.0.0.1', 'localhost.example.net', '10.127.0.1']) assert.ok(!isLoopbackHost(h), h);
-    assert.match(problems('hostname = "mail.example.com"\n[outbound]\nsmarthost = "relay.example.net?tls=sometimes"\n').join('\n'), /\?tls=required/);
+    for (const h of ['127.0.0.1', '127.9.9.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost', 'LOCALHOST'])
+      assert.ok(isLoopbackHost(h), h);
+    for (const h of ['127.example.net', '128.0.0.1', '::2', '::ffff:10.0.0.1', 'localhost.example.net', '10.127.0.1'])
+      assert.ok(!isLoopbackHost(h), h);
+    assert.match(
+      problems('hostname = "mail.example.com"\n[outbound]\nsmarthost = "relay.example.net?tls=sometimes"\n').join('\n'),
+      /\?tls=required/,
+    );
   });
 });

@@ -73,11 +73,17 @@ function describeIssue(file: string, raw: unknown, issue: z.core.$ZodIssue): str
   const value = valueAt(raw, issue.path);
   if (value === undefined) {
     const example =
-      issue.path[0] === 'hostname' ? ' — add hostname = "mail.example.com"' : issue.code === 'custom' ? ` — ${issue.message}` : '';
+      issue.path[0] === 'hostname'
+        ? ' — add hostname = "mail.example.com"'
+        : issue.code === 'custom'
+          ? ` — ${issue.message}`
+          : '';
     return `${file}: ${where} is missing${example}`;
   }
-  if (issue.code === 'invalid_type') return `${file}: ${where} must be ${article(issue.expected)}, not ${JSON.stringify(value)}`;
-  if (issue.code === 'invalid_value') return `${file}: ${where} = ${JSON.stringify(value)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'invalid_type')
+    return `${file}: ${where} must be ${article(issue.expected)}, not ${JSON.stringify(value)}`;
+  if (issue.code === 'invalid_value')
+    return `${file}: ${where} = ${JSON.stringify(value)} is not one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   const message = issue.message.startsWith('Invalid') ? issue.message.toLowerCase() : issue.message;
   return `${file}: ${where} = ${JSON.stringify(value)} ${message}`;
 }
@@ -113,7 +119,8 @@ function knownKeys(p: PropertyKey[]): string[] {
 }
 
 function unwrap(schema: unknown): unknown {
-  let s = schema as { def?: { innerType?: unknown; in?: unknown; schema?: unknown }; shape?: unknown; element?: unknown } | undefined;
+  let s = schema as
+    { def?: { innerType?: unknown; in?: unknown; schema?: unknown }; shape?: unknown; element?: unknown } | undefined;
   for (let i = 0; i < 10 && s && !s.shape && !s.element; i++) {
     const next = s.def?.innerType ?? s.def?.in ?? s.def?.schema;
     if (!next) break;

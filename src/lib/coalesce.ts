@@ -11,10 +11,12 @@ export class Coalescer {
 
   run(): Promise<void> {
     if (!this.running) return this.start();
-    this.next ??= this.running.catch(() => {}).then(() => {
-      this.next = undefined;
-      return this.start();
-    });
+    this.next ??= this.running
+      .catch(() => {})
+      .then(() => {
+        this.next = undefined;
+        return this.start();
+      });
     return this.next;
   }
 

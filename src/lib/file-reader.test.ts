@@ -20,7 +20,11 @@ describe('FileReader', () => {
       const [ok, missing] = await Promise.allSettled([reader.read(files[7]!), reader.read(path.join(dir, 'nope'))]);
       assert.equal(ok.status, 'fulfilled');
       assert.equal(missing.status === 'rejected' && (missing.reason as NodeJS.ErrnoException).code, 'ENOENT');
-      const late = assert.rejects(reader.read(files[3]!), /closed|exited/, 'a read still queued when the reader closes fails');
+      const late = assert.rejects(
+        reader.read(files[3]!),
+        /closed|exited/,
+        'a read still queued when the reader closes fails',
+      );
       await reader.close();
       await late;
       await assert.rejects(reader.read(files[3]!), /closed/, 'no thread is started after close');

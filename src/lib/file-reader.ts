@@ -26,7 +26,11 @@ parentPort.on('message', ({ id, files }) => {
 `;
 
 type Result = ArrayBuffer | { code: string; message: string };
-interface Batch { files: string[]; waiters: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }>; worker?: Worker }
+interface Batch {
+  files: string[];
+  waiters: Array<{ resolve: (b: Buffer) => void; reject: (e: Error) => void }>;
+  worker?: Worker;
+}
 
 export class FileReader {
   private worker: Worker | undefined;

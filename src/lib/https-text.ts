@@ -16,7 +16,17 @@ export interface HttpsTextRequest {
 export function getHttpsText(r: HttpsTextRequest): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.get(
-      { host: r.host, port: r.port, servername: r.servername, path: r.path, headers: { host: r.servername }, ca: r.ca, rejectUnauthorized: r.rejectUnauthorized, timeout: r.timeoutMs, agent: false },
+      {
+        host: r.host,
+        port: r.port,
+        servername: r.servername,
+        path: r.path,
+        headers: { host: r.servername },
+        ca: r.ca,
+        rejectUnauthorized: r.rejectUnauthorized,
+        timeout: r.timeoutMs,
+        agent: false,
+      },
       (res) => {
         let size = 0;
         const chunks: Buffer[] = [];

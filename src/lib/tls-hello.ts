@@ -23,7 +23,7 @@ export function parseClientHello(buf: Buffer): HelloResult {
   const parts: Buffer[] = [];
   let have = 0;
   let need = -1;
-  for (let off = 0; ; ) {
+  for (let off = 0; ;) {
     if (off + 5 > buf.length) return buf.length > MAX_HELLO ? undefined : 'more';
     if (buf[off] !== 0x16 || buf[off + 1] !== 0x03) return undefined;
     const len = buf.readUInt16BE(off + 3);
@@ -59,9 +59,10 @@ function parseBody(b: Buffer): ClientHello | undefined {
       const len = b.readUInt16BE(p + 2);
       const data = b.subarray(p + 4, p + 4 + len);
       if (data.length !== len) return undefined;
-      if (type === 0x0000 && len >= 5 && data[2] === 0) hello.servername = data.subarray(5, 5 + data.readUInt16BE(3)).toString('latin1');
+      if (type === 0x0000 && len >= 5 && data[2] === 0)
+        hello.servername = data.subarray(5, 5 + data.readUInt16BE(3)).toString('latin1');
       if (type === 0x0010 && len >= 2) {
-        for (let q = 2; q < data.length; ) {
+        for (let q = 2; q < data.length;) {
           const n = data.readUInt8(q);
           hello.alpn.push(data.subarray(q + 1, q + 1 + n).toString('latin1'));
           q += 1 + n;

@@ -65,7 +65,10 @@ interface Live {
   done: Promise<void>;
 }
 
-export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProvider; limits: ListenerLimits; log: Logger }): Promise<Listeners> {
+export async function startListeners(
+  specs: ListenerSpec[],
+  deps: { tls: TlsProvider; limits: ListenerLimits; log: Logger },
+): Promise<Listeners> {
   const servers: net.Server[] = [];
   const bound: BoundListener[] = [];
   const live = new Set<Live>();
@@ -77,7 +80,10 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
     const server = net.createServer({ pauseOnConnect: false, noDelay: true }, (raw) => {
       const ip = sourceKey(raw.remoteAddress ?? 'unknown', deps.limits.ipv6Prefix);
       if (isClosing || open >= deps.limits.maxConnections || (perIp.get(ip) ?? 0) >= deps.limits.maxConnectionsPerIp) {
-        deps.log.warn({ listener: spec.name, remote: raw.remoteAddress, source: ip, open, perIp: perIp.get(ip) ?? 0 }, isClosing ? 'connection refused: shutting down' : 'connection refused: limit reached');
+        deps.log.warn(
+          { listener: spec.name, remote: raw.remoteAddress, source: ip, open, perIp: perIp.get(ip) ?? 0 },
+          isClosing ? 'connection refused: shutting down' : 'connection refused: limit reached',
+        );
         if (spec.busyReply && !spec.isImplicitTls) raw.end(spec.busyReply);
         else raw.destroy();
         return;
@@ -104,7 +110,10 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
         try {
           if (spec.isImplicitTls) await conn.startTls();
           if (conn.isAcmeValidation) {
-            conn.log.info({ remote: conn.remoteAddress, servername: conn.tlsInfo()?.servername }, 'answered an ACME TLS-ALPN-01 validation');
+            conn.log.info(
+              { remote: conn.remoteAddress, servername: conn.tlsInfo()?.servername },
+              'answered an ACME TLS-ALPN-01 validation',
+            );
             return;
           }
           conn.log.info({ remote: conn.remoteAddress, port: conn.remotePort, tls: conn.tlsInfo() }, 'connected');
@@ -127,11 +136,20 @@ export async function startListeners(specs: ListenerSpec[], deps: { tls: TlsProv
     server.maxConnections = deps.limits.maxConnections + 16; // our own check answers first
     servers.push(server);
     return new Promise((resolve, reject) => {
-      server.once('error', (err) => reject(new Error(`cannot listen on ${spec.host}:${spec.port} for ${spec.name}: ${(err as Error).message}`)));
+      server.once('error', (err) =>
+        reject(new Error(`cannot listen on ${spec.host}:${spec.port} for ${spec.name}: ${(err as Error).message}`)),
+      );
       server.listen({ host: spec.host, port: spec.port }, () => {
         const addr = server.address() as net.AddressInfo;
         bound.push({ name: spec.name, host: addr.address, port: addr.port, isImplicitTls: spec.isImplicitTls });
-        deps.log.info({ listener: spec.name, address: `${addr.address}:${addr.port}`, tls: spec.isImplicitTls ? 'implicit' : 'starttls' }, 'listening');
+        deps.log.info(
+          {
+            listener: spec.name,
+            address: `${addr.address}:${addr.port}`,
+            tls: spec.isImplicitTls ? 'implicit' : 'starttls',
+          },
+          'listening',
+        );
         resolve();
       });
     });
@@ -199,7 +217,11 @@ class ConnectionImpl implements Connection {
   tlsInfo(): TlsInfo | undefined {
     if (!(this.socket instanceof TLSSocket)) return undefined;
     const s = this.socket as TLSSocket & { servername?: string | false };
-    return { protocol: s.getProtocol() ?? 'unknown', cipher: s.getCipher()?.name ?? 'unknown', servername: s.servername || undefined };
+    return {
+      protocol: s.getProtocol() ?? 'unknown',
+      cipher: s.getCipher()?.name ?? 'unknown',
+      servername: s.servername || undefined,
+    };
   }
 
   async startTls(): Promise<void> {
@@ -209,21 +231,25 @@ class ConnectionImpl implements Connection {
     let challenge: SecureContext | undefined;
     if (this.spec.answersAcmeTlsAlpn && this.tls.alpnChallenge) {
       const hello = await peekClientHello(plain, this.handshakeTimeoutMs);
-      if (hello?.servername && hello.alpn.includes(ACME_TLS_ALPN)) challenge = await this.tls.alpnChallenge(hello.servername);
+      if (hello?.servername && hello.alpn.includes(ACME_TLS_ALPN))
+        challenge = await this.tls.alpnChallenge(hello.servername);
     }
     const secure = challenge
-      // RFC 8737 §3: the validation handshake negotiates acme-tls/1 and gets the challenge certificate.
-      ? new TLSSocket(plain, { isServer: true, secureContext: challenge, ALPNProtocols: [ACME_TLS_ALPN] })
+      ? // RFC 8737 §3: the validation handshake negotiates acme-tls/1 and gets the challenge certificate.
+        new TLSSocket(plain, { isServer: true, secureContext: challenge, ALPNProtocols: [ACME_TLS_ALPN] })
       : new TLSSocket(plain, {
-        isServer: true,
-        secureContext: this.tls.contextFor(undefined),
-        SNICallback: (name, cb) => this.tls.sniCallback(name, cb),
-        ...(this.spec.alpnProtocols ? { ALPNProtocols: this.spec.alpnProtocols } : {}),
-      });
+          isServer: true,
+          secureContext: this.tls.contextFor(undefined),
+          SNICallback: (name, cb) => this.tls.sniCallback(name, cb),
+          ...(this.spec.alpnProtocols ? { ALPNProtocols: this.spec.alpnProtocols } : {}),
+        });
     this.isAcmeValidation = challenge !== undefined;
     this.socket = secure;
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new Error('TLS handshake timed out')), Math.max(1, this.handshakeTimeoutMs - (Date.now() - started)));
+      const timer = setTimeout(
+        () => fail(new Error('TLS handshake timed out')),
+        Math.max(1, this.handshakeTimeoutMs - (Date.now() - started)),
+      );
       const fail = (err: Error) => {
         clearTimeout(timer);
         this.log.info({ reason: err.message }, 'TLS handshake failed');

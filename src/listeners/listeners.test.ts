@@ -12,19 +12,41 @@ import { startListeners, type ListenerLimits } from './index.js';
 
 const root = tempDir();
 const logLines: Array<Record<string, unknown>> = [];
-const log = createLogger({ level: 'debug', sink: { write: (l) => logLines.push(JSON.parse(l) as Record<string, unknown>) } });
+const log = createLogger({
+  level: 'debug',
+  sink: { write: (l) => logLines.push(JSON.parse(l) as Record<string, unknown>) },
+});
 
 async function setup(limits: Partial<ListenerLimits> = {}) {
   const certbotDir = path.join(root, 'le');
   await writeCertbotCert(certbotDir, 'mail.example.com', ['mail.example.com']);
-  const registry = new CertificateRegistry({ hostname: 'mail.example.com', dataDir: root, certbotDir, certificates: [], reloadIntervalMs: 0, expiryWarningMs: 0, log });
+  const registry = new CertificateRegistry({
+    hostname: 'mail.example.com',
+    dataDir: root,
+    certbotDir,
+    certificates: [],
+    reloadIntervalMs: 0,
+    expiryWarningMs: 0,
+    log,
+  });
   await registry.start();
   const listeners = await startListeners(
     [
       { name: 'plain', host: '127.0.0.1', port: 0, isImplicitTls: false, factory: echoSession, busyReply: 'BUSY\r\n' },
       { name: 'secure', host: '127.0.0.1', port: 0, isImplicitTls: true, factory: echoSession },
     ],
-    { tls: registry, log, limits: { maxConnections: 100, maxConnectionsPerIp: 100, ipv6Prefix: 64, tlsHandshakeTimeoutMs: 5000, shutdownTimeoutMs: 1000, ...limits } },
+    {
+      tls: registry,
+      log,
+      limits: {
+        maxConnections: 100,
+        maxConnectionsPerIp: 100,
+        ipv6Prefix: 64,
+        tlsHandshakeTimeoutMs: 5000,
+        shutdownTimeoutMs: 1000,
+        ...limits,
+      },
+    },
   );
   const port = (name: string) => listeners.bound.find((b) => b.name === name)!.port;
   return { listeners, port };
@@ -46,10 +68,11 @@ function reader(socket: net.Socket | tls.TLSSocket) {
   socket.on('data', onData);
   socket.on('close', () => waiting.splice(0).forEach((w) => w(null)));
   return {
-    next: () => new Promise<string | null>((resolve) => {
-      waiting.push(resolve);
-      onData(Buffer.alloc(0));
-    }),
+    next: () =>
+      new Promise<string | null>((resolve) => {
+        waiting.push(resolve);
+        onData(Buffer.alloc(0));
+      }),
     detach: () => socket.off('data', onData),
   };
 }
@@ -72,7 +95,9 @@ describe('listeners', () => {
     assert.equal(await r.next(), 'GO');
     r.detach();
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: plain, servername: 'mail.example.com', rejectUnauthorized: false }, () => resolve(s));
+      const s = tls.connect({ socket: plain, servername: 'mail.example.com', rejectUnauthorized: false }, () =>
+        resolve(s),
+      );
       s.once('error', reject);
     });
     assert.equal(secure.getPeerX509Certificate()!.subjectAltName, 'DNS:mail.example.com');
@@ -81,7 +106,10 @@ describe('listeners', () => {
     const who = JSON.parse((await sr.next())!) as { cid: string; tls: { protocol: string; servername: string } };
     assert.match(who.tls.protocol, /^TLSv1\.[23]$/);
     assert.equal(who.tls.servername, 'mail.example.com');
-    assert.ok(logLines.some((l) => l.cid === who.cid && l.msg === 'connected'), 'log lines carry the connection id');
+    assert.ok(
+      logLines.some((l) => l.cid === who.cid && l.msg === 'connected'),
+      'log lines carry the connection id',
+    );
     secure.write('QUIT\r\n');
     assert.equal(await sr.next(), 'BYE');
     secure.destroy();
@@ -137,11 +165,27 @@ describe('listeners', () => {
     await new Promise((r) => blocker.once('listening', r));
     const taken = (blocker.address() as net.AddressInfo).port;
     const certbotDir = path.join(root, 'le');
-    const registry = new CertificateRegistry({ hostname: 'mail.example.com', dataDir: root, certbotDir, certificates: [], reloadIntervalMs: 0, expiryWarningMs: 0, log });
+    const registry = new CertificateRegistry({
+      hostname: 'mail.example.com',
+      dataDir: root,
+      certbotDir,
+      certificates: [],
+      reloadIntervalMs: 0,
+      expiryWarningMs: 0,
+      log,
+    });
     await registry.start();
     await assert.rejects(
       startListeners([{ name: 'imap', host: '127.0.0.1', port: taken, isImplicitTls: false, factory: echoSession }], {
-        tls: registry, log, limits: { maxConnections: 1, maxConnectionsPerIp: 1, ipv6Prefix: 64, tlsHandshakeTimeoutMs: 1000, shutdownTimeoutMs: 100 },
+        tls: registry,
+        log,
+        limits: {
+          maxConnections: 1,
+          maxConnectionsPerIp: 1,
+          ipv6Prefix: 64,
+          tlsHandshakeTimeoutMs: 1000,
+          shutdownTimeoutMs: 100,
+        },
       }),
       new RegExp(`cannot listen on 127.0.0.1:${taken} for imap: .*EADDRINUSE`),
     );

@@ -10,7 +10,8 @@ const MAX_LABEL = 63;
 const MAX_LOCAL_BYTES = 64; // RFC 5321 §4.5.3.1.1
 const LABEL = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
 // RFC 5322 §3.2.3 atext, plus UTF-8 (RFC 6531 §3.3) for internationalised local parts.
-const DOT_ATOM = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\u{10FFFF}-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\u{10FFFF}-]+)*$/u;
+const DOT_ATOM =
+  /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\u{10FFFF}-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\u{10FFFF}-]+)*$/u;
 
 export type DomainCheck = { ok: true; domain: string } | { ok: false; reason: string };
 
@@ -27,10 +28,13 @@ export function normalizeDomain(input: string, options: { requireDot?: boolean }
   for (const label of labels) {
     if (label.length === 0) return { ok: false, reason: 'has an empty label (two dots in a row)' };
     if (label.length > MAX_LABEL) return { ok: false, reason: `has a label longer than ${MAX_LABEL} characters` };
-    if (!LABEL.test(label)) return { ok: false, reason: `has an invalid label "${label}" (letters, digits and inner hyphens only)` };
+    if (!LABEL.test(label))
+      return { ok: false, reason: `has an invalid label "${label}" (letters, digits and inner hyphens only)` };
   }
-  if (/^\d+$/.test(labels[labels.length - 1]!)) return { ok: false, reason: 'looks like an IP address, not a domain name' };
-  if (options.requireDot && labels.length < 2) return { ok: false, reason: 'needs at least two labels, such as example.com' };
+  if (/^\d+$/.test(labels[labels.length - 1]!))
+    return { ok: false, reason: 'looks like an IP address, not a domain name' };
+  if (options.requireDot && labels.length < 2)
+    return { ok: false, reason: 'needs at least two labels, such as example.com' };
   return { ok: true, domain: ascii };
 }
 
@@ -47,7 +51,8 @@ export function normalizeAddress(input: string): AddressCheck {
   const at = text.lastIndexOf('@');
   if (at <= 0) return { ok: false, reason: 'is not an address of the form user@domain' };
   const local = text.slice(0, at).normalize('NFC').toLowerCase();
-  if (Buffer.byteLength(local) > MAX_LOCAL_BYTES) return { ok: false, reason: `has a local part longer than ${MAX_LOCAL_BYTES} bytes` };
+  if (Buffer.byteLength(local) > MAX_LOCAL_BYTES)
+    return { ok: false, reason: `has a local part longer than ${MAX_LOCAL_BYTES} bytes` };
   if (!DOT_ATOM.test(local)) return { ok: false, reason: `has an invalid local part "${local}"` };
   const domain = normalizeDomain(text.slice(at + 1), { requireDot: false });
   if (!domain.ok) return { ok: false, reason: `has a domain that ${domain.reason}` };

@@ -54,7 +54,8 @@ export function buildDsn(input: DsnInput, now = new Date()): Buffer {
         `if it cannot be delivered by ${input.willRetryUntil?.toUTCString() ?? 'the end of its lifetime'}, you will get another notice.`,
         'There is no need to send it again.',
       ];
-  for (const r of input.recipients) human.push('', `<${r.recipient}>: ${r.remoteMta ? `host ${r.remoteMta} said: ` : ''}${oneLine(r.diagnostic)}`);
+  for (const r of input.recipients)
+    human.push('', `<${r.recipient}>: ${r.remoteMta ? `host ${r.remoteMta} said: ` : ''}${oneLine(r.diagnostic)}`);
 
   const perMessage = [`Reporting-MTA: dns; ${input.reportingMta}`, `X-Postern-Queue-ID: ${input.qid}`];
   if (input.envid) perMessage.push(`Original-Envelope-Id: ${xtextDecode(input.envid)}`);
@@ -101,12 +102,17 @@ export function buildDsn(input: DsnInput, now = new Date()): Buffer {
     `Content-Description: ${headersOnly ? 'Undelivered message headers' : 'Undelivered message'}`,
     '',
   ]);
-  const tail = Buffer.from(`${returned.length && !returned.subarray(-2).equals(Buffer.from('\r\n')) ? '\r\n' : ''}\r\n--${boundary}--\r\n`);
+  const tail = Buffer.from(
+    `${returned.length && !returned.subarray(-2).equals(Buffer.from('\r\n')) ? '\r\n' : ''}\r\n--${boundary}--\r\n`,
+  );
   return Buffer.concat([Buffer.from(head + report + attachmentHead), toCrlf(returned), tail]);
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\r?\n/g, ' ').replace(/[^\x20-\x7e]/g, '?').slice(0, 900);
+  return s
+    .replace(/\r?\n/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .slice(0, 900);
 }
 
 /** ORCPT is "rfc822;addr" in xtext (RFC 3461 §4.2): shown as "rfc822; addr". */
@@ -130,5 +136,7 @@ function headerLength(message: Buffer): number {
 }
 
 function toCrlf(b: Buffer): Buffer {
-  return b.includes('\n') && !b.includes('\r\n') ? Buffer.from(b.toString('binary').replace(/\n/g, '\r\n'), 'binary') : b;
+  return b.includes('\n') && !b.includes('\r\n')
+    ? Buffer.from(b.toString('binary').replace(/\n/g, '\r\n'), 'binary')
+    : b;
 }

@@ -27,13 +27,19 @@ export function normalizeFlags(flags: string[]): string[] {
 /** The flags after a change; LIMIT_REACHED when they would pass the bounds above. */
 export function applyFlags(before: string[], change: FlagChange, flags: string[]): string[] {
   const lower = new Set(flags.map((f) => f.toLowerCase()));
-  const after = change === 'set' ? normalizeFlags(flags) : change === 'add' ? normalizeFlags([...before, ...flags]) : before.filter((f) => !lower.has(f.toLowerCase()));
+  const after =
+    change === 'set'
+      ? normalizeFlags(flags)
+      : change === 'add'
+        ? normalizeFlags([...before, ...flags])
+        : before.filter((f) => !lower.has(f.toLowerCase()));
   if (change !== 'remove') checkFlags(after);
   return after;
 }
 
 export function checkFlags(flags: string[]): void {
-  if (flags.length > MAX_FLAGS_PER_MESSAGE) throw new MailError('LIMIT_REACHED', `a message carries at most ${MAX_FLAGS_PER_MESSAGE} flags`);
+  if (flags.length > MAX_FLAGS_PER_MESSAGE)
+    throw new MailError('LIMIT_REACHED', `a message carries at most ${MAX_FLAGS_PER_MESSAGE} flags`);
   const long = flags.find((f) => f.length > MAX_FLAG_LENGTH);
   if (long) throw new MailError('LIMIT_REACHED', `a flag is at most ${MAX_FLAG_LENGTH} characters`);
 }

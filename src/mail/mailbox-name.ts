@@ -12,7 +12,12 @@ export const MAX_MAILBOXES = 10_000;
 /** '/'-separated levels, none empty, no control characters or wildcards, at most MAX_MAILBOX_NAME characters. */
 export function isValidMailboxName(name: string): boolean {
   // eslint-disable-next-line no-control-regex
-  return name !== '' && name.length <= MAX_MAILBOX_NAME && !/[\x00-\x1f\x7f*%]/.test(name) && name.split(HIERARCHY_SEPARATOR).every((p) => p !== '');
+  return (
+    name !== '' &&
+    name.length <= MAX_MAILBOX_NAME &&
+    !/[\x00-\x1f\x7f*%]/.test(name) &&
+    name.split(HIERARCHY_SEPARATOR).every((p) => p !== '')
+  );
 }
 
 /**

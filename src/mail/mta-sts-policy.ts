@@ -12,7 +12,12 @@ export interface MtaStsPolicyInput {
 
 export function mtaStsPolicy(p: MtaStsPolicyInput): string {
   // §3.2: key/value lines; CRLF as the RFC's examples write it. max_age at most 31557600.
-  const lines = ['version: STSv1', `mode: ${p.mode}`, ...p.mx.map((m) => `mx: ${m}`), `max_age: ${Math.min(31_557_600, Math.max(0, Math.floor(p.maxAgeSeconds)))}`];
+  const lines = [
+    'version: STSv1',
+    `mode: ${p.mode}`,
+    ...p.mx.map((m) => `mx: ${m}`),
+    `max_age: ${Math.min(31_557_600, Math.max(0, Math.floor(p.maxAgeSeconds)))}`,
+  ];
   return `${lines.join('\r\n')}\r\n`;
 }
 

@@ -8,16 +8,28 @@ const now = Date.UTC(2026, 10, 26);
 
 it('rewrites a sender for forwarding and reverses it for bounces, refusing forged and old addresses', () => {
   const srs = srsForward('ann@sender.example', 'forwarder.example', secret, now);
-  assert.match(srs, /^SRS0=[A-Z2-7]{8}=[A-Z2-7]{2}=sender\.example=ann@forwarder\.example$/, 'a 40-bit base32 hash: 2^40 guesses to forge one');
+  assert.match(
+    srs,
+    /^SRS0=[A-Z2-7]{8}=[A-Z2-7]{2}=sender\.example=ann@forwarder\.example$/,
+    'a 40-bit base32 hash: 2^40 guesses to forge one',
+  );
   const local = srs.slice(0, srs.lastIndexOf('@'));
   assert.equal(srsReverse(local, secret, now), 'ann@sender.example');
-  assert.equal(srsReverse(local.toLowerCase(), secret, now), 'ann@sender.example', 'case-insensitive, as local parts get lower-cased');
+  assert.equal(
+    srsReverse(local.toLowerCase(), secret, now),
+    'ann@sender.example',
+    'case-insensitive, as local parts get lower-cased',
+  );
   assert.equal(srsReverse(local, secret, now + 20 * 86_400_000), 'ann@sender.example');
   assert.equal(srsReverse(local, secret, now + 30 * 86_400_000), undefined, 'expired after 21 days');
   assert.equal(srsReverse(local.replace('=sender.example=', '=evil.example='), secret, now), undefined, 'forged');
   assert.equal(srsReverse(local, Buffer.from('another secret'), now), undefined);
   assert.equal(srsReverse('ann', secret, now), undefined);
-  assert.equal(srsReverse(local.replace(/^SRS0=[A-Z2-7]{8}/, 'SRS0=abcd'), secret, now), undefined, 'the old 4-character hash is not taken');
+  assert.equal(
+    srsReverse(local.replace(/^SRS0=[A-Z2-7]{8}/, 'SRS0=abcd'), secret, now),
+    undefined,
+    'the old 4-character hash is not taken',
+  );
   const [, hash] = /^SRS0=([A-Z2-7]{8})=/.exec(local)!;
   const flipped = hash!.slice(0, 7) + (hash!.endsWith('A') ? 'B' : 'A');
   assert.equal(srsReverse(local.replace(hash!, flipped), secret, now), undefined, 'every character of the hash counts');

@@ -26,7 +26,9 @@ export const SRS_HASH_LENGTH = 8;
 function hash(secret: Buffer, ts: string, domain: string, local: string, separator = '='): string {
   // Separated, so that no other split of the same characters (domain a.co + local mx, domain
   // a.com + local x) shares the hash: the domain holds no '='.
-  const mac = createHmac('sha256', secret).update(`${ts}${separator}${domain}${separator}${local}`.toLowerCase()).digest();
+  const mac = createHmac('sha256', secret)
+    .update(`${ts}${separator}${domain}${separator}${local}`.toLowerCase())
+    .digest();
   let out = '';
   for (let i = 0; i < SRS_HASH_LENGTH; i++) {
     // 5 bits at a time, from the front of the MAC
@@ -51,7 +53,11 @@ export function srsReverse(local: string, secret: Buffer, now = Date.now()): str
   const m = /^SRS0[=+-]([A-Z2-7]{8})=([A-Z2-7]{2})=([^=]+)=(.+)$/i.exec(local);
   if (!m) return undefined;
   const [, given, ts, domain, user] = m as unknown as [string, string, string, string, string];
-  const isValid = (separator: string) => timingSafeEqual(Buffer.from(given.toUpperCase()), Buffer.from(hash(secret, ts.toUpperCase(), domain, user, separator)));
+  const isValid = (separator: string) =>
+    timingSafeEqual(
+      Buffer.from(given.toUpperCase()),
+      Buffer.from(hash(secret, ts.toUpperCase(), domain, user, separator)),
+    );
   const then = stampDay(ts);
   if (!isValid('=') && !(now < OLD_HASHES_UNTIL && then <= OLD_HASHES_LAST_DAY && isValid(''))) return undefined;
   const today = Math.floor(now / DAY_MS) % 1024;

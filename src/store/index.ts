@@ -124,7 +124,11 @@ export interface AliasRepo {
 
 export interface MailboxRepo {
   /** `isSubscribed` adds the name to the subscription list (default: not). */
-  create(accountId: number, name: string, options?: { specialUse?: SpecialUse; isSubscribed?: boolean }): Promise<MailboxRecord>;
+  create(
+    accountId: number,
+    name: string,
+    options?: { specialUse?: SpecialUse; isSubscribed?: boolean },
+  ): Promise<MailboxRecord>;
   get(accountId: number, name: string): Promise<MailboxRecord | undefined>;
   byId(id: number): Promise<MailboxRecord | undefined>;
   list(accountId: number): Promise<MailboxRecord[]>;
@@ -152,10 +156,18 @@ export interface MessageRepo {
    * printable-ASCII text (case-insensitively) or that have no stored envelope: a coarse filter the
    * caller refines (SEARCH HEADER Message-ID without reading every row).
    */
-  list(mailboxId: number, range?: { fromUid?: number; toUid?: number; envelopeContains?: string; omit?: MessageColumnsOmitted }): Promise<MessageRecord[]>;
+  list(
+    mailboxId: number,
+    range?: { fromUid?: number; toUid?: number; envelopeContains?: string; omit?: MessageColumnsOmitted },
+  ): Promise<MessageRecord[]>;
   /** UID, flags and sizes of every message, without the stored structure: for SELECT, STATUS, SEARCH. */
   summaries(mailboxId: number): Promise<MessageSummary[]>;
-  setFlags(mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }>;
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    change: FlagChange,
+    flags: string[],
+  ): Promise<{ uids: number[]; modseq: number }>;
   expunge(mailboxId: number, uids: number[]): Promise<{ uids: number[]; modseq: number }>;
 }
 
@@ -242,8 +254,12 @@ export interface QueueRepo {
   removeIfDone(qid: string): Promise<boolean>;
   /** Removes every entry with no recipient pending (left by a process that died between its last record and removeIfDone); returns how many. */
   removeAllDone(): Promise<number>;
-  recordTls(results: Array<{ policyDomain: string; policyType: string; mxHost: string; result: string }>): Promise<void>;
-  tlsResults(day: string): Promise<Array<{ policyDomain: string; policyType: string; mxHost: string; result: string; count: number }>>;
+  recordTls(
+    results: Array<{ policyDomain: string; policyType: string; mxHost: string; result: string }>,
+  ): Promise<void>;
+  tlsResults(
+    day: string,
+  ): Promise<Array<{ policyDomain: string; policyType: string; mxHost: string; result: string; count: number }>>;
 }
 
 export type DkimAlgorithm = 'rsa2048' | 'rsa4096' | 'ed25519';
@@ -297,7 +313,10 @@ export interface BlobStore {
    * keeps it from being collected until `use` settles: the transaction that references the content
    * runs inside `use`. Content no committed row references is collected afterwards.
    */
-  withContent<T>(content: Buffer, use: (blob: { hash: string; size: number; isNew: boolean }) => Promise<T>): Promise<T>;
+  withContent<T>(
+    content: Buffer,
+    use: (blob: { hash: string; size: number; isNew: boolean }) => Promise<T>,
+  ): Promise<T>;
   get(hash: string): Promise<Buffer>;
   stream(hash: string, range?: { start: number; end: number }): Readable;
   has(hash: string): Promise<boolean>;
@@ -336,7 +355,11 @@ export interface Store extends Repos {
    * one per run). Content a writer holds (withContent) is left for the next run, and so is content
    * that lost its last reference less than `releasedForMs` ago (sessions may still be reading it).
    */
-  collectGarbage(options?: { batch?: number; sweepDirs?: number; releasedForMs?: number }): Promise<{ blobs: number; bytes: number; orphans: number }>;
+  collectGarbage(options?: {
+    batch?: number;
+    sweepDirs?: number;
+    releasedForMs?: number;
+  }): Promise<{ blobs: number; bytes: number; orphans: number }>;
   close(): Promise<void>;
 }
 

@@ -39,12 +39,18 @@ const text = (s: string) => Buffer.from(s, 'latin1');
 function mutated(base: fc.Arbitrary<string>): fc.Arbitrary<Buffer> {
   return fc.oneof(
     { weight: 4, arbitrary: base.map(text) },
-    { weight: 2, arbitrary: fc.tuple(base, fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 8 })).map(([s, at, noise]) => {
-      const b = text(s);
-      const i = b.length ? at % b.length : 0;
-      return Buffer.concat([b.subarray(0, i), Buffer.from(noise), b.subarray(i)]);
-    }) },
-    { weight: 1, arbitrary: fc.tuple(base, fc.nat()).map(([s, at]) => text(s).subarray(0, s.length ? at % (s.length + 1) : 0)) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(base, fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 8 })).map(([s, at, noise]) => {
+        const b = text(s);
+        const i = b.length ? at % b.length : 0;
+        return Buffer.concat([b.subarray(0, i), Buffer.from(noise), b.subarray(i)]);
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(base, fc.nat()).map(([s, at]) => text(s).subarray(0, s.length ? at % (s.length + 1) : 0)),
+    },
     { weight: 1, arbitrary: fc.tuple(base, fc.integer({ min: 2, max: 50 })).map(([s, n]) => text(s.repeat(n))) },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a)) },
   );
@@ -54,7 +60,7 @@ function mutated(base: fc.Arbitrary<string>): fc.Arbitrary<Buffer> {
 function chunks(buf: Buffer, seed: number): Buffer[] {
   const out: Buffer[] = [];
   let x = seed >>> 0 || 1;
-  for (let i = 0; i < buf.length; ) {
+  for (let i = 0; i < buf.length;) {
     x = (x * 1103515245 + 12345) >>> 0;
     const n = 1 + (x % 17);
     out.push(buf.subarray(i, i + n));
@@ -71,17 +77,61 @@ function expectOnly(err: unknown, ...allowed: Array<new (...args: never[]) => Er
 // ---- IMAP -------------------------------------------------------------------------------------
 
 const atomChars = fc.stringMatching(/^[A-Za-z0-9.\\*%$+-]{1,12}$/);
-const imapString = fc.oneof(atomChars, fc.string({ maxLength: 20 }).map((s) => `"${s.replace(/["\\]/g, '\\$&')}"`), fc.string({ maxLength: 30 }).map((s) => `{${Buffer.byteLength(s)}+}\r\n${s}`), fc.constant('NIL'));
-const seqSet = fc.oneof(fc.constantFrom('1', '*', '1:*', '2:4,7', '*:1', '$', '0', '4294967296', '1,,2'), fc.array(fc.tuple(fc.nat(50), fc.nat(50)), { minLength: 1, maxLength: 8 }).map((r) => r.map(([a, b]) => `${a || '*'}:${b || '*'}`).join(',')));
-const fetchAtt = fc.constantFrom('FLAGS', 'UID', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'RFC822.SIZE', 'INTERNALDATE', 'BODY[]', 'BODY.PEEK[HEADER]', 'BODY[1.2.MIME]', 'BODY[TEXT]<0.10>', 'BINARY[1]', 'BINARY.SIZE[2]', 'BODY.PEEK[HEADER.FIELDS (From Subject)]', 'BODY[HEADER.FIELDS.NOT ()]', 'BODY[0]', 'BODY[1.]', 'BINARY[1.MIME]', 'BODY[]<5.0>', 'ALL', 'FAST', 'FULL', 'MODSEQ');
+const imapString = fc.oneof(
+  atomChars,
+  fc.string({ maxLength: 20 }).map((s) => `"${s.replace(/["\\]/g, '\\$&')}"`),
+  fc.string({ maxLength: 30 }).map((s) => `{${Buffer.byteLength(s)}+}\r\n${s}`),
+  fc.constant('NIL'),
+);
+const seqSet = fc.oneof(
+  fc.constantFrom('1', '*', '1:*', '2:4,7', '*:1', '$', '0', '4294967296', '1,,2'),
+  fc
+    .array(fc.tuple(fc.nat(50), fc.nat(50)), { minLength: 1, maxLength: 8 })
+    .map((r) => r.map(([a, b]) => `${a || '*'}:${b || '*'}`).join(',')),
+);
+const fetchAtt = fc.constantFrom(
+  'FLAGS',
+  'UID',
+  'ENVELOPE',
+  'BODYSTRUCTURE',
+  'BODY',
+  'RFC822.SIZE',
+  'INTERNALDATE',
+  'BODY[]',
+  'BODY.PEEK[HEADER]',
+  'BODY[1.2.MIME]',
+  'BODY[TEXT]<0.10>',
+  'BINARY[1]',
+  'BINARY.SIZE[2]',
+  'BODY.PEEK[HEADER.FIELDS (From Subject)]',
+  'BODY[HEADER.FIELDS.NOT ()]',
+  'BODY[0]',
+  'BODY[1.]',
+  'BINARY[1.MIME]',
+  'BODY[]<5.0>',
+  'ALL',
+  'FAST',
+  'FULL',
+  'MODSEQ',
+);
 const searchKey: fc.Arbitrary<string> = fc.letrec((tie) => ({
   key: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
     fc.constantFrom('ALL', 'SEEN', 'UNSEEN', 'NEW', 'OLD', 'RECENT', 'DELETED', 'DRAFT', 'FLAGGED', 'ANSWERED'),
-    fc.tuple(fc.constantFrom('SUBJECT', 'FROM', 'TO', 'CC', 'BCC', 'BODY', 'TEXT', 'KEYWORD', 'UNKEYWORD'), imapString).map(([k, v]) => `${k} ${v}`),
-    fc.tuple(fc.constantFrom('BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE'), fc.constantFrom('1-Jan-2026', '31-Dec-1999', '32-Foo-2026', 'x')).map(([k, v]) => `${k} ${v}`),
-    fc.tuple(fc.constantFrom('LARGER', 'SMALLER', 'MODSEQ'), fc.constantFrom('0', '100', '99999999999999999999', '-1')).map(([k, v]) => `${k} ${v}`),
-    seqSet.map((s) => `UID ${s}`), seqSet,
+    fc
+      .tuple(fc.constantFrom('SUBJECT', 'FROM', 'TO', 'CC', 'BCC', 'BODY', 'TEXT', 'KEYWORD', 'UNKEYWORD'), imapString)
+      .map(([k, v]) => `${k} ${v}`),
+    fc
+      .tuple(
+        fc.constantFrom('BEFORE', 'ON', 'SINCE', 'SENTBEFORE', 'SENTON', 'SENTSINCE'),
+        fc.constantFrom('1-Jan-2026', '31-Dec-1999', '32-Foo-2026', 'x'),
+      )
+      .map(([k, v]) => `${k} ${v}`),
+    fc
+      .tuple(fc.constantFrom('LARGER', 'SMALLER', 'MODSEQ'), fc.constantFrom('0', '100', '99999999999999999999', '-1'))
+      .map(([k, v]) => `${k} ${v}`),
+    seqSet.map((s) => `UID ${s}`),
+    seqSet,
     fc.tuple(imapString, imapString).map(([f, v]) => `HEADER ${f} ${v}`),
     tie('key').map((k) => `NOT ${k}`),
     fc.tuple(tie('key'), tie('key')).map(([a, b]) => `OR ${a} ${b}`),
@@ -89,16 +139,55 @@ const searchKey: fc.Arbitrary<string> = fc.letrec((tie) => ({
   ),
 })).key;
 const imapCommand = fc.oneof(
-  fc.tuple(seqSet, fc.oneof(fetchAtt, fc.array(fetchAtt, { maxLength: 6 }).map((a) => `(${a.join(' ')})`))).map(([s, a]) => `a1 FETCH ${s} ${a}`),
-  fc.tuple(fc.constantFrom('', 'RETURN (MIN MAX COUNT ALL) ', 'CHARSET UTF-8 ', 'RETURN () '), fc.array(searchKey, { minLength: 1, maxLength: 4 })).map(([p, ks]) => `a2 UID SEARCH ${p}${ks.join(' ')}`),
-  fc.tuple(seqSet, fc.constantFrom('+FLAGS', '-FLAGS.SILENT', 'FLAGS', 'XFLAGS'), fc.array(fc.constantFrom('\\Seen', '\\Deleted', '$Junk', 'kw', '\\Recent', '(', '"q"'), { maxLength: 4 })).map(([s, a, f]) => `a3 STORE ${s} ${a} (${f.join(' ')})`),
-  fc.tuple(fc.oneof(fc.constant('""'), imapString), fc.oneof(imapString, fc.constantFrom('*', '%', '"*a*a*a*b"', '(INBOX "Sent*")'))).map(([r, p]) => `a4 LIST ${r} ${p}`),
+  fc
+    .tuple(
+      seqSet,
+      fc.oneof(
+        fetchAtt,
+        fc.array(fetchAtt, { maxLength: 6 }).map((a) => `(${a.join(' ')})`),
+      ),
+    )
+    .map(([s, a]) => `a1 FETCH ${s} ${a}`),
+  fc
+    .tuple(
+      fc.constantFrom('', 'RETURN (MIN MAX COUNT ALL) ', 'CHARSET UTF-8 ', 'RETURN () '),
+      fc.array(searchKey, { minLength: 1, maxLength: 4 }),
+    )
+    .map(([p, ks]) => `a2 UID SEARCH ${p}${ks.join(' ')}`),
+  fc
+    .tuple(
+      seqSet,
+      fc.constantFrom('+FLAGS', '-FLAGS.SILENT', 'FLAGS', 'XFLAGS'),
+      fc.array(fc.constantFrom('\\Seen', '\\Deleted', '$Junk', 'kw', '\\Recent', '(', '"q"'), { maxLength: 4 }),
+    )
+    .map(([s, a, f]) => `a3 STORE ${s} ${a} (${f.join(' ')})`),
+  fc
+    .tuple(
+      fc.oneof(fc.constant('""'), imapString),
+      fc.oneof(imapString, fc.constantFrom('*', '%', '"*a*a*a*b"', '(INBOX "Sent*")')),
+    )
+    .map(([r, p]) => `a4 LIST ${r} ${p}`),
   fc.tuple(imapString, imapString).map(([u, p]) => `a5 LOGIN ${u} ${p}`),
-  fc.tuple(imapString, fc.constantFrom('(\\Seen)', '()', ''), fc.string({ maxLength: 40 })).map(([m, f, body]) => `a6 APPEND ${m} ${f} {${Buffer.byteLength(body)}+}\r\n${body}`),
-  fc.constantFrom('a7 IDLE', 'DONE', 'a8 STARTTLS', 'a9 AUTHENTICATE PLAIN =', 'a10 NOOP', 'a11 CAPABILITY', '* BAD', '(', ''),
+  fc
+    .tuple(imapString, fc.constantFrom('(\\Seen)', '()', ''), fc.string({ maxLength: 40 }))
+    .map(([m, f, body]) => `a6 APPEND ${m} ${f} {${Buffer.byteLength(body)}+}\r\n${body}`),
+  fc.constantFrom(
+    'a7 IDLE',
+    'DONE',
+    'a8 STARTTLS',
+    'a9 AUTHENTICATE PLAIN =',
+    'a10 NOOP',
+    'a11 CAPABILITY',
+    '* BAD',
+    '(',
+    '',
+  ),
 );
 
-function imapFrames(buf: Buffer, limits = { maxLineBytes: 1024, maxLiteralBytes: 256, maxCommandBytes: 2048 }): WireEvent[] {
+function imapFrames(
+  buf: Buffer,
+  limits = { maxLineBytes: 1024, maxLiteralBytes: 256, maxCommandBytes: 2048 },
+): WireEvent[] {
   const reader = new FrameReader(limits);
   const events: WireEvent[] = [];
   for (const c of chunks(buf, buf.length)) {
@@ -116,12 +205,28 @@ function parseImapFrame(segments: Array<string | Buffer>): void {
   let name = first.value.toUpperCase();
   let args = rest;
   if (name === 'UID' && rest[0]?.type === 'atom') [name, args] = [rest[0].value.toUpperCase(), rest.slice(1)];
-  const arg = (i: number) => (args[i]?.type === 'atom' ? (args[i] as { value: string }).value : args[i]?.type === 'string' ? (args[i] as { value: Buffer }).value.toString() : '');
+  const arg = (i: number) =>
+    args[i]?.type === 'atom'
+      ? (args[i] as { value: string }).value
+      : args[i]?.type === 'string'
+        ? (args[i] as { value: Buffer }).value.toString()
+        : '';
   switch (name) {
-    case 'FETCH': parseSequenceSet(arg(0)); parseFetchItems(args[1]); break;
-    case 'STORE': case 'COPY': case 'MOVE': parseSequenceSet(arg(0)); break;
-    case 'SEARCH': parseSearch(args); break;
-    case 'LIST': compilePattern(arg(0) + arg(1), '/', false)('INBOX/a/b'); break;
+    case 'FETCH':
+      parseSequenceSet(arg(0));
+      parseFetchItems(args[1]);
+      break;
+    case 'STORE':
+    case 'COPY':
+    case 'MOVE':
+      parseSequenceSet(arg(0));
+      break;
+    case 'SEARCH':
+      parseSearch(args);
+      break;
+    case 'LIST':
+      compilePattern(arg(0) + arg(1), '/', false)('INBOX/a/b');
+      break;
   }
 }
 
@@ -130,7 +235,9 @@ function parseImapFrame(segments: Array<string | Buffer>): void {
 export const TARGETS: Record<string, FuzzTarget> = {
   'imap-wire': {
     description: 'IMAP framing (lines, literals, limits) in random chunkings, then tokenizing each frame',
-    input: mutated(fc.array(imapCommand, { minLength: 1, maxLength: 6 }).map((cs) => cs.map((c) => `${c}\r\n`).join(''))),
+    input: mutated(
+      fc.array(imapCommand, { minLength: 1, maxLength: 6 }).map((cs) => cs.map((c) => `${c}\r\n`).join('')),
+    ),
     run(buf) {
       const events = imapFrames(buf);
       // The same bytes in one piece frame the same way.
@@ -163,10 +270,33 @@ export const TARGETS: Record<string, FuzzTarget> = {
       }
     },
   },
-  'pop3': {
+  pop3: {
     description: 'POP3 line reader, SASL PLAIN decoding and dot-stuffing (stuffed text unstuffs to the input)',
-    input: mutated(fc.array(fc.oneof(fc.constantFrom('USER ann', 'PASS x', 'STAT', 'LIST 1', 'RETR 99999999999', 'TOP 1 5', 'UIDL', 'CAPA', 'STLS', 'QUIT', '.', '..', ''),
-      fc.string({ maxLength: 40 }).map((s) => `AUTH PLAIN ${Buffer.from(s).toString('base64')}`)), { maxLength: 8 }).map((ls) => ls.join('\r\n'))),
+    input: mutated(
+      fc
+        .array(
+          fc.oneof(
+            fc.constantFrom(
+              'USER ann',
+              'PASS x',
+              'STAT',
+              'LIST 1',
+              'RETR 99999999999',
+              'TOP 1 5',
+              'UIDL',
+              'CAPA',
+              'STLS',
+              'QUIT',
+              '.',
+              '..',
+              '',
+            ),
+            fc.string({ maxLength: 40 }).map((s) => `AUTH PLAIN ${Buffer.from(s).toString('base64')}`),
+          ),
+          { maxLength: 8 },
+        )
+        .map((ls) => ls.join('\r\n')),
+    ),
     run(buf) {
       const reader = new LineReader(64);
       for (const c of chunks(buf, 7)) {
@@ -178,33 +308,83 @@ export const TARGETS: Record<string, FuzzTarget> = {
       const stuffer = new DotStuffer();
       const out = Buffer.concat([...chunks(buf, 3).map((c) => stuffer.push(c)), stuffer.end()]).toString('latin1');
       if (!out.endsWith('.\r\n')) throw new Error('no terminating line');
-      const unstuffed = out.slice(0, -3).split('\r\n').map((l) => (l.startsWith('.') ? l.slice(1) : l)).join('\r\n');
+      const unstuffed = out
+        .slice(0, -3)
+        .split('\r\n')
+        .map((l) => (l.startsWith('.') ? l.slice(1) : l))
+        .join('\r\n');
       const expected = buf.toString('latin1').replace(/\r?\n/g, '\r\n');
-      if (unstuffed !== (expected.endsWith('\r\n') || expected === '' ? expected : `${expected}\r\n`)) throw new Error('dot-stuffing is not reversible');
-      if (/\r\n\.\r\n/.test(out.slice(0, -3)) || out.slice(0, -3).startsWith('.\r\n')) throw new Error('a lone dot inside the message');
+      if (unstuffed !== (expected.endsWith('\r\n') || expected === '' ? expected : `${expected}\r\n`))
+        throw new Error('dot-stuffing is not reversible');
+      if (/\r\n\.\r\n/.test(out.slice(0, -3)) || out.slice(0, -3).startsWith('.\r\n'))
+        throw new Error('a lone dot inside the message');
     },
   },
-  'managesieve': {
+  managesieve: {
     description: 'ManageSieve command reader (lines, literals, skip budget) in random chunkings',
-    input: mutated(fc.array(fc.oneof(fc.constantFrom('CAPABILITY', 'LOGOUT', 'STARTTLS', 'AUTHENTICATE "PLAIN" "AGFubgBwdw=="', 'LISTSCRIPTS', 'NOOP "tag"', 'HAVESPACE "x" 99999999999'),
-      fc.tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 60 })).map(([n, s]) => `PUTSCRIPT "${n}" {${Buffer.byteLength(s)}+}\r\n${s}`),
-      fc.string({ maxLength: 30 }).map((s) => `GETSCRIPT "${s}"`)), { maxLength: 5 }).map((cs) => cs.map((c) => `${c}\r\n`).join(''))),
+    input: mutated(
+      fc
+        .array(
+          fc.oneof(
+            fc.constantFrom(
+              'CAPABILITY',
+              'LOGOUT',
+              'STARTTLS',
+              'AUTHENTICATE "PLAIN" "AGFubgBwdw=="',
+              'LISTSCRIPTS',
+              'NOOP "tag"',
+              'HAVESPACE "x" 99999999999',
+            ),
+            fc
+              .tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 60 }))
+              .map(([n, s]) => `PUTSCRIPT "${n}" {${Buffer.byteLength(s)}+}\r\n${s}`),
+            fc.string({ maxLength: 30 }).map((s) => `GETSCRIPT "${s}"`),
+          ),
+          { maxLength: 5 },
+        )
+        .map((cs) => cs.map((c) => `${c}\r\n`).join('')),
+    ),
     run(buf) {
-      const reader = new CommandReader({ maxLineBytes: 256, maxLiteralBytes: 128, maxCommandBytes: 1024, maxSkipBytes: 2048 });
+      const reader = new CommandReader({
+        maxLineBytes: 256,
+        maxLiteralBytes: 128,
+        maxCommandBytes: 1024,
+        maxSkipBytes: 2048,
+      });
       const events: ReaderEvent[] = [];
       for (const c of chunks(buf, 5)) events.push(...reader.push(c));
-      for (const ev of events) if (ev.kind === 'command' && ev.tokens.length > 16) throw new Error('token bound broken');
+      for (const ev of events)
+        if (ev.kind === 'command' && ev.tokens.length > 16) throw new Error('token bound broken');
     },
   },
-  'sieve': {
+  sieve: {
     description: 'Sieve scripts: parse, check and run against a message within the work budget',
-    input: mutated(fc.array(fc.constantFrom(
-      'require ["fileinto", "variables", "envelope", "body", "relational", "comparator-i;ascii-numeric", "imap4flags", "vacation"];',
-      'if header :contains "subject" "x" { fileinto "X"; }', 'if header :matches "subject" "*a*a*a*a*b" { stop; }',
-      'set "v" "${1}"; if string :is "${v}" "" { keep; }', 'if body :text :contains "needle" { discard; }',
-      'if size :over 10K { reject "big"; }', 'vacation :days 1 "away";', 'if anyof (true, false, not exists "to") { addflag "\\\\Seen"; }',
-      'if envelope :all :is "from" "" { redirect "a@b.example"; }', 'elsif', '{', '}', '"', 'text:\r\nx\r\n.\r\n', '# c\r\n', '/* c */',
-      'if header :value "ge" :comparator "i;ascii-numeric" "x-n" "10" { keep; }'), { maxLength: 10 }).map((s) => s.join('\r\n'))),
+    input: mutated(
+      fc
+        .array(
+          fc.constantFrom(
+            'require ["fileinto", "variables", "envelope", "body", "relational", "comparator-i;ascii-numeric", "imap4flags", "vacation"];',
+            'if header :contains "subject" "x" { fileinto "X"; }',
+            'if header :matches "subject" "*a*a*a*a*b" { stop; }',
+            'set "v" "${1}"; if string :is "${v}" "" { keep; }',
+            'if body :text :contains "needle" { discard; }',
+            'if size :over 10K { reject "big"; }',
+            'vacation :days 1 "away";',
+            'if anyof (true, false, not exists "to") { addflag "\\\\Seen"; }',
+            'if envelope :all :is "from" "" { redirect "a@b.example"; }',
+            'elsif',
+            '{',
+            '}',
+            '"',
+            'text:\r\nx\r\n.\r\n',
+            '# c\r\n',
+            '/* c */',
+            'if header :value "ge" :comparator "i;ascii-numeric" "x-n" "10" { keep; }',
+          ),
+          { maxLength: 10 },
+        )
+        .map((s) => s.join('\r\n')),
+    ),
     run(buf) {
       let script;
       try {
@@ -227,15 +407,44 @@ export const TARGETS: Record<string, FuzzTarget> = {
       }
     },
   },
-  'mime': {
+  mime: {
     description: 'MIME structure, envelope and search text of a message',
-    input: mutated(fc.tuple(fc.constantFrom('multipart/mixed; boundary=b', 'multipart/alternative; boundary="b"', 'message/rfc822', 'text/html; charset=utf-8', 'text/plain; charset=x-unknown', 'multipart/digest; boundary=b'),
-      fc.array(fc.constantFrom('--b\r\n', '--b--\r\n', 'Content-Type: text/plain\r\n', 'Content-Transfer-Encoding: base64\r\n', 'Content-Transfer-Encoding: quoted-printable\r\n', '\r\n', 'aGVsbG8=\r\n', '=E9t=\r\n', '<script>x</script><p>y', 'From: "a" <a@b>, (c) d@e\r\n', 'Subject: =?utf-8?B?w6k=?=\r\n', 'To: group: a@b, c@d;\r\n'), { maxLength: 20 }))
-      .map(([ct, parts]) => `From: x@y\r\nContent-Type: ${ct}\r\n\r\n${parts.join('')}`)),
+    input: mutated(
+      fc
+        .tuple(
+          fc.constantFrom(
+            'multipart/mixed; boundary=b',
+            'multipart/alternative; boundary="b"',
+            'message/rfc822',
+            'text/html; charset=utf-8',
+            'text/plain; charset=x-unknown',
+            'multipart/digest; boundary=b',
+          ),
+          fc.array(
+            fc.constantFrom(
+              '--b\r\n',
+              '--b--\r\n',
+              'Content-Type: text/plain\r\n',
+              'Content-Transfer-Encoding: base64\r\n',
+              'Content-Transfer-Encoding: quoted-printable\r\n',
+              '\r\n',
+              'aGVsbG8=\r\n',
+              '=E9t=\r\n',
+              '<script>x</script><p>y',
+              'From: "a" <a@b>, (c) d@e\r\n',
+              'Subject: =?utf-8?B?w6k=?=\r\n',
+              'To: group: a@b, c@d;\r\n',
+            ),
+            { maxLength: 20 },
+          ),
+        )
+        .map(([ct, parts]) => `From: x@y\r\nContent-Type: ${ct}\r\n\r\n${parts.join('')}`),
+    ),
     run(buf) {
       const parsed = parseMessage(buf);
       const check = (p: typeof parsed.structure) => {
-        if (p.headerStart > p.bodyStart || p.bodyStart > p.end || p.end > buf.length) throw new Error(`bad offsets ${p.headerStart} ${p.bodyStart} ${p.end}`);
+        if (p.headerStart > p.bodyStart || p.bodyStart > p.end || p.end > buf.length)
+          throw new Error(`bad offsets ${p.headerStart} ${p.bodyStart} ${p.end}`);
         p.children.forEach(check);
       };
       check(parsed.structure);
@@ -246,11 +455,69 @@ export const TARGETS: Record<string, FuzzTarget> = {
   },
   'dns-records': {
     description: 'SPF, DMARC and DKIM key record parsers',
-    input: mutated(fc.oneof(
-      fc.array(fc.constantFrom('v=spf1', 'ip4:192.0.2.0/24', 'ip6:2001:db8::/32', 'include:_spf.example', 'a', 'mx:example.com/24', 'ptr', 'exists:%{i}.x', 'redirect=x', '-all', '~all', '?all', '+all', 'exp=e', 'ipv4:1.2.3.4', 'include=x', 'a:/33'), { maxLength: 10 }).map((t) => t.join(' ')),
-      fc.array(fc.constantFrom('v=DMARC1', 'p=reject', 'sp=none', 'pct=50', 'rua=mailto:a@b,mailto:c@d!10m', 'ruf=mailto:x', 'adkim=s', 'aspf=r', 'fo=1:d', 'p=', '=', ';'), { maxLength: 10 }).map((t) => t.join('; ')),
-      fc.array(fc.constantFrom('v=DKIM1', 'k=rsa', 'k=ed25519', 'p=MIIBIjANBgkq', 'p=', 't=y:s', 'h=sha256', 's=email', 'n=note'), { maxLength: 8 }).map((t) => t.join('; ')),
-    )),
+    input: mutated(
+      fc.oneof(
+        fc
+          .array(
+            fc.constantFrom(
+              'v=spf1',
+              'ip4:192.0.2.0/24',
+              'ip6:2001:db8::/32',
+              'include:_spf.example',
+              'a',
+              'mx:example.com/24',
+              'ptr',
+              'exists:%{i}.x',
+              'redirect=x',
+              '-all',
+              '~all',
+              '?all',
+              '+all',
+              'exp=e',
+              'ipv4:1.2.3.4',
+              'include=x',
+              'a:/33',
+            ),
+            { maxLength: 10 },
+          )
+          .map((t) => t.join(' ')),
+        fc
+          .array(
+            fc.constantFrom(
+              'v=DMARC1',
+              'p=reject',
+              'sp=none',
+              'pct=50',
+              'rua=mailto:a@b,mailto:c@d!10m',
+              'ruf=mailto:x',
+              'adkim=s',
+              'aspf=r',
+              'fo=1:d',
+              'p=',
+              '=',
+              ';',
+            ),
+            { maxLength: 10 },
+          )
+          .map((t) => t.join('; ')),
+        fc
+          .array(
+            fc.constantFrom(
+              'v=DKIM1',
+              'k=rsa',
+              'k=ed25519',
+              'p=MIIBIjANBgkq',
+              'p=',
+              't=y:s',
+              'h=sha256',
+              's=email',
+              'n=note',
+            ),
+            { maxLength: 8 },
+          )
+          .map((t) => t.join('; ')),
+      ),
+    ),
     run(buf) {
       const txt = buf.toString('latin1');
       parseSpf(txt);
@@ -262,14 +529,22 @@ export const TARGETS: Record<string, FuzzTarget> = {
     description: 'TLS ClientHello peek (SNI and ALPN read off a plain socket before the handshake)',
     input: fc.oneof(
       fc.uint8Array({ maxLength: 600 }).map((a) => Buffer.from(a)),
-      fc.tuple(fc.string({ maxLength: 40 }), fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 }), fc.nat(), fc.uint8Array({ maxLength: 4 })).map(([sni, alpn, cut, noise]) => {
-        const hello = clientHello(sni, alpn);
-        return Buffer.concat([hello.subarray(0, cut % (hello.length + 1)), Buffer.from(noise)]);
-      }),
+      fc
+        .tuple(
+          fc.string({ maxLength: 40 }),
+          fc.array(fc.string({ maxLength: 12 }), { maxLength: 3 }),
+          fc.nat(),
+          fc.uint8Array({ maxLength: 4 }),
+        )
+        .map(([sni, alpn, cut, noise]) => {
+          const hello = clientHello(sni, alpn);
+          return Buffer.concat([hello.subarray(0, cut % (hello.length + 1)), Buffer.from(noise)]);
+        }),
     ),
     run(buf) {
       const r = parseClientHello(buf);
-      if (r !== undefined && r !== 'more' && (typeof r !== 'object' || !Array.isArray(r.alpn))) throw new Error('malformed result');
+      if (r !== undefined && r !== 'more' && (typeof r !== 'object' || !Array.isArray(r.alpn)))
+        throw new Error('malformed result');
     },
   },
 };
@@ -278,11 +553,29 @@ export const TARGETS: Record<string, FuzzTarget> = {
 function clientHello(sni: string, alpn: string[]): Buffer {
   const u16 = (n: number) => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
   const name = Buffer.from(sni);
-  const sniExt = Buffer.concat([u16(0), u16(name.length + 5), u16(name.length + 3), Buffer.from([0]), u16(name.length), name]);
-  const protos = Buffer.concat(alpn.map((p) => Buffer.concat([Buffer.from([Buffer.byteLength(p) & 0xff]), Buffer.from(p)])));
+  const sniExt = Buffer.concat([
+    u16(0),
+    u16(name.length + 5),
+    u16(name.length + 3),
+    Buffer.from([0]),
+    u16(name.length),
+    name,
+  ]);
+  const protos = Buffer.concat(
+    alpn.map((p) => Buffer.concat([Buffer.from([Buffer.byteLength(p) & 0xff]), Buffer.from(p)])),
+  );
   const alpnExt = Buffer.concat([u16(16), u16(protos.length + 2), u16(protos.length), protos]);
   const exts = Buffer.concat([sniExt, alpnExt]);
-  const body = Buffer.concat([Buffer.from([3, 3]), Buffer.alloc(32), Buffer.from([0]), u16(2), Buffer.from([0x13, 0x01]), Buffer.from([1, 0]), u16(exts.length), exts]);
+  const body = Buffer.concat([
+    Buffer.from([3, 3]),
+    Buffer.alloc(32),
+    Buffer.from([0]),
+    u16(2),
+    Buffer.from([0x13, 0x01]),
+    Buffer.from([1, 0]),
+    u16(exts.length),
+    exts,
+  ]);
   const hs = Buffer.concat([Buffer.from([1, (body.length >> 16) & 0xff]), u16(body.length & 0xffff), body]);
   return Buffer.concat([Buffer.from([22, 3, 1]), u16(hs.length), hs]);
 }

@@ -23,16 +23,24 @@ export class RawClient {
   private listeners: Array<() => void> = [];
 
   /** `keepText` false: only the last 64 KB of text is kept (and matched), for answers of hundreds of MB. */
-  private constructor(public socket: net.Socket | tls.TLSSocket, private readonly keepText = true) {
-    this.closedPromise = new Promise((resolve) => socket.once('close', () => {
-      this.isClosed = true;
-      this.notify();
-      resolve();
-    }));
+  private constructor(
+    public socket: net.Socket | tls.TLSSocket,
+    private readonly keepText = true,
+  ) {
+    this.closedPromise = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.isClosed = true;
+        this.notify();
+        resolve();
+      }),
+    );
     this.attach(socket);
   }
 
-  static connect(port: number, options: { tls?: boolean; keepText?: boolean; paused?: boolean } = {}): Promise<RawClient> {
+  static connect(
+    port: number,
+    options: { tls?: boolean; keepText?: boolean; paused?: boolean } = {},
+  ): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const socket = options.tls
         ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, servername: 'mail.example.com' })
@@ -99,7 +107,9 @@ export class RawClient {
     const plain = this.socket;
     plain.removeAllListeners('data');
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
-      const s = tls.connect({ socket: plain, rejectUnauthorized: false, servername: 'mail.example.com' }, () => resolve(s));
+      const s = tls.connect({ socket: plain, rejectUnauthorized: false, servername: 'mail.example.com' }, () =>
+        resolve(s),
+      );
       s.once('error', reject);
     });
     this.socket = secure;
@@ -112,7 +122,11 @@ export class RawClient {
   async imap(command: string | Buffer, timeoutMs = 10_000): Promise<string> {
     const tag = `t${++this.tag}`;
     const mark = this.text.length;
-    this.write(typeof command === 'string' ? `${tag} ${command}\r\n` : Buffer.concat([Buffer.from(`${tag} `), command, Buffer.from('\r\n')]));
+    this.write(
+      typeof command === 'string'
+        ? `${tag} ${command}\r\n`
+        : Buffer.concat([Buffer.from(`${tag} `), command, Buffer.from('\r\n')]),
+    );
     return this.waitFor(new RegExp(`(^|\\r\\n)${tag} (OK|NO|BAD)[^\\r\\n]*\\r\\n`), timeoutMs, mark);
   }
 
@@ -158,7 +172,13 @@ export class Probe {
           // A server that stopped answering fails the probe rather than hanging the test.
           const measured = await Promise.race([
             this.roundTrip(),
-            new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ROUND_TIMEOUT_MS} ms`)), ROUND_TIMEOUT_MS))),
+            new Promise<never>(
+              (_, reject) =>
+                (timer = setTimeout(
+                  () => reject(new Error(`no answer within ${ROUND_TIMEOUT_MS} ms`)),
+                  ROUND_TIMEOUT_MS,
+                )),
+            ),
           ]);
           clearTimeout(timer);
           this.latencies.push(lateMs + (typeof measured === 'number' ? measured : performance.now() - started));
@@ -216,7 +236,10 @@ export async function floodUnread(c: RawClient, chunk: Buffer, maxBytes = 32 << 
   while (sent < maxBytes && !c.isClosed) {
     sent += chunk.length;
     if (!c.write(chunk)) {
-      const isDrained = await Promise.race([new Promise((r) => c.socket.once('drain', () => r(true))), sleep(1500).then(() => false)]);
+      const isDrained = await Promise.race([
+        new Promise((r) => c.socket.once('drain', () => r(true))),
+        sleep(1500).then(() => false),
+      ]);
       if (!isDrained) break;
     }
   }
@@ -234,7 +257,9 @@ export async function assertFloodBounded(c: RawClient, command: string): Promise
   const sent = await floodUnread(c, chunk);
   await sleep(500);
   const grown = memoryInUse() - before;
-  console.log(`# pipelined ${(sent / 1048576).toFixed(1)} MB of ${JSON.stringify(command.slice(0, 30))}; memory +${(grown / 1048576).toFixed(1)} MB`);
+  console.log(
+    `# pipelined ${(sent / 1048576).toFixed(1)} MB of ${JSON.stringify(command.slice(0, 30))}; memory +${(grown / 1048576).toFixed(1)} MB`,
+  );
   if (sent >= 24 << 20) throw new Error(`the server read ${sent} bytes of a client that never reads`);
   if (grown >= 48 << 20) throw new Error(`memory grew by ${grown} bytes`);
 }

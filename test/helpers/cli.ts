@@ -6,19 +6,31 @@ export const BIN = path.resolve('bin/postern.js');
 
 /** Runs the built `postern` binary (npm test builds it first). */
 export function postern(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
-  if (!existsSync(path.resolve('dist/cli/main.js'))) throw new Error('dist/ is missing: run npm run build (npm test does)');
+  if (!existsSync(path.resolve('dist/cli/main.js')))
+    throw new Error('dist/ is missing: run npm run build (npm test does)');
   const r = spawnSync(process.execPath, [BIN, ...args], {
-    input: options.input ?? '', encoding: 'utf8', cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: 30_000,
+    input: options.input ?? '',
+    encoding: 'utf8',
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    timeout: 30_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 export function posternAsync(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs `postern` without blocking the event loop (for use next to an in-process server or DNS). */
-export function posternRun(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function posternRun(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = posternAsync(args, options);
   let stdout = '';
   let stderr = '';
@@ -29,7 +41,11 @@ export function posternRun(args: string[], options: { env?: NodeJS.ProcessEnv } 
 
 /** `postern serve` in a child process; resolves with the port of `listener` once the server has started. */
 /** `output()` is what the process has written so far (its last 50 KB). */
-export async function startServe(config: string, listener: string, env?: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number; output(): string }> {
+export async function startServe(
+  config: string,
+  listener: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; port: number; output(): string }> {
   const child = posternAsync(['serve', '--config', config], env ? { env } : {});
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-50_000)));

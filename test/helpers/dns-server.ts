@@ -32,7 +32,13 @@ export async function startDns(): Promise<TestDns> {
   const servfail = new Set<string>();
   const answer = (query: packet.Packet): Buffer => {
     const q = query.questions?.[0];
-    const response: packet.Packet = { id: query.id, type: 'response', flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED, questions: query.questions ?? [], answers: [] };
+    const response: packet.Packet = {
+      id: query.id,
+      type: 'response',
+      flags: packet.AUTHORITATIVE_ANSWER | packet.RECURSION_DESIRED,
+      questions: query.questions ?? [],
+      answers: [],
+    };
     if (!q) return packet.encode(response);
     const name = q.name.toLowerCase().replace(/\.$/, '');
     // The RCODE is the low 4 bits of the flags: 2 SERVFAIL, 3 NXDOMAIN.
@@ -44,17 +50,36 @@ export async function startDns(): Promise<TestDns> {
       // An alias: the CNAME, then the target's records of the asked type when this server has them.
       answers.push({ type: 'CNAME', name: q.name, ttl: 60, data: zone.CNAME });
       const target = records.get(zone.CNAME.toLowerCase().replace(/\.$/, ''));
-      if (q.type === 'A') for (const a of target?.A ?? []) answers.push({ type: 'A', name: zone.CNAME, ttl: 60, data: a });
-      if (q.type === 'AAAA') for (const a of target?.AAAA ?? []) answers.push({ type: 'AAAA', name: zone.CNAME, ttl: 60, data: a });
-    }
-    else if (q.type === 'A') for (const a of zone.A ?? []) answers.push({ type: 'A', name: q.name, ttl: 60, data: a });
-    else if (q.type === 'AAAA') for (const a of zone.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, data: a });
-    else if (q.type === 'MX') for (const m of zone.MX ?? []) answers.push({ type: 'MX', name: q.name, ttl: 60, data: m });
-    else if (q.type === 'SRV') for (const r of zone.SRV ?? []) answers.push({ type: 'SRV', name: q.name, ttl: 60, data: r });
-    else if (q.type === 'PTR') for (const p of zone.PTR ?? []) answers.push({ type: 'PTR', name: q.name, ttl: 60, data: p });
-    else if (q.type === ('TLSA' as string)) for (const t of zone.TLSA ?? []) answers.push({ type: 'TLSA', name: q.name, ttl: 60, data: t } as unknown as packet.Answer);
-    else if (q.type === 'TXT') for (const t of zone.TXT ?? []) answers.push({ type: 'TXT', name: q.name, ttl: 60, data: (Array.isArray(t) ? t : [t]).map((s) => Buffer.from(s)) });
-    return packet.encode({ ...response, flags: (response.flags ?? 0) | (zone.AD ? packet.AUTHENTIC_DATA : 0), answers });
+      if (q.type === 'A')
+        for (const a of target?.A ?? []) answers.push({ type: 'A', name: zone.CNAME, ttl: 60, data: a });
+      if (q.type === 'AAAA')
+        for (const a of target?.AAAA ?? []) answers.push({ type: 'AAAA', name: zone.CNAME, ttl: 60, data: a });
+    } else if (q.type === 'A')
+      for (const a of zone.A ?? []) answers.push({ type: 'A', name: q.name, ttl: 60, data: a });
+    else if (q.type === 'AAAA')
+      for (const a of zone.AAAA ?? []) answers.push({ type: 'AAAA', name: q.name, ttl: 60, data: a });
+    else if (q.type === 'MX')
+      for (const m of zone.MX ?? []) answers.push({ type: 'MX', name: q.name, ttl: 60, data: m });
+    else if (q.type === 'SRV')
+      for (const r of zone.SRV ?? []) answers.push({ type: 'SRV', name: q.name, ttl: 60, data: r });
+    else if (q.type === 'PTR')
+      for (const p of zone.PTR ?? []) answers.push({ type: 'PTR', name: q.name, ttl: 60, data: p });
+    else if (q.type === ('TLSA' as string))
+      for (const t of zone.TLSA ?? [])
+        answers.push({ type: 'TLSA', name: q.name, ttl: 60, data: t } as unknown as packet.Answer);
+    else if (q.type === 'TXT')
+      for (const t of zone.TXT ?? [])
+        answers.push({
+          type: 'TXT',
+          name: q.name,
+          ttl: 60,
+          data: (Array.isArray(t) ? t : [t]).map((s) => Buffer.from(s)),
+        });
+    return packet.encode({
+      ...response,
+      flags: (response.flags ?? 0) | (zone.AD ? packet.AUTHENTIC_DATA : 0),
+      answers,
+    });
   };
   const udp = dgram.createSocket('udp4');
   udp.on('message', (msg, rinfo) => {
@@ -63,7 +88,13 @@ export async function startDns(): Promise<TestDns> {
       if (reply.length > 512) {
         // Too big for plain UDP: truncated, so the client retries over TCP.
         const q = packet.decode(msg);
-        reply = packet.encode({ id: q.id, type: 'response', flags: packet.TRUNCATED_RESPONSE | packet.AUTHORITATIVE_ANSWER, questions: q.questions ?? [], answers: [] });
+        reply = packet.encode({
+          id: q.id,
+          type: 'response',
+          flags: packet.TRUNCATED_RESPONSE | packet.AUTHORITATIVE_ANSWER,
+          questions: q.questions ?? [],
+          answers: [],
+        });
       }
       udp.send(reply, rinfo.port, rinfo.address);
     } catch {
@@ -91,11 +122,13 @@ export async function startDns(): Promise<TestDns> {
   await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
   return {
     address: `127.0.0.1:${port}`,
-    records, servfail,
+    records,
+    servfail,
     set: (name, zone) => records.set(name.toLowerCase(), zone),
-    close: () => new Promise<void>((r) => {
-      udp.close();
-      tcp.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        udp.close();
+        tcp.close(() => r());
+      }),
   };
 }

@@ -24,7 +24,10 @@ export function echoSession(conn: Connection): Session {
             rl.close();
             break;
           }
-          if (line === 'WHO') conn.socket.write(`${JSON.stringify({ cid: conn.cid, tls: conn.tlsInfo() ?? null, remote: conn.remoteAddress })}\r\n`);
+          if (line === 'WHO')
+            conn.socket.write(
+              `${JSON.stringify({ cid: conn.cid, tls: conn.tlsInfo() ?? null, remote: conn.remoteAddress })}\r\n`,
+            );
           else conn.socket.write(`ECHO ${line}\r\n`);
         }
         if (!upgrade || closing) return;

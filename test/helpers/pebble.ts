@@ -19,22 +19,36 @@ export interface Pebble {
   stop(): Promise<void>;
 }
 
-export async function startPebble(options: { dnsAddress: string; httpPort: number; tlsPort: number; validitySeconds?: number; eab?: { kid: string; hmacKey: string } }): Promise<Pebble> {
+export async function startPebble(options: {
+  dnsAddress: string;
+  httpPort: number;
+  tlsPort: number;
+  validitySeconds?: number;
+  eab?: { kid: string; hmacKey: string };
+}): Promise<Pebble> {
   const dir = tempDir();
   const ca = await makeCert({ commonName: 'Pebble test listener CA', isCa: true });
   const leaf = await makeCert({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1'], issuer: ca });
   const port = await freePort();
   const mgmt = await freePort();
   const config = path.join(dir, 'pebble.json');
-  writeFileSync(config, JSON.stringify({
-    pebble: {
-      listenAddress: `127.0.0.1:${port}`, managementListenAddress: `127.0.0.1:${mgmt}`,
-      certificate: leaf.certFile, privateKey: leaf.keyFile, httpPort: options.httpPort, tlsPort: options.tlsPort,
-      ocspResponderURL: '', externalAccountBindingRequired: options.eab !== undefined,
-      ...(options.eab ? { externalAccountMACKeys: { [options.eab.kid]: options.eab.hmacKey } } : {}),
-      ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),
-    },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      pebble: {
+        listenAddress: `127.0.0.1:${port}`,
+        managementListenAddress: `127.0.0.1:${mgmt}`,
+        certificate: leaf.certFile,
+        privateKey: leaf.keyFile,
+        httpPort: options.httpPort,
+        tlsPort: options.tlsPort,
+        ocspResponderURL: '',
+        externalAccountBindingRequired: options.eab !== undefined,
+        ...(options.eab ? { externalAccountMACKeys: { [options.eab.kid]: options.eab.hmacKey } } : {}),
+        ...(options.validitySeconds ? { certificateValidityPeriod: options.validitySeconds } : {}),
+      },
+    }),
+  );
   const child: ChildProcess = spawn('pebble', ['-config', config, '-dnsserver', options.dnsAddress], {
     env: { ...process.env, PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -58,13 +72,16 @@ export async function startPebble(options: { dnsAddress: string; httpPort: numbe
           let body = '';
           res.on('data', (d: Buffer) => (body += d.toString()));
           res.on('end', () => resolve(body));
-        }).on('error', reject).end();
+        })
+          .on('error', reject)
+          .end();
       });
     },
-    stop: () => new Promise((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
   };
 }

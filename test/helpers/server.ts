@@ -19,9 +19,26 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-export const LISTENERS = ['smtp', 'submission', 'submissions', 'lmtp', 'imap', 'imaps', 'pop3', 'pop3s', 'managesieve', 'http', 'https'] as const;
+export const LISTENERS = [
+  'smtp',
+  'submission',
+  'submissions',
+  'lmtp',
+  'imap',
+  'imaps',
+  'pop3',
+  'pop3s',
+  'managesieve',
+  'http',
+  'https',
+] as const;
 
-export function testConfigText(dir: string, extra = '', listeners: readonly string[] = ['smtp', 'submission', 'submissions', 'lmtp'], dnsAddress?: string): string {
+export function testConfigText(
+  dir: string,
+  extra = '',
+  listeners: readonly string[] = ['smtp', 'submission', 'submissions', 'lmtp'],
+  dnsAddress?: string,
+): string {
   const listen = LISTENERS.map((l) => `${l} = ${listeners.includes(l) ? '["127.0.0.1:0"]' : '[]'}`).join('\n');
   return `hostname = "mail.example.com"
 data_dir = "${dir}/data"
@@ -35,7 +52,9 @@ ${dnsAddress ? `[dns]\nresolvers = ["${dnsAddress}"]\n` : ''}${extra.includes('[
 }
 
 /** `logLevel`: what the test keeps of the server's log (debug by default; info for tests that run millions of commands). */
-export async function startTestServer(options: { extraConfig?: string; listeners?: readonly string[]; logLevel?: 'debug' | 'info' } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { extraConfig?: string; listeners?: readonly string[]; logLevel?: 'debug' | 'info' } = {},
+): Promise<TestServer> {
   const dir = tempDir();
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   await writeCertbotCert(path.join(dir, 'letsencrypt'), 'mail.example.com', ['mail.example.com']);
@@ -45,10 +64,17 @@ export async function startTestServer(options: { extraConfig?: string; listeners
   const text = testConfigText(dir, options.extraConfig, options.listeners, dns.address);
   writeFileSync(configFile, text);
   const logs: Array<Record<string, unknown>> = [];
-  const log: Logger = createLogger({ level: options.logLevel ?? 'debug', sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) } });
+  const log: Logger = createLogger({
+    level: options.logLevel ?? 'debug',
+    sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) },
+  });
   const server = await startServer(parseConfig(text, configFile), log);
   return {
-    server, dns, dir, configFile, logs,
+    server,
+    dns,
+    dir,
+    configFile,
+    logs,
     port: (name) => {
       const b = server.listeners.bound.find((l) => l.name === name);
       if (!b) throw new Error(`listener ${name} is not running`);
@@ -62,13 +88,19 @@ export async function startTestServer(options: { extraConfig?: string; listeners
 }
 
 /** Messages in an account's mailbox, with their full text (per-recipient headers + shared content). */
-export async function mailbox(server: Server, address: string, name = 'INBOX'): Promise<Array<{ uid: number; text: string; size: number }>> {
+export async function mailbox(
+  server: Server,
+  address: string,
+  name = 'INBOX',
+): Promise<Array<{ uid: number; text: string; size: number }>> {
   const account = await server.store.accounts.get(address);
   if (!account) throw new Error(`no account ${address}`);
   const box = await server.store.mailboxes.get(account.id, name);
   const messages = await server.store.messages.list(box!.id);
-  return Promise.all(messages.map(async (m) => {
-    const text = m.headerPrefix + (await server.store.blobs.get(m.blobHash)).toString('utf8');
-    return { uid: m.uid, text, size: m.size };
-  }));
+  return Promise.all(
+    messages.map(async (m) => {
+      const text = m.headerPrefix + (await server.store.blobs.get(m.blobHash)).toString('utf8');
+      return { uid: m.uid, text, size: m.size };
+    }),
+  );
 }

@@ -15,7 +15,10 @@ export interface DkimKeyRecordParse {
 export function parseDkimKeyRecord(txt: string): DkimKeyRecordParse {
   const tags = new Map<string, string>();
   const problems: string[] = [];
-  if (/["\\]/.test(txt)) problems.push('the record contains quote or backslash characters: the DNS panel stored the quotes as part of the text');
+  if (/["\\]/.test(txt))
+    problems.push(
+      'the record contains quote or backslash characters: the DNS panel stored the quotes as part of the text',
+    );
   const parts = txt.split(';');
   parts.forEach((part, i) => {
     if (part.trim() === '') {
@@ -32,7 +35,8 @@ export function parseDkimKeyRecord(txt: string): DkimKeyRecordParse {
     tags.set(name, m[2]!);
   });
   const v = tags.get('v');
-  if (v !== undefined && (v !== 'DKIM1' || !/^\s*v\s*=/.test(txt))) problems.push(v !== 'DKIM1' ? `v=${v} is not DKIM1` : 'v=DKIM1 must be the first tag');
+  if (v !== undefined && (v !== 'DKIM1' || !/^\s*v\s*=/.test(txt)))
+    problems.push(v !== 'DKIM1' ? `v=${v} is not DKIM1` : 'v=DKIM1 must be the first tag');
   const keyType = (tags.get('k') ?? 'rsa').toLowerCase();
   if (keyType !== 'rsa' && keyType !== 'ed25519') problems.push(`k=${keyType} is not rsa or ed25519`);
   const p = tags.get('p');

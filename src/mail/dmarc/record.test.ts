@@ -5,7 +5,11 @@ import { parseDmarc, reportAddresses } from './record.js';
 
 describe('DMARC record syntax (RFC 7489 §6.3)', () => {
   it('accepts the records admins publish', () => {
-    for (const r of ['v=DMARC1; p=none; rua=mailto:postmaster@example.com', 'v=DMARC1; p=reject; sp=quarantine; pct=50; adkim=s; aspf=r; rua=mailto:a@example.com,mailto:b@example.net!10m; ruf=mailto:f@example.com; fo=1:d', 'v=DMARC1;p=quarantine']) {
+    for (const r of [
+      'v=DMARC1; p=none; rua=mailto:postmaster@example.com',
+      'v=DMARC1; p=reject; sp=quarantine; pct=50; adkim=s; aspf=r; rua=mailto:a@example.com,mailto:b@example.net!10m; ruf=mailto:f@example.com; fo=1:d',
+      'v=DMARC1;p=quarantine',
+    ]) {
       assert.deepEqual(parseDmarc(r).problems, [], r);
     }
   });
@@ -22,11 +26,20 @@ describe('DMARC record syntax (RFC 7489 §6.3)', () => {
       ['v=DMARC1; p=none; sp=never', /sp=never/],
       ['v=DMARC1; p=none; fo=2', /fo=2/],
     ];
-    for (const [record, message] of cases) assert.ok(parseDmarc(record).problems.some((p) => message.test(p)), `${record}: ${JSON.stringify(parseDmarc(record).problems)}`);
+    for (const [record, message] of cases)
+      assert.ok(
+        parseDmarc(record).problems.some((p) => message.test(p)),
+        `${record}: ${JSON.stringify(parseDmarc(record).problems)}`,
+      );
   });
 
   it('lists report addresses', () => {
-    assert.deepEqual(reportAddresses(parseDmarc('v=DMARC1; p=none; rua=mailto:A@Example.com,mailto:b@example.net!10m; ruf=mailto:c@example.org')), ['a@example.com', 'b@example.net', 'c@example.org']);
+    assert.deepEqual(
+      reportAddresses(
+        parseDmarc('v=DMARC1; p=none; rua=mailto:A@Example.com,mailto:b@example.net!10m; ruf=mailto:c@example.org'),
+      ),
+      ['a@example.com', 'b@example.net', 'c@example.org'],
+    );
   });
 });
 

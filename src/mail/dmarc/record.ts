@@ -33,9 +33,11 @@ export function parseDmarc(txt: string): DmarcRecord {
   if (p === undefined) problems.push('the p= tag is required (p=none, p=quarantine or p=reject)');
   else if (!POLICIES.includes(p.toLowerCase())) problems.push(`p=${p} is not none, quarantine or reject`);
   const sp = value('sp');
-  if (sp !== undefined && !POLICIES.includes(sp.toLowerCase())) problems.push(`sp=${sp} is not none, quarantine or reject`);
+  if (sp !== undefined && !POLICIES.includes(sp.toLowerCase()))
+    problems.push(`sp=${sp} is not none, quarantine or reject`);
   const pct = value('pct');
-  if (pct !== undefined && !(/^\d{1,3}$/.test(pct) && Number(pct) <= 100)) problems.push(`pct=${pct} is not a number from 0 to 100`);
+  if (pct !== undefined && !(/^\d{1,3}$/.test(pct) && Number(pct) <= 100))
+    problems.push(`pct=${pct} is not a number from 0 to 100`);
   for (const t of ['adkim', 'aspf']) {
     const v = value(t);
     if (v !== undefined && !/^[rs]$/i.test(v)) problems.push(`${t}=${v} is not r (relaxed) or s (strict)`);
@@ -43,10 +45,13 @@ export function parseDmarc(txt: string): DmarcRecord {
   for (const t of ['rua', 'ruf']) {
     const v = value(t);
     if (v === undefined) continue;
-    for (const uri of v.split(',')) if (!/^(?:mailto:[^@\s!]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|https?:\/\/\S+)(?:![0-9]+[kmgt]?)?$/i.test(uri.trim())) problems.push(`${t}: "${uri.trim()}" is not a mailto: URI (write ${t}=mailto:dmarc@example.com)`);
+    for (const uri of v.split(','))
+      if (!/^(?:mailto:[^@\s!]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|https?:\/\/\S+)(?:![0-9]+[kmgt]?)?$/i.test(uri.trim()))
+        problems.push(`${t}: "${uri.trim()}" is not a mailto: URI (write ${t}=mailto:dmarc@example.com)`);
   }
   const fo = value('fo');
-  if (fo !== undefined && !/^[01ds](?::[01ds])*$/i.test(fo)) problems.push(`fo=${fo} is not a colon-separated list of 0, 1, d, s`);
+  if (fo !== undefined && !/^[01ds](?::[01ds])*$/i.test(fo))
+    problems.push(`fo=${fo} is not a colon-separated list of 0, 1, d, s`);
   const ri = value('ri');
   if (ri !== undefined && !/^\d+$/.test(ri)) problems.push(`ri=${ri} is not a number of seconds`);
   return { tags, problems };

@@ -7,7 +7,10 @@ import { Resolver } from 'node:dns/promises';
 
 export type DnsResolve = (name: string, rrtype: string) => Promise<unknown>;
 
-export function createResolver(servers: readonly string[], options: { timeoutMs?: number; tries?: number } = {}): DnsResolve {
+export function createResolver(
+  servers: readonly string[],
+  options: { timeoutMs?: number; tries?: number } = {},
+): DnsResolve {
   const resolver = new Resolver({ timeout: options.timeoutMs ?? 5000, tries: options.tries ?? 2 });
   if (servers.length) resolver.setServers([...servers]);
   return (name, rrtype) => resolver.resolve(name, rrtype as 'TXT');

@@ -50,20 +50,26 @@ function parseServer(server: string): { host: string; port: number } {
 async function query(target: { host: string; port: number }, name: string, timeoutMs: number): Promise<TlsaAnswer> {
   const id = Math.floor(Math.random() * 65535);
   const request: packet.Packet = {
-    type: 'query', id, flags: packet.RECURSION_DESIRED | packet.AUTHENTIC_DATA,
+    type: 'query',
+    id,
+    flags: packet.RECURSION_DESIRED | packet.AUTHENTIC_DATA,
     questions: [{ type: 'TLSA' as packet.RecordType, name }],
     additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 4096, flags: packet.DNSSEC_OK } as packet.Answer],
   };
   let response = await udpQuery(target, packet.encode(request), timeoutMs);
-  if ((response.flags ?? 0) & packet.TRUNCATED_RESPONSE) response = await tcpQuery(target, packet.streamEncode(request), timeoutMs);
+  if ((response.flags ?? 0) & packet.TRUNCATED_RESPONSE)
+    response = await tcpQuery(target, packet.streamEncode(request), timeoutMs);
   if (response.id !== id) throw new Error(`DNS answer for ${name} has the wrong id`);
   const rcode = (response.flags ?? 0) & 0xf;
   if (rcode === 3) return { records: [], authenticated: ((response.flags ?? 0) & packet.AUTHENTIC_DATA) !== 0 };
-  if (rcode !== 0) throw Object.assign(new Error(`DNS lookup of ${name} TLSA failed (rcode ${rcode})`), { code: 'ESERVFAIL' });
+  if (rcode !== 0)
+    throw Object.assign(new Error(`DNS lookup of ${name} TLSA failed (rcode ${rcode})`), { code: 'ESERVFAIL' });
   const records = (response.answers ?? [])
     .filter((a) => a.type === ('TLSA' as string))
     .map((a) => {
-      const d = (a as unknown as { data: { usage: number; selector: number; matchingType: number; certificate: Buffer } }).data;
+      const d = (
+        a as unknown as { data: { usage: number; selector: number; matchingType: number; certificate: Buffer } }
+      ).data;
       return { usage: d.usage, selector: d.selector, mtype: d.matchingType, cert: d.certificate };
     });
   return { records, authenticated: ((response.flags ?? 0) & packet.AUTHENTIC_DATA) !== 0 };
@@ -97,14 +103,17 @@ function udpQuery(target: { host: string; port: number }, message: Buffer, timeo
 function tcpQuery(target: { host: string; port: number }, message: Buffer, timeoutMs: number): Promise<packet.Packet> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(target.port, target.host);
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`DNS server ${target.host}:${target.port} did not answer over TCP`)));
+    socket.setTimeout(timeoutMs, () =>
+      socket.destroy(new Error(`DNS server ${target.host}:${target.port} did not answer over TCP`)),
+    );
     const chunks: Buffer[] = [];
     let received = 0;
     socket.on('data', (chunk) => {
       chunks.push(chunk);
       received += chunk.length;
       // RFC 1035 §4.2.2: a two-byte length, then at most 65,535 bytes; nothing more is read.
-      if (received > 2 + 65_535) return socket.destroy(new Error(`DNS server ${target.host}:${target.port} sent more than one answer's worth`));
+      if (received > 2 + 65_535)
+        return socket.destroy(new Error(`DNS server ${target.host}:${target.port} sent more than one answer's worth`));
       if (received < 2) return;
       const all = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
       chunks.length = 0;

@@ -22,8 +22,14 @@ export function encodeBinaryParts(content: Buffer, root: BodyPart): Buffer {
   const out: Buffer[] = [];
   let at = 0;
   for (const p of leaves.sort((a, b) => a.headerStart - b.headerStart)) {
-    out.push(content.subarray(at, p.headerStart), Buffer.from(base64Header(content.toString('latin1', p.headerStart, p.bodyStart)), 'latin1'));
-    const encoded = content.subarray(p.bodyStart, p.end).toString('base64').replace(/.{76}(?=.)/g, '$&\r\n');
+    out.push(
+      content.subarray(at, p.headerStart),
+      Buffer.from(base64Header(content.toString('latin1', p.headerStart, p.bodyStart)), 'latin1'),
+    );
+    const encoded = content
+      .subarray(p.bodyStart, p.end)
+      .toString('base64')
+      .replace(/.{76}(?=.)/g, '$&\r\n');
     out.push(Buffer.from(`${encoded}\r\n`, 'latin1'));
     at = p.end;
   }

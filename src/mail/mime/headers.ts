@@ -68,7 +68,8 @@ export const MAX_ARC_SETS = 50;
 export function headerBlockProblem(block: Buffer): string | undefined {
   if (block.length > MAX_HEADER_BYTES) return `the header is larger than ${MAX_HEADER_BYTES / 1024} KB`;
   let lines = 0;
-  for (let i = block.indexOf(0x0a); i >= 0; i = block.indexOf(0x0a, i + 1)) if (++lines > MAX_HEADER_LINES) return `the header has more than ${MAX_HEADER_LINES} lines`;
+  for (let i = block.indexOf(0x0a); i >= 0; i = block.indexOf(0x0a, i + 1))
+    if (++lines > MAX_HEADER_LINES) return `the header has more than ${MAX_HEADER_LINES} lines`;
   return undefined;
 }
 
@@ -88,7 +89,7 @@ export function repeatedFields(fields: HeaderField[], names: readonly string[]):
 /** Whether a header block has more fields than parseHeaders() reads (the rest would be unseen by checks, seen by others). */
 export function hasTooManyFields(block: string): boolean {
   let n = 0;
-  for (let i = 0; i < block.length; ) {
+  for (let i = 0; i < block.length;) {
     const c = block.charCodeAt(i);
     if (c !== 0x20 && c !== 0x09 && c !== 0x0d && c !== 0x0a && ++n > MAX_HEADER_FIELDS) return true;
     const nl = block.indexOf('\n', i);

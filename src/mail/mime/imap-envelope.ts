@@ -12,8 +12,20 @@ export type EnvelopeField = string | null | { addresses: AddressFields[] };
 
 /** (date subject from sender reply-to to cc bcc in-reply-to message-id), space-separated. */
 export function envelopeFields(e: Envelope): EnvelopeField[] {
-  const addrs = (list: EnvelopeAddress[]): EnvelopeField => (list.length ? { addresses: list.map((a) => [a.name, a.route ?? null, a.mailbox, a.host]) } : null);
-  return [e.date, e.subject, addrs(e.from), addrs(e.sender), addrs(e.replyTo), addrs(e.to), addrs(e.cc), addrs(e.bcc), e.inReplyTo, e.messageId];
+  const addrs = (list: EnvelopeAddress[]): EnvelopeField =>
+    list.length ? { addresses: list.map((a) => [a.name, a.route ?? null, a.mailbox, a.host]) } : null;
+  return [
+    e.date,
+    e.subject,
+    addrs(e.from),
+    addrs(e.sender),
+    addrs(e.replyTo),
+    addrs(e.to),
+    addrs(e.cc),
+    addrs(e.bcc),
+    e.inReplyTo,
+    e.messageId,
+  ];
 }
 
 const QUOTABLE = /^[\x01-\x09\x0b\x0c\x0e-\x7f]{0,1023}$/;

@@ -21,7 +21,10 @@ world
     assert.deepEqual(envelope.from, [{ name: 'Ann Lee', mailbox: 'ann', host: 'example.com' }]);
     assert.deepEqual(envelope.sender, envelope.from);
     assert.deepEqual(envelope.replyTo, envelope.from);
-    assert.deepEqual(envelope.to.map((a) => a.group ?? `${a.mailbox}@${a.host}`), ['bob@example.com', 'start', 'cy@example.org', 'dee@example.org', 'end']);
+    assert.deepEqual(
+      envelope.to.map((a) => a.group ?? `${a.mailbox}@${a.host}`),
+      ['bob@example.com', 'start', 'cy@example.org', 'dee@example.org', 'end'],
+    );
     assert.equal(envelope.messageId, '<1@example.com>');
     assert.equal(structure.type, 'text');
     assert.equal(structure.params.charset, 'us-ascii');
@@ -66,9 +69,16 @@ epilogue
     const parsed = parseMessage(buf);
     const s = parsed.structure;
     assert.equal(`${s.type}/${s.subtype}`, 'multipart/mixed');
-    assert.deepEqual(s.children.map((c) => `${c.type}/${c.subtype}`), ['multipart/alternative', 'message/rfc822', 'application/octet-stream']);
+    assert.deepEqual(
+      s.children.map((c) => `${c.type}/${c.subtype}`),
+      ['multipart/alternative', 'message/rfc822', 'application/octet-stream'],
+    );
     const plain = s.children[0]!.children[0]!;
-    assert.equal(buf.subarray(plain.bodyStart, plain.end).toString(), 'caf=C3=A9', 'the CRLF before a delimiter belongs to the delimiter');
+    assert.equal(
+      buf.subarray(plain.bodyStart, plain.end).toString(),
+      'caf=C3=A9',
+      'the CRLF before a delimiter belongs to the delimiter',
+    );
     assert.equal(plain.encoding, 'quoted-printable');
     const rfc822 = s.children[1]!;
     assert.equal(rfc822.envelope?.subject, 'inner message');
@@ -98,7 +108,10 @@ epilogue
   });
 
   it('stops splitting a multipart at the part limit instead of after every delimiter', () => {
-    const bomb = Buffer.concat([Buffer.from('Content-Type: multipart/mixed; boundary=a\r\n\r\n'), Buffer.from('--a\n'.repeat(2_000_000))]);
+    const bomb = Buffer.concat([
+      Buffer.from('Content-Type: multipart/mixed; boundary=a\r\n\r\n'),
+      Buffer.from('--a\n'.repeat(2_000_000)),
+    ]);
     const heap = process.memoryUsage().heapUsed;
     const started = process.cpuUsage();
     const parsed = parseMessage(bomb);

@@ -73,11 +73,20 @@ export function parseMessage(buf: Buffer): ParsedMessage {
   return { headers, envelope, envelopeWire: envelopeWire(envelope), structure };
 }
 
-function parsePart(buf: Buffer, start: number, end: number, depth: number, counter: { parts: number }, defaultType: string | null): BodyPart {
+function parsePart(
+  buf: Buffer,
+  start: number,
+  end: number,
+  depth: number,
+  counter: { parts: number },
+  defaultType: string | null,
+): BodyPart {
   counter.parts++;
   const bodyStart = headerEnd(buf, start, end);
   const fields = parseHeaders(buf.subarray(start, bodyStart).toString('latin1'));
-  const ct = libmime.parseHeaderValue(headerValue(fields, 'content-type') ?? defaultType ?? 'text/plain; charset=us-ascii');
+  const ct = libmime.parseHeaderValue(
+    headerValue(fields, 'content-type') ?? defaultType ?? 'text/plain; charset=us-ascii',
+  );
   let [type, subtype] = ct.value.toLowerCase().split('/') as [string, string | undefined];
   if (!subtype || !type) [type, subtype] = ['text', 'plain'];
   const params = lowerKeys(ct.params);
@@ -85,7 +94,9 @@ function parsePart(buf: Buffer, start: number, end: number, depth: number, count
   const cd = headerValue(fields, 'content-disposition');
   const dispo = cd ? libmime.parseHeaderValue(cd) : null;
   const part: BodyPart = {
-    type, subtype, params,
+    type,
+    subtype,
+    params,
     id: headerValue(fields, 'content-id') ?? null,
     description: headerValue(fields, 'content-description') ?? null,
     encoding: (headerValue(fields, 'content-transfer-encoding') ?? '7bit').toLowerCase(),
@@ -93,7 +104,11 @@ function parsePart(buf: Buffer, start: number, end: number, depth: number, count
     disposition: dispo ? { type: dispo.value.toLowerCase(), params: lowerKeys(dispo.params) } : null,
     language: headerValue(fields, 'content-language') ?? null,
     location: headerValue(fields, 'content-location') ?? null,
-    headerStart: start, bodyStart, end, lines: 0, children: [],
+    headerStart: start,
+    bodyStart,
+    end,
+    lines: 0,
+    children: [],
   };
   const canDescend = depth < MAX_DEPTH && counter.parts < MAX_PARTS;
   if (type === 'multipart' && params.boundary && canDescend) {
@@ -117,7 +132,13 @@ function parsePart(buf: Buffer, start: number, end: number, depth: number, count
  * Body ranges between `--boundary` lines (RFC 2046 §5.1.1); the CRLF before a delimiter belongs to it.
  * At most `maxRanges`: the scan stops there, so millions of delimiters cost no more than the limit.
  */
-function splitMultipart(buf: Buffer, start: number, end: number, boundary: string, maxRanges: number): Array<[number, number]> {
+function splitMultipart(
+  buf: Buffer,
+  start: number,
+  end: number,
+  boundary: string,
+  maxRanges: number,
+): Array<[number, number]> {
   const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   const ranges: Array<[number, number]> = [];
   let partStart = -1;

@@ -9,8 +9,22 @@ export { SieveError } from './parse.js';
 
 /** RFC 5804 §1.7 SIEVE capability: what `require` accepts. */
 export const SIEVE_EXTENSIONS = [
-  'fileinto', 'reject', 'ereject', 'envelope', 'encoded-character', 'comparator-i;octet', 'comparator-i;ascii-casemap',
-  'comparator-i;ascii-numeric', 'imap4flags', 'copy', 'vacation', 'subaddress', 'relational', 'body', 'variables', 'mailbox',
+  'fileinto',
+  'reject',
+  'ereject',
+  'envelope',
+  'encoded-character',
+  'comparator-i;octet',
+  'comparator-i;ascii-casemap',
+  'comparator-i;ascii-numeric',
+  'imap4flags',
+  'copy',
+  'vacation',
+  'subaddress',
+  'relational',
+  'body',
+  'variables',
+  'mailbox',
 ] as const;
 
 export interface CompiledScript {
@@ -61,13 +75,19 @@ const COMMANDS: Record<string, Spec> = {
   discard: { positional: [] },
   stop: { positional: [] },
   redirect: { positional: ['string'], tags: { copy: true }, tagExt: { copy: 'copy' } },
-  fileinto: { ext: 'fileinto', positional: ['string'], tags: { copy: true, flags: 'strings', create: true }, tagExt: { copy: 'copy', flags: 'imap4flags', create: 'mailbox' } },
+  fileinto: {
+    ext: 'fileinto',
+    positional: ['string'],
+    tags: { copy: true, flags: 'strings', create: true },
+    tagExt: { copy: 'copy', flags: 'imap4flags', create: 'mailbox' },
+  },
   // RFC 5429
   reject: { ext: 'reject', positional: ['string'] },
   ereject: { ext: 'ereject', positional: ['string'] },
   // RFC 5230 §4
   vacation: {
-    ext: 'vacation', positional: ['string'],
+    ext: 'vacation',
+    positional: ['string'],
     tags: { days: 'number', subject: 'string', from: 'string', addresses: 'strings', mime: true, handle: 'string' },
   },
   // RFC 5232 §3
@@ -75,14 +95,38 @@ const COMMANDS: Record<string, Spec> = {
   addflag: { ext: 'imap4flags', positional: ['string', 'strings'], optional: 1 },
   removeflag: { ext: 'imap4flags', positional: ['string', 'strings'], optional: 1 },
   // RFC 5229 §4
-  set: { ext: 'variables', positional: ['string', 'string'], tags: { lower: true, upper: true, lowerfirst: true, upperfirst: true, quotewildcard: true, length: true }, exclusive: [['lower', 'upper'], ['lowerfirst', 'upperfirst']] },
+  set: {
+    ext: 'variables',
+    positional: ['string', 'string'],
+    tags: { lower: true, upper: true, lowerfirst: true, upperfirst: true, quotewildcard: true, length: true },
+    exclusive: [
+      ['lower', 'upper'],
+      ['lowerfirst', 'upperfirst'],
+    ],
+  },
 };
 
 const TESTS: Record<string, Spec> = {
   // RFC 5228 §5
-  address: { positional: ['strings', 'strings'], tags: { ...COMPARATOR, ...MATCH, ...ADDRESS_PART }, tagExt: { ...MATCH_EXT, ...ADDRESS_PART_EXT }, exclusive: [MATCH_GROUP, ADDRESS_GROUP] },
-  envelope: { ext: 'envelope', positional: ['strings', 'strings'], tags: { ...COMPARATOR, ...MATCH, ...ADDRESS_PART }, tagExt: { ...MATCH_EXT, ...ADDRESS_PART_EXT }, exclusive: [MATCH_GROUP, ADDRESS_GROUP] },
-  header: { positional: ['strings', 'strings'], tags: { ...COMPARATOR, ...MATCH }, tagExt: MATCH_EXT, exclusive: [MATCH_GROUP] },
+  address: {
+    positional: ['strings', 'strings'],
+    tags: { ...COMPARATOR, ...MATCH, ...ADDRESS_PART },
+    tagExt: { ...MATCH_EXT, ...ADDRESS_PART_EXT },
+    exclusive: [MATCH_GROUP, ADDRESS_GROUP],
+  },
+  envelope: {
+    ext: 'envelope',
+    positional: ['strings', 'strings'],
+    tags: { ...COMPARATOR, ...MATCH, ...ADDRESS_PART },
+    tagExt: { ...MATCH_EXT, ...ADDRESS_PART_EXT },
+    exclusive: [MATCH_GROUP, ADDRESS_GROUP],
+  },
+  header: {
+    positional: ['strings', 'strings'],
+    tags: { ...COMPARATOR, ...MATCH },
+    tagExt: MATCH_EXT,
+    exclusive: [MATCH_GROUP],
+  },
   exists: { positional: ['strings'] },
   size: { positional: [], tags: { over: 'number', under: 'number' }, exclusive: [['over', 'under']] },
   true: { positional: [] },
@@ -91,18 +135,41 @@ const TESTS: Record<string, Spec> = {
   allof: { positional: [], tests: 'list' },
   anyof: { positional: [], tests: 'list' },
   // RFC 5173 §4
-  body: { ext: 'body', positional: ['strings'], tags: { ...COMPARATOR, ...MATCH, raw: true, content: 'strings', text: true }, tagExt: MATCH_EXT, exclusive: [MATCH_GROUP, ['raw', 'content', 'text']] },
+  body: {
+    ext: 'body',
+    positional: ['strings'],
+    tags: { ...COMPARATOR, ...MATCH, raw: true, content: 'strings', text: true },
+    tagExt: MATCH_EXT,
+    exclusive: [MATCH_GROUP, ['raw', 'content', 'text']],
+  },
   // RFC 5229 §5
-  string: { ext: 'variables', positional: ['strings', 'strings'], tags: { ...COMPARATOR, ...MATCH }, tagExt: MATCH_EXT, exclusive: [MATCH_GROUP] },
+  string: {
+    ext: 'variables',
+    positional: ['strings', 'strings'],
+    tags: { ...COMPARATOR, ...MATCH },
+    tagExt: MATCH_EXT,
+    exclusive: [MATCH_GROUP],
+  },
   // RFC 5232 §4
-  hasflag: { ext: 'imap4flags', positional: ['strings', 'strings'], optional: 1, tags: { ...COMPARATOR, ...MATCH }, tagExt: MATCH_EXT, exclusive: [MATCH_GROUP] },
+  hasflag: {
+    ext: 'imap4flags',
+    positional: ['strings', 'strings'],
+    optional: 1,
+    tags: { ...COMPARATOR, ...MATCH },
+    tagExt: MATCH_EXT,
+    exclusive: [MATCH_GROUP],
+  },
   // RFC 5490 §3.1
   mailboxexists: { ext: 'mailbox', positional: ['strings'] },
 };
 
 /** RFC 5231 §4: the relational operators. */
 export const RELATIONS = ['gt', 'ge', 'lt', 'le', 'eq', 'ne'];
-const COMPARATORS: Record<string, string | undefined> = { 'i;octet': undefined, 'i;ascii-casemap': undefined, 'i;ascii-numeric': 'comparator-i;ascii-numeric' };
+const COMPARATORS: Record<string, string | undefined> = {
+  'i;octet': undefined,
+  'i;ascii-casemap': undefined,
+  'i;ascii-numeric': 'comparator-i;ascii-numeric',
+};
 
 /** Tagged and positional arguments of a command or test after checking. */
 export interface Normalized {
@@ -131,12 +198,19 @@ function checkBlock(commands: Command[], state: State, topLevel: boolean): void 
     if (c.name === 'require') {
       // RFC 5228 §3.2: require only at the start of the script.
       if (!mayRequire) throw new SieveError(c.line, 'require must come before any other command');
-      if (c.block || c.tests.length || c.args.length !== 1 || (c.args[0]!.kind !== 'string' && c.args[0]!.kind !== 'strings')) {
+      if (
+        c.block ||
+        c.tests.length ||
+        c.args.length !== 1 ||
+        (c.args[0]!.kind !== 'string' && c.args[0]!.kind !== 'strings')
+      ) {
         throw new SieveError(c.line, 'require takes one string list of capability names');
       }
-      const names = c.args[0]!.kind === 'string' ? [c.args[0]!.value] : (c.args[0] as Extract<Arg, { kind: 'strings' }>).values;
+      const names =
+        c.args[0]!.kind === 'string' ? [c.args[0]!.value] : (c.args[0] as Extract<Arg, { kind: 'strings' }>).values;
       for (const name of names) {
-        if (!(SIEVE_EXTENSIONS as readonly string[]).includes(name)) throw new SieveError(c.line, `unsupported extension "${name}"`);
+        if (!(SIEVE_EXTENSIONS as readonly string[]).includes(name))
+          throw new SieveError(c.line, `unsupported extension "${name}"`);
         state.requires.add(name);
       }
       previous = c.name;
@@ -144,10 +218,12 @@ function checkBlock(commands: Command[], state: State, topLevel: boolean): void 
     }
     mayRequire = false;
     if (c.name === 'if' || c.name === 'elsif' || c.name === 'else') {
-      if (c.name !== 'if' && previous !== 'if' && previous !== 'elsif') throw new SieveError(c.line, `${c.name} without a preceding if`);
+      if (c.name !== 'if' && previous !== 'if' && previous !== 'elsif')
+        throw new SieveError(c.line, `${c.name} without a preceding if`);
       if (!c.block) throw new SieveError(c.line, `${c.name} needs a block`);
       if (c.args.length) throw new SieveError(c.line, `${c.name} takes no arguments`);
-      if (c.name === 'else' ? c.tests.length !== 0 : c.tests.length !== 1) throw new SieveError(c.line, c.name === 'else' ? 'else takes no test' : `${c.name} needs exactly one test`);
+      if (c.name === 'else' ? c.tests.length !== 0 : c.tests.length !== 1)
+        throw new SieveError(c.line, c.name === 'else' ? 'else takes no test' : `${c.name} needs exactly one test`);
       for (const t of c.tests) checkTest(t, state);
       checkBlock(c.block, state, false);
       previous = c.name;
@@ -156,7 +232,11 @@ function checkBlock(commands: Command[], state: State, topLevel: boolean): void 
     const spec = COMMANDS[c.name];
     if (!spec) throw new SieveError(c.line, `unknown command "${c.name}"`);
     if (c.block) throw new SieveError(c.line, `${c.name} takes no block`);
-    if (c.tests.length) throw new SieveError(c.tests[0]!.line, `unexpected "${c.tests[0]!.name}" after the arguments of ${c.name} (missing ";"?)`);
+    if (c.tests.length)
+      throw new SieveError(
+        c.tests[0]!.line,
+        `unexpected "${c.tests[0]!.name}" after the arguments of ${c.name} (missing ";"?)`,
+      );
     if (c.name === 'redirect') state.usesRedirect = true;
     checkArgs(c, spec, state, 'command');
     previous = c.name;
@@ -172,11 +252,13 @@ function checkTest(t: Test, state: State): void {
   if (want === 'list' && t.tests.length === 0) throw new SieveError(t.line, `${t.name} needs a list of tests`);
   for (const sub of t.tests) checkTest(sub, state);
   checkArgs(t, spec, state, 'test');
-  if (t.name === 'size' && !argsOf(t).tags.has('over') && !argsOf(t).tags.has('under')) throw new SieveError(t.line, 'size needs :over or :under');
+  if (t.name === 'size' && !argsOf(t).tags.has('over') && !argsOf(t).tags.has('under'))
+    throw new SieveError(t.line, 'size needs :over or :under');
 }
 
 function checkArgs(node: Test, spec: Spec, state: State, what: 'command' | 'test'): void {
-  if (spec.ext && !state.requires.has(spec.ext)) throw new SieveError(node.line, `${what} "${node.name}" needs require "${spec.ext}"`);
+  if (spec.ext && !state.requires.has(spec.ext))
+    throw new SieveError(node.line, `${what} "${node.name}" needs require "${spec.ext}"`);
   const tags = new Map<string, true | string | number | string[]>();
   const positional: Array<string | number | string[]> = [];
   const args = node.args;
@@ -194,19 +276,28 @@ function checkArgs(node: Test, spec: Spec, state: State, what: 'command' | 'test
       continue;
     }
     const value = args[++i];
-    if (!value || value.kind === 'tag') throw new SieveError(a.line, `:${a.name} needs a ${tagSpec === 'number' ? 'number' : 'string'} argument`);
+    if (!value || value.kind === 'tag')
+      throw new SieveError(a.line, `:${a.name} needs a ${tagSpec === 'number' ? 'number' : 'string'} argument`);
     tags.set(a.name, argValue(value, tagSpec, `:${a.name}`));
   }
   for (const group of spec.exclusive ?? []) {
     const given = group.filter((g) => tags.has(g));
-    if (given.length > 1) throw new SieveError(node.line, `${node.name}: :${given[0]} and :${given[1]} cannot be used together`);
+    if (given.length > 1)
+      throw new SieveError(node.line, `${node.name}: :${given[0]} and :${given[1]} cannot be used together`);
   }
   const rest = args.slice(i);
   const tagAfter = rest.find((a) => a.kind === 'tag');
-  if (tagAfter) throw new SieveError(tagAfter.line, `tag :${(tagAfter as { name: string }).name} must come before the positional arguments of ${node.name}`);
+  if (tagAfter)
+    throw new SieveError(
+      tagAfter.line,
+      `tag :${(tagAfter as { name: string }).name} must come before the positional arguments of ${node.name}`,
+    );
   const min = spec.positional.length - (spec.optional ?? 0);
   if (rest.length < min || rest.length > spec.positional.length) {
-    throw new SieveError(node.line, `${node.name} takes ${min === spec.positional.length ? min : `${min} or ${spec.positional.length}`} argument${spec.positional.length === 1 ? '' : 's'} besides tags`);
+    throw new SieveError(
+      node.line,
+      `${node.name} takes ${min === spec.positional.length ? min : `${min} or ${spec.positional.length}`} argument${spec.positional.length === 1 ? '' : 's'} besides tags`,
+    );
   }
   const types = spec.positional.slice(spec.positional.length - rest.length);
   rest.forEach((a, k) => positional.push(argValue(a, types[k]!, `argument ${k + 1} of ${node.name}`)));
@@ -234,11 +325,13 @@ function checkValues(node: Test, tags: Normalized['tags'], positional: Normalize
   if (typeof comparator === 'string') {
     if (!(comparator in COMPARATORS)) throw new SieveError(node.line, `unknown comparator "${comparator}"`);
     const ext = COMPARATORS[comparator];
-    if (ext && !state.requires.has(ext)) throw new SieveError(node.line, `comparator "${comparator}" needs require "${ext}"`);
+    if (ext && !state.requires.has(ext))
+      throw new SieveError(node.line, `comparator "${comparator}" needs require "${ext}"`);
   }
   for (const rel of ['value', 'count']) {
     const r = tags.get(rel);
-    if (typeof r === 'string' && !RELATIONS.includes(r.toLowerCase())) throw new SieveError(node.line, `unknown relation "${r}"; use one of ${RELATIONS.join(', ')}`);
+    if (typeof r === 'string' && !RELATIONS.includes(r.toLowerCase()))
+      throw new SieveError(node.line, `unknown relation "${r}"; use one of ${RELATIONS.join(', ')}`);
   }
   if (node.name === 'header' || node.name === 'address' || node.name === 'exists') {
     for (const h of positional[0] as string[]) {
@@ -250,13 +343,16 @@ function checkValues(node: Test, tags: Normalized['tags'], positional: Normalize
   }
   if (node.name === 'envelope') {
     for (const part of positional[0] as string[]) {
-      if (!['from', 'to', 'auth'].includes(part.toLowerCase())) throw new SieveError(node.line, `envelope part "${part}" is not from, to or auth`);
+      if (!['from', 'to', 'auth'].includes(part.toLowerCase()))
+        throw new SieveError(node.line, `envelope part "${part}" is not from, to or auth`);
     }
   }
-  if (node.name === 'set' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(positional[0] as string)) throw new SieveError(node.line, `invalid variable name "${String(positional[0])}"`);
+  if (node.name === 'set' && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(positional[0] as string))
+    throw new SieveError(node.line, `invalid variable name "${String(positional[0])}"`);
   if (node.name === 'vacation') {
     const from = tags.get('from');
-    if (typeof from === 'string' && !from.includes('${') && !/@/.test(from)) throw new SieveError(node.line, `vacation :from "${from}" is not an address`);
+    if (typeof from === 'string' && !from.includes('${') && !/@/.test(from))
+      throw new SieveError(node.line, `vacation :from "${from}" is not an address`);
   }
 }
 
@@ -266,13 +362,17 @@ function decodeEncoded(tags: Normalized['tags'], positional: Normalized['positio
     s.replace(/\$\{(hex|unicode):([\s0-9A-Fa-f]*)\}/gi, (whole, kind: string, digits: string) => {
       const units = digits.trim().split(/\s+/).filter(Boolean);
       if (kind.toLowerCase() === 'hex') return Buffer.from(units.map((u) => parseInt(u, 16))).toString('utf8');
-      return units.map((u) => {
-        const cp = parseInt(u, 16);
-        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new SieveError(line, `invalid Unicode character ${u} in ${whole}`);
-        return String.fromCodePoint(cp);
-      }).join('');
+      return units
+        .map((u) => {
+          const cp = parseInt(u, 16);
+          if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            throw new SieveError(line, `invalid Unicode character ${u} in ${whole}`);
+          return String.fromCodePoint(cp);
+        })
+        .join('');
     });
-  const map = (v: true | string | number | string[]) => (typeof v === 'string' ? decode(v) : Array.isArray(v) ? v.map(decode) : v);
+  const map = (v: true | string | number | string[]) =>
+    typeof v === 'string' ? decode(v) : Array.isArray(v) ? v.map(decode) : v;
   for (const [k, v] of tags) tags.set(k, map(v));
   positional.forEach((v, k) => (positional[k] = map(v) as string | number | string[]));
 }

@@ -26,7 +26,16 @@ export type SieveAction =
   | { type: 'redirect'; address: string }
   | { type: 'discard' }
   | { type: 'reject'; reason: string; ereject: boolean }
-  | { type: 'vacation'; reason: string; subject: string | undefined; from: string | undefined; addresses: string[]; mime: boolean; handle: string; days: number };
+  | {
+      type: 'vacation';
+      reason: string;
+      subject: string | undefined;
+      from: string | undefined;
+      addresses: string[];
+      mime: boolean;
+      handle: string;
+      days: number;
+    };
 
 export interface SieveLimitsRun {
   maxRedirects: number;
@@ -63,7 +72,11 @@ class Run {
   /** What is left of MAX_RUN_COST. */
   private readonly budget = { left: MAX_RUN_COST };
 
-  constructor(private readonly script: CompiledScript, private readonly msg: SieveMessage, private readonly limits: SieveLimitsRun) {
+  constructor(
+    private readonly script: CompiledScript,
+    private readonly msg: SieveMessage,
+    private readonly limits: SieveLimitsRun,
+  ) {
     this.useVariables = script.requires.has('variables');
   }
 
@@ -104,9 +117,17 @@ class Run {
   }
 
   private add(action: SieveAction): void {
-    if (this.actions.length >= this.limits.maxActions) throw new SieveRuntimeError(`more than ${this.limits.maxActions} actions`);
+    if (this.actions.length >= this.limits.maxActions)
+      throw new SieveRuntimeError(`more than ${this.limits.maxActions} actions`);
     // RFC 5228 §2.10.3: the same mailbox or address once; keep and fileinto "INBOX" are the same action.
-    const key = (a: SieveAction) => (a.type === 'keep' ? 'fileinto:INBOX' : a.type === 'fileinto' ? `fileinto:${a.mailbox.toUpperCase() === 'INBOX' ? 'INBOX' : a.mailbox}` : a.type === 'redirect' ? `redirect:${a.address.toLowerCase()}` : a.type);
+    const key = (a: SieveAction) =>
+      a.type === 'keep'
+        ? 'fileinto:INBOX'
+        : a.type === 'fileinto'
+          ? `fileinto:${a.mailbox.toUpperCase() === 'INBOX' ? 'INBOX' : a.mailbox}`
+          : a.type === 'redirect'
+            ? `redirect:${a.address.toLowerCase()}`
+            : a.type;
     const k = key(action);
     const same = this.actions.findIndex((a) => key(a) === k);
     if (same >= 0) {
@@ -118,9 +139,15 @@ class Run {
     }
     // RFC 5429 §2.1: reject cannot be combined with delivering the message anywhere, nor with
     // vacation (Pigeonhole refuses the same combinations).
-    const delivers = (a: SieveAction) => a.type === 'keep' || a.type === 'fileinto' || a.type === 'redirect' || a.type === 'vacation';
-    if ((action.type === 'reject' && this.actions.some(delivers)) || (delivers(action) && this.actions.some((a) => a.type === 'reject'))) {
-      throw new SieveRuntimeError(`reject cannot be combined with ${action.type === 'reject' ? this.actions.find(delivers)!.type : action.type}`);
+    const delivers = (a: SieveAction) =>
+      a.type === 'keep' || a.type === 'fileinto' || a.type === 'redirect' || a.type === 'vacation';
+    if (
+      (action.type === 'reject' && this.actions.some(delivers)) ||
+      (delivers(action) && this.actions.some((a) => a.type === 'reject'))
+    ) {
+      throw new SieveRuntimeError(
+        `reject cannot be combined with ${action.type === 'reject' ? this.actions.find(delivers)!.type : action.type}`,
+      );
     }
     this.actions.push(action);
   }
@@ -131,7 +158,10 @@ class Run {
     switch (c.name) {
       case 'keep':
         this.implicitKeep = false;
-        this.add({ type: 'keep', flags: a.tags.has('flags') ? this.flagList(a.tags.get('flags') as string[]) : this.flags() });
+        this.add({
+          type: 'keep',
+          flags: a.tags.has('flags') ? this.flagList(a.tags.get('flags') as string[]) : this.flags(),
+        });
         return;
       case 'discard':
         this.implicitKeep = false;
@@ -140,14 +170,21 @@ class Run {
         if (!a.tags.has('copy')) this.implicitKeep = false;
         const mailbox = str(a.positional[0]);
         if (mailbox === '') throw new SieveRuntimeError('fileinto with an empty mailbox name');
-        this.add({ type: 'fileinto', mailbox, create: a.tags.has('create'), flags: a.tags.has('flags') ? this.flagList(a.tags.get('flags') as string[]) : this.flags() });
+        this.add({
+          type: 'fileinto',
+          mailbox,
+          create: a.tags.has('create'),
+          flags: a.tags.has('flags') ? this.flagList(a.tags.get('flags') as string[]) : this.flags(),
+        });
         return;
       }
       case 'redirect': {
         const address = str(a.positional[0]).trim();
         // RFC 5228 §4.2: a syntactically invalid address is a run-time error.
-        if (!isRedirectAddress(address)) throw new SieveRuntimeError(`redirect to an invalid address "${address.slice(0, 100)}"`);
-        if (++this.redirects > this.limits.maxRedirects) throw new SieveRuntimeError(`more than ${this.limits.maxRedirects} redirects`);
+        if (!isRedirectAddress(address))
+          throw new SieveRuntimeError(`redirect to an invalid address "${address.slice(0, 100)}"`);
+        if (++this.redirects > this.limits.maxRedirects)
+          throw new SieveRuntimeError(`more than ${this.limits.maxRedirects} redirects`);
         if (!a.tags.has('copy')) this.implicitKeep = false;
         this.add({ type: 'redirect', address });
         return;
@@ -165,7 +202,9 @@ class Run {
         const addresses = ((a.tags.get('addresses') as string[] | undefined) ?? []).map((s) => this.expand(s));
         const mime = a.tags.has('mime');
         // RFC 5230 §4.2: without :handle, the reason, subject, from and mime arguments identify the reply.
-        const handle = a.tags.has('handle') ? str(a.tags.get('handle')) : `${reason}\u0000${subject ?? ''}\u0000${from ?? ''}\u0000${mime}`;
+        const handle = a.tags.has('handle')
+          ? str(a.tags.get('handle'))
+          : `${reason}\u0000${subject ?? ''}\u0000${from ?? ''}\u0000${mime}`;
         this.add({ type: 'vacation', reason, days, subject, from, addresses, mime, handle });
         return;
       }
@@ -177,7 +216,8 @@ class Run {
         const current = splitFlags(this.variables.get(name) ?? '');
         let next: string[];
         if (c.name === 'setflag') next = list;
-        else if (c.name === 'addflag') next = [...current, ...list.filter((f) => !current.some((x) => x.toLowerCase() === f.toLowerCase()))];
+        else if (c.name === 'addflag')
+          next = [...current, ...list.filter((f) => !current.some((x) => x.toLowerCase() === f.toLowerCase()))];
         else next = current.filter((f) => !list.some((x) => x.toLowerCase() === f.toLowerCase()));
         this.setVariable(name, uniqueFlags(next).join(' '));
         return;
@@ -241,7 +281,11 @@ class Run {
       case 'exists':
         return this.list(a.positional[0]).every((h) => this.msg.header(h).length > 0);
       case 'header':
-        return this.matchValues(a, this.list(a.positional[0]).flatMap((h) => this.msg.header(h)), this.list(a.positional[1]));
+        return this.matchValues(
+          a,
+          this.list(a.positional[0]).flatMap((h) => this.msg.header(h)),
+          this.list(a.positional[1]),
+        );
       case 'address': {
         const values = this.list(a.positional[0]).flatMap((h) => this.msg.header(h).flatMap(parseAddresses));
         return this.matchValues(a, addressParts(values, a.tags), this.list(a.positional[1]));
@@ -252,18 +296,32 @@ class Run {
           return v === undefined ? [] : [v];
         });
         // RFC 5228 §5.4: the null reverse-path is the empty string, matched as a whole.
-        const parts = values.flatMap((v) => (v === '' ? (a.tags.has('localpart') || a.tags.has('domain') || a.tags.has('user') || a.tags.has('detail') ? [] : [''])  : addressParts([v], a.tags)));
+        const parts = values.flatMap((v) =>
+          v === ''
+            ? a.tags.has('localpart') || a.tags.has('domain') || a.tags.has('user') || a.tags.has('detail')
+              ? []
+              : ['']
+            : addressParts([v], a.tags),
+        );
         return this.matchValues(a, parts, this.list(a.positional[1]));
       }
       case 'body': {
-        const transform = a.tags.has('raw') ? { kind: 'raw' as const } : a.tags.has('content') ? { kind: 'content' as const, types: this.list(a.tags.get('content')) } : { kind: 'text' as const };
+        const transform = a.tags.has('raw')
+          ? { kind: 'raw' as const }
+          : a.tags.has('content')
+            ? { kind: 'content' as const, types: this.list(a.tags.get('content')) }
+            : { kind: 'text' as const };
         // RFC 5173 §4: :contains is the default in practice; the default match type stays :is per RFC 5228.
         return this.matchValues(a, this.msg.body(transform), this.list(a.positional[0]));
       }
       case 'string': {
         const values = this.list(a.positional[0]);
         // RFC 5229 §5: for :count, empty strings are not counted.
-        return this.matchValues(a, a.tags.has('count') ? values.filter((v) => v !== '') : values, this.list(a.positional[1]));
+        return this.matchValues(
+          a,
+          a.tags.has('count') ? values.filter((v) => v !== '') : values,
+          this.list(a.positional[1]),
+        );
       }
       case 'hasflag': {
         const vars = a.positional.length === 2 ? this.list(a.positional[0]).map((v) => v.toLowerCase()) : [FLAGS_VAR];
@@ -328,7 +386,12 @@ export function runScript(script: CompiledScript, msg: SieveMessage, limits: Sie
 }
 
 function truncate(v: string): string {
-  return Buffer.byteLength(v) <= MAX_VARIABLE_BYTES ? v : Buffer.from(v).subarray(0, MAX_VARIABLE_BYTES).toString('utf8').replace(/\uFFFD$/, '');
+  return Buffer.byteLength(v) <= MAX_VARIABLE_BYTES
+    ? v
+    : Buffer.from(v)
+        .subarray(0, MAX_VARIABLE_BYTES)
+        .toString('utf8')
+        .replace(/\uFFFD$/, '');
 }
 
 function splitFlags(s: string): string[] {
@@ -394,12 +457,18 @@ function compare(comparator: string, a: string, b: string): number {
 
 function relation(rel: string, cmp: number): boolean {
   switch (rel.toLowerCase()) {
-    case 'gt': return cmp > 0;
-    case 'ge': return cmp >= 0;
-    case 'lt': return cmp < 0;
-    case 'le': return cmp <= 0;
-    case 'eq': return cmp === 0;
-    default: return cmp !== 0;
+    case 'gt':
+      return cmp > 0;
+    case 'ge':
+      return cmp >= 0;
+    case 'lt':
+      return cmp < 0;
+    case 'le':
+      return cmp <= 0;
+    case 'eq':
+      return cmp === 0;
+    default:
+      return cmp !== 0;
   }
 }
 
@@ -408,7 +477,12 @@ function relation(rel: string, cmp: number): boolean {
  * takes the shortest match that lets the rest match (RFC 5229 §3.2): on a mismatch only the last
  * "*" seen grows, which finds a match whenever one exists, in at most pattern × value steps.
  */
-export function wildcardMatch(pattern: string, value: string, caseless: boolean, budget = { left: MAX_RUN_COST }): string[] | undefined {
+export function wildcardMatch(
+  pattern: string,
+  value: string,
+  caseless: boolean,
+  budget = { left: MAX_RUN_COST },
+): string[] | undefined {
   const p: Array<{ kind: 'char'; c: string } | { kind: 'any' } | { kind: 'one' }> = [];
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i]!;
@@ -454,7 +528,9 @@ export function wildcardMatch(pattern: string, value: string, caseless: boolean,
 
 function parseAddresses(value: string): string[] {
   try {
-    return addressparser(value, { flatten: true }).map((a) => a.address ?? '').filter(Boolean);
+    return addressparser(value, { flatten: true })
+      .map((a) => a.address ?? '')
+      .filter(Boolean);
   } catch {
     return [];
   }

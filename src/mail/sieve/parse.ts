@@ -6,7 +6,10 @@
 
 export class SieveError extends Error {
   override readonly name = 'SieveError';
-  constructor(readonly line: number, message: string) {
+  constructor(
+    readonly line: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -138,11 +141,16 @@ function count(text: string, ch: string, from: number, to: number): number {
 
 function describe(tok: Token): string {
   switch (tok.t) {
-    case 'end': return 'end of script';
-    case 'str': return 'a string';
-    case 'num': return `number ${tok.v}`;
-    case 'tag': return `tag :${tok.v}`;
-    default: return `"${tok.v}"`;
+    case 'end':
+      return 'end of script';
+    case 'str':
+      return 'a string';
+    case 'num':
+      return `number ${tok.v}`;
+    case 'tag':
+      return `tag :${tok.v}`;
+    default:
+      return `"${tok.v}"`;
   }
 }
 
@@ -249,7 +257,8 @@ class Parser {
       if (values.length > PARSE_LIMITS.maxListItems) throw new SieveError(t.line, 'string list too long');
       const sep = this.next();
       if (sep.t === 'punct' && sep.v === ']') return values;
-      if (sep.t !== 'punct' || sep.v !== ',') throw new SieveError(sep.line, `expected "," or "]" but found ${describe(sep)}`);
+      if (sep.t !== 'punct' || sep.v !== ',')
+        throw new SieveError(sep.line, `expected "," or "]" but found ${describe(sep)}`);
     }
   }
 

@@ -13,14 +13,20 @@ import type { SieveAction } from './interpret.js';
 type Vacation = Extract<SieveAction, { type: 'vacation' }>;
 
 /** RFC 5230 §4.6 (and Dovecot's list): senders that never get an auto-reply. */
-const ROBOT_LOCAL = /^(mailer-daemon|postmaster|listserv|majordomo|owner-.*|.*-request|.*-bounces?|no-?reply|mdaemon)$/i;
+const ROBOT_LOCAL =
+  /^(mailer-daemon|postmaster|listserv|majordomo|owner-.*|.*-request|.*-bounces?|no-?reply|mdaemon)$/i;
 
 /**
  * Why no automatic reply goes out, or undefined when one may. `own` are the recipient's addresses
  * (the account, the address mail came to, and :addresses); `addressed`: only when one of them is
  * in a recipient header (vacation, RFC 5230 §4.5).
  */
-export function autoReplyRefusal(headers: HeaderField[], sender: string, own: string[], options: { addressed: boolean }): string | undefined {
+export function autoReplyRefusal(
+  headers: HeaderField[],
+  sender: string,
+  own: string[],
+  options: { addressed: boolean },
+): string | undefined {
   if (sender === '') return 'null sender';
   const lowerOwn = own.map((a) => a.toLowerCase());
   if (lowerOwn.includes(sender.toLowerCase())) return 'sender is the recipient';
@@ -30,7 +36,16 @@ export function autoReplyRefusal(headers: HeaderField[], sender: string, own: st
   const auto = headerValue(headers, 'auto-submitted');
   if (auto && !/^\s*no\b/i.test(auto)) return 'Auto-Submitted';
   if (/^\s*(bulk|list|junk)\b/i.test(headerValue(headers, 'precedence') ?? '')) return 'Precedence';
-  if (headers.some((h) => h.key === 'list-id' || h.key === 'list-unsubscribe' || h.key === 'list-post' || h.key.startsWith('x-auto-response-suppress'))) return 'list mail';
+  if (
+    headers.some(
+      (h) =>
+        h.key === 'list-id' ||
+        h.key === 'list-unsubscribe' ||
+        h.key === 'list-post' ||
+        h.key.startsWith('x-auto-response-suppress'),
+    )
+  )
+    return 'list mail';
   if (!options.addressed) return undefined;
   // RFC 5230 §4.5: reply only when one of the recipient's addresses is in a recipient header.
   const addressed = ['to', 'cc', 'bcc', 'resent-to', 'resent-cc', 'resent-bcc']
@@ -43,7 +58,10 @@ export function autoReplyRefusal(headers: HeaderField[], sender: string, own: st
 
 function addressesIn(value: string): string[] {
   // Split, then pick: a regex searching for "x@y" from every position is quadratic on a long run without "@".
-  return value.split(/[\s<>,;:"()]+/).filter((t) => t.indexOf('@') > 0 && !t.endsWith('@')).map((t) => t.toLowerCase());
+  return value
+    .split(/[\s<>,;:"()]+/)
+    .filter((t) => t.indexOf('@') > 0 && !t.endsWith('@'))
+    .map((t) => t.toLowerCase());
 }
 
 /** One mailbox (`Name <a@b>` or `a@b`) without line breaks, or undefined (RFC 5230 §4.3 :from). */
@@ -55,7 +73,13 @@ export function parseMailbox(text: string): { name: string; address: string } | 
   } catch {
     return undefined;
   }
-  if (list.length !== 1 || 'group' in list[0]! || !list[0]!.address || !/^[^\s@<>"]+@[^\s@<>"]+$/.test(list[0]!.address)) return undefined;
+  if (
+    list.length !== 1 ||
+    'group' in list[0]! ||
+    !list[0]!.address ||
+    !/^[^\s@<>"]+@[^\s@<>"]+$/.test(list[0]!.address)
+  )
+    return undefined;
   return { name: list[0]!.name ?? '', address: list[0]!.address };
 }
 
@@ -63,19 +87,30 @@ export function parseMailbox(text: string): { name: string; address: string } | 
 export function formatMailbox(m: { name: string; address: string }): string {
   const name = m.name.replace(/[\r\n]+/g, ' ').trim();
   if (!name) return `<${m.address}>`;
-  const shown = /^[\x20-\x7e]*$/.test(name) ? `"${name.replace(/["\\]/g, '\\$&')}"` : libmime.encodeWords(name, 'Q', 52);
+  const shown = /^[\x20-\x7e]*$/.test(name)
+    ? `"${name.replace(/["\\]/g, '\\$&')}"`
+    : libmime.encodeWords(name, 'Q', 52);
   return `${shown} <${m.address}>`;
 }
 
 /** RFC 5230 §5: the reply to the message with `headers`, from `from` (a formatted mailbox), to `to`. */
-export function buildVacationReply(action: Vacation, input: { headers: HeaderField[]; from: string; to: string; hostname: string; now?: Date }): Buffer {
+export function buildVacationReply(
+  action: Vacation,
+  input: { headers: HeaderField[]; from: string; to: string; hostname: string; now?: Date },
+): Buffer {
   const now = input.now ?? new Date();
-  const subject = action.subject ?? `Auto: ${truncate(decodeWords(headerValue(input.headers, 'subject') ?? ''), MAX_ECHOED_SUBJECT)}`;
+  const subject =
+    action.subject ?? `Auto: ${truncate(decodeWords(headerValue(input.headers, 'subject') ?? ''), MAX_ECHOED_SUBJECT)}`;
   // RFC 5230 §5.7, RFC 5322 §3.6.4: the original's msg-id, and its References when they are msg-ids (at most 20).
   const messageId = msgId(headerValue(input.headers, 'message-id'));
   // One msg-id per line (folded, RFC 5322 §3.2.2): 21 of 252 characters on one line would pass the
   // 998 characters §2.1.1 allows.
-  const references = [...(headerValue(input.headers, 'references')?.match(/<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>/g)?.slice(-20) ?? []), ...(messageId ? [messageId] : [])].join('\r\n ');
+  const references = [
+    ...(headerValue(input.headers, 'references')
+      ?.match(/<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>/g)
+      ?.slice(-20) ?? []),
+    ...(messageId ? [messageId] : []),
+  ].join('\r\n ');
   const lines = [
     `From: ${input.from}`,
     `To: <${input.to}>`,
@@ -100,11 +135,21 @@ export function buildVacationReply(action: Vacation, input: { headers: HeaderFie
     return Buffer.from(`${[...lines, ...fields].join('\r\n')}\r\n\r\n${body}`, 'utf8');
   }
   lines.push('Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit');
-  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${toCrlf(action.reason)}${action.reason.endsWith('\n') ? '' : '\r\n'}`, 'utf8');
+  return Buffer.from(
+    `${lines.join('\r\n')}\r\n\r\n${toCrlf(action.reason)}${action.reason.endsWith('\n') ? '' : '\r\n'}`,
+    'utf8',
+  );
 }
 
 /** RFC 5429 §2.1.1 / RFC 8098: the notice sent to the sender when a reject could not be a protocol refusal. */
-export function buildRejectNotice(input: { headers: HeaderBlock; reason: string; recipient: string; sender: string; hostname: string; now?: Date }): Buffer {
+export function buildRejectNotice(input: {
+  headers: HeaderBlock;
+  reason: string;
+  recipient: string;
+  sender: string;
+  hostname: string;
+  now?: Date;
+}): Buffer {
   const now = input.now ?? new Date();
   const boundary = `${now.getTime().toString(36)}.${randomBytes(6).toString('hex')}/${input.hostname}`;
   const messageId = headerValue(input.headers.fields, 'message-id');

@@ -4,7 +4,15 @@ import { isSpfRecord, looksLikeSpf, parseSpf } from './record.js';
 
 describe('SPF record syntax (RFC 7208)', () => {
   it('accepts valid records', () => {
-    for (const r of ['v=spf1 mx -all', 'v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 include:_spf.google.com ~all', 'v=spf1 a:mail.example.com/24 mx//64 -all', 'v=spf1 redirect=_spf.example.com', 'v=spf1 exists:%{i}._spf.example.com -all', 'V=SPF1 -ALL', 'v=spf1']) {
+    for (const r of [
+      'v=spf1 mx -all',
+      'v=spf1 ip4:192.0.2.0/24 ip6:2001:db8::/32 include:_spf.google.com ~all',
+      'v=spf1 a:mail.example.com/24 mx//64 -all',
+      'v=spf1 redirect=_spf.example.com',
+      'v=spf1 exists:%{i}._spf.example.com -all',
+      'V=SPF1 -ALL',
+      'v=spf1',
+    ]) {
       assert.deepEqual(parseSpf(r).problems, [], r);
     }
   });
@@ -45,13 +53,28 @@ describe('SPF record syntax (RFC 7208)', () => {
     ];
     for (const [record, message, suggestion] of cases) {
       const r = parseSpf(record);
-      assert.ok(r.problems.some((p) => message.test(p.message)), `${record}: ${JSON.stringify(r.problems)}`);
-      if (suggestion) assert.ok(r.problems.some((p) => p.suggestion === suggestion), `${record} suggests ${suggestion}`);
+      assert.ok(
+        r.problems.some((p) => message.test(p.message)),
+        `${record}: ${JSON.stringify(r.problems)}`,
+      );
+      if (suggestion)
+        assert.ok(
+          r.problems.some((p) => p.suggestion === suggestion),
+          `${record} suggests ${suggestion}`,
+        );
     }
   });
 
   it('reads qualifiers and values', () => {
     const r = parseSpf('v=spf1 +mx ~a:mail.example.com ?ip4:192.0.2.1 -all');
-    assert.deepEqual(r.terms.map((t) => [t.qualifier, t.name, t.value]), [['+', 'mx', ''], ['~', 'a', 'mail.example.com'], ['?', 'ip4', '192.0.2.1'], ['-', 'all', '']]);
+    assert.deepEqual(
+      r.terms.map((t) => [t.qualifier, t.name, t.value]),
+      [
+        ['+', 'mx', ''],
+        ['~', 'a', 'mail.example.com'],
+        ['?', 'ip4', '192.0.2.1'],
+        ['-', 'all', ''],
+      ],
+    );
   });
 });

@@ -14,7 +14,13 @@ import { normalizeAddress } from '../../mail/address.js';
 import { mtaStsPolicy } from '../../mail/mta-sts-policy.js';
 import type { Logger } from '../../lib/log.js';
 import type { ChallengeStore } from '../../services/tls/challenges.js';
-import { autoconfigXml, autodiscoverAddress, autodiscoverXml, mobileconfig, type ClientEndpoints } from './client-config.js';
+import {
+  autoconfigXml,
+  autodiscoverAddress,
+  autodiscoverXml,
+  mobileconfig,
+  type ClientEndpoints,
+} from './client-config.js';
 
 export interface HttpDeps {
   hostname: string;
@@ -42,11 +48,13 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const h = (c.req.header('host') ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
     return HOST.test(h) ? h : undefined;
   };
-  const text = (c: Context<Env>, body: string, status: 200 | 400 | 404 | 405 | 413 = 200) => c.body(body, status, { 'content-type': 'text/plain; charset=utf-8' });
+  const text = (c: Context<Env>, body: string, status: 200 | 400 | 404 | 405 | 413 = 200) =>
+    c.body(body, status, { 'content-type': 'text/plain; charset=utf-8' });
 
   app.use('*', async (c, next) => {
     await next();
-    if (isTls(c) && deps.hstsMaxAgeSeconds > 0) c.header('strict-transport-security', `max-age=${deps.hstsMaxAgeSeconds}`);
+    if (isTls(c) && deps.hstsMaxAgeSeconds > 0)
+      c.header('strict-transport-security', `max-age=${deps.hstsMaxAgeSeconds}`);
     c.header('x-content-type-options', 'nosniff');
   });
 
@@ -72,7 +80,10 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const h = host(c);
     const domain = h?.startsWith('mta-sts.') ? await deps.hostedDomain(h.slice(8)) : undefined;
     if (!domain) return text(c, 'no MTA-STS policy for this name\n', 404);
-    return text(c, mtaStsPolicy({ mode: deps.mtaSts.mode, mx: [deps.hostname], maxAgeSeconds: deps.mtaSts.maxAgeSeconds }));
+    return text(
+      c,
+      mtaStsPolicy({ mode: deps.mtaSts.mode, mx: [deps.hostname], maxAgeSeconds: deps.mtaSts.maxAgeSeconds }),
+    );
   });
 
   // Thunderbird asks https://autoconfig.<domain>/mail/config-v1.1.xml?emailaddress=… and the
@@ -84,7 +95,9 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const candidate = fromAddress?.ok ? fromAddress.address.domain : h?.replace(/^autoconfig\./, '');
     const domain = candidate ? await deps.hostedDomain(candidate) : undefined;
     if (!candidate || !domain) return text(c, 'not a domain hosted here\n', 404);
-    return c.body(autoconfigXml(candidate, deps.endpoints()), 200, { 'content-type': 'application/xml; charset=utf-8' });
+    return c.body(autoconfigXml(candidate, deps.endpoints()), 200, {
+      'content-type': 'application/xml; charset=utf-8',
+    });
   };
   app.get('/mail/config-v1.1.xml', autoconfig);
   app.get('/.well-known/autoconfig/mail/config-v1.1.xml', autoconfig);
@@ -101,7 +114,9 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const address = raw ? normalizeAddress(raw) : undefined;
     if (!address?.ok) return text(c, 'the request names no valid EMailAddress\n', 400);
     if (!(await deps.hostedDomain(address.address.domain))) return text(c, 'not a domain hosted here\n', 404);
-    return c.body(autodiscoverXml(address.text, deps.endpoints()), 200, { 'content-type': 'application/xml; charset=utf-8' });
+    return c.body(autodiscoverXml(address.text, deps.endpoints()), 200, {
+      'content-type': 'application/xml; charset=utf-8',
+    });
   });
 
   // Apple devices: a profile for one address, https://<host>/mobileconfig?emailaddress=ann@example.com

@@ -24,8 +24,15 @@ export function xmlEscape(s: string): string {
 /** Thunderbird autoconfig, https://wiki.mozilla.org/Thunderbird:Autoconfiguration:ConfigFileFormat */
 export function autoconfigXml(domain: string, e: ClientEndpoints): string {
   const x = xmlEscape;
-  const server = (tag: 'incomingServer' | 'outgoingServer', type: string, port: number | undefined, socket: 'SSL' | 'STARTTLS') =>
-    port === undefined ? '' : `    <${tag} type="${type}">
+  const server = (
+    tag: 'incomingServer' | 'outgoingServer',
+    type: string,
+    port: number | undefined,
+    socket: 'SSL' | 'STARTTLS',
+  ) =>
+    port === undefined
+      ? ''
+      : `    <${tag} type="${type}">
       <hostname>${x(e.host)}</hostname>
       <port>${port}</port>
       <socketType>${socket}</socketType>
@@ -54,7 +61,9 @@ export function autodiscoverAddress(body: string): string | undefined {
 export function autodiscoverXml(address: string, e: ClientEndpoints): string {
   const x = xmlEscape;
   const protocol = (type: 'IMAP' | 'POP3' | 'SMTP', port: number | undefined, implicit: boolean) =>
-    port === undefined ? '' : `      <Protocol>
+    port === undefined
+      ? ''
+      : `      <Protocol>
         <Type>${type}</Type>
         <Server>${x(e.host)}</Server>
         <Port>${port}</Port>
@@ -67,7 +76,8 @@ export function autodiscoverXml(address: string, e: ClientEndpoints): string {
 `;
   const imap = e.imaps !== undefined ? protocol('IMAP', e.imaps, true) : protocol('IMAP', e.imap, false);
   const pop3 = e.pop3s !== undefined ? protocol('POP3', e.pop3s, true) : protocol('POP3', e.pop3, false);
-  const smtp = e.submissions !== undefined ? protocol('SMTP', e.submissions, true) : protocol('SMTP', e.submission, false);
+  const smtp =
+    e.submissions !== undefined ? protocol('SMTP', e.submissions, true) : protocol('SMTP', e.submission, false);
   return `<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
   <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
@@ -83,8 +93,18 @@ ${imap}${pop3}${smtp}    </Account>
 /** An unsigned Apple configuration profile with one IMAP account (com.apple.mail.managed). */
 export function mobileconfig(address: string, e: ClientEndpoints): string {
   const x = xmlEscape;
-  const incoming = e.imaps !== undefined ? { port: e.imaps, ssl: true } : e.imap !== undefined ? { port: e.imap, ssl: false } : undefined;
-  const outgoing = e.submissions !== undefined ? { port: e.submissions, ssl: true } : e.submission !== undefined ? { port: e.submission, ssl: false } : undefined;
+  const incoming =
+    e.imaps !== undefined
+      ? { port: e.imaps, ssl: true }
+      : e.imap !== undefined
+        ? { port: e.imap, ssl: false }
+        : undefined;
+  const outgoing =
+    e.submissions !== undefined
+      ? { port: e.submissions, ssl: true }
+      : e.submission !== undefined
+        ? { port: e.submission, ssl: false }
+        : undefined;
   if (!incoming || !outgoing) throw new Error('an Apple profile needs an IMAP and a submission listener');
   const id = e.host.split('.').reverse().join('.');
   const bool = (b: boolean) => (b ? '<true/>' : '<false/>');

@@ -9,7 +9,10 @@ import { httpApp, type HttpDeps } from './app.js';
 
 export function httpProtocol(deps: HttpDeps): SessionFactory {
   const app = httpApp(deps);
-  const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 5_000 }, getRequestListener(app.fetch));
+  const server = http.createServer(
+    { maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 5_000 },
+    getRequestListener(app.fetch),
+  );
   // The server never listens itself: 'listening' starts its header/request timeout checks.
   server.emit('listening');
   server.on('clientError', (err: Error & { code?: string }, socket) => {
@@ -18,10 +21,11 @@ export function httpProtocol(deps: HttpDeps): SessionFactory {
     else socket.destroy(err);
   });
   return (conn: Connection): Session => ({
-    run: () => new Promise<void>((resolve) => {
-      conn.socket.once('close', () => resolve());
-      server.emit('connection', conn.socket);
-    }),
+    run: () =>
+      new Promise<void>((resolve) => {
+        conn.socket.once('close', () => resolve());
+        server.emit('connection', conn.socket);
+      }),
     shutdown: () => {
       conn.socket.end();
     },

@@ -27,11 +27,24 @@ const MACROS: Record<string, string[]> = {
   FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
   FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
 };
-const SIMPLE = new Set(['FLAGS', 'UID', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODYSTRUCTURE', 'BODY', 'MODSEQ', 'RFC822', 'RFC822.HEADER', 'RFC822.TEXT']);
+const SIMPLE = new Set([
+  'FLAGS',
+  'UID',
+  'INTERNALDATE',
+  'RFC822.SIZE',
+  'ENVELOPE',
+  'BODYSTRUCTURE',
+  'BODY',
+  'MODSEQ',
+  'RFC822',
+  'RFC822.HEADER',
+  'RFC822.TEXT',
+]);
 
 export function parseFetchItems(t: Token | undefined): FetchItem[] {
   if (!t) throw new ImapSyntaxError('missing fetch items');
-  if (t.type === 'atom' && MACROS[t.value.toUpperCase()]) return MACROS[t.value.toUpperCase()]!.map((k) => ({ kind: k }) as FetchItem);
+  if (t.type === 'atom' && MACROS[t.value.toUpperCase()])
+    return MACROS[t.value.toUpperCase()]!.map((k) => ({ kind: k }) as FetchItem);
   const list = t.type === 'list' ? t.items : [t];
   if (list.length === 0) throw new ImapSyntaxError('empty fetch item list');
   return list.map((item) => {
@@ -51,12 +64,15 @@ function parseItem(raw: string): FetchItem {
   if (partial && partial[1] === 0) throw new ImapSyntaxError('partial length must be positive');
   const label = `${name.replace('.PEEK', '')}[${m[2]!.toUpperCase()}]`;
   if (name === 'BINARY.SIZE') return { kind: 'BINARY.SIZE', name: label, section };
-  if (name.startsWith('BINARY')) return { kind: 'BINARY[]', name: label, peek: name.endsWith('PEEK'), section, partial };
+  if (name.startsWith('BINARY'))
+    return { kind: 'BINARY[]', name: label, peek: name.endsWith('PEEK'), section, partial };
   return { kind: 'BODY[]', name: label, peek: name.endsWith('PEEK'), section, partial };
 }
 
 function parseSection(text: string, isBinary: boolean): SectionSpec {
-  const m = /^((?:\d+\.)*\d+)?(?:\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME))?(?:\s*\(([^)]*)\))?$/i.exec(text.trim());
+  const m = /^((?:\d+\.)*\d+)?(?:\.?(HEADER\.FIELDS\.NOT|HEADER\.FIELDS|HEADER|TEXT|MIME))?(?:\s*\(([^)]*)\))?$/i.exec(
+    text.trim(),
+  );
   if (!m) throw new ImapSyntaxError(`invalid section ${text.slice(0, 40)}`);
   const path = m[1] ? m[1].split('.').map(Number) : [];
   if (path.some((n) => n === 0)) throw new ImapSyntaxError('part numbers start at 1');
@@ -65,7 +81,13 @@ function parseSection(text: string, isBinary: boolean): SectionSpec {
   if (isBinary && kind !== '') throw new ImapSyntaxError('BINARY takes part numbers only');
   const isFields = kind === 'HEADER.FIELDS' || kind === 'HEADER.FIELDS.NOT';
   if (isFields !== (m[3] !== undefined)) throw new ImapSyntaxError('HEADER.FIELDS needs a field list');
-  const fields = m[3] ? m[3].trim().split(/\s+/).filter(Boolean).map((f) => f.replace(/^"|"$/g, '').toLowerCase()) : [];
+  const fields = m[3]
+    ? m[3]
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map((f) => f.replace(/^"|"$/g, '').toLowerCase())
+    : [];
   if (isFields && fields.length === 0) throw new ImapSyntaxError('empty field list');
   return { path, kind, fields };
 }
@@ -90,7 +112,13 @@ interface HeaderLine {
 
 export function shift(part: BodyPart, by: number): BodyPart {
   if (by === 0) return part;
-  return { ...part, headerStart: part.headerStart + by, bodyStart: part.bodyStart + by, end: part.end + by, children: part.children.map((c) => shift(c, by)) };
+  return {
+    ...part,
+    headerStart: part.headerStart + by,
+    bodyStart: part.bodyStart + by,
+    end: part.end + by,
+    children: part.children.map((c) => shift(c, by)),
+  };
 }
 
 /**
@@ -111,7 +139,8 @@ function findPart(root: BodyPart, path: number[]): BodyPart | undefined {
   return part;
 }
 
-const isMessage = (p: BodyPart) => p.type === 'message' && (p.subtype === 'rfc822' || p.subtype === 'global') && p.children.length > 0;
+const isMessage = (p: BodyPart) =>
+  p.type === 'message' && (p.subtype === 'rfc822' || p.subtype === 'global') && p.children.length > 0;
 
 export function sectionBytes(src: FetchSource, s: SectionSpec): Buffer | null {
   const c = src.content;
@@ -133,7 +162,9 @@ function headerOrText(src: FetchSource, msg: BodyPart, s: SectionSpec): Buffer {
   if (s.kind === 'HEADER') return c.subarray(msg.headerStart, msg.bodyStart);
   const wanted = new Set(s.fields);
   const exclude = s.kind === 'HEADER.FIELDS.NOT';
-  const out = headerLines(src, msg).filter((f) => wanted.has(f.name) !== exclude).map((f) => f.text);
+  const out = headerLines(src, msg)
+    .filter((f) => wanted.has(f.name) !== exclude)
+    .map((f) => f.text);
   out.push('\r\n');
   return Buffer.from(out.join(''), 'latin1');
 }
@@ -150,7 +181,13 @@ function headerLines(src: FetchSource, msg: BodyPart): HeaderLine[] {
       if (last) last.text += line; // a continuation before any field belongs to none
       continue;
     }
-    fields.push({ name: line.slice(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase(), text: line });
+    fields.push({
+      name: line
+        .slice(0, Math.max(0, line.indexOf(':')))
+        .trim()
+        .toLowerCase(),
+      text: line,
+    });
   }
   (src.headers ??= new Map()).set(msg.headerStart, fields);
   return fields;
@@ -197,10 +234,16 @@ const KNOWN_CTE = new Set([...IDENTITY_CTE, 'base64', 'quoted-printable']);
 function decodePart(src: FetchSource, part: BodyPart): Buffer | 'unknown-cte' {
   const raw = src.content.subarray(part.bodyStart, part.end);
   switch (part.encoding) {
-    case '7bit': case '8bit': case 'binary': return raw;
-    case 'base64': return Buffer.from(raw.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
-    case 'quoted-printable': return decodeQp(raw.toString('latin1'));
-    default: return 'unknown-cte';
+    case '7bit':
+    case '8bit':
+    case 'binary':
+      return raw;
+    case 'base64':
+      return Buffer.from(raw.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+    case 'quoted-printable':
+      return decodeQp(raw.toString('latin1'));
+    default:
+      return 'unknown-cte';
   }
 }
 
@@ -212,11 +255,18 @@ export function partial(data: Buffer, p: [number, number] | undefined): Buffer {
  * Header-derived strings were read as latin1: send their bytes exactly as received. Plain ASCII (the
  * usual case) goes as the string itself, which encodes to the same bytes without a Buffer.
  */
-const nstr = (s: string | null | undefined): Value => (s === null || s === undefined ? null : /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'latin1'));
+const nstr = (s: string | null | undefined): Value =>
+  s === null || s === undefined ? null : /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'latin1');
 
 export function envelopeValue(e: Envelope): Value {
   // env-from etc. are "(" 1*address ")": addresses follow each other without a space (RFC 9051 §9)
-  const value = (f: EnvelopeField): Value => (f === null || typeof f === 'string' ? nstr(f) : new Concat(f.addresses.map((a) => a.map(nstr)), []));
+  const value = (f: EnvelopeField): Value =>
+    f === null || typeof f === 'string'
+      ? nstr(f)
+      : new Concat(
+          f.addresses.map((a) => a.map(nstr)),
+          [],
+        );
   return envelopeFields(e).map(value);
 }
 
@@ -228,19 +278,28 @@ export function bodyStructureValue(p: BodyPart, extensible: boolean): Value {
   };
   const dispo = (): Value => (p.disposition ? [p.disposition.type.toUpperCase(), params(p.disposition.params)] : null);
   if (p.type === 'multipart') {
-    const out: Value[] = p.children.length ? p.children.map((c) => bodyStructureValue(c, extensible)) : [bodyStructureValue({ ...p, type: 'text', subtype: 'plain', children: [] }, extensible)];
+    const out: Value[] = p.children.length
+      ? p.children.map((c) => bodyStructureValue(c, extensible))
+      : [bodyStructureValue({ ...p, type: 'text', subtype: 'plain', children: [] }, extensible)];
     const rest: Value[] = [p.subtype.toUpperCase()];
     if (extensible) rest.push(params(p.params), dispo(), nstr(p.language), nstr(p.location));
     return new Concat(out, rest);
   }
   const size = p.end - p.bodyStart;
-  const base: Value[] = [p.type.toUpperCase(), p.subtype.toUpperCase(), params(p.params), nstr(p.id), nstr(p.description), p.encoding.toUpperCase(), size];
+  const base: Value[] = [
+    p.type.toUpperCase(),
+    p.subtype.toUpperCase(),
+    params(p.params),
+    nstr(p.id),
+    nstr(p.description),
+    p.encoding.toUpperCase(),
+    size,
+  ];
   if (isMessage(p)) base.push(envelopeValue(p.envelope!), bodyStructureValue(p.children[0]!, extensible), p.lines);
   else if (p.type === 'text') base.push(p.lines);
   if (extensible) base.push(nstr(p.md5), dispo(), nstr(p.language), nstr(p.location));
   return base;
 }
-
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

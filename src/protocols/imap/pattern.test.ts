@@ -31,7 +31,10 @@ describe('LIST patterns (RFC 9051 §6.3.9)', () => {
 
 describe('sequence sets', () => {
   it('merges overlapping and reversed ranges with * as the largest number', () => {
-    assert.deepEqual(mergeSet(parseSequenceSet('5:3,1,2,9:*,20:15,4'), 30), [[1, 5], [9, 30]]);
+    assert.deepEqual(mergeSet(parseSequenceSet('5:3,1,2,9:*,20:15,4'), 30), [
+      [1, 5],
+      [9, 30],
+    ]);
     assert.deepEqual(mergeSet(parseSequenceSet('*:1'), 0), [[0, 1]]);
     const inSet = setMatcher(parseSequenceSet('1:3,7,10:*'), 12);
     assert.deepEqual([1, 3, 4, 7, 8, 10, 12, 13].map(inSet), [true, true, false, true, false, true, true, false]);

@@ -10,26 +10,38 @@ export type Value = string | number | null | Buffer | Literal | StreamLiteral | 
 
 /** A literal read from a stream as it is sent (BODY[] of a stored message), never held whole. */
 export class StreamLiteral {
-  constructor(readonly size: number, readonly open: () => Readable) {}
+  constructor(
+    readonly size: number,
+    readonly open: () => Readable,
+  ) {}
 }
 
 export type Part = string | Buffer | StreamLiteral;
 
 /** A multipart body (RFC 9051 §9 body-type-mpart): "(" bodies without separators, SP, rest ")". */
 export class Concat {
-  constructor(readonly bodies: Value[], readonly rest: Value[]) {}
+  constructor(
+    readonly bodies: Value[],
+    readonly rest: Value[],
+  ) {}
 }
 
 /** A string sent as-is (flags, keywords, section names). */
 export class Atom {
   /** `isAscii`: known to be 7-bit (the stored envelope text), so not scanned again on every FETCH. */
-  constructor(readonly text: string, readonly isAscii = false) {}
+  constructor(
+    readonly text: string,
+    readonly isAscii = false,
+  ) {}
 }
 export const atom = (text: string) => new Atom(text);
 
 /** Forces literal form (message content). `isBinary`: BINARY data, sent as literal8 `~{n}` when it holds NUL (RFC 3516 §4.2). */
 export class Literal {
-  constructor(readonly data: Buffer, readonly isBinary = false) {}
+  constructor(
+    readonly data: Buffer,
+    readonly isBinary = false,
+  ) {}
 }
 
 /**
@@ -67,7 +79,8 @@ function text(out: Part[], t: string): void {
 function write(v: Value, out: Part[], utf8: boolean): void {
   if (v === null) text(out, 'NIL');
   else if (typeof v === 'number') text(out, String(v));
-  else if (v instanceof Atom) text(out, !v.isAscii && /[^\x00-\x7f]/.test(v.text) ? Buffer.from(v.text, 'utf8').toString('latin1') : v.text);
+  else if (v instanceof Atom)
+    text(out, !v.isAscii && /[^\x00-\x7f]/.test(v.text) ? Buffer.from(v.text, 'utf8').toString('latin1') : v.text);
   else if (typeof v === 'string') writeText(v, out, utf8);
   else if (Array.isArray(v)) {
     text(out, '(');

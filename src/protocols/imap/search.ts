@@ -14,7 +14,9 @@ export type SearchKey =
   | { op: 'seq'; set: SeqRange[]; match?: (n: number) => boolean }
   | { op: 'uid'; set: SeqRange[]; match?: (n: number) => boolean }
   | { op: 'flag'; flag: string; present: boolean }
-  | { op: 'new' } | { op: 'old' } | { op: 'recent' }
+  | { op: 'new' }
+  | { op: 'old' }
+  | { op: 'recent' }
   | { op: 'date'; field: 'internal' | 'sent'; cmp: 'before' | 'on' | 'since'; day: number }
   | { op: 'size'; cmp: 'larger' | 'smaller'; n: number }
   | { op: 'header'; field: string; value: string }
@@ -29,8 +31,16 @@ export interface SearchSpec {
 }
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
-  ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true], FLAGGED: ['\\Flagged', true], SEEN: ['\\Seen', true],
-  UNANSWERED: ['\\Answered', false], UNDELETED: ['\\Deleted', false], UNDRAFT: ['\\Draft', false], UNFLAGGED: ['\\Flagged', false], UNSEEN: ['\\Seen', false],
+  ANSWERED: ['\\Answered', true],
+  DELETED: ['\\Deleted', true],
+  DRAFT: ['\\Draft', true],
+  FLAGGED: ['\\Flagged', true],
+  SEEN: ['\\Seen', true],
+  UNANSWERED: ['\\Answered', false],
+  UNDELETED: ['\\Deleted', false],
+  UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false],
+  UNSEEN: ['\\Seen', false],
 };
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
@@ -54,7 +64,8 @@ export function parseSearch(tokens: Token[], budget = { keys: 0, texts: 0 }): Se
     ret = new Set();
     for (const o of list.items) {
       const name = astring(o).toUpperCase();
-      if (name !== 'MIN' && name !== 'MAX' && name !== 'ALL' && name !== 'COUNT') throw new ImapSyntaxError(`unknown RETURN option ${name}`);
+      if (name !== 'MIN' && name !== 'MAX' && name !== 'ALL' && name !== 'COUNT')
+        throw new ImapSyntaxError(`unknown RETURN option ${name}`);
       ret.add(name);
     }
     if (ret.size === 0) ret.add('ALL');
@@ -82,29 +93,58 @@ export function parseSearch(tokens: Token[], budget = { keys: 0, texts: 0 }): Se
     };
     if (FLAG_KEYS[k]) return { op: 'flag', flag: FLAG_KEYS[k]![0], present: FLAG_KEYS[k]![1] };
     switch (k) {
-      case 'ALL': return { op: 'all' };
-      case 'NEW': return { op: 'new' };
-      case 'OLD': return { op: 'old' };
-      case 'RECENT': return { op: 'recent' };
-      case 'KEYWORD': return { op: 'flag', flag: arg(), present: true };
-      case 'UNKEYWORD': return { op: 'flag', flag: arg(), present: false };
-      case 'NOT': return { op: 'not', key: next() };
-      case 'OR': { const a = next(); return { op: 'or', a, b: next() }; }
-      case 'UID': return { op: 'uid', set: parseSequenceSet(arg()) };
-      case 'BEFORE': case 'ON': case 'SINCE': return { op: 'date', field: 'internal', cmp: k.toLowerCase() as 'on', day: parseDay(arg()) };
-      case 'SENTBEFORE': case 'SENTON': case 'SENTSINCE': return { op: 'date', field: 'sent', cmp: k.slice(4).toLowerCase() as 'on', day: parseDay(arg()) };
-      case 'LARGER': return { op: 'size', cmp: 'larger', n: num() };
-      case 'SMALLER': return { op: 'size', cmp: 'smaller', n: num() };
-      case 'FROM': case 'TO': case 'CC': case 'BCC': case 'SUBJECT': return { op: 'header', field: k.toLowerCase(), value: arg() };
-      case 'HEADER': { const field = arg().toLowerCase(); return { op: 'header', field, value: arg() }; }
-      case 'BODY': case 'TEXT':
-      {
+      case 'ALL':
+        return { op: 'all' };
+      case 'NEW':
+        return { op: 'new' };
+      case 'OLD':
+        return { op: 'old' };
+      case 'RECENT':
+        return { op: 'recent' };
+      case 'KEYWORD':
+        return { op: 'flag', flag: arg(), present: true };
+      case 'UNKEYWORD':
+        return { op: 'flag', flag: arg(), present: false };
+      case 'NOT':
+        return { op: 'not', key: next() };
+      case 'OR': {
+        const a = next();
+        return { op: 'or', a, b: next() };
+      }
+      case 'UID':
+        return { op: 'uid', set: parseSequenceSet(arg()) };
+      case 'BEFORE':
+      case 'ON':
+      case 'SINCE':
+        return { op: 'date', field: 'internal', cmp: k.toLowerCase() as 'on', day: parseDay(arg()) };
+      case 'SENTBEFORE':
+      case 'SENTON':
+      case 'SENTSINCE':
+        return { op: 'date', field: 'sent', cmp: k.slice(4).toLowerCase() as 'on', day: parseDay(arg()) };
+      case 'LARGER':
+        return { op: 'size', cmp: 'larger', n: num() };
+      case 'SMALLER':
+        return { op: 'size', cmp: 'smaller', n: num() };
+      case 'FROM':
+      case 'TO':
+      case 'CC':
+      case 'BCC':
+      case 'SUBJECT':
+        return { op: 'header', field: k.toLowerCase(), value: arg() };
+      case 'HEADER': {
+        const field = arg().toLowerCase();
+        return { op: 'header', field, value: arg() };
+      }
+      case 'BODY':
+      case 'TEXT': {
         const value = arg();
         budget.texts += value.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).length;
-        if (budget.texts > MAX_TEXT_WORDS) throw new ImapSyntaxError(`more than ${MAX_TEXT_WORDS} words in TEXT and BODY keys`);
+        if (budget.texts > MAX_TEXT_WORDS)
+          throw new ImapSyntaxError(`more than ${MAX_TEXT_WORDS} words in TEXT and BODY keys`);
         return { op: 'text', where: k === 'BODY' ? 'body' : 'text', value };
       }
-      case 'MODSEQ': return { op: 'modseq', n: num() };
+      case 'MODSEQ':
+        return { op: 'modseq', n: num() };
       default:
         if (/^[\d*]/.test(k)) return { op: 'seq', set: parseSequenceSet(t.value) };
         throw new ImapSyntaxError(`unknown search key ${k.slice(0, 30)}`);
@@ -123,7 +163,9 @@ export function writtenDay(value: string): number | undefined {
   const m = /(\d{1,2})\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{2,4})\b/i.exec(value);
   if (!m) {
     const t = Date.parse(value);
-    return Number.isNaN(t) ? undefined : Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), new Date(t).getUTCDate());
+    return Number.isNaN(t)
+      ? undefined
+      : Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth(), new Date(t).getUTCDate());
   }
   let year = Number(m[3]);
   if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
@@ -157,12 +199,18 @@ const ENVELOPE_FIELDS = new Set(['subject', 'from', 'to', 'cc', 'bcc', 'message-
 
 export function hasHeaderKey(k: SearchKey): boolean {
   switch (k.op) {
-    case 'and': return k.keys.some(hasHeaderKey);
-    case 'or': return hasHeaderKey(k.a) || hasHeaderKey(k.b);
-    case 'not': return hasHeaderKey(k.key);
-    case 'header': return true;
-    case 'date': return k.field === 'sent';
-    default: return false;
+    case 'and':
+      return k.keys.some(hasHeaderKey);
+    case 'or':
+      return hasHeaderKey(k.a) || hasHeaderKey(k.b);
+    case 'not':
+      return hasHeaderKey(k.key);
+    case 'header':
+      return true;
+    case 'date':
+      return k.field === 'sent';
+    default:
+      return false;
   }
 }
 
@@ -174,40 +222,62 @@ const RAW_ENVELOPE_FIELDS = new Set(['message-id', 'in-reply-to']);
  * Message-ID or In-Reply-To key, alone or ANDed): the store can then skip the other rows.
  */
 export function envelopePrefilter(k: SearchKey): string | undefined {
-  if (k.op === 'header') return RAW_ENVELOPE_FIELDS.has(k.field) && /^[\x20-\x7e]+$/.test(k.value) && !/["\\]/.test(k.value) ? k.value : undefined;
-  if (k.op === 'and') for (const key of k.keys) {
-    const text = envelopePrefilter(key);
-    if (text !== undefined) return text;
-  }
+  if (k.op === 'header')
+    return RAW_ENVELOPE_FIELDS.has(k.field) && /^[\x20-\x7e]+$/.test(k.value) && !/["\\]/.test(k.value)
+      ? k.value
+      : undefined;
+  if (k.op === 'and')
+    for (const key of k.keys) {
+      const text = envelopePrefilter(key);
+      if (text !== undefined) return text;
+    }
   return undefined;
 }
 
 /** Every TEXT/BODY key of a search, so the caller can answer them from the full-text index. */
 export function textKeys(k: SearchKey): Array<Extract<SearchKey, { op: 'text' }>> {
   switch (k.op) {
-    case 'and': return k.keys.flatMap(textKeys);
-    case 'or': return [...textKeys(k.a), ...textKeys(k.b)];
-    case 'not': return textKeys(k.key);
-    case 'text': return [k];
-    default: return [];
+    case 'and':
+      return k.keys.flatMap(textKeys);
+    case 'or':
+      return [...textKeys(k.a), ...textKeys(k.b)];
+    case 'not':
+      return textKeys(k.key);
+    case 'text':
+      return [k];
+    default:
+      return [];
   }
 }
 
 export async function matches(k: SearchKey, m: SearchTarget, ctx: SearchContext): Promise<boolean> {
   switch (k.op) {
-    case 'all': return true;
-    case 'and': for (const s of k.keys) if (!(await matches(s, m, ctx))) return false; return true;
-    case 'or': return (await matches(k.a, m, ctx)) || (await matches(k.b, m, ctx));
-    case 'not': return !(await matches(k.key, m, ctx));
-    case 'seq': return (k.match ??= setMatcher(k.set, ctx.maxSeq))(m.seq);
-    case 'uid': return (k.match ??= setMatcher(k.set, ctx.maxUid))(m.uid);
-    case 'flag': return m.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase()) === k.present;
+    case 'all':
+      return true;
+    case 'and':
+      for (const s of k.keys) if (!(await matches(s, m, ctx))) return false;
+      return true;
+    case 'or':
+      return (await matches(k.a, m, ctx)) || (await matches(k.b, m, ctx));
+    case 'not':
+      return !(await matches(k.key, m, ctx));
+    case 'seq':
+      return (k.match ??= setMatcher(k.set, ctx.maxSeq))(m.seq);
+    case 'uid':
+      return (k.match ??= setMatcher(k.set, ctx.maxUid))(m.uid);
+    case 'flag':
+      return m.flags.some((f) => f.toLowerCase() === k.flag.toLowerCase()) === k.present;
     // RFC 3501 §6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT (RFC 9051 drops \Recent; rev1 clients still use it).
-    case 'recent': return m.isRecent;
-    case 'new': return m.isRecent && !m.flags.some((f) => f.toLowerCase() === '\\seen');
-    case 'old': return !m.isRecent;
-    case 'size': return k.cmp === 'larger' ? m.size > k.n : m.size < k.n;
-    case 'modseq': return m.modseq >= k.n;
+    case 'recent':
+      return m.isRecent;
+    case 'new':
+      return m.isRecent && !m.flags.some((f) => f.toLowerCase() === '\\seen');
+    case 'old':
+      return !m.isRecent;
+    case 'size':
+      return k.cmp === 'larger' ? m.size > k.n : m.size < k.n;
+    case 'modseq':
+      return m.modseq >= k.n;
     case 'date': {
       let day: number | undefined;
       if (k.field === 'sent') {
@@ -223,7 +293,8 @@ export async function matches(k: SearchKey, m: SearchTarget, ctx: SearchContext)
     }
     case 'header': {
       const fromEnvelope = ENVELOPE_FIELDS.has(k.field) ? m.envelopeText?.(k.field) : undefined;
-      if (fromEnvelope !== undefined) return k.value === '' ? fromEnvelope !== '' : fromEnvelope.toLowerCase().includes(k.value.toLowerCase());
+      if (fromEnvelope !== undefined)
+        return k.value === '' ? fromEnvelope !== '' : fromEnvelope.toLowerCase().includes(k.value.toLowerCase());
       const values = (await headersOf(m, ctx)).filter((f) => f.key === k.field).map((f) => f.value);
       if (k.value === '') return values.length > 0;
       const needle = k.value.toLowerCase();

@@ -140,7 +140,10 @@ export class SelectedMailbox {
    * after the previous ones are gone (RFC 9051 §7.5.1), so ascending UIDs give non-decreasing numbers.
    */
   private announceOrder(uids: number[]): number[] {
-    const seqs = uids.map((u) => this.seqOf(u)).filter((seq) => seq > 0).sort((a, b) => a - b);
+    const seqs = uids
+      .map((u) => this.seqOf(u))
+      .filter((seq) => seq > 0)
+      .sort((a, b) => a - b);
     if (seqs.length === 0) return [];
     this.replace(this.without(seqs));
     return seqs.map((seq, i) => seq - i);

@@ -14,7 +14,8 @@ export function parseSequenceSet(text: string): SeqRange[] {
     if (!m) throw new ImapSyntaxError(`invalid sequence set "${text.slice(0, 50)}"`);
     const a = m[1] === '*' ? STAR : Number(m[1]);
     const b = m[2] === undefined ? a : m[2] === '*' ? STAR : Number(m[2]);
-    if (a === 0 || b === 0 || (a !== STAR && a > 0xffffffff) || (b !== STAR && b > 0xffffffff)) throw new ImapSyntaxError('sequence numbers start at 1 and fit 32 bits');
+    if (a === 0 || b === 0 || (a !== STAR && a > 0xffffffff) || (b !== STAR && b > 0xffffffff))
+      throw new ImapSyntaxError('sequence numbers start at 1 and fit 32 bits');
     return a <= b ? [a, b] : [b, a];
   });
 }
@@ -34,11 +35,13 @@ export function inSet(set: SeqRange[], n: number, max: number): boolean {
  * become the few they cover, so walking them costs what they name, not ranges × messages.
  */
 export function mergeSet(set: SeqRange[], max: number): Array<[number, number]> {
-  const ranges = set.map(([a, b]): [number, number] => {
-    const lo = a === STAR ? max : a;
-    const hi = b === STAR ? max : b;
-    return lo <= hi ? [lo, hi] : [hi, lo];
-  }).sort((x, y) => x[0] - y[0]);
+  const ranges = set
+    .map(([a, b]): [number, number] => {
+      const lo = a === STAR ? max : a;
+      const hi = b === STAR ? max : b;
+      return lo <= hi ? [lo, hi] : [hi, lo];
+    })
+    .sort((x, y) => x[0] - y[0]);
   const out: Array<[number, number]> = [];
   for (const r of ranges) {
     const last = out[out.length - 1];
@@ -81,7 +84,7 @@ export function lowerBound(sorted: ArrayLike<number>, n: number): number {
 export function formatSet(nums: number[]): string {
   const sorted = [...nums].sort((x, y) => x - y);
   const out: string[] = [];
-  for (let i = 0; i < sorted.length; ) {
+  for (let i = 0; i < sorted.length;) {
     let j = i;
     while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
     out.push(i === j ? `${sorted[i]}` : `${sorted[i]}:${sorted[j]}`);

@@ -58,7 +58,10 @@ export class ConnectionGone extends Error {
   }
 }
 export class ImapNo extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
@@ -68,8 +71,14 @@ const FLUSH_BYTES = 64 * 1024;
 
 /** ErrorCode → IMAP response code (RFC 5530). */
 const RESPONSE_CODE: Partial<Record<ErrorCode, string>> = {
-  MAILBOX_NOT_FOUND: 'NONEXISTENT', MAILBOX_EXISTS: 'ALREADYEXISTS', OVER_QUOTA: 'OVERQUOTA', AUTH_FAILED: 'AUTHENTICATIONFAILED',
-  AUTH_LOCKED: 'UNAVAILABLE', INVALID_INPUT: 'CANNOT', TEMPORARY: 'UNAVAILABLE', LIMIT_REACHED: 'LIMIT',
+  MAILBOX_NOT_FOUND: 'NONEXISTENT',
+  MAILBOX_EXISTS: 'ALREADYEXISTS',
+  OVER_QUOTA: 'OVERQUOTA',
+  AUTH_FAILED: 'AUTHENTICATIONFAILED',
+  AUTH_LOCKED: 'UNAVAILABLE',
+  INVALID_INPUT: 'CANNOT',
+  TEMPORARY: 'UNAVAILABLE',
+  LIMIT_REACHED: 'LIMIT',
 };
 
 export class ImapSession implements Session {
@@ -87,7 +96,10 @@ export class ImapSession implements Session {
   private readonly done = new Promise<void>((r) => (this.closed = r));
   readonly log: Logger;
 
-  constructor(readonly conn: Connection, readonly deps: ImapDeps) {
+  constructor(
+    readonly conn: Connection,
+    readonly deps: ImapDeps,
+  ) {
     const limits = deps.limits;
     this.reader = new FrameReader(limits.preAuth);
     this.log = conn.log;
@@ -202,18 +214,26 @@ export class ImapSession implements Session {
         name = sub.value.toUpperCase();
         isUid = true;
         tokens = args.slice(1);
-        if (!['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'EXPUNGE'].includes(name)) throw new ImapSyntaxError(`UID ${name} is not a command`);
+        if (!['FETCH', 'STORE', 'COPY', 'MOVE', 'SEARCH', 'EXPUNGE'].includes(name))
+          throw new ImapSyntaxError(`UID ${name} is not a command`);
       }
       const command = COMMANDS.get(name);
       if (!command) throw new ImapSyntaxError(`unknown command ${name.slice(0, 30)}`);
       if (!command.states.includes(this.state.kind)) {
-        throw new ImapBad(this.state.kind === 'notAuthenticated' ? `${name} needs authentication first` : `${name} is not valid in this state`);
+        throw new ImapBad(
+          this.state.kind === 'notAuthenticated'
+            ? `${name} needs authentication first`
+            : `${name} is not valid in this state`,
+        );
       }
       const result = await command.run(this, tokens, isUid, tag);
       if (this.state.kind === 'selected') await this.announce(!command.keepsSequence || isUid);
       this.complete(tag, result);
       this.badCount = 0;
-      this.log.debug({ cmd: name, uid: isUid || undefined, result: result.status, ms: Date.now() - started }, 'imap command');
+      this.log.debug(
+        { cmd: name, uid: isUid || undefined, result: result.status, ms: Date.now() - started },
+        'imap command',
+      );
     } catch (err) {
       if (err instanceof ConnectionGone) {
         this.log.debug({ cmd: name, ms: Date.now() - started }, 'imap command stopped: the client went');
@@ -279,7 +299,8 @@ export class ImapSession implements Session {
       let parts: Part[] = [`* ${seq} FETCH (`];
       const add = (p: Part) => {
         const last = parts.length - 1;
-        if (typeof p === 'string' && typeof parts[last] === 'string') parts[last] += p; // text joined: one buffer per write
+        if (typeof p === 'string' && typeof parts[last] === 'string')
+          parts[last] += p; // text joined: one buffer per write
         else parts.push(p);
       };
       let bytes = 0;
@@ -345,7 +366,11 @@ export class ImapSession implements Session {
 
   /** Responses the client has not read past the bound: flush and wait for it. */
   private async waitForReader(): Promise<void> {
-    if (this.outBytes + this.socket.writableLength < this.deps.limits.maxQueuedResponseBytes && !this.socket.writableNeedDrain) return;
+    if (
+      this.outBytes + this.socket.writableLength < this.deps.limits.maxQueuedResponseBytes &&
+      !this.socket.writableNeedDrain
+    )
+      return;
     this.flush();
     await this.drained();
   }
@@ -415,8 +440,28 @@ export class ImapSession implements Session {
   }
 
   capabilities(): string[] {
-    const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE', 'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN',
-      'LIST-EXTENDED', 'LIST-STATUS', 'SPECIAL-USE', 'ESEARCH', 'MULTIAPPEND', 'BINARY', 'UTF8=ACCEPT', 'STATUS=SIZE'];
+    const caps = [
+      'IMAP4rev1',
+      'IMAP4rev2',
+      'LITERAL+',
+      'SASL-IR',
+      'ID',
+      'ENABLE',
+      'IDLE',
+      'NAMESPACE',
+      'UNSELECT',
+      'UIDPLUS',
+      'MOVE',
+      'CHILDREN',
+      'LIST-EXTENDED',
+      'LIST-STATUS',
+      'SPECIAL-USE',
+      'ESEARCH',
+      'MULTIAPPEND',
+      'BINARY',
+      'UTF8=ACCEPT',
+      'STATUS=SIZE',
+    ];
     if (this.state.kind === 'notAuthenticated') {
       if (!this.conn.isTls) caps.push('STARTTLS');
       if (!this.conn.isTls && !this.deps.limits.allowPlaintextAuth) caps.push('LOGINDISABLED');
@@ -511,7 +556,8 @@ export class ImapSession implements Session {
     const view = this.state.view;
     if (!view.learnFlags(flags)) return;
     this.untagged(atom('FLAGS'), flagsValue(view.flagList()));
-    if (!view.isReadOnly) this.untagged(atom(`OK [PERMANENTFLAGS (${[...view.flagList(), '\\*'].join(' ')})] Flags permitted`));
+    if (!view.isReadOnly)
+      this.untagged(atom(`OK [PERMANENTFLAGS (${[...view.flagList(), '\\*'].join(' ')})] Flags permitted`));
   }
 
   /**
@@ -526,10 +572,12 @@ export class ImapSession implements Session {
     }
     const queued = { allowExpunge };
     this.queuedAnnounce = queued;
-    this.announceTail = this.announceTail.then(() => {
-      this.queuedAnnounce = undefined;
-      return this.announceNow(queued.allowExpunge);
-    }).catch((err: unknown) => this.log.error({ err }, 'imap: announcing changes failed'));
+    this.announceTail = this.announceTail
+      .then(() => {
+        this.queuedAnnounce = undefined;
+        return this.announceNow(queued.allowExpunge);
+      })
+      .catch((err: unknown) => this.log.error({ err }, 'imap: announcing changes failed'));
     return this.announceTail;
   }
 
@@ -561,7 +609,12 @@ export class ImapSession implements Session {
         const seq = view.seqOf(m.uid);
         if (!seq) continue;
         this.defineFlags(m.flags);
-        this.untagged(seq, atom('FETCH'), [atom('UID'), m.uid, atom('FLAGS'), flagsValue(this.flagsOf(m.uid, m.flags))]);
+        this.untagged(seq, atom('FETCH'), [
+          atom('UID'),
+          m.uid,
+          atom('FLAGS'),
+          flagsValue(this.flagsOf(m.uid, m.flags)),
+        ]);
       }
     }
   }

@@ -17,7 +17,13 @@ export class UidSnapshots {
   intern(mailboxId: number, uids: Uint32Array): Uint32Array {
     const key = `${mailboxId}:${uids.length}:${uids[0] ?? 0}:${uids[uids.length - 1] ?? 0}`;
     const held = this.byKey.get(key)?.deref();
-    if (held && Buffer.from(held.buffer, held.byteOffset, held.byteLength).equals(Buffer.from(uids.buffer, uids.byteOffset, uids.byteLength))) return held;
+    if (
+      held &&
+      Buffer.from(held.buffer, held.byteOffset, held.byteLength).equals(
+        Buffer.from(uids.buffer, uids.byteOffset, uids.byteLength),
+      )
+    )
+      return held;
     this.byKey.delete(key);
     this.byKey.set(key, new WeakRef(uids));
     this.cleanup.register(uids, key);

@@ -26,10 +26,16 @@ describe('IMAP framing', () => {
     const ev = feed(r, 'ann {4+}\r\npass\r\n');
     assert.equal(ev.length, 1);
     const frame = ev[0] as Extract<WireEvent, { kind: 'frame' }>;
-    assert.deepEqual(frame.segments.map((s) => s.toString()), ['a1 LOGIN ', 'ann', ' ', 'pass', '']);
+    assert.deepEqual(
+      frame.segments.map((s) => s.toString()),
+      ['a1 LOGIN ', 'ann', ' ', 'pass', ''],
+    );
     const { tag, tokens } = tokenize(frame.segments);
     assert.equal(tag, 'a1');
-    assert.deepEqual(tokens.map((t) => (t.type === 'string' ? t.value.toString() : t.type === 'atom' ? t.value : t.type)), ['LOGIN', 'ann', 'pass']);
+    assert.deepEqual(
+      tokens.map((t) => (t.type === 'string' ? t.value.toString() : t.type === 'atom' ? t.value : t.type)),
+      ['LOGIN', 'ann', 'pass'],
+    );
   });
 
   it('refuses a literal over the limit before its data: NO for {n}, closing for {n+}', () => {
@@ -37,13 +43,19 @@ describe('IMAP framing', () => {
     assert.deepEqual(feed(r, 'a1 APPEND INBOX {101}\r\n'), [{ kind: 'reject-literal', tag: 'a1', size: 101 }]);
     assert.deepEqual(feed(r, 'a2 NOOP\r\n'), [{ kind: 'frame', segments: ['a2 NOOP'] }], 'the stream goes on');
     assert.equal(feed(new FrameReader(LIMITS), 'a1 APPEND INBOX {101+}\r\n')[0]!.kind, 'fatal');
-    assert.equal(feed(new FrameReader(LIMITS), 'a1 APPEND INBOX {99999999999999999999}\r\n')[0]!.kind, 'reject-literal');
+    assert.equal(
+      feed(new FrameReader(LIMITS), 'a1 APPEND INBOX {99999999999999999999}\r\n')[0]!.kind,
+      'reject-literal',
+    );
   });
 
   it('skips an overlong line and answers for its tag', () => {
     const r = new FrameReader(LIMITS);
     assert.deepEqual(feed(r, `a7 ${'x'.repeat(2000)}`), []);
-    assert.deepEqual(feed(r, `${'y'.repeat(5000)}\r\na8 NOOP\r\n`), [{ kind: 'too-long', tag: 'a7' }, { kind: 'frame', segments: ['a8 NOOP'] }]);
+    assert.deepEqual(feed(r, `${'y'.repeat(5000)}\r\na8 NOOP\r\n`), [
+      { kind: 'too-long', tag: 'a7' },
+      { kind: 'frame', segments: ['a8 NOOP'] },
+    ]);
   });
 
   it('reads a literal pushed in many chunks in linear time and keeps unparsed input for later', () => {
@@ -65,7 +77,9 @@ describe('IMAP framing', () => {
 
   it('closes on a non-synchronising literal over the limit and reads nothing after it', () => {
     const r = new FrameReader({ maxLineBytes: 8192, maxLiteralBytes: 8192, maxCommandBytes: 16384 });
-    assert.deepEqual(feed(r, 'a LOGIN {52428800+}\r\nxxxx'), [{ kind: 'fatal', reason: 'literal of 52428800 bytes is over the limit' }]);
+    assert.deepEqual(feed(r, 'a LOGIN {52428800+}\r\nxxxx'), [
+      { kind: 'fatal', reason: 'literal of 52428800 bytes is over the limit' },
+    ]);
     assert.deepEqual(feed(r, 'b NOOP\r\n'), []);
   });
 });
@@ -77,13 +91,17 @@ describe('IMAP tokens', () => {
     const t = toks('a FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (From "Subject")]<0.100> NIL "q\\"uote\\\\")');
     assert.equal(t[1]!.type, 'atom');
     const list = t[2] as Extract<(typeof t)[number], { type: 'list' }>;
-    assert.deepEqual(list.items.map((i) => (i.type === 'atom' ? i.value : i.type === 'string' ? i.value.toString() : i.type)), [
-      'FLAGS', 'BODY.PEEK[HEADER.FIELDS (From "Subject")]<0.100>', 'nil', 'q"uote\\',
-    ]);
+    assert.deepEqual(
+      list.items.map((i) => (i.type === 'atom' ? i.value : i.type === 'string' ? i.value.toString() : i.type)),
+      ['FLAGS', 'BODY.PEEK[HEADER.FIELDS (From "Subject")]<0.100>', 'nil', 'q"uote\\'],
+    );
   });
 
   it('takes "[" without a "]" as an atom character (mailbox names), and "~" before a literal as literal8', () => {
-    assert.deepEqual(toks('a SELECT a[b}c'), [{ type: 'atom', value: 'SELECT' }, { type: 'atom', value: 'a[b}c' }]);
+    assert.deepEqual(toks('a SELECT a[b}c'), [
+      { type: 'atom', value: 'SELECT' },
+      { type: 'atom', value: 'a[b}c' },
+    ]);
     const [, mailbox, literal] = tokenize(['a APPEND INBOX ~', Buffer.from([0, 1]), '']).tokens;
     assert.deepEqual(mailbox, { type: 'atom', value: 'INBOX' });
     assert.deepEqual(literal, { type: 'string', value: Buffer.from([0, 1]), isLiteral: true, isBinary: true });
@@ -91,7 +109,16 @@ describe('IMAP tokens', () => {
   });
 
   it('answers malformed input with a syntax error', () => {
-    for (const bad of ['a NOOP (', 'a NOOP )', 'a LOGIN "x', 'a LOGIN "a\\b"', ' NOOP', '(a NOOP', `a ${'('.repeat(40)}${')'.repeat(40)}`, 'a X\x01Y']) {
+    for (const bad of [
+      'a NOOP (',
+      'a NOOP )',
+      'a LOGIN "x',
+      'a LOGIN "a\\b"',
+      ' NOOP',
+      '(a NOOP',
+      `a ${'('.repeat(40)}${')'.repeat(40)}`,
+      'a X\x01Y',
+    ]) {
       assert.throws(() => toks(bad), ImapSyntaxError, bad);
     }
   });
@@ -100,8 +127,11 @@ describe('IMAP tokens', () => {
 describe('sequence sets and mailbox names', () => {
   it('parses sets with * and reversed ranges', () => {
     const set = parseSequenceSet('1:3,7,9:*,20:15');
-    assert.ok(inSet(set, 2, 30) && inSet(set, 30, 30) && inSet(set, 16, 30) && !inSet(set, 5, 30) && !inSet(set, 8, 30));
-    for (const bad of ['0', '1:0', '', '1,,2', 'a', '1:2:3', '4294967296']) assert.throws(() => parseSequenceSet(bad), ImapSyntaxError, bad);
+    assert.ok(
+      inSet(set, 2, 30) && inSet(set, 30, 30) && inSet(set, 16, 30) && !inSet(set, 5, 30) && !inSet(set, 8, 30),
+    );
+    for (const bad of ['0', '1:0', '', '1,,2', 'a', '1:2:3', '4294967296'])
+      assert.throws(() => parseSequenceSet(bad), ImapSyntaxError, bad);
     assert.equal(formatSet([7, 1, 2, 3, 9]), '1:3,7,9');
   });
 

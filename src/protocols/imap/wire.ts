@@ -277,7 +277,12 @@ class Tokenizer {
     if (c === '"') return this.quoted(s);
     if (c === ')') throw new ImapSyntaxError('unexpected ")"');
     // RFC 3516 §4.2 literal8: "~" right before a literal ({n} ends this segment, the data is the next one).
-    if (c === '~' && this.pos === s.length - 1 && this.seg + 1 < this.segments.length && typeof this.segments[this.seg + 1] !== 'string') {
+    if (
+      c === '~' &&
+      this.pos === s.length - 1 &&
+      this.seg + 1 < this.segments.length &&
+      typeof this.segments[this.seg + 1] !== 'string'
+    ) {
       this.seg++;
       const data = this.segments[this.seg] as Buffer;
       this.seg++;
@@ -320,7 +325,8 @@ class Tokenizer {
         if (bracket === 0) break;
         bracket--;
       } else if (bracket === 0 && (ch === ' ' || ch === '(' || ch === ')' || ch === '"')) break;
-      else if (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) throw new ImapSyntaxError('control character in atom');
+      else if (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)
+        throw new ImapSyntaxError('control character in atom');
     }
     if (bracket !== 0) throw new ImapSyntaxError('unbalanced brackets');
     const value = s.slice(this.pos, i);

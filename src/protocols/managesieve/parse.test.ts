@@ -1,16 +1,28 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CommandReader, encodeString, ManageSieveSyntaxError, tokenize, type ReaderEvent, type Token } from './parse.js';
+import {
+  CommandReader,
+  encodeString,
+  ManageSieveSyntaxError,
+  tokenize,
+  type ReaderEvent,
+  type Token,
+} from './parse.js';
 
 const LIMITS = { maxLineBytes: 100, maxLiteralBytes: 50, maxCommandBytes: 300, maxSkipBytes: 1000 };
 const feed = (r: CommandReader, s: string | Buffer) => r.push(typeof s === 'string' ? Buffer.from(s) : s);
 const values = (ev: ReaderEvent | undefined) => {
   assert.equal(ev?.kind, 'command', JSON.stringify(ev));
-  return (ev as Extract<ReaderEvent, { kind: 'command' }>).tokens.map((t) => (t.type === 'atom' ? `atom:${t.value}` : t.isLiteral ? `lit:${t.value}` : `str:${t.value}`));
+  return (ev as Extract<ReaderEvent, { kind: 'command' }>).tokens.map((t) =>
+    t.type === 'atom' ? `atom:${t.value}` : t.isLiteral ? `lit:${t.value}` : `str:${t.value}`,
+  );
 };
 const tokens = (line: string, ...literals: string[]): Token[] => {
   const lines = line.split('\u0001').map((l) => Buffer.from(l));
-  return tokenize(lines, literals.map((l) => Buffer.from(l)));
+  return tokenize(
+    lines,
+    literals.map((l) => Buffer.from(l)),
+  );
 };
 
 describe('ManageSieve framing', () => {
@@ -38,7 +50,10 @@ describe('ManageSieve framing', () => {
     const r = new CommandReader(LIMITS);
     assert.deepEqual(feed(r, 'PUTSCRIPT "big" {60+}\r\n'), []);
     assert.deepEqual(feed(r, 'x'.repeat(30)), []);
-    assert.deepEqual(feed(r, `${'x'.repeat(30)}\r\nNOOP\r\n`).map((e) => e.kind), ['too-big', 'command']);
+    assert.deepEqual(
+      feed(r, `${'x'.repeat(30)}\r\nNOOP\r\n`).map((e) => e.kind),
+      ['too-big', 'command'],
+    );
   });
 
   it('gives up at once on a literal beyond the skip budget, and reads nothing after', () => {
@@ -52,7 +67,10 @@ describe('ManageSieve framing', () => {
   it('skips an overlong line to its end, even without a CRLF yet, within the skip budget', () => {
     const r = new CommandReader(LIMITS);
     assert.deepEqual(feed(r, 'NOOP "' + 'x'.repeat(500)), []);
-    assert.deepEqual(feed(r, 'x"\r\nNOOP\r\n'), [{ kind: 'invalid', reason: 'Line too long' }, { kind: 'command', tokens: [{ type: 'atom', value: 'NOOP' }] }]);
+    assert.deepEqual(feed(r, 'x"\r\nNOOP\r\n'), [
+      { kind: 'invalid', reason: 'Line too long' },
+      { kind: 'command', tokens: [{ type: 'atom', value: 'NOOP' }] },
+    ]);
     const endless = new CommandReader(LIMITS);
     assert.deepEqual(feed(endless, 'y'.repeat(999)), []);
     assert.deepEqual(feed(endless, 'y'.repeat(10)), [{ kind: 'fatal', reason: 'Line too long' }]);
@@ -60,8 +78,14 @@ describe('ManageSieve framing', () => {
 
   it('refuses a command whose lines and literals together are too long', () => {
     const r = new CommandReader(LIMITS);
-    const ev = feed(r, `A {40+}\r\n${'a'.repeat(40)} {40+}\r\n${'b'.repeat(40)} {40+}\r\n${'c'.repeat(40)} {40+}\r\n${'d'.repeat(40)} {40+}\r\n${'e'.repeat(40)} {40+}\r\n${'f'.repeat(40)} {40+}\r\n${'g'.repeat(40)}\r\nNOOP\r\n`);
-    assert.deepEqual(ev.map((e) => e.kind), ['too-big', 'command']);
+    const ev = feed(
+      r,
+      `A {40+}\r\n${'a'.repeat(40)} {40+}\r\n${'b'.repeat(40)} {40+}\r\n${'c'.repeat(40)} {40+}\r\n${'d'.repeat(40)} {40+}\r\n${'e'.repeat(40)} {40+}\r\n${'f'.repeat(40)} {40+}\r\n${'g'.repeat(40)}\r\nNOOP\r\n`,
+    );
+    assert.deepEqual(
+      ev.map((e) => e.kind),
+      ['too-big', 'command'],
+    );
   });
 
   it('reports syntax errors per command and keeps the stream in step across their literals', () => {
@@ -82,7 +106,10 @@ describe('ManageSieve tokens', () => {
       { type: 'string', value: 'my "script" \\ é', isLiteral: false },
       { type: 'atom', value: '1024' },
     ]);
-    assert.deepEqual(tokens('NOOP ""'), [{ type: 'atom', value: 'NOOP' }, { type: 'string', value: '', isLiteral: false }]);
+    assert.deepEqual(tokens('NOOP ""'), [
+      { type: 'atom', value: 'NOOP' },
+      { type: 'string', value: '', isLiteral: false },
+    ]);
   });
 
   it('refuses what the grammar does not allow', () => {
@@ -94,10 +121,20 @@ describe('ManageSieve tokens', () => {
       ['NOOP "\u00ff', 'Unterminated quoted string'],
       [`NOOP ${'a '.repeat(20)}`, 'Too many arguments'],
     ];
-    for (const [line, message] of bad) assert.throws(() => tokens(line), { name: 'ManageSieveSyntaxError', message }, line);
-    assert.throws(() => tokenize([Buffer.concat([Buffer.from('NOOP "'), Buffer.from([0xc3, 0x28]), Buffer.from('"')])], []), { message: 'Quoted string is not valid UTF-8' });
-    assert.throws(() => tokenize([Buffer.from('PUTSCRIPT "x" '), Buffer.alloc(0)], [Buffer.from([0xff])]), { message: 'Literal is not valid UTF-8' });
-    assert.throws(() => tokens('AUTHENTICATE "PLAIN"\u0001', 'x'), { message: 'Expected a space between arguments' }, 'a literal must follow a space');
+    for (const [line, message] of bad)
+      assert.throws(() => tokens(line), { name: 'ManageSieveSyntaxError', message }, line);
+    assert.throws(
+      () => tokenize([Buffer.concat([Buffer.from('NOOP "'), Buffer.from([0xc3, 0x28]), Buffer.from('"')])], []),
+      { message: 'Quoted string is not valid UTF-8' },
+    );
+    assert.throws(() => tokenize([Buffer.from('PUTSCRIPT "x" '), Buffer.alloc(0)], [Buffer.from([0xff])]), {
+      message: 'Literal is not valid UTF-8',
+    });
+    assert.throws(
+      () => tokens('AUTHENTICATE "PLAIN"\u0001', 'x'),
+      { message: 'Expected a space between arguments' },
+      'a literal must follow a space',
+    );
   });
 
   it('writes strings quoted, or as a literal when they hold CR, LF or NUL or exceed 1024 octets', () => {

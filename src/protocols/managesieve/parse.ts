@@ -107,7 +107,8 @@ export class CommandReader {
       const line = Buffer.from(this.buf.subarray(0, lineEnd));
       this.buf = this.buf.subarray(nl + 1);
       this.commandBytes += nl + 1;
-      if (this.commandBytes > this.limits.maxCommandBytes) this.drop ??= { kind: 'invalid', reason: 'Command too long' };
+      if (this.commandBytes > this.limits.maxCommandBytes)
+        this.drop ??= { kind: 'invalid', reason: 'Command too long' };
       const m = LITERAL_HEADER.exec(line.subarray(Math.max(0, line.length - 24)).toString('latin1'));
       if (!m) {
         this.lines.push(line);
@@ -116,11 +117,15 @@ export class CommandReader {
       }
       const size = Number(m[1]);
       this.lines.push(line.subarray(0, line.length - m[0].length));
-      if (!this.drop && (size > this.limits.maxLiteralBytes || this.commandBytes + size > this.limits.maxCommandBytes)) {
+      if (
+        !this.drop &&
+        (size > this.limits.maxLiteralBytes || this.commandBytes + size > this.limits.maxCommandBytes)
+      ) {
         this.drop = { kind: 'too-big', size };
       }
       // The literal's octets are already on their way: drop them as they come, or give up at once.
-      if (this.drop && this.skippedBytes + size > this.limits.maxSkipBytes) return this.fatal(events, `Literal of ${size} bytes is too large`);
+      if (this.drop && this.skippedBytes + size > this.limits.maxSkipBytes)
+        return this.fatal(events, `Literal of ${size} bytes is too large`);
       this.commandBytes += size;
       this.literalLeft = size;
     }
@@ -172,7 +177,13 @@ function decode(bytes: Uint8Array, what: string): string {
 
 /** RFC 5804 §4 ATOM-CHAR: "!" / %x23-27 / %x2A-5B / %x5D-7A / %x7C-7E. */
 function isAtomChar(c: number): boolean {
-  return c === 0x21 || (c >= 0x23 && c <= 0x27) || (c >= 0x2a && c <= 0x5b) || (c >= 0x5d && c <= 0x7a) || (c >= 0x7c && c <= 0x7e);
+  return (
+    c === 0x21 ||
+    (c >= 0x23 && c <= 0x27) ||
+    (c >= 0x2a && c <= 0x5b) ||
+    (c >= 0x5d && c <= 0x7a) ||
+    (c >= 0x7c && c <= 0x7e)
+  );
 }
 
 /**

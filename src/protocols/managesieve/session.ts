@@ -14,7 +14,14 @@ import { IdleTimer } from '../shared/idle-timer.js';
 import { drained } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
-import { CommandReader, encodeString, ManageSieveSyntaxError, type ReaderEvent, type ReaderLimits, type Token } from './parse.js';
+import {
+  CommandReader,
+  encodeString,
+  ManageSieveSyntaxError,
+  type ReaderEvent,
+  type ReaderLimits,
+  type Token,
+} from './parse.js';
 
 export interface ManageSieveDeps {
   hostname: string;
@@ -23,10 +30,7 @@ export interface ManageSieveDeps {
   limits: SessionLimits & { allowPlaintextAuth: boolean };
 }
 
-type State =
-  | { kind: 'notAuthenticated' }
-  | { kind: 'authenticated'; user: AuthedUser }
-  | { kind: 'logout' };
+type State = { kind: 'notAuthenticated' } | { kind: 'authenticated'; user: AuthedUser } | { kind: 'logout' };
 
 type StateKind = Exclude<State['kind'], 'logout'>;
 
@@ -39,18 +43,38 @@ interface Completion {
 
 /** A NO with an RFC 5804 §1.3 response code, thrown by a command. */
 class ManageSieveNo extends Error {
-  constructor(message: string, readonly code?: string) {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
     super(message);
   }
 }
 
 /** ErrorCode → response code (RFC 5804 §1.3); a new ErrorCode fails to compile until it has a row. */
 const RESPONSE_CODE: Record<ErrorCode, string | undefined> = {
-  INVALID_INPUT: undefined, NOT_FOUND: 'NONEXISTENT', ALREADY_EXISTS: 'ALREADYEXISTS', DOMAIN_NOT_FOUND: undefined,
-  DOMAIN_NOT_EMPTY: undefined, ACCOUNT_NOT_FOUND: undefined, MAILBOX_NOT_FOUND: 'NONEXISTENT', MAILBOX_EXISTS: 'ALREADYEXISTS',
-  ALIAS_NOT_FOUND: undefined, ALIAS_LOOP: undefined, OVER_QUOTA: 'QUOTA', AUTH_FAILED: undefined, AUTH_LOCKED: 'TRYLATER',
-  ACCOUNT_DISABLED: undefined, RELAY_DENIED: undefined, SENDER_NOT_OWNED: undefined, INVALID_ADDRESS: undefined,
-  MAIL_LOOP: undefined, MESSAGE_TOO_BIG: 'QUOTA/MAXSIZE', POLICY_REJECTED: undefined, TEMPORARY: 'TRYLATER', CONFIG: 'TRYLATER',
+  INVALID_INPUT: undefined,
+  NOT_FOUND: 'NONEXISTENT',
+  ALREADY_EXISTS: 'ALREADYEXISTS',
+  DOMAIN_NOT_FOUND: undefined,
+  DOMAIN_NOT_EMPTY: undefined,
+  ACCOUNT_NOT_FOUND: undefined,
+  MAILBOX_NOT_FOUND: 'NONEXISTENT',
+  MAILBOX_EXISTS: 'ALREADYEXISTS',
+  ALIAS_NOT_FOUND: undefined,
+  ALIAS_LOOP: undefined,
+  OVER_QUOTA: 'QUOTA',
+  AUTH_FAILED: undefined,
+  AUTH_LOCKED: 'TRYLATER',
+  ACCOUNT_DISABLED: undefined,
+  RELAY_DENIED: undefined,
+  SENDER_NOT_OWNED: undefined,
+  INVALID_ADDRESS: undefined,
+  MAIL_LOOP: undefined,
+  MESSAGE_TOO_BIG: 'QUOTA/MAXSIZE',
+  POLICY_REJECTED: undefined,
+  TEMPORARY: 'TRYLATER',
+  CONFIG: 'TRYLATER',
   LIMIT_REACHED: 'QUOTA',
 };
 
@@ -58,10 +82,20 @@ const ANY: StateKind[] = ['notAuthenticated', 'authenticated'];
 const AUTHED: StateKind[] = ['authenticated'];
 /** Where each command may run (RFC 5804 §2); anything else is answered NO. */
 const COMMAND_STATES: Record<string, StateKind[]> = {
-  CAPABILITY: ANY, LOGOUT: ANY, NOOP: ANY,
-  STARTTLS: ['notAuthenticated'], AUTHENTICATE: ['notAuthenticated'],
-  UNAUTHENTICATE: AUTHED, HAVESPACE: AUTHED, PUTSCRIPT: AUTHED, LISTSCRIPTS: AUTHED, SETACTIVE: AUTHED,
-  GETSCRIPT: AUTHED, DELETESCRIPT: AUTHED, RENAMESCRIPT: AUTHED, CHECKSCRIPT: AUTHED,
+  CAPABILITY: ANY,
+  LOGOUT: ANY,
+  NOOP: ANY,
+  STARTTLS: ['notAuthenticated'],
+  AUTHENTICATE: ['notAuthenticated'],
+  UNAUTHENTICATE: AUTHED,
+  HAVESPACE: AUTHED,
+  PUTSCRIPT: AUTHED,
+  LISTSCRIPTS: AUTHED,
+  SETACTIVE: AUTHED,
+  GETSCRIPT: AUTHED,
+  DELETESCRIPT: AUTHED,
+  RENAMESCRIPT: AUTHED,
+  CHECKSCRIPT: AUTHED,
 };
 
 /** Commands read ahead of the one running before the socket stops being read. */
@@ -87,7 +121,10 @@ export class ManageSieveSession implements Session {
   private readonly log: Logger;
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
 
-  constructor(private readonly conn: Connection, private readonly deps: ManageSieveDeps) {
+  constructor(
+    private readonly conn: Connection,
+    private readonly deps: ManageSieveDeps,
+  ) {
     this.log = conn.log;
     this.reader = this.newReader();
     this.idleTimer = new IdleTimer(deps.limits.idleTimeoutMs, () => {
@@ -124,7 +161,12 @@ export class ManageSieveSession implements Session {
   private readerLimits(): ReaderLimits {
     const isAuthenticated = this.state.kind === 'authenticated';
     const l = isAuthenticated ? this.deps.limits.authenticated : this.deps.limits.preAuth;
-    return { maxLineBytes: l.maxLineBytes, maxLiteralBytes: l.maxLiteralBytes, maxCommandBytes: l.maxCommandBytes, maxSkipBytes: isAuthenticated ? MAX_SKIP_BYTES : l.maxCommandBytes * 2 };
+    return {
+      maxLineBytes: l.maxLineBytes,
+      maxLiteralBytes: l.maxLiteralBytes,
+      maxCommandBytes: l.maxCommandBytes,
+      maxSkipBytes: isAuthenticated ? MAX_SKIP_BYTES : l.maxCommandBytes * 2,
+    };
   }
 
   private attach(): void {
@@ -247,12 +289,19 @@ export class ManageSieveSession implements Session {
       }
       if (this.state.kind === 'logout') return;
       if (!states.includes(this.state.kind)) {
-        throw new ManageSieveSyntaxError(this.state.kind === 'notAuthenticated' ? `${name} needs authentication first` : `${name} is not valid after authentication`);
+        throw new ManageSieveSyntaxError(
+          this.state.kind === 'notAuthenticated'
+            ? `${name} needs authentication first`
+            : `${name} is not valid after authentication`,
+        );
       }
       const result = await this.command(name, tokens.slice(1));
       this.badCount = 0;
       this.respond(result);
-      this.log.debug({ cmd: name, result: result.status.toLowerCase(), code: result.code, ms: Date.now() - started }, 'managesieve command');
+      this.log.debug(
+        { cmd: name, result: result.status.toLowerCase(), code: result.code, ms: Date.now() - started },
+        'managesieve command',
+      );
     } catch (err) {
       const no = (code: string | undefined, text: string, logged: Record<string, unknown> = { reason: text }) => {
         this.badCount = 0;
@@ -312,7 +361,8 @@ export class ManageSieveSession implements Session {
         // RFC 5804 §2.5
         arity(name, args, 2);
         const size = args[1]!;
-        if (size.type !== 'atom' || !/^\d{1,10}$/.test(size.value)) throw new ManageSieveSyntaxError('HAVESPACE needs a script name and a size');
+        if (size.type !== 'atom' || !/^\d{1,10}$/.test(size.value))
+          throw new ManageSieveSyntaxError('HAVESPACE needs a script name and a size');
         await this.deps.sieve.haveSpace(this.user.accountId, str(args, 0), Number(size.value));
         return { status: 'OK' };
       }
@@ -352,7 +402,8 @@ export class ManageSieveSession implements Session {
         // RFC 5804 §2.10: the active script is not deleted.
         arity(name, args, 1);
         const script = str(args, 0);
-        if (!(await this.deps.sieve.remove(this.user.accountId, script))) throw new ManageSieveNo('The active script cannot be deleted', 'ACTIVE');
+        if (!(await this.deps.sieve.remove(this.user.accountId, script)))
+          throw new ManageSieveNo('The active script cannot be deleted', 'ACTIVE');
         this.log.info({ user: this.user.address, script }, 'managesieve script deleted');
         return { status: 'OK' };
       }
@@ -417,7 +468,8 @@ export class ManageSieveSession implements Session {
 
   /** AUTHENTICATE "PLAIN" (RFC 5804 §2.1, RFC 4616), with or without an initial response. */
   private async authenticate(mechanism: string, initial: string | undefined): Promise<Completion> {
-    if (mechanism.toUpperCase() !== 'PLAIN') throw new ManageSieveNo(`Mechanism ${mechanism.slice(0, 30)} is not supported`);
+    if (mechanism.toUpperCase() !== 'PLAIN')
+      throw new ManageSieveNo(`Mechanism ${mechanism.slice(0, 30)} is not supported`);
     if (!this.mayLogin) throw new ManageSieveNo('Use STARTTLS before authenticating', 'ENCRYPT-NEEDED');
     let response = initial;
     if (response === undefined) {
@@ -442,10 +494,15 @@ export class ManageSieveSession implements Session {
     const { authcid, password } = plain.value;
     let user: AuthedUser;
     try {
-      user = await this.deps.auth.authenticate(authcid, password, { ip: this.conn.remoteAddress, protocol: 'managesieve' });
+      user = await this.deps.auth.authenticate(authcid, password, {
+        ip: this.conn.remoteAddress,
+        protocol: 'managesieve',
+      });
     } catch (err) {
-      if (isMailError(err, 'AUTH_LOCKED')) throw new ManageSieveNo('Too many failed logins, try again later', 'TRYLATER');
-      if (isMailError(err, 'AUTH_FAILED') || isMailError(err, 'ACCOUNT_DISABLED')) throw new ManageSieveNo('Authentication failed');
+      if (isMailError(err, 'AUTH_LOCKED'))
+        throw new ManageSieveNo('Too many failed logins, try again later', 'TRYLATER');
+      if (isMailError(err, 'AUTH_FAILED') || isMailError(err, 'ACCOUNT_DISABLED'))
+        throw new ManageSieveNo('Authentication failed');
       throw err;
     }
     if (this.state.kind === 'logout') return { status: 'NONE' };

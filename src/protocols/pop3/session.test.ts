@@ -13,7 +13,11 @@ function reference(content: Buffer, lines: number): Buffer {
   return content.subarray(0, end);
 }
 
-async function streamed(content: Buffer, lines: number, chunkSizes: number[]): Promise<{ out: Buffer; chunksRead: number }> {
+async function streamed(
+  content: Buffer,
+  lines: number,
+  chunkSizes: number[],
+): Promise<{ out: Buffer; chunksRead: number }> {
   let chunksRead = 0;
   async function* chunks() {
     for (let pos = 0, i = 0; pos < content.length; i++) {
@@ -43,7 +47,11 @@ describe('POP3 TOP, streamed', () => {
       for (const lines of [0, 1, 2, 5, 100]) {
         for (const sizes of [[1], [2], [3, 1], [7], [content.length]]) {
           const { out } = await streamed(content, lines, sizes);
-          assert.equal(out.toString(), reference(content, lines).toString(), `${JSON.stringify(text)} lines=${lines} chunks=${sizes}`);
+          assert.equal(
+            out.toString(),
+            reference(content, lines).toString(),
+            `${JSON.stringify(text)} lines=${lines} chunks=${sizes}`,
+          );
         }
       }
     }

@@ -43,7 +43,9 @@ type State =
 
 /** The states that hold the account's maildrop lock. */
 function lockHolder(state: State): AuthedUser | undefined {
-  return state.kind === 'logging-in' || state.kind === 'transaction' || state.kind === 'update' ? state.user : undefined;
+  return state.kind === 'logging-in' || state.kind === 'transaction' || state.kind === 'update'
+    ? state.user
+    : undefined;
 }
 
 /**
@@ -51,12 +53,28 @@ function lockHolder(state: State): AuthedUser | undefined {
  * message. A new ErrorCode fails to compile until it has a row here.
  */
 const POP3_ERROR: Record<ErrorCode, string> = {
-  INVALID_INPUT: 'Invalid request', NOT_FOUND: 'No such message', ALREADY_EXISTS: 'Already exists', DOMAIN_NOT_FOUND: '[AUTH] Authentication failed',
-  DOMAIN_NOT_EMPTY: 'Invalid request', ACCOUNT_NOT_FOUND: '[AUTH] Authentication failed', MAILBOX_NOT_FOUND: '[SYS/PERM] The maildrop does not exist',
-  MAILBOX_EXISTS: 'Already exists', ALIAS_NOT_FOUND: 'Invalid request', ALIAS_LOOP: 'Invalid request', OVER_QUOTA: '[SYS/PERM] Mailbox is full',
-  AUTH_FAILED: '[AUTH] Authentication failed', AUTH_LOCKED: '[SYS/TEMP] Too many failed logins, try again later', ACCOUNT_DISABLED: '[AUTH] Authentication failed',
-  RELAY_DENIED: 'Invalid request', SENDER_NOT_OWNED: 'Invalid request', INVALID_ADDRESS: 'Invalid request', MAIL_LOOP: 'Invalid request',
-  MESSAGE_TOO_BIG: 'Message too large', POLICY_REJECTED: 'Refused by policy', TEMPORARY: '[SYS/TEMP] Temporary failure, try again', CONFIG: '[SYS/TEMP] Temporary failure, try again',
+  INVALID_INPUT: 'Invalid request',
+  NOT_FOUND: 'No such message',
+  ALREADY_EXISTS: 'Already exists',
+  DOMAIN_NOT_FOUND: '[AUTH] Authentication failed',
+  DOMAIN_NOT_EMPTY: 'Invalid request',
+  ACCOUNT_NOT_FOUND: '[AUTH] Authentication failed',
+  MAILBOX_NOT_FOUND: '[SYS/PERM] The maildrop does not exist',
+  MAILBOX_EXISTS: 'Already exists',
+  ALIAS_NOT_FOUND: 'Invalid request',
+  ALIAS_LOOP: 'Invalid request',
+  OVER_QUOTA: '[SYS/PERM] Mailbox is full',
+  AUTH_FAILED: '[AUTH] Authentication failed',
+  AUTH_LOCKED: '[SYS/TEMP] Too many failed logins, try again later',
+  ACCOUNT_DISABLED: '[AUTH] Authentication failed',
+  RELAY_DENIED: 'Invalid request',
+  SENDER_NOT_OWNED: 'Invalid request',
+  INVALID_ADDRESS: 'Invalid request',
+  MAIL_LOOP: 'Invalid request',
+  MESSAGE_TOO_BIG: 'Message too large',
+  POLICY_REJECTED: 'Refused by policy',
+  TEMPORARY: '[SYS/TEMP] Temporary failure, try again',
+  CONFIG: '[SYS/TEMP] Temporary failure, try again',
   LIMIT_REACHED: '[SYS/PERM] Limit reached',
 };
 
@@ -77,7 +95,10 @@ export class Pop3Session implements Session, MaildropHolder {
   /** When the client last sent something or took output that had to wait for it (maildrop takeover). */
   private lastActive = Date.now();
 
-  constructor(private readonly conn: Connection, private readonly deps: Pop3Deps) {
+  constructor(
+    private readonly conn: Connection,
+    private readonly deps: Pop3Deps,
+  ) {
     this.log = conn.log;
     this.idleTimer = new IdleTimer(deps.limits.idleTimeoutMs, () => {
       this.write('-ERR Autologout; idle for too long');
@@ -122,7 +143,10 @@ export class Pop3Session implements Session, MaildropHolder {
   takenOver(): void {
     const user = lockHolder(this.state);
     if (!user || this.state.kind === 'update') return;
-    this.log.info({ user: user.address, deletionsDropped: this.state.kind === 'transaction' ? this.state.deleted.size : 0 }, 'pop3 maildrop taken over by a newer session');
+    this.log.info(
+      { user: user.address, deletionsDropped: this.state.kind === 'transaction' ? this.state.deleted.size : 0 },
+      'pop3 maildrop taken over by a newer session',
+    );
     this.state = { kind: 'done' };
     this.write('-ERR [IN-USE] Another session logged in to this maildrop; nothing was deleted');
     this.close();
@@ -216,7 +240,15 @@ export class Pop3Session implements Session, MaildropHolder {
   }
 
   private capa(): string[] {
-    const caps = ['TOP', 'UIDL', 'RESP-CODES', 'AUTH-RESP-CODE', 'PIPELINING', `EXPIRE NEVER`, 'IMPLEMENTATION Postern'];
+    const caps = [
+      'TOP',
+      'UIDL',
+      'RESP-CODES',
+      'AUTH-RESP-CODE',
+      'PIPELINING',
+      `EXPIRE NEVER`,
+      'IMPLEMENTATION Postern',
+    ];
     if (this.state.kind === 'authorization') {
       if (!this.conn.isTls) caps.push('STLS');
       if (this.mayLogin) caps.push('USER', 'SASL PLAIN');
@@ -282,7 +314,9 @@ export class Pop3Session implements Session, MaildropHolder {
         return this.login(plain.value.authcid, plain.value.password);
       }
       default:
-        return this.bad(['STAT', 'LIST', 'RETR', 'DELE', 'RSET', 'TOP', 'UIDL'].includes(name) ? 'Log in first' : 'Unknown command');
+        return this.bad(
+          ['STAT', 'LIST', 'RETR', 'DELE', 'RSET', 'TOP', 'UIDL'].includes(name) ? 'Log in first' : 'Unknown command',
+        );
     }
   }
 
@@ -303,7 +337,11 @@ export class Pop3Session implements Session, MaildropHolder {
       this.state = { kind: 'authorization' };
       return this.write('-ERR [IN-USE] Mailbox is locked by another POP3 session');
     }
-    if (lock.tookOverAfterMs !== undefined) this.log.info({ user: user.address, silentMs: lock.tookOverAfterMs }, 'pop3 maildrop taken over from a silent session');
+    if (lock.tookOverAfterMs !== undefined)
+      this.log.info(
+        { user: user.address, silentMs: lock.tookOverAfterMs },
+        'pop3 maildrop taken over from a silent session',
+      );
     this.state = { kind: 'logging-in', user };
     let box: MailboxRecord;
     let messages: MessageSummary[];
@@ -348,18 +386,25 @@ export class Pop3Session implements Session, MaildropHolder {
             const { m, n } = pick(arg);
             return this.write(`+OK ${n} ${m.size}`);
           }
-          return this.multiline('+OK Scan listing follows', live().map(({ m, n }) => `${n} ${m.size}`));
+          return this.multiline(
+            '+OK Scan listing follows',
+            live().map(({ m, n }) => `${n} ${m.size}`),
+          );
         case 'UIDL':
           if (arg) {
             const { m, n } = pick(arg);
             return this.write(`+OK ${n} ${uidl(m.uid, st.box.uidValidity)}`);
           }
-          return this.multiline('+OK Unique-ID listing follows', live().map(({ m, n }) => `${n} ${uidl(m.uid, st.box.uidValidity)}`));
+          return this.multiline(
+            '+OK Unique-ID listing follows',
+            live().map(({ m, n }) => `${n} ${uidl(m.uid, st.box.uidValidity)}`),
+          );
         case 'RETR':
         case 'TOP': {
           const [which, linesText] = arg.split(' ');
           const { m } = pick(which ?? '');
-          if (name === 'TOP' && (linesText === undefined || !/^\d{1,9}$/.test(linesText))) throw new Pop3Error('TOP needs a message number and a line count');
+          if (name === 'TOP' && (linesText === undefined || !/^\d{1,9}$/.test(linesText)))
+            throw new Pop3Error('TOP needs a message number and a line count');
           const stored = (await this.deps.mailboxes.messagesByUid(st.box.id, [m.uid]))[0];
           if (!stored) return this.write('-ERR Message was removed by another session'); // not the client's mistake: not counted
           if (name === 'TOP') {

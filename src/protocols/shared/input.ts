@@ -30,7 +30,11 @@ export class SessionInput<E> {
   private readonly onData = (chunk: Buffer): void => this.receive(chunk);
   private readonly onClose = (): void => this.close();
 
-  constructor(private readonly parser: FrameParser<E>, private maxBufferedBytes: number, private readonly onActivity: () => void = () => {}) {}
+  constructor(
+    private readonly parser: FrameParser<E>,
+    private maxBufferedBytes: number,
+    private readonly onActivity: () => void = () => {},
+  ) {}
 
   attach(socket: Socket | TLSSocket): void {
     this.socket = socket;

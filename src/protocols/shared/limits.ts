@@ -46,7 +46,12 @@ const KB = 1024;
  * Before login a client needs one line and, for LOGIN/AUTHENTICATE, a literal the size of a user name
  * or password (auth/password.ts: 1,024 bytes at most): 8 KB covers both with room for SASL framing.
  */
-const PRE_AUTH: InputLimits = { maxLineBytes: 8 * KB, maxLiteralBytes: 8 * KB, maxCommandBytes: 16 * KB, maxBufferedBytes: 16 * KB };
+const PRE_AUTH: InputLimits = {
+  maxLineBytes: 8 * KB,
+  maxLiteralBytes: 8 * KB,
+  maxCommandBytes: 16 * KB,
+  maxBufferedBytes: 16 * KB,
+};
 
 /** Responses held for a client that does not read: a few FETCH items or a long listing. */
 const MAX_QUEUED_RESPONSE_BYTES = 1024 * KB;
@@ -70,7 +75,12 @@ export function imapLimits(s: LimitSettings): SessionLimits {
 
 /** RFC 2449 §4: POP3 commands are at most 255 octets; an AUTH PLAIN response line needs up to ~1.4 KB. */
 export function pop3Limits(s: Omit<LimitSettings, 'maxMessageBytes'>): SessionLimits {
-  const input: InputLimits = { maxLineBytes: 2 * KB, maxLiteralBytes: 0, maxCommandBytes: 2 * KB, maxBufferedBytes: 16 * KB };
+  const input: InputLimits = {
+    maxLineBytes: 2 * KB,
+    maxLiteralBytes: 0,
+    maxCommandBytes: 2 * KB,
+    maxBufferedBytes: 16 * KB,
+  };
   return {
     preAuth: input,
     authenticated: input,
@@ -82,7 +92,9 @@ export function pop3Limits(s: Omit<LimitSettings, 'maxMessageBytes'>): SessionLi
 }
 
 /** After login the largest literal is a script: the Sieve size limit plus room for PUTSCRIPT's name. */
-export function manageSieveLimits(s: Omit<LimitSettings, 'maxMessageBytes'> & { maxScriptBytes: number }): SessionLimits {
+export function manageSieveLimits(
+  s: Omit<LimitSettings, 'maxMessageBytes'> & { maxScriptBytes: number },
+): SessionLimits {
   return {
     preAuth: PRE_AUTH,
     authenticated: {

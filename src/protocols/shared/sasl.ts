@@ -33,9 +33,11 @@ export function decodeSaslPlain(response: string): SaslPlainResult {
   const bytes = Buffer.from(response, 'base64');
   const first = bytes.indexOf(0);
   const second = first < 0 ? -1 : bytes.indexOf(0, first + 1);
-  if (first < 0 || second < 0 || bytes.indexOf(0, second + 1) >= 0) return { ok: false, reason: 'PLAIN response must be authzid NUL authcid NUL password' };
+  if (first < 0 || second < 0 || bytes.indexOf(0, second + 1) >= 0)
+    return { ok: false, reason: 'PLAIN response must be authzid NUL authcid NUL password' };
   const parts = [bytes.subarray(0, first), bytes.subarray(first + 1, second), bytes.subarray(second + 1)] as const;
-  if (parts[0].length > MAX_SASL_NAME_BYTES || parts[1].length > MAX_SASL_NAME_BYTES) return { ok: false, reason: 'user name too long' };
+  if (parts[0].length > MAX_SASL_NAME_BYTES || parts[1].length > MAX_SASL_NAME_BYTES)
+    return { ok: false, reason: 'user name too long' };
   if (parts[2].length > MAX_SASL_PASSWORD_BYTES) return { ok: false, reason: 'password too long' };
   if (parts[1].length === 0 || parts[2].length === 0) return { ok: false, reason: 'empty user name or password' };
   if (!parts.every((p) => p.length === 0 || isUtf8(p))) return { ok: false, reason: 'PLAIN response is not UTF-8' };

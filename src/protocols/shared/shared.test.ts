@@ -8,7 +8,10 @@ const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
 describe('SASL PLAIN (RFC 4616)', () => {
   it('decodes authzid, authcid and password', () => {
-    assert.deepEqual(decodeSaslPlain(b64('\0ann@example.com\0pässword')), { ok: true, value: { authzid: '', authcid: 'ann@example.com', password: 'pässword' } });
+    assert.deepEqual(decodeSaslPlain(b64('\0ann@example.com\0pässword')), {
+      ok: true,
+      value: { authzid: '', authcid: 'ann@example.com', password: 'pässword' },
+    });
     const r = decodeSaslPlain(b64('ANN@example.com\0ann@example.com\0pw'));
     assert.ok(r.ok && isSameIdentity(r.value));
     const other = decodeSaslPlain(b64('boss@example.com\0ann@example.com\0pw'));
@@ -17,10 +20,18 @@ describe('SASL PLAIN (RFC 4616)', () => {
 
   it('refuses everything else with a reason', () => {
     const bad: Array<[string, RegExp]> = [
-      ['', /authzid NUL authcid NUL/], ['!!!!', /base64/], ['AGFubkBleGFtcGxlLmNvbQ', /base64/], [`${b64('\0a\0b')} `, /base64/],
-      [b64('\0ann'), /authzid NUL/], [b64('a\0b\0c\0d'), /authzid NUL/], [b64('\0\0pw'), /empty/], [b64('\0ann\0'), /empty/],
-      [b64(`\0${'u'.repeat(256)}\0pw`), /too long/], [b64(`\0ann\0${'p'.repeat(1025)}`), /too long/],
-      [b64(Buffer.from([0, 0x61, 0, 0xff, 0xfe])), /UTF-8/], ['A'.repeat(MAX_SASL_PLAIN_BASE64 + 4), /too long/],
+      ['', /authzid NUL authcid NUL/],
+      ['!!!!', /base64/],
+      ['AGFubkBleGFtcGxlLmNvbQ', /base64/],
+      [`${b64('\0a\0b')} `, /base64/],
+      [b64('\0ann'), /authzid NUL/],
+      [b64('a\0b\0c\0d'), /authzid NUL/],
+      [b64('\0\0pw'), /empty/],
+      [b64('\0ann\0'), /empty/],
+      [b64(`\0${'u'.repeat(256)}\0pw`), /too long/],
+      [b64(`\0ann\0${'p'.repeat(1025)}`), /too long/],
+      [b64(Buffer.from([0, 0x61, 0, 0xff, 0xfe])), /UTF-8/],
+      ['A'.repeat(MAX_SASL_PLAIN_BASE64 + 4), /too long/],
     ];
     for (const [input, reason] of bad) {
       const r = decodeSaslPlain(input);
@@ -40,7 +51,11 @@ describe('line reader', () => {
   it('joins lines across chunks, CRLF or LF', () => {
     const r = new LineReader(100);
     for (const piece of ['US', 'ER a', 'nn\r', '\nPASS x\nQU', 'IT\r\n']) r.push(Buffer.from(piece));
-    assert.deepEqual(all(r), [{ kind: 'line', text: 'USER ann' }, { kind: 'line', text: 'PASS x' }, { kind: 'line', text: 'QUIT' }]);
+    assert.deepEqual(all(r), [
+      { kind: 'line', text: 'USER ann' },
+      { kind: 'line', text: 'PASS x' },
+      { kind: 'line', text: 'QUIT' },
+    ]);
   });
 
   it('reports an overlong line at once and skips it to its end without keeping it', () => {

@@ -5,12 +5,27 @@
  * recipient). smtp-server owns the wire protocol; this file owns policy and hands messages to delivery.
  */
 import { randomBytes } from 'node:crypto';
-import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import {
+  SMTPServer,
+  type SMTPServerAddress,
+  type SMTPServerAuthentication,
+  type SMTPServerDataStream,
+  type SMTPServerSession,
+} from 'smtp-server';
 import type { SecureContext } from 'node:tls';
 import { isMailError, MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import {
-  hasTooManyFields, headerBlockProblem, headerEnd, headerValue, MAX_ARC_SETS, MAX_DKIM_SIGNATURES, MAX_HEADER_FIELDS, parseHeaders, repeatedFields, SINGLE_FIELDS,
+  hasTooManyFields,
+  headerBlockProblem,
+  headerEnd,
+  headerValue,
+  MAX_ARC_SETS,
+  MAX_DKIM_SIGNATURES,
+  MAX_HEADER_FIELDS,
+  parseHeaders,
+  repeatedFields,
+  SINGLE_FIELDS,
 } from '../../mail/mime/headers.js';
 import { stripOurResults } from '../../services/sender-auth/index.js';
 import { headerAddresses, singleMailbox } from '../../mail/mime/structure.js';
@@ -34,7 +49,10 @@ export interface SmtpDeps {
   auth: Auth;
   dkim: Dkim;
   senderAuth: SenderAuth;
-  tls: { contextFor(servername?: string): SecureContext; sniCallback(name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void };
+  tls: {
+    contextFor(servername?: string): SecureContext;
+    sniCallback(name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
+  };
   limits: {
     maxMessageBytes: number;
     maxRecipients: number;
@@ -107,13 +125,15 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
     onAuth(auth: SMTPServerAuthentication, session, cb) {
       const ctx = ctxOf(session);
       if (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') return cb(smtpError('AUTH_FAILED'));
-      deps.auth.authenticate(auth.username ?? '', auth.password ?? '', { ip: ctx.conn.remoteAddress, protocol: 'smtp' }).then(
-        (user) => {
-          ctx.log.info({ user: user.address }, 'authenticated');
-          cb(null, { user });
-        },
-        (err: unknown) => cb(replyFor(err, ctx.log)),
-      );
+      deps.auth
+        .authenticate(auth.username ?? '', auth.password ?? '', { ip: ctx.conn.remoteAddress, protocol: 'smtp' })
+        .then(
+          (user) => {
+            ctx.log.info({ user: user.address }, 'authenticated');
+            cb(null, { user });
+          },
+          (err: unknown) => cb(replyFor(err, ctx.log)),
+        );
     },
 
     onMailFrom(address: SMTPServerAddress, session, cb) {
@@ -139,11 +159,23 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
       const isStranger = isCounted && !session.user;
       if (isCounted && ctx.refused >= deps.limits.maxRefusedRecipients) {
         ctx.log.warn({ refused: ctx.refused }, 'too many refused recipients: closing');
-        return cb(new SmtpReplyError({ code: 421, enhanced: '4.7.0', text: `${deps.hostname} Too many refused recipients, closing connection` }));
+        return cb(
+          new SmtpReplyError({
+            code: 421,
+            enhanced: '4.7.0',
+            text: `${deps.hostname} Too many refused recipients, closing connection`,
+          }),
+        );
       }
       if (isStranger && deps.recipientGuard.isBlocked(ip)) {
         ctx.log.warn({ ip }, 'too many refused recipients from this network: closing');
-        return cb(new SmtpReplyError({ code: 421, enhanced: '4.7.0', text: `${deps.hostname} Too many refused recipients from your network, try again later` }));
+        return cb(
+          new SmtpReplyError({
+            code: 421,
+            enhanced: '4.7.0',
+            text: `${deps.hostname} Too many refused recipients from your network, try again later`,
+          }),
+        );
       }
       checkRecipient(mode, deps, address, session).then(
         (rcpt) => {
@@ -157,7 +189,15 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
             ctx.refused++;
             if (isStranger) deps.recipientGuard.refused(ip);
           }
-          ctx.log.info({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null, to: address.address, reply: reply.message, refused: ctx.refused }, 'recipient refused');
+          ctx.log.info(
+            {
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
+              to: address.address,
+              reply: reply.message,
+              refused: ctx.refused,
+            },
+            'recipient refused',
+          );
           // Postfix's smtpd_error_sleep_time: a client that keeps guessing gets its answers slowly.
           if (isGuess && ctx.refused > deps.limits.maxRefusedRecipients / 2 && deps.limits.refusalDelayMs > 0) {
             await new Promise((r) => setTimeout(r, deps.limits.refusalDelayMs));
@@ -185,15 +225,18 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
           ctx.log.info({ bytes: stream.byteLength, limit: deps.limits.maxMessageBytes }, 'message refused: too big');
           return cb(smtpError('MESSAGE_TOO_BIG', `limit is ${deps.limits.maxMessageBytes} bytes`));
         }
-        ctx.accepting = acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks)).then(
-          (reply) => {
-            if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress);
-            return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
-          },
-          (err: unknown) => cb(replyFor(err, ctx.log)),
-        ).catch((err: unknown) => ctx.log.error({ err }, 'smtp: answering the message failed')).finally(() => {
-          ctx.accepting = undefined;
-        });
+        ctx.accepting = acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks))
+          .then(
+            (reply) => {
+              if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress);
+              return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
+            },
+            (err: unknown) => cb(replyFor(err, ctx.log)),
+          )
+          .catch((err: unknown) => ctx.log.error({ err }, 'smtp: answering the message failed'))
+          .finally(() => {
+            ctx.accepting = undefined;
+          });
       });
     },
   });
@@ -203,7 +246,8 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
   return (conn: Connection): Session => {
     let closed: () => void;
     const done = new Promise<void>((resolve) => (closed = resolve));
-    let smtpConnection: { id: string; send(code: number, data?: string | string[], context?: unknown): void; close(): void } | undefined;
+    let smtpConnection:
+      { id: string; send(code: number, data?: string | string[], context?: unknown): void; close(): void } | undefined;
     return {
       run() {
         conn.socket.once('close', () => closed());
@@ -211,7 +255,13 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
         smtpConnection = [...server.connections].at(-1) as unknown as typeof smtpConnection;
         if (!smtpConnection) return Promise.resolve();
         const id = smtpConnection.id;
-        contexts.set(id, { conn, log: conn.log.child({ smtp: id }), rcpts: new Map(), refused: 0, closed: () => closed() });
+        contexts.set(id, {
+          conn,
+          log: conn.log.child({ smtp: id }),
+          rcpts: new Map(),
+          refused: 0,
+          closed: () => closed(),
+        });
         // Our replies carry their own enhanced status code: keep smtp-server from adding a second one.
         const send = smtpConnection.send.bind(smtpConnection);
         const connection = smtpConnection as unknown as { secure: boolean };
@@ -219,8 +269,11 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
         // smtp-server still answers an early AUTH with 538 and MAIL without AUTH with 530.
         const hideAuth = offerAuth && !options.isImplicitTls && !deps.limits.allowPlaintextAuth;
         smtpConnection.send = (code, data, context) => {
-          if (hideAuth && code === 250 && Array.isArray(data) && !connection.secure) data = data.filter((line) => !line.startsWith('AUTH '));
-          return typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data) ? send(code, data, false) : send(code, data, context);
+          if (hideAuth && code === 250 && Array.isArray(data) && !connection.secure)
+            data = data.filter((line) => !line.startsWith('AUTH '));
+          return typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data)
+            ? send(code, data, false)
+            : send(code, data, context);
         };
         return done.finally(() => contexts.delete(id));
       },
@@ -240,9 +293,17 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
   };
 }
 
-async function checkRecipient(mode: SmtpMode, deps: SmtpDeps, address: SMTPServerAddress, session: SMTPServerSession): Promise<Rcpt> {
+async function checkRecipient(
+  mode: SmtpMode,
+  deps: SmtpDeps,
+  address: SMTPServerAddress,
+  session: SMTPServerSession,
+): Promise<Rcpt> {
   const dsn = { notify: address.dsn?.notify?.join(','), orcpt: address.dsn?.orcpt };
-  const resolution = await deps.delivery.checkRecipient(address.address, session.envelope.mailFrom ? session.envelope.mailFrom.address : '');
+  const resolution = await deps.delivery.checkRecipient(
+    address.address,
+    session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+  );
   switch (resolution.kind) {
     case 'ok':
       return { address: address.address, destinations: resolution.destinations, isRemote: false, ...dsn };
@@ -257,16 +318,25 @@ async function checkRecipient(mode: SmtpMode, deps: SmtpDeps, address: SMTPServe
       throw smtpError('POLICY_REJECTED', `<${address.address}> accepts only bounces (MAIL FROM:<>)`);
     case 'not-hosted':
       // RFC 5321 §3.6.2 / principle 2: only authenticated submission may relay to other domains.
-      if (mode === 'submission' && session.user) return { address: address.address, destinations: [], isRemote: true, ...dsn };
+      if (mode === 'submission' && session.user)
+        return { address: address.address, destinations: [], isRemote: true, ...dsn };
       throw smtpError('RELAY_DENIED', `<${address.address}>`);
   }
 }
 
-async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, session: SMTPServerSession, data: Buffer): Promise<string | Array<string | Error>> {
+async function acceptMessage(
+  mode: SmtpMode,
+  deps: SmtpDeps,
+  ctx: Context,
+  session: SMTPServerSession,
+  data: Buffer,
+): Promise<string | Array<string | Error>> {
   const qid = newQueueId();
   const user = session.user as AuthedUser | undefined;
   const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-  const rcpts = session.envelope.rcptTo.map((r) => ctx.rcpts.get(r.address.toLowerCase())).filter((r): r is Rcpt => r !== undefined);
+  const rcpts = session.envelope.rcptTo
+    .map((r) => ctx.rcpts.get(r.address.toLowerCase()))
+    .filter((r): r is Rcpt => r !== undefined);
 
   let body = data;
   let traceHeaders = '';
@@ -282,7 +352,10 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   const signatures = head.filter((f) => f.key === 'dkim-signature').length;
   const arcSets = head.filter((f) => f.key === 'arc-seal').length;
   if (signatures > MAX_DKIM_SIGNATURES || arcSets > MAX_ARC_SETS) {
-    throw new SmtpReplyError({ code: 550, enhanced: '5.7.7', text: 'Message refused' }, `${signatures} DKIM signatures and ${arcSets} ARC sets (at most ${MAX_DKIM_SIGNATURES} and ${MAX_ARC_SETS})`);
+    throw new SmtpReplyError(
+      { code: 550, enhanced: '5.7.7', text: 'Message refused' },
+      `${signatures} DKIM signatures and ${arcSets} ARC sets (at most ${MAX_DKIM_SIGNATURES} and ${MAX_ARC_SETS})`,
+    );
   }
   // RFC 5322 §3.6: one From (DMARC, RFC 7489 §6.6.1, is judged on it; a second one is what a reader
   // may be shown). A submission must also be unambiguous in the fields a signature vouches for.
@@ -290,11 +363,17 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   if (repeated.length) {
     const what = repeated.map((r) => `${r.count} ${r.key} fields`).join(', ');
     ctx.log.warn({ qid, repeated }, 'message refused: repeated header fields');
-    throw new SmtpReplyError({ code: 550, enhanced: '5.6.0', text: 'Message refused' }, `${what} (RFC 5322 section 3.6 allows one)`);
+    throw new SmtpReplyError(
+      { code: 550, enhanced: '5.6.0', text: 'Message refused' },
+      `${what} (RFC 5322 section 3.6 allows one)`,
+    );
   }
   // Fields past the ones parsed would be unseen by these checks and seen by others (a second From).
   if (hasTooManyFields(block)) {
-    throw new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: 'Message refused' }, `more than ${MAX_HEADER_FIELDS} header fields`);
+    throw new SmtpReplyError(
+      { code: 552, enhanced: '5.3.4', text: 'Message refused' },
+      `more than ${MAX_HEADER_FIELDS} header fields`,
+    );
   }
   const from = headerValue(head, 'from');
   if (mode === 'mx') {
@@ -303,7 +382,10 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     // receivers do; a message with no From at all names no domain to impersonate.
     if (from !== undefined && !singleMailbox(from)) {
       ctx.log.warn({ qid }, 'message refused: From does not hold exactly one address');
-      throw new SmtpReplyError({ code: 550, enhanced: '5.7.1', text: 'Message refused' }, 'the From field must hold exactly one address with a domain (RFC 5322 section 3.6.2, RFC 7489 section 6.6.1)');
+      throw new SmtpReplyError(
+        { code: 550, enhanced: '5.7.1', text: 'Message refused' },
+        'the From field must hold exactly one address with a domain (RFC 5322 section 3.6.2, RFC 7489 section 6.6.1)',
+      );
     }
   }
   if (mode !== 'mx') body = stripOurResults(body, deps.hostname); // the MX path strips them in senderAuth.check
@@ -321,7 +403,8 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     }
     // RFC 6409 §8.2, §8.3: the submission server may add a missing Message-ID and Date.
     const added: string[] = [];
-    if (!headerValue(head, 'message-id')) added.push(`Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${deps.hostname}>`);
+    if (!headerValue(head, 'message-id'))
+      added.push(`Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${deps.hostname}>`);
     if (!headerValue(head, 'date')) added.push(`Date: ${rfc2822Date(new Date())}`);
     if (added.length) body = Buffer.concat([Buffer.from(added.map((h) => h + '\r\n').join(''), 'utf8'), body]);
     // DKIM-sign with the domain of From: (or of the envelope sender) before anything is stored or queued.
@@ -332,14 +415,23 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     // So is mail a recipient's Sieve script may redirect (RFC 8617 §5.1 applies to any forwarder).
     let forwarding = rcpts.find((r) => r.destinations.some((d) => d.kind === 'remote'));
     for (const r of rcpts) if (!forwarding && (await deps.delivery.mayRedirect(r.destinations))) forwarding = r;
-    const seal = forwarding ? await deps.dkim.sealingKey(forwarding.address.slice(forwarding.address.lastIndexOf('@') + 1)) : undefined;
-    const checked = await deps.senderAuth.check(data, { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom }, seal);
+    const seal = forwarding
+      ? await deps.dkim.sealingKey(forwarding.address.slice(forwarding.address.lastIndexOf('@') + 1))
+      : undefined;
+    const checked = await deps.senderAuth.check(
+      data,
+      { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom },
+      seal,
+    );
     ctx.log.info({ qid, spf: checked.spf, dmarc: checked.dmarc, verdict: checked.verdict }, 'sender authentication');
     if (checked.verdict === 'reject') throw smtpError('POLICY_REJECTED', checked.reason);
     if (from !== undefined && !checked.fromJudged) {
       // Read as one mailbox here but not by the DMARC check: never let such a From through unjudged.
       ctx.log.warn({ qid }, 'message refused: DMARC could not read the From field');
-      throw new SmtpReplyError({ code: 550, enhanced: '5.7.1', text: 'Message refused' }, 'the From field could not be checked (RFC 7489 section 6.6.1)');
+      throw new SmtpReplyError(
+        { code: 550, enhanced: '5.7.1', text: 'Message refused' },
+        'the From field could not be checked (RFC 7489 section 6.6.1)',
+      );
     }
     if (checked.verdict === 'junk') folder = 'Junk';
     traceHeaders = checked.headers;
@@ -352,8 +444,18 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
   const remoteRcpts = rcpts.filter((r) => r.isRemote);
   const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
   const results = await deps.delivery.deliver({
-    content, mailFrom, qid, folder, enforceQuota: mode === 'lmtp' || rcpts.length === 1, canRefuse: mode === 'lmtp' || rcpts.length === 1,
-    recipients: localRcpts.map((r) => ({ address: r.address, destinations: r.destinations, notify: r.notify, orcpt: r.orcpt })),
+    content,
+    mailFrom,
+    qid,
+    folder,
+    enforceQuota: mode === 'lmtp' || rcpts.length === 1,
+    canRefuse: mode === 'lmtp' || rcpts.length === 1,
+    recipients: localRcpts.map((r) => ({
+      address: r.address,
+      destinations: r.destinations,
+      notify: r.notify,
+      orcpt: r.orcpt,
+    })),
     outbound: remoteRcpts.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
     authUser: user?.address,
     envid: args && typeof args.ENVID === 'string' ? args.ENVID : undefined,
@@ -367,22 +469,34 @@ async function acceptMessage(mode: SmtpMode, deps: SmtpDeps, ctx: Context, sessi
     // RFC 2033 §4.2: one reply per accepted RCPT, in order.
     return rcpts.map((r) => {
       const result = byAddress.get(r.address);
-      return result && result.status === 'failed' ? new SmtpReplyError(SMTP_REPLY[result.code], result.message) : `2.0.0 <${r.address}> ${qid} Saved`;
+      return result && result.status === 'failed'
+        ? new SmtpReplyError(SMTP_REPLY[result.code], result.message)
+        : `2.0.0 <${r.address}> ${qid} Saved`;
     });
   }
   const failed = results.filter((r): r is Extract<RecipientResult, { status: 'failed' }> => r.status === 'failed');
-  if (failed.length > 0 && failed.length === rcpts.length) throw new SmtpReplyError(SMTP_REPLY[failed[0]!.code], failed[0]!.message);
+  if (failed.length > 0 && failed.length === rcpts.length)
+    throw new SmtpReplyError(SMTP_REPLY[failed[0]!.code], failed[0]!.message);
   return `2.0.0 Ok: queued as ${qid}`;
 }
 
 /** RFC 5321 §4.4 trace header, with the RFC 3848 protocol name and TLS/auth details. */
-function receivedHeader(mode: SmtpMode, hostname: string, conn: Connection, session: SMTPServerSession, qid: string, user: AuthedUser | undefined): string {
+function receivedHeader(
+  mode: SmtpMode,
+  hostname: string,
+  conn: Connection,
+  session: SMTPServerSession,
+  qid: string,
+  user: AuthedUser | undefined,
+): string {
   // smtp-server upgrades STARTTLS connections itself: the session knows the cipher.
   const cipher = session.tlsOptions || undefined;
   const tls = cipher ? { protocol: cipher.version, cipher: cipher.name } : conn.tlsInfo();
   const base = mode === 'lmtp' ? 'LMTP' : session.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP';
   const protocol = `${base}${tls ? 'S' : ''}${user ? 'A' : ''}`;
-  const helo = String(session.hostNameAppearsAs || 'unknown').replace(/[^\x21-\x7e]/g, '?').slice(0, 255);
+  const helo = String(session.hostNameAppearsAs || 'unknown')
+    .replace(/[^\x21-\x7e]/g, '?')
+    .slice(0, 255);
   const ip = conn.remoteAddress.includes(':') ? `IPv6:${conn.remoteAddress}` : conn.remoteAddress;
   const lines = [`Received: from ${helo} ([${ip}])`, `\tby ${hostname} (Postern) with ${protocol} id ${qid}`];
   if (tls) lines.push(`\t(using ${tls.protocol} with cipher ${tls.cipher})`);

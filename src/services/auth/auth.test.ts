@@ -11,20 +11,42 @@ const PW = 'the right password';
 
 async function setup(maxFailures = 3) {
   const lines: Array<Record<string, unknown>> = [];
-  const account = { id: 7, address: 'ann@example.com', passwordHash: await hashPassword(PW), isEnabled: true } as AccountRecord;
-  const store = { accounts: { get: async (a: string) => (a === account.address ? account : undefined) } } as unknown as Store;
-  const log = createLogger({ level: 'debug', sink: { write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) } });
-  const auth = new Auth({ store, log, throttle: { failureDelayMs: 0, maxFailures, lockoutMs: 60_000, ipv6Prefix: 64 } });
+  const account = {
+    id: 7,
+    address: 'ann@example.com',
+    passwordHash: await hashPassword(PW),
+    isEnabled: true,
+  } as AccountRecord;
+  const store = {
+    accounts: { get: async (a: string) => (a === account.address ? account : undefined) },
+  } as unknown as Store;
+  const log = createLogger({
+    level: 'debug',
+    sink: { write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+  });
+  const auth = new Auth({
+    store,
+    log,
+    throttle: { failureDelayMs: 0, maxFailures, lockoutMs: 60_000, ipv6Prefix: 64 },
+  });
   const attempt = (user: string, password: string, ip: string) =>
-    auth.authenticate(user, password, { ip, protocol: 'test' }).then(() => 'ok', (err: unknown) => (isMailError(err) ? err.code : String(err)));
+    auth.authenticate(user, password, { ip, protocol: 'test' }).then(
+      () => 'ok',
+      (err: unknown) => (isMailError(err) ? err.code : String(err)),
+    );
   return { auth, attempt, lines };
 }
 
 describe('login throttling', () => {
   it('locks the guessing source out, never the account: its password still works from elsewhere', async () => {
     const { attempt } = await setup(3);
-    for (let i = 0; i < 3; i++) assert.equal(await attempt('ann@example.com', `guess ${i}`, '198.51.100.7'), 'AUTH_FAILED');
-    assert.equal(await attempt('ann@example.com', PW, '198.51.100.7'), 'AUTH_LOCKED', 'the attacker\'s address is refused');
+    for (let i = 0; i < 3; i++)
+      assert.equal(await attempt('ann@example.com', `guess ${i}`, '198.51.100.7'), 'AUTH_FAILED');
+    assert.equal(
+      await attempt('ann@example.com', PW, '198.51.100.7'),
+      'AUTH_LOCKED',
+      "the attacker's address is refused",
+    );
     assert.equal(await attempt('ann@example.com', PW, '203.0.113.9'), 'ok', 'the owner logs in from elsewhere');
     assert.equal(await attempt('ann@example.com', 'another guess', '192.0.2.1'), 'AUTH_FAILED');
     assert.equal(await attempt('ann@example.com', PW, '192.0.2.1'), 'ok');
@@ -32,20 +54,32 @@ describe('login throttling', () => {
 
   it('counts an IPv6 /64 as one source', async () => {
     const { attempt } = await setup(3);
-    for (let i = 1; i <= 3; i++) assert.equal(await attempt('ann@example.com', 'guess', `2001:db8:1:2::${i}`), 'AUTH_FAILED');
-    assert.equal(await attempt('ann@example.com', PW, '2001:db8:1:2:ffff:ffff:ffff:ffff'), 'AUTH_LOCKED', 'another address of the same /64');
+    for (let i = 1; i <= 3; i++)
+      assert.equal(await attempt('ann@example.com', 'guess', `2001:db8:1:2::${i}`), 'AUTH_FAILED');
+    assert.equal(
+      await attempt('ann@example.com', PW, '2001:db8:1:2:ffff:ffff:ffff:ffff'),
+      'AUTH_LOCKED',
+      'another address of the same /64',
+    );
     assert.equal(await attempt('ann@example.com', PW, '2001:db8:1:3::1'), 'ok', 'the next /64 is another source');
   });
 
   it('verifies no more parallel guesses than max_failures', async () => {
     const { attempt } = await setup(3);
-    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => attempt('ann@example.com', `guess ${i}`, '198.51.100.20')));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => attempt('ann@example.com', `guess ${i}`, '198.51.100.20')),
+    );
     assert.equal(results.filter((r) => r === 'AUTH_FAILED').length, 3, results.join(' '));
     assert.equal(results.filter((r) => r === 'AUTH_LOCKED').length, 17);
   });
 
   it('lets waiting attempts go on when the store fails one in flight', async () => {
-    const account = { id: 7, address: 'ann@example.com', passwordHash: await hashPassword(PW), isEnabled: true } as AccountRecord;
+    const account = {
+      id: 7,
+      address: 'ann@example.com',
+      passwordHash: await hashPassword(PW),
+      isEnabled: true,
+    } as AccountRecord;
     let calls = 0;
     const store = {
       accounts: {
@@ -56,8 +90,16 @@ describe('login throttling', () => {
       },
     } as unknown as Store;
     const log = createLogger({ level: 'error', sink: { write: () => undefined } });
-    const auth = new Auth({ store, log, throttle: { failureDelayMs: 0, maxFailures: 1, lockoutMs: 60_000, ipv6Prefix: 64 } });
-    const attempt = () => auth.authenticate('ann@example.com', PW, { ip: '198.51.100.50', protocol: 'test' }).then(() => 'ok', (err: unknown) => (isMailError(err) ? err.code : (err as Error).message));
+    const auth = new Auth({
+      store,
+      log,
+      throttle: { failureDelayMs: 0, maxFailures: 1, lockoutMs: 60_000, ipv6Prefix: 64 },
+    });
+    const attempt = () =>
+      auth.authenticate('ann@example.com', PW, { ip: '198.51.100.50', protocol: 'test' }).then(
+        () => 'ok',
+        (err: unknown) => (isMailError(err) ? err.code : (err as Error).message),
+      );
     // With max_failures = 1 the second attempt waits for the first, which the store fails.
     let timer: NodeJS.Timeout | undefined;
     const results = await Promise.race([
@@ -70,7 +112,9 @@ describe('login throttling', () => {
 
   it('lets parallel correct logins from one address through (a NAT of many users)', async () => {
     const { attempt } = await setup(3);
-    const results = await Promise.all(Array.from({ length: 12 }, () => attempt('ann@example.com', PW, '198.51.100.30')));
+    const results = await Promise.all(
+      Array.from({ length: 12 }, () => attempt('ann@example.com', PW, '198.51.100.30')),
+    );
     assert.deepEqual(new Set(results), new Set(['ok']));
   });
 
@@ -79,7 +123,10 @@ describe('login throttling', () => {
     assert.equal(await attempt('x'.repeat(20 << 20), 'pw', '198.51.100.40'), 'AUTH_FAILED');
     assert.equal(await attempt('ann@example.com', 'p'.repeat(2000), '198.51.100.40'), 'AUTH_FAILED');
     const logged = lines.filter((l) => l.msg === 'login failed').map((l) => String(l.user));
-    assert.ok(logged.every((u) => u.length <= 65), logged.map((u) => u.length).join(' '));
+    assert.ok(
+      logged.every((u) => u.length <= 65),
+      logged.map((u) => u.length).join(' '),
+    );
     assert.ok(!JSON.stringify(lines).includes('pppppppp'), 'no password in the log');
   });
 });

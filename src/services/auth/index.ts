@@ -68,7 +68,11 @@ export class Auth {
   constructor(private readonly deps: { store: Store; throttle: AuthThrottle; log: Logger }) {}
 
   /** Verifies a login; throws AUTH_FAILED (after the delay) or AUTH_LOCKED (the source is refused for a while). */
-  async authenticate(username: string, password: string, context: { ip: string; protocol: string }): Promise<AuthedUser> {
+  async authenticate(
+    username: string,
+    password: string,
+    context: { ip: string; protocol: string },
+  ): Promise<AuthedUser> {
     const { maxFailures } = this.deps.throttle;
     const source = sourceKey(context.ip, this.deps.throttle.ipv6Prefix ?? 64);
     const shownUser = printable(username);
@@ -76,7 +80,16 @@ export class Auth {
     for (;;) {
       const now = Date.now();
       if (src.lockedUntil > now) {
-        this.deps.log.warn({ ip: context.ip, source, user: shownUser, protocol: context.protocol, until: new Date(src.lockedUntil).toISOString() }, 'login refused: locked out');
+        this.deps.log.warn(
+          {
+            ip: context.ip,
+            source,
+            user: shownUser,
+            protocol: context.protocol,
+            until: new Date(src.lockedUntil).toISOString(),
+          },
+          'login refused: locked out',
+        );
         throw new MailError('AUTH_LOCKED', 'too many failed logins; try again later');
       }
       // Attempts in flight count as failures until they succeed: wait for them rather than verify more.
@@ -114,8 +127,22 @@ export class Auth {
     this.wake(src);
     const failures = Math.max(src.failures, user.failures);
     const reason = !isPlausible ? 'too long or empty' : account ? (ok ? 'disabled' : 'password') : 'unknown user';
-    this.deps.log.warn({ ip: context.ip, user: shownUser, protocol: context.protocol, failures: src.failures, accountFailures: user.failures, reason }, 'login failed');
-    if (user.failures === maxFailures) this.deps.log.warn({ user: shownUser, failures: user.failures }, 'many failed logins for one account: failed attempts are slowed down');
+    this.deps.log.warn(
+      {
+        ip: context.ip,
+        user: shownUser,
+        protocol: context.protocol,
+        failures: src.failures,
+        accountFailures: user.failures,
+        reason,
+      },
+      'login failed',
+    );
+    if (user.failures === maxFailures)
+      this.deps.log.warn(
+        { user: shownUser, failures: user.failures },
+        'many failed logins for one account: failed attempts are slowed down',
+      );
     const delay = this.deps.throttle.failureDelayMs * Math.min(failures, MAX_DELAY_STEPS);
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     throw new MailError('AUTH_FAILED', 'authentication failed');
@@ -123,7 +150,10 @@ export class Auth {
 
   private refuse(src: Counter, context: { ip: string; protocol: string }, source: string, shownUser: string): never {
     src.lockedUntil = Math.max(src.lockedUntil, Date.now() + this.deps.throttle.lockoutMs);
-    this.deps.log.warn({ ip: context.ip, source, user: shownUser, protocol: context.protocol }, 'login refused: locked out');
+    this.deps.log.warn(
+      { ip: context.ip, source, user: shownUser, protocol: context.protocol },
+      'login refused: locked out',
+    );
     throw new MailError('AUTH_LOCKED', 'too many failed logins; try again later');
   }
 
@@ -135,7 +165,13 @@ export class Auth {
 
   private counter(map: Map<string, Counter>, key: string, now: number): Counter {
     let c = map.get(key);
-    if (c && now - c.since > this.deps.throttle.lockoutMs && c.lockedUntil <= now && c.inFlight === 0 && c.waiting.length === 0) {
+    if (
+      c &&
+      now - c.since > this.deps.throttle.lockoutMs &&
+      c.lockedUntil <= now &&
+      c.inFlight === 0 &&
+      c.waiting.length === 0
+    ) {
       map.delete(key);
       c = undefined;
     }
@@ -150,7 +186,8 @@ export class Auth {
   /** Drops expired counters; if that is not enough, the oldest idle ones (Map order is insertion order). */
   private prune(map: Map<string, Counter>, now: number): void {
     const isIdle = (c: Counter) => c.inFlight === 0 && c.waiting.length === 0;
-    for (const [k, c] of map) if (now - c.since > this.deps.throttle.lockoutMs && c.lockedUntil <= now && isIdle(c)) map.delete(k);
+    for (const [k, c] of map)
+      if (now - c.since > this.deps.throttle.lockoutMs && c.lockedUntil <= now && isIdle(c)) map.delete(k);
     for (const [k, c] of map) {
       if (map.size < MAX_COUNTERS * 0.9) break;
       if (isIdle(c)) map.delete(k);
@@ -160,7 +197,8 @@ export class Auth {
   /** argon2 verification, a few at a time; an unknown user costs the same as a known one. */
   private async verify(hash: string | undefined, password: string): Promise<boolean> {
     // A finished verification hands its slot to the next waiting one.
-    if (this.verifying >= MAX_CONCURRENT_VERIFICATIONS) await new Promise<void>((resolve) => this.verifyQueue.push(resolve));
+    if (this.verifying >= MAX_CONCURRENT_VERIFICATIONS)
+      await new Promise<void>((resolve) => this.verifyQueue.push(resolve));
     else this.verifying++;
     try {
       if (hash) return await verifyPassword(hash, password);

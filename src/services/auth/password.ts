@@ -5,7 +5,12 @@
 import { hash, verify, type Options } from '@node-rs/argon2';
 
 // Algorithm is a const enum in the package's types, absent at run time: 2 is Argon2id.
-const ARGON2ID: Options = { algorithm: 2 as NonNullable<Options['algorithm']>, memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+const ARGON2ID: Options = {
+  algorithm: 2 as NonNullable<Options['algorithm']>,
+  memoryCost: 19_456,
+  timeCost: 2,
+  parallelism: 1,
+};
 export const MIN_PASSWORD_LENGTH = 8;
 export const MAX_PASSWORD_BYTES = 1024;
 

@@ -8,17 +8,29 @@ import { ownsAddress, resolveRecipient, type Resolution } from './recipients.js'
 
 let store: Store;
 const summary = (r: Resolution) =>
-  r.kind === 'ok' ? r.destinations.map((d) => (d.kind === 'local' ? `local:${d.account.address}${d.tag ? `+${d.tag}` : ''}` : `remote:${d.address}`)).sort() : r.kind;
+  r.kind === 'ok'
+    ? r.destinations
+        .map((d) =>
+          d.kind === 'local' ? `local:${d.account.address}${d.tag ? `+${d.tag}` : ''}` : `remote:${d.address}`,
+        )
+        .sort()
+    : r.kind;
 
 before(async () => {
   store = await openSqliteStore(path.join(tempDir(), 'data'));
   await store.domains.add('example.com');
   await store.domains.add('example.net', { aliasOf: 'example.com' });
   await store.domains.add('example.org');
-  for (const a of ['ann@example.com', 'bob@example.com', 'cy@example.org']) await store.accounts.add({ address: a, passwordHash: 'x', quotaBytes: 0 });
+  for (const a of ['ann@example.com', 'bob@example.com', 'cy@example.org'])
+    await store.accounts.add({ address: a, passwordHash: 'x', quotaBytes: 0 });
   await store.accounts.add({ address: 'off@example.com', passwordHash: 'x', quotaBytes: 0 });
   await store.accounts.setEnabled('off@example.com', false);
-  await store.aliases.add('team@example.com', ['ann@example.com', 'bob@example.com', 'ann@example.com', 'out@remote.example']);
+  await store.aliases.add('team@example.com', [
+    'ann@example.com',
+    'bob@example.com',
+    'ann@example.com',
+    'out@remote.example',
+  ]);
   await store.aliases.add('nested@example.com', ['team@example.com', 'cy@example.org']);
   await store.aliases.add('a@example.com', ['b@example.com']);
   await store.aliases.add('b@example.com', ['a@example.com', 'bob@example.com']);
@@ -39,10 +51,27 @@ describe('recipient resolution', () => {
   });
 
   it('expands aliases recursively, once per mailbox, loop-safe, to a depth limit', async () => {
-    assert.deepEqual(summary(await resolveRecipient(store, 'team@example.com')), ['local:ann@example.com', 'local:bob@example.com', 'remote:out@remote.example']);
-    assert.deepEqual(summary(await resolveRecipient(store, 'nested@example.com')), ['local:ann@example.com', 'local:bob@example.com', 'local:cy@example.org', 'remote:out@remote.example']);
-    assert.deepEqual(summary(await resolveRecipient(store, 'a@example.com')), ['local:bob@example.com'], 'a loop ends where it closes');
-    assert.deepEqual(summary(await resolveRecipient(store, 'deep0@example.com')), 'unknown', 'past the depth limit nothing is delivered');
+    assert.deepEqual(summary(await resolveRecipient(store, 'team@example.com')), [
+      'local:ann@example.com',
+      'local:bob@example.com',
+      'remote:out@remote.example',
+    ]);
+    assert.deepEqual(summary(await resolveRecipient(store, 'nested@example.com')), [
+      'local:ann@example.com',
+      'local:bob@example.com',
+      'local:cy@example.org',
+      'remote:out@remote.example',
+    ]);
+    assert.deepEqual(
+      summary(await resolveRecipient(store, 'a@example.com')),
+      ['local:bob@example.com'],
+      'a loop ends where it closes',
+    );
+    assert.deepEqual(
+      summary(await resolveRecipient(store, 'deep0@example.com')),
+      'unknown',
+      'past the depth limit nothing is delivered',
+    );
   });
 
   it('uses the catch-all only when nothing else matches', async () => {
@@ -61,7 +90,11 @@ describe('recipient resolution', () => {
     assert.equal(await ownsAddress(store, 'ann@example.com', 'ANN+x@example.net'), true);
     assert.equal(await ownsAddress(store, 'ann@example.com', 'team@example.com'), true);
     assert.equal(await ownsAddress(store, 'ann@example.com', 'bob@example.com'), false);
-    assert.equal(await ownsAddress(store, 'cy@example.org', 'whatever@example.org'), false, 'a catch-all does not make every address one\'s own');
+    assert.equal(
+      await ownsAddress(store, 'cy@example.org', 'whatever@example.org'),
+      false,
+      "a catch-all does not make every address one's own",
+    );
     assert.equal(await ownsAddress(store, 'ann@example.com', 'ann@other.org'), false);
   });
 });

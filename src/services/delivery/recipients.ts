@@ -26,7 +26,11 @@ export type Resolution =
  * `sender` is the envelope sender ('' for the null sender). SRS addresses are reversed only for
  * bounces: anything else sent to one would make Postern relay it, SPF-aligned and sealed, anywhere.
  */
-export async function resolveRecipient(store: Store, input: string, options: { srsSecret?: Buffer; sender?: string } = {}): Promise<Resolution> {
+export async function resolveRecipient(
+  store: Store,
+  input: string,
+  options: { srsSecret?: Buffer; sender?: string } = {},
+): Promise<Resolution> {
   const check = normalizeAddress(input);
   if (!check.ok) return { kind: 'invalid', reason: check.reason };
   const hosted = await hostedDomain(store, check.address.domain);
@@ -78,7 +82,8 @@ export async function resolveRecipient(store: Store, input: string, options: { s
       disabled = true;
       return true;
     }
-    if (!out.some((d) => d.kind === 'local' && d.account.id === account.id)) out.push({ kind: 'local', account, address: addr, tag });
+    if (!out.some((d) => d.kind === 'local' && d.account.id === account.id))
+      out.push({ kind: 'local', account, address: addr, tag });
     return true;
   };
 
@@ -86,7 +91,9 @@ export async function resolveRecipient(store: Store, input: string, options: { s
   if (!found) return { kind: 'unknown', address };
   if (out.length === 0) return disabled ? { kind: 'disabled', address } : { kind: 'unknown', address };
   // One copy per remote address, however many aliases lead there.
-  const unique = out.filter((d, i) => d.kind === 'local' || out.findIndex((e) => e.kind === 'remote' && e.address === d.address) === i);
+  const unique = out.filter(
+    (d, i) => d.kind === 'local' || out.findIndex((e) => e.kind === 'remote' && e.address === d.address) === i,
+  );
   return { kind: 'ok', address, destinations: unique };
 }
 

@@ -54,7 +54,10 @@ export class Directory {
       if (!(await tx.domains.get(name))) throw new MailError('DOMAIN_NOT_FOUND', `domain ${name} is not hosted`);
       const accounts = await tx.domains.accountCount(name);
       if (accounts > 0 && !options.force) {
-        throw new MailError('DOMAIN_NOT_EMPTY', `domain ${name} still has ${accounts} account(s); remove them first or pass --force to delete them and their mail`);
+        throw new MailError(
+          'DOMAIN_NOT_EMPTY',
+          `domain ${name} still has ${accounts} account(s); remove them first or pass --force to delete them and their mail`,
+        );
       }
       await tx.domains.remove(name);
     });
@@ -75,11 +78,16 @@ export class Directory {
     const problem = this.deps.passwords.problem(password);
     if (problem) throw new MailError('INVALID_INPUT', `password ${problem}`);
     const quotaBytes = options.quotaBytes ?? 0;
-    if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0) throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
+    if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)
+      throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
     const passwordHash = await this.deps.passwords.hash(password);
     const account = await this.store.transaction(async (tx) => {
       const created = await tx.accounts.add({ address, passwordHash, quotaBytes });
-      for (const mb of DEFAULT_MAILBOXES) await tx.mailboxes.create(created.id, mb.name, { isSubscribed: true, ...(mb.specialUse ? { specialUse: mb.specialUse } : {}) });
+      for (const mb of DEFAULT_MAILBOXES)
+        await tx.mailboxes.create(created.id, mb.name, {
+          isSubscribed: true,
+          ...(mb.specialUse ? { specialUse: mb.specialUse } : {}),
+        });
       return created;
     });
     this.deps.log.info({ account: address }, 'account added');
@@ -97,7 +105,8 @@ export class Directory {
 
   async removeAccount(input: string): Promise<string> {
     const address = addressOrThrow(input);
-    if (!(await this.store.accounts.remove(address))) throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
+    if (!(await this.store.accounts.remove(address)))
+      throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
     this.deps.log.info({ account: address }, 'account removed');
     return address;
   }
@@ -106,7 +115,8 @@ export class Directory {
     const address = addressOrThrow(input);
     const problem = this.deps.passwords.problem(password);
     if (problem) throw new MailError('INVALID_INPUT', `password ${problem}`);
-    if (!(await this.store.accounts.get(address))) throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
+    if (!(await this.store.accounts.get(address)))
+      throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
     await this.store.accounts.setPassword(address, await this.deps.passwords.hash(password));
     this.deps.log.info({ account: address }, 'password changed');
     return address;
@@ -114,15 +124,18 @@ export class Directory {
 
   async setQuota(input: string, quotaBytes: number): Promise<string> {
     const address = addressOrThrow(input);
-    if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0) throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
-    if (!(await this.store.accounts.setQuota(address, quotaBytes))) throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
+    if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)
+      throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
+    if (!(await this.store.accounts.setQuota(address, quotaBytes)))
+      throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
     this.deps.log.info({ account: address, quotaBytes }, 'quota changed');
     return address;
   }
 
   async addAlias(sourceInput: string, destinationInputs: string[]): Promise<AliasRecord> {
     const source = aliasSourceOrThrow(sourceInput);
-    if (destinationInputs.length === 0) throw new MailError('INVALID_INPUT', 'an alias needs at least one destination address');
+    if (destinationInputs.length === 0)
+      throw new MailError('INVALID_INPUT', 'an alias needs at least one destination address');
     const destinations = destinationInputs.map(addressOrThrow);
     if (destinations.includes(source)) throw new MailError('ALIAS_LOOP', `alias ${source} cannot deliver to itself`);
     const record = await this.store.aliases.add(source, destinations);
@@ -138,7 +151,12 @@ export class Directory {
     const source = aliasSourceOrThrow(sourceInput);
     const destinations = destinationInputs.map(addressOrThrow);
     if (!(await this.store.aliases.remove(source, destinations))) {
-      throw new MailError('ALIAS_NOT_FOUND', destinations.length ? `alias ${source} has none of ${destinations.join(', ')}` : `alias ${source} does not exist`);
+      throw new MailError(
+        'ALIAS_NOT_FOUND',
+        destinations.length
+          ? `alias ${source} has none of ${destinations.join(', ')}`
+          : `alias ${source} does not exist`,
+      );
     }
     this.deps.log.info({ alias: source, destinations }, 'alias removed');
     return source;

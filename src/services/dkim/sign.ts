@@ -11,8 +11,21 @@ import { formatSignatureHeaderLine, getSigningHeaderLines, parseHeaders } from '
 
 /** Signed when present, each occurrence. */
 export const SIGNED_HEADERS = [
-  'From', 'Subject', 'Date', 'To', 'Message-ID', 'Cc', 'Reply-To', 'In-Reply-To', 'References', 'MIME-Version',
-  'Content-Type', 'Content-Transfer-Encoding', 'List-Id', 'List-Unsubscribe', 'List-Unsubscribe-Post',
+  'From',
+  'Subject',
+  'Date',
+  'To',
+  'Message-ID',
+  'Cc',
+  'Reply-To',
+  'In-Reply-To',
+  'References',
+  'MIME-Version',
+  'Content-Type',
+  'Content-Transfer-Encoding',
+  'List-Id',
+  'List-Unsubscribe',
+  'List-Unsubscribe-Post',
 ];
 /** Listed once more than they occur: none may be added after signing (RFC 6376 §8.15). */
 export const OVERSIGNED_HEADERS = ['From', 'Subject', 'Date', 'To', 'Message-ID', 'Cc', 'Reply-To'];
@@ -36,15 +49,24 @@ export function dkimSignatures(message: Buffer, keys: SigningKey[], now = new Da
   const keysTag = [present.keys, ...OVERSIGNED_HEADERS].filter(Boolean).join(': ');
   let out = '';
   for (const key of keys) {
-    const { canonicalizedHeader, dkimHeaderOpts } = generateCanonicalizedHeader('DKIM', { keys: keysTag, headers: present.headers }, {
-      signingDomain: key.signingDomain, selector: key.selector, algorithm: key.algorithm,
-      canonicalization: 'relaxed/relaxed', bodyHash, signTime: now,
-    });
+    const { canonicalizedHeader, dkimHeaderOpts } = generateCanonicalizedHeader(
+      'DKIM',
+      { keys: keysTag, headers: present.headers },
+      {
+        signingDomain: key.signingDomain,
+        selector: key.selector,
+        algorithm: key.algorithm,
+        canonicalization: 'relaxed/relaxed',
+        bodyHash,
+        signTime: now,
+      },
+    );
     const privateKey = createPrivateKey(key.privateKey);
     // RFC 8463 §3: Ed25519 signs the SHA-256 hash of the canonicalized header.
-    dkimHeaderOpts.b = key.algorithm === 'rsa-sha256'
-      ? cryptoSign('sha256', canonicalizedHeader, privateKey).toString('base64')
-      : cryptoSign(null, createHash('sha256').update(canonicalizedHeader).digest(), privateKey).toString('base64');
+    dkimHeaderOpts.b =
+      key.algorithm === 'rsa-sha256'
+        ? cryptoSign('sha256', canonicalizedHeader, privateKey).toString('base64')
+        : cryptoSign(null, createHash('sha256').update(canonicalizedHeader).digest(), privateKey).toString('base64');
     out += formatSignatureHeaderLine('DKIM', dkimHeaderOpts, true) + '\r\n';
   }
   return out;

@@ -6,7 +6,18 @@ import { Findings, isPrivateAddress, nameCovered } from './findings.js';
 
 describe('doctor helpers', () => {
   it('tells private and loopback addresses from public ones', () => {
-    for (const ip of ['10.1.2.3', '172.18.0.1', '192.168.1.1', '127.0.0.1', '169.254.1.1', '100.64.0.1', '::1', 'fd00::1', 'fe80::1']) assert.ok(isPrivateAddress(ip), ip);
+    for (const ip of [
+      '10.1.2.3',
+      '172.18.0.1',
+      '192.168.1.1',
+      '127.0.0.1',
+      '169.254.1.1',
+      '100.64.0.1',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+    ])
+      assert.ok(isPrivateAddress(ip), ip);
     for (const ip of ['192.0.2.10', '8.8.8.8', '172.32.0.1', '2001:db8::1']) assert.ok(!isPrivateAddress(ip), ip);
   });
 
@@ -23,15 +34,36 @@ describe('doctor helpers', () => {
       checkHostName(hostname, findings);
       return findings.list.map((f) => f.id).filter((id) => id.startsWith('host.name'));
     };
-    for (const h of ['ec2-203-0-113-10.compute-1.amazonaws.com', 'static.10.113.0.203.clients.your-server.de', 'ip-203-0-113-10.example.net', 'dsl-42.provider.example.net']) assert.deepEqual(await idsFor(h), ['host.name.generic'], h);
-    for (const h of ['mail.example.com', 'server1.example.com', 'mx.mail-host.example.org']) assert.deepEqual(await idsFor(h), [], h);
-    for (const h of ['dovecot', 'mail.lan', 'mx.corp', '172.18.0.1']) assert.deepEqual(await idsFor(h), ['host.name.internal'], h);
+    for (const h of [
+      'ec2-203-0-113-10.compute-1.amazonaws.com',
+      'static.10.113.0.203.clients.your-server.de',
+      'ip-203-0-113-10.example.net',
+      'dsl-42.provider.example.net',
+    ])
+      assert.deepEqual(await idsFor(h), ['host.name.generic'], h);
+    for (const h of ['mail.example.com', 'server1.example.com', 'mx.mail-host.example.org'])
+      assert.deepEqual(await idsFor(h), [], h);
+    for (const h of ['dovecot', 'mail.lan', 'mx.corp', '172.18.0.1'])
+      assert.deepEqual(await idsFor(h), ['host.name.internal'], h);
   });
 
   it('renders findings grouped by scope, coloured only when asked', () => {
     const report = {
-      hostname: 'mail.example.com', publicAddresses: ['192.0.2.10'], clientSettings: [{ service: 'IMAP (TLS)', host: 'mail.example.com', port: 993 }],
-      findings: [{ id: 'spf.syntax', severity: 'error' as const, scope: 'example.com', summary: 'bad SPF', why: 'w', observed: 'o', expected: 'e', fix: 'a\nb' }],
+      hostname: 'mail.example.com',
+      publicAddresses: ['192.0.2.10'],
+      clientSettings: [{ service: 'IMAP (TLS)', host: 'mail.example.com', port: 993 }],
+      findings: [
+        {
+          id: 'spf.syntax',
+          severity: 'error' as const,
+          scope: 'example.com',
+          summary: 'bad SPF',
+          why: 'w',
+          observed: 'o',
+          expected: 'e',
+          fix: 'a\nb',
+        },
+      ],
       counts: { error: 1, warning: 0, info: 0 },
     };
     const plain = render(report, false);

@@ -46,7 +46,10 @@ export async function query<T>(resolve: DnsResolve, name: string, type: string):
   }
 }
 
-export async function addresses(resolve: DnsResolve, name: string): Promise<{ v4: string[]; v6: string[]; error?: string }> {
+export async function addresses(
+  resolve: DnsResolve,
+  name: string,
+): Promise<{ v4: string[]; v6: string[]; error?: string }> {
   const [a, aaaa] = await Promise.all([query<string>(resolve, name, 'A'), query<string>(resolve, name, 'AAAA')]);
   const error = a.error ?? aaaa.error;
   return { v4: a.records, v6: aaaa.records, ...(error ? { error } : {}) };
@@ -56,7 +59,15 @@ export async function addresses(resolve: DnsResolve, name: string): Promise<{ v4
 export function isPrivateAddress(ip: string): boolean {
   if (ip.includes(':')) return /^(?:::1?$|f[cd]|fe[89ab])/i.test(ip);
   const [a, b] = ip.split('.').map(Number) as [number, number];
-  return a === 10 || a === 127 || a === 0 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254) || (a === 100 && b >= 64 && b <= 127);
+  return (
+    a === 10 ||
+    a === 127 ||
+    a === 0 ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 169 && b === 254) ||
+    (a === 100 && b >= 64 && b <= 127)
+  );
 }
 
 /** Whether a certificate name (possibly "*.example.com") covers `name` (RFC 6125 §6.4.3: one label). */

@@ -56,12 +56,24 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
   const dnsDown = probe.error !== undefined && /ECONNREFUSED|ETIMEOUT|ECONNRESET|EREFUSED/.test(probe.error);
   if (dnsDown) {
     findings.add({
-      scope: i.hostname, id: 'dns.resolver.unreachable', severity: 'error', summary: `the DNS resolver does not answer (${probe.error}); DNS checks were skipped`,
-      why: 'every DNS check, and the server itself (SPF, DKIM, DMARC, MX lookups), depends on it', observed: probe.error!, expected: 'answers',
+      scope: i.hostname,
+      id: 'dns.resolver.unreachable',
+      severity: 'error',
+      summary: `the DNS resolver does not answer (${probe.error}); DNS checks were skipped`,
+      why: 'every DNS check, and the server itself (SPF, DKIM, DMARC, MX lookups), depends on it',
+      observed: probe.error!,
+      expected: 'answers',
       fix: 'check [dns] resolvers in postern.toml, or pass --resolver ADDR (ip or ip:port)',
     });
   } else {
-    await checkServerDns({ hostname: i.hostname, heloName: i.heloName, publicAddresses: i.publicAddresses, dnsbls: i.dnsbls, resolve: i.resolve, findings });
+    await checkServerDns({
+      hostname: i.hostname,
+      heloName: i.heloName,
+      publicAddresses: i.publicAddresses,
+      dnsbls: i.dnsbls,
+      resolve: i.resolve,
+      findings,
+    });
   }
   const extraNames: Array<{ scope: string; name: string; listener: 'smtp' | 'https' }> = [];
   for (const d of i.domains) {
@@ -69,41 +81,89 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
     if (dnsDown) continue;
     const expected = recordsFor(d.records);
     const inputs = {
-      domain: d.name, aliasOf: d.aliasOf, hostname: i.hostname, publicAddresses: i.publicAddresses,
-      dkimKeys: d.dkimKeys.filter((k) => k.status !== 'retired'), expected, webNames: d.records.webNames, certificateNames: i.certificateNames,
-      srv: d.records.srv, mtaStsId: d.records.mtaStsId, fetchPolicy: i.fetchPolicy, resolve: i.resolve, findings,
+      domain: d.name,
+      aliasOf: d.aliasOf,
+      hostname: i.hostname,
+      publicAddresses: i.publicAddresses,
+      dkimKeys: d.dkimKeys.filter((k) => k.status !== 'retired'),
+      expected,
+      webNames: d.records.webNames,
+      certificateNames: i.certificateNames,
+      srv: d.records.srv,
+      mtaStsId: d.records.mtaStsId,
+      fetchPolicy: i.fetchPolicy,
+      resolve: i.resolve,
+      findings,
     };
     const { ourMxHosts } = await checkDomainDns(inputs);
     const spfPermitted = await spfPermits(i, d.name);
-    if (!spfPermitted.pass && !spfPermitted.temporary && !findings.list.some((f) => f.scope === d.name && f.id.startsWith('spf.') && f.severity === 'error')) {
+    if (
+      !spfPermitted.pass &&
+      !spfPermitted.temporary &&
+      !findings.list.some((f) => f.scope === d.name && f.id.startsWith('spf.') && f.severity === 'error')
+    ) {
       findings.add({
-        scope: d.name, id: 'spf.ip-not-permitted', severity: 'error', summary: `the SPF record of ${d.name} does not permit this server (${spfPermitted.detail})`,
+        scope: d.name,
+        id: 'spf.ip-not-permitted',
+        severity: 'error',
+        summary: `the SPF record of ${d.name} does not permit this server (${spfPermitted.detail})`,
         why: 'mail you send fails SPF at the receiver; with DMARC p=reject or quarantine it is refused or junked unless DKIM passes',
-        observed: spfPermitted.detail, expected: 'pass for this server\'s address', fix: `${d.name}.  IN  TXT  "v=spf1 mx -all"   # or add ${i.publicAddresses.map((ip) => `${ip.includes(':') ? 'ip6' : 'ip4'}:${ip}`).join(' ')} to the record`,
+        observed: spfPermitted.detail,
+        expected: "pass for this server's address",
+        fix: `${d.name}.  IN  TXT  "v=spf1 mx -all"   # or add ${i.publicAddresses.map((ip) => `${ip.includes(':') ? 'ip6' : 'ip4'}:${ip}`).join(' ')} to the record`,
       });
     }
     await checkDomainRecords({ ...inputs, ourMxHosts, spfPermitted: spfPermitted.pass });
-    for (const host of ourMxHosts) if (host !== i.hostname.toLowerCase()) extraNames.push({ scope: d.name, name: host, listener: 'smtp' });
+    for (const host of ourMxHosts)
+      if (host !== i.hostname.toLowerCase()) extraNames.push({ scope: d.name, name: host, listener: 'smtp' });
   }
   await checkNetwork({
-    hostname: i.hostname, listeners: i.listeners, allowPlaintextAuth: i.allowPlaintextAuth, expiryWarningMs: i.expiryWarningMs,
-    extraNames, certificateFiles: i.certificateFiles, publicAddresses: i.publicAddresses, probeUrl: i.probeUrl,
-    outboundTarget: i.outboundTarget, timeoutMs: i.timeoutMs, findings,
+    hostname: i.hostname,
+    listeners: i.listeners,
+    allowPlaintextAuth: i.allowPlaintextAuth,
+    expiryWarningMs: i.expiryWarningMs,
+    extraNames,
+    certificateFiles: i.certificateFiles,
+    publicAddresses: i.publicAddresses,
+    probeUrl: i.probeUrl,
+    outboundTarget: i.outboundTarget,
+    timeoutMs: i.timeoutMs,
+    findings,
   });
   const order = new Map<string, number>([[i.hostname, 0], ...i.domains.map((d, n) => [d.name, n + 1] as const)]);
   const rank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
-  const list = findings.list.sort((a, b) => (order.get(a.scope) ?? 99) - (order.get(b.scope) ?? 99) || rank[a.severity] - rank[b.severity]);
+  const list = findings.list.sort(
+    (a, b) => (order.get(a.scope) ?? 99) - (order.get(b.scope) ?? 99) || rank[a.severity] - rank[b.severity],
+  );
   const port = (name: string) => i.listeners.find((l) => l.name === name)?.port;
-  const clientSettings = ([['IMAP (TLS)', 'imaps'], ['IMAP (STARTTLS)', 'imap'], ['SMTP submission (TLS)', 'submissions'], ['SMTP submission (STARTTLS)', 'submission'], ['POP3 (TLS)', 'pop3s'], ['POP3 (STLS)', 'pop3']] as const)
-    .flatMap(([service, l]) => (port(l) ? [{ service, host: i.hostname, port: port(l)! }] : []));
+  const clientSettings = (
+    [
+      ['IMAP (TLS)', 'imaps'],
+      ['IMAP (STARTTLS)', 'imap'],
+      ['SMTP submission (TLS)', 'submissions'],
+      ['SMTP submission (STARTTLS)', 'submission'],
+      ['POP3 (TLS)', 'pop3s'],
+      ['POP3 (STLS)', 'pop3'],
+    ] as const
+  ).flatMap(([service, l]) => (port(l) ? [{ service, host: i.hostname, port: port(l)! }] : []));
   return {
-    hostname: i.hostname, publicAddresses: [...i.publicAddresses], clientSettings, findings: list,
-    counts: { error: list.filter((f) => f.severity === 'error').length, warning: list.filter((f) => f.severity === 'warning').length, info: list.filter((f) => f.severity === 'info').length },
+    hostname: i.hostname,
+    publicAddresses: [...i.publicAddresses],
+    clientSettings,
+    findings: list,
+    counts: {
+      error: list.filter((f) => f.severity === 'error').length,
+      warning: list.filter((f) => f.severity === 'warning').length,
+      info: list.filter((f) => f.severity === 'info').length,
+    },
   };
 }
 
 /** Whether SPF (RFC 7208 check_host) passes for each public address, as a receiver would evaluate it. */
-async function spfPermits(i: DoctorInputs, domain: string): Promise<{ pass: boolean; detail: string; temporary?: boolean }> {
+async function spfPermits(
+  i: DoctorInputs,
+  domain: string,
+): Promise<{ pass: boolean; detail: string; temporary?: boolean }> {
   if (i.publicAddresses.length === 0) return { pass: true, detail: 'no public address to check' };
   for (const ip of i.publicAddresses) {
     const r = await spf({ sender: `postmaster@${domain}`, ip, helo: i.hostname, mta: i.hostname, resolver: i.resolve });

@@ -45,35 +45,86 @@ export function recordsFor(i: RecordInputs): DnsRecord[] {
   // Without [dns] public_addresses every record that needs the address is still printed, with a placeholder.
   const addresses = i.publicAddresses.length ? i.publicAddresses : [ADDRESS_PLACEHOLDER];
   const type = (ip: string) => (ip === ADDRESS_PLACEHOLDER || isIPv4(ip) ? 'A' : 'AAAA');
-  for (const ip of addresses) out.push({ name: host, type: type(ip), value: ip, note: 'the MX host; clients connect to this name' });
+  for (const ip of addresses)
+    out.push({ name: host, type: type(ip), value: ip, note: 'the MX host; clients connect to this name' });
   for (const name of i.webNames) {
-    for (const ip of addresses) out.push({ name: `${name}.`, type: type(ip), value: ip, note: name.startsWith('mta-sts.') ? 'serves the MTA-STS policy over HTTPS' : 'HTTPS name of this server for the domain (autoconfiguration, certificates)' });
+    for (const ip of addresses)
+      out.push({
+        name: `${name}.`,
+        type: type(ip),
+        value: ip,
+        note: name.startsWith('mta-sts.')
+          ? 'serves the MTA-STS policy over HTTPS'
+          : 'HTTPS name of this server for the domain (autoconfiguration, certificates)',
+      });
   }
-  out.push({ name: `${i.domain}.`, type: 'MX', value: `10 ${host}`, note: 'an MX must name a host with A/AAAA records, never a CNAME or an IP' });
-  out.push({ name: `${i.domain}.`, type: 'TXT', value: quoteTxt('v=spf1 mx -all'), note: 'SPF: only the MX hosts send for this domain' });
+  out.push({
+    name: `${i.domain}.`,
+    type: 'MX',
+    value: `10 ${host}`,
+    note: 'an MX must name a host with A/AAAA records, never a CNAME or an IP',
+  });
+  out.push({
+    name: `${i.domain}.`,
+    type: 'TXT',
+    value: quoteTxt('v=spf1 mx -all'),
+    note: 'SPF: only the MX hosts send for this domain',
+  });
   for (const key of i.dkimKeys) {
     if (key.status === 'retired') {
-      out.push({ name: `${key.selector}._domainkey.${i.domain}.`, type: 'TXT', value: quoteTxt(txtValue(key)), note: 'retired DKIM key: remove this record once mail signed with it has been delivered (a week)' });
+      out.push({
+        name: `${key.selector}._domainkey.${i.domain}.`,
+        type: 'TXT',
+        value: quoteTxt(txtValue(key)),
+        note: 'retired DKIM key: remove this record once mail signed with it has been delivered (a week)',
+      });
       continue;
     }
     out.push({
-      name: `${key.selector}._domainkey.${i.domain}.`, type: 'TXT', value: quoteTxt(txtValue(key)),
-      note: key.status === 'pending' ? 'new DKIM key: publish it; Postern signs with it once it is seen in DNS' : `DKIM ${key.algorithm} key in use`,
+      name: `${key.selector}._domainkey.${i.domain}.`,
+      type: 'TXT',
+      value: quoteTxt(txtValue(key)),
+      note:
+        key.status === 'pending'
+          ? 'new DKIM key: publish it; Postern signs with it once it is seen in DNS'
+          : `DKIM ${key.algorithm} key in use`,
     });
   }
   out.push({
-    name: `_dmarc.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=DMARC1; p=none; rua=mailto:postmaster@${i.domain}`),
+    name: `_dmarc.${i.domain}.`,
+    type: 'TXT',
+    value: quoteTxt(`v=DMARC1; p=none; rua=mailto:postmaster@${i.domain}`),
     note: 'start with p=none and read the reports; then p=quarantine, then p=reject once all your mail passes',
   });
-  out.push({ name: `_mta-sts.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=STSv1; id=${i.mtaStsId}`), note: `MTA-STS (RFC 8461): the policy is served at https://mta-sts.${i.domain}/.well-known/mta-sts.txt; change id when it changes` });
-  out.push({ name: `_smtp._tls.${i.domain}.`, type: 'TXT', value: quoteTxt(`v=TLSRPTv1; rua=mailto:postmaster@${i.domain}`), note: 'TLS-RPT (RFC 8460): reports of TLS failures delivering to you' });
+  out.push({
+    name: `_mta-sts.${i.domain}.`,
+    type: 'TXT',
+    value: quoteTxt(`v=STSv1; id=${i.mtaStsId}`),
+    note: `MTA-STS (RFC 8461): the policy is served at https://mta-sts.${i.domain}/.well-known/mta-sts.txt; change id when it changes`,
+  });
+  out.push({
+    name: `_smtp._tls.${i.domain}.`,
+    type: 'TXT',
+    value: quoteTxt(`v=TLSRPTv1; rua=mailto:postmaster@${i.domain}`),
+    note: 'TLS-RPT (RFC 8460): reports of TLS failures delivering to you',
+  });
   for (const { service, port } of i.srv) {
     const priority = SRV_SERVICES.find((s) => s.service === service)?.priority ?? 0;
-    out.push({ name: `${service}.${i.domain}.`, type: 'SRV', value: `${priority} 1 ${port} ${host}`, note: 'mail client autodiscovery (RFC 6186)' });
+    out.push({
+      name: `${service}.${i.domain}.`,
+      type: 'SRV',
+      value: `${priority} 1 ${port} ${host}`,
+      note: 'mail client autodiscovery (RFC 6186)',
+    });
   }
   for (const ip of addresses) {
     const name = ip === ADDRESS_PLACEHOLDER ? '<reversed public IPv4>.in-addr.arpa.' : reverseName(ip);
-    out.push({ name, type: 'PTR', value: host, note: 'ask your hosting provider to set this reverse record: receivers check it' });
+    out.push({
+      name,
+      type: 'PTR',
+      value: host,
+      note: 'ask your hosting provider to set this reverse record: receivers check it',
+    });
   }
   return out;
 }
@@ -105,5 +156,9 @@ export function renderZone(records: DnsRecord[]): string {
   const head = records.some((r) => r.value === ADDRESS_PLACEHOLDER)
     ? `; ${ADDRESS_PLACEHOLDER} below stands for this server's public IPv4 address (and its reverse in the PTR name):\n; set [dns] public_addresses in postern.toml (IPv6 too) and run this again to print the real records.\n`
     : '';
-  return head + records.map((r) => `; ${r.note}\n${r.name.padEnd(width)}  3600  IN  ${r.type.padEnd(4)}  ${r.value}`).join('\n') + '\n';
+  return (
+    head +
+    records.map((r) => `; ${r.note}\n${r.name.padEnd(width)}  3600  IN  ${r.type.padEnd(4)}  ${r.value}`).join('\n') +
+    '\n'
+  );
 }

@@ -10,7 +10,15 @@ import { HIERARCHY_SEPARATOR, isValidMailboxName, levelsToCreate, MAX_MAILBOXES 
 import { encodeBinaryParts, hasNul } from '../../mail/mime/binary-parts.js';
 import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
-import type { FlagChange, MailboxRecord, MessageColumnsOmitted, MessageRecord, MessageSummary, Store, Tx } from '../../store/index.js';
+import type {
+  FlagChange,
+  MailboxRecord,
+  MessageColumnsOmitted,
+  MessageRecord,
+  MessageSummary,
+  Store,
+  Tx,
+} from '../../store/index.js';
 
 export { HIERARCHY_SEPARATOR, MAX_MAILBOX_NAME } from '../../mail/mailbox-name.js';
 
@@ -39,7 +47,8 @@ export class Mailboxes {
 
   async create(accountId: number, input: string): Promise<MailboxRecord> {
     const name = validName(input);
-    if (await this.store.mailboxes.get(accountId, name)) throw new MailError('MAILBOX_EXISTS', `mailbox ${name} already exists`);
+    if (await this.store.mailboxes.get(accountId, name))
+      throw new MailError('MAILBOX_EXISTS', `mailbox ${name} already exists`);
     return this.store.transaction(async (tx) => {
       // RFC 9051 §6.3.4: superior levels are created as needed.
       let created: MailboxRecord | undefined;
@@ -56,7 +65,8 @@ export class Mailboxes {
     if (name === 'INBOX') throw new MailError('INVALID_INPUT', 'INBOX cannot be deleted');
     const box = await this.get(accountId, name);
     const all = await this.store.mailboxes.list(accountId);
-    if (all.some((m) => m.name.startsWith(name + HIERARCHY_SEPARATOR))) throw new MailError('INVALID_INPUT', `mailbox ${name} has children; delete them first`);
+    if (all.some((m) => m.name.startsWith(name + HIERARCHY_SEPARATOR)))
+      throw new MailError('INVALID_INPUT', `mailbox ${name} has children; delete them first`);
     await this.store.transaction(async (tx) => {
       await tx.mailboxes.remove(box.id);
       tx.notify({ type: 'mailbox', accountId, mailboxId: box.id, change: 'deleted' });
@@ -68,8 +78,10 @@ export class Mailboxes {
     const from = canonicalName(fromInput);
     const to = validName(toInput);
     const box = await this.get(accountId, from);
-    if (await this.store.mailboxes.get(accountId, to)) throw new MailError('MAILBOX_EXISTS', `mailbox ${to} already exists`);
-    if (to.startsWith(from + HIERARCHY_SEPARATOR)) throw new MailError('INVALID_INPUT', 'a mailbox cannot be moved into itself');
+    if (await this.store.mailboxes.get(accountId, to))
+      throw new MailError('MAILBOX_EXISTS', `mailbox ${to} already exists`);
+    if (to.startsWith(from + HIERARCHY_SEPARATOR))
+      throw new MailError('INVALID_INPUT', 'a mailbox cannot be moved into itself');
     await this.store.transaction(async (tx) => {
       // The parents the new name needs; renaming INBOX also creates the name itself.
       const levels = await newLevels(tx, accountId, to);
@@ -78,11 +90,17 @@ export class Mailboxes {
         const target = await tx.mailboxes.create(accountId, to);
         const messages = await tx.messages.list(box.id);
         for (const m of messages) await tx.messages.append(target.id, m);
-        const gone = await tx.messages.expunge(box.id, messages.map((m) => m.uid));
-        if (gone.uids.length) tx.notify({ type: 'expunged', accountId, mailboxId: box.id, uids: gone.uids, modseq: gone.modseq });
+        const gone = await tx.messages.expunge(
+          box.id,
+          messages.map((m) => m.uid),
+        );
+        if (gone.uids.length)
+          tx.notify({ type: 'expunged', accountId, mailboxId: box.id, uids: gone.uids, modseq: gone.modseq });
         return;
       }
-      for (const child of (await tx.mailboxes.list(accountId)).filter((m) => m.name.startsWith(from + HIERARCHY_SEPARATOR))) {
+      for (const child of (await tx.mailboxes.list(accountId)).filter((m) =>
+        m.name.startsWith(from + HIERARCHY_SEPARATOR),
+      )) {
         await tx.mailboxes.rename(child.id, to + child.name.slice(from.length));
       }
       await tx.mailboxes.rename(box.id, to);
@@ -99,7 +117,8 @@ export class Mailboxes {
     if (isSubscribed) {
       // Names need no mailbox, so they are counted on their own: LSUB walks every one of them.
       const current = await this.store.mailboxes.subscriptions(accountId);
-      if (current.length >= MAX_MAILBOXES && !current.includes(name)) throw new MailError('LIMIT_REACHED', `an account has at most ${MAX_MAILBOXES} subscriptions`);
+      if (current.length >= MAX_MAILBOXES && !current.includes(name))
+        throw new MailError('LIMIT_REACHED', `an account has at most ${MAX_MAILBOXES} subscriptions`);
     }
     await this.store.mailboxes.setSubscription(accountId, name, isSubscribed);
   }
@@ -122,13 +141,23 @@ export class Mailboxes {
   }
 
   /** Messages by UID range; `omit` leaves out stored columns the caller will not read. */
-  messagesRange(mailboxId: number, fromUid: number, toUid: number, omit?: MessageColumnsOmitted): Promise<StoredMessage[]> {
-    return this.store.messages.list(mailboxId, omit ? { fromUid, toUid, omit } : { fromUid, toUid }) as Promise<StoredMessage[]>;
+  messagesRange(
+    mailboxId: number,
+    fromUid: number,
+    toUid: number,
+    omit?: MessageColumnsOmitted,
+  ): Promise<StoredMessage[]> {
+    return this.store.messages.list(mailboxId, omit ? { fromUid, toUid, omit } : { fromUid, toUid }) as Promise<
+      StoredMessage[]
+    >;
   }
 
   /** Messages above a UID, without their envelope and structure (new mail announced to a session). */
   messagesAfter(mailboxId: number, uid: number): Promise<StoredMessage[]> {
-    return this.store.messages.list(mailboxId, { fromUid: uid + 1, omit: { bodyStructure: true, envelope: 'all' } }) as Promise<StoredMessage[]>;
+    return this.store.messages.list(mailboxId, {
+      fromUid: uid + 1,
+      omit: { bodyStructure: true, envelope: 'all' },
+    }) as Promise<StoredMessage[]>;
   }
 
   async messagesByUid(mailboxId: number, uids: number[]): Promise<StoredMessage[]> {
@@ -154,10 +183,12 @@ export class Mailboxes {
   /** The same bytes as content(), streamed: the per-recipient headers, then the stored file. */
   openContent(m: MessageRecord): Readable {
     const blobs = this.store.blobs;
-    return Readable.from((async function* () {
-      if (m.headerPrefix) yield Buffer.from(m.headerPrefix, 'utf8');
-      yield* blobs.stream(m.blobHash);
-    })());
+    return Readable.from(
+      (async function* () {
+        if (m.headerPrefix) yield Buffer.from(m.headerPrefix, 'utf8');
+        yield* blobs.stream(m.blobHash);
+      })(),
+    );
   }
 
   /** RFC 3501 §2.3.2: the messages up to `throughUid` not yet \Recent to a session become this one's; returns the first of them. */
@@ -166,7 +197,13 @@ export class Mailboxes {
   }
 
   /** APPEND (RFC 9051 §6.3.12): parsed and indexed once, durable before the reply. */
-  async append(accountId: number, name: string, content: Buffer, flags: string[], internalDate: Date | undefined): Promise<{ mailbox: MailboxRecord; uid: number }> {
+  async append(
+    accountId: number,
+    name: string,
+    content: Buffer,
+    flags: string[],
+    internalDate: Date | undefined,
+  ): Promise<{ mailbox: MailboxRecord; uid: number }> {
     const r = await this.appendAll(accountId, name, [{ content, flags, internalDate }]);
     return { mailbox: r.mailbox, uid: r.uids[0]! };
   }
@@ -175,13 +212,21 @@ export class Mailboxes {
    * APPEND of several messages (MULTIAPPEND, RFC 3502 §6.3.11): all in one transaction, or none. The
    * transaction indexes them all at once: at most MAX_APPEND_MESSAGES, so it stays short.
    */
-  async appendAll(accountId: number, name: string, messages: Array<{ content: Buffer; flags: string[]; internalDate: Date | undefined }>): Promise<{ mailbox: MailboxRecord; uids: number[] }> {
+  async appendAll(
+    accountId: number,
+    name: string,
+    messages: Array<{ content: Buffer; flags: string[]; internalDate: Date | undefined }>,
+  ): Promise<{ mailbox: MailboxRecord; uids: number[] }> {
     const box = await this.get(accountId, name);
     const account = await this.store.accounts.byId(accountId);
     const adding = messages.reduce((n, m) => n + m.content.length, 0);
-    if (account && account.quotaBytes > 0 && account.usedBytes + adding > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
-    if (messages.length > MAX_APPEND_MESSAGES) throw new MailError('LIMIT_REACHED', `one APPEND takes at most ${MAX_APPEND_MESSAGES} messages`);
-    const prepared: Array<(typeof messages)[number] & { parsed: ReturnType<typeof parseMessage>; doc: ReturnType<typeof searchText> }> = [];
+    if (account && account.quotaBytes > 0 && account.usedBytes + adding > account.quotaBytes)
+      throw new MailError('OVER_QUOTA', 'mailbox is full');
+    if (messages.length > MAX_APPEND_MESSAGES)
+      throw new MailError('LIMIT_REACHED', `one APPEND takes at most ${MAX_APPEND_MESSAGES} messages`);
+    const prepared: Array<
+      (typeof messages)[number] & { parsed: ReturnType<typeof parseMessage>; doc: ReturnType<typeof searchText> }
+    > = [];
     for (const m of messages) {
       // RFC 3516 §4.4: parts holding NUL (a literal8 APPEND) are stored base64-encoded.
       const content = hasNul(m.content) ? encodeBinaryParts(m.content, parseMessage(m.content).structure) : m.content;
@@ -190,30 +235,51 @@ export class Mailboxes {
       await new Promise((r) => setImmediate(r)); // other sessions run between messages
     }
     // Each content is held from collection until the transaction referencing it has committed.
-    const uids = await this.holdingContent(prepared.map((p) => p.content), (blobs) => this.store.transaction(async (tx) => {
-      const out: number[] = [];
-      for (const [i, p] of prepared.entries()) {
-        const blob = blobs[i]!;
-        const m = await tx.messages.append(box.id, {
-          blobHash: blob.hash, size: blob.size, internalDate: p.internalDate ?? new Date(), flags: p.flags,
-          envelope: p.parsed.envelope, envelopeWire: p.parsed.envelopeWire, bodyStructure: p.parsed.structure,
-        });
-        await tx.fulltext.index(blob.hash, p.doc);
-        tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });
-        out.push(m.uid);
-      }
-      return out;
-    }));
+    const uids = await this.holdingContent(
+      prepared.map((p) => p.content),
+      (blobs) =>
+        this.store.transaction(async (tx) => {
+          const out: number[] = [];
+          for (const [i, p] of prepared.entries()) {
+            const blob = blobs[i]!;
+            const m = await tx.messages.append(box.id, {
+              blobHash: blob.hash,
+              size: blob.size,
+              internalDate: p.internalDate ?? new Date(),
+              flags: p.flags,
+              envelope: p.parsed.envelope,
+              envelopeWire: p.parsed.envelopeWire,
+              bodyStructure: p.parsed.structure,
+            });
+            await tx.fulltext.index(blob.hash, p.doc);
+            tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });
+            out.push(m.uid);
+          }
+          return out;
+        }),
+    );
     return { mailbox: box, uids };
   }
 
-  private holdingContent<T>(contents: Buffer[], use: (blobs: Array<{ hash: string; size: number }>) => Promise<T>, held: Array<{ hash: string; size: number }> = []): Promise<T> {
+  private holdingContent<T>(
+    contents: Buffer[],
+    use: (blobs: Array<{ hash: string; size: number }>) => Promise<T>,
+    held: Array<{ hash: string; size: number }> = [],
+  ): Promise<T> {
     if (held.length === contents.length) return use(held);
-    return this.store.blobs.withContent(contents[held.length]!, (blob) => this.holdingContent(contents, use, [...held, blob]));
+    return this.store.blobs.withContent(contents[held.length]!, (blob) =>
+      this.holdingContent(contents, use, [...held, blob]),
+    );
   }
 
   /** COPY, and MOVE when `move` (RFC 6851: copy and expunge in one transaction). */
-  async copy(accountId: number, source: MailboxRecord, uids: number[], targetName: string, move: boolean): Promise<{ target: MailboxRecord; pairs: Array<[number, number]> }> {
+  async copy(
+    accountId: number,
+    source: MailboxRecord,
+    uids: number[],
+    targetName: string,
+    move: boolean,
+  ): Promise<{ target: MailboxRecord; pairs: Array<[number, number]> }> {
     const target = await this.get(accountId, targetName);
     const pairs = await this.store.transaction(async (tx) => {
       const out: Array<[number, number]> = [];
@@ -225,7 +291,8 @@ export class Mailboxes {
       // Every copy counts against the quota (a MOVE within the account adds and removes the same bytes).
       const adding = move ? 0 : found.reduce((n, m) => n + m.size, 0);
       const account = adding > 0 ? await tx.accounts.byId(accountId) : undefined;
-      if (account && account.quotaBytes > 0 && account.usedBytes + adding > account.quotaBytes) throw new MailError('OVER_QUOTA', 'mailbox is full');
+      if (account && account.quotaBytes > 0 && account.usedBytes + adding > account.quotaBytes)
+        throw new MailError('OVER_QUOTA', 'mailbox is full');
       for (const m of found) {
         const uid = m.uid;
         const copy = await tx.messages.append(target.id, m);
@@ -233,7 +300,10 @@ export class Mailboxes {
         out.push([uid, copy.uid]);
       }
       if (move && out.length) {
-        const gone = await tx.messages.expunge(source.id, out.map(([u]) => u));
+        const gone = await tx.messages.expunge(
+          source.id,
+          out.map(([u]) => u),
+        );
         tx.notify({ type: 'expunged', accountId, mailboxId: source.id, uids: gone.uids, modseq: gone.modseq });
       }
       return out;
@@ -241,7 +311,13 @@ export class Mailboxes {
     return { target, pairs };
   }
 
-  async setFlags(accountId: number, mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }> {
+  async setFlags(
+    accountId: number,
+    mailboxId: number,
+    uids: number[],
+    change: FlagChange,
+    flags: string[],
+  ): Promise<{ uids: number[]; modseq: number }> {
     return this.store.transaction(async (tx) => {
       const r = await tx.messages.setFlags(mailboxId, uids, change, flags);
       if (r.uids.length) tx.notify({ type: 'flags', accountId, mailboxId, uids: r.uids, modseq: r.modseq });
@@ -275,7 +351,10 @@ function validName(input: string): string {
 
 /** The levels of `name` still missing, counted against MAX_MAILBOXES inside the transaction that creates them. */
 async function newLevels(tx: Tx, accountId: number, name: string): Promise<string[]> {
-  const levels = levelsToCreate((await tx.mailboxes.list(accountId)).map((b) => b.name), name);
+  const levels = levelsToCreate(
+    (await tx.mailboxes.list(accountId)).map((b) => b.name),
+    name,
+  );
   if (!levels) throw new MailError('LIMIT_REACHED', `an account has at most ${MAX_MAILBOXES} mailboxes`);
   return levels;
 }

@@ -64,7 +64,11 @@ interface Job {
 
 /** A failure that applies to every recipient of a job (connection, TLS policy, DNS). */
 class DeliveryError extends Error {
-  constructor(message: string, readonly permanent: boolean, readonly remoteMta: string | null = null) {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly remoteMta: string | null = null,
+  ) {
     super(message);
   }
 }
@@ -91,21 +95,34 @@ export class Outbound {
   /** Connections still being set up (greeting, STARTTLS, login): cut off at shutdown too. */
   private readonly opening = new Set<() => void>();
 
-  constructor(private readonly options: OutboundOptions, private readonly deps: OutboundDeps) {}
+  constructor(
+    private readonly options: OutboundOptions,
+    private readonly deps: OutboundDeps,
+  ) {}
 
   start(): void {
     // Entries whose last recipient was recorded by a process that died before removing them.
-    const sweep = () => void this.deps.store.queue.removeAllDone().then((n) => {
-      if (n > 0) this.deps.log.info({ entries: n }, 'removed finished queue entries left by an interrupted run');
-    }, () => undefined);
+    const sweep = () =>
+      void this.deps.store.queue.removeAllDone().then(
+        (n) => {
+          if (n > 0) this.deps.log.info({ entries: n }, 'removed finished queue entries left by an interrupted run');
+        },
+        () => undefined,
+      );
     sweep();
     this.sweepTimer = setInterval(sweep, SWEEP_MS);
     this.sweepTimer.unref();
     this.tickTimer = setInterval(() => this.wake(), TICK_MS);
     this.tickTimer.unref();
-    this.leaseTimer = setInterval(() => {
-      if (this.queuedJobs + this.connections > 0) void this.deps.store.queue.renewLeases(this.owner, new Date(Date.now() + this.options.leaseMs)).catch(() => undefined);
-    }, Math.max(1000, this.options.leaseMs / 3));
+    this.leaseTimer = setInterval(
+      () => {
+        if (this.queuedJobs + this.connections > 0)
+          void this.deps.store.queue
+            .renewLeases(this.owner, new Date(Date.now() + this.options.leaseMs))
+            .catch(() => undefined);
+      },
+      Math.max(1000, this.options.leaseMs / 3),
+    );
     this.leaseTimer.unref();
     this.wake();
   }
@@ -142,7 +159,10 @@ export class Outbound {
     if (this.connections > 0) {
       const idle = new Promise<void>((resolve) => this.idle.add(resolve));
       if (!(await within(idle, graceMs))) {
-        this.deps.log.warn({ connections: this.connections, graceMs }, 'closing outbound connections still delivering at shutdown; their mail stays queued');
+        this.deps.log.warn(
+          { connections: this.connections, graceMs },
+          'closing outbound connections still delivering at shutdown; their mail stays queued',
+        );
         for (const session of this.sessions) session.abort();
         for (const abort of this.opening) abort();
         await within(idle, ABORT_WAIT_MS);
@@ -156,17 +176,26 @@ export class Outbound {
     if (room <= 0) return;
     let entries: QueueEntry[];
     try {
-      entries = await this.deps.store.queue.claim(this.owner, { now: new Date(), leaseMs: this.options.leaseMs, limit: room });
+      entries = await this.deps.store.queue.claim(this.owner, {
+        now: new Date(),
+        leaseMs: this.options.leaseMs,
+        limit: room,
+      });
     } catch (err) {
       this.deps.log.error({ err: String(err) }, 'queue claim failed');
       return;
     }
     for (const entry of entries) {
       if (this.expired(entry)) {
-        await this.finish(entry, entry.recipients.map((r) => ({
-          id: r.id, status: 'failed', remoteMta: r.remoteMta,
-          error: `message expired after ${Math.round(this.options.lifetimeMs / 3_600_000)}h in the queue${r.lastError ? `; last error: ${r.lastError}` : ''}`,
-        })));
+        await this.finish(
+          entry,
+          entry.recipients.map((r) => ({
+            id: r.id,
+            status: 'failed',
+            remoteMta: r.remoteMta,
+            error: `message expired after ${Math.round(this.options.lifetimeMs / 3_600_000)}h in the queue${r.lastError ? `; last error: ${r.lastError}` : ''}`,
+          })),
+        );
         continue;
       }
       const byDomain = new Map<string, QueueRecipient[]>();
@@ -211,7 +240,12 @@ export class Outbound {
 
   private pump(): void {
     for (const [key, jobs] of this.pending) {
-      while (jobs.length > 0 && (this.workers.get(key) ?? 0) < Math.min(this.options.connectionsPerDomain, jobs.length + (this.workers.get(key) ?? 0)) && this.connections < this.options.maxConnections) {
+      while (
+        jobs.length > 0 &&
+        (this.workers.get(key) ?? 0) <
+          Math.min(this.options.connectionsPerDomain, jobs.length + (this.workers.get(key) ?? 0)) &&
+        this.connections < this.options.maxConnections
+      ) {
         this.workers.set(key, (this.workers.get(key) ?? 0) + 1);
         this.connections++;
         void this.worker(key).finally(() => {
@@ -248,12 +282,25 @@ export class Outbound {
       // The destination is unreachable: everything waiting for it waits again (as Postfix's dead-site logic).
       const jobs = [job];
       if (!error.permanent) for (let next = this.take(key); next; next = this.take(key)) jobs.push(next);
-      for (const j of jobs) await this.settle(j, j.recipients.map((r) => ({ recipient: r, code: error.permanent ? 550 : 451, reply: error.message, remoteMta: error.remoteMta })));
+      for (const j of jobs)
+        await this.settle(
+          j,
+          j.recipients.map((r) => ({
+            recipient: r,
+            code: error.permanent ? 550 : 451,
+            reply: error.message,
+            remoteMta: error.remoteMta,
+          })),
+        );
       return;
     }
     this.sessions.add(session);
     try {
-      for (let sent = 0; job && sent < this.options.messagesPerConnection && !session.broken && !this.stopping; sent++) {
+      for (
+        let sent = 0;
+        job && sent < this.options.messagesPerConnection && !session.broken && !this.stopping;
+        sent++
+      ) {
         await this.sendOne(session, job);
         job = sent + 1 < this.options.messagesPerConnection ? this.take(key) : undefined;
       }
@@ -264,7 +311,8 @@ export class Outbound {
       }
     } finally {
       this.sessions.delete(session);
-      if (this.stopping) session.abort(); // no QUIT to wait on at shutdown
+      if (this.stopping)
+        session.abort(); // no QUIT to wait on at shutdown
       else session.close();
     }
   }
@@ -272,10 +320,19 @@ export class Outbound {
   private async sendOne(session: Session, job: Job): Promise<void> {
     const content = await this.deps.store.blobs.get(job.entry.blobHash);
     const [first] = job.recipients;
-    const dsn = first && (first.notify || first.orcpt || job.entry.ret || job.entry.envid)
-      ? { ret: job.entry.ret ?? undefined, envid: job.entry.envid ?? undefined, notify: first.notify ?? undefined, orcpt: first.orcpt ?? undefined }
-      : undefined;
-    const result = await session.send({ from: job.entry.sender, to: job.recipients.map((r) => r.recipient), ...(dsn ? { dsn } : {}) }, content);
+    const dsn =
+      first && (first.notify || first.orcpt || job.entry.ret || job.entry.envid)
+        ? {
+            ret: job.entry.ret ?? undefined,
+            envid: job.entry.envid ?? undefined,
+            notify: first.notify ?? undefined,
+            orcpt: first.orcpt ?? undefined,
+          }
+        : undefined;
+    const result = await session.send(
+      { from: job.entry.sender, to: job.recipients.map((r) => r.recipient), ...(dsn ? { dsn } : {}) },
+      content,
+    );
     const outcomes = job.recipients.map((r) => {
       const rejected = result.rejected.get(r.recipient.toLowerCase());
       if (rejected) return { recipient: r, code: rejected.code, reply: rejected.reply, remoteMta: session.remoteMta };
@@ -286,36 +343,90 @@ export class Outbound {
   }
 
   /** Records the outcome of one attempt durably, then bounces/warns and removes finished entries. */
-  private async settle(job: Job, results: Array<{ recipient: QueueRecipient; code: number; reply: string; remoteMta: string | null }>): Promise<void> {
+  private async settle(
+    job: Job,
+    results: Array<{ recipient: QueueRecipient; code: number; reply: string; remoteMta: string | null }>,
+  ): Promise<void> {
     const now = Date.now();
     const outcomes: QueueOutcome[] = results.map(({ recipient: r, code, reply, remoteMta }) => {
       if (code >= 200 && code < 300) return { id: r.id, status: 'sent', error: null, remoteMta };
       if (code >= 500) return { id: r.id, status: 'failed', error: reply, remoteMta };
       const wait = Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** Math.min(20, r.attempts));
-      if (now + wait > job.entry.createdAt.getTime() + this.options.lifetimeMs || now >= job.entry.createdAt.getTime() + this.options.lifetimeMs) {
-        return { id: r.id, status: 'pending', error: reply, remoteMta, nextAttemptAt: new Date(job.entry.createdAt.getTime() + this.options.lifetimeMs) };
+      if (
+        now + wait > job.entry.createdAt.getTime() + this.options.lifetimeMs ||
+        now >= job.entry.createdAt.getTime() + this.options.lifetimeMs
+      ) {
+        return {
+          id: r.id,
+          status: 'pending',
+          error: reply,
+          remoteMta,
+          nextAttemptAt: new Date(job.entry.createdAt.getTime() + this.options.lifetimeMs),
+        };
       }
       return { id: r.id, status: 'pending', error: reply, remoteMta, nextAttemptAt: new Date(now + wait) };
     });
     for (const { recipient: r, code, reply, remoteMta } of results) {
-      this.deps.log[code < 300 ? 'info' : 'warn']({ qid: job.entry.qid, to: r.recipient, relay: remoteMta, status: code < 300 ? 'sent' : code >= 500 ? 'bounced' : 'deferred', reply: reply.slice(0, 300) }, 'outbound');
+      this.deps.log[code < 300 ? 'info' : 'warn'](
+        {
+          qid: job.entry.qid,
+          to: r.recipient,
+          relay: remoteMta,
+          status: code < 300 ? 'sent' : code >= 500 ? 'bounced' : 'deferred',
+          reply: reply.slice(0, 300),
+        },
+        'outbound',
+      );
     }
-    await this.finish(job.entry, outcomes, results.map((x) => x.recipient));
+    await this.finish(
+      job.entry,
+      outcomes,
+      results.map((x) => x.recipient),
+    );
   }
 
-  private async finish(entry: QueueEntry, outcomes: QueueOutcome[], recipients: QueueRecipient[] = entry.recipients): Promise<void> {
+  private async finish(
+    entry: QueueEntry,
+    outcomes: QueueOutcome[],
+    recipients: QueueRecipient[] = entry.recipients,
+  ): Promise<void> {
     try {
       await this.deps.store.queue.record(outcomes);
       const byId = new Map(recipients.map((r) => [r.id, r]));
       const failed = outcomes.filter((o) => o.status === 'failed').map((o) => ({ r: byId.get(o.id)!, o }));
       const toReport = failed.filter(({ r }) => wants(r.notify, 'FAILURE'));
       if (entry.sender && toReport.length) {
-        await this.notify(entry, 'failure', toReport.map(({ r, o }) => ({ recipient: r.recipient, orcpt: r.orcpt, diagnostic: o.error ?? 'failed', remoteMta: o.remoteMta })));
+        await this.notify(
+          entry,
+          'failure',
+          toReport.map(({ r, o }) => ({
+            recipient: r.recipient,
+            orcpt: r.orcpt,
+            diagnostic: o.error ?? 'failed',
+            remoteMta: o.remoteMta,
+          })),
+        );
       }
-      if (this.options.delayWarningMs > 0 && entry.sender && Date.now() - entry.createdAt.getTime() >= this.options.delayWarningMs) {
-        const delayed = outcomes.filter((o) => o.status === 'pending').map((o) => ({ r: byId.get(o.id)!, o })).filter(({ r }) => !r.delayNotified && wants(r.notify, 'DELAY'));
+      if (
+        this.options.delayWarningMs > 0 &&
+        entry.sender &&
+        Date.now() - entry.createdAt.getTime() >= this.options.delayWarningMs
+      ) {
+        const delayed = outcomes
+          .filter((o) => o.status === 'pending')
+          .map((o) => ({ r: byId.get(o.id)!, o }))
+          .filter(({ r }) => !r.delayNotified && wants(r.notify, 'DELAY'));
         if (delayed.length) {
-          await this.notify(entry, 'delay', delayed.map(({ r, o }) => ({ recipient: r.recipient, orcpt: r.orcpt, diagnostic: o.error ?? 'deferred', remoteMta: o.remoteMta })));
+          await this.notify(
+            entry,
+            'delay',
+            delayed.map(({ r, o }) => ({
+              recipient: r.recipient,
+              orcpt: r.orcpt,
+              diagnostic: o.error ?? 'deferred',
+              remoteMta: o.remoteMta,
+            })),
+          );
           await this.deps.store.queue.markDelayNotified(delayed.map(({ r }) => r.id));
         }
       }
@@ -329,12 +440,23 @@ export class Outbound {
     const original = await this.deps.store.blobs.get(entry.blobHash);
     const qid = newQueueId();
     const dsn = buildDsn({
-      kind, reportingMta: this.options.hostname, qid: entry.qid, sender: entry.sender, envid: entry.envid, ret: entry.ret,
-      arrivalDate: entry.createdAt, willRetryUntil: new Date(entry.createdAt.getTime() + this.options.lifetimeMs), recipients, original,
+      kind,
+      reportingMta: this.options.hostname,
+      qid: entry.qid,
+      sender: entry.sender,
+      envid: entry.envid,
+      ret: entry.ret,
+      arrivalDate: entry.createdAt,
+      willRetryUntil: new Date(entry.createdAt.getTime() + this.options.lifetimeMs),
+      recipients,
+      original,
     });
     const signed = await this.deps.sign(dsn, this.options.hostname);
     await this.deps.submit({ content: signed, recipient: entry.sender, qid });
-    this.deps.log.info({ qid: entry.qid, dsn: qid, kind, to: entry.sender }, kind === 'failure' ? 'bounce sent to the sender' : 'delay warning sent to the sender');
+    this.deps.log.info(
+      { qid: entry.qid, dsn: qid, kind, to: entry.sender },
+      kind === 'failure' ? 'bounce sent to the sender' : 'delay warning sent to the sender',
+    );
   }
 
   private expired(entry: QueueEntry): boolean {
@@ -366,12 +488,19 @@ export class Outbound {
    */
   private async openRelay(relay: RelayTarget): Promise<Session> {
     const conn = new SMTPConnection({
-      ...this.common(), host: relay.host, port: relay.port, secure: relay.tls === 'implicit',
+      ...this.common(),
+      host: relay.host,
+      port: relay.port,
+      secure: relay.tls === 'implicit',
       ...(relay.tls === 'none' ? { ignoreTLS: true } : relay.tls === 'implicit' ? {} : { opportunisticTLS: true }),
       // "may" is opportunistic, as Postfix's smtp_tls_security_level = may: encrypted when offered,
       // the certificate unchecked; "required" and smtps:// check it, and so does a relay off loopback
       // that is sent a password (to whoever answered in its place, it would be given away).
-      tls: { servername: relay.host, rejectUnauthorized: relay.tls !== 'may' || (relay.user !== undefined && !isLoopbackHost(relay.host)), ...this.caOption() },
+      tls: {
+        servername: relay.host,
+        rejectUnauthorized: relay.tls !== 'may' || (relay.user !== undefined && !isLoopbackHost(relay.host)),
+        ...this.caOption(),
+      },
     });
     return this.whileOpening(conn, () => this.setUpRelay(conn, relay));
   }
@@ -392,7 +521,13 @@ export class Outbound {
       throw new DeliveryError(`4.7.10 ${reason}`, false, relay.host);
     }
     if (relay.user) {
-      await new Promise<void>((resolve, reject) => conn.login({ user: relay.user!, pass: relay.pass ?? '' }, (err) => (err ? reject(new DeliveryError(`relay ${relay.host} refused our login: ${describe(err)}`, false, relay.host)) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        conn.login({ user: relay.user!, pass: relay.pass ?? '' }, (err) =>
+          err
+            ? reject(new DeliveryError(`relay ${relay.host} refused our login: ${describe(err)}`, false, relay.host))
+            : resolve(),
+        ),
+      );
     }
     return new Session(conn, relay.host);
   }
@@ -401,13 +536,19 @@ export class Outbound {
    * Runs a connection's set-up (greeting, STARTTLS, login) where stop() can cut it off; a set-up
    * that fails closes its connection.
    */
-  private async whileOpening(conn: SMTPConnection, setUp: () => Promise<Session>, socket?: { destroy(): void }): Promise<Session> {
+  private async whileOpening(
+    conn: SMTPConnection,
+    setUp: () => Promise<Session>,
+    socket?: { destroy(): void },
+  ): Promise<Session> {
     const close = () => {
       destroyConnection(conn);
       socket?.destroy(); // given to conn, which has not taken it if set-up never began
     };
     let cut!: () => void;
-    const cutOff = new Promise<never>((_, reject) => (cut = () => reject(new DeliveryError('4.4.2 connection closed at shutdown', false))));
+    const cutOff = new Promise<never>(
+      (_, reject) => (cut = () => reject(new DeliveryError('4.4.2 connection closed at shutdown', false))),
+    );
     const abort = () => {
       close();
       cut(); // a login or STARTTLS in progress may never call back on a closed connection
@@ -437,8 +578,10 @@ export class Outbound {
       records = (await this.deps.resolve(domain, 'MX')) as Array<{ exchange: string; priority: number }>;
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'ENOTFOUND') throw new DeliveryError(`5.1.2 domain ${domain} does not exist (DNS: no such domain)`, true);
-      if (code !== 'ENODATA') throw new DeliveryError(`4.4.3 DNS lookup of the MX of ${domain} failed: ${code ?? describe(err)}`, false);
+      if (code === 'ENOTFOUND')
+        throw new DeliveryError(`5.1.2 domain ${domain} does not exist (DNS: no such domain)`, true);
+      if (code !== 'ENODATA')
+        throw new DeliveryError(`4.4.3 DNS lookup of the MX of ${domain} failed: ${code ?? describe(err)}`, false);
       records = [];
     }
     if (records.some((r) => r.exchange === '' || r.exchange === '.')) {
@@ -446,7 +589,9 @@ export class Outbound {
       records = records.filter((r) => r.exchange !== '' && r.exchange !== '.');
     }
     if (records.length === 0) return [{ exchange: domain, priority: 0 }];
-    return records.map((r) => ({ exchange: r.exchange.replace(/\.$/, '').toLowerCase(), priority: r.priority })).sort((a, b) => a.priority - b.priority);
+    return records
+      .map((r) => ({ exchange: r.exchange.replace(/\.$/, '').toLowerCase(), priority: r.priority }))
+      .sort((a, b) => a.priority - b.priority);
   }
 
   private async openMx(domain: string): Promise<Session> {
@@ -457,20 +602,30 @@ export class Outbound {
       const allowed = mx.filter((m) => this.deps.mtaSts!.matches(m.exchange, policy));
       if (allowed.length === 0) {
         await this.tlsResult(domain, 'sts', mx[0]?.exchange ?? domain, 'validation-failure');
-        if (enforce) throw new DeliveryError(`4.7.5 no MX host of ${domain} is allowed by its MTA-STS policy (${policy.mx.join(', ')})`, false);
+        if (enforce)
+          throw new DeliveryError(
+            `4.7.5 no MX host of ${domain} is allowed by its MTA-STS policy (${policy.mx.join(', ')})`,
+            false,
+          );
       } else if (enforce) mx = allowed;
     }
     const resolve = this.deps.resolve;
     let connection: MxConnection;
     try {
       connection = await mxConnect({
-        target: domain, port: this.options.port, mx, maxConnectTime: this.options.connectTimeoutMs,
+        target: domain,
+        port: this.options.port,
+        mx,
+        maxConnectTime: this.options.connectTimeoutMs,
         ...(this.options.sourceAddress ? { localAddress: this.options.sourceAddress } : {}),
         localHostname: this.options.heloName,
         dnsOptions: {
           resolve: (name, type, cb) => {
             const [rr, done] = typeof type === 'function' ? ['A', type] : [type, cb!];
-            resolve(name, rr).then((r) => done(null, r), (e: Error) => done(e));
+            resolve(name, rr).then(
+              (r) => done(null, r),
+              (e: Error) => done(e),
+            );
           },
         },
         dane: {
@@ -485,14 +640,22 @@ export class Outbound {
       });
     } catch (err) {
       const code = (err as { code?: string }).code;
-      throw new DeliveryError(`4.4.1 cannot connect to the MX of ${domain} (${mx.map((m) => m.exchange).join(', ')}): ${code ? `${code} ` : ''}${describe(err)}`, false);
+      throw new DeliveryError(
+        `4.4.1 cannot connect to the MX of ${domain} (${mx.map((m) => m.exchange).join(', ')}): ${code ? `${code} ` : ''}${describe(err)}`,
+        false,
+      );
     }
     const tlsa = (connection.tlsaRecords ?? []).filter((r) => r.usage === 2 || r.usage === 3) as TlsaRecord[];
     const dane = this.options.dane && tlsa.length > 0;
     const requireTls = dane || enforce;
     const conn = new SMTPConnection({
-      ...this.common(), connection: connection.socket, host: connection.host, port: connection.port,
-      secure: false, requireTLS: requireTls, opportunisticTLS: !requireTls,
+      ...this.common(),
+      connection: connection.socket,
+      host: connection.host,
+      port: connection.port,
+      secure: false,
+      requireTLS: requireTls,
+      opportunisticTLS: !requireTls,
       tls: {
         servername: connection.hostname,
         // MTA-STS (RFC 8461 §4.2) validates the certificate for the MX name; DANE checks TLSA below.
@@ -500,10 +663,18 @@ export class Outbound {
         ...this.caOption(),
       },
     });
-    return this.whileOpening(conn, () => this.setUpMx(conn, connection, { domain, policy, enforce, dane, tlsa }), connection.socket);
+    return this.whileOpening(
+      conn,
+      () => this.setUpMx(conn, connection, { domain, policy, enforce, dane, tlsa }),
+      connection.socket,
+    );
   }
 
-  private async setUpMx(conn: SMTPConnection, connection: MxConnection, p: { domain: string; policy: MtaStsPolicy | undefined; enforce: boolean; dane: boolean; tlsa: TlsaRecord[] }): Promise<Session> {
+  private async setUpMx(
+    conn: SMTPConnection,
+    connection: MxConnection,
+    p: { domain: string; policy: MtaStsPolicy | undefined; enforce: boolean; dane: boolean; tlsa: TlsaRecord[] },
+  ): Promise<Session> {
     const { domain, policy, enforce, dane, tlsa } = p;
     try {
       await connect(conn, connection.hostname);
@@ -522,10 +693,19 @@ export class Outbound {
       if (!check.valid) {
         conn.close();
         await this.tlsResult(domain, 'tlsa', connection.hostname, 'tlsa-invalid');
-        throw new DeliveryError(`4.7.5 the certificate of ${connection.hostname} matches none of its DANE TLSA records (${check.error ?? 'mismatch'}); not delivering`, false, connection.hostname);
+        throw new DeliveryError(
+          `4.7.5 the certificate of ${connection.hostname} matches none of its DANE TLSA records (${check.error ?? 'mismatch'}); not delivering`,
+          false,
+          connection.hostname,
+        );
       }
     }
-    await this.tlsResult(domain, dane ? 'tlsa' : enforce || policy?.mode === 'testing' ? 'sts' : 'no-policy-found', connection.hostname, secure ? 'success' : 'no-tls');
+    await this.tlsResult(
+      domain,
+      dane ? 'tlsa' : enforce || policy?.mode === 'testing' ? 'sts' : 'no-policy-found',
+      connection.hostname,
+      secure ? 'success' : 'no-tls',
+    );
     return new Session(conn, connection.hostname);
   }
 
@@ -552,7 +732,13 @@ function connect(conn: SMTPConnection, host: string): Promise<void> {
       if (settled) return;
       settled = true;
       const code = err.responseCode ?? 0;
-      reject(new DeliveryError(`${host}: ${describe(err)}`, code >= 500 && code < 600 && !/TLS|certificate/i.test(err.message), host));
+      reject(
+        new DeliveryError(
+          `${host}: ${describe(err)}`,
+          code >= 500 && code < 600 && !/TLS|certificate/i.test(err.message),
+          host,
+        ),
+      );
     });
     // A connection closed before its greeting (cut off at shutdown) emits only 'end'.
     conn.once('end', () => {
@@ -580,7 +766,10 @@ class Session {
   broken = false;
   private cutOff: (() => void) | undefined;
 
-  constructor(private readonly conn: SMTPConnection, readonly remoteMta: string) {
+  constructor(
+    private readonly conn: SMTPConnection,
+    readonly remoteMta: string,
+  ) {
     conn.on('error', () => {
       this.broken = true;
     });
@@ -589,24 +778,50 @@ class Session {
     });
   }
 
-  send(envelope: { from: string; to: string[]; dsn?: { ret?: string | undefined; envid?: string | undefined; notify?: string | undefined; orcpt?: string | undefined } }, content: Buffer): Promise<SendResult> {
+  send(
+    envelope: {
+      from: string;
+      to: string[];
+      dsn?: {
+        ret?: string | undefined;
+        envid?: string | undefined;
+        notify?: string | undefined;
+        orcpt?: string | undefined;
+      };
+    },
+    content: Buffer,
+  ): Promise<SendResult> {
     return new Promise((settle) => {
       const resolve = (r: SendResult) => {
         this.cutOff = undefined;
         settle(r);
       };
       // A closed SMTPConnection drops its pending callbacks: abort() settles through this instead.
-      this.cutOff = () => resolve({ accepted: false, code: 451, reply: `4.4.2 ${this.remoteMta}: connection closed at shutdown`, rejected: new Map() });
+      this.cutOff = () =>
+        resolve({
+          accepted: false,
+          code: 451,
+          reply: `4.4.2 ${this.remoteMta}: connection closed at shutdown`,
+          rejected: new Map(),
+        });
       this.conn.send(envelope as Parameters<SMTPConnection['send']>[0], content, (err, info) => {
         if (!this.cutOff) return;
         const rejected = new Map<string, { code: number; reply: string }>();
-        const errors = (info?.rejectedErrors ?? (err as { rejectedErrors?: unknown[] } | null)?.rejectedErrors ?? []) as Array<{ recipient?: string; responseCode?: number; response?: string; message?: string }>;
-        for (const e of errors) if (e.recipient) rejected.set(e.recipient.toLowerCase(), { code: e.responseCode ?? 451, reply: describe(e) });
+        const errors = (info?.rejectedErrors ??
+          (err as { rejectedErrors?: unknown[] } | null)?.rejectedErrors ??
+          []) as Array<{ recipient?: string; responseCode?: number; response?: string; message?: string }>;
+        for (const e of errors)
+          if (e.recipient) rejected.set(e.recipient.toLowerCase(), { code: e.responseCode ?? 451, reply: describe(e) });
         if (err) {
           const e = err as { responseCode?: number; code?: string };
           // No reply code: the connection broke or timed out, so nothing is known to be delivered.
           if (!e.responseCode) this.broken = true;
-          return resolve({ accepted: false, code: e.responseCode ?? 451, reply: e.responseCode ? describe(err) : `4.4.2 ${this.remoteMta}: ${describe(err)}`, rejected });
+          return resolve({
+            accepted: false,
+            code: e.responseCode ?? 451,
+            reply: e.responseCode ? describe(err) : `4.4.2 ${this.remoteMta}: ${describe(err)}`,
+            rejected,
+          });
         }
         resolve({ accepted: true, code: 250, reply: info.response, rejected });
       });
@@ -638,7 +853,10 @@ const ABORT_WAIT_MS = 2000;
 /** Whether `p` settled within `ms`. */
 async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const r = await Promise.race([p.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  const r = await Promise.race([
+    p.then(() => true),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
+  ]);
   clearTimeout(timer);
   return r;
 }

@@ -38,7 +38,8 @@ export class MtaSts {
     if (cached && cached.id === id && cached.expires > Date.now()) return cached.policy;
     try {
       const policy = parsePolicy(await this.fetch(domain));
-      if (!['none', 'testing', 'enforce'].includes(policy.mode) || !(policy.maxAge > 0)) throw new Error('invalid policy');
+      if (!['none', 'testing', 'enforce'].includes(policy.mode) || !(policy.maxAge > 0))
+        throw new Error('invalid policy');
       this.cache.set(domain, { policy, id, expires: Date.now() + Math.min(policy.maxAge, 31_557_600) * 1000 });
       return policy;
     } catch {
@@ -52,13 +53,20 @@ export class MtaSts {
 
   private async fetch(domain: string): Promise<string> {
     const servername = `mta-sts.${domain}`;
-    const [address] = (await this.options.resolve(servername, 'A').catch(() => this.options.resolve(servername, 'AAAA'))) as string[];
+    const [address] = (await this.options
+      .resolve(servername, 'A')
+      .catch(() => this.options.resolve(servername, 'AAAA'))) as string[];
     if (!address) throw new Error(`${servername} has no address`);
     // §3.3: no redirects; only a 200 answer of at most 64 KB.
     const res = await getHttpsText({
-      host: address, port: this.options.port, servername, path: '/.well-known/mta-sts.txt',
+      host: address,
+      port: this.options.port,
+      servername,
+      path: '/.well-known/mta-sts.txt',
       ca: this.options.extraCa.length ? [...rootCertificates, ...this.options.extraCa] : undefined,
-      rejectUnauthorized: true, timeoutMs: FETCH_TIMEOUT_MS, maxBytes: MAX_POLICY_BYTES,
+      rejectUnauthorized: true,
+      timeoutMs: FETCH_TIMEOUT_MS,
+      maxBytes: MAX_POLICY_BYTES,
     });
     if (res.status !== 200) throw new Error(`policy fetch answered ${res.status}`);
     return res.body;

@@ -29,14 +29,25 @@ export interface SenderAuthResult {
 }
 
 export class SenderAuth {
-  constructor(private readonly deps: { hostname: string; resolve: DnsResolve; policy: SenderAuthPolicy; log: Logger }) {}
+  constructor(
+    private readonly deps: { hostname: string; resolve: DnsResolve; policy: SenderAuthPolicy; log: Logger },
+  ) {}
 
   /** With `seal`, a message with a valid or no ARC chain gets our ARC set (it is being forwarded). */
-  async check(data: Buffer, envelope: { ip: string; helo: string; sender: string }, seal?: { signingDomain: string; selector: string; privateKey: Buffer }): Promise<SenderAuthResult> {
+  async check(
+    data: Buffer,
+    envelope: { ip: string; helo: string; sender: string },
+    seal?: { signingDomain: string; selector: string; privateKey: Buffer },
+  ): Promise<SenderAuthResult> {
     const content = stripOurResults(data, this.deps.hostname);
     const r = await authenticate(content, {
-      ip: envelope.ip, helo: envelope.helo, sender: envelope.sender, mta: this.deps.hostname,
-      resolver: this.deps.resolve, disableBimi: true, ...(seal ? { seal } : {}),
+      ip: envelope.ip,
+      helo: envelope.helo,
+      sender: envelope.sender,
+      mta: this.deps.hostname,
+      resolver: this.deps.resolve,
+      disableBimi: true,
+      ...(seal ? { seal } : {}),
     });
     const spf = r.spf ? r.spf.status.result : 'none';
     const dmarc = r.dmarc ? r.dmarc.status.result : 'none';
@@ -47,7 +58,7 @@ export class SenderAuth {
     let reason: string | undefined;
     if (dmarc === 'fail' && policy === 'reject' && rejectDmarcFailures) {
       verdict = 'reject';
-      reason = `DMARC policy of ${r.dmarc ? r.dmarc.domain ?? 'the sender domain' : ''} rejects this message`;
+      reason = `DMARC policy of ${r.dmarc ? (r.dmarc.domain ?? 'the sender domain') : ''} rejects this message`;
     } else if (spf === 'fail' && rejectSpfFail) {
       verdict = 'reject';
       reason = `SPF of ${envelope.sender || envelope.helo} does not allow ${envelope.ip}`;
@@ -115,7 +126,7 @@ function isOurs(field: string, id: string): boolean {
   skipCfws();
   let value = '';
   if (text[i] === '"') {
-    for (i++; i < text.length && text[i] !== '"'; i++) value += text[i] === '\\' ? text[++i] ?? '' : text[i];
+    for (i++; i < text.length && text[i] !== '"'; i++) value += text[i] === '\\' ? (text[++i] ?? '') : text[i];
     i++;
   } else {
     const start = i;

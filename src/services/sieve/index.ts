@@ -9,7 +9,13 @@ import { headerValues } from '../../mail/mime/headers.js';
 import type { BodyPart, ParsedMessage } from '../../mail/mime/structure.js';
 import { decodeBody, decodeWords } from '../../mail/mime/text.js';
 import { compileScript, SieveError, SIEVE_EXTENSIONS, type CompiledScript } from '../../mail/sieve/compile.js';
-import { MAX_BODY_SCAN, runScript, SieveRuntimeError, type SieveAction, type SieveMessage } from '../../mail/sieve/interpret.js';
+import {
+  MAX_BODY_SCAN,
+  runScript,
+  SieveRuntimeError,
+  type SieveAction,
+  type SieveMessage,
+} from '../../mail/sieve/interpret.js';
 import type { SieveScriptRecord, Store } from '../../store/index.js';
 
 export type { SieveAction } from '../../mail/sieve/interpret.js';
@@ -40,7 +46,10 @@ const MAX_ACTIONS = 32;
 
 /** The script would exceed a limit: RFC 5804 §1.3 response codes QUOTA/MAXSIZE and QUOTA/MAXSCRIPTS. */
 export class SieveQuotaError extends MailError {
-  constructor(readonly quota: 'maxsize' | 'maxscripts', message: string) {
+  constructor(
+    readonly quota: 'maxsize' | 'maxscripts',
+    message: string,
+  ) {
     super('OVER_QUOTA', message);
   }
 }
@@ -52,7 +61,10 @@ export function validScriptName(name: string): boolean {
 }
 
 export class SieveScripts {
-  private readonly compiled = new Map<number, { updatedAt: number; name: string; script: CompiledScript | undefined }>();
+  private readonly compiled = new Map<
+    number,
+    { updatedAt: number; name: string; script: CompiledScript | undefined }
+  >();
 
   constructor(private readonly deps: { store: Store; log: Logger; limits: SieveLimits }) {}
 
@@ -67,13 +79,15 @@ export class SieveScripts {
 
   /** Compiles without storing (CHECKSCRIPT); throws SieveError with the line of the first error. */
   check(content: string): CompiledScript {
-    if (Buffer.byteLength(content) > this.deps.limits.maxScriptBytes) throw new SieveQuotaError('maxsize', `script larger than ${this.deps.limits.maxScriptBytes} bytes`);
+    if (Buffer.byteLength(content) > this.deps.limits.maxScriptBytes)
+      throw new SieveQuotaError('maxsize', `script larger than ${this.deps.limits.maxScriptBytes} bytes`);
     return compileScript(content);
   }
 
   /** HAVESPACE: throws SieveQuotaError when storing `size` bytes as `name` would exceed a limit. */
   async haveSpace(accountId: number, name: string, size: number): Promise<void> {
-    if (size > this.deps.limits.maxScriptBytes) throw new SieveQuotaError('maxsize', `script larger than ${this.deps.limits.maxScriptBytes} bytes`);
+    if (size > this.deps.limits.maxScriptBytes)
+      throw new SieveQuotaError('maxsize', `script larger than ${this.deps.limits.maxScriptBytes} bytes`);
     const scripts = await this.deps.store.sieve.list(accountId);
     if (!scripts.some((s) => s.name === name) && scripts.length >= this.deps.limits.maxScripts) {
       throw new SieveQuotaError('maxscripts', `at most ${this.deps.limits.maxScripts} scripts per account`);
@@ -112,7 +126,10 @@ export class SieveScripts {
   /** SETACTIVE: `null` (the empty name) deactivates. */
   async setActive(accountId: number, name: string | null): Promise<void> {
     await this.deps.store.sieve.setActive(accountId, name);
-    this.deps.log.info({ accountId, script: name }, name === null ? 'sieve scripts deactivated' : 'sieve script activated');
+    this.deps.log.info(
+      { accountId, script: name },
+      name === null ? 'sieve scripts deactivated' : 'sieve script activated',
+    );
   }
 
   /** The compiled active script of an account; undefined when none is active or it no longer compiles. */
@@ -129,7 +146,10 @@ export class SieveScripts {
         script = compileScript(record.content);
       } catch (err) {
         // Scripts are compiled when stored; one that no longer compiles leaves delivery to the implicit keep.
-        this.deps.log.warn({ accountId, script: record.name, err: err instanceof SieveError ? err.message : err }, 'active sieve script does not compile; keeping mail in INBOX');
+        this.deps.log.warn(
+          { accountId, script: record.name, err: err instanceof SieveError ? err.message : err },
+          'active sieve script does not compile; keeping mail in INBOX',
+        );
       }
       cached = { updatedAt: record.updatedAt.getTime(), name: record.name, script };
       this.compiled.set(accountId, cached);
@@ -141,15 +161,27 @@ export class SieveScripts {
    * Runs the account's active script: its actions, or undefined when no script is active. A run-time
    * error (RFC 5228 §2.10.6) files the message in INBOX as if no script had run.
    */
-  async evaluate(accountId: number, input: SieveInput): Promise<{ script: string; actions: SieveAction[] } | undefined> {
+  async evaluate(
+    accountId: number,
+    input: SieveInput,
+  ): Promise<{ script: string; actions: SieveAction[] } | undefined> {
     const active = await this.active(accountId);
     if (!active) return undefined;
     const message = sieveMessage(input, await input.mailboxes());
     try {
-      return { script: active.name, actions: runScript(active.script, message, { maxRedirects: this.deps.limits.maxRedirects, maxActions: MAX_ACTIONS }) };
+      return {
+        script: active.name,
+        actions: runScript(active.script, message, {
+          maxRedirects: this.deps.limits.maxRedirects,
+          maxActions: MAX_ACTIONS,
+        }),
+      };
     } catch (err) {
       if (!(err instanceof SieveRuntimeError)) throw err;
-      this.deps.log.warn({ accountId, script: active.name, err: err.message }, 'sieve run-time error; keeping mail in INBOX');
+      this.deps.log.warn(
+        { accountId, script: active.name, err: err.message },
+        'sieve run-time error; keeping mail in INBOX',
+      );
       return { script: active.name, actions: [{ type: 'keep', flags: [] }] };
     }
   }
@@ -173,7 +205,9 @@ function sieveMessage(input: SieveInput, mailboxes: ReadonlySet<string>): SieveM
       const key = name.toLowerCase();
       let values = decoded.get(key);
       if (!values) {
-        values = headerValues(parsed.headers, key).map((v) => decodeWords(v.slice(0, 4 * MAX_SIEVE_HEADER_CHARS)).slice(0, MAX_SIEVE_HEADER_CHARS));
+        values = headerValues(parsed.headers, key).map((v) =>
+          decodeWords(v.slice(0, 4 * MAX_SIEVE_HEADER_CHARS)).slice(0, MAX_SIEVE_HEADER_CHARS),
+        );
         decoded.set(key, values);
       }
       return values;
@@ -184,7 +218,12 @@ function sieveMessage(input: SieveInput, mailboxes: ReadonlySet<string>): SieveM
     body: (transform) => {
       // RFC 5173 §5: :raw is the undecoded body, :text the decoded text, :content the parts of those
       // types; each at most MAX_BODY_SCAN characters.
-      if (transform.kind === 'raw') return [(raw ??= content.subarray(parsed.structure.bodyStart, parsed.structure.bodyStart + MAX_BODY_SCAN).toString('utf8'))];
+      if (transform.kind === 'raw')
+        return [
+          (raw ??= content
+            .subarray(parsed.structure.bodyStart, parsed.structure.bodyStart + MAX_BODY_SCAN)
+            .toString('utf8')),
+        ];
       if (transform.kind === 'text') return [input.text()];
       const cacheKey = transform.types.map((t) => t.toLowerCase()).join('\0');
       const cached = contentParts.get(cacheKey);
@@ -192,12 +231,21 @@ function sieveMessage(input: SieveInput, mailboxes: ReadonlySet<string>): SieveM
       const out: string[] = [];
       const walk = (part: BodyPart) => {
         const type = `${part.type}/${part.subtype}`.toLowerCase();
-        const wanted = transform.types.some((t) => t === '' || t.toLowerCase() === type || t.toLowerCase() === part.type.toLowerCase());
+        const wanted = transform.types.some(
+          (t) => t === '' || t.toLowerCase() === type || t.toLowerCase() === part.type.toLowerCase(),
+        );
         if (part.children.length && part.type !== 'message') {
           part.children.forEach(walk);
           return;
         }
-        if (wanted) out.push(decodeBody(content.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + 4 * MAX_BODY_SCAN)), part.encoding, part.params.charset ?? 'us-ascii').slice(0, MAX_BODY_SCAN));
+        if (wanted)
+          out.push(
+            decodeBody(
+              content.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + 4 * MAX_BODY_SCAN)),
+              part.encoding,
+              part.params.charset ?? 'us-ascii',
+            ).slice(0, MAX_BODY_SCAN),
+          );
       };
       walk(parsed.structure);
       contentParts.set(cacheKey, out);

@@ -13,31 +13,69 @@ function acme(domains: string[], options: Partial<AcmeOptions> = {}): Acme {
   const dir = tempDir();
   return new Acme(
     {
-      directoryUrl: 'https://127.0.0.1:1/dir', email: 'p@example.com', challenge: 'http-01', hostname: 'mx.example.com',
-      subdomains: ['mail', 'mta-sts', 'autoconfig'], group: 'domain', keyType: 'ecdsa', renewBeforeMs: 30 * 86_400_000,
-      checkIntervalMs: 3_600_000, retryMinMs: 1000, retryMaxMs: 2000, dataDir: dir, certbotDir: path.join(dir, 'le'), extraCa: [], ...options,
+      directoryUrl: 'https://127.0.0.1:1/dir',
+      email: 'p@example.com',
+      challenge: 'http-01',
+      hostname: 'mx.example.com',
+      subdomains: ['mail', 'mta-sts', 'autoconfig'],
+      group: 'domain',
+      keyType: 'ecdsa',
+      renewBeforeMs: 30 * 86_400_000,
+      checkIntervalMs: 3_600_000,
+      retryMinMs: 1000,
+      retryMaxMs: 2000,
+      dataDir: dir,
+      certbotDir: path.join(dir, 'le'),
+      extraCa: [],
+      ...options,
     },
-    { domains: async () => domains, resolve: async () => ['127.0.0.1'], challenges: new ChallengeStore(dir), log: createLogger({ level: 'silent' }), onIssued: async () => undefined },
+    {
+      domains: async () => domains,
+      resolve: async () => ['127.0.0.1'],
+      challenges: new ChallengeStore(dir),
+      log: createLogger({ level: 'silent' }),
+      onIssued: async () => undefined,
+    },
   );
 }
 
 describe('ACME plan', () => {
-  it('one certificate per domain; the host name joins its own domain\'s certificate', async () => {
+  it("one certificate per domain; the host name joins its own domain's certificate", async () => {
     assert.deepEqual(await acme(['example.com', 'Example.org']).plan(), [
-      { lineage: 'mx.example.com', domain: 'example.com', names: ['mx.example.com', 'mail.example.com', 'mta-sts.example.com', 'autoconfig.example.com'] },
-      { lineage: 'mail.example.org', domain: 'example.org', names: ['mail.example.org', 'mta-sts.example.org', 'autoconfig.example.org'] },
+      {
+        lineage: 'mx.example.com',
+        domain: 'example.com',
+        names: ['mx.example.com', 'mail.example.com', 'mta-sts.example.com', 'autoconfig.example.com'],
+      },
+      {
+        lineage: 'mail.example.org',
+        domain: 'example.org',
+        names: ['mail.example.org', 'mta-sts.example.org', 'autoconfig.example.org'],
+      },
     ]);
   });
 
   it('a host name outside the hosted domains gets its own certificate', async () => {
     const plan = await acme(['example.org'], { hostname: 'mx.provider.net' }).plan();
-    assert.deepEqual(plan.map((p) => [p.lineage, p.names.length]), [['mx.provider.net', 1], ['mail.example.org', 3]]);
+    assert.deepEqual(
+      plan.map((p) => [p.lineage, p.names.length]),
+      [
+        ['mx.provider.net', 1],
+        ['mail.example.org', 3],
+      ],
+    );
   });
 
   it('"shared" packs at most 100 names per certificate', async () => {
     const domains = Array.from({ length: 40 }, (_, i) => `d${String(i).padStart(2, '0')}.example`);
     const plan = await acme(domains, { group: 'shared' }).plan();
-    assert.deepEqual(plan.map((p) => [p.lineage, p.names.length]), [['mx.example.com', 100], ['mx.example.com-0002', 21]]);
+    assert.deepEqual(
+      plan.map((p) => [p.lineage, p.names.length]),
+      [
+        ['mx.example.com', 100],
+        ['mx.example.com-0002', 21],
+      ],
+    );
     assert.equal(plan[0]!.names[0], 'mx.example.com');
   });
 
@@ -48,7 +86,10 @@ describe('ACME plan', () => {
     const certbotDir = (a as unknown as { options: AcmeOptions }).options.certbotDir;
     const names = ['mx.example.com', 'mail.example.com', 'mta-sts.example.com', 'autoconfig.example.com'];
     const write = async (n: string[], notBefore: number, notAfter: number) => {
-      const p = await selfSignedPems(n, { notBefore: new Date(Date.now() + notBefore), notAfter: new Date(Date.now() + notAfter) });
+      const p = await selfSignedPems(n, {
+        notBefore: new Date(Date.now() + notBefore),
+        notAfter: new Date(Date.now() + notAfter),
+      });
       await writeLineage(certbotDir, 'mx.example.com', { key: p.key, fullchain: p.cert });
     };
     const day = 86_400_000;

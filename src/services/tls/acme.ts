@@ -79,7 +79,10 @@ export class Acme {
   private readonly nextCheck = new Map<string, number>();
   private client: acme.Client | undefined;
 
-  constructor(private readonly options: AcmeOptions, private readonly deps: AcmeDeps) {
+  constructor(
+    private readonly options: AcmeOptions,
+    private readonly deps: AcmeDeps,
+  ) {
     if (options.extraCa.length) {
       // acme-client talks through its own axios instance; the agent adds the private CA to the system ones.
       acme.axios.defaults.httpsAgent = new Agent({ ca: [...rootCertificates, ...options.extraCa] });
@@ -89,9 +92,11 @@ export class Acme {
   /** Checks at once, then every TICK_MS for certificates due (each one at most every check interval). */
   start(): void {
     const tick = () => {
-      this.running ??= this.renewDue().catch((err: unknown) => this.deps.log.error({ reason: (err as Error).message }, 'certificate check failed')).finally(() => {
-        this.running = undefined;
-      });
+      this.running ??= this.renewDue()
+        .catch((err: unknown) => this.deps.log.error({ reason: (err as Error).message }, 'certificate check failed'))
+        .finally(() => {
+          this.running = undefined;
+        });
     };
     tick();
     this.timer = setInterval(tick, Math.min(TICK_MS, this.options.checkIntervalMs));
@@ -123,7 +128,11 @@ export class Acme {
     const all = [...new Set([host, ...perDomain.flatMap((p) => p.names)])];
     const out: PlannedCertificate[] = [];
     for (let i = 0; i * MAX_NAMES < all.length; i++) {
-      out.push({ lineage: i === 0 ? host : `${host}-${String(i + 1).padStart(4, '0')}`, domain: undefined, names: all.slice(i * MAX_NAMES, (i + 1) * MAX_NAMES) });
+      out.push({
+        lineage: i === 0 ? host : `${host}-${String(i + 1).padStart(4, '0')}`,
+        domain: undefined,
+        names: all.slice(i * MAX_NAMES, (i + 1) * MAX_NAMES),
+      });
     }
     return out;
   }
@@ -155,7 +164,8 @@ export class Acme {
   async issue(domain: string): Promise<LineageInfo> {
     const d = domain.toLowerCase();
     const planned = (await this.plan()).find((p) => p.domain === d || p.lineage === d || p.names.includes(d));
-    if (!planned) throw new Error(`${domain} is not a hosted domain nor the host name: add it with "postern domain add ${domain}"`);
+    if (!planned)
+      throw new Error(`${domain} is not a hosted domain nor the host name: add it with "postern domain add ${domain}"`);
     return this.order(await this.statusOf(planned), 'requested');
   }
 
@@ -167,12 +177,14 @@ export class Acme {
     const s: CertificateStatus = { ...planned, names, current, due: undefined, unresolved };
     if (names.length === 0) return s;
     if (!current) s.due = 'no certificate yet';
-    else if (names.some((n) => !current.names.includes(n))) s.due = `names missing from it: ${names.filter((n) => !current.names.includes(n)).join(', ')}`;
+    else if (names.some((n) => !current.names.includes(n)))
+      s.due = `names missing from it: ${names.filter((n) => !current.names.includes(n)).join(', ')}`;
     else {
       const lifetime = current.notAfter.getTime() - current.notBefore.getTime();
       const left = current.notAfter.getTime() - Date.now();
       // Renew 30 days ahead, or at a third of the lifetime left for short-lived certificates.
-      if (left < Math.min(this.options.renewBeforeMs, lifetime / 3)) s.due = `expires ${current.notAfter.toISOString()}`;
+      if (left < Math.min(this.options.renewBeforeMs, lifetime / 3))
+        s.due = `expires ${current.notAfter.toISOString()}`;
     }
     return s;
   }
@@ -188,18 +200,36 @@ export class Acme {
   private async order(s: CertificateStatus, reason = s.due ?? 'requested'): Promise<LineageInfo> {
     const { log } = this.deps;
     if (s.unresolved.length) {
-      log.warn({ lineage: s.lineage, names: s.unresolved }, 'names left off the certificate: they have no A/AAAA record; publish them (see "postern dns") to have them included');
+      log.warn(
+        { lineage: s.lineage, names: s.unresolved },
+        'names left off the certificate: they have no A/AAAA record; publish them (see "postern dns") to have them included',
+      );
     }
-    if (s.names.length === 0) throw new Error(`no name of ${s.lineage} resolves in DNS: publish A/AAAA records for ${s.unresolved.join(', ')} first`);
+    if (s.names.length === 0)
+      throw new Error(
+        `no name of ${s.lineage} resolves in DNS: publish A/AAAA records for ${s.unresolved.join(', ')} first`,
+      );
     const release = await this.lock(s.lineage);
     const started = Date.now();
     try {
-      log.info({ lineage: s.lineage, names: s.names, challenge: this.options.challenge, reason }, 'ordering certificate');
+      log.info(
+        { lineage: s.lineage, names: s.names, challenge: this.options.challenge, reason },
+        'ordering certificate',
+      );
       const pems = await this.runOrder(s.names);
       await writeLineage(this.options.certbotDir, s.lineage, pems);
       this.backoff.delete(s.lineage);
       const info = (await readLineage(this.options.certbotDir, s.lineage))!;
-      log.info({ lineage: s.lineage, names: info.names, issuer: info.issuer, notAfter: info.notAfter.toISOString(), ms: Date.now() - started }, 'certificate issued');
+      log.info(
+        {
+          lineage: s.lineage,
+          names: info.names,
+          issuer: info.issuer,
+          notAfter: info.notAfter.toISOString(),
+          ms: Date.now() - started,
+        },
+        'certificate issued',
+      );
       await this.deps.onIssued();
       return info;
     } catch (err) {
@@ -210,7 +240,18 @@ export class Acme {
       let wait = Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** (failures - 1));
       if (rateLimited) wait = Math.max(wait, RATE_LIMIT_WAIT_MS);
       this.backoff.set(s.lineage, { failures, nextAttempt: Date.now() + wait, lastError: message });
-      log.error({ lineage: s.lineage, names: s.names, challenge: this.options.challenge, attempt: failures, retryAt: new Date(Date.now() + wait).toISOString(), rateLimited, reason: message }, 'certificate order failed');
+      log.error(
+        {
+          lineage: s.lineage,
+          names: s.names,
+          challenge: this.options.challenge,
+          attempt: failures,
+          retryAt: new Date(Date.now() + wait).toISOString(),
+          rateLimited,
+          reason: message,
+        },
+        'certificate order failed',
+      );
       throw new Error(`certificate order for ${s.names.join(', ')} failed: ${message}`);
     } finally {
       await release();
@@ -219,7 +260,10 @@ export class Acme {
 
   private async runOrder(names: string[]): Promise<{ key: string; fullchain: string }> {
     const client = await this.acmeClient();
-    const key = this.options.keyType === 'rsa' ? await acme.crypto.createPrivateRsaKey(2048) : await acme.crypto.createPrivateEcdsaKey('P-256');
+    const key =
+      this.options.keyType === 'rsa'
+        ? await acme.crypto.createPrivateRsaKey(2048)
+        : await acme.crypto.createPrivateEcdsaKey('P-256');
     const [, csr] = await acme.crypto.createCsr({ commonName: names[0]!, altNames: names }, key);
     const { challenges } = this.deps;
     const fullchain = await client.auto({
@@ -248,7 +292,8 @@ export class Acme {
 
   /** The CA's reason, with what to check for the usual causes. */
   private explain(err: Error & { code?: string }): string {
-    if (/externalAccountBinding|external account/i.test(err.message)) return `${err.message} — this CA requires External Account Binding: set [acme] eab_kid and eab_hmac_key to the values your CA account shows`;
+    if (/externalAccountBinding|external account/i.test(err.message))
+      return `${err.message} — this CA requires External Account Binding: set [acme] eab_kid and eab_hmac_key to the values your CA account shows`;
     if (err.code) return `cannot reach the ACME server ${this.options.directoryUrl}: ${err.message} (${err.code})`;
     if (/connection refused|timeout|no such host|fetching|connect|no valid A records/i.test(err.message)) {
       const where = this.options.challenge === 'http-01' ? 'port 80 (http-01)' : 'port 443 (tls-alpn-01)';
@@ -272,9 +317,12 @@ export class Acme {
       } else accountKey = await readFile(file, 'utf8'); // another process made it first
     }
     this.client = new acme.Client({
-      directoryUrl: this.options.directoryUrl, accountKey,
+      directoryUrl: this.options.directoryUrl,
+      accountKey,
       ...(this.options.eab ? { externalAccountBinding: this.options.eab } : {}),
-      backoffAttempts: 12, backoffMin: 500, backoffMax: 10_000,
+      backoffAttempts: 12,
+      backoffMin: 500,
+      backoffMax: 10_000,
     });
     return this.client;
   }

@@ -23,29 +23,43 @@ export async function readLineage(certbotDir: string, lineage: string): Promise<
   try {
     const pem = await readFile(path.join(certbotDir, 'live', lineage, 'fullchain.pem'), 'utf8');
     const leaf = new X509Certificate(splitPem(pem)[0]!);
-    const names = (leaf.subjectAltName ?? '').split(/,\s*/).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4).toLowerCase());
-    return { lineage, names, notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo), issuer: leaf.issuer };
+    const names = (leaf.subjectAltName ?? '')
+      .split(/,\s*/)
+      .filter((s) => s.startsWith('DNS:'))
+      .map((s) => s.slice(4).toLowerCase());
+    return {
+      lineage,
+      names,
+      notBefore: new Date(leaf.validFrom),
+      notAfter: new Date(leaf.validTo),
+      issuer: leaf.issuer,
+    };
   } catch {
     return undefined;
   }
 }
 
 /** Writes version N+1 of the lineage and points live/ at it. `fullchain` is leaf first, then the chain. */
-export async function writeLineage(certbotDir: string, lineage: string, pems: { key: string; fullchain: string }): Promise<void> {
+export async function writeLineage(
+  certbotDir: string,
+  lineage: string,
+  pems: { key: string; fullchain: string },
+): Promise<void> {
   const certs = splitPem(pems.fullchain);
   if (certs.length === 0) throw new Error('the CA returned no certificate');
   const archive = path.join(certbotDir, 'archive', lineage);
   const live = path.join(certbotDir, 'live', lineage);
   await mkdir(archive, { recursive: true, mode: 0o700 });
   await mkdir(live, { recursive: true, mode: 0o755 });
-  const version = (await nextVersion(archive));
+  const version = await nextVersion(archive);
   const content: Record<(typeof FILES)[number], string> = {
     cert: certs[0]!,
     chain: certs.slice(1).join(''),
     fullchain: certs.join(''),
     privkey: pems.key.endsWith('\n') ? pems.key : `${pems.key}\n`,
   };
-  for (const f of FILES) await writeSynced(path.join(archive, `${f}${version}.pem`), content[f], f === 'privkey' ? 0o600 : 0o644);
+  for (const f of FILES)
+    await writeSynced(path.join(archive, `${f}${version}.pem`), content[f], f === 'privkey' ? 0o600 : 0o644);
   await fsyncDir(archive);
   // Key first: the registry refuses a pair whose key does not match, and keeps the old one meanwhile.
   for (const f of ['privkey', 'cert', 'chain', 'fullchain'] as const) {

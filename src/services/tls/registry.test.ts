@@ -14,21 +14,37 @@ import { createLogger } from '../../lib/log.js';
 import { startListeners, type Listeners } from '../../listeners/index.js';
 import { CertificateRegistry, selfSignedPems } from './registry.js';
 
-const LIMITS = { maxConnections: 100, maxConnectionsPerIp: 100, ipv6Prefix: 64, tlsHandshakeTimeoutMs: 5000, shutdownTimeoutMs: 1000 };
+const LIMITS = {
+  maxConnections: 100,
+  maxConnectionsPerIp: 100,
+  ipv6Prefix: 64,
+  tlsHandshakeTimeoutMs: 5000,
+  shutdownTimeoutMs: 1000,
+};
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
-  const log = createLogger({ level: 'debug', sink: { write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) } });
+  const log = createLogger({
+    level: 'debug',
+    sink: { write: (l) => lines.push(JSON.parse(l) as Record<string, unknown>) },
+  });
   return { lines, log };
 }
 
 /** Connects with TLS and returns the served certificate's names and fingerprint, and the socket. */
-function handshake(port: number, servername: string | undefined, extra: tls.ConnectionOptions = {}): Promise<{ names: string; fingerprint: string; socket: tls.TLSSocket }> {
+function handshake(
+  port: number,
+  servername: string | undefined,
+  extra: tls.ConnectionOptions = {},
+): Promise<{ names: string; fingerprint: string; socket: tls.TLSSocket }> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...(servername ? { servername } : {}), ...extra }, () => {
-      const cert = socket.getPeerX509Certificate()!;
-      resolve({ names: cert.subjectAltName ?? '', fingerprint: cert.fingerprint256, socket });
-    });
+    const socket = tls.connect(
+      { host: '127.0.0.1', port, rejectUnauthorized: false, ...(servername ? { servername } : {}), ...extra },
+      () => {
+        const cert = socket.getPeerX509Certificate()!;
+        resolve({ names: cert.subjectAltName ?? '', fingerprint: cert.fingerprint256, socket });
+      },
+    );
     socket.once('error', reject);
   });
 }
@@ -53,18 +69,27 @@ describe('certificate registry and SNI', () => {
     await writeCertbotCert(certbotDir, 'a.example', ['mail.a.example', 'a.example']);
     await writeCertbotCert(certbotDir, 'b.example', ['mail.b.example']);
     await writeCertbotCert(certbotDir, 'mail.host.example', ['mail.host.example']);
-    await writeCertbotCert(certbotDir, 'soon.example', ['soon.example'], { notAfter: new Date(Date.now() + 3 * 86_400_000) });
+    await writeCertbotCert(certbotDir, 'soon.example', ['soon.example'], {
+      notAfter: new Date(Date.now() + 3 * 86_400_000),
+    });
     const wild = await selfSignedPems(['*.wild.example']);
     mkdirSync(extraDir, { recursive: true });
     writeFileSync(path.join(extraDir, 'wild.key'), wild.key);
     writeFileSync(path.join(extraDir, 'wild.pem'), wild.cert);
     registry = new CertificateRegistry({
-      hostname: 'mail.host.example', dataDir: path.join(root, 'data'), certbotDir,
+      hostname: 'mail.host.example',
+      dataDir: path.join(root, 'data'),
+      certbotDir,
       certificates: [{ key: path.join(extraDir, 'wild.key'), chain: path.join(extraDir, 'wild.pem') }],
-      reloadIntervalMs: 100, expiryWarningMs: 14 * 86_400_000, log,
+      reloadIntervalMs: 100,
+      expiryWarningMs: 14 * 86_400_000,
+      log,
     });
     await registry.start();
-    listeners = await startListeners([{ name: 'test', host: '127.0.0.1', port: 0, isImplicitTls: true, factory: echoSession }], { tls: registry, limits: LIMITS, log });
+    listeners = await startListeners(
+      [{ name: 'test', host: '127.0.0.1', port: 0, isImplicitTls: true, factory: echoSession }],
+      { tls: registry, limits: LIMITS, log },
+    );
     port = listeners.bound[0]!.port;
   });
   after(async () => {
@@ -73,7 +98,11 @@ describe('certificate registry and SNI', () => {
   });
 
   it('serves each hosted domain its own certificate by SNI', async () => {
-    for (const [sni, expect] of [['mail.a.example', 'DNS:mail.a.example, DNS:a.example'], ['A.Example', 'DNS:mail.a.example, DNS:a.example'], ['mail.b.example', 'DNS:mail.b.example']]) {
+    for (const [sni, expect] of [
+      ['mail.a.example', 'DNS:mail.a.example, DNS:a.example'],
+      ['A.Example', 'DNS:mail.a.example, DNS:a.example'],
+      ['mail.b.example', 'DNS:mail.b.example'],
+    ]) {
       const { names, socket } = await handshake(port, sni);
       assert.equal(names, expect, sni);
       socket.destroy();
@@ -100,11 +129,17 @@ describe('certificate registry and SNI', () => {
 
   it('agrees with openssl s_client -servername', { skip: peer('openssl', 'openssl') }, async () => {
     const sClient = async (...args: string[]) => {
-      const child = promisify(execFile)('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], { timeout: 10_000 });
+      const child = promisify(execFile)('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, ...args], {
+        timeout: 10_000,
+      });
       child.child.stdin!.end();
       return (await child).stdout;
     };
-    for (const [sni, cn] of [['mail.b.example', 'mail.b.example'], ['x.wild.example', '*.wild.example'], ['nobody.example', 'mail.host.example']]) {
+    for (const [sni, cn] of [
+      ['mail.b.example', 'mail.b.example'],
+      ['x.wild.example', '*.wild.example'],
+      ['nobody.example', 'mail.host.example'],
+    ]) {
       const out = await sClient('-servername', sni!);
       assert.match(out, new RegExp(`subject=CN ?= ?${cn!.replace(/[.*]/g, '\\$&')}`), `${sni}: ${out.slice(0, 400)}`);
     }
@@ -165,15 +200,28 @@ describe('self-signed fallback', () => {
     const root = tempDir();
     const { lines, log } = capture();
     const registry = new CertificateRegistry({
-      hostname: 'mail.lonely.example', dataDir: root, certbotDir: path.join(root, 'none'), certificates: [],
-      reloadIntervalMs: 0, expiryWarningMs: 0, log,
+      hostname: 'mail.lonely.example',
+      dataDir: root,
+      certbotDir: path.join(root, 'none'),
+      certificates: [],
+      reloadIntervalMs: 0,
+      expiryWarningMs: 0,
+      log,
     });
     await registry.start();
-    assert.deepEqual(registry.list().map((c) => [c.names, c.source]), [[['mail.lonely.example'], 'self-signed']]);
+    assert.deepEqual(
+      registry.list().map((c) => [c.names, c.source]),
+      [[['mail.lonely.example'], 'self-signed']],
+    );
     assert.ok(lines.some((l) => l.level === 'warn' && String(l.msg).includes('self-signed')));
     const again = new CertificateRegistry({
-      hostname: 'mail.lonely.example', dataDir: root, certbotDir: path.join(root, 'none'), certificates: [],
-      reloadIntervalMs: 0, expiryWarningMs: 0, log,
+      hostname: 'mail.lonely.example',
+      dataDir: root,
+      certbotDir: path.join(root, 'none'),
+      certificates: [],
+      reloadIntervalMs: 0,
+      expiryWarningMs: 0,
+      log,
     });
     await again.start();
     assert.equal(again.list()[0]!.fingerprint256, registry.list()[0]!.fingerprint256, 'reused across restarts');

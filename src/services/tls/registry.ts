@@ -95,7 +95,7 @@ export class CertificateRegistry {
   };
 
   /** The certificate a handshake for `servername` gets, or undefined if only the fallback would match. */
-  lookup(servername?: string): CertificateInfo & { context: SecureContext } | undefined {
+  lookup(servername?: string): (CertificateInfo & { context: SecureContext }) | undefined {
     if (!servername) return undefined;
     const name = normalizeName(servername);
     return this.byName.get(name) ?? this.wildcardFor(name);
@@ -103,7 +103,9 @@ export class CertificateRegistry {
 
   /** Every loaded certificate, for `postern cert list` and the doctor. */
   list(): CertificateInfo[] {
-    return [...this.loaded.values()].map(({ context: _c, stamp: _s, ...info }) => info).sort((a, b) => a.names[0]!.localeCompare(b.names[0]!));
+    return [...this.loaded.values()]
+      .map(({ context: _c, stamp: _s, ...info }) => info)
+      .sort((a, b) => a.names[0]!.localeCompare(b.names[0]!));
   }
 
   private fallback(): Loaded {
@@ -135,13 +137,19 @@ export class CertificateRegistry {
         }
         const cert = await loadCertificate(spec, stamp);
         next.set(spec.chainFile, cert);
-        this.options.log.info({ names: cert.names, source: cert.source, notAfter: cert.notAfter.toISOString(), chain: cert.chainFile }, previous ? 'certificate reloaded' : 'certificate loaded');
+        this.options.log.info(
+          { names: cert.names, source: cert.source, notAfter: cert.notAfter.toISOString(), chain: cert.chainFile },
+          previous ? 'certificate reloaded' : 'certificate loaded',
+        );
         this.warnIfExpiring(cert);
       } catch (err) {
         const reason = (err as Error).message;
         if (previous) {
           next.set(spec.chainFile, previous);
-          this.options.log.error({ chain: spec.chainFile, key: spec.keyFile, reason }, 'certificate not reloaded; keeping the one in service');
+          this.options.log.error(
+            { chain: spec.chainFile, key: spec.keyFile, reason },
+            'certificate not reloaded; keeping the one in service',
+          );
         } else {
           this.options.log.error({ chain: spec.chainFile, key: spec.keyFile, reason }, 'certificate not loaded');
         }
@@ -153,7 +161,11 @@ export class CertificateRegistry {
       for (const name of cert.names) {
         const other = byName.get(name);
         // Two certificates for one name: serve the one that stays valid longer.
-        if (!other || (other.source === 'self-signed' && cert.source !== 'self-signed') || (other.source === cert.source && cert.notAfter > other.notAfter)) {
+        if (
+          !other ||
+          (other.source === 'self-signed' && cert.source !== 'self-signed') ||
+          (other.source === cert.source && cert.notAfter > other.notAfter)
+        ) {
           byName.set(name, cert);
         }
       }
@@ -163,9 +175,13 @@ export class CertificateRegistry {
 
   private warnIfExpiring(cert: Loaded): void {
     const left = cert.notAfter.getTime() - Date.now();
-    if (left < 0) this.options.log.error({ names: cert.names, notAfter: cert.notAfter.toISOString() }, 'certificate has expired');
+    if (left < 0)
+      this.options.log.error({ names: cert.names, notAfter: cert.notAfter.toISOString() }, 'certificate has expired');
     else if (left < this.options.expiryWarningMs) {
-      this.options.log.warn({ names: cert.names, notAfter: cert.notAfter.toISOString(), daysLeft: Math.floor(left / 86_400_000) }, 'certificate expires soon');
+      this.options.log.warn(
+        { names: cert.names, notAfter: cert.notAfter.toISOString(), daysLeft: Math.floor(left / 86_400_000) },
+        'certificate expires soon',
+      );
     }
   }
 
@@ -175,13 +191,20 @@ export class CertificateRegistry {
     const live = path.join(this.options.certbotDir, 'live');
     let entries: string[] = [];
     try {
-      entries = (await readdir(live, { withFileTypes: true })).filter((e) => e.isDirectory() || e.isSymbolicLink()).map((e) => e.name).sort();
+      entries = (await readdir(live, { withFileTypes: true }))
+        .filter((e) => e.isDirectory() || e.isSymbolicLink())
+        .map((e) => e.name)
+        .sort();
     } catch {
       // No certbot directory: nothing to load from it.
     }
     for (const name of entries) {
       const dir = path.join(live, name);
-      specs.push({ source: 'certbot', keyFile: path.join(dir, 'privkey.pem'), chainFile: path.join(dir, 'fullchain.pem') });
+      specs.push({
+        source: 'certbot',
+        keyFile: path.join(dir, 'privkey.pem'),
+        chainFile: path.join(dir, 'fullchain.pem'),
+      });
     }
     for (const c of this.options.certificates) {
       specs.push({ source: 'config', keyFile: c.key, chainFile: c.chain, names: c.names });
@@ -210,7 +233,10 @@ export class CertificateRegistry {
 }
 
 /** A self-signed P-256 certificate for `names`, valid for one year. */
-export async function selfSignedPems(names: string[], options: { notAfter?: Date; notBefore?: Date } = {}): Promise<{ key: string; cert: string }> {
+export async function selfSignedPems(
+  names: string[],
+  options: { notAfter?: Date; notBefore?: Date } = {},
+): Promise<{ key: string; cert: string }> {
   const r = await generate([{ name: 'commonName', value: names[0]! }], {
     keyType: 'ec',
     curve: 'P-256',
@@ -233,20 +259,33 @@ async function loadCertificate(spec: CertificateSpec, stamp: string): Promise<Lo
   if (!first) throw new Error(`${spec.chainFile} holds no PEM certificate`);
   const leaf = new X509Certificate(first[0]);
   const key = createPrivateKey(keyPem);
-  if (!leaf.checkPrivateKey(key)) throw new Error(`the key in ${spec.keyFile} does not match the certificate in ${spec.chainFile}`);
+  if (!leaf.checkPrivateKey(key))
+    throw new Error(`the key in ${spec.keyFile} does not match the certificate in ${spec.chainFile}`);
   const names = (spec.names?.length ? [...spec.names] : certificateNames(leaf)).map(normalizeName);
   if (names.length === 0) throw new Error(`${spec.chainFile} names no DNS name; list names = [...] for it`);
   const context = createSecureContext({ key: keyPem, cert: chainPem, minVersion: MIN_TLS_VERSION });
   return {
-    names, source: spec.source, keyFile: spec.keyFile, chainFile: spec.chainFile, subject: leaf.subject, issuer: leaf.issuer,
-    notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo), fingerprint256: leaf.fingerprint256, context, stamp,
+    names,
+    source: spec.source,
+    keyFile: spec.keyFile,
+    chainFile: spec.chainFile,
+    subject: leaf.subject,
+    issuer: leaf.issuer,
+    notBefore: new Date(leaf.validFrom),
+    notAfter: new Date(leaf.validTo),
+    fingerprint256: leaf.fingerprint256,
+    context,
+    stamp,
   };
 }
 
 function certificateNames(cert: X509Certificate): string[] {
   const san = cert.subjectAltName;
   if (san) {
-    const names = san.split(/,\s*/).filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4));
+    const names = san
+      .split(/,\s*/)
+      .filter((s) => s.startsWith('DNS:'))
+      .map((s) => s.slice(4));
     if (names.length) return names;
   }
   const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject);
@@ -259,10 +298,12 @@ function normalizeName(name: string): string {
 
 /** Changes when either file changes, including a certbot renewal that repoints the live/ symlinks. */
 async function fileStamp(spec: CertificateSpec): Promise<string> {
-  const parts = await Promise.all([spec.keyFile, spec.chainFile].map(async (f) => {
-    const s = await stat(f);
-    return `${s.ino}:${s.size}:${s.mtimeMs}`;
-  }));
+  const parts = await Promise.all(
+    [spec.keyFile, spec.chainFile].map(async (f) => {
+      const s = await stat(f);
+      return `${s.ino}:${s.size}:${s.mtimeMs}`;
+    }),
+  );
   return createHash('sha256').update(parts.join('|')).digest('hex');
 }
 

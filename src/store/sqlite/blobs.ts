@@ -55,7 +55,10 @@ export class FileBlobStore implements BlobStore {
     return path.join(this.root, hash.slice(0, 2), hash);
   }
 
-  async withContent<T>(content: Buffer, use: (blob: { hash: string; size: number; isNew: boolean }) => Promise<T>): Promise<T> {
+  async withContent<T>(
+    content: Buffer,
+    use: (blob: { hash: string; size: number; isNew: boolean }) => Promise<T>,
+  ): Promise<T> {
     const hash = createHash('sha256').update(content).digest('hex');
     this.pins.set(hash, (this.pins.get(hash) ?? 0) + 1);
     try {
@@ -151,7 +154,8 @@ export class FileBlobStore implements BlobStore {
     try {
       return await this.reader.read(this.pathOf(hash));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new MailError('NOT_FOUND', `blob ${hash} is missing`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new MailError('NOT_FOUND', `blob ${hash} is missing`, { cause: err });
       throw err;
     }
   }

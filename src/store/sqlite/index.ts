@@ -13,9 +13,37 @@ import { MailError } from '../../lib/errors.js';
 import { Mutex } from '../../lib/mutex.js';
 import { applyFlags, checkFlags, normalizeFlags } from '../../mail/flags.js';
 import type {
-  AccountRecord, AccountRepo, AliasRecord, AliasRepo, ChangeEvent, ChangeFeed, DkimKeyRecord, DkimKeyRepo, DkimStatus, SieveScriptRecord, SieveScriptRepo, DomainRecord, DomainRepo,
-  FlagChange, FullTextRepo, MailboxRecord, MailboxRepo, MessageColumnsOmitted, MessageRecord, MessageRepo, MessageSummary, NewMessage, NewQueueEntry,
-  QueueEntry, QueueOutcome, QueueRecipient, QueueRepo, SearchDocument, SpecialUse, Store, Tx,
+  AccountRecord,
+  AccountRepo,
+  AliasRecord,
+  AliasRepo,
+  ChangeEvent,
+  ChangeFeed,
+  DkimKeyRecord,
+  DkimKeyRepo,
+  DkimStatus,
+  SieveScriptRecord,
+  SieveScriptRepo,
+  DomainRecord,
+  DomainRepo,
+  FlagChange,
+  FullTextRepo,
+  MailboxRecord,
+  MailboxRepo,
+  MessageColumnsOmitted,
+  MessageRecord,
+  MessageRepo,
+  MessageSummary,
+  NewMessage,
+  NewQueueEntry,
+  QueueEntry,
+  QueueOutcome,
+  QueueRecipient,
+  QueueRepo,
+  SearchDocument,
+  SpecialUse,
+  Store,
+  Tx,
 } from '../index.js';
 import { FileBlobStore } from './blobs.js';
 import { MIGRATIONS } from './migrations.js';
@@ -61,13 +89,19 @@ function cacheStatements(db: Db): void {
 }
 
 function migrate(db: Db): void {
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+  );
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
   for (const m of MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
       db.exec(m.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(
+        m.version,
+        m.name,
+        Date.now(),
+      );
     }).immediate();
   }
 }
@@ -231,7 +265,9 @@ class SqliteStore implements Store {
     await (await this.walHandle!).datasync();
   }
 
-  async collectGarbage(options: { batch?: number; sweepDirs?: number; releasedForMs?: number } = {}): Promise<{ blobs: number; bytes: number; orphans: number }> {
+  async collectGarbage(
+    options: { batch?: number; sweepDirs?: number; releasedForMs?: number } = {},
+  ): Promise<{ blobs: number; bytes: number; orphans: number }> {
     const batch = options.batch ?? 1000;
     const releasedBefore = Date.now() - (options.releasedForMs ?? 0);
     let blobs = 0;
@@ -242,7 +278,11 @@ class SqliteStore implements Store {
       let claimed: ReturnType<FileBlobStore['claim']> | undefined;
       let rows: Array<{ rowid: number; hash: string; size: number }>;
       try {
-        rows = this.db.prepare('SELECT rowid, hash, size FROM blobs WHERE refs <= 0 AND (released_at IS NULL OR released_at <= ?) LIMIT ?').all(releasedBefore, batch) as typeof rows;
+        rows = this.db
+          .prepare(
+            'SELECT rowid, hash, size FROM blobs WHERE refs <= 0 AND (released_at IS NULL OR released_at <= ?) LIMIT ?',
+          )
+          .all(releasedBefore, batch) as typeof rows;
         claimed = this.blobs.claim(rows.map((r) => r.hash));
         const chosen = new Set(claimed.hashes);
         const dropFts = this.db.prepare('DELETE FROM blob_fts WHERE rowid = ?');
@@ -313,27 +353,51 @@ class SqliteStore implements Store {
 }
 
 function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return (
+    (err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }
 
-interface DomainRow { id: number; name: string; alias_of_name: string | null; created_at: number }
-const DOMAIN_SELECT = 'SELECT d.id, d.name, t.name AS alias_of_name, d.created_at FROM domains d LEFT JOIN domains t ON t.id = d.alias_of';
-const toDomain = (r: DomainRow): DomainRecord => ({ id: r.id, name: r.name, aliasOf: r.alias_of_name, createdAt: new Date(r.created_at) });
+interface DomainRow {
+  id: number;
+  name: string;
+  alias_of_name: string | null;
+  created_at: number;
+}
+const DOMAIN_SELECT =
+  'SELECT d.id, d.name, t.name AS alias_of_name, d.created_at FROM domains d LEFT JOIN domains t ON t.id = d.alias_of';
+const toDomain = (r: DomainRow): DomainRecord => ({
+  id: r.id,
+  name: r.name,
+  aliasOf: r.alias_of_name,
+  createdAt: new Date(r.created_at),
+});
 
 class Domains implements DomainRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   add(name: string, options: { aliasOf?: string } = {}): Promise<DomainRecord> {
     return this.exec(() => {
       let aliasOf: number | null = null;
       if (options.aliasOf !== undefined) {
-        const target = this.db.prepare('SELECT id, alias_of FROM domains WHERE name = ?').get(options.aliasOf) as { id: number; alias_of: number | null } | undefined;
+        const target = this.db.prepare('SELECT id, alias_of FROM domains WHERE name = ?').get(options.aliasOf) as
+          { id: number; alias_of: number | null } | undefined;
         if (!target) throw new MailError('DOMAIN_NOT_FOUND', `domain ${options.aliasOf} is not hosted`);
-        if (target.alias_of !== null) throw new MailError('INVALID_INPUT', `${options.aliasOf} is itself a domain alias; point to the domain it aliases`);
+        if (target.alias_of !== null)
+          throw new MailError(
+            'INVALID_INPUT',
+            `${options.aliasOf} is itself a domain alias; point to the domain it aliases`,
+          );
         aliasOf = target.id;
       }
       try {
-        this.db.prepare('INSERT INTO domains (name, alias_of, created_at) VALUES (?, ?, ?)').run(name, aliasOf, Date.now());
+        this.db
+          .prepare('INSERT INTO domains (name, alias_of, created_at) VALUES (?, ?, ?)')
+          .run(name, aliasOf, Date.now());
       } catch (err) {
         if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `domain ${name} already exists`);
         throw err;
@@ -359,36 +423,68 @@ class Domains implements DomainRepo {
 
   accountCount(name: string): Promise<number> {
     return this.exec(
-      () => this.db.prepare('SELECT COUNT(*) FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ?').pluck().get(name) as number,
+      () =>
+        this.db
+          .prepare('SELECT COUNT(*) FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ?')
+          .pluck()
+          .get(name) as number,
     );
   }
 }
 
 interface AccountRow {
-  id: number; address: string; local: string; domain: string; password_hash: string;
-  quota_bytes: number; used_bytes: number; enabled: number; created_at: number;
+  id: number;
+  address: string;
+  local: string;
+  domain: string;
+  password_hash: string;
+  quota_bytes: number;
+  used_bytes: number;
+  enabled: number;
+  created_at: number;
 }
 const ACCOUNT_SELECT =
   'SELECT a.id, a.address, a.local, d.name AS domain, a.password_hash, a.quota_bytes, a.used_bytes, a.enabled, a.created_at FROM accounts a JOIN domains d ON d.id = a.domain_id';
 const toAccount = (r: AccountRow): AccountRecord => ({
-  id: r.id, address: r.address, local: r.local, domain: r.domain, passwordHash: r.password_hash,
-  quotaBytes: r.quota_bytes, usedBytes: r.used_bytes, isEnabled: r.enabled === 1, createdAt: new Date(r.created_at),
+  id: r.id,
+  address: r.address,
+  local: r.local,
+  domain: r.domain,
+  passwordHash: r.password_hash,
+  quotaBytes: r.quota_bytes,
+  usedBytes: r.used_bytes,
+  isEnabled: r.enabled === 1,
+  createdAt: new Date(r.created_at),
 });
 
 class Accounts implements AccountRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   add(account: { address: string; passwordHash: string; quotaBytes: number }): Promise<AccountRecord> {
     return this.exec(() => {
       const at = account.address.lastIndexOf('@');
       const local = account.address.slice(0, at);
       const domainName = account.address.slice(at + 1);
-      const domain = this.db.prepare('SELECT id, alias_of FROM domains WHERE name = ?').get(domainName) as { id: number; alias_of: number | null } | undefined;
-      if (!domain) throw new MailError('DOMAIN_NOT_FOUND', `domain ${domainName} is not hosted; add it first with "postern domain add ${domainName}"`);
-      if (domain.alias_of !== null) throw new MailError('INVALID_INPUT', `${domainName} is a domain alias; create the account in the domain it aliases`);
+      const domain = this.db.prepare('SELECT id, alias_of FROM domains WHERE name = ?').get(domainName) as
+        { id: number; alias_of: number | null } | undefined;
+      if (!domain)
+        throw new MailError(
+          'DOMAIN_NOT_FOUND',
+          `domain ${domainName} is not hosted; add it first with "postern domain add ${domainName}"`,
+        );
+      if (domain.alias_of !== null)
+        throw new MailError(
+          'INVALID_INPUT',
+          `${domainName} is a domain alias; create the account in the domain it aliases`,
+        );
       try {
         this.db
-          .prepare('INSERT INTO accounts (domain_id, local, address, password_hash, quota_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+          .prepare(
+            'INSERT INTO accounts (domain_id, local, address, password_hash, quota_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+          )
           .run(domain.id, local, account.address, account.passwordHash, account.quotaBytes, Date.now());
       } catch (err) {
         if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `account ${account.address} already exists`);
@@ -414,9 +510,10 @@ class Accounts implements AccountRepo {
 
   list(domain?: string): Promise<AccountRecord[]> {
     return this.exec(() => {
-      const rows = domain === undefined
-        ? this.db.prepare(`${ACCOUNT_SELECT} ORDER BY d.name, a.local`).all()
-        : this.db.prepare(`${ACCOUNT_SELECT} WHERE d.name = ? ORDER BY a.local`).all(domain);
+      const rows =
+        domain === undefined
+          ? this.db.prepare(`${ACCOUNT_SELECT} ORDER BY d.name, a.local`).all()
+          : this.db.prepare(`${ACCOUNT_SELECT} WHERE d.name = ? ORDER BY a.local`).all(domain);
       return (rows as AccountRow[]).map(toAccount);
     });
   }
@@ -426,26 +523,45 @@ class Accounts implements AccountRepo {
   }
 
   setPassword(address: string, passwordHash: string): Promise<boolean> {
-    return this.exec(() => this.db.prepare('UPDATE accounts SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes > 0);
+    return this.exec(
+      () =>
+        this.db.prepare('UPDATE accounts SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes >
+        0,
+    );
   }
 
   setQuota(address: string, quotaBytes: number): Promise<boolean> {
-    return this.exec(() => this.db.prepare('UPDATE accounts SET quota_bytes = ? WHERE address = ?').run(quotaBytes, address).changes > 0);
+    return this.exec(
+      () =>
+        this.db.prepare('UPDATE accounts SET quota_bytes = ? WHERE address = ?').run(quotaBytes, address).changes > 0,
+    );
   }
 
   setEnabled(address: string, isEnabled: boolean): Promise<boolean> {
-    return this.exec(() => this.db.prepare('UPDATE accounts SET enabled = ? WHERE address = ?').run(isEnabled ? 1 : 0, address).changes > 0);
+    return this.exec(
+      () =>
+        this.db.prepare('UPDATE accounts SET enabled = ? WHERE address = ?').run(isEnabled ? 1 : 0, address).changes >
+        0,
+    );
   }
 }
 
 class Aliases implements AliasRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   add(source: string, destinations: string[]): Promise<AliasRecord> {
     return this.exec(() => {
       const domainName = source.slice(source.lastIndexOf('@') + 1);
-      const domainId = this.db.prepare('SELECT id FROM domains WHERE name = ?').pluck().get(domainName) as number | undefined;
-      if (domainId === undefined) throw new MailError('DOMAIN_NOT_FOUND', `domain ${domainName} is not hosted; add it first with "postern domain add ${domainName}"`);
+      const domainId = this.db.prepare('SELECT id FROM domains WHERE name = ?').pluck().get(domainName) as
+        number | undefined;
+      if (domainId === undefined)
+        throw new MailError(
+          'DOMAIN_NOT_FOUND',
+          `domain ${domainName} is not hosted; add it first with "postern domain add ${domainName}"`,
+        );
       const insert = this.db.prepare('INSERT OR IGNORE INTO aliases (domain_id, source, destination) VALUES (?, ?, ?)');
       for (const d of destinations) insert.run(domainId, source, d);
       return this.read(source)!;
@@ -453,7 +569,10 @@ class Aliases implements AliasRepo {
   }
 
   private read(source: string): AliasRecord | undefined {
-    const dests = this.db.prepare('SELECT destination FROM aliases WHERE source = ? ORDER BY id').pluck().all(source) as string[];
+    const dests = this.db
+      .prepare('SELECT destination FROM aliases WHERE source = ? ORDER BY id')
+      .pluck()
+      .all(source) as string[];
     return dests.length ? { source, destinations: dests } : undefined;
   }
 
@@ -463,9 +582,15 @@ class Aliases implements AliasRepo {
 
   list(domain?: string): Promise<AliasRecord[]> {
     return this.exec(() => {
-      const rows = (domain === undefined
-        ? this.db.prepare('SELECT source, destination FROM aliases ORDER BY source, id').all()
-        : this.db.prepare('SELECT a.source, a.destination FROM aliases a JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.source, a.id').all(domain)) as { source: string; destination: string }[];
+      const rows = (
+        domain === undefined
+          ? this.db.prepare('SELECT source, destination FROM aliases ORDER BY source, id').all()
+          : this.db
+              .prepare(
+                'SELECT a.source, a.destination FROM aliases a JOIN domains d ON d.id = a.domain_id WHERE d.name = ? ORDER BY a.source, a.id',
+              )
+              .all(domain)
+      ) as { source: string; destination: string }[];
       const out = new Map<string, AliasRecord>();
       for (const r of rows) {
         const rec = out.get(r.source) ?? { source: r.source, destinations: [] };
@@ -478,7 +603,8 @@ class Aliases implements AliasRepo {
 
   remove(source: string, destinations?: string[]): Promise<boolean> {
     return this.exec(() => {
-      if (!destinations || destinations.length === 0) return this.db.prepare('DELETE FROM aliases WHERE source = ?').run(source).changes > 0;
+      if (!destinations || destinations.length === 0)
+        return this.db.prepare('DELETE FROM aliases WHERE source = ?').run(source).changes > 0;
       const del = this.db.prepare('DELETE FROM aliases WHERE source = ? AND destination = ?');
       let changed = 0;
       for (const d of destinations) changed += del.run(source, d).changes;
@@ -488,34 +614,62 @@ class Aliases implements AliasRepo {
 }
 
 interface MailboxRow {
-  id: number; account_id: number; name: string; special_use: string | null; subscribed: number; /* computed from subscriptions */
-  uid_validity: number; uid_next: number; highest_modseq: number; message_count: number; first_recent_uid: number;
+  id: number;
+  account_id: number;
+  name: string;
+  special_use: string | null;
+  subscribed: number; /* computed from subscriptions */
+  uid_validity: number;
+  uid_next: number;
+  highest_modseq: number;
+  message_count: number;
+  first_recent_uid: number;
 }
 const toMailbox = (r: MailboxRow): MailboxRecord => ({
-  id: r.id, accountId: r.account_id, name: r.name, specialUse: r.special_use as SpecialUse | null, isSubscribed: r.subscribed === 1,
-  uidValidity: r.uid_validity, uidNext: r.uid_next, highestModseq: r.highest_modseq, messageCount: r.message_count,
+  id: r.id,
+  accountId: r.account_id,
+  name: r.name,
+  specialUse: r.special_use as SpecialUse | null,
+  isSubscribed: r.subscribed === 1,
+  uidValidity: r.uid_validity,
+  uidNext: r.uid_next,
+  highestModseq: r.highest_modseq,
+  messageCount: r.message_count,
   firstRecentUid: r.first_recent_uid,
 });
 
 /** Mailbox rows with whether their name is subscribed. */
-const MAILBOX_SELECT = 'SELECT m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m';
+const MAILBOX_SELECT =
+  'SELECT m.*, EXISTS (SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name) AS subscribed FROM mailboxes m';
 
 class Mailboxes implements MailboxRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
-  create(accountId: number, name: string, options: { specialUse?: SpecialUse; isSubscribed?: boolean } = {}): Promise<MailboxRecord> {
+  create(
+    accountId: number,
+    name: string,
+    options: { specialUse?: SpecialUse; isSubscribed?: boolean } = {},
+  ): Promise<MailboxRecord> {
     return this.exec(() => {
       // RFC 9051 §2.3.1.1: UIDVALIDITY must change when a name is reused; seconds, kept increasing.
       const uidValidity = this.db
-        .prepare('UPDATE accounts SET last_uid_validity = MAX(last_uid_validity + 1, ?) WHERE id = ? RETURNING last_uid_validity')
+        .prepare(
+          'UPDATE accounts SET last_uid_validity = MAX(last_uid_validity + 1, ?) WHERE id = ? RETURNING last_uid_validity',
+        )
         .pluck()
         .get(Math.floor(Date.now() / 1000), accountId) as number | undefined;
       if (uidValidity === undefined) throw new MailError('ACCOUNT_NOT_FOUND', `account ${accountId} does not exist`);
       try {
         const info = this.db
-          .prepare('INSERT INTO mailboxes (account_id, name, special_use, uid_validity, created_at) VALUES (?, ?, ?, ?, ?)')
+          .prepare(
+            'INSERT INTO mailboxes (account_id, name, special_use, uid_validity, created_at) VALUES (?, ?, ?, ?, ?)',
+          )
           .run(accountId, name, options.specialUse ?? null, uidValidity, Date.now());
-        if (options.isSubscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
+        if (options.isSubscribed)
+          this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
         return toMailbox(this.db.prepare(`${MAILBOX_SELECT} WHERE m.id = ?`).get(info.lastInsertRowid) as MailboxRow);
       } catch (err) {
         if (isUniqueViolation(err)) throw new MailError('MAILBOX_EXISTS', `mailbox ${name} already exists`);
@@ -526,7 +680,8 @@ class Mailboxes implements MailboxRepo {
 
   get(accountId: number, name: string): Promise<MailboxRecord | undefined> {
     return this.exec(() => {
-      const row = this.db.prepare(`${MAILBOX_SELECT} WHERE m.account_id = ? AND m.name = ?`).get(accountId, name) as MailboxRow | undefined;
+      const row = this.db.prepare(`${MAILBOX_SELECT} WHERE m.account_id = ? AND m.name = ?`).get(accountId, name) as
+        MailboxRow | undefined;
       return row && toMailbox(row);
     });
   }
@@ -539,18 +694,28 @@ class Mailboxes implements MailboxRepo {
   }
 
   list(accountId: number): Promise<MailboxRecord[]> {
-    return this.exec(() => (this.db.prepare(`${MAILBOX_SELECT} WHERE m.account_id = ? ORDER BY m.name`).all(accountId) as MailboxRow[]).map(toMailbox));
+    return this.exec(() =>
+      (this.db.prepare(`${MAILBOX_SELECT} WHERE m.account_id = ? ORDER BY m.name`).all(accountId) as MailboxRow[]).map(
+        toMailbox,
+      ),
+    );
   }
 
   rename(id: number, newName: string): Promise<void> {
     return this.exec(() => {
       try {
-        const old = this.db.prepare('SELECT account_id, name FROM mailboxes WHERE id = ?').get(id) as { account_id: number; name: string } | undefined;
+        const old = this.db.prepare('SELECT account_id, name FROM mailboxes WHERE id = ?').get(id) as
+          { account_id: number; name: string } | undefined;
         if (!old) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
         this.db.prepare('UPDATE mailboxes SET name = ? WHERE id = ?').run(newName, id);
         // The subscription follows the mailbox to its new name.
-        if (this.db.prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(old.account_id, old.name).changes > 0) {
-          this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(old.account_id, newName);
+        if (
+          this.db.prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(old.account_id, old.name)
+            .changes > 0
+        ) {
+          this.db
+            .prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)')
+            .run(old.account_id, newName);
         }
       } catch (err) {
         if (isUniqueViolation(err)) throw new MailError('MAILBOX_EXISTS', `mailbox ${newName} already exists`);
@@ -561,9 +726,11 @@ class Mailboxes implements MailboxRepo {
 
   claimRecent(id: number, throughUid: number): Promise<number> {
     return this.exec(() => {
-      const before = this.db.prepare('SELECT first_recent_uid FROM mailboxes WHERE id = ?').pluck().get(id) as number | undefined;
+      const before = this.db.prepare('SELECT first_recent_uid FROM mailboxes WHERE id = ?').pluck().get(id) as
+        number | undefined;
       if (before === undefined) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
-      if (throughUid >= before) this.db.prepare('UPDATE mailboxes SET first_recent_uid = ? WHERE id = ?').run(throughUid + 1, id);
+      if (throughUid >= before)
+        this.db.prepare('UPDATE mailboxes SET first_recent_uid = ? WHERE id = ?').run(throughUid + 1, id);
       return before;
     });
   }
@@ -573,25 +740,33 @@ class Mailboxes implements MailboxRepo {
       // Messages first, while the mailbox row still tells the usage trigger whose quota to credit.
       this.db.transaction(() => {
         this.db.prepare('DELETE FROM messages WHERE mailbox_id = ?').run(id);
-        if (this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(id).changes === 0) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
+        if (this.db.prepare('DELETE FROM mailboxes WHERE id = ?').run(id).changes === 0)
+          throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${id} does not exist`);
       })();
     });
   }
 
   setSubscription(accountId: number, name: string, isSubscribed: boolean): Promise<void> {
     return this.exec(() => {
-      if (isSubscribed) this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
+      if (isSubscribed)
+        this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
       else this.db.prepare('DELETE FROM subscriptions WHERE account_id = ? AND name = ?').run(accountId, name);
     });
   }
 
   subscriptions(accountId: number): Promise<string[]> {
-    return this.exec(() => this.db.prepare('SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name').pluck().all(accountId) as string[]);
+    return this.exec(
+      () =>
+        this.db
+          .prepare('SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name')
+          .pluck()
+          .all(accountId) as string[],
+    );
   }
-
 }
 
-const MESSAGE_COLUMNS = 'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire';
+const MESSAGE_COLUMNS =
+  'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire';
 /** A column the caller asked to leave out: reading it is a programming error. */
 const NOT_READ = Symbol('not read');
 
@@ -599,19 +774,42 @@ const NOT_READ = Symbol('not read');
 function messageColumns(omit: MessageColumnsOmitted | undefined): string {
   if (!omit) return MESSAGE_COLUMNS;
   // 0 marks a column left out: stored values are text or NULL.
-  const envelope = omit.envelope === 'all' ? '0' : omit.envelope === 'when-wired' ? 'CASE WHEN envelope_wire IS NULL THEN envelope ELSE 0 END' : 'envelope';
+  const envelope =
+    omit.envelope === 'all'
+      ? '0'
+      : omit.envelope === 'when-wired'
+        ? 'CASE WHEN envelope_wire IS NULL THEN envelope ELSE 0 END'
+        : 'envelope';
   const structure = omit.bodyStructure ? '0' : 'body_structure';
   return `id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, ${envelope}, ${structure}, header_prefix, envelope_wire`;
 }
-type MessageTuple = [number, number, number, number, string, number, number, string, string | null | 0, string | null | 0, string, string | null];
+type MessageTuple = [
+  number,
+  number,
+  number,
+  number,
+  string,
+  number,
+  number,
+  string,
+  string | null | 0,
+  string | null | 0,
+  string,
+  string | null,
+];
 
 /**
  * A message row read as an array (no per-row column-name object). Envelope and body structure are
  * parsed on first use: FETCH FLAGS of 10,000 messages needs neither.
  */
 class StoredRow implements MessageRecord {
-  readonly id: number; readonly mailboxId: number; readonly uid: number; readonly modseq: number;
-  readonly blobHash: string; readonly size: number; readonly flags: string[];
+  readonly id: number;
+  readonly mailboxId: number;
+  readonly uid: number;
+  readonly modseq: number;
+  readonly blobHash: string;
+  readonly size: number;
+  readonly flags: string[];
   readonly headerPrefix: string;
   readonly envelopeWire: string | null;
   #internalDate: number | Date;
@@ -620,8 +818,16 @@ class StoredRow implements MessageRecord {
   #isParsed = 0; // bit 1: envelope, bit 2: body structure
 
   constructor(t: MessageTuple) {
-    this.id = t[0]; this.mailboxId = t[1]; this.uid = t[2]; this.modseq = t[3]; this.blobHash = t[4]; this.size = t[5];
-    this.#internalDate = t[6]; this.flags = t[7] === '' ? [] : t[7].split(' '); this.headerPrefix = t[10]; this.envelopeWire = t[11];
+    this.id = t[0];
+    this.mailboxId = t[1];
+    this.uid = t[2];
+    this.modseq = t[3];
+    this.blobHash = t[4];
+    this.size = t[5];
+    this.#internalDate = t[6];
+    this.flags = t[7] === '' ? [] : t[7].split(' ');
+    this.headerPrefix = t[10];
+    this.envelopeWire = t[11];
     this.#envelope = t[8] === 0 ? NOT_READ : t[8];
     this.#bodyStructure = t[9] === 0 ? NOT_READ : t[9];
   }
@@ -652,11 +858,16 @@ class StoredRow implements MessageRecord {
 }
 
 class Messages implements MessageRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   /** Allocates the next modseq of a mailbox (RFC 7162 §3.1: strictly increasing per mailbox). */
   private nextModseq(mailboxId: number): number {
-    const row = this.db.prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq').get(mailboxId) as { highest_modseq: number } | undefined;
+    const row = this.db
+      .prepare('UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq')
+      .get(mailboxId) as { highest_modseq: number } | undefined;
     if (!row) throw new MailError('MAILBOX_NOT_FOUND', `mailbox ${mailboxId} does not exist`);
     return row.highest_modseq;
   }
@@ -664,52 +875,106 @@ class Messages implements MessageRepo {
   append(mailboxId: number, m: NewMessage): Promise<MessageRecord> {
     return this.exec(() => {
       const modseq = this.nextModseq(mailboxId);
-      const { uid } = this.db.prepare('UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1 AS uid').get(mailboxId) as { uid: number };
+      const { uid } = this.db
+        .prepare('UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1 AS uid')
+        .get(mailboxId) as { uid: number };
       const flags = normalizeFlags(m.flags);
       checkFlags(flags);
       const headerPrefix = m.headerPrefix ?? '';
       const envelopeWire = m.envelopeWire ?? null;
       const info = this.db
-        .prepare('INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(mailboxId, uid, modseq, m.blobHash, m.size, m.internalDate.getTime(), flags.join(' '), JSON.stringify(m.envelope ?? null), JSON.stringify(m.bodyStructure ?? null), headerPrefix, envelopeWire);
+        .prepare(
+          'INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          mailboxId,
+          uid,
+          modseq,
+          m.blobHash,
+          m.size,
+          m.internalDate.getTime(),
+          flags.join(' '),
+          JSON.stringify(m.envelope ?? null),
+          JSON.stringify(m.bodyStructure ?? null),
+          headerPrefix,
+          envelopeWire,
+        );
       return {
-        blobHash: m.blobHash, size: m.size, internalDate: m.internalDate, flags, envelope: m.envelope, bodyStructure: m.bodyStructure, headerPrefix, envelopeWire,
-        id: Number(info.lastInsertRowid), mailboxId, uid, modseq,
+        blobHash: m.blobHash,
+        size: m.size,
+        internalDate: m.internalDate,
+        flags,
+        envelope: m.envelope,
+        bodyStructure: m.bodyStructure,
+        headerPrefix,
+        envelopeWire,
+        id: Number(info.lastInsertRowid),
+        mailboxId,
+        uid,
+        modseq,
       };
     });
   }
 
   get(mailboxId: number, uid: number): Promise<MessageRecord | undefined> {
     return this.exec(() => {
-      const row = this.db.prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid = ?`).raw().get(mailboxId, uid) as MessageTuple | undefined;
+      const row = this.db
+        .prepare(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE mailbox_id = ? AND uid = ?`)
+        .raw()
+        .get(mailboxId, uid) as MessageTuple | undefined;
       return row && new StoredRow(row);
     });
   }
 
-  list(mailboxId: number, range: { fromUid?: number; toUid?: number; envelopeContains?: string; omit?: MessageColumnsOmitted } = {}): Promise<MessageRecord[]> {
+  list(
+    mailboxId: number,
+    range: { fromUid?: number; toUid?: number; envelopeContains?: string; omit?: MessageColumnsOmitted } = {},
+  ): Promise<MessageRecord[]> {
     return this.exec(() => {
       const args: Array<number | string> = [mailboxId, range.fromUid ?? 1, range.toUid ?? Number.MAX_SAFE_INTEGER];
       let where = '';
       if (range.envelopeContains !== undefined) {
         // The envelope is stored as JSON: printable ASCII other than " and \ appears in it unescaped.
-        if (!/^[\x20-\x7e]*$/.test(range.envelopeContains) || /["\\]/.test(range.envelopeContains)) throw new MailError('INVALID_INPUT', 'envelopeContains must be printable ASCII without quotes or backslashes');
+        if (!/^[\x20-\x7e]*$/.test(range.envelopeContains) || /["\\]/.test(range.envelopeContains))
+          throw new MailError(
+            'INVALID_INPUT',
+            'envelopeContains must be printable ASCII without quotes or backslashes',
+          );
         where = " AND (envelope IS NULL OR envelope = 'null' OR instr(lower(envelope), ?) > 0)"; // no stored envelope: the caller reads the message
         args.push(range.envelopeContains.toLowerCase());
       }
-      const rows = this.db.prepare(`SELECT ${messageColumns(range.omit)} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`).raw().all(...args) as MessageTuple[];
+      const rows = this.db
+        .prepare(
+          `SELECT ${messageColumns(range.omit)} FROM messages WHERE mailbox_id = ? AND uid >= ? AND uid <= ?${where} ORDER BY uid`,
+        )
+        .raw()
+        .all(...args) as MessageTuple[];
       return rows.map((t) => new StoredRow(t));
     });
   }
 
   summaries(mailboxId: number): Promise<MessageSummary[]> {
     return this.exec(() =>
-      (this.db.prepare('SELECT uid, modseq, flags, size, internal_date FROM messages WHERE mailbox_id = ? ORDER BY uid').all(mailboxId) as Array<{ uid: number; modseq: number; flags: string; size: number; internal_date: number }>).map((r) => ({
-        uid: r.uid, modseq: r.modseq, flags: r.flags === '' ? [] : r.flags.split(' '), size: r.size, internalDate: new Date(r.internal_date),
+      (
+        this.db
+          .prepare('SELECT uid, modseq, flags, size, internal_date FROM messages WHERE mailbox_id = ? ORDER BY uid')
+          .all(mailboxId) as Array<{ uid: number; modseq: number; flags: string; size: number; internal_date: number }>
+      ).map((r) => ({
+        uid: r.uid,
+        modseq: r.modseq,
+        flags: r.flags === '' ? [] : r.flags.split(' '),
+        size: r.size,
+        internalDate: new Date(r.internal_date),
       })),
     );
   }
 
-  setFlags(mailboxId: number, uids: number[], change: FlagChange, flags: string[]): Promise<{ uids: number[]; modseq: number }> {
+  setFlags(
+    mailboxId: number,
+    uids: number[],
+    change: FlagChange,
+    flags: string[],
+  ): Promise<{ uids: number[]; modseq: number }> {
     return this.exec(() => {
       const select = this.db.prepare('SELECT flags FROM messages WHERE mailbox_id = ? AND uid = ?').pluck();
       const update = this.db.prepare('UPDATE messages SET flags = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?');
@@ -739,27 +1004,39 @@ class Messages implements MessageRepo {
 }
 
 class FullText implements FullTextRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   index(blobHash: string, doc: SearchDocument): Promise<boolean> {
     return this.exec(() => {
-      const row = this.db.prepare('UPDATE blobs SET indexed = 1 WHERE hash = ? AND indexed = 0 RETURNING rowid').get(blobHash) as { rowid: number } | undefined;
+      const row = this.db
+        .prepare('UPDATE blobs SET indexed = 1 WHERE hash = ? AND indexed = 0 RETURNING rowid')
+        .get(blobHash) as { rowid: number } | undefined;
       if (!row) return false;
       // The column named "addresses" (migration 3) holds every header field but the subject.
-      this.db.prepare('INSERT INTO blob_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)').run(row.rowid, doc.subject, doc.headers, doc.body);
+      this.db
+        .prepare('INSERT INTO blob_fts (rowid, subject, addresses, body) VALUES (?, ?, ?, ?)')
+        .run(row.rowid, doc.subject, doc.headers, doc.body);
       return true;
     });
   }
 
   search(mailboxId: number, query: string, column?: 'body'): Promise<number[]> {
     return this.exec(() => {
-      const words = query.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).slice(0, 8); // IMAP allows 8 words per SEARCH
+      const words = query
+        .split(/[^\p{L}\p{N}_]+/u)
+        .filter(Boolean)
+        .slice(0, 8); // IMAP allows 8 words per SEARCH
       if (words.length === 0) return [];
       const terms = words.map((w) => this.termsContaining(w)).join(' AND ');
       const match = column ? `${column} : (${terms})` : terms;
       return this.db
-        .prepare(`SELECT m.uid FROM messages m JOIN blobs b ON b.hash = m.blob_hash
-                  WHERE m.mailbox_id = ? AND b.rowid IN (SELECT rowid FROM blob_fts WHERE blob_fts MATCH ?) ORDER BY m.uid`)
+        .prepare(
+          `SELECT m.uid FROM messages m JOIN blobs b ON b.hash = m.blob_hash
+                  WHERE m.mailbox_id = ? AND b.rowid IN (SELECT rowid FROM blob_fts WHERE blob_fts MATCH ?) ORDER BY m.uid`,
+        )
         .pluck()
         .all(mailboxId, match) as number[];
     });
@@ -774,7 +1051,10 @@ class FullText implements FullTextRepo {
     const folded = word.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase(); // as unicode61 remove_diacritics 2 indexes it
     const quote = (t: string) => `"${t.replace(/"/g, '""')}"`;
     const like = `%${folded.replace(/[\\%_]/g, '\\$&')}%`;
-    const terms = this.db.prepare("SELECT term FROM blob_fts_vocab WHERE term LIKE ? ESCAPE '\\' LIMIT ?").pluck().all(like, MAX_SUBSTRING_TERMS + 1) as string[];
+    const terms = this.db
+      .prepare("SELECT term FROM blob_fts_vocab WHERE term LIKE ? ESCAPE '\\' LIMIT ?")
+      .pluck()
+      .all(like, MAX_SUBSTRING_TERMS + 1) as string[];
     if (terms.length > MAX_SUBSTRING_TERMS || terms.length === 0) return `${quote(folded)}*`;
     return `(${terms.map(quote).join(' OR ')})`;
   }
@@ -784,31 +1064,71 @@ class FullText implements FullTextRepo {
 const MAX_SUBSTRING_TERMS = 500;
 
 interface QueueRow {
-  id: number; qid: string; blob_hash: string; sender: string; size: number; auth_user: string | null;
-  envid: string | null; ret: string | null; held: number; created_at: number;
+  id: number;
+  qid: string;
+  blob_hash: string;
+  sender: string;
+  size: number;
+  auth_user: string | null;
+  envid: string | null;
+  ret: string | null;
+  held: number;
+  created_at: number;
 }
 interface QueueRecipientRow {
-  id: number; queue_id: number; recipient: string; status: QueueRecipient['status']; attempts: number; next_attempt_at: number;
-  last_error: string | null; remote_mta: string | null; notify: string | null; orcpt: string | null; delay_notified: number;
+  id: number;
+  queue_id: number;
+  recipient: string;
+  status: QueueRecipient['status'];
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  remote_mta: string | null;
+  notify: string | null;
+  orcpt: string | null;
+  delay_notified: number;
 }
 
 const toRecipient = (r: QueueRecipientRow): QueueRecipient => ({
-  id: r.id, recipient: r.recipient, status: r.status, attempts: r.attempts, nextAttemptAt: new Date(r.next_attempt_at),
-  lastError: r.last_error, remoteMta: r.remote_mta, notify: r.notify, orcpt: r.orcpt, delayNotified: r.delay_notified === 1,
+  id: r.id,
+  recipient: r.recipient,
+  status: r.status,
+  attempts: r.attempts,
+  nextAttemptAt: new Date(r.next_attempt_at),
+  lastError: r.last_error,
+  remoteMta: r.remote_mta,
+  notify: r.notify,
+  orcpt: r.orcpt,
+  delayNotified: r.delay_notified === 1,
 });
 
 class Queue implements QueueRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   add(entry: NewQueueEntry): Promise<QueueEntry> {
     return this.exec(() => {
       const now = Date.now();
       this.db.transaction(() => {
         const info = this.db
-          .prepare('INSERT INTO queue (qid, blob_hash, sender, size, auth_user, envid, ret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+          .prepare(
+            'INSERT INTO queue (qid, blob_hash, sender, size, auth_user, envid, ret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          )
           .run(entry.qid, entry.blobHash, entry.sender, entry.size, entry.authUser, entry.envid, entry.ret, now);
-        const insert = this.db.prepare('INSERT INTO queue_recipients (queue_id, recipient, domain, next_attempt_at, notify, orcpt) VALUES (?, ?, ?, ?, ?, ?)');
-        for (const r of entry.recipients) insert.run(info.lastInsertRowid, r.recipient, r.recipient.slice(r.recipient.lastIndexOf('@') + 1), now, r.notify, r.orcpt);
+        const insert = this.db.prepare(
+          'INSERT INTO queue_recipients (queue_id, recipient, domain, next_attempt_at, notify, orcpt) VALUES (?, ?, ?, ?, ?, ?)',
+        );
+        for (const r of entry.recipients)
+          insert.run(
+            info.lastInsertRowid,
+            r.recipient,
+            r.recipient.slice(r.recipient.lastIndexOf('@') + 1),
+            now,
+            r.notify,
+            r.orcpt,
+          );
       })();
       return this.read(entry.qid)!;
     });
@@ -816,13 +1136,29 @@ class Queue implements QueueRepo {
 
   private read(qid: string): QueueEntry | undefined {
     const row = this.db.prepare('SELECT * FROM queue WHERE qid = ?').get(qid) as QueueRow | undefined;
-    return row && this.toEntry(row, this.db.prepare('SELECT * FROM queue_recipients WHERE queue_id = ? ORDER BY id').all(row.id) as QueueRecipientRow[]);
+    return (
+      row &&
+      this.toEntry(
+        row,
+        this.db
+          .prepare('SELECT * FROM queue_recipients WHERE queue_id = ? ORDER BY id')
+          .all(row.id) as QueueRecipientRow[],
+      )
+    );
   }
 
   private toEntry(row: QueueRow, recipients: QueueRecipientRow[]): QueueEntry {
     return {
-      qid: row.qid, blobHash: row.blob_hash, sender: row.sender, size: row.size, authUser: row.auth_user, envid: row.envid,
-      ret: row.ret, isHeld: row.held === 1, createdAt: new Date(row.created_at), recipients: recipients.map(toRecipient),
+      qid: row.qid,
+      blobHash: row.blob_hash,
+      sender: row.sender,
+      size: row.size,
+      authUser: row.auth_user,
+      envid: row.envid,
+      ret: row.ret,
+      isHeld: row.held === 1,
+      createdAt: new Date(row.created_at),
+      recipients: recipients.map(toRecipient),
     };
   }
 
@@ -838,7 +1174,9 @@ class Queue implements QueueRepo {
         if (!list) byEntry.set(r.queue_id, (list = []));
         list.push(r);
       }
-      return (this.db.prepare('SELECT * FROM queue ORDER BY created_at, id').all() as QueueRow[]).map((r) => this.toEntry(r, byEntry.get(r.id) ?? []));
+      return (this.db.prepare('SELECT * FROM queue ORDER BY created_at, id').all() as QueueRow[]).map((r) =>
+        this.toEntry(r, byEntry.get(r.id) ?? []),
+      );
     });
   }
 
@@ -866,16 +1204,33 @@ class Queue implements QueueRepo {
         list.push(r);
       }
       const entry = this.db.prepare('SELECT * FROM queue WHERE id = ?');
-      return [...byEntry].map(([id, rows]) => this.toEntry(entry.get(id) as QueueRow, rows.sort((a, b) => a.id - b.id)));
+      return [...byEntry].map(([id, rows]) =>
+        this.toEntry(
+          entry.get(id) as QueueRow,
+          rows.sort((a, b) => a.id - b.id),
+        ),
+      );
     });
   }
 
   renewLeases(owner: string, until: Date): Promise<number> {
-    return this.exec(() => this.db.prepare("UPDATE queue_recipients SET lease_until = ? WHERE lease_owner = ? AND status = 'pending'").run(until.getTime(), owner).changes);
+    return this.exec(
+      () =>
+        this.db
+          .prepare("UPDATE queue_recipients SET lease_until = ? WHERE lease_owner = ? AND status = 'pending'")
+          .run(until.getTime(), owner).changes,
+    );
   }
 
   releaseLeases(owner: string): Promise<number> {
-    return this.exec(() => this.db.prepare("UPDATE queue_recipients SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ? AND status = 'pending'").run(owner).changes);
+    return this.exec(
+      () =>
+        this.db
+          .prepare(
+            "UPDATE queue_recipients SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ? AND status = 'pending'",
+          )
+          .run(owner).changes,
+    );
   }
 
   record(outcomes: QueueOutcome[]): Promise<void> {
@@ -887,7 +1242,14 @@ class Queue implements QueueRepo {
       );
       this.db.transaction(() => {
         for (const o of outcomes) {
-          update.run(o.status, o.error, o.remoteMta, o.nextAttemptAt?.getTime() ?? now, o.status === 'pending' ? null : now, o.id);
+          update.run(
+            o.status,
+            o.error,
+            o.remoteMta,
+            o.nextAttemptAt?.getTime() ?? now,
+            o.status === 'pending' ? null : now,
+            o.id,
+          );
         }
       })();
     });
@@ -903,113 +1265,204 @@ class Queue implements QueueRepo {
   retry(qid?: string): Promise<number> {
     return this.exec(() => {
       const now = Date.now();
-      if (qid === undefined) return this.db.prepare("UPDATE queue_recipients SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at > ?").run(now, now).changes;
+      if (qid === undefined)
+        return this.db
+          .prepare("UPDATE queue_recipients SET next_attempt_at = ? WHERE status = 'pending' AND next_attempt_at > ?")
+          .run(now, now).changes;
       return this.db
-        .prepare("UPDATE queue_recipients SET next_attempt_at = ? WHERE status = 'pending' AND queue_id = (SELECT id FROM queue WHERE qid = ?)")
+        .prepare(
+          "UPDATE queue_recipients SET next_attempt_at = ? WHERE status = 'pending' AND queue_id = (SELECT id FROM queue WHERE qid = ?)",
+        )
         .run(now, qid).changes;
     });
   }
 
   setHeld(qid: string, held: boolean): Promise<boolean> {
-    return this.exec(() => this.db.prepare('UPDATE queue SET held = ? WHERE qid = ?').run(held ? 1 : 0, qid).changes > 0);
+    return this.exec(
+      () => this.db.prepare('UPDATE queue SET held = ? WHERE qid = ?').run(held ? 1 : 0, qid).changes > 0,
+    );
   }
 
   removeIfDone(qid: string): Promise<boolean> {
     return this.exec(
       () =>
         this.db
-          .prepare("DELETE FROM queue WHERE qid = ? AND NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = queue.id AND r.status = 'pending')")
+          .prepare(
+            "DELETE FROM queue WHERE qid = ? AND NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = queue.id AND r.status = 'pending')",
+          )
           .run(qid).changes > 0,
     );
   }
 
   removeAllDone(): Promise<number> {
-    return this.exec(() => this.db.prepare("DELETE FROM queue WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = queue.id AND r.status = 'pending')").run().changes);
+    return this.exec(
+      () =>
+        this.db
+          .prepare(
+            "DELETE FROM queue WHERE NOT EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = queue.id AND r.status = 'pending')",
+          )
+          .run().changes,
+    );
   }
 
-  recordTls(results: Array<{ policyDomain: string; policyType: string; mxHost: string; result: string }>): Promise<void> {
+  recordTls(
+    results: Array<{ policyDomain: string; policyType: string; mxHost: string; result: string }>,
+  ): Promise<void> {
     return this.exec(() => {
       const day = new Date().toISOString().slice(0, 10);
       const upsert = this.db.prepare(
         `INSERT INTO tls_results (day, policy_domain, policy_type, mx_host, result, count) VALUES (?, ?, ?, ?, ?, 1)
          ON CONFLICT (day, policy_domain, policy_type, mx_host, result) DO UPDATE SET count = count + 1`,
       );
-      this.db.transaction(() => results.forEach((r) => upsert.run(day, r.policyDomain, r.policyType, r.mxHost, r.result)))();
+      this.db.transaction(() =>
+        results.forEach((r) => upsert.run(day, r.policyDomain, r.policyType, r.mxHost, r.result)),
+      )();
     });
   }
 
-  tlsResults(day: string): Promise<Array<{ policyDomain: string; policyType: string; mxHost: string; result: string; count: number }>> {
+  tlsResults(
+    day: string,
+  ): Promise<Array<{ policyDomain: string; policyType: string; mxHost: string; result: string; count: number }>> {
     return this.exec(() =>
-      (this.db.prepare('SELECT policy_domain, policy_type, mx_host, result, count FROM tls_results WHERE day = ? ORDER BY policy_domain, mx_host').all(day) as Array<{
-        policy_domain: string; policy_type: string; mx_host: string; result: string; count: number;
-      }>).map((r) => ({ policyDomain: r.policy_domain, policyType: r.policy_type, mxHost: r.mx_host, result: r.result, count: r.count })),
+      (
+        this.db
+          .prepare(
+            'SELECT policy_domain, policy_type, mx_host, result, count FROM tls_results WHERE day = ? ORDER BY policy_domain, mx_host',
+          )
+          .all(day) as Array<{
+          policy_domain: string;
+          policy_type: string;
+          mx_host: string;
+          result: string;
+          count: number;
+        }>
+      ).map((r) => ({
+        policyDomain: r.policy_domain,
+        policyType: r.policy_type,
+        mxHost: r.mx_host,
+        result: r.result,
+        count: r.count,
+      })),
     );
   }
 }
 
-interface DkimRow { domain: string; selector: string; algorithm: DkimKeyRecord['algorithm']; public_key: string; key_file: string; status: DkimStatus; created_at: number }
-const DKIM_SELECT = 'SELECT d.name AS domain, k.selector, k.algorithm, k.public_key, k.key_file, k.status, k.created_at FROM dkim_keys k JOIN domains d ON d.id = k.domain_id';
+interface DkimRow {
+  domain: string;
+  selector: string;
+  algorithm: DkimKeyRecord['algorithm'];
+  public_key: string;
+  key_file: string;
+  status: DkimStatus;
+  created_at: number;
+}
+const DKIM_SELECT =
+  'SELECT d.name AS domain, k.selector, k.algorithm, k.public_key, k.key_file, k.status, k.created_at FROM dkim_keys k JOIN domains d ON d.id = k.domain_id';
 const toDkim = (r: DkimRow): DkimKeyRecord => ({
-  domain: r.domain, selector: r.selector, algorithm: r.algorithm, publicKey: r.public_key, keyFile: r.key_file, status: r.status, createdAt: new Date(r.created_at),
+  domain: r.domain,
+  selector: r.selector,
+  algorithm: r.algorithm,
+  publicKey: r.public_key,
+  keyFile: r.key_file,
+  status: r.status,
+  createdAt: new Date(r.created_at),
 });
 
 class DkimKeys implements DkimKeyRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   add(key: Omit<DkimKeyRecord, 'createdAt'>): Promise<DkimKeyRecord> {
     return this.exec(() => {
-      const domainId = this.db.prepare('SELECT id FROM domains WHERE name = ?').pluck().get(key.domain) as number | undefined;
+      const domainId = this.db.prepare('SELECT id FROM domains WHERE name = ?').pluck().get(key.domain) as
+        number | undefined;
       if (domainId === undefined) throw new MailError('DOMAIN_NOT_FOUND', `domain ${key.domain} is not hosted`);
       try {
         this.db
-          .prepare('INSERT INTO dkim_keys (domain_id, selector, algorithm, public_key, key_file, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+          .prepare(
+            'INSERT INTO dkim_keys (domain_id, selector, algorithm, public_key, key_file, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
           .run(domainId, key.selector, key.algorithm, key.publicKey, key.keyFile, key.status, Date.now());
       } catch (err) {
-        if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `selector ${key.selector} already exists for ${key.domain}`);
+        if (isUniqueViolation(err))
+          throw new MailError('ALREADY_EXISTS', `selector ${key.selector} already exists for ${key.domain}`);
         throw err;
       }
-      return toDkim(this.db.prepare(`${DKIM_SELECT} WHERE d.name = ? AND k.selector = ?`).get(key.domain, key.selector) as DkimRow);
+      return toDkim(
+        this.db.prepare(`${DKIM_SELECT} WHERE d.name = ? AND k.selector = ?`).get(key.domain, key.selector) as DkimRow,
+      );
     });
   }
 
   list(domain?: string): Promise<DkimKeyRecord[]> {
     return this.exec(() =>
-      ((domain === undefined
-        ? this.db.prepare(`${DKIM_SELECT} ORDER BY d.name, k.created_at, k.id`).all()
-        : this.db.prepare(`${DKIM_SELECT} WHERE d.name = ? ORDER BY k.created_at, k.id`).all(domain)) as DkimRow[]).map(toDkim),
+      (
+        (domain === undefined
+          ? this.db.prepare(`${DKIM_SELECT} ORDER BY d.name, k.created_at, k.id`).all()
+          : this.db.prepare(`${DKIM_SELECT} WHERE d.name = ? ORDER BY k.created_at, k.id`).all(domain)) as DkimRow[]
+      ).map(toDkim),
     );
   }
 
   setStatus(domain: string, selector: string, status: DkimStatus): Promise<boolean> {
     return this.exec(
-      () => this.db.prepare('UPDATE dkim_keys SET status = ? WHERE selector = ? AND domain_id = (SELECT id FROM domains WHERE name = ?)').run(status, selector, domain).changes > 0,
+      () =>
+        this.db
+          .prepare(
+            'UPDATE dkim_keys SET status = ? WHERE selector = ? AND domain_id = (SELECT id FROM domains WHERE name = ?)',
+          )
+          .run(status, selector, domain).changes > 0,
     );
   }
 }
 
-interface SieveRow { name: string; content: string; active: number; updated_at: number }
-const toSieve = (r: SieveRow): SieveScriptRecord => ({ name: r.name, content: r.content, isActive: r.active === 1, updatedAt: new Date(r.updated_at) });
+interface SieveRow {
+  name: string;
+  content: string;
+  active: number;
+  updated_at: number;
+}
+const toSieve = (r: SieveRow): SieveScriptRecord => ({
+  name: r.name,
+  content: r.content,
+  isActive: r.active === 1,
+  updatedAt: new Date(r.updated_at),
+});
 
 class SieveScripts implements SieveScriptRepo {
-  constructor(private readonly db: Db, private readonly exec: Exec) {}
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
 
   list(accountId: number): Promise<Array<Omit<SieveScriptRecord, 'content'> & { size: number }>> {
     return this.exec(() =>
-      (this.db.prepare('SELECT name, length(CAST(content AS BLOB)) AS size, active, updated_at FROM sieve_scripts WHERE account_id = ? ORDER BY name').all(accountId) as Array<Omit<SieveRow, 'content'> & { size: number }>)
-        .map((r) => ({ name: r.name, size: r.size, isActive: r.active === 1, updatedAt: new Date(r.updated_at) })),
+      (
+        this.db
+          .prepare(
+            'SELECT name, length(CAST(content AS BLOB)) AS size, active, updated_at FROM sieve_scripts WHERE account_id = ? ORDER BY name',
+          )
+          .all(accountId) as Array<Omit<SieveRow, 'content'> & { size: number }>
+      ).map((r) => ({ name: r.name, size: r.size, isActive: r.active === 1, updatedAt: new Date(r.updated_at) })),
     );
   }
 
   get(accountId: number, name: string): Promise<SieveScriptRecord | undefined> {
     return this.exec(() => {
-      const row = this.db.prepare('SELECT name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND name = ?').get(accountId, name) as SieveRow | undefined;
+      const row = this.db
+        .prepare('SELECT name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND name = ?')
+        .get(accountId, name) as SieveRow | undefined;
       return row && toSieve(row);
     });
   }
 
   active(accountId: number): Promise<SieveScriptRecord | undefined> {
     return this.exec(() => {
-      const row = this.db.prepare('SELECT name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND active = 1').get(accountId) as SieveRow | undefined;
+      const row = this.db
+        .prepare('SELECT name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND active = 1')
+        .get(accountId) as SieveRow | undefined;
       return row && toSieve(row);
     });
   }
@@ -1017,14 +1470,19 @@ class SieveScripts implements SieveScriptRepo {
   put(accountId: number, name: string, content: string): Promise<void> {
     return this.exec(() => {
       this.db
-        .prepare('INSERT INTO sieve_scripts (account_id, name, content, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (account_id, name) DO UPDATE SET content = excluded.content, updated_at = excluded.updated_at')
+        .prepare(
+          'INSERT INTO sieve_scripts (account_id, name, content, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (account_id, name) DO UPDATE SET content = excluded.content, updated_at = excluded.updated_at',
+        )
         .run(accountId, name, content, Date.now());
     });
   }
 
   remove(accountId: number, name: string): Promise<boolean> {
     return this.exec(() => {
-      const active = this.db.prepare('SELECT active FROM sieve_scripts WHERE account_id = ? AND name = ?').pluck().get(accountId, name) as number | undefined;
+      const active = this.db
+        .prepare('SELECT active FROM sieve_scripts WHERE account_id = ? AND name = ?')
+        .pluck()
+        .get(accountId, name) as number | undefined;
       if (active === undefined) throw new MailError('NOT_FOUND', `no script named ${name}`);
       if (active === 1) return false;
       this.db.prepare('DELETE FROM sieve_scripts WHERE account_id = ? AND name = ?').run(accountId, name);
@@ -1035,7 +1493,9 @@ class SieveScripts implements SieveScriptRepo {
   rename(accountId: number, from: string, to: string): Promise<void> {
     return this.exec(() => {
       try {
-        const changed = this.db.prepare('UPDATE sieve_scripts SET name = ?, updated_at = ? WHERE account_id = ? AND name = ?').run(to, Date.now(), accountId, from).changes;
+        const changed = this.db
+          .prepare('UPDATE sieve_scripts SET name = ?, updated_at = ? WHERE account_id = ? AND name = ?')
+          .run(to, Date.now(), accountId, from).changes;
         if (changed === 0) throw new MailError('NOT_FOUND', `no script named ${from}`);
       } catch (err) {
         if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `a script named ${to} already exists`);
@@ -1046,21 +1506,35 @@ class SieveScripts implements SieveScriptRepo {
 
   setActive(accountId: number, name: string | null): Promise<void> {
     return this.exec(() => {
-      if (name !== null && this.db.prepare('SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?').pluck().get(accountId, name) === undefined) {
+      if (
+        name !== null &&
+        this.db
+          .prepare('SELECT 1 FROM sieve_scripts WHERE account_id = ? AND name = ?')
+          .pluck()
+          .get(accountId, name) === undefined
+      ) {
         throw new MailError('NOT_FOUND', `no script named ${name}`);
       }
       this.db.transaction(() => {
         this.db.prepare('UPDATE sieve_scripts SET active = 0 WHERE account_id = ? AND active = 1').run(accountId);
-        if (name !== null) this.db.prepare('UPDATE sieve_scripts SET active = 1, updated_at = ? WHERE account_id = ? AND name = ?').run(Date.now(), accountId, name);
+        if (name !== null)
+          this.db
+            .prepare('UPDATE sieve_scripts SET active = 1, updated_at = ? WHERE account_id = ? AND name = ?')
+            .run(Date.now(), accountId, name);
       })();
     });
   }
 
   claimResponse(accountId: number, key: string, expiresAt: Date, now = new Date()): Promise<boolean> {
     return this.exec(() => {
-      this.db.prepare('DELETE FROM sieve_responses WHERE account_id = ? AND expires_at <= ?').run(accountId, now.getTime());
-      return this.db.prepare('INSERT INTO sieve_responses (account_id, key, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING').run(accountId, key, expiresAt.getTime()).changes > 0;
+      this.db
+        .prepare('DELETE FROM sieve_responses WHERE account_id = ? AND expires_at <= ?')
+        .run(accountId, now.getTime());
+      return (
+        this.db
+          .prepare('INSERT INTO sieve_responses (account_id, key, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+          .run(accountId, key, expiresAt.getTime()).changes > 0
+      );
     });
   }
 }
-

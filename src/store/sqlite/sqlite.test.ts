@@ -26,7 +26,10 @@ describe('sqlite backend', () => {
     await reopened.close();
     const db = new Database(path.join(dir, 'postern.db'));
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.deepEqual(db.prepare('SELECT version FROM schema_migrations').pluck().all(), MIGRATIONS.map((m) => m.version));
+    assert.deepEqual(
+      db.prepare('SELECT version FROM schema_migrations').pluck().all(),
+      MIGRATIONS.map((m) => m.version),
+    );
     db.close();
   });
 
@@ -39,7 +42,7 @@ describe('sqlite backend', () => {
     await store.close();
   });
 
-  it('releases the collector\'s claims when it fails, so writers of that content go on', async () => {
+  it("releases the collector's claims when it fails, so writers of that content go on", async () => {
     const dir = path.join(root, 'claims');
     const store = await openSqliteStore(dir);
     const content = Buffer.from('claimed');

@@ -20,7 +20,6 @@ import { AUTHED, ok, type ImapCommand } from './types.js';
 const SELECTION_OPTIONS = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
 const RETURN_OPTIONS = new Set(['SUBSCRIBED', 'CHILDREN', 'SPECIAL-USE', 'STATUS']);
 
-
 /** A mailbox name from the client: modified UTF-7 unless UTF-8 was enabled (RFC 9051 §5.1). */
 export function mailboxArg(s: ImapSession, t: Token | undefined): string {
   const raw = astring(t);
@@ -60,15 +59,32 @@ async function statusValues(s: ImapSession, box: MailboxRecord, items: string[])
   for (const item of items) {
     out.push(atom(item));
     switch (item) {
-      case 'MESSAGES': out.push(box.messageCount); break;
-      case 'UIDNEXT': out.push(box.uidNext); break;
-      case 'UIDVALIDITY': out.push(box.uidValidity); break;
-      case 'UNSEEN': out.push(messages.filter((m) => !m.flags.includes('\\Seen')).length); break;
-      case 'RECENT': out.push(messages.filter((m) => m.uid >= box.firstRecentUid).length); break; // not yet claimed by a session
-      case 'SIZE': out.push(messages.reduce((n, m) => n + m.size, 0)); break;
-      case 'DELETED': out.push(messages.filter((m) => m.flags.includes('\\Deleted')).length); break;
-      case 'HIGHESTMODSEQ': out.push(box.highestModseq); break;
-      default: throw new ImapSyntaxError(`unknown STATUS item ${item.slice(0, 20)}`);
+      case 'MESSAGES':
+        out.push(box.messageCount);
+        break;
+      case 'UIDNEXT':
+        out.push(box.uidNext);
+        break;
+      case 'UIDVALIDITY':
+        out.push(box.uidValidity);
+        break;
+      case 'UNSEEN':
+        out.push(messages.filter((m) => !m.flags.includes('\\Seen')).length);
+        break;
+      case 'RECENT':
+        out.push(messages.filter((m) => m.uid >= box.firstRecentUid).length);
+        break; // not yet claimed by a session
+      case 'SIZE':
+        out.push(messages.reduce((n, m) => n + m.size, 0));
+        break;
+      case 'DELETED':
+        out.push(messages.filter((m) => m.flags.includes('\\Deleted')).length);
+        break;
+      case 'HIGHESTMODSEQ':
+        out.push(box.highestModseq);
+        break;
+      default:
+        throw new ImapSyntaxError(`unknown STATUS item ${item.slice(0, 20)}`);
     }
   }
   return out;
@@ -91,17 +107,23 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
       selection.add(opt);
     }
     // RFC 5258 §3.1: RECURSIVEMATCH alone is an error.
-    if (selection.has('RECURSIVEMATCH') && !selection.has('SUBSCRIBED') && !selection.has('SPECIAL-USE')) throw new ImapSyntaxError('RECURSIVEMATCH needs another selection option');
+    if (selection.has('RECURSIVEMATCH') && !selection.has('SUBSCRIBED') && !selection.has('SPECIAL-USE'))
+      throw new ImapSyntaxError('RECURSIVEMATCH needs another selection option');
   }
   const reference = mailboxArg(s, args[i++]);
   const patternToken = args[i++];
   if (!patternToken) throw new ImapSyntaxError('LIST needs a reference and a pattern');
-  const patterns = patternToken.type === 'list' ? patternToken.items.map((p) => mailboxArg(s, p)) : [mailboxArg(s, patternToken)];
+  const patterns =
+    patternToken.type === 'list' ? patternToken.items.map((p) => mailboxArg(s, p)) : [mailboxArg(s, patternToken)];
   if (patterns.length > MAX_LIST_PATTERNS) throw new ImapSyntaxError(`more than ${MAX_LIST_PATTERNS} LIST patterns`);
   const patternChars = patterns.reduce((n, p) => n + reference.length + p.length, 0);
-  if (patternChars > MAX_LIST_PATTERN_CHARS) throw new ImapSyntaxError(`LIST patterns of more than ${MAX_LIST_PATTERN_CHARS} characters in all`);
+  if (patternChars > MAX_LIST_PATTERN_CHARS)
+    throw new ImapSyntaxError(`LIST patterns of more than ${MAX_LIST_PATTERN_CHARS} characters in all`);
   // Names matched between turns of the event loop: fewer when the patterns are long.
-  const batch = Math.max(16, Math.floor(LIST_BATCH / patterns.reduce((n, p) => n + Math.ceil((reference.length + p.length + 1) / 32), 0)));
+  const batch = Math.max(
+    16,
+    Math.floor(LIST_BATCH / patterns.reduce((n, p) => n + Math.ceil((reference.length + p.length + 1) / 32), 0)),
+  );
   const returns = new Set<string>();
   let statusWanted: string[] | undefined;
   if (args[i]?.type === 'atom' && (args[i] as { value: string }).value.toUpperCase() === 'RETURN') {
@@ -127,10 +149,15 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
   const showsSubscribed = selection.has('SUBSCRIBED') || returns.has('SUBSCRIBED');
   const boxes = await s.deps.mailboxes.list(s.user.accountId);
   const byName = new Map(boxes.map((b) => [b.name, b]));
-  const subscribed = new Set(subscribedOnly || showsSubscribed ? await s.deps.mailboxes.subscriptions(s.user.accountId) : boxes.filter((b) => b.isSubscribed).map((b) => b.name));
+  const subscribed = new Set(
+    subscribedOnly || showsSubscribed
+      ? await s.deps.mailboxes.subscriptions(s.user.accountId)
+      : boxes.filter((b) => b.isSubscribed).map((b) => b.name),
+  );
   const matchers = patterns.map((p) => patternMatcher(reference, p));
   const matches = (name: string) => matchers.some((match) => match(name));
-  const isSelected = (name: string) => (!subscribedOnly || subscribed.has(name)) && (!specialOnly || (byName.get(name)?.specialUse ?? null) !== null);
+  const isSelected = (name: string) =>
+    (!subscribedOnly || subscribed.has(name)) && (!specialOnly || (byName.get(name)?.specialUse ?? null) !== null);
   // RFC 9051 §6.3.7: subscriptions are names, so LSUB and LIST (SUBSCRIBED) also show names without a mailbox.
   const names = new Set(boxes.map((b) => b.name));
   if (subscribedOnly) for (const n of subscribed) names.add(n);
@@ -165,18 +192,26 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
     if (isLsub) {
       if (isLsubLevel || !box) attrs.push(atom('\\Noselect'));
     } else {
-      if (!box) attrs.push(atom('\\NonExistent')); // RFC 5258 §3.4: a subscribed name without a mailbox
+      if (!box)
+        attrs.push(atom('\\NonExistent')); // RFC 5258 §3.4: a subscribed name without a mailbox
       else attrs.push(atom(parents.has(name) ? '\\HasChildren' : '\\HasNoChildren'));
       if (box?.specialUse) attrs.push(atom(box.specialUse));
       if (showsSubscribed && subscribed.has(name)) attrs.push(atom('\\Subscribed'));
     }
-    const extended: Value[] = hasChildInfo ? [['CHILDINFO', [selection.has('SUBSCRIBED') ? 'SUBSCRIBED' : 'SPECIAL-USE']]] : [];
+    const extended: Value[] = hasChildInfo
+      ? [['CHILDINFO', [selection.has('SUBSCRIBED') ? 'SUBSCRIBED' : 'SPECIAL-USE']]]
+      : [];
     s.untagged(atom(cmd), attrs, HIERARCHY_SEPARATOR, nameValue(s, name), ...extended);
-    if (statusWanted && box && isSelected(name)) s.untagged(atom('STATUS'), nameValue(s, name), await statusValues(s, box, statusWanted));
+    if (statusWanted && box && isSelected(name))
+      s.untagged(atom('STATUS'), nameValue(s, name), await statusValues(s, box, statusWanted));
   }
 }
 
-async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise<{ status: 'OK'; code: string; text: string }> {
+async function select(
+  s: ImapSession,
+  args: Token[],
+  readOnly: boolean,
+): Promise<{ status: 'OK'; code: string; text: string }> {
   if (args.length < 1) throw new ImapSyntaxError('SELECT needs a mailbox');
   if (s.state.kind === 'selected') {
     s.unselect();
@@ -184,7 +219,12 @@ async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise
   }
   const box = await s.deps.mailboxes.get(s.user.accountId, mailboxArg(s, args[0]));
   const messages = await s.deps.mailboxes.summaries(box.id);
-  const view = new SelectedMailbox(box, messages.map((m) => m.uid), readOnly, s.deps.uidSnapshots);
+  const view = new SelectedMailbox(
+    box,
+    messages.map((m) => m.uid),
+    readOnly,
+    s.deps.uidSnapshots,
+  );
   view.learnFlags(SYSTEM_FLAGS);
   for (const m of messages) view.learnFlags(m.flags);
   // RFC 3501 §2.3.2: SELECT claims the messages no session has seen as \Recent; EXAMINE only looks.
@@ -201,9 +241,14 @@ async function select(s: ImapSession, args: Token[], readOnly: boolean): Promise
   s.untagged(atom(`OK [PERMANENTFLAGS (${readOnly ? '' : [...view.flagList(), '\\*'].join(' ')})] Flags permitted`));
   s.untagged(atom(`OK [UIDVALIDITY ${box.uidValidity}] UIDs valid`));
   s.untagged(atom(`OK [UIDNEXT ${box.uidNext}] Predicted next UID`));
-  if (s.isRev2) s.untagged(atom('LIST'), box.specialUse ? [atom(box.specialUse)] : [], HIERARCHY_SEPARATOR, nameValue(s, box.name));
+  if (s.isRev2)
+    s.untagged(atom('LIST'), box.specialUse ? [atom(box.specialUse)] : [], HIERARCHY_SEPARATOR, nameValue(s, box.name));
   s.select(view);
-  return { status: 'OK', code: readOnly ? 'READ-ONLY' : 'READ-WRITE', text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed` };
+  return {
+    status: 'OK',
+    code: readOnly ? 'READ-ONLY' : 'READ-WRITE',
+    text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed`,
+  };
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -214,21 +259,39 @@ function parseDateTime(text: string): Date {
   const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
   if (!m || month < 0) throw new ImapSyntaxError('invalid date-time');
   const offset = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
-  return new Date(Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])) - offset * 60_000);
+  return new Date(
+    Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])) - offset * 60_000,
+  );
 }
 
 export const MAILBOX_COMMANDS: ImapCommand[] = [
-  { name: 'LIST', states: AUTHED, async run(s, args) { await list(s, args, false); return ok('LIST completed'); } },
-  { name: 'LSUB', states: AUTHED, async run(s, args) { await list(s, args, true); return ok('LSUB completed'); } },
   {
-    name: 'CREATE', states: AUTHED,
+    name: 'LIST',
+    states: AUTHED,
+    async run(s, args) {
+      await list(s, args, false);
+      return ok('LIST completed');
+    },
+  },
+  {
+    name: 'LSUB',
+    states: AUTHED,
+    async run(s, args) {
+      await list(s, args, true);
+      return ok('LSUB completed');
+    },
+  },
+  {
+    name: 'CREATE',
+    states: AUTHED,
     async run(s, args) {
       await s.deps.mailboxes.create(s.user.accountId, mailboxArg(s, args[0]));
       return ok('CREATE completed');
     },
   },
   {
-    name: 'DELETE', states: AUTHED,
+    name: 'DELETE',
+    states: AUTHED,
     async run(s, args) {
       const name = mailboxArg(s, args[0]);
       if (s.state.kind === 'selected' && s.state.view.mailbox.name === name) s.unselect();
@@ -237,7 +300,8 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'RENAME', states: AUTHED,
+    name: 'RENAME',
+    states: AUTHED,
     async run(s, args) {
       if (args.length !== 2) throw new ImapSyntaxError('RENAME needs two names');
       await s.deps.mailboxes.rename(s.user.accountId, mailboxArg(s, args[0]), mailboxArg(s, args[1]));
@@ -245,21 +309,24 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'SUBSCRIBE', states: AUTHED,
+    name: 'SUBSCRIBE',
+    states: AUTHED,
     async run(s, args) {
       await s.deps.mailboxes.setSubscribed(s.user.accountId, mailboxArg(s, args[0]), true);
       return ok('SUBSCRIBE completed');
     },
   },
   {
-    name: 'UNSUBSCRIBE', states: AUTHED,
+    name: 'UNSUBSCRIBE',
+    states: AUTHED,
     async run(s, args) {
       await s.deps.mailboxes.setSubscribed(s.user.accountId, mailboxArg(s, args[0]), false);
       return ok('UNSUBSCRIBE completed');
     },
   },
   {
-    name: 'STATUS', states: AUTHED,
+    name: 'STATUS',
+    states: AUTHED,
     async run(s, args) {
       if (args.length !== 2) throw new ImapSyntaxError('STATUS needs a mailbox and a list of items');
       const items = statusItems(args[1]);
@@ -271,7 +338,8 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
   { name: 'SELECT', states: AUTHED, run: (s, args) => select(s, args, false) },
   { name: 'EXAMINE', states: AUTHED, run: (s, args) => select(s, args, true) },
   {
-    name: 'APPEND', states: AUTHED,
+    name: 'APPEND',
+    states: AUTHED,
     async run(s, args) {
       const name = mailboxArg(s, args[0]);
       // Every message is read and checked before any is stored: RFC 3502 §6.3.11, all or none.
@@ -287,7 +355,8 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
           i++;
         }
         const content = args[i++];
-        if (!content || content.type !== 'string' || !content.isLiteral) throw new ImapSyntaxError('APPEND needs the message as a literal');
+        if (!content || content.type !== 'string' || !content.isLiteral)
+          throw new ImapSyntaxError('APPEND needs the message as a literal');
         if (content.value.length === 0) throw new ImapNo('Empty message', 'CANNOT');
         messages.push({ content: content.value, flags, internalDate: date });
       } while (i < args.length);
@@ -298,7 +367,8 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
         validity = r.mailbox.uidValidity;
         uids = r.uids;
       } catch (err) {
-        if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND') throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
+        if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND')
+          throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
         throw err;
       }
       return ok('APPEND completed', `APPENDUID ${validity} ${formatSet(uids)}`);

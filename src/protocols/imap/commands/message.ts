@@ -6,11 +6,29 @@ import libmime from 'libmime';
 import type { FlagChange, MessageColumnsOmitted, MessageSummary } from '../../../store/index.js';
 import type { StoredMessage } from '../../../services/mailboxes/index.js';
 import {
-  binaryBytes, bodyStructureValue, envelopeValue, flagsValue, internalDate, isKnownEncoding, parseFetchItems, partial, sectionBytes, shift,
-  type FetchItem, type FetchSource,
+  binaryBytes,
+  bodyStructureValue,
+  envelopeValue,
+  flagsValue,
+  internalDate,
+  isKnownEncoding,
+  parseFetchItems,
+  partial,
+  sectionBytes,
+  shift,
+  type FetchItem,
+  type FetchSource,
 } from '../fetch.js';
 import { Atom, atom, Literal, StreamLiteral, type Value } from '../respond.js';
-import { envelopePrefilter, hasHeaderKey, matches, parseSearch, textKeys, type SearchKey, type SearchTarget } from '../search.js';
+import {
+  envelopePrefilter,
+  hasHeaderKey,
+  matches,
+  parseSearch,
+  textKeys,
+  type SearchKey,
+  type SearchTarget,
+} from '../search.js';
 import { formatSet, lowerBound, mergeSet, parseSequenceSet } from '../sequence.js';
 import { ConnectionGone, ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
@@ -29,7 +47,8 @@ function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array
   const out: Array<{ seq: number; uid: number }> = [];
   if (isUid) {
     for (const [lo, hi] of mergeSet(set, view.maxUid)) {
-      for (let i = lowerBound(uids, lo); i < uids.length && uids[i]! <= hi; i++) out.push({ seq: i + 1, uid: uids[i]! });
+      for (let i = lowerBound(uids, lo); i < uids.length && uids[i]! <= hi; i++)
+        out.push({ seq: i + 1, uid: uids[i]! });
     }
   } else {
     const max = view.exists;
@@ -37,7 +56,8 @@ function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array
     for (const [a, b] of set) {
       const hi = b === Infinity ? max : b;
       const lo = a === Infinity ? max : a;
-      if (Math.max(lo, hi) > max && !(a === Infinity || b === Infinity)) throw new ImapSyntaxError('sequence number beyond the last message');
+      if (Math.max(lo, hi) > max && !(a === Infinity || b === Infinity))
+        throw new ImapSyntaxError('sequence number beyond the last message');
     }
     for (const [lo, hi] of mergeSet(set, max)) {
       for (let seq = lo; seq <= Math.min(hi, max); seq++) out.push({ seq, uid: uids[seq - 1]! });
@@ -46,7 +66,11 @@ function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array
   return out;
 }
 
-async function fetchMessages(s: ImapSession, uids: number[], omit?: MessageColumnsOmitted): Promise<Map<number, StoredMessage>> {
+async function fetchMessages(
+  s: ImapSession,
+  uids: number[],
+  omit?: MessageColumnsOmitted,
+): Promise<Map<number, StoredMessage>> {
   const map = new Map<number, StoredMessage>();
   if (uids.length === 0) return map;
   const all = await s.deps.mailboxes.messagesRange(s.view.mailbox.id, uids[0]!, uids[uids.length - 1]!, omit);
@@ -67,13 +91,23 @@ class ContentReader {
   private next = 0;
   private aheadBytes = 0;
 
-  constructor(private readonly s: ImapSession, private readonly list: StoredMessage[], private readonly wanted: (m: StoredMessage) => boolean) {}
+  constructor(
+    private readonly s: ImapSession,
+    private readonly list: StoredMessage[],
+    private readonly wanted: (m: StoredMessage) => boolean,
+  ) {}
 
   /** The content of list[i]; tops the read-ahead up once it has run half empty. */
   get(i: number): Promise<Buffer> {
     this.next = Math.max(this.next, i);
     if (this.reads.size <= READ_AHEAD / 2) {
-      for (; this.next < this.list.length && this.reads.size < READ_AHEAD && (this.reads.size === 0 || this.aheadBytes < READ_AHEAD_BYTES); this.next++) {
+      for (
+        ;
+        this.next < this.list.length &&
+        this.reads.size < READ_AHEAD &&
+        (this.reads.size === 0 || this.aheadBytes < READ_AHEAD_BYTES);
+        this.next++
+      ) {
         const m = this.list[this.next]!;
         if (!this.wanted(m)) continue;
         if (m.size > STREAM_ABOVE_BYTES && this.reads.size > 0) break; // a large one is read when its turn comes
@@ -101,17 +135,32 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
   const items = parseFetchItems(args[1]);
   if (args.length > 2) throw new ImapSyntaxError('unexpected FETCH arguments');
   if (isUid && !items.some((i) => i.kind === 'UID')) items.unshift({ kind: 'UID' });
-  const needsSource = items.some((i) => (i.kind.includes('[') && !isWholeBody(i)) || (i.kind.startsWith('RFC822') && i.kind !== 'RFC822.SIZE' && i.kind !== 'RFC822') || i.kind === 'BINARY.SIZE');
+  const needsSource = items.some(
+    (i) =>
+      (i.kind.includes('[') && !isWholeBody(i)) ||
+      (i.kind.startsWith('RFC822') && i.kind !== 'RFC822.SIZE' && i.kind !== 'RFC822') ||
+      i.kind === 'BINARY.SIZE',
+  );
   const needsWhole = items.some(isWholeBody);
-  const setsSeen = !s.view.isReadOnly && items.some((i) => (i.kind === 'BODY[]' || i.kind === 'BINARY[]') ? !i.peek : i.kind === 'RFC822' || i.kind === 'RFC822.TEXT');
+  const setsSeen =
+    !s.view.isReadOnly &&
+    items.some((i) =>
+      i.kind === 'BODY[]' || i.kind === 'BINARY[]' ? !i.peek : i.kind === 'RFC822' || i.kind === 'RFC822.TEXT',
+    );
   // Only the stored columns these items use: FETCH 1:* (FLAGS ENVELOPE) reads no body structures.
   const omit: MessageColumnsOmitted = {
     bodyStructure: !needsSource && !items.some((i) => i.kind === 'BODYSTRUCTURE' || i.kind === 'BODY'),
     envelope: items.some((i) => i.kind === 'ENVELOPE') ? 'when-wired' : 'all',
   };
-  const messages = await fetchMessages(s, targets.map((t) => t.uid), omit);
+  const messages = await fetchMessages(
+    s,
+    targets.map((t) => t.uid),
+    omit,
+  );
   if (setsSeen) {
-    const unseen = targets.filter((t) => !(messages.get(t.uid)?.flags ?? ['\\Seen']).includes('\\Seen')).map((t) => t.uid);
+    const unseen = targets
+      .filter((t) => !(messages.get(t.uid)?.flags ?? ['\\Seen']).includes('\\Seen'))
+      .map((t) => t.uid);
     if (unseen.length) {
       await s.deps.mailboxes.setFlags(s.user.accountId, s.view.mailbox.id, unseen, 'add', ['\\Seen']);
       s.view.forgetFlags(unseen);
@@ -133,7 +182,8 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
     // Checked before the response starts: once its first item is on the wire it cannot become a NO.
     if (showsFlags) s.defineFlags(m.flags);
     for (const item of items) {
-      if ((item.kind === 'BINARY[]' || item.kind === 'BINARY.SIZE') && !isKnownEncoding(src!, item.section)) throw new ImapNo('Unknown content transfer encoding', 'UNKNOWN-CTE');
+      if ((item.kind === 'BINARY[]' || item.kind === 'BINARY.SIZE') && !isKnownEncoding(src!, item.section))
+        throw new ImapNo('Unknown content transfer encoding', 'UNKNOWN-CTE');
     }
     await s.sendFetch(found[i]!.seq, fetchValues(s, items, m, content, src));
     // A large FETCH lets other sessions run now and then, even when its client reads fast.
@@ -145,7 +195,13 @@ async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
 const YIELD_EVERY = 1000;
 
 /** Each item's values, made when the response gets to it. */
-function* fetchValues(s: ImapSession, items: FetchItem[], m: StoredMessage, content: Buffer | undefined, src: FetchSource | undefined): Generator<Value[]> {
+function* fetchValues(
+  s: ImapSession,
+  items: FetchItem[],
+  m: StoredMessage,
+  content: Buffer | undefined,
+  src: FetchSource | undefined,
+): Generator<Value[]> {
   for (const item of items) {
     if (item.kind === 'FLAGS') yield [atom('FLAGS'), flagsValue(s.flagsOf(m.uid, m.flags))];
     else yield isWholeBody(item) ? wholeBody(s, item, m, content) : fetchItem(item, m, src);
@@ -154,7 +210,9 @@ function* fetchValues(s: ImapSession, items: FetchItem[], m: StoredMessage, cont
 
 /** BODY[] and RFC822: the whole message, streamed from the blob store. */
 function isWholeBody(i: FetchItem): boolean {
-  return i.kind === 'RFC822' || (i.kind === 'BODY[]' && i.section.path.length === 0 && i.section.kind === '' && !i.partial);
+  return (
+    i.kind === 'RFC822' || (i.kind === 'BODY[]' && i.section.path.length === 0 && i.section.kind === '' && !i.partial)
+  );
 }
 
 const STREAM_ABOVE_BYTES = 256 * 1024; // smaller messages are read whole: one read beats a stream
@@ -167,17 +225,28 @@ function wholeBody(s: ImapSession, item: FetchItem, m: StoredMessage, content: B
 
 function fetchItem(item: FetchItem, m: StoredMessage, src: FetchSource | undefined): Value[] {
   switch (item.kind) {
-    case 'UID': return [atom('UID'), m.uid];
-    case 'FLAGS': return [atom('FLAGS'), flagsValue(m.flags)];
-    case 'INTERNALDATE': return [atom('INTERNALDATE'), internalDate(m.internalDate)];
-    case 'RFC822.SIZE': return [atom('RFC822.SIZE'), m.size];
-    case 'MODSEQ': return [atom('MODSEQ'), [m.modseq]];
-    case 'ENVELOPE': return [atom('ENVELOPE'), m.envelopeWire ? new Atom(m.envelopeWire, true) : envelopeValue(m.envelope)]; // stored at delivery when plain ASCII
-    case 'BODYSTRUCTURE': return [atom('BODYSTRUCTURE'), bodyStructureValue(m.bodyStructure, true)];
-    case 'BODY': return [atom('BODY'), bodyStructureValue(m.bodyStructure, false)];
-    case 'RFC822': return [atom('RFC822'), new Literal(src!.content)]; // served by wholeBody()
-    case 'RFC822.HEADER': return [atom('RFC822.HEADER'), new Literal(sectionBytes(src!, { path: [], kind: 'HEADER', fields: [] })!)];
-    case 'RFC822.TEXT': return [atom('RFC822.TEXT'), new Literal(sectionBytes(src!, { path: [], kind: 'TEXT', fields: [] })!)];
+    case 'UID':
+      return [atom('UID'), m.uid];
+    case 'FLAGS':
+      return [atom('FLAGS'), flagsValue(m.flags)];
+    case 'INTERNALDATE':
+      return [atom('INTERNALDATE'), internalDate(m.internalDate)];
+    case 'RFC822.SIZE':
+      return [atom('RFC822.SIZE'), m.size];
+    case 'MODSEQ':
+      return [atom('MODSEQ'), [m.modseq]];
+    case 'ENVELOPE':
+      return [atom('ENVELOPE'), m.envelopeWire ? new Atom(m.envelopeWire, true) : envelopeValue(m.envelope)]; // stored at delivery when plain ASCII
+    case 'BODYSTRUCTURE':
+      return [atom('BODYSTRUCTURE'), bodyStructureValue(m.bodyStructure, true)];
+    case 'BODY':
+      return [atom('BODY'), bodyStructureValue(m.bodyStructure, false)];
+    case 'RFC822':
+      return [atom('RFC822'), new Literal(src!.content)]; // served by wholeBody()
+    case 'RFC822.HEADER':
+      return [atom('RFC822.HEADER'), new Literal(sectionBytes(src!, { path: [], kind: 'HEADER', fields: [] })!)];
+    case 'RFC822.TEXT':
+      return [atom('RFC822.TEXT'), new Literal(sectionBytes(src!, { path: [], kind: 'TEXT', fields: [] })!)];
     case 'BODY[]': {
       const data = sectionBytes(src!, item.section);
       const label = item.partial ? `${item.name}<${item.partial[0]}>` : item.name;
@@ -202,7 +271,8 @@ export function parseFlags(t: Token | undefined): string[] {
   const list = t.type === 'list' ? t.items : [t];
   return list.map((f) => {
     const v = astring(f);
-    if (!/^\\?[\x21-\x7e]+$/.test(v) || /[(){%*"\]]/.test(v.replace(/^\\/, ''))) throw new ImapSyntaxError(`invalid flag ${v.slice(0, 30)}`);
+    if (!/^\\?[\x21-\x7e]+$/.test(v) || /[(){%*"\]]/.test(v.replace(/^\\/, '')))
+      throw new ImapSyntaxError(`invalid flag ${v.slice(0, 30)}`);
     if (v.toLowerCase() === '\\recent') throw new ImapSyntaxError('\\Recent cannot be stored');
     return v;
   });
@@ -217,14 +287,18 @@ async function expungeUids(s: ImapSession, only?: Set<number>): Promise<void> {
 
 export const MESSAGE_COMMANDS: ImapCommand[] = [
   {
-    name: 'FETCH', states: SELECTED, keepsSequence: true,
+    name: 'FETCH',
+    states: SELECTED,
+    keepsSequence: true,
     async run(s, args, isUid) {
       await runFetch(s, args, isUid);
       return ok('FETCH completed');
     },
   },
   {
-    name: 'STORE', states: SELECTED, keepsSequence: true,
+    name: 'STORE',
+    states: SELECTED,
+    keepsSequence: true,
     async run(s, args, isUid) {
       if (args.length !== 3) throw new ImapSyntaxError('STORE needs a sequence set, an action and flags');
       if (s.view.isReadOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
@@ -245,26 +319,34 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
           if (!msg) continue;
           s.defineFlags(msg.flags);
           const shown = flagsValue(s.flagsOf(t.uid, msg.flags));
-          await s.send(t.seq, atom('FETCH'), isUid ? [atom('UID'), t.uid, atom('FLAGS'), shown] : [atom('FLAGS'), shown]);
+          await s.send(
+            t.seq,
+            atom('FETCH'),
+            isUid ? [atom('UID'), t.uid, atom('FLAGS'), shown] : [atom('FLAGS'), shown],
+          );
         }
       }
       return ok('STORE completed'); // messages another session expunged meanwhile are left out (RFC 9051 §6.4.6)
     },
   },
   {
-    name: 'COPY', states: SELECTED, keepsSequence: true,
+    name: 'COPY',
+    states: SELECTED,
+    keepsSequence: true,
     async run(s, args, isUid) {
       return copyMove(s, args, isUid, false);
     },
   },
   {
-    name: 'MOVE', states: SELECTED,
+    name: 'MOVE',
+    states: SELECTED,
     async run(s, args, isUid) {
       return copyMove(s, args, isUid, true);
     },
   },
   {
-    name: 'EXPUNGE', states: SELECTED,
+    name: 'EXPUNGE',
+    states: SELECTED,
     async run(s, args, isUid) {
       if (s.view.isReadOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
       const only = isUid ? new Set(resolveSet(s, args[0], true).map((t) => t.uid)) : undefined;
@@ -273,34 +355,44 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'CLOSE', states: SELECTED,
+    name: 'CLOSE',
+    states: SELECTED,
     async run(s) {
       if (!s.view.isReadOnly) {
         const messages = await s.deps.mailboxes.summaries(s.view.mailbox.id);
-        await s.deps.mailboxes.expunge(s.user.accountId, s.view.mailbox.id, messages.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid));
+        await s.deps.mailboxes.expunge(
+          s.user.accountId,
+          s.view.mailbox.id,
+          messages.filter((m) => m.flags.includes('\\Deleted')).map((m) => m.uid),
+        );
       }
       s.unselect();
       return ok('CLOSE completed');
     },
   },
   {
-    name: 'UNSELECT', states: SELECTED,
+    name: 'UNSELECT',
+    states: SELECTED,
     async run(s) {
       s.unselect();
       return ok('UNSELECT completed');
     },
   },
   {
-    name: 'SEARCH', states: SELECTED, keepsSequence: true,
+    name: 'SEARCH',
+    states: SELECTED,
+    keepsSequence: true,
     async run(s, args, isUid, tag) {
       const spec = parseSearch(args);
-      if (!['UTF-8', 'US-ASCII'].includes(spec.charset)) throw new ImapNo(`Charset ${spec.charset} is not supported`, 'BADCHARSET (UTF-8 US-ASCII)');
+      if (!['UTF-8', 'US-ASCII'].includes(spec.charset))
+        throw new ImapNo(`Charset ${spec.charset} is not supported`, 'BADCHARSET (UTF-8 US-ASCII)');
       const view = s.view;
       // TEXT and BODY come from the full-text index built at delivery, not from reading every message.
       const asked = new Map<string, Set<number>>(); // the same key twice is one query
       for (const k of textKeys(spec.key)) {
         const key = `${k.where}\0${k.value}`;
-        k.uids = asked.get(key) ?? new Set(await s.deps.mailboxes.searchText(view.mailbox.id, k.value, k.where === 'body'));
+        k.uids =
+          asked.get(key) ?? new Set(await s.deps.mailboxes.searchText(view.mailbox.id, k.value, k.where === 'body'));
         asked.set(key, k.uids);
       }
       const found: number[] = [];
@@ -314,9 +406,12 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
       } else {
         // The stored envelope is loaded only when a header key may need it.
         const prefilter = envelopePrefilter(spec.key);
-        const messages: Array<MessageSummary & Partial<StoredMessage>> = prefilter !== undefined
-          ? await s.deps.mailboxes.messagesWithEnvelopeText(view.mailbox.id, prefilter)
-          : hasHeaderKey(spec.key) ? await s.deps.mailboxes.messages(view.mailbox.id) : await s.deps.mailboxes.summaries(view.mailbox.id);
+        const messages: Array<MessageSummary & Partial<StoredMessage>> =
+          prefilter !== undefined
+            ? await s.deps.mailboxes.messagesWithEnvelopeText(view.mailbox.id, prefilter)
+            : hasHeaderKey(spec.key)
+              ? await s.deps.mailboxes.messages(view.mailbox.id)
+              : await s.deps.mailboxes.summaries(view.mailbox.id);
         const byUid = new Map(messages.map((m) => [m.uid, m]));
         for (let i = 0; i < view.uids.length; i++) {
           if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r)); // other sessions run meanwhile
@@ -324,11 +419,23 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
           const m = byUid.get(view.uids[i]!);
           if (!m) continue;
           const target: SearchTarget = {
-            seq: i + 1, uid: m.uid, flags: m.flags, isRecent: view.recent.has(m.uid), size: m.size, internalDate: m.internalDate, modseq: m.modseq,
-            content: async () => s.deps.mailboxes.content(m.blobHash ? (m as StoredMessage) : (await s.deps.mailboxes.messagesByUid(view.mailbox.id, [m.uid]))[0]!),
+            seq: i + 1,
+            uid: m.uid,
+            flags: m.flags,
+            isRecent: view.recent.has(m.uid),
+            size: m.size,
+            internalDate: m.internalDate,
+            modseq: m.modseq,
+            content: async () =>
+              s.deps.mailboxes.content(
+                m.blobHash
+                  ? (m as StoredMessage)
+                  : (await s.deps.mailboxes.messagesByUid(view.mailbox.id, [m.uid]))[0]!,
+              ),
             envelopeText: memo((field) => (m.envelope ? envelopeField(m as StoredMessage, field) : undefined)),
           };
-          if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid })) found.push(isUid ? m.uid : i + 1);
+          if (await matches(spec.key, target, { maxSeq: view.exists, maxUid: view.maxUid }))
+            found.push(isUid ? m.uid : i + 1);
         }
       }
       if (spec.ret || s.isRev2) {
@@ -349,7 +456,8 @@ export const MESSAGE_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'IDLE', states: ['authenticated', 'selected'],
+    name: 'IDLE',
+    states: ['authenticated', 'selected'],
     async run(s, args) {
       if (args.length) throw new ImapSyntaxError('IDLE takes no arguments');
       s.write('+ idling\r\n');
@@ -403,7 +511,8 @@ function envelopeField(m: StoredMessage, field: string): string | undefined {
   if (field === 'subject') return decodeWords(e.subject ?? '');
   if (field === 'message-id') return e.messageId ?? '';
   if (field === 'in-reply-to') return e.inReplyTo ?? '';
-  const list = field === 'from' ? e.from : field === 'to' ? e.to : field === 'cc' ? e.cc : field === 'bcc' ? e.bcc : undefined;
+  const list =
+    field === 'from' ? e.from : field === 'to' ? e.to : field === 'cc' ? e.cc : field === 'bcc' ? e.bcc : undefined;
   if (!list) return undefined;
   return list.map((a) => `${decodeWords(a.name ?? '')} <${a.mailbox ?? ''}@${a.host ?? ''}>`).join(', ');
 }
@@ -415,12 +524,21 @@ async function copyMove(s: ImapSession, args: Token[], isUid: boolean, move: boo
   const name = mailboxArg(s, args[1]);
   let result;
   try {
-    result = await s.deps.mailboxes.copy(s.user.accountId, s.view.mailbox, targets.map((t) => t.uid), name, move);
+    result = await s.deps.mailboxes.copy(
+      s.user.accountId,
+      s.view.mailbox,
+      targets.map((t) => t.uid),
+      name,
+      move,
+    );
   } catch (err) {
-    if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND') throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
+    if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND')
+      throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
     throw err;
   }
-  const code = result.pairs.length ? `COPYUID ${result.target.uidValidity} ${formatSet(result.pairs.map((p) => p[0]))} ${formatSet(result.pairs.map((p) => p[1]))}` : undefined;
+  const code = result.pairs.length
+    ? `COPYUID ${result.target.uidValidity} ${formatSet(result.pairs.map((p) => p[0]))} ${formatSet(result.pairs.map((p) => p[1]))}`
+    : undefined;
   if (!move) return ok('COPY completed', code);
   // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
   if (code) s.untagged(atom(`OK [${code}] Moved`));

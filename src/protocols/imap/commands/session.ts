@@ -29,7 +29,8 @@ function requireTls(s: ImapSession): void {
 
 export const SESSION_COMMANDS: ImapCommand[] = [
   {
-    name: 'CAPABILITY', states: ANY,
+    name: 'CAPABILITY',
+    states: ANY,
     async run(s) {
       s.untagged(atom(`CAPABILITY ${s.capabilities().join(' ')}`));
       return ok('CAPABILITY completed');
@@ -38,7 +39,8 @@ export const SESSION_COMMANDS: ImapCommand[] = [
   { name: 'NOOP', states: ANY, run: async () => ok('NOOP completed') },
   { name: 'CHECK', states: ['selected'], run: async () => ok('CHECK completed') },
   {
-    name: 'LOGOUT', states: ANY,
+    name: 'LOGOUT',
+    states: ANY,
     async run(s, _args, _uid, tag) {
       s.untagged(atom('BYE Logging out'));
       s.complete(tag, ok('LOGOUT completed'));
@@ -48,14 +50,16 @@ export const SESSION_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'ID', states: ANY,
+    name: 'ID',
+    states: ANY,
     async run(s) {
       s.untagged(atom('ID'), ['name', 'Postern', 'vendor', 'Postern']);
       return ok('ID completed');
     },
   },
   {
-    name: 'STARTTLS', states: ['notAuthenticated'],
+    name: 'STARTTLS',
+    states: ['notAuthenticated'],
     async run(s, args, _uid, tag) {
       if (args.length) throw new ImapSyntaxError('STARTTLS takes no arguments');
       if (s.conn.isTls) throw new ImapSyntaxError('TLS is already active');
@@ -65,7 +69,8 @@ export const SESSION_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'LOGIN', states: ['notAuthenticated'],
+    name: 'LOGIN',
+    states: ['notAuthenticated'],
     async run(s, args) {
       if (args.length !== 2) throw new ImapSyntaxError('LOGIN needs a user name and a password');
       requireTls(s);
@@ -73,7 +78,8 @@ export const SESSION_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'AUTHENTICATE', states: ['notAuthenticated'],
+    name: 'AUTHENTICATE',
+    states: ['notAuthenticated'],
     async run(s, args) {
       const mech = astring(args[0]).toUpperCase();
       if (mech !== 'PLAIN') throw new ImapNo(`Mechanism ${mech.slice(0, 20)} is not supported`, 'CANNOT');
@@ -95,7 +101,8 @@ export const SESSION_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'ENABLE', states: AUTHED,
+    name: 'ENABLE',
+    states: AUTHED,
     async run(s, args) {
       if (!args.length) throw new ImapSyntaxError('ENABLE needs capabilities');
       const enabled: string[] = [];
@@ -111,7 +118,8 @@ export const SESSION_COMMANDS: ImapCommand[] = [
     },
   },
   {
-    name: 'NAMESPACE', states: AUTHED,
+    name: 'NAMESPACE',
+    states: AUTHED,
     async run(s) {
       s.untagged(atom('NAMESPACE'), [['', '/']], null, null);
       return ok('NAMESPACE completed');
