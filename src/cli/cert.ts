@@ -1,6 +1,5 @@
 /** `postern cert list|issue|renew`: the certificates every listener serves, and ACME orders. */
 import { createLogger } from '../lib/log.js';
-import { parseDuration } from '../lib/units.js';
 import { createResolver } from '../mail/dns/resolver.js';
 import { createAcme } from '../main.js';
 import { ChallengeStore } from '../services/tls/challenges.js';
@@ -41,7 +40,7 @@ export async function certCommand(flags: Flags, args: string[]): Promise<number>
           certbotDir: config.tls.certbot_dir,
           certificates: config.tls.certificate,
           reloadIntervalMs: 0,
-          expiryWarningMs: parseDuration(config.tls.expiry_warning)!,
+          expiryWarningMs: config.tls.expiry_warning,
           log,
         });
         await registry.reload();

@@ -5,7 +5,6 @@ import { createResolver } from '../mail/dns/resolver.js';
 import { dkimTxtValue } from '../mail/dkim/record.js';
 import { normalizeDomain } from '../mail/address.js';
 import { mtaStsPolicy, mtaStsPolicyId } from '../mail/mta-sts-policy.js';
-import { parseDuration } from '../lib/units.js';
 import { Dkim } from '../services/dkim/index.js';
 import { recordsFor, renderZone, SRV_SERVICES, type RecordInputs } from '../services/doctor/records.js';
 import { parseListenAddress, type Config, type ListenerName } from '../config/schema.js';
@@ -99,7 +98,7 @@ export function recordInputs(
       mtaStsPolicy({
         mode: config.http.mta_sts_mode,
         mx: [config.hostname],
-        maxAgeSeconds: parseDuration(config.http.mta_sts_max_age)! / 1000,
+        maxAgeSeconds: config.http.mta_sts_max_age / 1000,
       }),
     ),
     webNames: web.filter((n) => n !== config.hostname),

@@ -73,7 +73,7 @@ export async function doctorCommand(flags: Flags, args: string[]): Promise<numbe
       certbotDir: config.tls.certbot_dir,
       certificates: config.tls.certificate,
       reloadIntervalMs: 0,
-      expiryWarningMs: parseDuration(config.tls.expiry_warning)!,
+      expiryWarningMs: config.tls.expiry_warning,
       log: createLogger({ level: 'silent' }),
     });
     await registry.reload();
@@ -102,7 +102,7 @@ export async function doctorCommand(flags: Flags, args: string[]): Promise<numbe
       certificateFiles: (await registry.sources()).filter((s) => s.source !== 'self-signed'),
       certificateNames: registry.list().map((c) => c.names),
       allowPlaintextAuth: config.tls.allow_plaintext_auth,
-      expiryWarningMs: parseDuration(config.tls.expiry_warning)!,
+      expiryWarningMs: config.tls.expiry_warning,
       dnsbls:
         flags.dnsbl !== undefined
           ? flags.dnsbl

@@ -104,11 +104,16 @@ async function withScripts(
   address: string,
   fn: (scripts: SieveScripts, accountId: number) => Promise<void>,
 ): Promise<number> {
-  await withDirectory(flags, async (_dir, _config, store) => {
+  await withDirectory(flags, async (_dir, config, store) => {
     const account = await store.accounts.get(address.toLowerCase());
     if (!account) throw new MailError('ACCOUNT_NOT_FOUND', `no account ${address}`);
     try {
-      await fn(new SieveScripts({ store, log: createLogger({ level: 'warn' }), limits: SIEVE_LIMITS }), account.id);
+      const limits = {
+        maxScriptBytes: config.managesieve.max_script_size,
+        maxScripts: config.managesieve.max_scripts,
+        maxRedirects: config.managesieve.max_redirects,
+      };
+      await fn(new SieveScripts({ store, log: createLogger({ level: 'warn' }), limits }), account.id);
     } catch (err) {
       // A script that does not compile: the line, as ManageSieve reports it.
       if (err instanceof SieveError) throw new MailError('INVALID_INPUT', `line ${err.line}: ${err.message}`);

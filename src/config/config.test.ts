@@ -28,6 +28,28 @@ describe('configuration', () => {
     assert.ok(Object.isFrozen(c.listen));
   });
 
+  it('parses durations and sizes once, into milliseconds and bytes', () => {
+    const c = parseConfig(
+      'hostname = "mail.example.com"\n[smtp]\nidle_timeout = "90s"\n[limits]\nmax_message_size = "2MB"\n[managesieve]\nmax_script_size = "1KB"\n',
+      '/etc/postern/postern.toml',
+    );
+    assert.equal(c.smtp.idle_timeout, 90_000);
+    assert.equal(c.limits.max_message_size, 2 * 1024 * 1024);
+    assert.equal(c.managesieve.max_script_size, 1024);
+    assert.equal(c.imap.idle_timeout, 30 * 60_000, 'defaults are parsed too');
+    assert.equal(c.pop3.max_bad_commands, 10);
+    assert.deepEqual(problems('hostname = "a.example"\n[imap]\nidle_timeout = "soon"\n'), [
+      'postern.toml: imap.idle_timeout = "soon" is not a duration (write "30s", "10m", "1h")',
+    ]);
+  });
+
+  it('refuses the PostgreSQL backend until it exists', () => {
+    assert.deepEqual(
+      problems('hostname = "a.example"\n[store]\nbackend = "postgres"\nurl = "postgres://x@127.0.0.1/db"\n'),
+      ['postern.toml: store.backend = "postgres" is not available in this version (use backend = "sqlite")'],
+    );
+  });
+
   it('names an unknown key and suggests the right spelling', () => {
     assert.deepEqual(problems('hostname = "a.example"\n[listen]\nsmpt = []\n'), [
       'postern.toml: unknown key "listen.smpt" — did you mean "listen.smtp"?',

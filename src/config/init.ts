@@ -123,6 +123,14 @@ idle_timeout = "30m"              # RFC 9051 §5.4: at least 30 minutes
 [pop3]
 idle_timeout = "10m"              # RFC 1939 §3: at least 10 minutes
 lock_takeover_after = "30s"       # a new login takes over a maildrop whose session is silent this long (nothing deleted)
+max_bad_commands = 10             # invalid commands in a row, then the connection is closed
+
+[managesieve]
+idle_timeout = "30m"
+max_script_size = "128KB"         # Pigeonhole: sieve_max_script_size
+max_scripts = 64                  # per account (sieve_quota_max_scripts)
+max_redirects = 4                 # per script run (sieve_max_redirects)
+max_bad_commands = 10
 
 [auth]
 failure_delay = "1s"              # added to each failed login, growing with repeats

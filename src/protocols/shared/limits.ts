@@ -53,6 +53,9 @@ const PRE_AUTH: InputLimits = {
   maxBufferedBytes: 16 * KB,
 };
 
+/** Invalid commands in a row before the connection is closed ([pop3] and [managesieve] max_bad_commands). */
+const BAD_COMMANDS = 10;
+
 /** Responses held for a client that does not read: a few FETCH items or a long listing. */
 const MAX_QUEUED_RESPONSE_BYTES = 1024 * KB;
 
@@ -66,7 +69,7 @@ export function imapLimits(s: LimitSettings): SessionLimits {
       maxCommandBytes: s.maxMessageBytes + 64 * KB,
       maxBufferedBytes: 256 * KB,
     },
-    maxBadCommands: 10,
+    maxBadCommands: BAD_COMMANDS,
     maxQueuedResponseBytes: MAX_QUEUED_RESPONSE_BYTES,
     loginTimeoutMs: s.loginTimeoutMs,
     idleTimeoutMs: s.idleTimeoutMs,
@@ -74,7 +77,7 @@ export function imapLimits(s: LimitSettings): SessionLimits {
 }
 
 /** RFC 2449 §4: POP3 commands are at most 255 octets; an AUTH PLAIN response line needs up to ~1.4 KB. */
-export function pop3Limits(s: Omit<LimitSettings, 'maxMessageBytes'>): SessionLimits {
+export function pop3Limits(s: Omit<LimitSettings, 'maxMessageBytes'> & { maxBadCommands?: number }): SessionLimits {
   const input: InputLimits = {
     maxLineBytes: 2 * KB,
     maxLiteralBytes: 0,
@@ -84,7 +87,7 @@ export function pop3Limits(s: Omit<LimitSettings, 'maxMessageBytes'>): SessionLi
   return {
     preAuth: input,
     authenticated: input,
-    maxBadCommands: 10,
+    maxBadCommands: s.maxBadCommands ?? BAD_COMMANDS,
     maxQueuedResponseBytes: MAX_QUEUED_RESPONSE_BYTES,
     loginTimeoutMs: s.loginTimeoutMs,
     idleTimeoutMs: s.idleTimeoutMs,
@@ -93,7 +96,7 @@ export function pop3Limits(s: Omit<LimitSettings, 'maxMessageBytes'>): SessionLi
 
 /** After login the largest literal is a script: the Sieve size limit plus room for PUTSCRIPT's name. */
 export function manageSieveLimits(
-  s: Omit<LimitSettings, 'maxMessageBytes'> & { maxScriptBytes: number },
+  s: Omit<LimitSettings, 'maxMessageBytes'> & { maxScriptBytes: number; maxBadCommands?: number },
 ): SessionLimits {
   return {
     preAuth: PRE_AUTH,
@@ -103,7 +106,7 @@ export function manageSieveLimits(
       maxCommandBytes: s.maxScriptBytes + 17 * KB,
       maxBufferedBytes: 64 * KB,
     },
-    maxBadCommands: 10,
+    maxBadCommands: s.maxBadCommands ?? BAD_COMMANDS,
     maxQueuedResponseBytes: MAX_QUEUED_RESPONSE_BYTES,
     loginTimeoutMs: s.loginTimeoutMs,
     idleTimeoutMs: s.idleTimeoutMs,

@@ -41,6 +41,7 @@ export interface SieveLimits {
   maxRedirects: number;
 }
 
+/** The defaults of [managesieve] in postern.toml (max_script_size, max_scripts, max_redirects). */
 export const SIEVE_LIMITS: SieveLimits = { maxScriptBytes: 128 * 1024, maxScripts: 64, maxRedirects: 4 };
 const MAX_ACTIONS = 32;
 
