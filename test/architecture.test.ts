@@ -13,7 +13,7 @@ type Layer = string; // 'lib', 'config', 'mail', 'store', 'store/index', 'servic
 function layerOf(file: string): Layer {
   const rel = path.relative('src', file).split(path.sep);
   const [top, second] = rel;
-  if (rel.length === 1 || top === 'cli') return 'root';
+  if (rel.length === 1 || top === 'cli' || top === 'compose') return 'root';
   if (top === 'store') return rel.length === 2 && second === 'index.ts' ? 'store/index' : 'store';
   if (top === 'services' || top === 'protocols') return `${top}/${second}`;
   return top!;

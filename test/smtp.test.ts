@@ -498,13 +498,13 @@ print(json.dumps(out))`,
       await s.server.directory.addDomain('example.com');
       await s.server.directory.addAccount('bob@example.com', PW.bob);
       // Storing takes a while; the shutdown comes in the middle of it.
-      const deliver = s.server.delivery.deliver.bind(s.server.delivery);
+      const apply = s.server.delivery.apply.bind(s.server.delivery);
       let storing: () => void = () => undefined;
       const started = new Promise<void>((resolve) => (storing = resolve));
-      s.server.delivery.deliver = async (...args: Parameters<typeof deliver>) => {
+      s.server.delivery.apply = async (...args: Parameters<typeof apply>) => {
         storing();
         await new Promise((r) => setTimeout(r, 500));
-        return deliver(...args);
+        return apply(...args);
       };
       const c = net.connect(s.port('smtp'), '127.0.0.1');
       let text = '';

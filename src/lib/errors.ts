@@ -22,6 +22,10 @@ export type ErrorCode =
   | 'INVALID_ADDRESS'
   | 'MAIL_LOOP'
   | 'MESSAGE_TOO_BIG'
+  /** The message breaks RFC 5322 in a way that matters to its readers (a second From). */
+  | 'MESSAGE_MALFORMED'
+  /** More DKIM signatures or ARC sets than anyone verifies (a verification cost attack). */
+  | 'TOO_MANY_SIGNATURES'
   | 'POLICY_REJECTED'
   | 'TEMPORARY'
   | 'LIMIT_REACHED'

@@ -72,6 +72,8 @@ const RESPONSE_CODE: Record<ErrorCode, string | undefined> = {
   INVALID_ADDRESS: undefined,
   MAIL_LOOP: undefined,
   MESSAGE_TOO_BIG: 'QUOTA/MAXSIZE',
+  MESSAGE_MALFORMED: undefined,
+  TOO_MANY_SIGNATURES: undefined,
   POLICY_REJECTED: undefined,
   TEMPORARY: 'TRYLATER',
   CONFIG: 'TRYLATER',

@@ -72,6 +72,8 @@ const POP3_ERROR: Record<ErrorCode, string> = {
   INVALID_ADDRESS: 'Invalid request',
   MAIL_LOOP: 'Invalid request',
   MESSAGE_TOO_BIG: 'Message too large',
+  MESSAGE_MALFORMED: 'Invalid request',
+  TOO_MANY_SIGNATURES: 'Invalid request',
   POLICY_REJECTED: 'Refused by policy',
   TEMPORARY: '[SYS/TEMP] Temporary failure, try again',
   CONFIG: '[SYS/TEMP] Temporary failure, try again',

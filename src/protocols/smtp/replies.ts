@@ -30,6 +30,8 @@ export const SMTP_REPLY: Record<ErrorCode, Reply> = {
   INVALID_ADDRESS: reply(553, '5.1.3', 'Bad address syntax'),
   MAIL_LOOP: reply(554, '5.4.6', 'Mail loop detected'), // RFC 3463 §3.5
   MESSAGE_TOO_BIG: reply(552, '5.3.4', 'Message too big'),
+  MESSAGE_MALFORMED: reply(550, '5.6.0', 'Message refused'), // RFC 3463 §3.7
+  TOO_MANY_SIGNATURES: reply(550, '5.7.7', 'Message refused'), // RFC 3463 §3.8: message integrity failure
   POLICY_REJECTED: reply(550, '5.7.1', 'Message refused by policy'), // RFC 7372 §3.1
   TEMPORARY: reply(451, '4.3.0', 'Temporary failure, try again later'),
   LIMIT_REACHED: reply(452, '4.5.3', 'Limit reached'),

@@ -4,7 +4,6 @@
  * senders limited to owned addresses, remote recipients queued) and 'lmtp' (RFC 2033: one reply per
  * recipient). smtp-server owns the wire protocol; this file owns policy and hands messages to delivery.
  */
-import { randomBytes } from 'node:crypto';
 import {
   SMTPServer,
   type SMTPServerAddress,
@@ -14,27 +13,12 @@ import {
 } from 'smtp-server';
 import type { SecureContext } from 'node:tls';
 import { isMailError, MailError } from '../../lib/errors.js';
-import type { Logger } from '../../lib/log.js';
-import {
-  hasTooManyFields,
-  headerBlockProblem,
-  headerEnd,
-  headerValue,
-  MAX_ARC_SETS,
-  MAX_DKIM_SIGNATURES,
-  MAX_HEADER_FIELDS,
-  parseHeaders,
-  repeatedFields,
-  SINGLE_FIELDS,
-} from '../../mail/mime/headers.js';
-import { stripOurResults } from '../../services/sender-auth/index.js';
-import { headerAddresses, singleMailbox } from '../../mail/mime/structure.js';
-import type { Auth, AuthedUser } from '../../services/auth/index.js';
-import type { Dkim } from '../../services/dkim/index.js';
-import type { SenderAuth } from '../../services/sender-auth/index.js';
-import { ownsAddress, type Delivery, type Destination, type RecipientResult } from '../../services/delivery/index.js';
 import { newQueueId } from '../../lib/ids.js';
-import type { Store } from '../../store/index.js';
+import type { Logger } from '../../lib/log.js';
+import { rfc5322Date, type Acceptance, type AcceptRecipient } from '../../services/acceptance/index.js';
+import type { Auth, AuthedUser } from '../../services/auth/index.js';
+import type { Delivery, RecipientResult } from '../../services/delivery/index.js';
+import type { Directory } from '../../services/directory/index.js';
 import type { Connection, Session, SessionFactory } from '../shared/connection.js';
 import { SMTP_LIMITS } from '../shared/limits.js';
 import type { RecipientGuard } from './recipient-guard.js';
@@ -44,11 +28,13 @@ export type SmtpMode = 'mx' | 'submission' | 'lmtp';
 
 export interface SmtpDeps {
   hostname: string;
-  store: Store;
-  delivery: Delivery;
+  /** RCPT TO: where an address leads, and whether its mailbox is full. */
+  delivery: Pick<Delivery, 'checkRecipient'>;
+  /** MAIL FROM on submission: the addresses the user may send as. */
+  directory: Pick<Directory, 'ownsAddress'>;
+  /** End of DATA: the one acceptance pipeline. */
+  acceptance: Pick<Acceptance, 'accept'>;
   auth: Auth;
-  dkim: Dkim;
-  senderAuth: SenderAuth;
   tls: {
     contextFor(servername?: string): SecureContext;
     sniCallback(name: string, cb: (err: Error | null, ctx?: SecureContext) => void): void;
@@ -68,13 +54,7 @@ export interface SmtpDeps {
   log: Logger;
 }
 
-interface Rcpt {
-  address: string;
-  destinations: Destination[];
-  isRemote: boolean;
-  notify?: string | undefined;
-  orcpt?: string | undefined;
-}
+type Rcpt = AcceptRecipient;
 
 interface Context {
   conn: Connection;
@@ -141,7 +121,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
       ctx.rcpts.clear();
       if (mode !== 'submission') return cb();
       const user = session.user as AuthedUser;
-      ownsAddress(deps.store, user.address, address.address).then(
+      deps.directory.ownsAddress(user.address, address.address).then(
         (owned) => {
           if (owned) return cb();
           ctx.log.warn({ user: user.address, from: address.address }, 'sender refused: address not owned');
@@ -152,59 +132,7 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
     },
 
     onRcptTo(address: SMTPServerAddress, session, cb) {
-      const ctx = ctxOf(session);
-      const ip = ctx.conn.remoteAddress;
-      // LMTP's client is our own MTA; an authenticated user is known and limited per connection only.
-      const isCounted = mode !== 'lmtp';
-      const isStranger = isCounted && !session.user;
-      if (isCounted && ctx.refused >= deps.limits.maxRefusedRecipients) {
-        ctx.log.warn({ refused: ctx.refused }, 'too many refused recipients: closing');
-        return cb(
-          new SmtpReplyError({
-            code: 421,
-            enhanced: '4.7.0',
-            text: `${deps.hostname} Too many refused recipients, closing connection`,
-          }),
-        );
-      }
-      if (isStranger && deps.recipientGuard.isBlocked(ip)) {
-        ctx.log.warn({ ip }, 'too many refused recipients from this network: closing');
-        return cb(
-          new SmtpReplyError({
-            code: 421,
-            enhanced: '4.7.0',
-            text: `${deps.hostname} Too many refused recipients from your network, try again later`,
-          }),
-        );
-      }
-      checkRecipient(mode, deps, address, session).then(
-        (rcpt) => {
-          ctx.rcpts.set(address.address.toLowerCase(), rcpt);
-          cb();
-        },
-        async (err: unknown) => {
-          const reply = replyFor(err, ctx.log);
-          const isGuess = isCounted && GUESSES.has(reply.message.slice(0, 5));
-          if (isGuess) {
-            ctx.refused++;
-            if (isStranger) deps.recipientGuard.refused(ip);
-          }
-          ctx.log.info(
-            {
-              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
-              to: address.address,
-              reply: reply.message,
-              refused: ctx.refused,
-            },
-            'recipient refused',
-          );
-          // Postfix's smtpd_error_sleep_time: a client that keeps guessing gets its answers slowly.
-          if (isGuess && ctx.refused > deps.limits.maxRefusedRecipients / 2 && deps.limits.refusalDelayMs > 0) {
-            await new Promise((r) => setTimeout(r, deps.limits.refusalDelayMs));
-          }
-          cb(reply);
-        },
-      );
+      onRcptTo(mode, deps, ctxOf(session), address, session, cb);
     },
 
     // smtp-server's STARTTLS removes every listener of the plain socket, ours included: its own
@@ -214,82 +142,165 @@ export function smtpProtocol(mode: SmtpMode, options: { isImplicitTls: boolean }
     },
 
     onData(stream: SMTPServerDataStream, session, cb) {
-      const ctx = ctxOf(session);
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => {
-        if (!stream.sizeExceeded) chunks.push(c);
-      });
-      stream.once('error', (err) => cb(replyFor(err, ctx.log)));
-      stream.once('end', () => {
-        if (stream.sizeExceeded) {
-          ctx.log.info({ bytes: stream.byteLength, limit: deps.limits.maxMessageBytes }, 'message refused: too big');
-          return cb(smtpError('MESSAGE_TOO_BIG', `limit is ${deps.limits.maxMessageBytes} bytes`));
-        }
-        ctx.accepting = acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks))
-          .then(
-            (reply) => {
-              if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress);
-              return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
-            },
-            (err: unknown) => cb(replyFor(err, ctx.log)),
-          )
-          .catch((err: unknown) => ctx.log.error({ err }, 'smtp: answering the message failed'))
-          .finally(() => {
-            ctx.accepting = undefined;
-          });
-      });
+      onData(mode, deps, ctxOf(session), stream, session, cb);
     },
   });
   // The default context for STARTTLS handshakes without SNI is the hostname's current certificate.
   server.secureContext = { get: () => deps.tls.contextFor(undefined) } as unknown as Map<string, SecureContext>;
 
-  return (conn: Connection): Session => {
-    let closed: () => void;
-    const done = new Promise<void>((resolve) => (closed = resolve));
-    let smtpConnection:
-      { id: string; send(code: number, data?: string | string[], context?: unknown): void; close(): void } | undefined;
-    return {
-      run() {
-        conn.socket.once('close', () => closed());
-        server.connect(conn.socket, {});
-        smtpConnection = [...server.connections].at(-1) as unknown as typeof smtpConnection;
-        if (!smtpConnection) return Promise.resolve();
-        const id = smtpConnection.id;
-        contexts.set(id, {
-          conn,
-          log: conn.log.child({ smtp: id }),
-          rcpts: new Map(),
-          refused: 0,
-          closed: () => closed(),
-        });
-        // Our replies carry their own enhanced status code: keep smtp-server from adding a second one.
-        const send = smtpConnection.send.bind(smtpConnection);
-        const connection = smtpConnection as unknown as { secure: boolean };
-        // RFC 4954 §4, RFC 3207 §4.2: AUTH is advertised only once TLS is up (Postfix's smtpd_tls_auth_only);
-        // smtp-server still answers an early AUTH with 538 and MAIL without AUTH with 530.
-        const hideAuth = offerAuth && !options.isImplicitTls && !deps.limits.allowPlaintextAuth;
-        smtpConnection.send = (code, data, context) => {
-          if (hideAuth && code === 250 && Array.isArray(data) && !connection.secure)
-            data = data.filter((line) => !line.startsWith('AUTH '));
-          return typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data)
-            ? send(code, data, false)
-            : send(code, data, context);
-        };
-        return done.finally(() => contexts.delete(id));
-      },
-      shutdown() {
-        const end = () => {
-          smtpConnection?.send(421, `${deps.hostname} Service shutting down, closing connection`);
-          smtpConnection?.close();
-          conn.close(); // a client that does not close its side is cut off shortly (Connection.close)
-        };
-        // A message being stored gets its reply first (within shutdown_timeout): a client told 421
-        // instead of the 250 for mail already stored would send it again.
-        const accepting = smtpConnection && contexts.get(smtpConnection.id)?.accepting;
-        if (accepting) void accepting.then(end);
-        else end();
-      },
-    };
+  return (conn: Connection): Session => smtpSession(server, contexts, conn, deps, offerAuth && !options.isImplicitTls);
+}
+
+/** RCPT TO: refused-recipient limits per connection and per network, then where the address leads. */
+function onRcptTo(
+  mode: SmtpMode,
+  deps: SmtpDeps,
+  ctx: Context,
+  address: SMTPServerAddress,
+  session: SMTPServerSession,
+  cb: (err?: Error | null) => void,
+): void {
+  const ip = ctx.conn.remoteAddress;
+  // LMTP's client is our own MTA; an authenticated user is known and limited per connection only.
+  const isCounted = mode !== 'lmtp';
+  const isStranger = isCounted && !session.user;
+  if (isCounted && ctx.refused >= deps.limits.maxRefusedRecipients) {
+    ctx.log.warn({ refused: ctx.refused }, 'too many refused recipients: closing');
+    return cb(
+      new SmtpReplyError({
+        code: 421,
+        enhanced: '4.7.0',
+        text: `${deps.hostname} Too many refused recipients, closing connection`,
+      }),
+    );
+  }
+  if (isStranger && deps.recipientGuard.isBlocked(ip)) {
+    ctx.log.warn({ ip }, 'too many refused recipients from this network: closing');
+    return cb(
+      new SmtpReplyError({
+        code: 421,
+        enhanced: '4.7.0',
+        text: `${deps.hostname} Too many refused recipients from your network, try again later`,
+      }),
+    );
+  }
+  checkRecipient(mode, deps, address, session).then(
+    (rcpt) => {
+      ctx.rcpts.set(address.address.toLowerCase(), rcpt);
+      cb();
+    },
+    async (err: unknown) => {
+      const reply = replyFor(err, ctx.log);
+      const isGuess = isCounted && GUESSES.has(reply.message.slice(0, 5));
+      if (isGuess) {
+        ctx.refused++;
+        if (isStranger) deps.recipientGuard.refused(ip);
+      }
+      ctx.log.info(
+        {
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : null,
+          to: address.address,
+          reply: reply.message,
+          refused: ctx.refused,
+        },
+        'recipient refused',
+      );
+      // Postfix's smtpd_error_sleep_time: a client that keeps guessing gets its answers slowly.
+      if (isGuess && ctx.refused > deps.limits.maxRefusedRecipients / 2 && deps.limits.refusalDelayMs > 0) {
+        await new Promise((r) => setTimeout(r, deps.limits.refusalDelayMs));
+      }
+      cb(reply);
+    },
+  );
+}
+
+/** DATA: the message collected (or refused when over the size limit), then accepted. */
+function onData(
+  mode: SmtpMode,
+  deps: SmtpDeps,
+  ctx: Context,
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+  cb: (err: Error | null, message?: string) => void,
+): void {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => {
+    if (!stream.sizeExceeded) chunks.push(c);
+  });
+  stream.once('error', (err) => cb(replyFor(err, ctx.log)));
+  stream.once('end', () => {
+    if (stream.sizeExceeded) {
+      ctx.log.info({ bytes: stream.byteLength, limit: deps.limits.maxMessageBytes }, 'message refused: too big');
+      return cb(smtpError('MESSAGE_TOO_BIG', `limit is ${deps.limits.maxMessageBytes} bytes`));
+    }
+    ctx.accepting = acceptMessage(mode, deps, ctx, session, Buffer.concat(chunks))
+      .then(
+        (reply) => {
+          if (mode !== 'lmtp' && !session.user) deps.recipientGuard.delivered(ctx.conn.remoteAddress);
+          return mode === 'lmtp' ? cb(null, reply as unknown as string) : cb(null, reply as string);
+        },
+        (err: unknown) => cb(replyFor(err, ctx.log)),
+      )
+      .catch((err: unknown) => ctx.log.error({ err }, 'smtp: answering the message failed'))
+      .finally(() => {
+        ctx.accepting = undefined;
+      });
+  });
+}
+
+/** One SMTP session: the socket handed to smtp-server, its context kept until the connection closes. */
+function smtpSession(
+  server: SMTPServer,
+  contexts: Map<string, Context>,
+  conn: Connection,
+  deps: SmtpDeps,
+  mayHideAuth: boolean,
+): Session {
+  let closed: () => void;
+  const done = new Promise<void>((resolve) => (closed = resolve));
+  let smtpConnection:
+    { id: string; send(code: number, data?: string | string[], context?: unknown): void; close(): void } | undefined;
+  return {
+    run() {
+      conn.socket.once('close', () => closed());
+      server.connect(conn.socket, {});
+      smtpConnection = [...server.connections].at(-1) as unknown as typeof smtpConnection;
+      if (!smtpConnection) return Promise.resolve();
+      const id = smtpConnection.id;
+      contexts.set(id, {
+        conn,
+        log: conn.log.child({ smtp: id }),
+        rcpts: new Map(),
+        refused: 0,
+        closed: () => closed(),
+      });
+      // Our replies carry their own enhanced status code: keep smtp-server from adding a second one.
+      const send = smtpConnection.send.bind(smtpConnection);
+      const connection = smtpConnection as unknown as { secure: boolean };
+      // RFC 4954 §4, RFC 3207 §4.2: AUTH is advertised only once TLS is up (Postfix's smtpd_tls_auth_only);
+      // smtp-server still answers an early AUTH with 538 and MAIL without AUTH with 530.
+      const hideAuth = mayHideAuth && !deps.limits.allowPlaintextAuth;
+      smtpConnection.send = (code, data, context) => {
+        if (hideAuth && code === 250 && Array.isArray(data) && !connection.secure)
+          data = data.filter((line) => !line.startsWith('AUTH '));
+        return typeof data === 'string' && /^[245]\.\d{1,3}\.\d{1,3} /.test(data)
+          ? send(code, data, false)
+          : send(code, data, context);
+      };
+      return done.finally(() => contexts.delete(id));
+    },
+    shutdown() {
+      const end = () => {
+        smtpConnection?.send(421, `${deps.hostname} Service shutting down, closing connection`);
+        smtpConnection?.close();
+        conn.close(); // a client that does not close its side is cut off shortly (Connection.close)
+      };
+      // A message being stored gets its reply first (within shutdown_timeout): a client told 421
+      // instead of the 250 for mail already stored would send it again.
+      const accepting = smtpConnection && contexts.get(smtpConnection.id)?.accepting;
+      if (accepting) void accepting.then(end);
+      else end();
+    },
   };
 }
 
@@ -324,6 +335,7 @@ async function checkRecipient(
   }
 }
 
+/** End of DATA: the acceptance pipeline decides and delivers; the answer is one reply, or one per recipient (LMTP). */
 async function acceptMessage(
   mode: SmtpMode,
   deps: SmtpDeps,
@@ -337,133 +349,25 @@ async function acceptMessage(
   const rcpts = session.envelope.rcptTo
     .map((r) => ctx.rcpts.get(r.address.toLowerCase()))
     .filter((r): r is Rcpt => r !== undefined);
-
-  let body = data;
-  let traceHeaders = '';
-  let folder: string | undefined;
-  const rawBlock = data.subarray(0, headerEnd(data));
-  const tooBig = headerBlockProblem(rawBlock);
-  if (tooBig) {
-    ctx.log.warn({ qid, bytes: rawBlock.length }, `message refused: ${tooBig}`);
-    throw new SmtpReplyError({ code: 552, enhanced: '5.3.4', text: 'Message refused' }, tooBig);
-  }
-  const block = rawBlock.toString('latin1');
-  const head = parseHeaders(block);
-  const signatures = head.filter((f) => f.key === 'dkim-signature').length;
-  const arcSets = head.filter((f) => f.key === 'arc-seal').length;
-  if (signatures > MAX_DKIM_SIGNATURES || arcSets > MAX_ARC_SETS) {
-    throw new SmtpReplyError(
-      { code: 550, enhanced: '5.7.7', text: 'Message refused' },
-      `${signatures} DKIM signatures and ${arcSets} ARC sets (at most ${MAX_DKIM_SIGNATURES} and ${MAX_ARC_SETS})`,
-    );
-  }
-  // RFC 5322 §3.6: one From (DMARC, RFC 7489 §6.6.1, is judged on it; a second one is what a reader
-  // may be shown). A submission must also be unambiguous in the fields a signature vouches for.
-  const repeated = repeatedFields(head, mode === 'submission' ? SINGLE_FIELDS : ['from']);
-  if (repeated.length) {
-    const what = repeated.map((r) => `${r.count} ${r.key} fields`).join(', ');
-    ctx.log.warn({ qid, repeated }, 'message refused: repeated header fields');
-    throw new SmtpReplyError(
-      { code: 550, enhanced: '5.6.0', text: 'Message refused' },
-      `${what} (RFC 5322 section 3.6 allows one)`,
-    );
-  }
-  // Fields past the ones parsed would be unseen by these checks and seen by others (a second From).
-  if (hasTooManyFields(block)) {
-    throw new SmtpReplyError(
-      { code: 552, enhanced: '5.3.4', text: 'Message refused' },
-      `more than ${MAX_HEADER_FIELDS} header fields`,
-    );
-  }
-  const from = headerValue(head, 'from');
-  if (mode === 'mx') {
-    // RFC 7489 §6.6.1: DMARC is judged on the one domain of From. A From of several mailboxes, a
-    // group or no domain would go unjudged (and be shown to the reader), so it is refused, as large
-    // receivers do; a message with no From at all names no domain to impersonate.
-    if (from !== undefined && !singleMailbox(from)) {
-      ctx.log.warn({ qid }, 'message refused: From does not hold exactly one address');
-      throw new SmtpReplyError(
-        { code: 550, enhanced: '5.7.1', text: 'Message refused' },
-        'the From field must hold exactly one address with a domain (RFC 5322 section 3.6.2, RFC 7489 section 6.6.1)',
-      );
-    }
-  }
-  if (mode !== 'mx') body = stripOurResults(body, deps.hostname); // the MX path strips them in senderAuth.check
-  if (mode === 'submission') {
-    // The author (From) and the sender (Sender) must be addresses the user owns.
-    const fromAddresses = ['from', 'sender'].flatMap((key) => {
-      const v = headerValue(head, key);
-      return v ? headerAddresses(v) : [];
-    });
-    for (const a of fromAddresses) {
-      if (!(await ownsAddress(deps.store, user!.address, a))) {
-        ctx.log.warn({ user: user!.address, headerFrom: a }, 'message refused: From: address not owned');
-        throw smtpError('SENDER_NOT_OWNED', `From: <${a}>`);
-      }
-    }
-    // RFC 6409 §8.2, §8.3: the submission server may add a missing Message-ID and Date.
-    const added: string[] = [];
-    if (!headerValue(head, 'message-id'))
-      added.push(`Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${deps.hostname}>`);
-    if (!headerValue(head, 'date')) added.push(`Date: ${rfc2822Date(new Date())}`);
-    if (added.length) body = Buffer.concat([Buffer.from(added.map((h) => h + '\r\n').join(''), 'utf8'), body]);
-    // DKIM-sign with the domain of From: (or of the envelope sender) before anything is stored or queued.
-    const signer = fromAddresses[0] ?? mailFrom;
-    body = await deps.dkim.sign(body, signer.slice(signer.lastIndexOf('@') + 1));
-  } else if (mode === 'mx') {
-    // Mail an alias forwards to another domain is ARC-sealed with the forwarding domain's key.
-    // So is mail a recipient's Sieve script may redirect (RFC 8617 §5.1 applies to any forwarder).
-    let forwarding = rcpts.find((r) => r.destinations.some((d) => d.kind === 'remote'));
-    for (const r of rcpts) if (!forwarding && (await deps.delivery.mayRedirect(r.destinations))) forwarding = r;
-    const seal = forwarding
-      ? await deps.dkim.sealingKey(forwarding.address.slice(forwarding.address.lastIndexOf('@') + 1))
-      : undefined;
-    const checked = await deps.senderAuth.check(
-      data,
-      { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || ''), sender: mailFrom },
-      seal,
-    );
-    ctx.log.info({ qid, spf: checked.spf, dmarc: checked.dmarc, verdict: checked.verdict }, 'sender authentication');
-    if (checked.verdict === 'reject') throw smtpError('POLICY_REJECTED', checked.reason);
-    if (from !== undefined && !checked.fromJudged) {
-      // Read as one mailbox here but not by the DMARC check: never let such a From through unjudged.
-      ctx.log.warn({ qid }, 'message refused: DMARC could not read the From field');
-      throw new SmtpReplyError(
-        { code: 550, enhanced: '5.7.1', text: 'Message refused' },
-        'the From field could not be checked (RFC 7489 section 6.6.1)',
-      );
-    }
-    if (checked.verdict === 'junk') folder = 'Junk';
-    traceHeaders = checked.headers;
-    body = checked.content;
-  }
-
-  const received = receivedHeader(mode, deps.hostname, ctx.conn, session, qid, user);
-  const content = Buffer.concat([Buffer.from(`${received}\r\n${traceHeaders}`, 'utf8'), body]);
-  const localRcpts = rcpts.filter((r) => !r.isRemote);
-  const remoteRcpts = rcpts.filter((r) => r.isRemote);
   const args = session.envelope.mailFrom ? session.envelope.mailFrom.args : false;
-  const results = await deps.delivery.deliver({
-    content,
-    mailFrom,
+  const outcome = await deps.acceptance.accept({
+    mode,
     qid,
-    folder,
-    enforceQuota: mode === 'lmtp' || rcpts.length === 1,
-    canRefuse: mode === 'lmtp' || rcpts.length === 1,
-    recipients: localRcpts.map((r) => ({
-      address: r.address,
-      destinations: r.destinations,
-      notify: r.notify,
-      orcpt: r.orcpt,
-    })),
-    outbound: remoteRcpts.map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
-    authUser: user?.address,
+    data,
+    mailFrom,
+    recipients: rcpts,
     envid: args && typeof args.ENVID === 'string' ? args.ENVID : undefined,
     ret: args && typeof args.RET === 'string' ? args.RET : undefined,
+    client: { ip: ctx.conn.remoteAddress, helo: String(session.hostNameAppearsAs || '') },
+    user: user?.address,
+    received: receivedHeader(mode, deps.hostname, ctx.conn, session, qid, user),
+    log: ctx.log,
   });
+  if (outcome.kind === 'refused') throw smtpError(outcome.refusal.code, outcome.refusal.detail || undefined);
+  const results = outcome.results;
   const byAddress = new Map(results.map((r) => [r.address, r]));
-  const failures = results.filter((r) => r.status === 'failed');
-  if (failures.length) ctx.log.info({ qid, from: mailFrom, failures }, 'recipients refused after DATA');
+  const failed = results.filter((r): r is Extract<RecipientResult, { status: 'failed' }> => r.status === 'failed');
+  if (failed.length) ctx.log.info({ qid, from: mailFrom, failures: failed }, 'recipients refused after DATA');
 
   if (mode === 'lmtp') {
     // RFC 2033 §4.2: one reply per accepted RCPT, in order.
@@ -474,7 +378,6 @@ async function acceptMessage(
         : `2.0.0 <${r.address}> ${qid} Saved`;
     });
   }
-  const failed = results.filter((r): r is Extract<RecipientResult, { status: 'failed' }> => r.status === 'failed');
   if (failed.length > 0 && failed.length === rcpts.length)
     throw new SmtpReplyError(SMTP_REPLY[failed[0]!.code], failed[0]!.message);
   return `2.0.0 Ok: queued as ${qid}`;
@@ -502,13 +405,8 @@ function receivedHeader(
   if (tls) lines.push(`\t(using ${tls.protocol} with cipher ${tls.cipher})`);
   if (user) lines.push(`\t(Authenticated sender: ${user.address})`);
   lines[lines.length - 1] += ';';
-  lines.push(`\t${rfc2822Date(new Date())}`);
+  lines.push(`\t${rfc5322Date(new Date())}`);
   return lines.join('\r\n');
-}
-
-export function rfc2822Date(d: Date): string {
-  // RFC 5322 §3.3 in UTC: "Thu, 26 Nov 2026 23:35:53 +0000"
-  return d.toUTCString().replace('GMT', '+0000');
 }
 
 function replyFor(err: unknown, log: Logger): Error {

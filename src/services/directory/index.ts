@@ -7,6 +7,9 @@ import type { Logger } from '../../lib/log.js';
 import { normalizeAddress, normalizeDomain } from '../../mail/address.js';
 import type { AccountRecord, AliasRecord, DomainRecord, SpecialUse, Store } from '../../store/index.js';
 import type { PasswordPolicy } from '../auth/password.js';
+import { hostedDomain, ownsAddress, resolveRecipient, type Resolution } from './recipients.js';
+
+export { type Destination, type Resolution } from './recipients.js';
 
 /** Created with every account (RFC 6154 special-use attributes). */
 export const DEFAULT_MAILBOXES: ReadonlyArray<{ name: string; specialUse?: SpecialUse }> = [
@@ -69,8 +72,17 @@ export class Directory {
   async hostedDomain(name: string): Promise<string | undefined> {
     const check = normalizeDomain(name);
     if (!check.ok) return undefined;
-    const record = await this.store.domains.get(check.domain);
-    return record ? (record.aliasOf ?? record.name) : undefined;
+    return hostedDomain(this.store, check.domain);
+  }
+
+  /** Where mail for an address goes (recipients.ts); `sender` '' for a bounce, which alone may use an SRS address. */
+  resolveRecipient(input: string, options: { srsSecret?: Buffer; sender?: string } = {}): Promise<Resolution> {
+    return resolveRecipient(this.store, input, options);
+  }
+
+  /** May the account `accountAddress` send as `input` (recipients.ts)? */
+  ownsAddress(accountAddress: string, input: string): Promise<boolean> {
+    return ownsAddress(this.store, accountAddress, input);
   }
 
   async addAccount(input: string, password: string, options: { quotaBytes?: number } = {}): Promise<AccountRecord> {

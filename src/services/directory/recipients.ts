@@ -97,7 +97,8 @@ export async function resolveRecipient(
   return { kind: 'ok', address, destinations: unique };
 }
 
-async function hostedDomain(store: Store, name: string): Promise<string | undefined> {
+/** The hosted domain that receives mail for `name`, already normalised: itself, or the target of a domain alias. */
+export async function hostedDomain(store: Store, name: string): Promise<string | undefined> {
   const record = await store.domains.get(name);
   return record ? (record.aliasOf ?? record.name) : undefined;
 }

@@ -33,6 +33,14 @@ export class SenderAuth {
     private readonly deps: { hostname: string; resolve: DnsResolve; policy: SenderAuthPolicy; log: Logger },
   ) {}
 
+  /**
+   * Removes Authentication-Results fields that claim to be ours (RFC 8601 §5): a client must not be
+   * able to hand us a verdict we did not reach. The MX path does it inside check().
+   */
+  stripOurResults(data: Buffer): Buffer {
+    return stripOurResults(data, this.deps.hostname);
+  }
+
   /** With `seal`, a message with a valid or no ARC chain gets our ARC set (it is being forwarded). */
   async check(
     data: Buffer,

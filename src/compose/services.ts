@@ -1,0 +1,196 @@
+/**
+ * Builds the store and the services from the config, each given its slice and its collaborators:
+ * the part of the composition root that knows every service.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import { parseRelay } from '../config/schema.js';
+import type { Logger } from '../lib/log.js';
+import { loadOrCreateSecret } from '../lib/secret.js';
+import { createResolver } from '../mail/dns/resolver.js';
+import { createTlsaLookup } from '../mail/dns/tlsa.js';
+import { Acceptance } from '../services/acceptance/index.js';
+import { Auth } from '../services/auth/index.js';
+import { argon2Passwords } from '../services/auth/password.js';
+import { Delivery } from '../services/delivery/index.js';
+import { Directory } from '../services/directory/index.js';
+import { Dkim } from '../services/dkim/index.js';
+import { Mailboxes } from '../services/mailboxes/index.js';
+import { Outbound } from '../services/outbound/index.js';
+import { MtaSts } from '../services/outbound/mta-sts.js';
+import { SenderAuth } from '../services/sender-auth/index.js';
+import { SieveScripts, type SieveLimits } from '../services/sieve/index.js';
+import { Acme } from '../services/tls/acme.js';
+import { ChallengeStore } from '../services/tls/challenges.js';
+import { CertificateRegistry } from '../services/tls/registry.js';
+import { openStore, type Store } from '../store/index.js';
+
+export type Resolve = ReturnType<typeof createResolver>;
+
+export interface Services {
+  store: Store;
+  resolve: Resolve;
+  dkim: Dkim;
+  directory: Directory;
+  tls: CertificateRegistry;
+  challenges: ChallengeStore;
+  auth: Auth;
+  sieve: SieveScripts;
+  delivery: Delivery;
+  outbound: Outbound;
+  acceptance: Acceptance;
+  mailboxes: Mailboxes;
+}
+
+/** [managesieve] limits as the Sieve service takes them. */
+export function sieveLimits(config: Readonly<Config>): SieveLimits {
+  return {
+    maxScriptBytes: config.managesieve.max_script_size,
+    maxScripts: config.managesieve.max_scripts,
+    maxRedirects: config.managesieve.max_redirects,
+  };
+}
+
+export async function buildServices(config: Readonly<Config>, log: Logger): Promise<Services> {
+  const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
+  const resolve = createResolver(config.dns.resolvers);
+  const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
+  const directory = new Directory({
+    store,
+    passwords: argon2Passwords,
+    log,
+    onDomainAdded: dkim.autoGenerate(config.dkim),
+  });
+  const tls = new CertificateRegistry({
+    hostname: config.hostname,
+    dataDir: config.data_dir,
+    certbotDir: config.tls.certbot_dir,
+    certificates: config.tls.certificate,
+    reloadIntervalMs: config.tls.reload_interval,
+    expiryWarningMs: config.tls.expiry_warning,
+    log: log.child({ component: 'tls' }),
+  });
+  const auth = new Auth({
+    store,
+    log: log.child({ component: 'auth' }),
+    throttle: {
+      failureDelayMs: config.auth.failure_delay,
+      maxFailures: config.auth.max_failures,
+      lockoutMs: config.auth.lockout,
+      ipv6Prefix: config.limits.ipv6_prefix,
+    },
+  });
+  const sieve = new SieveScripts({ store, log: log.child({ component: 'sieve' }), limits: sieveLimits(config) });
+  let outbound: Outbound | undefined;
+  const delivery = new Delivery({
+    store,
+    directory,
+    log: log.child({ component: 'delivery' }),
+    maxReceivedHeaders: config.smtp.max_received_headers,
+    srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
+    onQueued: () => outbound?.wake(),
+    sieve,
+    hostname: config.hostname,
+    sign: (content, domain) => dkim.sign(content, domain),
+  });
+  outbound = createOutbound(config, { store, log: log.child({ component: 'outbound' }), resolve, delivery, dkim });
+  const senderAuth = new SenderAuth({
+    hostname: config.hostname,
+    resolve,
+    log,
+    policy: {
+      rejectDmarcFailures: config.authentication.reject_dmarc_failures,
+      quarantineToJunk: config.authentication.quarantine_to_junk,
+      rejectSpfFail: config.authentication.reject_spf_fail,
+    },
+  });
+  const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth });
+  const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
+  const challenges = new ChallengeStore(config.data_dir);
+  return { store, resolve, dkim, directory, tls, challenges, auth, sieve, delivery, outbound, acceptance, mailboxes };
+}
+
+/** The certificate manager from `[acme]`, writing into the certbot directory the registry reads. */
+export function createAcme(
+  config: Readonly<Config>,
+  deps: { directory: Directory; resolve: Resolve; challenges: ChallengeStore; tls?: CertificateRegistry; log: Logger },
+): Acme {
+  const a = config.acme!;
+  return new Acme(
+    {
+      directoryUrl: a.directory,
+      email: a.email,
+      challenge: a.challenge,
+      hostname: config.hostname,
+      subdomains: a.subdomains,
+      group: a.group,
+      keyType: a.key_type,
+      renewBeforeMs: a.renew_before,
+      checkIntervalMs: a.check_interval,
+      retryMinMs: a.retry_min,
+      retryMaxMs: a.retry_max,
+      dataDir: config.data_dir,
+      certbotDir: config.tls.certbot_dir,
+      eab: a.eab_kid ? { kid: a.eab_kid, hmacKey: a.eab_hmac_key } : undefined,
+      extraCa: a.ca_file ? [readFileSync(a.ca_file, 'utf8')] : [],
+    },
+    {
+      domains: async () => (await deps.directory.listDomains()).map((d) => d.name),
+      resolve: deps.resolve,
+      challenges: deps.challenges,
+      log: deps.log,
+      onIssued: async () => deps.tls?.reload(),
+    },
+  );
+}
+
+/** The outbound queue runner, from `[outbound]`; notifications it writes go through local delivery. */
+function createOutbound(
+  config: Readonly<Config>,
+  deps: { store: Store; log: Logger; resolve: Resolve; delivery: Delivery; dkim: Dkim },
+): Outbound {
+  const o = config.outbound;
+  const extraCa = o.ca_file ? [readFileSync(o.ca_file, 'utf8')] : [];
+  const { delivery, dkim } = deps;
+  return new Outbound(
+    {
+      hostname: config.hostname,
+      heloName: o.helo_name || config.hostname,
+      sourceAddress: o.source_address,
+      port: o.port,
+      connectionsPerDomain: o.connections_per_domain,
+      maxConnections: o.max_connections,
+      messagesPerConnection: o.messages_per_connection,
+      retryMinMs: o.retry_min,
+      retryMaxMs: o.retry_max,
+      lifetimeMs: o.lifetime,
+      delayWarningMs: o.delay_warning,
+      leaseMs: o.lease,
+      connectTimeoutMs: o.connect_timeout,
+      commandTimeoutMs: o.command_timeout,
+      dane: o.dane,
+      extraCa,
+      smarthost: o.smarthost ? parseRelay(o.smarthost) : undefined,
+      senderSmarthost: Object.fromEntries(
+        Object.entries(o.sender_smarthost).map(([d, url]) => [d.toLowerCase(), parseRelay(url)!]),
+      ),
+    },
+    {
+      store: deps.store,
+      log: deps.log,
+      resolve: deps.resolve,
+      tlsa: createTlsaLookup(config.dns.resolvers),
+      mtaSts: o.mta_sts ? new MtaSts({ resolve: deps.resolve, port: o.mta_sts_port, extraCa }) : undefined,
+      // Notifications are signed by the nearest hosted domain of our hostname that has a key.
+      sign: async (content, host) => {
+        for (let d = host; d.includes('.'); d = d.slice(d.indexOf('.') + 1)) {
+          const keys = await dkim.list(d).catch(() => []);
+          if (keys.some((k) => k.status === 'active')) return dkim.sign(content, d);
+        }
+        return content;
+      },
+      submit: (message) => delivery.submitGenerated(message),
+    },
+  );
+}

@@ -1,0 +1,48 @@
+/** The server's periodic work: removing unreferenced content, and promoting rotated DKIM keys once DNS shows them. */
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../lib/log.js';
+import type { Dkim } from '../services/dkim/index.js';
+import type { Store } from '../store/index.js';
+
+const DKIM_CHECK_MS = 10 * 60_000;
+
+/** Starts the timers; the returned stop() waits for a collection in progress. */
+export function startTimers(
+  config: Readonly<Config>,
+  deps: { store: Store; dkim: Dkim; log: Logger },
+): { stop(): Promise<void> } {
+  const { store, dkim, log } = deps;
+  // Content that expunges and finished queue entries left unreferenced is removed from disk.
+  const releasedForMs = config.store.collect_after;
+  let collecting: Promise<void> | undefined;
+  const collect = () => {
+    if (collecting) return;
+    const started = Date.now();
+    collecting = store
+      .collectGarbage({ releasedForMs })
+      .then(
+        (r) => {
+          if (r.blobs + r.orphans === 0) return;
+          const fields = { component: 'store', blobs: r.blobs, bytes: r.bytes, orphans: r.orphans };
+          log.info({ ...fields, ms: Date.now() - started }, 'removed unreferenced content');
+        },
+        (err: unknown) => log.warn({ component: 'store', err }, 'removing unreferenced content failed'),
+      )
+      .finally(() => (collecting = undefined));
+  };
+  const collector = config.store.collect_interval > 0 ? setInterval(collect, config.store.collect_interval) : undefined;
+  collector?.unref();
+  // Rotated DKIM keys start signing once DNS shows them.
+  const dkimTimer = setInterval(
+    () => void dkim.promotePending().catch((err: unknown) => log.warn({ err }, 'DKIM key check failed')),
+    DKIM_CHECK_MS,
+  );
+  dkimTimer.unref();
+  return {
+    async stop() {
+      clearInterval(dkimTimer);
+      clearInterval(collector);
+      await collecting;
+    },
+  };
+}
