@@ -1,4 +1,9 @@
-/** The commented postern.toml that `postern init` writes. Every key of the schema appears here. */
+/**
+ * The commented postern.toml that `postern init` writes. Every key of the schema appears here, in
+ * three parts: how the server is reached (listeners, TLS, ACME, HTTP), how mail is checked and sent
+ * (DNS, DKIM, authentication, outbound), and where it is kept and how much it may take (store, limits,
+ * protocols, log). Only the head depends on the options.
+ */
 
 export interface InitOptions {
   hostname: string;
@@ -7,13 +12,18 @@ export interface InitOptions {
 
 export function renderConfig({ hostname, dataDir }: InitOptions): string {
   const q = (s: string) => JSON.stringify(s);
-  return `# Postern configuration. Domains, accounts and aliases live in the store:
+  const head = `# Postern configuration. Domains, accounts and aliases live in the store:
 # manage them with "postern domain|account|alias ...", not here.
 
 hostname = ${q(hostname)}   # MX host name; default certificate name and SMTP greeting
 data_dir = ${q(dataDir)}    # database, message files, keys (relative = next to this file)
 
-[listen]                        # each a list of "address:port"; [] disables the listener
+`;
+  return head + REACHING + MAIL + KEEPING;
+}
+
+/** [listen], [tls], [acme], [http]: the ports, certificates and web side. */
+const REACHING = `[listen]                        # each a list of "address:port"; [] disables the listener
 smtp        = ["0.0.0.0:25"]    # MX: mail from other servers (STARTTLS offered)
 submission  = ["0.0.0.0:587"]   # clients send mail: STARTTLS, then AUTH
 submissions = ["0.0.0.0:465"]   # clients send mail over implicit TLS
@@ -57,7 +67,10 @@ hsts_max_age = "365d"             # Strict-Transport-Security on HTTPS ("0s" = n
 mta_sts_mode = "testing"          # MTA-STS policy served for hosted domains: "testing", then "enforce"
 mta_sts_max_age = "7d"
 
-[dns]
+`;
+
+/** [dns], [dkim], [authentication], [outbound]: checking mail that arrives, signing and sending mail that leaves. */
+const MAIL = `[dns]
 resolvers = []                    # e.g. ["127.0.0.1:5353"]; empty = system resolvers
 public_addresses = []             # this server's public IPs, for "postern dns" (A/AAAA, SPF, PTR)
 
@@ -92,7 +105,10 @@ ca_file = ""                      # extra CA certificates (PEM) trusted for outg
 port = 25                         # remote SMTP port: change only in labs and tests
 mta_sts_port = 443                # port MTA-STS policies are fetched from: labs and tests only
 
-[store]
+`;
+
+/** [store], [limits], the protocol sections, [auth], [log]: storage, bounds and logging. */
+const KEEPING = `[store]
 backend = "sqlite"                # or "postgres", with url:
 # url = "postgres://postern@db.example.com/postern"
 collect_interval = "10m"          # how often the content of expunged mail is removed from disk ("0s": never)
@@ -140,4 +156,3 @@ lockout = "15m"
 [log]
 level = "info"                    # trace, debug, info, warn, error
 `;
-}
