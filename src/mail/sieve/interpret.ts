@@ -4,10 +4,17 @@
  * copy (RFC 3894), vacation (RFC 5230), subaddress (RFC 5233), relational (RFC 5231), body (RFC 5173),
  * variables (RFC 5229) and mailbox (RFC 5490). It returns the actions to take; delivery takes them.
  * Sieve has no loops, so a run is bounded by the script's size; :matches is polynomial (memoized).
+ * Comparators and match types are in match.ts, address parts in addresses.ts, variables and flag
+ * variables in variables.ts, the run-time error and work budget in runtime.ts.
  */
-import addressparser from 'nodemailer/lib/addressparser';
-import { MAX_FLAGS_PER_MESSAGE, SYSTEM_FLAGS } from '../flags.js';
 import { argsOf, type CompiledScript, type Command, type Test } from './compile.js';
+import { addressParts, isRedirectAddress, parseAddresses } from './addresses.js';
+import { asciiLower, compare, relation, wildcardMatch } from './match.js';
+import { MAX_RUN_COST, SieveRuntimeError } from './runtime.js';
+import { FLAGS_VAR, splitFlags, truncate, uniqueFlags } from './variables.js';
+
+export { SieveRuntimeError } from './runtime.js';
+export { wildcardMatch } from './match.js';
 
 export interface SieveMessage {
   /** Decoded (RFC 2047) values of a header field, in order; [] when absent. */
@@ -43,24 +50,8 @@ export interface SieveLimitsRun {
   maxActions: number;
 }
 
-/** A run-time error (RFC 5228 §2.10.6): the caller files the message as if no script ran. */
-export class SieveRuntimeError extends Error {
-  override readonly name = 'SieveRuntimeError';
-}
-
-const MAX_VARIABLE_BYTES = 4096; // RFC 5229 §6: an implementation may truncate variables
-const FLAGS_VAR = '\u0000flags';
-/**
- * Work one run may do, in characters compared (and :matches steps): about a few hundred
- * milliseconds. A script that needs more for a message is a run-time error (the message is kept),
- * as Pigeonhole's sieve_max_cpu_time does; without it, one script and one large message could
- * stall the whole server.
- */
-const MAX_RUN_COST = 50_000_000;
 /** Body text a body test looks at (RFC 5173 lets an implementation bound it). */
 export const MAX_BODY_SCAN = 1 << 20;
-/** RFC 5232 §3 / RFC 9051 §2.3.2: the system flags a script may set (not \Recent). */
-const SYSTEM_FLAG_NAMES = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
 
 class Run {
   readonly actions: SieveAction[] = [];
@@ -383,171 +374,4 @@ export function runScript(script: CompiledScript, msg: SieveMessage, limits: Sie
   const run = new Run(script, msg, limits);
   run.block(script.commands);
   return run.finish();
-}
-
-function truncate(v: string): string {
-  return Buffer.byteLength(v) <= MAX_VARIABLE_BYTES
-    ? v
-    : Buffer.from(v)
-        .subarray(0, MAX_VARIABLE_BYTES)
-        .toString('utf8')
-        .replace(/\uFFFD$/, '');
-}
-
-function splitFlags(s: string): string[] {
-  return s.split(/\s+/).filter(Boolean);
-}
-
-/** Valid, settable flags only (a flag built from message text may hold anything), each once. */
-function uniqueFlags(flags: string[]): string[] {
-  const seen = new Set<string>();
-  const out: string[] = [];
-  for (const raw of flags) {
-    if (out.length >= MAX_FLAGS_PER_MESSAGE) break; // the rest would be refused at delivery
-    const flag = raw.startsWith('\\') ? SYSTEM_FLAG_NAMES.get(raw.toLowerCase()) : validKeyword(raw) ? raw : undefined;
-    if (flag === undefined || seen.has(flag.toLowerCase())) continue;
-    seen.add(flag.toLowerCase());
-    out.push(flag);
-  }
-  return out;
-}
-
-/** RFC 9051 §9 flag-keyword: an atom (no SP, CTL, ( ) { % * " \\ ]), at most 100 characters. */
-function validKeyword(k: string): boolean {
-  // eslint-disable-next-line no-control-regex
-  return k.length > 0 && k.length <= 100 && !/[\x00-\x20\x7f-\uffff(){%*"\\\]]/.test(k);
-}
-
-/** local@domain.tld without spaces or angle brackets, at most 254 characters (RFC 5321 §4.5.3.1.3); no regex, so linear. */
-function isRedirectAddress(address: string): boolean {
-  if (address.length > 254 || /[\s<>]/.test(address)) return false;
-  const at = address.indexOf('@');
-  if (at <= 0 || at !== address.lastIndexOf('@')) return false;
-  const domain = address.slice(at + 1);
-  const dot = domain.indexOf('.');
-  return dot > 0 && dot < domain.length - 1;
-}
-
-function asciiLower(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => c.toLowerCase());
-}
-
-/** RFC 4790 comparators: negative, 0 or positive. */
-function compare(comparator: string, a: string, b: string): number {
-  if (comparator === 'i;ascii-numeric') {
-    // RFC 4790 §9.1: the leading digits as a number; a string without any is positive infinity.
-    // Compared as digit strings (leading zeros dropped, then length, then digits): no BigInt of a megabyte of digits.
-    const num = (s: string) => {
-      const m = /^[0-9]+/.exec(s);
-      return m ? m[0].replace(/^0+(?=\d)/, '') : undefined;
-    };
-    const x = num(a);
-    const y = num(b);
-    if (x === undefined) return y === undefined ? 0 : 1;
-    if (y === undefined) return -1;
-    if (x.length !== y.length) return x.length < y.length ? -1 : 1;
-    return x < y ? -1 : x > y ? 1 : 0;
-  }
-  const x = comparator === 'i;octet' ? a : asciiLower(a);
-  const y = comparator === 'i;octet' ? b : asciiLower(b);
-  const bx = Buffer.from(x);
-  const by = Buffer.from(y);
-  return Buffer.compare(bx, by);
-}
-
-function relation(rel: string, cmp: number): boolean {
-  switch (rel.toLowerCase()) {
-    case 'gt':
-      return cmp > 0;
-    case 'ge':
-      return cmp >= 0;
-    case 'lt':
-      return cmp < 0;
-    case 'le':
-      return cmp <= 0;
-    case 'eq':
-      return cmp === 0;
-    default:
-      return cmp !== 0;
-  }
-}
-
-/**
- * RFC 5228 §2.7.1 :matches: "*" any sequence, "?" one character, "\" quotes the next. Each "*"
- * takes the shortest match that lets the rest match (RFC 5229 §3.2): on a mismatch only the last
- * "*" seen grows, which finds a match whenever one exists, in at most pattern × value steps.
- */
-export function wildcardMatch(
-  pattern: string,
-  value: string,
-  caseless: boolean,
-  budget = { left: MAX_RUN_COST },
-): string[] | undefined {
-  const p: Array<{ kind: 'char'; c: string } | { kind: 'any' } | { kind: 'one' }> = [];
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '\\' && i + 1 < pattern.length) p.push({ kind: 'char', c: pattern[++i]! });
-    else if (c === '*') p.push({ kind: 'any' });
-    else if (c === '?') p.push({ kind: 'one' });
-    else p.push({ kind: 'char', c });
-  }
-  const v = [...value];
-  const eq = (x: string, y: string) => x === y || (caseless && asciiLower(x) === asciiLower(y));
-  const spans: Array<[number, number]> = new Array<[number, number]>(p.length);
-  let pi = 0;
-  let vi = 0;
-  let star = -1;
-  let starEnd = 0;
-  budget.left -= v.length;
-  while (vi < v.length) {
-    if (--budget.left < 0) throw new SieveRuntimeError('the script needs too much work for this message');
-    const tok = p[pi];
-    if (tok?.kind === 'char' && eq(tok.c, v[vi]!)) {
-      pi++;
-      vi++;
-    } else if (tok?.kind === 'one') {
-      spans[pi++] = [vi, ++vi];
-    } else if (tok?.kind === 'any') {
-      star = pi;
-      starEnd = vi;
-      spans[pi++] = [vi, vi];
-    } else if (star >= 0) {
-      starEnd++;
-      spans[star] = [spans[star]![0], starEnd];
-      pi = star + 1;
-      vi = starEnd;
-    } else {
-      return undefined;
-    }
-  }
-  while (p[pi]?.kind === 'any') spans[pi++] = [v.length, v.length];
-  if (pi < p.length) return undefined;
-  const captures = p.flatMap((t, k) => (t.kind === 'char' ? [] : [v.slice(spans[k]![0], spans[k]![1]).join('')]));
-  return [value, ...captures];
-}
-
-function parseAddresses(value: string): string[] {
-  try {
-    return addressparser(value, { flatten: true })
-      .map((a) => a.address ?? '')
-      .filter(Boolean);
-  } catch {
-    return [];
-  }
-}
-
-/** RFC 5228 §2.7.4 address parts, RFC 5233 :user and :detail (separator "+"). */
-function addressParts(addresses: string[], tags: ReturnType<typeof argsOf>['tags']): string[] {
-  return addresses.flatMap((addr) => {
-    const at = addr.lastIndexOf('@');
-    const local = at >= 0 ? addr.slice(0, at) : addr;
-    const domain = at >= 0 ? addr.slice(at + 1) : '';
-    if (tags.has('localpart')) return [local];
-    if (tags.has('domain')) return [domain];
-    const plus = local.indexOf('+');
-    if (tags.has('user')) return [plus >= 0 ? local.slice(0, plus) : local];
-    // RFC 5233 §4: without a separator :detail matches nothing.
-    if (tags.has('detail')) return plus >= 0 ? [local.slice(plus + 1)] : [];
-    return [addr];
-  });
 }
