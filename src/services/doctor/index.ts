@@ -7,7 +7,7 @@ import type { DnsResolve } from '../../mail/dns/resolver.js';
 import type { DkimKeyRecord } from '../../store/index.js';
 import { checkDomainDns, checkDomainRecords, checkHostName, checkServerDns } from './dns.js';
 import { Findings, query, type Finding, type Severity } from './findings.js';
-import { checkNetwork, type ListenerTarget } from './net.js';
+import { checkNetwork, type ListenerTarget, type NetInputs } from './net.js';
 import { recordsFor, type RecordInputs } from './records.js';
 
 export type { Finding, Severity } from './findings.js';
@@ -51,21 +51,8 @@ export interface DoctorReport {
 export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
   const findings = new Findings();
   checkHostName(i.hostname, findings);
-  // A resolver that does not answer at all would turn every DNS check into an error: say that once instead.
-  const probe = await query<string>(i.resolve, i.hostname, 'A');
-  const dnsDown = probe.error !== undefined && /ECONNREFUSED|ETIMEOUT|ECONNRESET|EREFUSED/.test(probe.error);
-  if (dnsDown) {
-    findings.add({
-      scope: i.hostname,
-      id: 'dns.resolver.unreachable',
-      severity: 'error',
-      summary: `the DNS resolver does not answer (${probe.error}); DNS checks were skipped`,
-      why: 'every DNS check, and the server itself (SPF, DKIM, DMARC, MX lookups), depends on it',
-      observed: probe.error!,
-      expected: 'answers',
-      fix: 'check [dns] resolvers in postern.toml, or pass --resolver ADDR (ip or ip:port)',
-    });
-  } else {
+  const dnsDown = await checkResolver(i, findings);
+  if (!dnsDown) {
     await checkServerDns({
       hostname: i.hostname,
       heloName: i.heloName,
@@ -75,47 +62,10 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
       findings,
     });
   }
-  const extraNames: Array<{ scope: string; name: string; listener: 'smtp' | 'https' }> = [];
+  const extraNames: ExtraName[] = [];
   for (const d of i.domains) {
     if (!d.aliasOf) for (const name of d.records.webNames) extraNames.push({ scope: d.name, name, listener: 'https' });
-    if (dnsDown) continue;
-    const expected = recordsFor(d.records);
-    const inputs = {
-      domain: d.name,
-      aliasOf: d.aliasOf,
-      hostname: i.hostname,
-      publicAddresses: i.publicAddresses,
-      dkimKeys: d.dkimKeys.filter((k) => k.status !== 'retired'),
-      expected,
-      webNames: d.records.webNames,
-      certificateNames: i.certificateNames,
-      srv: d.records.srv,
-      mtaStsId: d.records.mtaStsId,
-      fetchPolicy: i.fetchPolicy,
-      resolve: i.resolve,
-      findings,
-    };
-    const { ourMxHosts } = await checkDomainDns(inputs);
-    const spfPermitted = await spfPermits(i, d.name);
-    if (
-      !spfPermitted.pass &&
-      !spfPermitted.temporary &&
-      !findings.list.some((f) => f.scope === d.name && f.id.startsWith('spf.') && f.severity === 'error')
-    ) {
-      findings.add({
-        scope: d.name,
-        id: 'spf.ip-not-permitted',
-        severity: 'error',
-        summary: `the SPF record of ${d.name} does not permit this server (${spfPermitted.detail})`,
-        why: 'mail you send fails SPF at the receiver; with DMARC p=reject or quarantine it is refused or junked unless DKIM passes',
-        observed: spfPermitted.detail,
-        expected: "pass for this server's address",
-        fix: `${d.name}.  IN  TXT  "v=spf1 mx -all"   # or add ${i.publicAddresses.map((ip) => `${ip.includes(':') ? 'ip6' : 'ip4'}:${ip}`).join(' ')} to the record`,
-      });
-    }
-    await checkDomainRecords({ ...inputs, ourMxHosts, spfPermitted: spfPermitted.pass });
-    for (const host of ourMxHosts)
-      if (host !== i.hostname.toLowerCase()) extraNames.push({ scope: d.name, name: host, listener: 'smtp' });
+    if (!dnsDown) await checkDomain(i, d, findings, extraNames);
   }
   await checkNetwork({
     hostname: i.hostname,
@@ -130,6 +80,82 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
     timeoutMs: i.timeoutMs,
     findings,
   });
+  return report(i, findings);
+}
+
+/** A name to handshake with on the smtp or https listener, for a domain's findings. */
+type ExtraName = NetInputs['extraNames'][number];
+
+/**
+ * A resolver that does not answer at all would turn every DNS check into an error: say that once
+ * instead. Returns whether DNS is down (then the DNS checks are skipped).
+ */
+async function checkResolver(i: DoctorInputs, findings: Findings): Promise<boolean> {
+  const probe = await query<string>(i.resolve, i.hostname, 'A');
+  const dnsDown = probe.error !== undefined && /ECONNREFUSED|ETIMEOUT|ECONNRESET|EREFUSED/.test(probe.error);
+  if (dnsDown) {
+    findings.add({
+      scope: i.hostname,
+      id: 'dns.resolver.unreachable',
+      severity: 'error',
+      summary: `the DNS resolver does not answer (${probe.error}); DNS checks were skipped`,
+      why: 'every DNS check, and the server itself (SPF, DKIM, DMARC, MX lookups), depends on it',
+      observed: probe.error!,
+      expected: 'answers',
+      fix: 'check [dns] resolvers in postern.toml, or pass --resolver ADDR (ip or ip:port)',
+    });
+  }
+  return dnsDown;
+}
+
+/** One hosted domain's DNS: MX and SPF, whether SPF lets this server through, then the other records. */
+async function checkDomain(
+  i: DoctorInputs,
+  d: DoctorDomain,
+  findings: Findings,
+  extraNames: ExtraName[],
+): Promise<void> {
+  const expected = recordsFor(d.records);
+  const inputs = {
+    domain: d.name,
+    aliasOf: d.aliasOf,
+    hostname: i.hostname,
+    publicAddresses: i.publicAddresses,
+    dkimKeys: d.dkimKeys.filter((k) => k.status !== 'retired'),
+    expected,
+    webNames: d.records.webNames,
+    certificateNames: i.certificateNames,
+    srv: d.records.srv,
+    mtaStsId: d.records.mtaStsId,
+    fetchPolicy: i.fetchPolicy,
+    resolve: i.resolve,
+    findings,
+  };
+  const { ourMxHosts } = await checkDomainDns(inputs);
+  const spfPermitted = await spfPermits(i, d.name);
+  if (
+    !spfPermitted.pass &&
+    !spfPermitted.temporary &&
+    !findings.list.some((f) => f.scope === d.name && f.id.startsWith('spf.') && f.severity === 'error')
+  ) {
+    findings.add({
+      scope: d.name,
+      id: 'spf.ip-not-permitted',
+      severity: 'error',
+      summary: `the SPF record of ${d.name} does not permit this server (${spfPermitted.detail})`,
+      why: 'mail you send fails SPF at the receiver; with DMARC p=reject or quarantine it is refused or junked unless DKIM passes',
+      observed: spfPermitted.detail,
+      expected: "pass for this server's address",
+      fix: `${d.name}.  IN  TXT  "v=spf1 mx -all"   # or add ${i.publicAddresses.map((ip) => `${ip.includes(':') ? 'ip6' : 'ip4'}:${ip}`).join(' ')} to the record`,
+    });
+  }
+  await checkDomainRecords({ ...inputs, ourMxHosts, spfPermitted: spfPermitted.pass });
+  for (const host of ourMxHosts)
+    if (host !== i.hostname.toLowerCase()) extraNames.push({ scope: d.name, name: host, listener: 'smtp' });
+}
+
+/** Findings by scope (server first, then domains in order) and severity, with the client settings. */
+function report(i: DoctorInputs, findings: Findings): DoctorReport {
   const order = new Map<string, number>([[i.hostname, 0], ...i.domains.map((d, n) => [d.name, n + 1] as const)]);
   const rank: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
   const list = findings.list.sort(
