@@ -5,6 +5,7 @@
  * on to the next message: once a remote 250 is on disk, a crash never sends that recipient again.
  * Temporary failures wait (doubling from retry_min to retry_max) until the lifetime ends; failures
  * and expiry bounce to the sender with an RFC 3464 report, a delay warning comes after delay_warning.
+ * The retry schedule is retry.ts, the reports to the sender notify.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
@@ -14,47 +15,15 @@ import mxConnect, { type MxConnection } from 'mx-connect';
 import { verifyCertAgainstTlsa } from 'mx-connect/lib/dane.js';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { RelayTarget } from '../../config/schema.js';
-import { newQueueId } from '../../lib/ids.js';
 import { isLoopbackHost } from '../../lib/ip.js';
-import type { Logger } from '../../lib/log.js';
-import type { DnsResolve } from '../../mail/dns/resolver.js';
-import type { TlsaLookup, TlsaRecord } from '../../mail/dns/tlsa.js';
-import { buildDsn, type DsnRecipient } from '../../mail/dsn.js';
-import type { QueueEntry, QueueOutcome, QueueRecipient, Store } from '../../store/index.js';
-import type { MtaSts, MtaStsPolicy } from './mta-sts.js';
+import type { TlsaRecord } from '../../mail/dns/tlsa.js';
+import type { QueueEntry, QueueOutcome, QueueRecipient } from '../../store/index.js';
+import type { MtaStsPolicy } from './mta-sts.js';
+import { SenderNotices } from './notify.js';
+import type { OutboundDeps, OutboundOptions } from './options.js';
+import { expiredOutcomes, isExpired, outcomesOf, type AttemptResult } from './retry.js';
 
-export interface OutboundOptions {
-  hostname: string;
-  heloName: string;
-  sourceAddress: string;
-  port: number;
-  connectionsPerDomain: number;
-  maxConnections: number;
-  messagesPerConnection: number;
-  retryMinMs: number;
-  retryMaxMs: number;
-  lifetimeMs: number;
-  delayWarningMs: number;
-  leaseMs: number;
-  connectTimeoutMs: number;
-  commandTimeoutMs: number;
-  dane: boolean;
-  extraCa: string[];
-  smarthost: RelayTarget | undefined;
-  senderSmarthost: Record<string, RelayTarget>;
-}
-
-export interface OutboundDeps {
-  store: Store;
-  log: Logger;
-  resolve: DnsResolve;
-  tlsa: TlsaLookup;
-  mtaSts: MtaSts | undefined;
-  /** Signs a notification we generate (DKIM) for the domain given. */
-  sign: (content: Buffer, domain: string) => Promise<Buffer>;
-  /** Hands a notification to local delivery or the queue, as for any message from the null sender. */
-  submit: (message: { content: Buffer; recipient: string; qid: string }) => Promise<void>;
-}
+export type { OutboundDeps, OutboundOptions } from './options.js';
 
 interface Job {
   entry: QueueEntry;
@@ -94,11 +63,14 @@ export class Outbound {
   private readonly sessions = new Set<Session>();
   /** Connections still being set up (greeting, STARTTLS, login): cut off at shutdown too. */
   private readonly opening = new Set<() => void>();
+  private readonly notices: SenderNotices;
 
   constructor(
     private readonly options: OutboundOptions,
     private readonly deps: OutboundDeps,
-  ) {}
+  ) {
+    this.notices = new SenderNotices(options, deps);
+  }
 
   start(): void {
     // Entries whose last recipient was recorded by a process that died before removing them.
@@ -186,16 +158,8 @@ export class Outbound {
       return;
     }
     for (const entry of entries) {
-      if (this.expired(entry)) {
-        await this.finish(
-          entry,
-          entry.recipients.map((r) => ({
-            id: r.id,
-            status: 'failed',
-            remoteMta: r.remoteMta,
-            error: `message expired after ${Math.round(this.options.lifetimeMs / 3_600_000)}h in the queue${r.lastError ? `; last error: ${r.lastError}` : ''}`,
-          })),
-        );
+      if (isExpired(entry, this.options.lifetimeMs)) {
+        await this.finish(entry, expiredOutcomes(entry, this.options.lifetimeMs));
         continue;
       }
       const byDomain = new Map<string, QueueRecipient[]>();
@@ -343,29 +307,8 @@ export class Outbound {
   }
 
   /** Records the outcome of one attempt durably, then bounces/warns and removes finished entries. */
-  private async settle(
-    job: Job,
-    results: Array<{ recipient: QueueRecipient; code: number; reply: string; remoteMta: string | null }>,
-  ): Promise<void> {
-    const now = Date.now();
-    const outcomes: QueueOutcome[] = results.map(({ recipient: r, code, reply, remoteMta }) => {
-      if (code >= 200 && code < 300) return { id: r.id, status: 'sent', error: null, remoteMta };
-      if (code >= 500) return { id: r.id, status: 'failed', error: reply, remoteMta };
-      const wait = Math.min(this.options.retryMaxMs, this.options.retryMinMs * 2 ** Math.min(20, r.attempts));
-      if (
-        now + wait > job.entry.createdAt.getTime() + this.options.lifetimeMs ||
-        now >= job.entry.createdAt.getTime() + this.options.lifetimeMs
-      ) {
-        return {
-          id: r.id,
-          status: 'pending',
-          error: reply,
-          remoteMta,
-          nextAttemptAt: new Date(job.entry.createdAt.getTime() + this.options.lifetimeMs),
-        };
-      }
-      return { id: r.id, status: 'pending', error: reply, remoteMta, nextAttemptAt: new Date(now + wait) };
-    });
+  private async settle(job: Job, results: AttemptResult[]): Promise<void> {
+    const outcomes = outcomesOf(results, job.entry, Date.now(), this.options);
     for (const { recipient: r, code, reply, remoteMta } of results) {
       this.deps.log[code < 300 ? 'info' : 'warn'](
         {
@@ -392,75 +335,11 @@ export class Outbound {
   ): Promise<void> {
     try {
       await this.deps.store.queue.record(outcomes);
-      const byId = new Map(recipients.map((r) => [r.id, r]));
-      const failed = outcomes.filter((o) => o.status === 'failed').map((o) => ({ r: byId.get(o.id)!, o }));
-      const toReport = failed.filter(({ r }) => wants(r.notify, 'FAILURE'));
-      if (entry.sender && toReport.length) {
-        await this.notify(
-          entry,
-          'failure',
-          toReport.map(({ r, o }) => ({
-            recipient: r.recipient,
-            orcpt: r.orcpt,
-            diagnostic: o.error ?? 'failed',
-            remoteMta: o.remoteMta,
-          })),
-        );
-      }
-      if (
-        this.options.delayWarningMs > 0 &&
-        entry.sender &&
-        Date.now() - entry.createdAt.getTime() >= this.options.delayWarningMs
-      ) {
-        const delayed = outcomes
-          .filter((o) => o.status === 'pending')
-          .map((o) => ({ r: byId.get(o.id)!, o }))
-          .filter(({ r }) => !r.delayNotified && wants(r.notify, 'DELAY'));
-        if (delayed.length) {
-          await this.notify(
-            entry,
-            'delay',
-            delayed.map(({ r, o }) => ({
-              recipient: r.recipient,
-              orcpt: r.orcpt,
-              diagnostic: o.error ?? 'deferred',
-              remoteMta: o.remoteMta,
-            })),
-          );
-          await this.deps.store.queue.markDelayNotified(delayed.map(({ r }) => r.id));
-        }
-      }
+      await this.notices.afterOutcomes(entry, outcomes, recipients);
       await this.deps.store.queue.removeIfDone(entry.qid);
     } catch (err) {
       this.deps.log.error({ qid: entry.qid, err: String(err) }, 'recording a delivery outcome failed');
     }
-  }
-
-  private async notify(entry: QueueEntry, kind: 'failure' | 'delay', recipients: DsnRecipient[]): Promise<void> {
-    const original = await this.deps.store.blobs.get(entry.blobHash);
-    const qid = newQueueId();
-    const dsn = buildDsn({
-      kind,
-      reportingMta: this.options.hostname,
-      qid: entry.qid,
-      sender: entry.sender,
-      envid: entry.envid,
-      ret: entry.ret,
-      arrivalDate: entry.createdAt,
-      willRetryUntil: new Date(entry.createdAt.getTime() + this.options.lifetimeMs),
-      recipients,
-      original,
-    });
-    const signed = await this.deps.sign(dsn, this.options.hostname);
-    await this.deps.submit({ content: signed, recipient: entry.sender, qid });
-    this.deps.log.info(
-      { qid: entry.qid, dsn: qid, kind, to: entry.sender },
-      kind === 'failure' ? 'bounce sent to the sender' : 'delay warning sent to the sender',
-    );
-  }
-
-  private expired(entry: QueueEntry): boolean {
-    return Date.now() >= entry.createdAt.getTime() + this.options.lifetimeMs;
   }
 
   // --- connections -------------------------------------------------------------------------
@@ -712,12 +591,6 @@ export class Outbound {
   private async tlsResult(policyDomain: string, policyType: string, mxHost: string, result: string): Promise<void> {
     await this.deps.store.queue.recordTls([{ policyDomain, policyType, mxHost, result }]).catch(() => undefined);
   }
-}
-
-/** RFC 3461 §4.1: no NOTIFY means failures (and, as is usual, delays) are reported; NEVER means none. */
-function wants(notify: string | null, what: 'FAILURE' | 'DELAY'): boolean {
-  if (!notify) return true;
-  return notify.toUpperCase().split(',').includes(what);
 }
 
 function describe(err: unknown): string {
