@@ -8,80 +8,33 @@
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { isMailError, type ErrorCode } from '../../lib/errors.js';
+import { isMailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
-import type { Auth, AuthedUser } from '../../services/auth/index.js';
-import type { Mailboxes } from '../../services/mailboxes/index.js';
+import type { AuthedUser } from '../../services/auth/index.js';
 import type { ChangeFeed } from '../../store/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { IdleTimer } from '../shared/idle-timer.js';
 import { drained, SessionInput } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { COMMANDS } from './commands/index.js';
+import type { CommandDeps, Completion, ImapContext, ImapState } from './commands/types.js';
+import { ConnectionGone, ImapBad, ImapNo, refusalOf } from './errors.js';
 import { flagsValue } from './fetch.js';
 import { atom, encodeUntagged, encodeValues, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
 import { SelectedMailbox } from './selected.js';
-import type { UidSnapshots } from './uid-snapshots.js';
 import { FrameReader, ImapSyntaxError, tokenize, type Token, type WireEvent } from './wire.js';
 
-export interface ImapDeps {
+export interface ImapDeps extends CommandDeps {
   hostname: string;
-  auth: Auth;
-  mailboxes: Mailboxes;
   changes: ChangeFeed;
-  /** UID lists shared by the sessions that have the same mailbox selected. */
-  uidSnapshots: UidSnapshots;
   limits: SessionLimits & { allowPlaintextAuth: boolean };
   log: Logger;
-}
-
-export type ImapState =
-  | { kind: 'notAuthenticated' }
-  | { kind: 'authenticated'; user: AuthedUser }
-  | { kind: 'selected'; user: AuthedUser; view: SelectedMailbox }
-  | { kind: 'logout' };
-
-export type StateKind = ImapState['kind'];
-
-export interface Completion {
-  /** NONE: the command already sent its tagged response (LOGOUT, STARTTLS). */
-  status: 'OK' | 'NO' | 'BAD' | 'NONE';
-  code?: string | undefined;
-  text: string;
-}
-
-export class ImapBad extends Error {}
-/** The client went while a command ran: the command stops, nothing more is written. */
-export class ConnectionGone extends Error {
-  constructor() {
-    super('connection closed');
-  }
-}
-export class ImapNo extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
 }
 
 /** Gathered responses are written once they reach this size, or when the event loop turns. */
 const FLUSH_BYTES = 64 * 1024;
 
-/** ErrorCode → IMAP response code (RFC 5530). */
-const RESPONSE_CODE: Partial<Record<ErrorCode, string>> = {
-  MAILBOX_NOT_FOUND: 'NONEXISTENT',
-  MAILBOX_EXISTS: 'ALREADYEXISTS',
-  OVER_QUOTA: 'OVERQUOTA',
-  AUTH_FAILED: 'AUTHENTICATIONFAILED',
-  AUTH_LOCKED: 'UNAVAILABLE',
-  INVALID_INPUT: 'CANNOT',
-  TEMPORARY: 'UNAVAILABLE',
-  LIMIT_REACHED: 'LIMIT',
-};
-
-export class ImapSession implements Session {
+export class ImapSession implements Session, ImapContext {
   state: ImapState = { kind: 'notAuthenticated' };
   readonly enabled = new Set<string>();
   private readonly reader: FrameReader;
@@ -243,7 +196,9 @@ export class ImapSession implements Session {
         this.complete(tag, { status: 'NO', code: err.code, text: err.message });
       } else if (isMailError(err)) {
         this.log.info({ cmd: name, code: err.code, reason: err.message.slice(0, 200) }, 'imap command refused');
-        this.complete(tag, { status: 'NO', code: RESPONSE_CODE[err.code], text: err.message });
+        const refusal = refusalOf(err);
+        if (refusal.status === 'BAD') this.bad(tag, refusal.text);
+        else this.complete(tag, refusal);
       } else {
         this.log.error({ cmd: name, err }, 'imap command failed');
         this.complete(tag, { status: 'NO', code: 'SERVERBUG', text: 'Internal error, try again' });

@@ -6,27 +6,27 @@
 import { SYSTEM_FLAGS } from '../../../mail/flags.js';
 import { HIERARCHY_SEPARATOR } from '../../../services/mailboxes/index.js';
 import type { MailboxRecord } from '../../../store/index.js';
+import { ImapNo } from '../errors.js';
 import { flagsValue } from '../fetch.js';
 import { compilePattern, type PatternMatcher } from '../pattern.js';
 import { atom, type Value } from '../respond.js';
 import { SelectedMailbox } from '../selected.js';
-import { ImapNo, type ImapSession } from '../session.js';
 import { decodeMutf7, encodeMutf7 } from '../utf7.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
 import { formatSet } from '../sequence.js';
 import { parseFlags } from './message.js';
-import { AUTHED, ok, type ImapCommand } from './types.js';
+import { AUTHED, ok, type ImapCommand, type ImapContext } from './types.js';
 
 const SELECTION_OPTIONS = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
 const RETURN_OPTIONS = new Set(['SUBSCRIBED', 'CHILDREN', 'SPECIAL-USE', 'STATUS']);
 
 /** A mailbox name from the client: modified UTF-7 unless UTF-8 was enabled (RFC 9051 §5.1). */
-export function mailboxArg(s: ImapSession, t: Token | undefined): string {
+export function mailboxArg(s: ImapContext, t: Token | undefined): string {
   const raw = astring(t);
   return s.isUtf8 ? raw : decodeMutf7(raw);
 }
 
-function nameValue(s: ImapSession, name: string): Value {
+function nameValue(s: ImapContext, name: string): Value {
   return s.isUtf8 ? name : encodeMutf7(name);
 }
 
@@ -52,7 +52,7 @@ const MAX_LIST_PATTERNS = 64;
 /** Characters of all the patterns of one LIST (with the reference): matching costs their length per name character. */
 const MAX_LIST_PATTERN_CHARS = 4096;
 
-async function statusValues(s: ImapSession, box: MailboxRecord, items: string[]): Promise<Value[]> {
+async function statusValues(s: ImapContext, box: MailboxRecord, items: string[]): Promise<Value[]> {
   const needsMessages = items.some((i) => i === 'UNSEEN' || i === 'SIZE' || i === 'DELETED' || i === 'RECENT');
   const messages = needsMessages ? await s.deps.mailboxes.summaries(box.id) : [];
   const out: Value[] = [];
@@ -95,7 +95,7 @@ function statusItems(t: Token | undefined): string[] {
   return t.items.map((i) => astring(i).toUpperCase());
 }
 
-async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<void> {
+async function list(s: ImapContext, args: Token[], isLsub: boolean): Promise<void> {
   let i = 0;
   const selection = new Set<string>();
   const first = args[0];
@@ -208,7 +208,7 @@ async function list(s: ImapSession, args: Token[], isLsub: boolean): Promise<voi
 }
 
 async function select(
-  s: ImapSession,
+  s: ImapContext,
   args: Token[],
   readOnly: boolean,
 ): Promise<{ status: 'OK'; code: string; text: string }> {

@@ -5,6 +5,7 @@
 import libmime from 'libmime';
 import type { FlagChange, MessageColumnsOmitted, MessageSummary } from '../../../store/index.js';
 import type { StoredMessage } from '../../../services/mailboxes/index.js';
+import { ConnectionGone, ImapNo } from '../errors.js';
 import {
   binaryBytes,
   bodyStructureValue,
@@ -30,16 +31,15 @@ import {
   type SearchTarget,
 } from '../search.js';
 import { formatSet, lowerBound, mergeSet, parseSequenceSet } from '../sequence.js';
-import { ConnectionGone, ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
 import { mailboxArg } from './mailbox.js';
-import { ok, SELECTED, type ImapCommand } from './types.js';
+import { ok, SELECTED, type ImapCommand, type ImapContext } from './types.js';
 
 /**
  * The messages a sequence set names, as (seq, uid) in ascending order. The set is merged first and
  * walked range by range (UIDs found by binary search), so its cost is what it names.
  */
-function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array<{ seq: number; uid: number }> {
+function resolveSet(s: ImapContext, t: Token | undefined, isUid: boolean): Array<{ seq: number; uid: number }> {
   const text = astring(t);
   const set = parseSequenceSet(text);
   const view = s.view;
@@ -67,7 +67,7 @@ function resolveSet(s: ImapSession, t: Token | undefined, isUid: boolean): Array
 }
 
 async function fetchMessages(
-  s: ImapSession,
+  s: ImapContext,
   uids: number[],
   omit?: MessageColumnsOmitted,
 ): Promise<Map<number, StoredMessage>> {
@@ -92,7 +92,7 @@ class ContentReader {
   private aheadBytes = 0;
 
   constructor(
-    private readonly s: ImapSession,
+    private readonly s: ImapContext,
     private readonly list: StoredMessage[],
     private readonly wanted: (m: StoredMessage) => boolean,
   ) {}
@@ -129,7 +129,7 @@ function source(m: StoredMessage, content: Buffer): FetchSource {
   return { content, root: shift(m.bodyStructure, Buffer.byteLength(m.headerPrefix)) };
 }
 
-async function runFetch(s: ImapSession, args: Token[], isUid: boolean) {
+async function runFetch(s: ImapContext, args: Token[], isUid: boolean) {
   if (args.length < 2) throw new ImapSyntaxError('FETCH needs a sequence set and items');
   const targets = resolveSet(s, args[0], isUid);
   const items = parseFetchItems(args[1]);
@@ -196,7 +196,7 @@ const YIELD_EVERY = 1000;
 
 /** Each item's values, made when the response gets to it. */
 function* fetchValues(
-  s: ImapSession,
+  s: ImapContext,
   items: FetchItem[],
   m: StoredMessage,
   content: Buffer | undefined,
@@ -217,7 +217,7 @@ function isWholeBody(i: FetchItem): boolean {
 
 const STREAM_ABOVE_BYTES = 256 * 1024; // smaller messages are read whole: one read beats a stream
 
-function wholeBody(s: ImapSession, item: FetchItem, m: StoredMessage, content: Buffer | undefined): Value[] {
+function wholeBody(s: ImapContext, item: FetchItem, m: StoredMessage, content: Buffer | undefined): Value[] {
   const label = atom(item.kind === 'RFC822' ? 'RFC822' : 'BODY[]');
   if (content) return [label, new Literal(content)];
   return [label, new StreamLiteral(m.size, () => s.deps.mailboxes.openContent(m))];
@@ -278,7 +278,7 @@ export function parseFlags(t: Token | undefined): string[] {
   });
 }
 
-async function expungeUids(s: ImapSession, only?: Set<number>): Promise<void> {
+async function expungeUids(s: ImapContext, only?: Set<number>): Promise<void> {
   const messages = await s.deps.mailboxes.summaries(s.view.mailbox.id);
   const doomed = messages.filter((m) => m.flags.includes('\\Deleted') && (!only || only.has(m.uid))).map((m) => m.uid);
   const gone = await s.deps.mailboxes.expunge(s.user.accountId, s.view.mailbox.id, doomed);
@@ -517,7 +517,7 @@ function envelopeField(m: StoredMessage, field: string): string | undefined {
   return list.map((a) => `${decodeWords(a.name ?? '')} <${a.mailbox ?? ''}@${a.host ?? ''}>`).join(', ');
 }
 
-async function copyMove(s: ImapSession, args: Token[], isUid: boolean, move: boolean) {
+async function copyMove(s: ImapContext, args: Token[], isUid: boolean, move: boolean) {
   if (args.length !== 2) throw new ImapSyntaxError(`${move ? 'MOVE' : 'COPY'} needs a sequence set and a mailbox`);
   if (move && s.view.isReadOnly) throw new ImapNo('Mailbox is read-only', 'READ-ONLY');
   const targets = resolveSet(s, args[0], isUid);

@@ -4,14 +4,14 @@
  */
 import { isMailError } from '../../../lib/errors.js';
 import { decodeSaslPlain, isSameIdentity } from '../../shared/sasl.js';
+import { ImapNo } from '../errors.js';
 import { atom } from '../respond.js';
-import { ImapNo, type ImapSession } from '../session.js';
 import { astring, ImapSyntaxError } from '../wire.js';
-import { ANY, AUTHED, ok, type ImapCommand } from './types.js';
+import { ANY, AUTHED, ok, type ImapCommand, type ImapContext } from './types.js';
 
 const ENABLEABLE = new Set(['IMAP4REV2', 'UTF8=ACCEPT']);
 
-async function authenticate(s: ImapSession, username: string, password: string) {
+async function authenticate(s: ImapContext, username: string, password: string) {
   try {
     const user = await s.deps.auth.authenticate(username, password, { ip: s.conn.remoteAddress, protocol: 'imap' });
     s.login(user);
@@ -23,7 +23,7 @@ async function authenticate(s: ImapSession, username: string, password: string) 
   }
 }
 
-function requireTls(s: ImapSession): void {
+function requireTls(s: ImapContext): void {
   if (!s.mayLogin) throw new ImapNo('Use STARTTLS before logging in', 'PRIVACYREQUIRED');
 }
 
