@@ -1,34 +1,21 @@
 /**
  * Mailbox commands: LIST (RFC 9051 §6.3.9 with LIST-EXTENDED RFC 5258, LIST-STATUS RFC 5819,
- * SPECIAL-USE RFC 6154), LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS, SELECT, EXAMINE
- * and APPEND (with MULTIAPPEND RFC 3502 and UIDPLUS APPENDUID RFC 4315).
+ * SPECIAL-USE RFC 6154), LSUB, CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, STATUS, SELECT and
+ * EXAMINE. APPEND is in append.ts.
  */
 import { SYSTEM_FLAGS } from '../../../mail/flags.js';
 import { HIERARCHY_SEPARATOR } from '../../../services/mailboxes/index.js';
 import type { MailboxRecord } from '../../../store/index.js';
-import { ImapNo } from '../errors.js';
 import { flagsValue } from '../fetch.js';
 import { compilePattern, type PatternMatcher } from '../pattern.js';
 import { atom, type Value } from '../respond.js';
 import { SelectedMailbox } from '../selected.js';
-import { decodeMutf7, encodeMutf7 } from '../utf7.js';
 import { astring, ImapSyntaxError, type Token } from '../wire.js';
-import { formatSet } from '../sequence.js';
-import { parseFlags } from './message.js';
+import { mailboxArg, nameValue } from './args.js';
 import { AUTHED, ok, type ImapCommand, type ImapContext } from './types.js';
 
 const SELECTION_OPTIONS = new Set(['SUBSCRIBED', 'REMOTE', 'RECURSIVEMATCH', 'SPECIAL-USE']);
 const RETURN_OPTIONS = new Set(['SUBSCRIBED', 'CHILDREN', 'SPECIAL-USE', 'STATUS']);
-
-/** A mailbox name from the client: modified UTF-7 unless UTF-8 was enabled (RFC 9051 §5.1). */
-export function mailboxArg(s: ImapContext, t: Token | undefined): string {
-  const raw = astring(t);
-  return s.isUtf8 ? raw : decodeMutf7(raw);
-}
-
-function nameValue(s: ImapContext, name: string): Value {
-  return s.isUtf8 ? name : encodeMutf7(name);
-}
 
 /**
  * The reference and pattern joined, matched in linear time. INBOX is case-insensitive (RFC 9051
@@ -95,7 +82,17 @@ function statusItems(t: Token | undefined): string[] {
   return t.items.map((i) => astring(i).toUpperCase());
 }
 
-async function list(s: ImapContext, args: Token[], isLsub: boolean): Promise<void> {
+/** LIST's arguments (RFC 5258 §3): selection options, reference, one or more patterns, RETURN options. */
+interface ListArgs {
+  selection: Set<string>;
+  reference: string;
+  patterns: string[];
+  returns: Set<string>;
+  /** LIST-STATUS (RFC 5819): the STATUS items to send with each mailbox listed. */
+  statusWanted: string[] | undefined;
+}
+
+function parseList(s: ImapContext, args: Token[], isLsub: boolean): ListArgs {
   let i = 0;
   const selection = new Set<string>();
   const first = args[0];
@@ -119,11 +116,6 @@ async function list(s: ImapContext, args: Token[], isLsub: boolean): Promise<voi
   const patternChars = patterns.reduce((n, p) => n + reference.length + p.length, 0);
   if (patternChars > MAX_LIST_PATTERN_CHARS)
     throw new ImapSyntaxError(`LIST patterns of more than ${MAX_LIST_PATTERN_CHARS} characters in all`);
-  // Names matched between turns of the event loop: fewer when the patterns are long.
-  const batch = Math.max(
-    16,
-    Math.floor(LIST_BATCH / patterns.reduce((n, p) => n + Math.ceil((reference.length + p.length + 1) / 32), 0)),
-  );
   const returns = new Set<string>();
   let statusWanted: string[] | undefined;
   if (args[i]?.type === 'atom' && (args[i] as { value: string }).value.toUpperCase() === 'RETURN') {
@@ -138,6 +130,16 @@ async function list(s: ImapContext, args: Token[], isLsub: boolean): Promise<voi
     i += 2;
   }
   if (i < args.length) throw new ImapSyntaxError('unexpected LIST arguments');
+  return { selection, reference, patterns, returns, statusWanted };
+}
+
+async function list(s: ImapContext, args: Token[], isLsub: boolean): Promise<void> {
+  const { selection, reference, patterns, returns, statusWanted } = parseList(s, args, isLsub);
+  // Names matched between turns of the event loop: fewer when the patterns are long.
+  const batch = Math.max(
+    16,
+    Math.floor(LIST_BATCH / patterns.reduce((n, p) => n + Math.ceil((reference.length + p.length + 1) / 32), 0)),
+  );
   const cmd = isLsub ? 'LSUB' : 'LIST';
   if (!isLsub && patterns.length === 1 && patterns[0] === '') {
     s.untagged(atom(cmd), [atom('\\Noselect')], HIERARCHY_SEPARATOR, '');
@@ -251,19 +253,6 @@ async function select(
   };
 }
 
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-
-/** date-time "dd-Mon-yyyy hh:mm:ss +zzzz" (RFC 9051 §9). */
-function parseDateTime(text: string): Date {
-  const m = /^ ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
-  const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
-  if (!m || month < 0) throw new ImapSyntaxError('invalid date-time');
-  const offset = (Number(m[8]) * 60 + Number(m[9])) * (m[7] === '-' ? -1 : 1);
-  return new Date(
-    Date.UTC(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6])) - offset * 60_000,
-  );
-}
-
 export const MAILBOX_COMMANDS: ImapCommand[] = [
   {
     name: 'LIST',
@@ -337,41 +326,4 @@ export const MAILBOX_COMMANDS: ImapCommand[] = [
   },
   { name: 'SELECT', states: AUTHED, run: (s, args) => select(s, args, false) },
   { name: 'EXAMINE', states: AUTHED, run: (s, args) => select(s, args, true) },
-  {
-    name: 'APPEND',
-    states: AUTHED,
-    async run(s, args) {
-      const name = mailboxArg(s, args[0]);
-      // Every message is read and checked before any is stored: RFC 3502 §6.3.11, all or none.
-      const messages: Array<{ content: Buffer; flags: string[]; internalDate: Date | undefined }> = [];
-      let i = 1;
-      do {
-        let flags: string[] = [];
-        let date: Date | undefined;
-        if (args[i]?.type === 'list') flags = parseFlags(args[i++]);
-        const maybeDate = args[i];
-        if (maybeDate && maybeDate.type === 'string' && !maybeDate.isLiteral) {
-          date = parseDateTime(maybeDate.value.toString('latin1'));
-          i++;
-        }
-        const content = args[i++];
-        if (!content || content.type !== 'string' || !content.isLiteral)
-          throw new ImapSyntaxError('APPEND needs the message as a literal');
-        if (content.value.length === 0) throw new ImapNo('Empty message', 'CANNOT');
-        messages.push({ content: content.value, flags, internalDate: date });
-      } while (i < args.length);
-      let validity: number;
-      let uids: number[];
-      try {
-        const r = await s.deps.mailboxes.appendAll(s.user.accountId, name, messages);
-        validity = r.mailbox.uidValidity;
-        uids = r.uids;
-      } catch (err) {
-        if ((err as { code?: string }).code === 'MAILBOX_NOT_FOUND')
-          throw new ImapNo(`Mailbox ${name} does not exist`, 'TRYCREATE');
-        throw err;
-      }
-      return ok('APPEND completed', `APPENDUID ${validity} ${formatSet(uids)}`);
-    },
-  },
 ];

@@ -88,4 +88,7 @@ export const ANY: StateKind[] = ['notAuthenticated', 'authenticated', 'selected'
 export const AUTHED: StateKind[] = ['authenticated', 'selected'];
 export const SELECTED: StateKind[] = ['selected'];
 
+/** Messages a long command answers between turns of the event loop, so that other sessions run meanwhile. */
+export const YIELD_EVERY = 1000;
+
 export const ok = (text: string, code?: string): Completion => ({ status: 'OK', code, text });
