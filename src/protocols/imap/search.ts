@@ -52,107 +52,132 @@ export const MAX_SEARCH_KEYS = 1000;
  */
 export const MAX_TEXT_WORDS = 8;
 
-export function parseSearch(tokens: Token[], budget = { keys: 0, texts: 0 }): SearchSpec {
-  let i = 0;
+/** Keys and TEXT/BODY words counted across one SEARCH, nested lists included. */
+interface Budget {
+  keys: number;
+  texts: number;
+}
+
+/** The tokens of one SEARCH (or one parenthesized list of keys) and how far they are read. */
+interface Cursor {
+  tokens: Token[];
+  i: number;
+  budget: Budget;
+}
+
+export function parseSearch(tokens: Token[], budget: Budget = { keys: 0, texts: 0 }): SearchSpec {
+  const c: Cursor = { tokens, i: 0, budget };
   let ret: SearchSpec['ret'];
   let charset = 'UTF-8';
-  const peekAtom = () => (tokens[i]?.type === 'atom' ? (tokens[i] as { value: string }).value.toUpperCase() : '');
+  const peekAtom = () => (tokens[c.i]?.type === 'atom' ? (tokens[c.i] as { value: string }).value.toUpperCase() : '');
   if (peekAtom() === 'RETURN') {
-    i++;
-    const list = tokens[i++];
-    if (!list || list.type !== 'list') throw new ImapSyntaxError('RETURN needs a list');
-    ret = new Set();
-    for (const o of list.items) {
-      const name = astring(o).toUpperCase();
-      if (name !== 'MIN' && name !== 'MAX' && name !== 'ALL' && name !== 'COUNT')
-        throw new ImapSyntaxError(`unknown RETURN option ${name}`);
-      ret.add(name);
-    }
-    if (ret.size === 0) ret.add('ALL');
+    c.i++;
+    ret = parseReturn(tokens[c.i++]);
   }
   if (peekAtom() === 'CHARSET') {
-    i++;
-    charset = astring(tokens[i++]).toUpperCase();
+    c.i++;
+    charset = astring(tokens[c.i++]).toUpperCase();
   }
   const keys: SearchKey[] = [];
-  const next = (): SearchKey => {
-    const t = tokens[i++];
-    if (!t) throw new ImapSyntaxError('missing search key');
-    if (++budget.keys > MAX_SEARCH_KEYS) throw new ImapSyntaxError(`more than ${MAX_SEARCH_KEYS} search keys`);
-    if (t.type === 'list') {
-      const inner = parseSearch(t.items, budget);
-      return inner.key;
-    }
-    if (t.type !== 'atom') throw new ImapSyntaxError('invalid search key');
-    const k = t.value.toUpperCase();
-    const arg = () => astring(tokens[i++]);
-    const num = () => {
-      const s = arg();
-      if (!/^\d{1,20}$/.test(s)) throw new ImapSyntaxError(`${k} needs a number`);
-      return Number(s);
-    };
-    if (FLAG_KEYS[k]) return { op: 'flag', flag: FLAG_KEYS[k]![0], present: FLAG_KEYS[k]![1] };
-    switch (k) {
-      case 'ALL':
-        return { op: 'all' };
-      case 'NEW':
-        return { op: 'new' };
-      case 'OLD':
-        return { op: 'old' };
-      case 'RECENT':
-        return { op: 'recent' };
-      case 'KEYWORD':
-        return { op: 'flag', flag: arg(), present: true };
-      case 'UNKEYWORD':
-        return { op: 'flag', flag: arg(), present: false };
-      case 'NOT':
-        return { op: 'not', key: next() };
-      case 'OR': {
-        const a = next();
-        return { op: 'or', a, b: next() };
-      }
-      case 'UID':
-        return { op: 'uid', set: parseSequenceSet(arg()) };
-      case 'BEFORE':
-      case 'ON':
-      case 'SINCE':
-        return { op: 'date', field: 'internal', cmp: k.toLowerCase() as 'on', day: parseDay(arg()) };
-      case 'SENTBEFORE':
-      case 'SENTON':
-      case 'SENTSINCE':
-        return { op: 'date', field: 'sent', cmp: k.slice(4).toLowerCase() as 'on', day: parseDay(arg()) };
-      case 'LARGER':
-        return { op: 'size', cmp: 'larger', n: num() };
-      case 'SMALLER':
-        return { op: 'size', cmp: 'smaller', n: num() };
-      case 'FROM':
-      case 'TO':
-      case 'CC':
-      case 'BCC':
-      case 'SUBJECT':
-        return { op: 'header', field: k.toLowerCase(), value: arg() };
-      case 'HEADER': {
-        const field = arg().toLowerCase();
-        return { op: 'header', field, value: arg() };
-      }
-      case 'BODY':
-      case 'TEXT': {
-        const value = arg();
-        budget.texts += value.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).length;
-        if (budget.texts > MAX_TEXT_WORDS)
-          throw new ImapSyntaxError(`more than ${MAX_TEXT_WORDS} words in TEXT and BODY keys`);
-        return { op: 'text', where: k === 'BODY' ? 'body' : 'text', value };
-      }
-      case 'MODSEQ':
-        return { op: 'modseq', n: num() };
-      default:
-        if (/^[\d*]/.test(k)) return { op: 'seq', set: parseSequenceSet(t.value) };
-        throw new ImapSyntaxError(`unknown search key ${k.slice(0, 30)}`);
-    }
-  };
-  while (i < tokens.length) keys.push(next());
+  while (c.i < tokens.length) keys.push(nextKey(c));
   if (keys.length === 0) throw new ImapSyntaxError('missing search key');
   return { key: keys.length === 1 ? keys[0]! : { op: 'and', keys }, charset, ...(ret ? { ret } : {}) };
+}
+
+/** ESEARCH RETURN options (RFC 4731 §3.1); an empty list means ALL. */
+function parseReturn(list: Token | undefined): NonNullable<SearchSpec['ret']> {
+  if (!list || list.type !== 'list') throw new ImapSyntaxError('RETURN needs a list');
+  const ret: NonNullable<SearchSpec['ret']> = new Set();
+  for (const o of list.items) {
+    const name = astring(o).toUpperCase();
+    if (name !== 'MIN' && name !== 'MAX' && name !== 'ALL' && name !== 'COUNT')
+      throw new ImapSyntaxError(`unknown RETURN option ${name}`);
+    ret.add(name);
+  }
+  if (ret.size === 0) ret.add('ALL');
+  return ret;
+}
+
+/** The next search key with its arguments; a parenthesized list is one key. */
+function nextKey(c: Cursor): SearchKey {
+  const t = c.tokens[c.i++];
+  if (!t) throw new ImapSyntaxError('missing search key');
+  if (++c.budget.keys > MAX_SEARCH_KEYS) throw new ImapSyntaxError(`more than ${MAX_SEARCH_KEYS} search keys`);
+  if (t.type === 'list') {
+    const inner = parseSearch(t.items, c.budget);
+    return inner.key;
+  }
+  if (t.type !== 'atom') throw new ImapSyntaxError('invalid search key');
+  const k = t.value.toUpperCase();
+  if (FLAG_KEYS[k]) return { op: 'flag', flag: FLAG_KEYS[k]![0], present: FLAG_KEYS[k]![1] };
+  return atomKey(c, k, t.value);
+}
+
+/** A key named by an atom (other than the flag keys), its arguments read from the cursor. */
+function atomKey(c: Cursor, k: string, raw: string): SearchKey {
+  const arg = () => astring(c.tokens[c.i++]);
+  const num = () => {
+    const s = arg();
+    if (!/^\d{1,20}$/.test(s)) throw new ImapSyntaxError(`${k} needs a number`);
+    return Number(s);
+  };
+  switch (k) {
+    case 'ALL':
+      return { op: 'all' };
+    case 'NEW':
+      return { op: 'new' };
+    case 'OLD':
+      return { op: 'old' };
+    case 'RECENT':
+      return { op: 'recent' };
+    case 'KEYWORD':
+      return { op: 'flag', flag: arg(), present: true };
+    case 'UNKEYWORD':
+      return { op: 'flag', flag: arg(), present: false };
+    case 'NOT':
+      return { op: 'not', key: nextKey(c) };
+    case 'OR': {
+      const a = nextKey(c);
+      return { op: 'or', a, b: nextKey(c) };
+    }
+    case 'UID':
+      return { op: 'uid', set: parseSequenceSet(arg()) };
+    case 'BEFORE':
+    case 'ON':
+    case 'SINCE':
+      return { op: 'date', field: 'internal', cmp: k.toLowerCase() as 'on', day: parseDay(arg()) };
+    case 'SENTBEFORE':
+    case 'SENTON':
+    case 'SENTSINCE':
+      return { op: 'date', field: 'sent', cmp: k.slice(4).toLowerCase() as 'on', day: parseDay(arg()) };
+    case 'LARGER':
+      return { op: 'size', cmp: 'larger', n: num() };
+    case 'SMALLER':
+      return { op: 'size', cmp: 'smaller', n: num() };
+    case 'FROM':
+    case 'TO':
+    case 'CC':
+    case 'BCC':
+    case 'SUBJECT':
+      return { op: 'header', field: k.toLowerCase(), value: arg() };
+    case 'HEADER': {
+      const field = arg().toLowerCase();
+      return { op: 'header', field, value: arg() };
+    }
+    case 'BODY':
+    case 'TEXT': {
+      const value = arg();
+      c.budget.texts += value.split(/[^\p{L}\p{N}_]+/u).filter(Boolean).length;
+      if (c.budget.texts > MAX_TEXT_WORDS)
+        throw new ImapSyntaxError(`more than ${MAX_TEXT_WORDS} words in TEXT and BODY keys`);
+      return { op: 'text', where: k === 'BODY' ? 'body' : 'text', value };
+    }
+    case 'MODSEQ':
+      return { op: 'modseq', n: num() };
+    default:
+      if (/^[\d*]/.test(k)) return { op: 'seq', set: parseSequenceSet(raw) };
+      throw new ImapSyntaxError(`unknown search key ${k.slice(0, 30)}`);
+  }
 }
 
 /**
