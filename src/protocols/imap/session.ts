@@ -1,7 +1,8 @@
 /**
  * IMAP session (RFC 9051 IMAP4rev2 and RFC 3501 IMAP4rev1): pulls frames through wire.ts, runs one
- * command at a time in order, writes through respond.ts, and holds the one catch that turns errors
- * into BAD / NO. The state is a union that carries its data; only this file assigns it.
+ * command at a time in order (commands/ through the registry), writes through output.ts, and holds
+ * the one catch that turns errors into BAD / NO (errors.ts has the table). The state is a union that
+ * carries its data; only this file assigns it.
  * Input is bounded per state (protocols/shared/limits.ts): before login a command is at most a few
  * KB and must come within the login timeout; commands pipelined ahead of the running one wait
  * unparsed, and the socket is not read while more than a bound of them wait.
@@ -14,13 +15,15 @@ import type { AuthedUser } from '../../services/auth/index.js';
 import type { ChangeFeed } from '../../store/index.js';
 import type { Connection, Session } from '../shared/connection.js';
 import { IdleTimer } from '../shared/idle-timer.js';
-import { drained, SessionInput } from '../shared/input.js';
+import { SessionInput } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
+import { capabilities } from './capabilities.js';
 import { COMMANDS } from './commands/index.js';
 import type { CommandDeps, Completion, ImapContext, ImapState } from './commands/types.js';
 import { ConnectionGone, ImapBad, ImapNo, refusalOf } from './errors.js';
 import { flagsValue } from './fetch.js';
-import { atom, encodeUntagged, encodeValues, StreamLiteral, toBuffer, type Part, type Value } from './respond.js';
+import { ImapOutput } from './output.js';
+import { atom, type Value } from './respond.js';
 import { SelectedMailbox } from './selected.js';
 import { FrameReader, ImapSyntaxError, tokenize, type Token, type WireEvent } from './wire.js';
 
@@ -31,14 +34,12 @@ export interface ImapDeps extends CommandDeps {
   log: Logger;
 }
 
-/** Gathered responses are written once they reach this size, or when the event loop turns. */
-const FLUSH_BYTES = 64 * 1024;
-
 export class ImapSession implements Session, ImapContext {
   state: ImapState = { kind: 'notAuthenticated' };
   readonly enabled = new Set<string>();
   private readonly reader: FrameReader;
   private readonly input: SessionInput<WireEvent>;
+  private readonly output: ImapOutput;
   private badCount = 0;
   private unsubscribe: (() => void) | undefined;
   /** RFC 9051 §5.4: the autologout timer is at least 30 minutes, IDLE included. */
@@ -56,6 +57,12 @@ export class ImapSession implements Session, ImapContext {
     const limits = deps.limits;
     this.reader = new FrameReader(limits.preAuth);
     this.log = conn.log;
+    this.output = new ImapOutput(conn, {
+      maxQueuedResponseBytes: limits.maxQueuedResponseBytes,
+      isUtf8: () => this.isUtf8,
+      onDrained: () => this.idleTimer.touch(),
+      log: this.log,
+    });
     this.idleTimer = new IdleTimer(limits.idleTimeoutMs, () => {
       this.write('* BYE Autologout; idle for too long\r\n');
       this.close();
@@ -220,171 +227,32 @@ export class ImapSession implements Session, ImapContext {
     this.write(`${tag} ${c.status} ${c.code ? `[${c.code}] ` : ''}${sanitize(c.text)}\r\n`);
   }
 
+  write(data: string | Buffer): void {
+    this.output.write(data);
+  }
+
   /** Writes an untagged response: `* ` then the values, space-separated. */
   untagged(...values: Value[]): void {
-    const parts = encodeUntagged(values, this.isUtf8);
-    if (parts.some((p) => p instanceof StreamLiteral)) throw new Error('a streamed literal needs send()');
-    this.write(toBuffer(parts as Array<string | Buffer>));
+    this.output.untagged(...values);
   }
 
-  /**
-   * Like untagged(), but streams literals from their source and waits while the client is slow to
-   * read, so a large FETCH holds one message at a time, not the whole answer.
-   */
-  async send(...values: Value[]): Promise<void> {
-    this.hold();
-    try {
-      await this.writeParts(encodeUntagged(values, this.isUtf8));
-    } finally {
-      this.release();
-    }
-    await this.waitForReader();
+  /** Like untagged(), but streams literals and waits for a client that is slow to read. */
+  send(...values: Value[]): Promise<void> {
+    return this.output.send(...values);
   }
 
-  /**
-   * One FETCH response (RFC 9051 §7.5.2) written item by item: each item's data is made only when
-   * its turn comes, and the session waits for a client that is slow to read before making the next,
-   * so `FETCH 1 (BODY.PEEK[TEXT] BODY.PEEK[TEXT] …)` holds one section at a time, not all of them.
-   */
-  async sendFetch(seq: number, items: Iterable<Value[]>): Promise<void> {
-    this.hold();
-    try {
-      // Items are gathered until they make FLUSH_BYTES or one streams from its source: a small
-      // message is one write, as before; a response of large sections goes out one section at a time.
-      let parts: Part[] = [`* ${seq} FETCH (`];
-      const add = (p: Part) => {
-        const last = parts.length - 1;
-        if (typeof p === 'string' && typeof parts[last] === 'string')
-          parts[last] += p; // text joined: one buffer per write
-        else parts.push(p);
-      };
-      let bytes = 0;
-      let isFirst = true;
-      for (const item of items) {
-        if (!isFirst) add(' ');
-        isFirst = false;
-        let streams = false;
-        for (const p of encodeValues(item, this.isUtf8)) {
-          add(p);
-          if (p instanceof StreamLiteral) streams = true;
-          else bytes += p.length;
-        }
-        if (!streams && bytes < FLUSH_BYTES) continue;
-        await this.writeParts(parts);
-        parts = [];
-        bytes = 0;
-        if (this.socket.destroyed) throw new ConnectionGone();
-        await this.waitForReader();
-      }
-      add(')\r\n');
-      await this.writeParts(parts);
-    } finally {
-      this.release();
-    }
-    await this.waitForReader();
+  /** One FETCH response written item by item (output.ts). */
+  sendFetch(seq: number, items: Iterable<Value[]>): Promise<void> {
+    return this.output.sendFetch(seq, items);
   }
 
-  /** Writes encoded parts: text gathered, large buffers as they are (no copy), streamed literals from their source. */
-  private async writeParts(parts: Part[]): Promise<void> {
-    let pending: Array<string | Buffer> = [];
-    const gather = () => {
-      if (pending.length) this.append(toBuffer(pending));
-      pending = [];
-    };
-    for (const p of parts) {
-      if (p instanceof StreamLiteral) {
-        gather();
-        this.flush();
-        try {
-          for await (const chunk of p.open()) {
-            if (this.socket.destroyed) throw new ConnectionGone();
-            if (!this.socket.write(chunk as Buffer)) await this.drained();
-          }
-        } catch (err) {
-          if (err instanceof ConnectionGone) throw err;
-          // The literal's length is on the wire: no response can follow a literal cut short, so the
-          // connection ends (the client reconnects and fetches again).
-          this.log.error({ err }, 'imap: reading a message failed in the middle of its literal; closing');
-          this.socket.destroy();
-          throw new ConnectionGone();
-        }
-      } else if (Buffer.isBuffer(p) && p.length >= FLUSH_BYTES) {
-        gather();
-        this.flush();
-        this.socket.write(p);
-      } else {
-        pending.push(p);
-      }
-    }
-    gather();
-  }
-
-  /** Responses the client has not read past the bound: flush and wait for it. */
-  private async waitForReader(): Promise<void> {
-    if (
-      this.outBytes + this.socket.writableLength < this.deps.limits.maxQueuedResponseBytes &&
-      !this.socket.writableNeedDrain
-    )
-      return;
-    this.flush();
-    await this.drained();
-  }
-
-  /** While a response is written in pieces, anything else written (a BYE) waits for its end. */
-  private hold(): void {
-    this.holds++;
-    this.held ??= [];
-  }
-
-  private release(): void {
-    if (--this.holds > 0) return;
-    const held = this.held;
-    this.held = undefined;
-    for (const b of held ?? []) this.append(b);
-  }
-
-  private async drained(): Promise<void> {
-    await drained(this.socket);
-    this.idleTimer.touch(); // a client reading a long response is not idle
-  }
-
-  /**
-   * Responses are gathered and written together: one socket write per 64 KB or per turn of the
-   * event loop instead of one per line, so FETCH 1:* of 10,000 messages is not 10,000 syscalls.
-   */
-  private out: Buffer[] = [];
-  private outBytes = 0;
-  private flushScheduled = false;
-  /** What was written while a response was being written in pieces: sent once it is complete. */
-  private held: Buffer[] | undefined;
-  private holds = 0;
-
-  write(data: string | Buffer): void {
-    const b = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (this.held) this.held.push(b);
-    else this.append(b);
-  }
-
-  private append(b: Buffer): void {
-    if (this.socket.destroyed) return;
-    this.out.push(b);
-    this.outBytes += b.length;
-    if (this.outBytes >= FLUSH_BYTES) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  /** Sends what write() gathered; before closing, STARTTLS and streaming a literal. */
+  /** Sends what write() gathered; before closing and STARTTLS. */
   flush(): void {
-    this.flushScheduled = false;
-    if (this.outBytes === 0 || this.socket.destroyed) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out, this.outBytes);
-    this.out = [];
-    this.outBytes = 0;
-    // A client that stops reading only stalls itself: the command loop waits for it before the next command.
-    this.socket.write(data);
+    this.output.flush();
+  }
+
+  private drained(): Promise<void> {
+    return this.output.drained();
   }
 
   /** Flushes and closes (BYE, LOGOUT, too many errors); nothing more the client sent is run. */
@@ -395,34 +263,7 @@ export class ImapSession implements Session, ImapContext {
   }
 
   capabilities(): string[] {
-    const caps = [
-      'IMAP4rev1',
-      'IMAP4rev2',
-      'LITERAL+',
-      'SASL-IR',
-      'ID',
-      'ENABLE',
-      'IDLE',
-      'NAMESPACE',
-      'UNSELECT',
-      'UIDPLUS',
-      'MOVE',
-      'CHILDREN',
-      'LIST-EXTENDED',
-      'LIST-STATUS',
-      'SPECIAL-USE',
-      'ESEARCH',
-      'MULTIAPPEND',
-      'BINARY',
-      'UTF8=ACCEPT',
-      'STATUS=SIZE',
-    ];
-    if (this.state.kind === 'notAuthenticated') {
-      if (!this.conn.isTls) caps.push('STARTTLS');
-      if (!this.conn.isTls && !this.deps.limits.allowPlaintextAuth) caps.push('LOGINDISABLED');
-      else caps.push('AUTH=PLAIN');
-    }
-    return caps;
+    return capabilities(this.state.kind, this.conn.isTls, this.deps.limits.allowPlaintextAuth);
   }
 
   get mayLogin(): boolean {
