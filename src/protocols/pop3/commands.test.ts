@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { headerEnd } from '../../mail/mime/headers.js';
-import { top } from './session.js';
+import { top } from './commands.js';
 
 /** TOP on the whole message at once: the header block, then `lines` lines of the body. */
 function reference(content: Buffer, lines: number): Buffer {

@@ -7,8 +7,10 @@
  * do not download everything again.
  * Input is pulled one command at a time (PIPELINING, RFC 2449 §6.6, without unbounded read-ahead),
  * every response waits for a client that is slow to read, and RETR streams the message.
+ * This file holds the connection loop, the AUTHORIZATION state, QUIT's UPDATE and the one catch; the
+ * commands on the maildrop are in commands.ts, the texts a MailError is answered with in errors.ts.
  */
-import { isMailError, type ErrorCode } from '../../lib/errors.js';
+import { isMailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
@@ -20,6 +22,8 @@ import { drained, SessionInput } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { LineReader, type LineEvent } from '../shared/lines.js';
 import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
+import { MAILDROP_COMMANDS, type Maildrop, type MaildropContext } from './commands.js';
+import { Pop3Error, POP3_ERROR } from './errors.js';
 import type { MaildropHolder, MaildropLocks } from './maildrop-locks.js';
 
 export interface Pop3Deps {
@@ -36,7 +40,7 @@ type State =
   | { kind: 'authorization'; user?: string }
   /** Holding the lock, reading the maildrop's listing. */
   | { kind: 'logging-in'; user: AuthedUser }
-  | { kind: 'transaction'; user: AuthedUser; box: MailboxRecord; messages: MessageSummary[]; deleted: Set<number> }
+  | ({ kind: 'transaction' } & Maildrop)
   /** RFC 1939 §6: removing the deleted messages after QUIT; never taken over. */
   | { kind: 'update'; user: AuthedUser }
   | { kind: 'done' };
@@ -47,38 +51,6 @@ function lockHolder(state: State): AuthedUser | undefined {
     ? state.user
     : undefined;
 }
-
-/**
- * ErrorCode → what the client is told (RFC 2449 §8, RFC 3206 response codes); never the internal
- * message. A new ErrorCode fails to compile until it has a row here.
- */
-const POP3_ERROR: Record<ErrorCode, string> = {
-  INVALID_INPUT: 'Invalid request',
-  NOT_FOUND: 'No such message',
-  ALREADY_EXISTS: 'Already exists',
-  DOMAIN_NOT_FOUND: '[AUTH] Authentication failed',
-  DOMAIN_NOT_EMPTY: 'Invalid request',
-  ACCOUNT_NOT_FOUND: '[AUTH] Authentication failed',
-  MAILBOX_NOT_FOUND: '[SYS/PERM] The maildrop does not exist',
-  MAILBOX_EXISTS: 'Already exists',
-  ALIAS_NOT_FOUND: 'Invalid request',
-  ALIAS_LOOP: 'Invalid request',
-  OVER_QUOTA: '[SYS/PERM] Mailbox is full',
-  AUTH_FAILED: '[AUTH] Authentication failed',
-  AUTH_LOCKED: '[SYS/TEMP] Too many failed logins, try again later',
-  ACCOUNT_DISABLED: '[AUTH] Authentication failed',
-  RELAY_DENIED: 'Invalid request',
-  SENDER_NOT_OWNED: 'Invalid request',
-  INVALID_ADDRESS: 'Invalid request',
-  MAIL_LOOP: 'Invalid request',
-  MESSAGE_TOO_BIG: 'Message too large',
-  MESSAGE_MALFORMED: 'Invalid request',
-  TOO_MANY_SIGNATURES: 'Invalid request',
-  POLICY_REJECTED: 'Refused by policy',
-  TEMPORARY: '[SYS/TEMP] Temporary failure, try again',
-  CONFIG: '[SYS/TEMP] Temporary failure, try again',
-  LIMIT_REACHED: '[SYS/PERM] Limit reached',
-};
 
 const MAX_ARG_BYTES = 255; // RFC 2449 §4: arguments up to 40 characters; room for AUTH responses
 
@@ -96,12 +68,20 @@ export class Pop3Session implements Session, MaildropHolder {
   private readonly log: Logger;
   /** When the client last sent something or took output that had to wait for it (maildrop takeover). */
   private lastActive = Date.now();
+  /** What the maildrop commands (commands.ts) see of this session. */
+  private readonly maildrop: MaildropContext;
 
   constructor(
     private readonly conn: Connection,
     private readonly deps: Pop3Deps,
   ) {
     this.log = conn.log;
+    this.maildrop = {
+      mailboxes: deps.mailboxes,
+      write: (line) => this.write(line),
+      multiline: (status, lines) => this.multiline(status, lines),
+      sendStuffed: (content) => this.sendStuffed(content),
+    };
     this.idleTimer = new IdleTimer(deps.limits.idleTimeoutMs, () => {
       this.write('-ERR Autologout; idle for too long');
       this.close();
@@ -365,95 +345,42 @@ export class Pop3Session implements Session, MaildropHolder {
 
   private async transaction(name: string, arg: string): Promise<void> {
     const st = this.state as Extract<State, { kind: 'transaction' }>;
-    const live = () => st.messages.map((m, i) => ({ m, n: i + 1 })).filter(({ n }) => !st.deleted.has(n));
-    const pick = (text: string) => {
-      if (!/^\d{1,10}$/.test(text)) throw new Pop3Error('Invalid message number');
-      const n = Number(text);
-      const m = st.messages[n - 1];
-      if (!m || st.deleted.has(n)) throw new Pop3Error(`No message ${n}`);
-      return { m, n };
-    };
+    const command = MAILDROP_COMMANDS.get(name);
     try {
+      if (command) return await command(this.maildrop, st, arg);
       switch (name) {
         case 'CAPA':
           return this.multiline('+OK Capability list follows', this.capa());
         case 'NOOP':
           return this.write('+OK');
-        case 'STAT': {
-          const l = live();
-          return this.write(`+OK ${l.length} ${l.reduce((s, { m }) => s + m.size, 0)}`);
-        }
-        case 'LIST':
-          if (arg) {
-            const { m, n } = pick(arg);
-            return this.write(`+OK ${n} ${m.size}`);
-          }
-          return this.multiline(
-            '+OK Scan listing follows',
-            live().map(({ m, n }) => `${n} ${m.size}`),
-          );
-        case 'UIDL':
-          if (arg) {
-            const { m, n } = pick(arg);
-            return this.write(`+OK ${n} ${uidl(m.uid, st.box.uidValidity)}`);
-          }
-          return this.multiline(
-            '+OK Unique-ID listing follows',
-            live().map(({ m, n }) => `${n} ${uidl(m.uid, st.box.uidValidity)}`),
-          );
-        case 'RETR':
-        case 'TOP': {
-          const [which, linesText] = arg.split(' ');
-          const { m } = pick(which ?? '');
-          if (name === 'TOP' && (linesText === undefined || !/^\d{1,9}$/.test(linesText)))
-            throw new Pop3Error('TOP needs a message number and a line count');
-          const stored = (await this.deps.mailboxes.messagesByUid(st.box.id, [m.uid]))[0];
-          if (!stored) return this.write('-ERR Message was removed by another session'); // not the client's mistake: not counted
-          if (name === 'TOP') {
-            this.write('+OK Top of message follows');
-            await this.sendStuffed(top(this.deps.mailboxes.openContent(stored), Number(linesText)));
-          } else {
-            this.write(`+OK ${m.size} octets`);
-            await this.sendStuffed(this.deps.mailboxes.openContent(stored));
-          }
-          if (name === 'RETR' && !m.flags.includes('\\Seen')) {
-            await this.deps.mailboxes.setFlags(st.user.accountId, st.box.id, [m.uid], 'add', ['\\Seen']);
-            m.flags.push('\\Seen');
-          }
-          return;
-        }
-        case 'DELE': {
-          const { n } = pick(arg);
-          st.deleted.add(n);
-          return this.write(`+OK Message ${n} deleted`);
-        }
-        case 'RSET':
-          st.deleted.clear();
-          return this.write('+OK');
-        case 'QUIT': {
-          // UPDATE state (RFC 1939 §6): the deletions happen now, all together, or not at all; the
-          // lock is released and the connection closed either way.
-          const uids = [...st.deleted].map((n) => st.messages[n - 1]!.uid);
-          this.state = { kind: 'update', user: st.user };
-          try {
-            await this.deps.mailboxes.expunge(st.user.accountId, st.box.id, uids);
-            this.write(`+OK Bye, ${uids.length} messages deleted`);
-          } catch (err) {
-            this.log.error({ err, user: st.user.address }, 'pop3 UPDATE failed: nothing deleted');
-            this.write('-ERR [SYS/TEMP] The deleted messages could not be removed; they are still there');
-          } finally {
-            this.deps.locks.release(st.user.accountId, this);
-            this.state = { kind: 'done' };
-            this.close();
-          }
-          return;
-        }
+        case 'QUIT':
+          return await this.update(st);
         default:
           return this.bad(['USER', 'PASS', 'AUTH', 'STLS'].includes(name) ? 'Already logged in' : 'Unknown command');
       }
     } catch (err) {
       if (err instanceof Pop3Error) return this.bad(err.message);
       throw err;
+    }
+  }
+
+  /**
+   * QUIT in TRANSACTION: the UPDATE state (RFC 1939 §6). The deletions happen now, all together, or
+   * not at all; the lock is released and the connection closed either way.
+   */
+  private async update(st: Maildrop): Promise<void> {
+    const uids = [...st.deleted].map((n) => st.messages[n - 1]!.uid);
+    this.state = { kind: 'update', user: st.user };
+    try {
+      await this.deps.mailboxes.expunge(st.user.accountId, st.box.id, uids);
+      this.write(`+OK Bye, ${uids.length} messages deleted`);
+    } catch (err) {
+      this.log.error({ err, user: st.user.address }, 'pop3 UPDATE failed: nothing deleted');
+      this.write('-ERR [SYS/TEMP] The deleted messages could not be removed; they are still there');
+    } finally {
+      this.deps.locks.release(st.user.accountId, this);
+      this.state = { kind: 'done' };
+      this.close();
     }
   }
 
@@ -466,48 +393,5 @@ export class Pop3Session implements Session, MaildropHolder {
       if (!socket.write(stuffer.push(chunk))) await this.drained();
     }
     socket.write(stuffer.end());
-  }
-}
-
-class Pop3Error extends Error {}
-
-/** Dovecot's default pop3_uidl_format %08Xu%08Xv: UID and UIDVALIDITY in hex. */
-export function uidl(uid: number, uidValidity: number): string {
-  const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
-  return `${hex(uid)}${hex(uidValidity)}`;
-}
-
-/**
- * The header, the blank line and the first `lines` lines of the body (RFC 1939 §7 TOP), streamed:
- * reading stops there, so TOP of a large message holds one chunk at a time.
- */
-export async function* top(content: AsyncIterable<Buffer>, lines: number): AsyncGenerator<Buffer> {
-  let inHeader = true;
-  let left = lines;
-  /** Bytes of the current line seen so far (before its LF), and whether they are just a CR. */
-  let lineBytes = 0;
-  let lineIsCr = false;
-  for await (const chunk of content) {
-    let pos = 0;
-    while (pos < chunk.length) {
-      const nl = chunk.indexOf(0x0a, pos);
-      if (nl < 0) {
-        lineBytes += chunk.length - pos;
-        lineIsCr = lineBytes === 1 && chunk[chunk.length - 1] === 0x0d;
-        break;
-      }
-      const total = lineBytes + (nl - pos);
-      const isEmpty = total === 0 || (total === 1 && (nl - pos === 1 ? chunk[pos] === 0x0d : lineIsCr));
-      lineBytes = 0;
-      lineIsCr = false;
-      pos = nl + 1;
-      if (inHeader) inHeader = !isEmpty;
-      else left--;
-      if (!inHeader && left <= 0) {
-        yield chunk.subarray(0, pos);
-        return;
-      }
-    }
-    yield chunk;
   }
 }
