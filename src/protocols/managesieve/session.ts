@@ -1,10 +1,12 @@
 /**
  * ManageSieve (RFC 5804): Sieve script upload, listing, activation and checking for one account at a
  * time, with STARTTLS and AUTHENTICATE PLAIN. Commands are read through parse.ts and run one at a
- * time, in order (pipelining); the one catch turns errors into NO with RFC 5804 §1.3 response codes.
- * ManageSieve has no BAD: syntax errors are NO too, and enough of them in a row end the connection.
+ * time, in order (pipelining); the one catch turns errors into NO with RFC 5804 §1.3 response codes
+ * (errors.ts). ManageSieve has no BAD: syntax errors are NO too, and enough of them in a row end the
+ * connection. The script commands are in commands.ts; this file holds the connection loop and the
+ * commands that change the session.
  */
-import { isMailError, type ErrorCode } from '../../lib/errors.js';
+import { isMailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { SieveError } from '../../mail/sieve/compile.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
@@ -14,6 +16,8 @@ import { IdleTimer } from '../shared/idle-timer.js';
 import { drained } from '../shared/input.js';
 import type { SessionLimits } from '../shared/limits.js';
 import { decodeSaslPlain, isSameIdentity } from '../shared/sasl.js';
+import { arity, COMMAND_STATES, runScriptCommand, str, type Completion, type ScriptContext } from './commands.js';
+import { INTERNAL_ERROR, MANAGESIEVE_ERROR, ManageSieveNo } from './errors.js';
 import {
   CommandReader,
   encodeString,
@@ -31,74 +35,6 @@ export interface ManageSieveDeps {
 }
 
 type State = { kind: 'notAuthenticated' } | { kind: 'authenticated'; user: AuthedUser } | { kind: 'logout' };
-
-type StateKind = Exclude<State['kind'], 'logout'>;
-
-/** How a command ends; NONE when it has answered already (LOGOUT, STARTTLS, a BYE). */
-interface Completion {
-  status: 'OK' | 'NO' | 'NONE';
-  code?: string | undefined;
-  text?: string | undefined;
-}
-
-/** A NO with an RFC 5804 §1.3 response code, thrown by a command. */
-class ManageSieveNo extends Error {
-  constructor(
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
-
-/** ErrorCode → response code (RFC 5804 §1.3); a new ErrorCode fails to compile until it has a row. */
-const RESPONSE_CODE: Record<ErrorCode, string | undefined> = {
-  INVALID_INPUT: undefined,
-  NOT_FOUND: 'NONEXISTENT',
-  ALREADY_EXISTS: 'ALREADYEXISTS',
-  DOMAIN_NOT_FOUND: undefined,
-  DOMAIN_NOT_EMPTY: undefined,
-  ACCOUNT_NOT_FOUND: undefined,
-  MAILBOX_NOT_FOUND: 'NONEXISTENT',
-  MAILBOX_EXISTS: 'ALREADYEXISTS',
-  ALIAS_NOT_FOUND: undefined,
-  ALIAS_LOOP: undefined,
-  OVER_QUOTA: 'QUOTA',
-  AUTH_FAILED: undefined,
-  AUTH_LOCKED: 'TRYLATER',
-  ACCOUNT_DISABLED: undefined,
-  RELAY_DENIED: undefined,
-  SENDER_NOT_OWNED: undefined,
-  INVALID_ADDRESS: undefined,
-  MAIL_LOOP: undefined,
-  MESSAGE_TOO_BIG: 'QUOTA/MAXSIZE',
-  MESSAGE_MALFORMED: undefined,
-  TOO_MANY_SIGNATURES: undefined,
-  POLICY_REJECTED: undefined,
-  TEMPORARY: 'TRYLATER',
-  CONFIG: 'TRYLATER',
-  LIMIT_REACHED: 'QUOTA',
-};
-
-const ANY: StateKind[] = ['notAuthenticated', 'authenticated'];
-const AUTHED: StateKind[] = ['authenticated'];
-/** Where each command may run (RFC 5804 §2); anything else is answered NO. */
-const COMMAND_STATES: Record<string, StateKind[]> = {
-  CAPABILITY: ANY,
-  LOGOUT: ANY,
-  NOOP: ANY,
-  STARTTLS: ['notAuthenticated'],
-  AUTHENTICATE: ['notAuthenticated'],
-  UNAUTHENTICATE: AUTHED,
-  HAVESPACE: AUTHED,
-  PUTSCRIPT: AUTHED,
-  LISTSCRIPTS: AUTHED,
-  SETACTIVE: AUTHED,
-  GETSCRIPT: AUTHED,
-  DELETESCRIPT: AUTHED,
-  RENAMESCRIPT: AUTHED,
-  CHECKSCRIPT: AUTHED,
-};
 
 /** Commands read ahead of the one running before the socket stops being read. */
 const MAX_PENDING_COMMANDS = 32;
@@ -320,11 +256,13 @@ export class ManageSieveSession implements Session {
         no(undefined, `line ${err.line}: ${err.message}`, { scriptLine: err.line }); // the message quotes the script: not logged
       } else if (err instanceof SieveQuotaError) {
         no(err.quota === 'maxsize' ? 'QUOTA/MAXSIZE' : 'QUOTA/MAXSCRIPTS', err.message);
-      } else if (isMailError(err) && err.code !== 'TEMPORARY' && err.code !== 'CONFIG') {
-        no(RESPONSE_CODE[err.code], err.message);
+      } else if (isMailError(err) && MANAGESIEVE_ERROR[err.code].text === undefined) {
+        no(MANAGESIEVE_ERROR[err.code].code, err.message);
       } else {
+        // A failure, not a refusal: the message is for the log only.
+        const row = isMailError(err) ? MANAGESIEVE_ERROR[err.code] : INTERNAL_ERROR;
         this.log.error({ cmd: name, err }, 'managesieve command failed');
-        this.respond({ status: 'NO', code: 'TRYLATER', text: 'Internal error, try again' });
+        this.respond({ status: 'NO', code: row.code, text: row.text });
       }
     }
   }
@@ -359,64 +297,14 @@ export class ManageSieveSession implements Session {
         this.state = { kind: 'notAuthenticated' };
         this.reader.setLimits(this.readerLimits());
         return { status: 'OK' };
-      case 'HAVESPACE': {
-        // RFC 5804 §2.5
-        arity(name, args, 2);
-        const size = args[1]!;
-        if (size.type !== 'atom' || !/^\d{1,10}$/.test(size.value))
-          throw new ManageSieveSyntaxError('HAVESPACE needs a script name and a size');
-        await this.deps.sieve.haveSpace(this.user.accountId, str(args, 0), Number(size.value));
-        return { status: 'OK' };
-      }
-      case 'PUTSCRIPT': {
-        // RFC 5804 §2.6: compiled before it is stored; a broken script is refused with its line.
-        arity(name, args, 2);
-        await this.deps.sieve.put(this.user.accountId, str(args, 0), str(args, 1)); // logs the name and size
-        return { status: 'OK' };
-      }
-      case 'CHECKSCRIPT':
-        // RFC 5804 §2.12
-        arity(name, args, 1);
-        this.deps.sieve.check(str(args, 0));
-        return { status: 'OK' };
-      case 'LISTSCRIPTS': {
-        // RFC 5804 §2.7: one line per script, the active one marked ACTIVE.
-        arity(name, args, 0);
-        const scripts = await this.deps.sieve.list(this.user.accountId);
-        for (const s of scripts) this.write(`${encodeString(s.name)}${s.isActive ? ' ACTIVE' : ''}`);
-        return { status: 'OK' };
-      }
-      case 'SETACTIVE': {
-        // RFC 5804 §2.8: the empty name deactivates every script.
-        arity(name, args, 1);
-        const script = str(args, 0);
-        await this.deps.sieve.setActive(this.user.accountId, script === '' ? null : script);
-        return { status: 'OK' };
-      }
-      case 'GETSCRIPT': {
-        // RFC 5804 §2.9: the script as a literal, then OK.
-        arity(name, args, 1);
-        const { content } = await this.deps.sieve.get(this.user.accountId, str(args, 0));
-        this.write(`{${Buffer.byteLength(content)}}\r\n${content}`);
-        return { status: 'OK' };
-      }
-      case 'DELETESCRIPT': {
-        // RFC 5804 §2.10: the active script is not deleted.
-        arity(name, args, 1);
-        const script = str(args, 0);
-        if (!(await this.deps.sieve.remove(this.user.accountId, script)))
-          throw new ManageSieveNo('The active script cannot be deleted', 'ACTIVE');
-        this.log.info({ user: this.user.address, script }, 'managesieve script deleted');
-        return { status: 'OK' };
-      }
-      case 'RENAMESCRIPT':
-        // RFC 5804 §2.11.1
-        arity(name, args, 2);
-        await this.deps.sieve.rename(this.user.accountId, str(args, 0), str(args, 1));
-        return { status: 'OK' };
       default:
-        throw new ManageSieveSyntaxError(`Unknown command ${name}`);
+        return runScriptCommand(this.scriptContext(), name, args);
     }
+  }
+
+  /** What the script commands (commands.ts) see of this session; they run only after login. */
+  private scriptContext(): ScriptContext {
+    return { sieve: this.deps.sieve, user: this.user, log: this.log, write: (data) => this.write(data) };
   }
 
   private get user(): AuthedUser {
@@ -514,15 +402,4 @@ export class ManageSieveSession implements Session {
     this.log.info({ user: user.address }, 'managesieve login');
     return { status: 'OK', text: 'Logged in' };
   }
-}
-
-function arity(name: string, args: Token[], min: number, max = min): void {
-  if (args.length < min || args.length > max) throw new ManageSieveSyntaxError(`Wrong number of arguments for ${name}`);
-}
-
-/** Argument `i` as a string (quoted or literal); `orAtom` also takes an atom (a mechanism name sent bare). */
-function str(args: Token[], i: number, orAtom = false): string {
-  const t = args[i]!;
-  if (t.type !== 'string' && !orAtom) throw new ManageSieveSyntaxError(`Argument ${i + 1} must be a string`);
-  return t.value;
 }
