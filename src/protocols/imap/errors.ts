@@ -43,8 +43,9 @@ const no = (code: string | undefined, text?: string): ImapRefusal =>
 /** ErrorCode → tagged response (RFC 5530 response codes; TOOBIG is RFC 4469's, as APPENDLIMIT RFC 7889 uses it). */
 export const IMAP_ERROR: Record<ErrorCode, ImapRefusal> = {
   INVALID_INPUT: no('CANNOT'), // an invalid name, INBOX deleted, a mailbox moved into itself
-  // Reaches IMAP only as a message file missing from the blob store: NONEXISTENT (a mailbox) would mislead.
-  NOT_FOUND: no(undefined),
+  // Reaches IMAP only as a message file missing from the blob store: NONEXISTENT (a mailbox) would
+  // mislead, and the file's name is the server's business (RFC 5530 SERVERBUG: the server's fault).
+  NOT_FOUND: no('SERVERBUG', 'Message content is unavailable'),
   ALREADY_EXISTS: no('ALREADYEXISTS'),
   DOMAIN_NOT_FOUND: no('NONEXISTENT'),
   DOMAIN_NOT_EMPTY: no('CANNOT'),
@@ -63,6 +64,8 @@ export const IMAP_ERROR: Record<ErrorCode, ImapRefusal> = {
   INVALID_ADDRESS: no('CANNOT'),
   MAIL_LOOP: no('CANNOT'),
   MESSAGE_TOO_BIG: no('TOOBIG'),
+  MESSAGE_MALFORMED: no('CANNOT'),
+  TOO_MANY_SIGNATURES: no('CANNOT'),
   POLICY_REJECTED: no('CANNOT'),
   TEMPORARY: no('UNAVAILABLE', 'Temporary failure, try again later'),
   LIMIT_REACHED: no('LIMIT'),
