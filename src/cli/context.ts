@@ -6,7 +6,8 @@ import { argon2Passwords } from '../services/auth/password.js';
 import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
 import { createResolver } from '../mail/dns/resolver.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { openStore } from '../store/sqlite/index.js';
 import type { Flags } from './main.js';
 
 export async function withDirectory<T>(

@@ -24,7 +24,8 @@ import { SieveScripts, type SieveLimits } from '../services/sieve/index.js';
 import { Acme } from '../services/tls/acme.js';
 import { ChallengeStore } from '../services/tls/challenges.js';
 import { CertificateRegistry } from '../services/tls/registry.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
+import { openStore } from '../store/sqlite/index.js';
 
 export type Resolve = ReturnType<typeof createResolver>;
 

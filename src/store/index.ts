@@ -1,7 +1,9 @@
 /**
- * The Store interface: everything Postern keeps, behind one async API that the SQLite backend (here)
- * and a PostgreSQL backend implement alike. Inputs are already validated and normalised by the
- * services; the store enforces uniqueness and referential integrity and announces changes after commit.
+ * The Store interface: everything Postern keeps, behind one async API that the SQLite backend
+ * (sqlite/) and a PostgreSQL backend implement alike. Inputs are already validated and normalised by
+ * the services; the store enforces uniqueness and referential integrity and announces changes after
+ * commit. This file holds only the interface, its record types and ChangeEvent: the composition root
+ * (main.ts, cli/) imports the backend it opens.
  */
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
@@ -361,19 +363,4 @@ export interface Store extends Repos {
     releasedForMs?: number;
   }): Promise<{ blobs: number; bytes: number; orphans: number }>;
   close(): Promise<void>;
-}
-
-export interface StoreOptions {
-  backend: 'sqlite' | 'postgres';
-  dataDir: string;
-  url?: string | undefined;
-}
-
-/** Opens the configured backend; only the store folder knows which one that is. */
-export async function openStore(options: StoreOptions): Promise<Store> {
-  if (options.backend === 'sqlite') {
-    const { openSqliteStore } = await import('./sqlite/index.js');
-    return openSqliteStore(options.dataDir);
-  }
-  throw new Error('the PostgreSQL store backend is not available in this version; use backend = "sqlite"');
 }

@@ -2,7 +2,8 @@
  * SQLite backend (better-sqlite3, WAL), assembled from its parts: the engine (engine.ts: open,
  * statement cache, group commit, WAL fsync), one repository per area (directory.ts, mailboxes.ts,
  * messages.ts, fulltext.ts, queue.ts, sieve.ts), content files (blobs.ts) and their collector
- * (collector.ts), and the in-process change feed (change-feed.ts).
+ * (collector.ts), and the in-process change feed (change-feed.ts). The composition root opens it with
+ * openStore; tests open a directory directly with openSqliteStore.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -37,7 +38,10 @@ export interface StoreOptions {
   url?: string | undefined;
 }
 
-/** Opens the configured backend for the composition root; SQLite is the one this version has. */
+/**
+ * What the composition root (main.ts, cli/) calls with the configured storage: SQLite is the one
+ * backend this version has, so a configuration naming PostgreSQL is refused here.
+ */
 export async function openStore(options: StoreOptions): Promise<Store> {
   if (options.backend === 'sqlite') return openSqliteStore(options.dataDir);
   throw new Error('the PostgreSQL store backend is not available in this version; use backend = "sqlite"');
