@@ -24,6 +24,13 @@ export function normalizeFlags(flags: string[]): string[] {
   return [...seen.values()].sort();
 }
 
+/** The flags a new message is stored with (APPEND, delivery): normalised; LIMIT_REACHED past the bounds above. */
+export function messageFlags(flags: string[]): string[] {
+  const normalized = normalizeFlags(flags);
+  checkFlags(normalized);
+  return normalized;
+}
+
 /** The flags after a change; LIMIT_REACHED when they would pass the bounds above. */
 export function applyFlags(before: string[], change: FlagChange, flags: string[]): string[] {
   const lower = new Set(flags.map((f) => f.toLowerCase()));

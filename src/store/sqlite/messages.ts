@@ -4,7 +4,7 @@
  * content references follow the rows through triggers (migrations.ts).
  */
 import { MailError } from '../../lib/errors.js';
-import { applyFlags, checkFlags, normalizeFlags } from '../../mail/flags.js';
+import { applyFlags, messageFlags } from '../../mail/flags.js';
 import type {
   FlagChange,
   MessageColumnsOmitted,
@@ -128,8 +128,7 @@ export class Messages implements MessageRepo {
       const { uid } = this.db
         .prepare('UPDATE mailboxes SET uid_next = uid_next + 1 WHERE id = ? RETURNING uid_next - 1 AS uid')
         .get(mailboxId) as { uid: number };
-      const flags = normalizeFlags(m.flags);
-      checkFlags(flags);
+      const flags = messageFlags(m.flags); // mail/flags.ts: canonical case, no duplicates, bounded
       const headerPrefix = m.headerPrefix ?? '';
       const envelopeWire = m.envelopeWire ?? null;
       const info = this.db
