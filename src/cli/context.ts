@@ -7,7 +7,7 @@ import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
 import { createResolver } from '../mail/dns/resolver.js';
 import type { Store } from '../store/index.js';
-import { openStore } from '../store/sqlite/index.js';
+import { openConfiguredStore } from '../compose/store.js';
 import type { Flags } from './main.js';
 
 export async function withDirectory<T>(
@@ -15,7 +15,7 @@ export async function withDirectory<T>(
   fn: (directory: Directory, config: Readonly<Config>, store: Store) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig(configPath(flags.config));
-  const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
+  const store = await openConfiguredStore(config);
   try {
     const log = createLogger({ level: 'warn' });
     const dkim = new Dkim({ store, dataDir: config.data_dir, resolve: createResolver(config.dns.resolvers), log });

@@ -25,7 +25,7 @@ import { Acme } from '../services/tls/acme.js';
 import { ChallengeStore } from '../services/tls/challenges.js';
 import { CertificateRegistry } from '../services/tls/registry.js';
 import type { Store } from '../store/index.js';
-import { openStore } from '../store/sqlite/index.js';
+import { openConfiguredStore } from './store.js';
 
 export type Resolve = ReturnType<typeof createResolver>;
 
@@ -54,7 +54,7 @@ export function sieveLimits(config: Readonly<Config>): SieveLimits {
 }
 
 export async function buildServices(config: Readonly<Config>, log: Logger): Promise<Services> {
-  const store = await openStore({ backend: config.store.backend, dataDir: config.data_dir, url: config.store.url });
+  const store = await openConfiguredStore(config);
   const resolve = createResolver(config.dns.resolvers);
   const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
   const directory = new Directory({

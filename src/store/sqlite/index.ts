@@ -32,21 +32,6 @@ import { Messages } from './messages.js';
 import { Queue } from './queue.js';
 import { SieveScripts } from './sieve.js';
 
-export interface StoreOptions {
-  backend: 'sqlite' | 'postgres';
-  dataDir: string;
-  url?: string | undefined;
-}
-
-/**
- * What the composition root (main.ts, cli/) calls with the configured storage: SQLite is the one
- * backend this version has, so a configuration naming PostgreSQL is refused here.
- */
-export async function openStore(options: StoreOptions): Promise<Store> {
-  if (options.backend === 'sqlite') return openSqliteStore(options.dataDir);
-  throw new Error('the PostgreSQL store backend is not available in this version; use backend = "sqlite"');
-}
-
 export async function openSqliteStore(dataDir: string): Promise<Store> {
   mkdirSync(dataDir, { recursive: true, mode: 0o750 });
   const db = openDatabase(path.join(dataDir, 'postern.db'));
