@@ -288,7 +288,7 @@ describe('IMAP robustness', () => {
       let out = '';
       s.on('data', (d) => (out += d.toString('latin1')));
       s.on('error', () => {});
-      s.once('data', async () => {
+      const send = async () => {
         for (const l of lines) {
           s.write(l);
           await new Promise((r) => setTimeout(r, 20));
@@ -297,7 +297,8 @@ describe('IMAP robustness', () => {
           s.destroy();
           resolve(out);
         }, waitMs);
-      });
+      };
+      s.once('data', () => void send());
     });
   }
 
@@ -318,16 +319,15 @@ describe('IMAP robustness', () => {
       '\r\n',
       '(((\r\n',
     ];
-    const other = new Promise<string>((resolve) =>
-      setTimeout(async () => {
-        const out = await python<string>(
+    const other = new Promise<string>((resolve, reject) =>
+      setTimeout(() => {
+        python<string>(
           `${IMAPLIB}
 M = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['P']), ssl_context=ctx)
 M.login('bob@example.com', 'bob password 1')
 print(json.dumps(M.noop()[0]))`,
           { P: t.port('imaps') },
-        );
-        resolve(out);
+        ).then(resolve, reject);
       }, 50),
     );
     const reply = await rawSession(t.port('imaps'), garbage, 800, true);

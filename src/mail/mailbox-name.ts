@@ -11,7 +11,6 @@ export const MAX_MAILBOXES = 10_000;
 
 /** '/'-separated levels, none empty, no control characters or wildcards, at most MAX_MAILBOX_NAME characters. */
 export function isValidMailboxName(name: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return (
     name !== '' &&
     name.length <= MAX_MAILBOX_NAME &&

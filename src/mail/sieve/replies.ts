@@ -197,7 +197,6 @@ export interface HeaderBlock {
 }
 
 function encode(v: string): string {
-  // eslint-disable-next-line no-control-regex
   return /^[\x20-\x7e]*$/.test(v) ? v : libmime.encodeWords(v, 'Q', 52);
 }
 

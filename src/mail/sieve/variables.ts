@@ -39,6 +39,5 @@ export function uniqueFlags(flags: string[]): string[] {
 
 /** RFC 9051 §9 flag-keyword: an atom (no SP, CTL, ( ) { % * " \\ ]), at most 100 characters. */
 function validKeyword(k: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return k.length > 0 && k.length <= 100 && !/[\x00-\x20\x7f-\uffff(){%*"\\\]]/.test(k);
 }

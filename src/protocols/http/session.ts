@@ -9,9 +9,11 @@ import { httpApp, type HttpDeps } from './app.js';
 
 export function httpProtocol(deps: HttpDeps): SessionFactory {
   const app = httpApp(deps);
+  // Hono's listener answers every request itself (errors included) and resolves when done.
+  const listener = getRequestListener(app.fetch);
   const server = http.createServer(
     { maxHeaderSize: 16 * 1024, requestTimeout: 60_000, headersTimeout: 20_000, keepAliveTimeout: 5_000 },
-    getRequestListener(app.fetch),
+    (req, res) => void listener(req, res),
   );
   // The server never listens itself: 'listening' starts its header/request timeout checks.
   server.emit('listening');

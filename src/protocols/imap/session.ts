@@ -24,7 +24,7 @@ import { ConnectionGone, ImapBad, ImapNo, refusalOf } from './errors.js';
 import { flagsValue } from './fetch.js';
 import { ImapOutput } from './output.js';
 import { atom, type Value } from './respond.js';
-import { SelectedMailbox } from './selected.js';
+import { type SelectedMailbox } from './selected.js';
 import { FrameReader, ImapSyntaxError, tokenize, type Token, type WireEvent } from './wire.js';
 
 export interface ImapDeps extends CommandDeps {

@@ -242,7 +242,6 @@ export function tokenize(lines: Buffer[], literals: Buffer[]): Token[] {
  */
 export function encodeString(s: string): string {
   const size = Buffer.byteLength(s);
-  // eslint-disable-next-line no-control-regex
   if (size > 1024 || /[\r\n\x00]/.test(s)) return `{${size}}\r\n${s}`;
   return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }

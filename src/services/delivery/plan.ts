@@ -204,7 +204,6 @@ function refusal(
 }
 
 function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex
   return s
     .replace(/[\x00-\x1f\x7f]+/g, ' ')
     .trim()

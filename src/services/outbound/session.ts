@@ -4,7 +4,7 @@
  * progress ending as a 4.4.2 deferral. Also the failure that applies to a whole attempt (DeliveryError)
  * and the greeting wait that set-up starts with.
  */
-import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 
 /** A failure that applies to every recipient of a job (connection, TLS policy, DNS). */
 export class DeliveryError extends Error {

@@ -57,7 +57,6 @@ export class SieveQuotaError extends MailError {
 
 /** RFC 5804 §1.6: a script name is 1–128 Unicode characters, no controls (Dovecot's rule). */
 export function validScriptName(name: string): boolean {
-  // eslint-disable-next-line no-control-regex
   return name.length > 0 && [...name].length <= 128 && !/[\x00-\x1f\x7f\u0080-\u009f\u2028\u2029/]/.test(name);
 }
 
