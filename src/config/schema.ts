@@ -386,19 +386,22 @@ export const ImapSchema = z
   })
   .prefault({});
 
+/** Invalid commands in a row before a POP3 or ManageSieve connection is closed. */
+const maxBadCommands = z
+  .number()
+  .int()
+  .min(1)
+  .max(1000)
+  .default(10)
+  .describe('Invalid commands in a row before the connection is closed');
+
 export const Pop3Schema = z
   .strictObject({
     idle_timeout: duration('10m').describe('Log out a POP3 client silent this long (RFC 1939 §3: at least 10m)'),
     lock_takeover_after: duration('30s').describe(
       'A new login takes the maildrop over from a session of the same account silent this long (a dropped connection), which ends without deleting anything; until then the login gets [IN-USE]',
     ),
-    max_bad_commands: z
-      .number()
-      .int()
-      .min(1)
-      .max(1000)
-      .default(10)
-      .describe('Invalid commands in a row before the connection is closed'),
+    max_bad_commands: maxBadCommands,
   })
   .prefault({});
 
@@ -420,13 +423,7 @@ export const ManageSieveSchema = z
       .max(100)
       .default(4)
       .describe('Redirects one script may make per message (Pigeonhole: sieve_max_redirects)'),
-    max_bad_commands: z
-      .number()
-      .int()
-      .min(1)
-      .max(1000)
-      .default(10)
-      .describe('Invalid commands in a row before the connection is closed'),
+    max_bad_commands: maxBadCommands,
   })
   .prefault({});
 
