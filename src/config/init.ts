@@ -109,7 +109,7 @@ mta_sts_port = 443                # port MTA-STS policies are fetched from: labs
 
 /** [store], [limits], the protocol sections, [auth], [log]: storage, bounds and logging. */
 const KEEPING = `[store]
-backend = "sqlite"                # or "postgres", with url:
+backend = "sqlite"                # the one backend so far; "postgres" (with url) is planned
 # url = "postgres://postern@db.example.com/postern"
 collect_interval = "10m"          # how often the content of expunged mail is removed from disk ("0s": never)
 collect_after = "1h"              # ... this long after its last message was expunged

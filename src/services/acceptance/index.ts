@@ -69,7 +69,10 @@ export class Acceptance {
   ): Promise<{ kind: 'refused'; refusal: Refusal } | { kind: 'accepted'; results: RecipientResult[] }> {
     const verdict = await this.decide(req);
     if (verdict.kind === 'refuse') {
-      req.log.warn({ qid: req.qid, code: verdict.refusal.code, detail: verdict.refusal.detail }, verdict.refusal.log);
+      req.log.warn(
+        { qid: req.qid, user: req.user, code: verdict.refusal.code, detail: verdict.refusal.detail },
+        verdict.refusal.log,
+      );
       return { kind: 'refused', refusal: verdict.refusal };
     }
     return { kind: 'accepted', results: await this.apply(req, verdict) };

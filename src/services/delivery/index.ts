@@ -38,8 +38,8 @@ export class Delivery {
 
   /** Write a plan in one transaction, then the mail its Sieve scripts asked for; returns its per-recipient results. */
   async apply(plan: DeliveryPlan): Promise<RecipientResult[]> {
-    const started = Date.now();
     const { msg } = plan;
+    if (plan.isLoop) return plan.results;
     await commitPlan(this.deps, plan);
     this.deps.log.info(
       {
@@ -50,7 +50,7 @@ export class Delivery {
         folder: msg.folder,
         mailboxes: [...plan.local.values()].map((l) => l.destination.address),
         forwarded: [...plan.remote.keys()],
-        ms: Date.now() - started,
+        ms: Date.now() - plan.startedAt,
       },
       'delivered',
     );

@@ -42,12 +42,23 @@ interface Context {
 
 export async function planDelivery(deps: DeliveryDeps, msg: InboundMessage): Promise<DeliveryPlan> {
   const parsed = parseMessage(msg.content);
-  const plan: DeliveryPlan = { msg, parsed, results: [], local: new Map(), remote: new Map(), generated: [] };
+  const startedAt = Date.now();
+  const plan: DeliveryPlan = {
+    msg,
+    parsed,
+    startedAt,
+    isLoop: false,
+    results: [],
+    local: new Map(),
+    remote: new Map(),
+    generated: [],
+  };
   const received = headerValues(parsed.headers, 'received').length;
   if (received > deps.maxReceivedHeaders) {
     deps.log.warn({ qid: msg.qid, received }, 'mail loop: too many Received headers');
     const message = `too many Received headers (${received}): mail loop`;
     plan.results = msg.recipients.map((r) => ({ address: r.address, status: 'failed', code: 'MAIL_LOOP', message }));
+    plan.isLoop = true;
     return plan;
   }
   const deliveredTo = new Set(

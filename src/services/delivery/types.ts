@@ -99,6 +99,10 @@ export interface Generated {
  */
 export interface DeliveryPlan {
   msg: InboundMessage;
+  /** When planning began (Date.now()), for the delivery log line. */
+  startedAt: number;
+  /** Refused as a whole for too many Received fields: nothing to write, nothing to log as delivered. */
+  isLoop: boolean;
   parsed: ParsedMessage;
   results: RecipientResult[];
   local: Map<number, LocalCopy>;
