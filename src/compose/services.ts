@@ -16,6 +16,7 @@ import { argon2Passwords } from '../services/auth/password.js';
 import { Delivery } from '../services/delivery/index.js';
 import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
+import { ContentFilter } from '../services/filters/index.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
 import { Outbound } from '../services/outbound/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
@@ -106,7 +107,18 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
       rejectSpfFail: config.authentication.reject_spf_fail,
     },
   });
-  const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth });
+  const f = config.filter;
+  const filter = new ContentFilter({
+    hostname: config.hostname,
+    log: log.child({ component: 'filter' }),
+    settings: {
+      clamd: f.clamd ? { address: f.clamd, timeoutMs: f.clamd_timeout } : undefined,
+      onEngineFailure: f.on_engine_failure,
+      junkScore: f.junk_score,
+      rejectScore: f.reject_score,
+    },
+  });
+  const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth, filter });
   const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
   const challenges = new ChallengeStore(config.data_dir);
   return { store, resolve, dkim, directory, tls, challenges, auth, sieve, delivery, outbound, acceptance, mailboxes };

@@ -141,6 +141,13 @@ idle_timeout = "10m"              # RFC 1939 §3: at least 10 minutes
 lock_takeover_after = "30s"       # a new login takes over a maildrop whose session is silent this long (nothing deleted)
 max_bad_commands = 10             # invalid commands in a row, then the connection is closed
 
+[filter]
+clamd = ""                        # ClamAV's clamd, "127.0.0.1:3310" or "/run/clamav/clamd.ctl"; empty: no virus scan
+clamd_timeout = "30s"
+on_engine_failure = "tempfail"    # scanner down or hung: "tempfail" (451 4.7.1) or "accept" (marked unchecked)
+junk_score = 5.0                  # spam score filed to Junk
+reject_score = 15.0               # spam score refused with 550 5.7.1
+
 [managesieve]
 idle_timeout = "30m"
 max_script_size = "128KB"         # Pigeonhole: sieve_max_script_size

@@ -5,8 +5,10 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { isLoopbackHost } from '../lib/ip.js';
 import { parseDuration, parseSize } from '../lib/units.js';
+import { parseRelay } from './relay.js';
+
+export { parseRelay, type RelayTarget, type RelayTls } from './relay.js';
 
 export interface ListenAddress {
   host: string;
@@ -250,50 +252,6 @@ export const OutboundSchema = z
   })
   .prefault({});
 
-/** How a relay's connection is protected: implicit TLS, STARTTLS required, STARTTLS when offered, or none. */
-export type RelayTls = 'implicit' | 'required' | 'may' | 'none';
-
-export interface RelayTarget {
-  host: string;
-  port: number;
-  tls: RelayTls;
-  user?: string;
-  pass?: string;
-}
-
-export function parseRelay(value: string): RelayTarget | undefined {
-  const [address, query = ''] = value.split('?', 2) as [string, string | undefined];
-  const asked = /^(?:tls=(required|may|none))?$/.exec(query);
-  if (!asked) return undefined;
-  let target: RelayTarget;
-  if (!address.includes('://')) {
-    const m = /^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(address);
-    if (!m) return undefined;
-    target = { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2] ?? 587), tls: 'may' };
-  } else {
-    try {
-      const url = new URL(address);
-      if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return undefined;
-      const isImplicit = url.protocol === 'smtps:';
-      target = {
-        host: url.hostname.replace(/^\[|\]$/g, ''),
-        port: url.port ? Number(url.port) : isImplicit ? 465 : 587,
-        tls: isImplicit ? 'implicit' : 'may',
-      };
-      if (url.username) target.user = decodeURIComponent(url.username);
-      if (url.password) target.pass = decodeURIComponent(url.password);
-    } catch {
-      return undefined;
-    }
-  }
-  if (!target.host) return undefined;
-  if (target.tls === 'implicit') return asked[1] === undefined ? target : undefined; // smtps:// is always TLS
-  // Postfix's smtp_tls_security_level: a password never crosses the network in the clear, and mail
-  // leaving this host is encrypted unless the admin says otherwise; a relay on loopback may be plain.
-  target.tls = (asked[1] as RelayTls | undefined) ?? (target.user || !isLoopbackHost(target.host) ? 'required' : 'may');
-  return target;
-}
-
 export const StoreSchema = z
   .strictObject({
     backend: z.enum(['sqlite', 'postgres']).default('sqlite').describe('"sqlite" (embedded) or "postgres"'),
@@ -427,6 +385,42 @@ export const ManageSieveSchema = z
   })
   .prefault({});
 
+/** clamd's address: "host:port" or an absolute unix socket path; empty: no virus scan. */
+const clamdAddress = z
+  .string()
+  .refine(
+    (s) => s === '' || s.startsWith('/') || parseListenAddress(s) !== undefined || /^[A-Za-z0-9.-]+:\d{1,5}$/.test(s),
+    {
+      message: 'is not "host:port" or an absolute socket path (write "127.0.0.1:3310" or "/run/clamav/clamd.ctl")',
+    },
+  );
+
+export const FilterSchema = z
+  .strictObject({
+    clamd: clamdAddress
+      .default('')
+      .describe(
+        'ClamAV clamd to scan every message with ("127.0.0.1:3310", "/run/clamav/clamd.ctl"); empty = no virus scan',
+      ),
+    clamd_timeout: duration('30s').describe('A scan not answered within this long counts as a scanner failure'),
+    on_engine_failure: z
+      .enum(['tempfail', 'accept'])
+      .default('tempfail')
+      .describe(
+        'When a scanner is down or hangs: "tempfail" (451 4.7.1, the sender retries) or "accept" with an X-Virus-Status: Unchecked header',
+      ),
+    junk_score: z
+      .number()
+      .default(5)
+      .describe('Spam score from which mail is filed to Junk (SpamAssassin: required_score)'),
+    reject_score: z.number().default(15).describe('Spam score from which mail is refused with 550 5.7.1'),
+  })
+  .prefault({})
+  .refine((f) => f.reject_score >= f.junk_score, {
+    message: 'reject_score must be at least junk_score',
+    path: ['reject_score'],
+  });
+
 export const AuthSchema = z
   .strictObject({
     failure_delay: duration('1s').describe('Delay added to each failed login, growing with repeated failures'),
@@ -466,6 +460,7 @@ export const ConfigSchema = z.strictObject({
   imap: ImapSchema,
   pop3: Pop3Schema,
   managesieve: ManageSieveSchema,
+  filter: FilterSchema,
   auth: AuthSchema,
   log: LogSchema,
 });

@@ -27,6 +27,8 @@ export type ErrorCode =
   /** More DKIM signatures or ARC sets than anyone verifies (a verification cost attack). */
   | 'TOO_MANY_SIGNATURES'
   | 'POLICY_REJECTED'
+  /** Policy cannot decide now (a content scanner is down): try again later. */
+  | 'POLICY_TEMPFAIL'
   | 'TEMPORARY'
   | 'LIMIT_REACHED'
   | 'CONFIG';

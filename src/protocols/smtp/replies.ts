@@ -33,6 +33,7 @@ export const SMTP_REPLY: Record<ErrorCode, Reply> = {
   MESSAGE_MALFORMED: reply(550, '5.6.0', 'Message refused'), // RFC 3463 §3.7
   TOO_MANY_SIGNATURES: reply(550, '5.7.7', 'Message refused'), // RFC 3463 §3.8: message integrity failure
   POLICY_REJECTED: reply(550, '5.7.1', 'Message refused by policy'), // RFC 7372 §3.1
+  POLICY_TEMPFAIL: reply(451, '4.7.1', 'Message deferred by policy, try again later'), // RFC 3463 §3.8
   TEMPORARY: reply(451, '4.3.0', 'Temporary failure, try again later'),
   LIMIT_REACHED: reply(452, '4.5.3', 'Limit reached'),
   CONFIG: reply(451, '4.3.5', 'Server configuration problem'),

@@ -13,8 +13,16 @@ import { headerAddresses } from '../../mail/mime/structure.js';
 import type { Delivery, RecipientResult } from '../delivery/index.js';
 import type { Destination, Directory } from '../directory/index.js';
 import type { Dkim } from '../dkim/index.js';
+import type { ContentFilter } from '../filters/index.js';
 import type { SenderAuth } from '../sender-auth/index.js';
-import { applyAuthentication, checkHeader, submissionFields, type AcceptMode, type Refusal } from './policy.js';
+import {
+  applyAuthentication,
+  applyContentVerdict,
+  checkHeader,
+  submissionFields,
+  type AcceptMode,
+  type Refusal,
+} from './policy.js';
 import { headerValue, type HeaderField } from '../../mail/mime/headers.js';
 
 export { type AcceptMode, type Refusal, rfc5322Date } from './policy.js';
@@ -58,6 +66,8 @@ export interface AcceptanceDeps {
   delivery: Pick<Delivery, 'plan' | 'apply' | 'mayRedirect'>;
   dkim: Pick<Dkim, 'sign' | 'sealingKey'>;
   senderAuth: Pick<SenderAuth, 'check' | 'stripOurResults'>;
+  /** Virus scan and spam score; without it, every message is taken as it is. */
+  filter?: Pick<ContentFilter, 'check'> | undefined;
 }
 
 export class Acceptance {
@@ -100,6 +110,10 @@ export class Acceptance {
     } else {
       body = this.deps.senderAuth.stripOurResults(body);
     }
+    const filtered = await this.filter(req, head);
+    if ('refusal' in filtered) return { kind: 'refuse', refusal: filtered.refusal };
+    folder ??= filtered.folder;
+    traceHeaders += filtered.headers;
     const content = Buffer.concat([Buffer.from(`${req.received}\r\n${traceHeaders}`, 'utf8'), body]);
     return { kind: 'accept', content, folder };
   }
@@ -156,6 +170,21 @@ export class Acceptance {
     if (added.length) body = Buffer.concat([Buffer.from(added.map((h) => h + '\r\n').join(''), 'utf8'), body]);
     const signer = fromAddresses[0] ?? req.mailFrom;
     return { content: await this.deps.dkim.sign(body, signer.slice(signer.lastIndexOf('@') + 1)) };
+  }
+
+  /** The content filter stage: every message is scanned for viruses; mail from strangers is also scored as spam. */
+  private async filter(
+    req: AcceptRequest,
+    head: HeaderField[],
+  ): Promise<{ refusal: Refusal } | { folder: string | undefined; headers: string }> {
+    if (!this.deps.filter) return { folder: undefined, headers: '' };
+    const v = await this.deps.filter.check({ qid: req.qid, data: req.data, head, scoreSpam: req.user === undefined });
+    req.log.info(
+      { qid: req.qid, action: v.action, score: v.score, symbols: v.symbols.map((s) => s.name), virus: v.virus },
+      'content filter',
+    );
+    const outcome = applyContentVerdict(v);
+    return 'refusal' in outcome ? outcome : { folder: outcome.folder, headers: v.headers };
   }
 
   /**

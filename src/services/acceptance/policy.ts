@@ -124,6 +124,26 @@ export function applyAuthentication(
   return { folder: checked.verdict === 'junk' ? 'Junk' : undefined };
 }
 
+/** The content filter's verdict, as acceptance reads it. */
+export interface ContentVerdict {
+  action: 'accept' | 'junk' | 'reject' | 'tempfail';
+  reason: string;
+}
+
+/** A content filter verdict applied: refused (550 5.7.1), deferred (451 4.7.1), filed to Junk, or taken. */
+export function applyContentVerdict(v: ContentVerdict): { refusal: Refusal } | { folder: 'Junk' | undefined } {
+  switch (v.action) {
+    case 'reject':
+      return refuse('POLICY_REJECTED', v.reason, 'message refused: content filter');
+    case 'tempfail':
+      return refuse('POLICY_TEMPFAIL', v.reason, 'message deferred: content filter');
+    case 'junk':
+      return { folder: 'Junk' };
+    case 'accept':
+      return { folder: undefined };
+  }
+}
+
 /** RFC 5322 §3.3 in UTC: "Thu, 26 Nov 2026 23:35:53 +0000". */
 export function rfc5322Date(d: Date): string {
   return d.toUTCString().replace('GMT', '+0000');
