@@ -16,6 +16,7 @@ import { GTUBE } from '../src/services/filters/index.js';
 import { peer } from './helpers/peers.js';
 import { run } from './helpers/python.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
+import { RawSmtp } from './helpers/smtp-client.js';
 import { tempDir } from './helpers/tmp.js';
 
 const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
@@ -145,11 +146,21 @@ describe('content filtering when the scanner fails', { skip }, () => {
     await new Promise((r) => hang.once('listening', r));
     const hangPort = (hang.address() as net.AddressInfo).port;
     const tempfail = await server(`[filter]\nclamd = "127.0.0.1:${down}"\n`);
-    const hung = await server(`[filter]\nclamd = "127.0.0.1:${hangPort}"\nclamd_timeout = "300ms"\n`);
+    const hung = await server(`[filter]\nclamd = "127.0.0.1:${hangPort}"\nclamd_timeout = "2s"\n`);
     const accept = await server(`[filter]\nclamd = "127.0.0.1:${down}"\non_engine_failure = "accept"\n`);
     try {
       assert.match(await send(tempfail.port('smtp'), message(dir, 'down', 'hi')), /^451 4\.7\.1 /);
-      assert.match(await send(hung.port('smtp'), message(dir, 'hung', 'hi')), /^451 4\.7\.1 /);
+      // While one session waits on the hung scanner, another client is answered at once.
+      let scanAnswered = false;
+      const waiting = send(hung.port('smtp'), message(dir, 'hung', 'hi')).finally(() => (scanAnswered = true));
+      await new Promise((r) => setTimeout(r, 500));
+      const other = await RawSmtp.connect(hung.port('smtp'));
+      await other.command('MAIL FROM:<y@sender.example>', '250');
+      await other.command('RCPT TO:<ann@example.com>', '250');
+      await other.command('RSET', '250');
+      other.close();
+      assert.equal(scanAnswered, false, 'the second client was served while the scan still waited');
+      assert.match(await waiting, /^451 4\.7\.1 /);
       assert.match(await send(accept.port('smtp'), message(dir, 'accepted', 'hi')), /^250 /);
       const inbox = await mailbox(accept.server, 'ann@example.com');
       assert.match(inbox[0]!.text, /X-Virus-Status: Unchecked \(scanner unavailable\)/);
