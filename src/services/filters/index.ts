@@ -53,7 +53,6 @@ export class ContentFilter {
 
   async check(input: FilterInput): Promise<FilterVerdict> {
     const headers: string[] = [];
-    let virus: string | undefined;
     if (this.clamd) {
       const scanned = await this.scan(input);
       if (scanned === 'failed') {
@@ -61,11 +60,10 @@ export class ContentFilter {
           return this.verdict('tempfail', undefined, [], undefined, 'the virus scanner is not available', '');
         headers.push(`X-Virus-Status: Unchecked (scanner unavailable) on ${this.deps.hostname}`);
       } else if (scanned.kind === 'infected') {
-        virus = scanned.name;
-        return this.verdict('reject', undefined, [], virus, `virus found: ${virus}`, '');
+        return this.verdict('reject', undefined, [], scanned.name, `virus found: ${scanned.name}`, '');
       } else headers.push(`X-Virus-Status: Clean on ${this.deps.hostname}`);
     }
-    if (!input.scoreSpam) return this.verdict('accept', undefined, [], virus, 'not scored', headers.join('\r\n'));
+    if (!input.scoreSpam) return this.verdict('accept', undefined, [], undefined, 'not scored', headers.join('\r\n'));
     const symbols = builtinSymbols(input.data, input.head);
     const score = Math.round(symbols.reduce((sum, s) => sum + s.score, 0) * 100) / 100;
     const { junkScore, rejectScore } = this.deps.settings;
@@ -77,7 +75,7 @@ export class ContentFilter {
       `X-Spam-Symbols: ${names || 'none'}`,
     );
     const reason = action === 'accept' ? `score ${score}` : `spam score ${score} (${names})`;
-    return this.verdict(action, score, symbols, virus, reason, headers.join('\r\n'));
+    return this.verdict(action, score, symbols, undefined, reason, headers.join('\r\n'));
   }
 
   private async scan(input: FilterInput): Promise<ScanResult | 'failed'> {
