@@ -16,7 +16,7 @@ import { argon2Passwords } from '../services/auth/password.js';
 import { Delivery } from '../services/delivery/index.js';
 import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
-import { ContentFilter } from '../services/filters/index.js';
+import { builtinRules, ContentFilter } from '../services/filters/index.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
 import { Outbound } from '../services/outbound/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
@@ -111,11 +111,13 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const filter = new ContentFilter({
     hostname: config.hostname,
     log: log.child({ component: 'filter' }),
+    checks: [builtinRules],
     settings: {
       clamd: f.clamd ? { address: f.clamd, timeoutMs: f.clamd_timeout } : undefined,
       onEngineFailure: f.on_engine_failure,
       junkScore: f.junk_score,
       rejectScore: f.reject_score,
+      scores: f.scores,
     },
   });
   const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth, filter });

@@ -100,7 +100,7 @@ describe('configuration', () => {
       'the commented file states the defaults',
     );
     const uncommented = text.replace(
-      /^# (\[acme\]|directory|email|challenge|subdomains|group|key_type|renew_before|check_interval|retry_min|retry_max|eab_kid|eab_hmac_key|ca_file|\[\[tls|names|key|chain|url)/gm,
+      /^# (\[acme\]|directory|email|challenge|subdomains|group|key_type|renew_before|check_interval|retry_min|retry_max|eab_kid|eab_hmac_key|ca_file|\[\[tls|names|key|chain|url|quarantine_score)/gm,
       '$1',
     );
     for (const [section, schema] of Object.entries(ConfigSchema.shape)) {
@@ -114,7 +114,7 @@ describe('configuration', () => {
       for (const key of Object.keys(shape ?? {}))
         assert.match(
           uncommented,
-          new RegExp(`^${key}\\s*=|\\.${key}\\]\\]`, 'm'),
+          new RegExp(`^${key}\\s*=|\\.${key}\\]`, 'm'),
           `init template mentions ${section}.${key}`,
         );
     }

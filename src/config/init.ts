@@ -144,9 +144,33 @@ max_bad_commands = 10             # invalid commands in a row, then the connecti
 [filter]
 clamd = ""                        # ClamAV's clamd, "127.0.0.1:3310" or "/run/clamav/clamd.ctl"; empty: no virus scan
 clamd_timeout = "30s"
-on_engine_failure = "tempfail"    # scanner down or hung: "tempfail" (451 4.7.1) or "accept" (marked unchecked)
+spamd = ""                        # SpamAssassin's spamd, "127.0.0.1:783" or a socket path; empty: not asked
+spamd_timeout = "30s"
+rspamd = ""                       # rspamd, "http://127.0.0.1:11333"; empty: not asked
+rspamd_timeout = "30s"
+on_engine_failure = "tempfail"    # engine down or hung: "tempfail" (451 4.7.1) or "accept" (marked unchecked)
 junk_score = 5.0                  # spam score filed to Junk
+# quarantine_score = 10.0         # spam score held in quarantine ("postern quarantine list"); unset: none
 reject_score = 15.0               # spam score refused with 550 5.7.1
+quarantine_keep = "30d"           # quarantined mail is deleted after this long
+header_style = "spamassassin"     # X-Spam-Status/-Score/-Symbols; "rspamd": X-Spamd-Result, X-Rspamd-Score
+scores = {}                       # rule weights by name, e.g. { MISSING_DATE = 2.0, HELO_IP_LITERAL = 0 }
+blocklists = []                   # e.g. [{ zone = "zen.spamhaus.org", kind = "ip", score = 5 }]; kind: ip, domain, uri
+domains = {}                      # per recipient domain, e.g. { "example.com" = { junk_score = 4.0, spam_scoring = true } }
+
+[filter.greylist]                 # as postgrey: strangers' first attempt gets 451 4.7.1 at RCPT TO
+enabled = false
+delay = "5m"
+retry_window = "2d"
+auto_allow_after = 5              # a client network that passed this often is no longer greylisted
+keep = "35d"
+
+[filter.classifier]               # learns from Junk moves and "postern spam learn"
+enabled = true
+min_trained = 20                  # spam and ham each learnt before it scores
+max_tokens = 200000               # per account and globally
+autolearn_spam_score = 12.0       # learnt as spam when the other rules score at least this
+autolearn_ham_score = -1.0        # learnt as ham when the other rules score at most this
 
 [managesieve]
 idle_timeout = "30m"

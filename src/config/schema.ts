@@ -5,56 +5,14 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../lib/units.js';
+import { duration, listenList, parseListenAddress, size } from './fields.js';
+import { FilterSchema } from './filter.js';
 import { parseRelay } from './relay.js';
 
 export { parseRelay, type RelayTarget, type RelayTls } from './relay.js';
+export { FilterSchema } from './filter.js';
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
-
-/** "0.0.0.0:25", "[::]:993", "127.0.0.1:0" (0 = any free port, for tests). */
-export function parseListenAddress(text: string): ListenAddress | undefined {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(text.trim());
-  if (!m) return undefined;
-  const host = m[1] ?? m[2]!;
-  const port = Number(m[3]);
-  if (isIP(host) === 0 || port > 65535) return undefined;
-  return { host, port };
-}
-
-const listenList = (dflt: string[]) =>
-  z
-    .array(
-      z.string().refine((s) => parseListenAddress(s) !== undefined, {
-        message: 'is not "address:port" with an IP address (write "0.0.0.0:25", "[::]:25" or "127.0.0.1:2525")',
-      }),
-    )
-    .default(dflt);
-
-declare const unit: unique symbol;
-/** A duration from the config file, parsed once by the schema ("30s" → 30000). */
-export type Milliseconds = number & { readonly [unit]: 'ms' };
-/** A size from the config file, parsed once by the schema ("50MB" → 52428800). */
-export type Bytes = number & { readonly [unit]: 'bytes' };
-
-/** A duration written "30s", "10m", "1h30m" in the file; a number of milliseconds in the parsed Config. */
-const duration = (dflt: string) =>
-  z
-    .string()
-    .refine((s) => parseDuration(s) !== undefined, { message: 'is not a duration (write "30s", "10m", "1h")' })
-    .transform((s) => parseDuration(s)! as Milliseconds)
-    .prefault(dflt);
-
-/** A size written "50MB", "2G" in the file; a number of bytes in the parsed Config. */
-const size = (dflt: string) =>
-  z
-    .string()
-    .refine((s) => parseSize(s) !== undefined, { message: 'is not a size (write "50MB", "2G")' })
-    .transform((s) => parseSize(s)! as Bytes)
-    .prefault(dflt);
+export { type Bytes, type ListenAddress, type Milliseconds, parseListenAddress } from './fields.js';
 
 const hostName = z
   .string()
@@ -384,42 +342,6 @@ export const ManageSieveSchema = z
     max_bad_commands: maxBadCommands,
   })
   .prefault({});
-
-/** clamd's address: "host:port" or an absolute unix socket path; empty: no virus scan. */
-const clamdAddress = z
-  .string()
-  .refine(
-    (s) => s === '' || s.startsWith('/') || parseListenAddress(s) !== undefined || /^[A-Za-z0-9.-]+:\d{1,5}$/.test(s),
-    {
-      message: 'is not "host:port" or an absolute socket path (write "127.0.0.1:3310" or "/run/clamav/clamd.ctl")',
-    },
-  );
-
-export const FilterSchema = z
-  .strictObject({
-    clamd: clamdAddress
-      .default('')
-      .describe(
-        'ClamAV clamd to scan every message with ("127.0.0.1:3310", "/run/clamav/clamd.ctl"); empty = no virus scan',
-      ),
-    clamd_timeout: duration('30s').describe('A scan not answered within this long counts as a scanner failure'),
-    on_engine_failure: z
-      .enum(['tempfail', 'accept'])
-      .default('tempfail')
-      .describe(
-        'When a scanner is down or hangs: "tempfail" (451 4.7.1, the sender retries) or "accept" with an X-Virus-Status: Unchecked header',
-      ),
-    junk_score: z
-      .number()
-      .default(5)
-      .describe('Spam score from which mail is filed to Junk (SpamAssassin: required_score)'),
-    reject_score: z.number().default(15).describe('Spam score from which mail is refused with 550 5.7.1'),
-  })
-  .prefault({})
-  .refine((f) => f.reject_score >= f.junk_score, {
-    message: 'reject_score must be at least junk_score',
-    path: ['reject_score'],
-  });
 
 export const AuthSchema = z
   .strictObject({

@@ -41,8 +41,8 @@ declare module 'mailauth' {
     spf: { status: { result: string } } | false;
     dmarc:
       { status: { result: string }; policy?: string; p?: string; sp?: string; pct?: number; domain?: string } | false;
-    dkim: { results: Array<{ status: { result: string } }> };
-    arc: unknown;
+    dkim: { results: Array<{ signingDomain?: string; status: { result: string } }> };
+    arc: { status?: { result?: string } } | false | undefined;
   }
   export function authenticate(
     message: Buffer | string,

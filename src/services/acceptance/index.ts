@@ -13,7 +13,7 @@ import { headerAddresses } from '../../mail/mime/structure.js';
 import type { Delivery, RecipientResult } from '../delivery/index.js';
 import type { Destination, Directory } from '../directory/index.js';
 import type { Dkim } from '../dkim/index.js';
-import type { ContentFilter } from '../filters/index.js';
+import type { AuthFacts, ContentFilter } from '../filters/index.js';
 import type { SenderAuth } from '../sender-auth/index.js';
 import {
   applyAuthentication,
@@ -96,6 +96,7 @@ export class Acceptance {
     let body = req.data;
     let traceHeaders = '';
     let folder: string | undefined;
+    let auth: AuthFacts | undefined;
     if (req.mode === 'submission') {
       const signed = await this.submission(req, head);
       if ('refusal' in signed) return { kind: 'refuse', refusal: signed.refusal };
@@ -105,12 +106,13 @@ export class Acceptance {
       const outcome = applyAuthentication(checked, from !== undefined);
       if ('refusal' in outcome) return { kind: 'refuse', refusal: outcome.refusal };
       folder = outcome.folder;
+      auth = { spf: checked.spf, dmarc: checked.dmarc, dkim: checked.dkim, arc: checked.arc };
       traceHeaders = checked.headers;
       body = checked.content;
     } else {
       body = this.deps.senderAuth.stripOurResults(body);
     }
-    const filtered = await this.filter(req, head);
+    const filtered = await this.filter(req, head, auth);
     if ('refusal' in filtered) return { kind: 'refuse', refusal: filtered.refusal };
     folder ??= filtered.folder;
     traceHeaders += filtered.headers;
@@ -176,9 +178,22 @@ export class Acceptance {
   private async filter(
     req: AcceptRequest,
     head: HeaderField[],
+    auth: AuthFacts | undefined,
   ): Promise<{ refusal: Refusal } | { folder: string | undefined; headers: string }> {
     if (!this.deps.filter) return { folder: undefined, headers: '' };
-    const v = await this.deps.filter.check({ qid: req.qid, data: req.data, head, scoreSpam: req.user === undefined });
+    const accounts = new Map<number, string>();
+    for (const r of req.recipients)
+      for (const d of r.destinations) if (d.kind === 'local') accounts.set(d.account.id, d.account.address);
+    const v = await this.deps.filter.check({
+      qid: req.qid,
+      data: req.data,
+      head,
+      scoreSpam: req.user === undefined,
+      mailFrom: req.mailFrom,
+      client: req.client,
+      auth,
+      accounts: [...accounts].map(([id, address]) => ({ id, address })),
+    });
     req.log.info(
       { qid: req.qid, action: v.action, score: v.score, symbols: v.symbols.map((s) => s.name), virus: v.virus },
       'content filter',

@@ -1,16 +1,17 @@
 /**
  * Content filtering as a stage of acceptance, with one verdict per message: the virus scan (clamd,
- * every message, authenticated or not) and the spam score (the built-in rules; skipped for
- * authenticated senders), turned into an action by the configured scores — accept, file to Junk,
- * reject (550 5.7.1) — or, when an engine fails, the configured failure mode: tempfail (451 4.7.1) or
- * accept with a header saying the message was not scanned.
+ * every message, authenticated or not) and the spam score (the checks — built-in rules, DNS
+ * blocklists, the classifier, spamd, rspamd — summed; skipped for authenticated senders), turned into
+ * an action by the configured scores — accept, file to Junk, reject (550 5.7.1) — or, when an engine
+ * fails, the configured failure mode: tempfail (451 4.7.1) or accept with a header saying what was
+ * not checked.
  */
 import type { Logger } from '../../lib/log.js';
-import type { HeaderField } from '../../mail/mime/headers.js';
 import { Clamd, type ScanResult } from './clamd.js';
-import { builtinSymbols, type FilterSymbol } from './rules.js';
+import type { FilterInput, FilterSymbol, SpamCheck } from './types.js';
 
-export { type FilterSymbol, GTUBE } from './rules.js';
+export { GTUBE, builtinRules } from './rules.js';
+export type { AuthFacts, FilterInput, FilterSymbol, SpamCheck } from './types.js';
 
 export type FilterAction = 'accept' | 'junk' | 'reject' | 'tempfail';
 
@@ -33,20 +34,16 @@ export interface FilterSettings {
   onEngineFailure: 'tempfail' | 'accept';
   junkScore: number;
   rejectScore: number;
-}
-
-export interface FilterInput {
-  qid: string;
-  data: Buffer;
-  head: HeaderField[];
-  /** False for authenticated senders: their mail is scanned for viruses, not scored as spam. */
-  scoreSpam: boolean;
+  /** Weights over the checks' own, by symbol name ([filter.scores]); 0 drops the symbol. */
+  scores?: Readonly<Record<string, number>> | undefined;
 }
 
 export class ContentFilter {
   private readonly clamd: Clamd | undefined;
 
-  constructor(private readonly deps: { settings: FilterSettings; hostname: string; log: Logger }) {
+  constructor(
+    private readonly deps: { settings: FilterSettings; hostname: string; log: Logger; checks: readonly SpamCheck[] },
+  ) {
     const c = deps.settings.clamd;
     this.clamd = c ? new Clamd(c) : undefined;
   }
@@ -57,14 +54,16 @@ export class ContentFilter {
       const scanned = await this.scan(input);
       if (scanned === 'failed') {
         if (this.deps.settings.onEngineFailure === 'tempfail')
-          return this.verdict('tempfail', undefined, [], undefined, 'the virus scanner is not available', '');
+          return verdict('tempfail', undefined, [], undefined, 'the virus scanner is not available', '');
         headers.push(`X-Virus-Status: Unchecked (scanner unavailable) on ${this.deps.hostname}`);
       } else if (scanned.kind === 'infected') {
-        return this.verdict('reject', undefined, [], scanned.name, `virus found: ${scanned.name}`, '');
+        return verdict('reject', undefined, [], scanned.name, `virus found: ${scanned.name}`, '');
       } else headers.push(`X-Virus-Status: Clean on ${this.deps.hostname}`);
     }
-    if (!input.scoreSpam) return this.verdict('accept', undefined, [], undefined, 'not scored', headers.join('\r\n'));
-    const symbols = builtinSymbols(input.data, input.head);
+    if (!input.scoreSpam) return verdict('accept', undefined, [], undefined, 'not scored', headers.join('\r\n'));
+    const { symbols, failed } = await this.score(input);
+    if (failed.length && this.deps.settings.onEngineFailure === 'tempfail')
+      return verdict('tempfail', undefined, [], undefined, `${failed.join(', ')} not available`, headers.join('\r\n'));
     const score = Math.round(symbols.reduce((sum, s) => sum + s.score, 0) * 100) / 100;
     const { junkScore, rejectScore } = this.deps.settings;
     const action: FilterAction = score >= rejectScore ? 'reject' : score >= junkScore ? 'junk' : 'accept';
@@ -74,8 +73,34 @@ export class ContentFilter {
       `X-Spam-Score: ${score}`,
       `X-Spam-Symbols: ${names || 'none'}`,
     );
+    if (failed.length) headers.push(`X-Spam-Unchecked: ${failed.join(', ')} unavailable on ${this.deps.hostname}`);
     const reason = action === 'accept' ? `score ${score}` : `spam score ${score} (${names})`;
-    return this.verdict(action, score, symbols, undefined, reason, headers.join('\r\n'));
+    return verdict(action, score, symbols, undefined, reason, headers.join('\r\n'));
+  }
+
+  /** Runs the checks side by side; an engine that failed is named in `failed`, a built-in check adds nothing. */
+  private async score(input: FilterInput): Promise<{ symbols: FilterSymbol[]; failed: string[] }> {
+    const weights = this.deps.settings.scores ?? {};
+    const failed: string[] = [];
+    const found = await Promise.all(
+      this.deps.checks.map(async (c) => {
+        try {
+          return await c.check(input);
+        } catch (err) {
+          this.deps.log.warn(
+            { qid: input.qid, check: c.name, err },
+            c.isEngine ? 'spam engine failed' : 'check failed',
+          );
+          if (c.isEngine) failed.push(c.name);
+          return [];
+        }
+      }),
+    );
+    const symbols = found
+      .flat()
+      .map((s) => (s.name in weights ? { ...s, score: weights[s.name]! } : s))
+      .filter((s) => s.score !== 0);
+    return { symbols, failed };
   }
 
   private async scan(input: FilterInput): Promise<ScanResult | 'failed'> {
@@ -92,15 +117,15 @@ export class ContentFilter {
       return 'failed';
     }
   }
+}
 
-  private verdict(
-    action: FilterAction,
-    score: number | undefined,
-    symbols: FilterSymbol[],
-    virus: string | undefined,
-    reason: string,
-    headers: string,
-  ): FilterVerdict {
-    return { action, score, symbols, virus, reason, headers: headers ? `${headers}\r\n` : '' };
-  }
+function verdict(
+  action: FilterAction,
+  score: number | undefined,
+  symbols: FilterSymbol[],
+  virus: string | undefined,
+  reason: string,
+  headers: string,
+): FilterVerdict {
+  return { action, score, symbols, virus, reason, headers: headers ? `${headers}\r\n` : '' };
 }

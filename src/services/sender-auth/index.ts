@@ -24,6 +24,10 @@ export interface SenderAuthResult {
   reason?: string;
   spf: string;
   dmarc: string;
+  /** Each DKIM signature's domain and result. */
+  dkim: Array<{ domain: string; result: string }>;
+  /** ARC chain validation: "pass", "fail" or "none". */
+  arc: string;
   /** Whether DMARC found the one From domain to judge (false with no From, or one it could not read). */
   fromJudged: boolean;
 }
@@ -59,6 +63,11 @@ export class SenderAuth {
     });
     const spf = r.spf ? r.spf.status.result : 'none';
     const dmarc = r.dmarc ? r.dmarc.status.result : 'none';
+    const dkim = (r.dkim?.results ?? []).map((d) => ({
+      domain: d.signingDomain ?? '',
+      result: d.status.result,
+    }));
+    const arc = (r.arc && r.arc.status?.result) || 'none';
     const headers = r.headers.replace(/\r?\n/g, '\r\n');
     const policy = r.dmarc && typeof r.dmarc.policy === 'string' ? r.dmarc.policy : undefined;
     const { rejectDmarcFailures, quarantineToJunk, rejectSpfFail } = this.deps.policy;
@@ -74,7 +83,17 @@ export class SenderAuth {
       verdict = 'junk';
       reason = 'DMARC policy asks for quarantine';
     }
-    return { headers, content, verdict, spf, dmarc, fromJudged: Boolean(r.dmarc), ...(reason ? { reason } : {}) };
+    return {
+      headers,
+      content,
+      verdict,
+      spf,
+      dmarc,
+      dkim,
+      arc,
+      fromJudged: Boolean(r.dmarc),
+      ...(reason ? { reason } : {}),
+    };
   }
 }
 
