@@ -309,6 +309,66 @@ export interface SieveScriptRepo {
   claimResponse(accountId: number, key: string, expiresAt: Date, now?: Date): Promise<boolean>;
 }
 
+/** An entry of an allow or block list: `scope` is a hosted domain or an account address; `entry` an address or a domain. */
+export interface FilterListEntry {
+  scope: string;
+  entry: string;
+  kind: 'allow' | 'block';
+}
+
+export interface FilterListRepo {
+  /** Adds or changes the kind of an entry. */
+  put(entry: FilterListEntry): Promise<void>;
+  remove(scope: string, entry: string): Promise<boolean>;
+  /** Entries of the given scopes (all scopes when omitted), sorted by scope then entry. */
+  list(scopes?: readonly string[]): Promise<FilterListEntry[]>;
+}
+
+/** A message held by policy for one recipient, until released, deleted or expired. */
+export interface QuarantinedMessage {
+  id: number;
+  qid: string;
+  /** The recipient as given in RCPT TO, and the account it was for. */
+  recipient: string;
+  accountId: number | null;
+  mailFrom: string;
+  subject: string;
+  reason: string;
+  score: number | null;
+  size: number;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface QuarantineRepo {
+  hold(entry: Omit<QuarantinedMessage, 'id' | 'size'> & { content: Buffer }): Promise<QuarantinedMessage>;
+  get(id: number): Promise<QuarantinedMessage | undefined>;
+  content(id: number): Promise<Buffer | undefined>;
+  /** Newest first; `recipientDomain` limits the list to one domain's recipients. */
+  list(options?: { recipientDomain?: string; limit?: number }): Promise<QuarantinedMessage[]>;
+  remove(id: number): Promise<boolean>;
+  /** Deletes what expired before `now`; returns how many. */
+  expire(now: Date): Promise<number>;
+}
+
+/** Greylisting state: one row per (client network, sender, recipient) triplet, and per client network. */
+export interface GreylistTriplet {
+  firstSeen: Date;
+  lastSeen: Date;
+  /** Deliveries let through for this triplet. */
+  passes: number;
+}
+
+export interface GreylistRepo {
+  triplet(key: string): Promise<GreylistTriplet | undefined>;
+  putTriplet(key: string, state: GreylistTriplet): Promise<void>;
+  /** Triplets that passed after the delay from this client network (postgrey's auto-whitelist count). */
+  clientPasses(network: string): Promise<number>;
+  addClientPass(network: string, now: Date): Promise<void>;
+  /** Forgets triplets and networks not seen since `before`. */
+  expire(before: Date): Promise<number>;
+}
+
 export interface BlobStore {
   /**
    * Stores content once per SHA-256, durable (file and directory fsynced) before `use` runs, and
@@ -338,6 +398,9 @@ export interface Repos {
   readonly queue: QueueRepo;
   readonly dkim: DkimKeyRepo;
   readonly sieve: SieveScriptRepo;
+  readonly filterLists: FilterListRepo;
+  readonly quarantine: QuarantineRepo;
+  readonly greylist: GreylistRepo;
 }
 
 export interface Tx extends Repos {

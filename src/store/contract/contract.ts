@@ -1,12 +1,13 @@
 /**
  * The behaviour every Store backend must show. A backend's test file calls `storeContract` with a
  * factory that opens a fresh, empty store. Each area's cases live in a file of their own (directory,
- * mailboxes, messages, transactions, fulltext, queue, sieve, blobs); this is the one list of them.
+ * mailboxes, messages, transactions, fulltext, queue, sieve, blobs, filtering); this is the one list of them.
  */
 import { describe } from 'node:test';
 import type { Store } from '../index.js';
 import { blobContract } from './blobs.js';
 import { directoryContract } from './directory.js';
+import { filteringContract } from './filtering.js';
 import { fullTextContract } from './fulltext.js';
 import { withStoreFrom } from './helpers.js';
 import { mailboxContract } from './mailboxes.js';
@@ -26,5 +27,6 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
     queueContract(withStore);
     sieveContract(withStore);
     blobContract(withStore);
+    filteringContract(withStore);
   });
 }

@@ -18,6 +18,9 @@ import type {
   QueueRepo,
   Repos,
   SieveScriptRepo,
+  FilterListRepo,
+  QuarantineRepo,
+  GreylistRepo,
   Store,
   Tx,
 } from '../index.js';
@@ -26,6 +29,7 @@ import { SqliteChangeFeed } from './change-feed.js';
 import { BlobCollector } from './collector.js';
 import { Accounts, Aliases, DkimKeys, Domains } from './directory.js';
 import { SqliteEngine, openDatabase, type Db, type Exec } from './engine.js';
+import { FilterLists, Greylist, Quarantine } from './filtering.js';
 import { FullText } from './fulltext.js';
 import { Mailboxes } from './mailboxes.js';
 import { Messages } from './messages.js';
@@ -52,6 +56,9 @@ function repositories(db: Db, exec: Exec): Repos {
     queue: new Queue(db, exec),
     dkim: new DkimKeys(db, exec),
     sieve: new SieveScripts(db, exec),
+    filterLists: new FilterLists(db, exec),
+    quarantine: new Quarantine(db, exec),
+    greylist: new Greylist(db, exec),
   };
 }
 
@@ -65,6 +72,9 @@ class SqliteStore implements Store {
   readonly queue: QueueRepo;
   readonly dkim: DkimKeyRepo;
   readonly sieve: SieveScriptRepo;
+  readonly filterLists: FilterListRepo;
+  readonly quarantine: QuarantineRepo;
+  readonly greylist: GreylistRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly engine: SqliteEngine;
   private readonly collector: BlobCollector;
@@ -86,6 +96,9 @@ class SqliteStore implements Store {
     this.queue = repos.queue;
     this.dkim = repos.dkim;
     this.sieve = repos.sieve;
+    this.filterLists = repos.filterLists;
+    this.quarantine = repos.quarantine;
+    this.greylist = repos.greylist;
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -267,4 +267,44 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE mailboxes DROP COLUMN subscribed;
     `,
   },
+  {
+    version: 11,
+    name: 'content filter: allow and block lists, quarantine, greylisting',
+    sql: `
+      CREATE TABLE filter_lists (
+        scope TEXT NOT NULL,
+        entry TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),
+        PRIMARY KEY (scope, entry)
+      ) WITHOUT ROWID;
+      CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        qid TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        recipient_domain TEXT NOT NULL,
+        account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+        mail_from TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        score REAL,
+        content BLOB NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX quarantine_expiry ON quarantine (expires_at);
+      CREATE INDEX quarantine_domain ON quarantine (recipient_domain, id);
+      CREATE TABLE greylist (
+        key TEXT PRIMARY KEY,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        passes INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX greylist_seen ON greylist (last_seen);
+      CREATE TABLE greylist_clients (
+        network TEXT PRIMARY KEY,
+        passes INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
