@@ -8,6 +8,8 @@ import { isMailError } from '../lib/errors.js';
 import { UsageError } from './output.js';
 import { accountCommand, aliasCommand, domainCommand } from './directory.js';
 import { dkimCommand, dnsCommand } from './dkim.js';
+import { quarantineCommand } from './quarantine.js';
+import { spamCommand } from './spam.js';
 import { queueCommand } from './queue.js';
 import { certCommand } from './cert.js';
 import { doctorCommand } from './doctor.js';
@@ -26,6 +28,9 @@ export const USAGE = `usage: postern <command> [options]
   alias   add SOURCE DEST... | list [DOMAIN] | remove SOURCE [DEST...]   (SOURCE @domain = catch-all)
   queue   list | show ID                          messages waiting for remote delivery
           retry ID|--all | hold ID | release ID | delete ID   (postqueue -f, postsuper -h/-H/-d)
+  quarantine list [DOMAIN] | show ID | release ID | delete ID   mail the content filter held
+  spam    allow|block SCOPE ENTRY | unlist SCOPE ENTRY | lists [SCOPE]
+          SCOPE: a hosted domain or an account; ENTRY: an address or a domain
   sieve   list ADDRESS | show ADDRESS NAME | put ADDRESS NAME FILE|- [--activate]
           activate ADDRESS NAME | deactivate ADDRESS | remove ADDRESS NAME | check FILE|-
   dkim    generate DOMAIN [--selector S] [--algorithm rsa2048|rsa4096|ed25519] | list [DOMAIN]
@@ -94,6 +99,10 @@ async function main(argv: string[]): Promise<number> {
       return aliasCommand(flags, rest);
     case 'queue':
       return queueCommand(flags, rest);
+    case 'quarantine':
+      return quarantineCommand(flags, rest);
+    case 'spam':
+      return spamCommand(flags, rest);
     case 'dkim':
       return dkimCommand(flags, rest);
     case 'dns':

@@ -86,6 +86,7 @@ function smtpDepsOf(config: Readonly<Config>, s: Services, log: Logger): SmtpDep
       windowMs: config.smtp.refused_recipients_window,
       ipv6Prefix: config.limits.ipv6_prefix,
     }),
+    greylist: s.greylist,
   };
 }
 

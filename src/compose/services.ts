@@ -16,9 +16,11 @@ import { argon2Passwords } from '../services/auth/password.js';
 import { Delivery } from '../services/delivery/index.js';
 import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
+import { Greylist } from '../services/filters/greylist.js';
 import { builtinRules, ContentFilter } from '../services/filters/index.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
 import { Outbound } from '../services/outbound/index.js';
+import { Quarantine } from '../services/quarantine/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
 import { SenderAuth } from '../services/sender-auth/index.js';
 import { SieveScripts, type SieveLimits } from '../services/sieve/index.js';
@@ -43,6 +45,8 @@ export interface Services {
   outbound: Outbound;
   acceptance: Acceptance;
   mailboxes: Mailboxes;
+  quarantine: Quarantine;
+  greylist: Greylist | undefined;
 }
 
 /** [managesieve] limits as the Sieve service takes them. */
@@ -85,17 +89,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   });
   const sieve = new SieveScripts({ store, log: log.child({ component: 'sieve' }), limits: sieveLimits(config) });
   let outbound: Outbound | undefined;
-  const delivery = new Delivery({
-    store,
-    directory,
-    log: log.child({ component: 'delivery' }),
-    maxReceivedHeaders: config.smtp.max_received_headers,
-    srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
-    onQueued: () => outbound?.wake(),
-    sieve,
-    hostname: config.hostname,
-    sign: (content, domain) => dkim.sign(content, domain),
-  });
+  const delivery = createDelivery(config, { store, directory, sieve, dkim, log, onQueued: () => outbound?.wake() });
   outbound = createOutbound(config, { store, log: log.child({ component: 'outbound' }), resolve, delivery, dkim });
   const senderAuth = new SenderAuth({
     hostname: config.hostname,
@@ -117,13 +111,75 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
       onEngineFailure: f.on_engine_failure,
       junkScore: f.junk_score,
       rejectScore: f.reject_score,
+      quarantineScore: f.quarantine_score,
+      quarantineKeepMs: f.quarantine_keep,
+      spamScoring: true,
+      domains: Object.fromEntries(
+        Object.entries(f.domains).map(([name, d]) => [
+          name.toLowerCase(),
+          {
+            junkScore: d.junk_score,
+            quarantineScore: d.quarantine_score,
+            rejectScore: d.reject_score,
+            spamScoring: d.spam_scoring,
+          },
+        ]),
+      ),
       scores: f.scores,
     },
+    lists: store.filterLists,
   });
   const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth, filter });
   const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
+  const g = config.filter.greylist;
+  const greylist = g.enabled
+    ? new Greylist({
+        store,
+        log: log.child({ component: 'greylist' }),
+        settings: {
+          delayMs: g.delay,
+          retryWindowMs: g.retry_window,
+          autoAllowAfter: g.auto_allow_after,
+          ipv6Prefix: config.limits.ipv6_prefix,
+        },
+      })
+    : undefined;
+  const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
-  return { store, resolve, dkim, directory, tls, challenges, auth, sieve, delivery, outbound, acceptance, mailboxes };
+  return {
+    store,
+    resolve,
+    dkim,
+    directory,
+    tls,
+    challenges,
+    auth,
+    sieve,
+    delivery,
+    outbound,
+    acceptance,
+    mailboxes,
+    quarantine,
+    greylist,
+  };
+}
+
+/** Local delivery as the server and the CLI (quarantine release) run it, with Sieve and DKIM-signed replies. */
+export function createDelivery(
+  config: Readonly<Config>,
+  deps: { store: Store; directory: Directory; sieve: SieveScripts; dkim: Dkim; log: Logger; onQueued?: () => void },
+): Delivery {
+  return new Delivery({
+    store: deps.store,
+    directory: deps.directory,
+    log: deps.log.child({ component: 'delivery' }),
+    maxReceivedHeaders: config.smtp.max_received_headers,
+    srsSecret: loadOrCreateSecret(path.join(config.data_dir, 'srs.secret')),
+    onQueued: deps.onQueued,
+    sieve: deps.sieve,
+    hostname: config.hostname,
+    sign: (content, domain) => deps.dkim.sign(content, domain),
+  });
 }
 
 /** The certificate manager from `[acme]`, writing into the certbot directory the registry reads. */

@@ -1,17 +1,22 @@
-/** The server's periodic work: removing unreferenced content, and promoting rotated DKIM keys once DNS shows them. */
+/**
+ * The server's periodic work: removing unreferenced content, promoting rotated DKIM keys once DNS shows
+ * them, and expiring quarantined mail and greylisting state.
+ */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/log.js';
 import type { Dkim } from '../services/dkim/index.js';
+import type { Quarantine } from '../services/quarantine/index.js';
 import type { Store } from '../store/index.js';
 
 const DKIM_CHECK_MS = 10 * 60_000;
+const FILTER_EXPIRY_MS = 60 * 60_000;
 
 /** Starts the timers; the returned stop() waits for a collection in progress. */
 export function startTimers(
   config: Readonly<Config>,
-  deps: { store: Store; dkim: Dkim; log: Logger },
+  deps: { store: Store; dkim: Dkim; quarantine: Quarantine; log: Logger },
 ): { stop(): Promise<void> } {
-  const { store, dkim, log } = deps;
+  const { store, dkim, quarantine, log } = deps;
   // Content that expunges and finished queue entries left unreferenced is removed from disk.
   const releasedForMs = config.store.collect_after;
   let collecting: Promise<void> | undefined;
@@ -38,9 +43,27 @@ export function startTimers(
     DKIM_CHECK_MS,
   );
   dkimTimer.unref();
+  // Quarantined mail past [filter] quarantine_keep, and greylisting state past [filter.greylist] keep.
+  let expiring: Promise<void> | undefined;
+  const expire = () => {
+    expiring ??= Promise.all([
+      quarantine.expire(),
+      store.greylist.expire(new Date(Date.now() - config.filter.greylist.keep)),
+    ])
+      .then(
+        () => undefined,
+        (err: unknown) => log.warn({ err }, 'expiring filter state failed'),
+      )
+      .finally(() => (expiring = undefined));
+  };
+  const expiryTimer = setInterval(expire, FILTER_EXPIRY_MS);
+  expiryTimer.unref();
+  expire();
   return {
     async stop() {
       clearInterval(dkimTimer);
+      clearInterval(expiryTimer);
+      await expiring;
       clearInterval(collector);
       await collecting;
     },

@@ -29,6 +29,8 @@ export type ErrorCode =
   | 'POLICY_REJECTED'
   /** Policy cannot decide now (a content scanner is down): try again later. */
   | 'POLICY_TEMPFAIL'
+  /** Greylisting: a first attempt from an unknown (network, sender, recipient) is deferred (RFC 6647). */
+  | 'GREYLISTED'
   | 'TEMPORARY'
   | 'LIMIT_REACHED'
   | 'CONFIG';

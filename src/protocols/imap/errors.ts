@@ -68,6 +68,7 @@ export const IMAP_ERROR: Record<ErrorCode, ImapRefusal> = {
   TOO_MANY_SIGNATURES: no('CANNOT'),
   POLICY_REJECTED: no('CANNOT'),
   POLICY_TEMPFAIL: no('UNAVAILABLE', 'Temporary failure, try again later'),
+  GREYLISTED: no('UNAVAILABLE', 'Temporary failure, try again later'),
   TEMPORARY: no('UNAVAILABLE', 'Temporary failure, try again later'),
   LIMIT_REACHED: no('LIMIT'),
   CONFIG: no('UNAVAILABLE', 'Server configuration problem, try again later'),

@@ -36,6 +36,7 @@ export const POP3_ERROR: Record<ErrorCode, string> = {
   TOO_MANY_SIGNATURES: 'Invalid request',
   POLICY_REJECTED: 'Refused by policy',
   POLICY_TEMPFAIL: '[SYS/TEMP] Temporary failure, try again',
+  GREYLISTED: '[SYS/TEMP] Temporary failure, try again',
   TEMPORARY: '[SYS/TEMP] Temporary failure, try again',
   CONFIG: '[SYS/TEMP] Temporary failure, try again',
   LIMIT_REACHED: '[SYS/PERM] Limit reached',

@@ -34,6 +34,7 @@ export const SMTP_REPLY: Record<ErrorCode, Reply> = {
   TOO_MANY_SIGNATURES: reply(550, '5.7.7', 'Message refused'), // RFC 3463 §3.8: message integrity failure
   POLICY_REJECTED: reply(550, '5.7.1', 'Message refused by policy'), // RFC 7372 §3.1
   POLICY_TEMPFAIL: reply(451, '4.7.1', 'Message deferred by policy, try again later'), // RFC 3463 §3.8
+  GREYLISTED: reply(451, '4.7.1', 'Greylisted, try again later'), // RFC 6647 §2.1, as postgrey
   TEMPORARY: reply(451, '4.3.0', 'Temporary failure, try again later'),
   LIMIT_REACHED: reply(452, '4.5.3', 'Limit reached'),
   CONFIG: reply(451, '4.3.5', 'Server configuration problem'),

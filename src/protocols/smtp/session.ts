@@ -18,6 +18,7 @@ import type { Logger } from '../../lib/log.js';
 import { rfc5322Date, type Acceptance, type AcceptRecipient } from '../../services/acceptance/index.js';
 import type { Auth, AuthedUser } from '../../services/auth/index.js';
 import type { Delivery, RecipientResult } from '../../services/delivery/index.js';
+import type { Greylist } from '../../services/filters/greylist.js';
 import type { Directory } from '../../services/directory/index.js';
 import type { Connection, Session, SessionFactory } from '../shared/connection.js';
 import { SMTP_LIMITS } from '../shared/limits.js';
@@ -51,6 +52,8 @@ export interface SmtpDeps {
   };
   /** Refused recipients per source across connections (unauthenticated clients). */
   recipientGuard: RecipientGuard;
+  /** Greylisting of strangers on port 25 ([filter.greylist]); absent: off. */
+  greylist?: Pick<Greylist, 'check'> | undefined;
   log: Logger;
 }
 
@@ -184,7 +187,7 @@ function onRcptTo(
       }),
     );
   }
-  checkRecipient(mode, deps, address, session).then(
+  checkRecipient(mode, deps, address, session, ip).then(
     (rcpt) => {
       ctx.rcpts.set(address.address.toLowerCase(), rcpt);
       cb();
@@ -309,14 +312,18 @@ async function checkRecipient(
   deps: SmtpDeps,
   address: SMTPServerAddress,
   session: SMTPServerSession,
+  ip: string,
 ): Promise<Rcpt> {
   const dsn = { notify: address.dsn?.notify?.join(','), orcpt: address.dsn?.orcpt };
-  const resolution = await deps.delivery.checkRecipient(
-    address.address,
-    session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-  );
+  const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const resolution = await deps.delivery.checkRecipient(address.address, sender);
   switch (resolution.kind) {
     case 'ok':
+      if (mode === 'mx' && !session.user && deps.greylist) {
+        // RFC 6647 §2.1: a temporary refusal at RCPT TO; a real MTA retries, most spamware does not.
+        const answer = await deps.greylist.check(ip, sender, address.address);
+        if (!answer.pass) throw smtpError('GREYLISTED', `try again in ${answer.retryInSeconds} seconds`);
+      }
       return { address: address.address, destinations: resolution.destinations, isRemote: false, ...dsn };
     case 'invalid':
       throw smtpError('INVALID_ADDRESS', resolution.reason);

@@ -19,8 +19,10 @@ import {
   applyAuthentication,
   applyContentVerdict,
   checkHeader,
+  stripFilterHeaders,
   submissionFields,
   type AcceptMode,
+  type CopyDisposition,
   type Refusal,
 } from './policy.js';
 import { headerValue, type HeaderField } from '../../mail/mime/headers.js';
@@ -58,7 +60,14 @@ export interface AcceptRequest {
 
 /** The message-level verdict of `decide`. */
 export type MessageVerdict =
-  { kind: 'refuse'; refusal: Refusal } | { kind: 'accept'; content: Buffer; folder: string | undefined };
+  | { kind: 'refuse'; refusal: Refusal }
+  | {
+      kind: 'accept';
+      content: Buffer;
+      folder: string | undefined;
+      /** Per recipient (lower-cased RCPT address): its copy filed to Junk or held; absent: as it is. */
+      copies?: ReadonlyMap<string, CopyDisposition> | undefined;
+    };
 
 export interface AcceptanceDeps {
   hostname: string;
@@ -112,12 +121,12 @@ export class Acceptance {
     } else {
       body = this.deps.senderAuth.stripOurResults(body);
     }
-    const filtered = await this.filter(req, head, auth);
+    const filtered = await this.filter(req, head, from, auth);
     if ('refusal' in filtered) return { kind: 'refuse', refusal: filtered.refusal };
-    folder ??= filtered.folder;
     traceHeaders += filtered.headers;
+    body = stripFilterHeaders(body);
     const content = Buffer.concat([Buffer.from(`${req.received}\r\n${traceHeaders}`, 'utf8'), body]);
-    return { kind: 'accept', content, folder };
+    return { kind: 'accept', content, folder, copies: filtered.copies };
   }
 
   /** Delivery of an accepted message: planned per recipient, then written in one transaction. */
@@ -132,7 +141,10 @@ export class Acceptance {
       canRefuse: single,
       recipients: req.recipients
         .filter((r) => !r.isRemote)
-        .map((r) => ({ address: r.address, destinations: r.destinations, notify: r.notify, orcpt: r.orcpt })),
+        .map((r) => {
+          const copy = verdict.copies?.get(r.address.toLowerCase());
+          return { address: r.address, destinations: r.destinations, notify: r.notify, orcpt: r.orcpt, ...copy };
+        }),
       outbound: req.recipients
         .filter((r) => r.isRemote)
         .map((r) => ({ address: r.address, notify: r.notify, orcpt: r.orcpt })),
@@ -178,12 +190,16 @@ export class Acceptance {
   private async filter(
     req: AcceptRequest,
     head: HeaderField[],
+    from: string | undefined,
     auth: AuthFacts | undefined,
-  ): Promise<{ refusal: Refusal } | { folder: string | undefined; headers: string }> {
-    if (!this.deps.filter) return { folder: undefined, headers: '' };
+  ): Promise<{ refusal: Refusal } | { copies: Map<string, CopyDisposition> | undefined; headers: string }> {
+    if (!this.deps.filter) return { copies: undefined, headers: '' };
     const accounts = new Map<number, string>();
-    for (const r of req.recipients)
+    const recipients = req.recipients.map((r) => {
+      const local = r.destinations.find((d) => d.kind === 'local');
       for (const d of r.destinations) if (d.kind === 'local') accounts.set(d.account.id, d.account.address);
+      return { address: r.address, account: local?.account.address };
+    });
     const v = await this.deps.filter.check({
       qid: req.qid,
       data: req.data,
@@ -193,13 +209,22 @@ export class Acceptance {
       client: req.client,
       auth,
       accounts: [...accounts].map(([id, address]) => ({ id, address })),
+      recipients,
+      fromAddresses: from ? headerAddresses(from) : [],
     });
     req.log.info(
-      { qid: req.qid, action: v.action, score: v.score, symbols: v.symbols.map((s) => s.name), virus: v.virus },
+      {
+        qid: req.qid,
+        action: v.action,
+        score: v.score,
+        symbols: v.symbols.map((s) => s.name),
+        virus: v.virus,
+        dispositions: v.recipients.filter((r) => r.disposition !== 'inbox').map((r) => `${r.address}:${r.disposition}`),
+      },
       'content filter',
     );
     const outcome = applyContentVerdict(v);
-    return 'refusal' in outcome ? outcome : { folder: outcome.folder, headers: v.headers };
+    return 'refusal' in outcome ? outcome : { copies: outcome.copies, headers: v.headers };
   }
 
   /**

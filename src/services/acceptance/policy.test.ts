@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseHeaders } from '../../mail/mime/headers.js';
-import { applyAuthentication, checkHeader, rfc5322Date, submissionFields } from './policy.js';
+import { applyAuthentication, checkHeader, rfc5322Date, stripFilterHeaders, submissionFields } from './policy.js';
 
 const msg = (head: string) => Buffer.from(`${head.replace(/\n/g, '\r\n')}\r\n\r\nbody\r\n`);
 const codeOf = (r: ReturnType<typeof checkHeader>) => ('refusal' in r ? r.refusal.code : 'accept');
@@ -61,5 +61,16 @@ describe('acceptance policy', () => {
     const unjudged = applyAuthentication({ verdict: 'accept', fromJudged: false }, true);
     assert.ok('refusal' in unjudged);
     assert.deepEqual(applyAuthentication({ verdict: 'accept', fromJudged: false }, false), { folder: undefined });
+  });
+});
+
+describe('filter header fields a sender wrote', () => {
+  it('are removed with their continuation lines, and nothing else is', () => {
+    const data = Buffer.from(
+      'X-Spam-Status: No, score=-100\r\n  folded\r\nSubject: hi\r\nx-virus-status: Clean\r\nX-Spamd-Result: default\r\nX-Spammy: kept\r\n\r\nX-Spam-Status: body\r\n',
+    );
+    assert.equal(stripFilterHeaders(data).toString(), 'Subject: hi\r\nX-Spammy: kept\r\n\r\nX-Spam-Status: body\r\n');
+    const clean = Buffer.from('Subject: hi\r\n\r\nbody');
+    assert.equal(stripFilterHeaders(clean), clean);
   });
 });

@@ -128,20 +128,59 @@ export function applyAuthentication(
 export interface ContentVerdict {
   action: 'accept' | 'junk' | 'reject' | 'tempfail';
   reason: string;
+  score: number | undefined;
+  recipients: Array<{ address: string; disposition: 'inbox' | 'junk' | 'quarantine' | 'reject'; why: string }>;
+  holdForMs: number;
 }
 
-/** A content filter verdict applied: refused (550 5.7.1), deferred (451 4.7.1), filed to Junk, or taken. */
-export function applyContentVerdict(v: ContentVerdict): { refusal: Refusal } | { folder: 'Junk' | undefined } {
-  switch (v.action) {
-    case 'reject':
-      return refuse('POLICY_REJECTED', v.reason, 'message refused: content filter');
-    case 'tempfail':
-      return refuse('POLICY_TEMPFAIL', v.reason, 'message deferred: content filter');
-    case 'junk':
-      return { folder: 'Junk' };
-    case 'accept':
-      return { folder: undefined };
+/** What a recipient's copy becomes: filed to a folder, or held in quarantine. */
+export interface CopyDisposition {
+  folder?: 'Junk' | undefined;
+  hold?: { reason: string; score: number | undefined; keepMs: number } | undefined;
+}
+
+/**
+ * A content filter verdict applied: refused (550 5.7.1), deferred (451 4.7.1), or taken with a
+ * disposition per recipient — Junk, quarantine, or as it is. A recipient whose thresholds or lists
+ * refuse the message while others take it cannot be refused after DATA on SMTP: its copy is held.
+ */
+export function applyContentVerdict(
+  v: ContentVerdict,
+): { refusal: Refusal } | { copies: Map<string, CopyDisposition> } {
+  if (v.action === 'reject') return refuse('POLICY_REJECTED', v.reason, 'message refused: content filter');
+  if (v.action === 'tempfail') return refuse('POLICY_TEMPFAIL', v.reason, 'message deferred: content filter');
+  const copies = new Map<string, CopyDisposition>();
+  for (const r of v.recipients) {
+    if (r.disposition === 'junk') copies.set(r.address.toLowerCase(), { folder: 'Junk' });
+    else if (r.disposition === 'quarantine' || r.disposition === 'reject')
+      copies.set(r.address.toLowerCase(), { hold: { reason: r.why, score: v.score, keepMs: v.holdForMs } });
   }
+  return { copies };
+}
+
+/** Header fields only Postern's filter may write: X-Spam-*, X-Spamd-*, X-Rspamd-*, X-Virus-*. */
+const FILTER_FIELD = /^x-(?:spam|spamd|rspamd|virus)-[^:]*:/i;
+
+/**
+ * Removes the filter's header fields a sender wrote (as Amavis does), so that no message reaches a
+ * mailbox, a Sieve spamtest or a mail client with a verdict Postern did not reach. Continuation lines
+ * go with their field.
+ */
+export function stripFilterHeaders(data: Buffer): Buffer {
+  const end = headerEnd(data);
+  const head = data.subarray(0, end).toString('latin1');
+  if (!/^x-(?:spam|spamd|rspamd|virus)-/im.test(head)) return data;
+  const out: string[] = [];
+  let dropping = false;
+  for (const line of head.split(/(?<=\n)/)) {
+    if (line[0] === ' ' || line[0] === '\t') {
+      if (!dropping) out.push(line);
+      continue;
+    }
+    dropping = FILTER_FIELD.test(line);
+    if (!dropping) out.push(line);
+  }
+  return Buffer.concat([Buffer.from(out.join(''), 'latin1'), data.subarray(end)]);
 }
 
 /** RFC 5322 §3.3 in UTC: "Thu, 26 Nov 2026 23:35:53 +0000". */

@@ -6,6 +6,7 @@
 import { MailError } from '../../lib/errors.js';
 import { newQueueId } from '../../lib/ids.js';
 import { isValidMailboxName, levelsToCreate } from '../../mail/mailbox-name.js';
+import { headerValue } from '../../mail/mime/headers.js';
 import { searchText } from '../../mail/mime/text.js';
 import type { ChangeEvent, MailboxRecord, Tx } from '../../store/index.js';
 import type { DeliveryDeps, DeliveryPlan, InboundRecipient, LocalCopy, Placement, RemoteCopy } from './types.js';
@@ -15,7 +16,10 @@ const REDIRECT_DEDUPE_MS = 24 * 60 * 60_000;
 /** One transaction: every mailbox copy, the full-text entry, and the queue entries for remote recipients. */
 export async function commitPlan(deps: DeliveryDeps, plan: DeliveryPlan): Promise<void> {
   const { msg, parsed, local, remote } = plan;
-  if (local.size === 0 && remote.size === 0) return;
+  if (local.size === 0 && remote.size === 0) {
+    if (plan.held.length) await deps.store.transaction((tx) => holdCopies(tx, plan));
+    return;
+  }
   const doc = local.size ? searchText(msg.content, parsed) : undefined;
   const internalDate = new Date();
   // The content is held from collection until the transaction referencing it has committed.
@@ -24,9 +28,31 @@ export async function commitPlan(deps: DeliveryDeps, plan: DeliveryPlan): Promis
       for (const copy of local.values()) await writeCopies(deps, tx, plan, copy, blob, internalDate);
       if (doc) await tx.fulltext.index(blob.hash, doc);
       await queueRemote(deps, tx, plan, [...remote.values()], blob);
+      await holdCopies(tx, plan);
     }),
   );
   if (remote.size) deps.onQueued?.();
+}
+
+/** Quarantined copies, in the same transaction as the rest of the message's delivery. */
+async function holdCopies(tx: Tx, plan: DeliveryPlan): Promise<void> {
+  const now = new Date();
+  const subject = (headerValue(plan.parsed.headers, 'subject') ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);
+  for (const { recipient, accountId } of plan.held) {
+    const hold = recipient.hold!;
+    await tx.quarantine.hold({
+      qid: plan.msg.qid,
+      recipient: recipient.address,
+      accountId,
+      mailFrom: plan.msg.mailFrom,
+      subject,
+      reason: hold.reason,
+      score: hold.score ?? null,
+      content: plan.msg.content,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + hold.keepMs),
+    });
+  }
 }
 
 async function writeCopies(

@@ -52,6 +52,7 @@ export async function planDelivery(deps: DeliveryDeps, msg: InboundMessage): Pro
     local: new Map(),
     remote: new Map(),
     generated: [],
+    held: [],
   };
   const received = headerValues(parsed.headers, 'received').length;
   if (received > deps.maxReceivedHeaders) {
@@ -79,7 +80,14 @@ export async function planDelivery(deps: DeliveryDeps, msg: InboundMessage): Pro
       plan.results.push({ address: r.address, status: 'failed', ...failure });
       continue;
     }
-    const share = await planRecipient(ctx, r);
+    if (r.hold) {
+      // Held by policy: accepted (the sender is told 250) but kept out of the mailbox until released.
+      const local = r.destinations.find((d) => d.kind === 'local');
+      plan.held.push({ recipient: r, accountId: local?.kind === 'local' ? local.account.id : null });
+      plan.results.push({ address: r.address, status: 'delivered' });
+      continue;
+    }
+    const share = await planRecipient(r.folder ? { ...ctx, msg: { ...msg, folder: r.folder } } : ctx, r);
     if (share.rejected !== undefined) {
       // RFC 5429 §2.1.1: refused in the protocol with the script's reason; nothing of this recipient's is kept.
       const message = oneLine(share.rejected);

@@ -12,6 +12,10 @@ export interface InboundRecipient {
   destinations: Destination[];
   notify?: string | undefined;
   orcpt?: string | undefined;
+  /** This recipient's copy goes to this mailbox (Junk by its spam thresholds) instead of the message's folder. */
+  folder?: string | undefined;
+  /** This recipient's copy is held in quarantine, not delivered. */
+  hold?: { reason: string; score: number | undefined; keepMs: number } | undefined;
 }
 
 export interface InboundMessage {
@@ -108,4 +112,6 @@ export interface DeliveryPlan {
   local: Map<number, LocalCopy>;
   remote: Map<string, RemoteCopy>;
   generated: Generated[];
+  /** Copies held in quarantine: the recipient, its account and why. */
+  held: Array<{ recipient: InboundRecipient; accountId: number | null }>;
 }

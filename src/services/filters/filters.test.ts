@@ -16,7 +16,14 @@ const filter = (
     hostname: 'mail.example.com',
     log: silentLogger,
     checks,
-    settings: { clamd, onEngineFailure, junkScore: 5, rejectScore: 15, scores: { MISSING_MID: 0.7 } },
+    settings: {
+      clamd,
+      onEngineFailure,
+      junkScore: 5,
+      rejectScore: 15,
+      spamScoring: true,
+      scores: { MISSING_MID: 0.7 },
+    },
   });
 const msg = (data: string, fields: string, scoreSpam = true): FilterInput => ({
   qid: 'Q',
@@ -26,6 +33,8 @@ const msg = (data: string, fields: string, scoreSpam = true): FilterInput => ({
   mailFrom: 'a@example.org',
   client: { ip: '192.0.2.1', helo: 'mx.example.org' },
   accounts: [],
+  recipients: [],
+  fromAddresses: ['a@example.org'],
 });
 const full = 'From: a@example.org\nDate: Wed, 02 Dec 2026 10:00:00 +0000\nMessage-ID: <x@example.org>';
 

@@ -7,11 +7,14 @@
  * not checked.
  */
 import type { Logger } from '../../lib/log.js';
+import type { FilterListRepo } from '../../store/index.js';
 import { Clamd, type ScanResult } from './clamd.js';
+import { byScore, listed, thresholdsFor, type PolicySettings, type RecipientDisposition } from './policy.js';
 import type { FilterInput, FilterSymbol, SpamCheck } from './types.js';
 
 export { GTUBE, builtinRules } from './rules.js';
 export type { AuthFacts, FilterInput, FilterSymbol, SpamCheck } from './types.js';
+export type { Disposition, RecipientDisposition } from './policy.js';
 
 export type FilterAction = 'accept' | 'junk' | 'reject' | 'tempfail';
 
@@ -26,14 +29,18 @@ export interface FilterVerdict {
   reason: string;
   /** Header fields to add on top of the message (X-Spam-*, X-Virus-*). */
   headers: string;
+  /** Per recipient: inbox, Junk, quarantine or refusal, by its domain's thresholds and its lists. */
+  recipients: RecipientDisposition[];
+  /** How long quarantined copies are kept. */
+  holdForMs: number;
 }
 
-export interface FilterSettings {
+export interface FilterSettings extends PolicySettings {
   /** clamd's address; undefined: no virus scan. */
   clamd?: { address: string; timeoutMs: number } | undefined;
   onEngineFailure: 'tempfail' | 'accept';
-  junkScore: number;
-  rejectScore: number;
+  /** How long quarantined copies are kept ([filter] quarantine_keep). */
+  quarantineKeepMs?: number | undefined;
   /** Weights over the checks' own, by symbol name ([filter.scores]); 0 drops the symbol. */
   scores?: Readonly<Record<string, number>> | undefined;
 }
@@ -42,7 +49,14 @@ export class ContentFilter {
   private readonly clamd: Clamd | undefined;
 
   constructor(
-    private readonly deps: { settings: FilterSettings; hostname: string; log: Logger; checks: readonly SpamCheck[] },
+    private readonly deps: {
+      settings: FilterSettings;
+      hostname: string;
+      log: Logger;
+      checks: readonly SpamCheck[];
+      /** The allow and block lists; without them, none apply. */
+      lists?: Pick<FilterListRepo, 'list'> | undefined;
+    },
   ) {
     const c = deps.settings.clamd;
     this.clamd = c ? new Clamd(c) : undefined;
@@ -50,32 +64,91 @@ export class ContentFilter {
 
   async check(input: FilterInput): Promise<FilterVerdict> {
     const headers: string[] = [];
+    const done = (
+      v: Omit<FilterVerdict, 'headers' | 'holdForMs' | 'recipients'>,
+      recipients: RecipientDisposition[] = [],
+    ) => {
+      const text = headers.join('\r\n');
+      return { ...v, recipients, headers: text ? `${text}\r\n` : '', holdForMs: this.holdForMs };
+    };
     if (this.clamd) {
       const scanned = await this.scan(input);
       if (scanned === 'failed') {
         if (this.deps.settings.onEngineFailure === 'tempfail')
-          return verdict('tempfail', undefined, [], undefined, 'the virus scanner is not available', '');
+          return done({
+            action: 'tempfail',
+            score: undefined,
+            symbols: [],
+            reason: 'the virus scanner is not available',
+          });
         headers.push(`X-Virus-Status: Unchecked (scanner unavailable) on ${this.deps.hostname}`);
       } else if (scanned.kind === 'infected') {
-        return verdict('reject', undefined, [], scanned.name, `virus found: ${scanned.name}`, '');
+        return done({
+          action: 'reject',
+          score: undefined,
+          symbols: [],
+          virus: scanned.name,
+          reason: `virus found: ${scanned.name}`,
+        });
       } else headers.push(`X-Virus-Status: Clean on ${this.deps.hostname}`);
     }
-    if (!input.scoreSpam) return verdict('accept', undefined, [], undefined, 'not scored', headers.join('\r\n'));
-    const { symbols, failed } = await this.score(input);
-    if (failed.length && this.deps.settings.onEngineFailure === 'tempfail')
-      return verdict('tempfail', undefined, [], undefined, `${failed.join(', ')} not available`, headers.join('\r\n'));
-    const score = Math.round(symbols.reduce((sum, s) => sum + s.score, 0) * 100) / 100;
-    const { junkScore, rejectScore } = this.deps.settings;
-    const action: FilterAction = score >= rejectScore ? 'reject' : score >= junkScore ? 'junk' : 'accept';
-    const names = symbols.map((s) => `${s.name}=${s.score}`).join(', ');
-    headers.push(
-      `X-Spam-Status: ${score >= junkScore ? 'Yes' : 'No'}, score=${score} required=${junkScore}`,
-      `X-Spam-Score: ${score}`,
-      `X-Spam-Symbols: ${names || 'none'}`,
-    );
-    if (failed.length) headers.push(`X-Spam-Unchecked: ${failed.join(', ')} unavailable on ${this.deps.hostname}`);
-    const reason = action === 'accept' ? `score ${score}` : `spam score ${score} (${names})`;
-    return verdict(action, score, symbols, undefined, reason, headers.join('\r\n'));
+    const inbox = input.recipients.map((r) => ({
+      address: r.address,
+      disposition: 'inbox' as const,
+      why: 'not scored',
+    }));
+    if (!input.scoreSpam) return done({ action: 'accept', score: undefined, symbols: [], reason: 'not scored' }, inbox);
+    const settings = this.deps.settings;
+    const scored =
+      input.recipients.length === 0 || input.recipients.some((r) => thresholdsFor(settings, r.address).spamScoring);
+    let score: number | undefined;
+    let symbols: FilterSymbol[] = [];
+    if (scored) {
+      const found = await this.score(input);
+      if (found.failed.length && settings.onEngineFailure === 'tempfail')
+        return done({
+          action: 'tempfail',
+          score: undefined,
+          symbols: [],
+          reason: `${found.failed.join(', ')} not available`,
+        });
+      symbols = found.symbols;
+      score = Math.round(symbols.reduce((sum, s) => sum + s.score, 0) * 100) / 100;
+      const names = symbols.map((s) => `${s.name}=${s.score}`).join(', ');
+      headers.push(
+        `X-Spam-Status: ${score >= settings.junkScore ? 'Yes' : 'No'}, score=${score} required=${settings.junkScore}`,
+        `X-Spam-Score: ${score}`,
+        `X-Spam-Symbols: ${names || 'none'}`,
+      );
+      if (found.failed.length)
+        headers.push(`X-Spam-Unchecked: ${found.failed.join(', ')} unavailable on ${this.deps.hostname}`);
+    }
+    const recipients = await this.dispose(input, score);
+    return done({ ...summary(recipients, score, symbols, settings), score, symbols }, recipients);
+  }
+
+  /** Each recipient's disposition: its lists first, then its domain's thresholds. */
+  private async dispose(input: FilterInput, score: number | undefined): Promise<RecipientDisposition[]> {
+    const scopes = new Set<string>();
+    for (const r of input.recipients) {
+      scopes.add(r.address.slice(r.address.lastIndexOf('@') + 1).toLowerCase());
+      if (r.account) scopes.add(r.account.toLowerCase());
+    }
+    const entries = this.deps.lists && scopes.size ? await this.deps.lists.list([...scopes]) : [];
+    const sender = { mailFrom: input.mailFrom, fromAddresses: input.fromAddresses, auth: input.auth };
+    return input.recipients.map((r) => {
+      const entry = listed(entries, r, sender);
+      if (entry?.kind === 'block')
+        return { address: r.address, disposition: 'reject', why: `the sender is blocked by ${entry.scope}` };
+      if (entry?.kind === 'allow')
+        return { address: r.address, disposition: 'inbox', why: `the sender is allowed by ${entry.scope}` };
+      const disposition = byScore(score, thresholdsFor(this.deps.settings, r.address));
+      return { address: r.address, disposition, why: score === undefined ? 'not scored' : `spam score ${score}` };
+    });
+  }
+
+  private get holdForMs(): number {
+    return this.deps.settings.quarantineKeepMs ?? 30 * 24 * 3_600_000;
   }
 
   /** Runs the checks side by side; an engine that failed is named in `failed`, a built-in check adds nothing. */
@@ -119,13 +192,29 @@ export class ContentFilter {
   }
 }
 
-function verdict(
-  action: FilterAction,
+/**
+ * The message-level action: refused when every recipient refuses it (or, with no recipients to ask,
+ * by the server-wide thresholds); otherwise accepted, with 'junk' when any copy is not for the inbox.
+ */
+function summary(
+  recipients: RecipientDisposition[],
   score: number | undefined,
   symbols: FilterSymbol[],
-  virus: string | undefined,
-  reason: string,
-  headers: string,
-): FilterVerdict {
-  return { action, score, symbols, virus, reason, headers: headers ? `${headers}\r\n` : '' };
+  settings: FilterSettings,
+): { action: FilterAction; reason: string } {
+  const names = symbols.map((s) => `${s.name}=${s.score}`).join(', ');
+  const spam = `spam score ${score} (${names})`;
+  if (recipients.length === 0) {
+    const d = byScore(score, settings);
+    return d === 'inbox'
+      ? { action: 'accept', reason: `score ${score}` }
+      : { action: d === 'reject' ? 'reject' : 'junk', reason: spam };
+  }
+  if (recipients.every((r) => r.disposition === 'reject')) {
+    const blocked = recipients.find((r) => r.why.startsWith('the sender is blocked'));
+    return { action: 'reject', reason: blocked ? blocked.why : spam };
+  }
+  if (recipients.every((r) => r.disposition === 'inbox'))
+    return { action: 'accept', reason: score === undefined ? 'not scored' : `score ${score}` };
+  return { action: 'junk', reason: spam };
 }

@@ -30,8 +30,12 @@ export interface FilterInput {
   client: { ip: string; helo: string };
   /** Sender authentication, when it ran (port 25). */
   auth?: AuthFacts | undefined;
-  /** Local recipients' accounts: their classifiers and allow/block lists apply. */
+  /** Local recipients' accounts: their classifiers apply. */
   accounts: Array<{ id: number; address: string }>;
+  /** Every recipient as given in RCPT TO, with the account it reaches (if local): thresholds and lists apply per recipient. */
+  recipients: Array<{ address: string; account?: string | undefined }>;
+  /** The From field's addresses, for the allow and block lists. */
+  fromAddresses: string[];
 }
 
 /**
