@@ -25,10 +25,14 @@ export const SIEVE_EXTENSIONS = [
   'body',
   'variables',
   'mailbox',
+  'spamtest',
+  'spamtestplus',
+  'virustest',
 ] as const;
 
 export interface CompiledScript {
   commands: Command[];
+  /** The capabilities the script requires (RFC 5228 §3.2); "spamtestplus" brings "spamtest". */
   requires: Set<string>;
   /** The script can send mail elsewhere: delivery ARC-seals what such a script may redirect. */
   usesRedirect: boolean;
@@ -161,6 +165,21 @@ const TESTS: Record<string, Spec> = {
   },
   // RFC 5490 §3.1
   mailboxexists: { ext: 'mailbox', positional: ['strings'] },
+  // RFC 5235 §3.1, §3.2 (:percent needs spamtestplus), §3.3
+  spamtest: {
+    ext: 'spamtest',
+    positional: ['string'],
+    tags: { percent: true, ...COMPARATOR, ...MATCH },
+    tagExt: { percent: 'spamtestplus', ...MATCH_EXT },
+    exclusive: [MATCH_GROUP],
+  },
+  virustest: {
+    ext: 'virustest',
+    positional: ['string'],
+    tags: { ...COMPARATOR, ...MATCH },
+    tagExt: MATCH_EXT,
+    exclusive: [MATCH_GROUP],
+  },
 };
 
 /** RFC 5231 §4: the relational operators. */
@@ -212,6 +231,8 @@ function checkBlock(commands: Command[], state: State, topLevel: boolean): void 
         if (!(SIEVE_EXTENSIONS as readonly string[]).includes(name))
           throw new SieveError(c.line, `unsupported extension "${name}"`);
         state.requires.add(name);
+        // RFC 5235 §3.2: "spamtestplus" implies "spamtest".
+        if (name === 'spamtestplus') state.requires.add('spamtest');
       }
       previous = c.name;
       continue;

@@ -2,7 +2,8 @@
  * Sieve interpreter (RFC 5228 §2.10, §4, §5) over a message seen through SieveMessage, with the
  * extensions compile.ts accepts: fileinto, reject/ereject (RFC 5429), envelope, imap4flags (RFC 5232),
  * copy (RFC 3894), vacation (RFC 5230), subaddress (RFC 5233), relational (RFC 5231), body (RFC 5173),
- * variables (RFC 5229) and mailbox (RFC 5490). It returns the actions to take; delivery takes them.
+ * variables (RFC 5229), mailbox (RFC 5490) and spamtest, spamtestplus and virustest (RFC 5235, values
+ * in spamtest.ts). It returns the actions to take; delivery takes them.
  * Sieve has no loops, so a run is bounded by the script's size; :matches is polynomial (memoized).
  * Comparators and match types are in match.ts, address parts in addresses.ts, variables and flag
  * variables in variables.ts, the run-time error and work budget in runtime.ts.
@@ -11,6 +12,7 @@ import { argsOf, type CompiledScript, type Command, type Test } from './compile.
 import { addressParts, isRedirectAddress, parseAddresses } from './addresses.js';
 import { asciiLower, compare, relation, wildcardMatch } from './match.js';
 import { MAX_RUN_COST, SieveRuntimeError } from './runtime.js';
+import { spamtestValue, spamVerdict, virustestValue } from './spamtest.js';
 import { FLAGS_VAR, splitFlags, truncate, uniqueFlags } from './variables.js';
 
 export { SieveRuntimeError } from './runtime.js';
@@ -321,6 +323,15 @@ class Run {
       }
       case 'mailboxexists':
         return this.list(a.positional[0]).every((m) => this.msg.mailboxExists(m));
+      case 'spamtest':
+      case 'virustest': {
+        const header = (name: string) => this.msg.header(name);
+        const value =
+          t.name === 'virustest' ? virustestValue(header) : spamtestValue(spamVerdict(header), a.tags.has('percent'));
+        // RFC 5235 §3.1: the default comparator is i;ascii-casemap, as for every test (Pigeonhole's
+        // too): a relational :value compares numbers only with :comparator "i;ascii-numeric".
+        return this.matchValues(a, [value], [this.expand(a.positional[0] as string)]);
+      }
       default:
         throw new SieveRuntimeError(`test ${t.name} is not implemented`);
     }

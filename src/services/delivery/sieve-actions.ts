@@ -4,6 +4,8 @@
  * written after the commit.
  */
 import { createHash } from 'node:crypto';
+import { headerValues } from '../../mail/mime/headers.js';
+import { spamVerdict } from '../../mail/sieve/spamtest.js';
 import { isSrs, srsForward } from '../../mail/srs.js';
 import {
   autoReplyRefusal,
@@ -51,11 +53,12 @@ export async function runSieve(
     text,
   });
   if (!result) return undefined;
+  const keepIn = result.decidesVerdict ? keepFolder(msg, parsed) : (msg.folder ?? 'INBOX');
   const out: SieveOutcome = { placements: [], redirects: [], reject: undefined, generated: [] };
   for (const action of result.actions) {
     switch (action.type) {
       case 'keep':
-        out.placements.push({ mailbox: msg.folder ?? 'INBOX', flags: action.flags, create: false });
+        out.placements.push({ mailbox: keepIn, flags: action.flags, create: false });
         break;
       case 'fileinto':
         out.placements.push({ mailbox: action.mailbox, flags: action.flags, create: action.create });
@@ -80,6 +83,17 @@ export async function runSieve(
     'sieve',
   );
   return out;
+}
+
+/**
+ * Where keep files for a script that tests the filter's verdict itself (RFC 5235): the user took over
+ * spam handling, so mail the filter put in Junk is kept in INBOX. Junk for another reason (a DMARC
+ * p=quarantine failure: the filter's topmost X-Spam-Status does not say the message is spam) stays Junk.
+ */
+function keepFolder(msg: InboundMessage, parsed: ParsedMessage): string {
+  if (msg.folder !== 'Junk') return msg.folder ?? 'INBOX';
+  const verdict = spamVerdict((name) => headerValues(parsed.headers, name.toLowerCase()));
+  return verdict?.isSpam ? 'INBOX' : msg.folder;
 }
 
 /**

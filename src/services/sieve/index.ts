@@ -16,6 +16,7 @@ import {
   type SieveAction,
   type SieveMessage,
 } from '../../mail/sieve/interpret.js';
+import { decidesVerdict } from '../../mail/sieve/spamtest.js';
 import type { SieveScriptRecord, Store } from '../../store/index.js';
 
 export type { SieveAction } from '../../mail/sieve/interpret.js';
@@ -159,12 +160,14 @@ export class SieveScripts {
 
   /**
    * Runs the account's active script: its actions, or undefined when no script is active. A run-time
-   * error (RFC 5228 §2.10.6) files the message in INBOX as if no script had run.
+   * error (RFC 5228 §2.10.6) files the message as if no script had run. `decidesVerdict`: the script
+   * requires spamtest, spamtestplus or virustest (RFC 5235), so it, not the global Junk rule, decides
+   * where filtered mail goes.
    */
   async evaluate(
     accountId: number,
     input: SieveInput,
-  ): Promise<{ script: string; actions: SieveAction[] } | undefined> {
+  ): Promise<{ script: string; actions: SieveAction[]; decidesVerdict: boolean } | undefined> {
     const active = await this.active(accountId);
     if (!active) return undefined;
     const message = sieveMessage(input, await input.mailboxes());
@@ -175,6 +178,7 @@ export class SieveScripts {
           maxRedirects: this.deps.limits.maxRedirects,
           maxActions: MAX_ACTIONS,
         }),
+        decidesVerdict: decidesVerdict(active.script.requires),
       };
     } catch (err) {
       if (!(err instanceof SieveRuntimeError)) throw err;
@@ -182,7 +186,7 @@ export class SieveScripts {
         { accountId, script: active.name, err: err.message },
         'sieve run-time error; keeping mail in INBOX',
       );
-      return { script: active.name, actions: [{ type: 'keep', flags: [] }] };
+      return { script: active.name, actions: [{ type: 'keep', flags: [] }], decidesVerdict: false };
     }
   }
 }
