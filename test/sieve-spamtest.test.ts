@@ -136,9 +136,14 @@ async function store(user: string, text: string): Promise<void> {
 }
 
 /** Sends over port 25 with swaks a message with or without Date and Message-ID; the reply to DATA. */
-async function send(to: string, subject: string, fields: { date: boolean; messageId: boolean }): Promise<void> {
+async function send(
+  to: string,
+  subject: string,
+  fields: { date: boolean; messageId: boolean },
+  from = 'x@sender.example',
+): Promise<void> {
   const file = path.join(dir, `${to}-${subject.replace(/\W/g, '_')}.eml`);
-  const lines = [`From: x@sender.example`, `To: ${to}`, `Subject: ${subject}`];
+  const lines = [`From: ${from}`, `To: ${to}`, `Subject: ${subject}`];
   if (fields.date) lines.push('Date: Wed, 02 Dec 2026 10:00:00 +0000');
   if (fields.messageId) lines.push(`Message-ID: <${subject.replace(/\W/g, '.')}.${to}@sender.example>`);
   writeFileSync(file, `${lines.join('\r\n')}\r\n\r\nspamtest\r\n`);
@@ -150,7 +155,7 @@ async function send(to: string, subject: string, fields: { date: boolean; messag
     '--ehlo',
     'client.example',
     '--from',
-    'x@sender.example',
+    from,
     '--to',
     to,
     '--data',
@@ -221,7 +226,7 @@ if spamtest :value "ge" :comparator "i;ascii-numeric" "5" { fileinto :create "Sp
     assert.deepEqual(seen, { INBOX: ['clean'], Spammy: ['middling'], Junk: [] });
   });
 
-  it('keeps mail scored as spam in INBOX when the script requires spamtest, in Junk when it does not', async () => {
+  it('keeps mail scored as spam in INBOX when the script requires spamtest, in Junk when it does not; DMARC quarantine stays in Junk', async () => {
     await store('bob', 'require "fileinto";\nif header :is "subject" "never" { fileinto "Elsewhere"; }\n');
     await store(
       'cat',
@@ -229,8 +234,15 @@ if spamtest :value "ge" :comparator "i;ascii-numeric" "5" { fileinto :create "Sp
     );
     await send('bob@example.com', 'spam for bob', { date: false, messageId: false });
     await send('cat@example.com', 'spam for cat', { date: false, messageId: false });
+    // Junk for another reason than the score: a DMARC p=quarantine failure (SPF -all, no DKIM) stays Junk.
+    t.dns.set('spoofed.example', { TXT: ['v=spf1 -all'] });
+    t.dns.set('_dmarc.spoofed.example', { TXT: ['v=DMARC1; p=quarantine'] });
+    await send('cat@example.com', 'quarantined for cat', { date: true, messageId: true }, 'x@spoofed.example');
     assert.deepEqual(await folders('bob', ['INBOX', 'Junk']), { INBOX: [], Junk: ['spam for bob'] });
-    assert.deepEqual(await folders('cat', ['INBOX', 'Junk']), { INBOX: ['spam for cat'], Junk: [] });
+    assert.deepEqual(await folders('cat', ['INBOX', 'Junk']), {
+      INBOX: ['spam for cat'],
+      Junk: ['quarantined for cat'],
+    });
     const flags = await python<string>(
       `
 import imaplib, json, os, ssl
