@@ -113,6 +113,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
       rejectScore: f.reject_score,
       quarantineScore: f.quarantine_score,
       quarantineKeepMs: f.quarantine_keep,
+      headerStyle: f.header_style,
       spamScoring: true,
       domains: Object.fromEntries(
         Object.entries(f.domains).map(([name, d]) => [

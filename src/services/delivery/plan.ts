@@ -87,7 +87,12 @@ export async function planDelivery(deps: DeliveryDeps, msg: InboundMessage): Pro
       plan.results.push({ address: r.address, status: 'delivered' });
       continue;
     }
-    const share = await planRecipient(r.folder ? { ...ctx, msg: { ...msg, folder: r.folder } } : ctx, r);
+    const filed = r.folder && {
+      ...msg,
+      folder: r.folder,
+      isFilterJunk: r.folder === 'Junk' && msg.folder === undefined,
+    };
+    const share = await planRecipient(filed ? { ...ctx, msg: filed } : ctx, r);
     if (share.rejected !== undefined) {
       // RFC 5429 §2.1.1: refused in the protocol with the script's reason; nothing of this recipient's is kept.
       const message = oneLine(share.rejected);

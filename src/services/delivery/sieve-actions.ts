@@ -4,8 +4,6 @@
  * written after the commit.
  */
 import { createHash } from 'node:crypto';
-import { headerValues } from '../../mail/mime/headers.js';
-import { spamVerdict } from '../../mail/sieve/spamtest.js';
 import { isSrs, srsForward } from '../../mail/srs.js';
 import {
   autoReplyRefusal,
@@ -53,7 +51,7 @@ export async function runSieve(
     text,
   });
   if (!result) return undefined;
-  const keepIn = result.decidesVerdict ? keepFolder(msg, parsed) : (msg.folder ?? 'INBOX');
+  const keepIn = result.decidesVerdict ? keepFolder(msg) : (msg.folder ?? 'INBOX');
   const out: SieveOutcome = { placements: [], redirects: [], reject: undefined, generated: [] };
   for (const action of result.actions) {
     switch (action.type) {
@@ -88,12 +86,11 @@ export async function runSieve(
 /**
  * Where keep files for a script that tests the filter's verdict itself (RFC 5235): the user took over
  * spam handling, so mail the filter put in Junk is kept in INBOX. Junk for another reason (a DMARC
- * p=quarantine failure: the filter's topmost X-Spam-Status does not say the message is spam) stays Junk.
+ * p=quarantine failure, alone or with the filter's) stays Junk.
  */
-function keepFolder(msg: InboundMessage, parsed: ParsedMessage): string {
+function keepFolder(msg: InboundMessage): string {
   if (msg.folder !== 'Junk') return msg.folder ?? 'INBOX';
-  const verdict = spamVerdict((name) => headerValues(parsed.headers, name.toLowerCase()));
-  return verdict?.isSpam ? 'INBOX' : msg.folder;
+  return msg.isFilterJunk ? 'INBOX' : msg.folder;
 }
 
 /**

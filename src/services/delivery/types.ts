@@ -29,6 +29,8 @@ export interface InboundMessage {
   qid: string;
   /** Mailbox for local copies (Junk for quarantined mail); INBOX when absent or missing. */
   folder?: string | undefined;
+  /** The folder is Junk by the content filter's score alone (a script testing spamtest decides for itself). */
+  isFilterJunk?: boolean | undefined;
   /** Remote recipients of an authenticated submission, queued in the same transaction. */
   outbound?: Array<{ address: string; notify?: string | undefined; orcpt?: string | undefined }>;
   authUser?: string | undefined;

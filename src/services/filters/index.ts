@@ -39,6 +39,8 @@ export interface FilterSettings extends PolicySettings {
   /** clamd's address; undefined: no virus scan. */
   clamd?: { address: string; timeoutMs: number } | undefined;
   onEngineFailure: 'tempfail' | 'accept';
+  /** X-Spam-Status, X-Spam-Score and X-Spam-Symbols, or rspamd's X-Spamd-Result and X-Rspamd-Score. */
+  headerStyle?: 'spamassassin' | 'rspamd' | undefined;
   /** How long quarantined copies are kept ([filter] quarantine_keep). */
   quarantineKeepMs?: number | undefined;
   /** Weights over the checks' own, by symbol name ([filter.scores]); 0 drops the symbol. */
@@ -114,12 +116,7 @@ export class ContentFilter {
         });
       symbols = found.symbols;
       score = Math.round(symbols.reduce((sum, s) => sum + s.score, 0) * 100) / 100;
-      const names = symbols.map((s) => `${s.name}=${s.score}`).join(', ');
-      headers.push(
-        `X-Spam-Status: ${score >= settings.junkScore ? 'Yes' : 'No'}, score=${score} required=${settings.junkScore}`,
-        `X-Spam-Score: ${score}`,
-        `X-Spam-Symbols: ${names || 'none'}`,
-      );
+      headers.push(...scoreHeaders(settings.headerStyle ?? 'spamassassin', score, symbols, settings.junkScore));
       if (found.failed.length)
         headers.push(`X-Spam-Unchecked: ${found.failed.join(', ')} unavailable on ${this.deps.hostname}`);
     }
@@ -217,4 +214,31 @@ function summary(
   if (recipients.every((r) => r.disposition === 'inbox'))
     return { action: 'accept', reason: score === undefined ? 'not scored' : `score ${score}` };
   return { action: 'junk', reason: spam };
+}
+
+/**
+ * The score as header fields: SpamAssassin's X-Spam-Status ("Yes, score=7.1 required=5") with
+ * X-Spam-Score and X-Spam-Symbols, or rspamd's milter headers (X-Spamd-Result "default: True [7.10 /
+ * 5.00]; SYMBOL(score)" and X-Rspamd-Score), which mail clients and Sieve scripts already read.
+ */
+function scoreHeaders(
+  style: 'spamassassin' | 'rspamd',
+  score: number,
+  symbols: FilterSymbol[],
+  junk: number,
+): string[] {
+  const spam = score >= junk;
+  if (style === 'rspamd') {
+    const list = symbols.map((s) => `; ${s.name}(${s.score.toFixed(2)})`).join('');
+    return [
+      `X-Spamd-Result: default: ${spam ? 'True' : 'False'} [${score.toFixed(2)} / ${junk.toFixed(2)}]${list}`,
+      `X-Rspamd-Score: ${score.toFixed(2)}`,
+    ];
+  }
+  const names = symbols.map((s) => `${s.name}=${s.score}`).join(', ');
+  return [
+    `X-Spam-Status: ${spam ? 'Yes' : 'No'}, score=${score} required=${junk}`,
+    `X-Spam-Score: ${score}`,
+    `X-Spam-Symbols: ${names || 'none'}`,
+  ];
 }

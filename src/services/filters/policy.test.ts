@@ -115,4 +115,28 @@ describe('filter policy', () => {
     const unscored = await filter.check(input(GTUBE, ['b@open.example']));
     assert.equal(unscored.score, undefined, 'a domain without spam scoring is not scored');
   });
+
+  it("writes rspamd's header fields when asked to", async () => {
+    const filter = new ContentFilter({
+      hostname: 'mail.example.com',
+      log: silentLogger,
+      checks: [builtinRules],
+      settings: { ...settings, onEngineFailure: 'tempfail', headerStyle: 'rspamd' },
+    });
+    const v = await filter.check({
+      qid: 'Q',
+      data: Buffer.from('x'),
+      head: parseHeaders('From: a@example.org\r\n\r\n'),
+      scoreSpam: true,
+      mailFrom: 'a@example.org',
+      client: { ip: '192.0.2.1', helo: 'mx.example.org' },
+      accounts: [],
+      recipients: [],
+      fromAddresses: [],
+    });
+    assert.equal(
+      v.headers,
+      'X-Spamd-Result: default: False [1.50 / 5.00]; MISSING_DATE(1.00); MISSING_MID(0.50)\r\nX-Rspamd-Score: 1.50\r\n',
+    );
+  });
 });
