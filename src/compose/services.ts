@@ -18,6 +18,8 @@ import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
 import { Greylist } from '../services/filters/greylist.js';
 import { builtinRules, ContentFilter } from '../services/filters/index.js';
+import { Rspamd, rspamdCheck } from '../services/filters/rspamd.js';
+import { Spamd, spamdCheck } from '../services/filters/spamd.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
 import { Outbound } from '../services/outbound/index.js';
 import { Quarantine } from '../services/quarantine/index.js';
@@ -105,7 +107,11 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const filter = new ContentFilter({
     hostname: config.hostname,
     log: log.child({ component: 'filter' }),
-    checks: [builtinRules],
+    checks: [
+      builtinRules,
+      ...(f.spamd ? [spamdCheck(new Spamd({ address: f.spamd, timeoutMs: f.spamd_timeout }))] : []),
+      ...(f.rspamd ? [rspamdCheck(new Rspamd({ url: f.rspamd, timeoutMs: f.rspamd_timeout }))] : []),
+    ],
     settings: {
       clamd: f.clamd ? { address: f.clamd, timeoutMs: f.clamd_timeout } : undefined,
       onEngineFailure: f.on_engine_failure,
