@@ -97,6 +97,7 @@ class ClamdSession {
     private readonly socket: net.Socket,
     private readonly onGone: (s: ClamdSession) => void,
   ) {
+    socket.setNoDelay(true);
     socket.write('zIDSESSION\0');
     socket.on('data', (d: Buffer) => this.read(d));
     socket.once('error', (err) => this.gone(`clamd: ${err.message}`));
@@ -119,6 +120,8 @@ class ClamdSession {
         else resolve(result!);
       };
       this.expected = id;
+      // One write for the whole command: small separate segments meet delayed ACKs (40 ms a scan).
+      this.socket.cork();
       this.socket.write('zINSTREAM\0');
       for (let at = 0; at < data.length; at += CHUNK) {
         const chunk = data.subarray(at, at + CHUNK);
@@ -128,6 +131,7 @@ class ClamdSession {
         this.socket.write(chunk);
       }
       this.socket.write(Buffer.alloc(4)); // the zero-length chunk ends the stream
+      this.socket.uncork();
     });
   }
 
