@@ -169,6 +169,21 @@ describe("rspamd's answers", () => {
     assert.equal(h['queue-id'], 'Q1');
   });
 
+  it('sends a check again, once, on a fresh connection when the kept one was closed', async () => {
+    const perSocket = new Map<net.Socket, number>();
+    const server = http.createServer((req, res) => {
+      const n = (perSocket.get(req.socket) ?? 0) + 1;
+      perSocket.set(req.socket, n);
+      if (n === 2) return req.socket.destroy(); // as an rspamd that dropped the idle connection
+      req.resume().on('end', () => res.end(ham));
+    });
+    const rspamd = new Rspamd({ url: `http://${await listen(server)}`, timeoutMs: 5000 });
+    await rspamd.check(input('one'));
+    assert.equal((await rspamd.check(input('two'))).action, 'no action');
+    assert.equal(perSocket.size, 2, 'the second check went out again on a new connection');
+    rspamd.close();
+  });
+
   it('fails on a status other than 200, bad JSON and a hang', async () => {
     const status = await listen(http.createServer((_q, res) => res.writeHead(500).end(ham)));
     const bad = await listen(http.createServer((_q, res) => res.end('{"score": ')));

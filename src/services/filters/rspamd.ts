@@ -1,8 +1,9 @@
 /**
  * An rspamd client: HTTP POST /checkv2 on the normal worker or the controller, the message as the
  * body and the envelope in request headers (rspamd's protocol: IP, Helo, From, Rcpt — one per
- * recipient — and Queue-Id), over one keep-alive agent so connections are reused. The JSON answer's
- * symbols become the filter's symbols, by rspamd's names and scores. A pre-result that forces
+ * recipient — and Queue-Id), over one keep-alive agent so connections are reused where rspamd keeps
+ * them open (rspamd 3.4's workers answer "Connection: close", so there each check connects). The JSON
+ * answer's symbols become the filter's symbols, by rspamd's names and scores. A pre-result that forces
  * "reject" whatever the score (rspamd's GTUBE rule answers so, with GTUBE scored 0) adds
  * RSPAMD_REJECT, scored as SpamAssassin scores GTUBE. Every check has a deadline; a status other than
  * 200, a body that is not rspamd's JSON or one too long is a failure.
@@ -47,26 +48,30 @@ export class Rspamd {
     this.agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
-  /** Asks rspamd for its symbols. Throws on anything but a 200 with rspamd's JSON within the deadline. */
+  /**
+   * Asks rspamd for its symbols. Throws on anything but a 200 with rspamd's JSON within the deadline.
+   * A kept connection that rspamd closed while idle fails the request at once; it is sent again, once,
+   * on a fresh connection within the same deadline.
+   */
   check(input: Pick<FilterInput, 'qid' | 'data' | 'mailFrom' | 'client' | 'accounts'>): Promise<RspamdResult> {
     const headers: http.OutgoingHttpHeaders = {
       'Content-Type': 'application/octet-stream',
       'Content-Length': input.data.length,
-      'Queue-Id': input.qid,
-      IP: input.client.ip,
-      Helo: input.client.helo,
-      From: input.mailFrom === '' ? '<>' : input.mailFrom,
+      'Queue-Id': headerText(input.qid),
+      IP: headerText(input.client.ip),
+      Helo: headerText(input.client.helo),
+      From: input.mailFrom === '' ? '<>' : headerText(input.mailFrom),
     };
-    if (input.accounts.length) headers.Rcpt = input.accounts.map((a) => a.address);
-    const request = this.endpoint.protocol === 'https:' ? https.request : http.request;
+    if (input.accounts.length) headers.Rcpt = input.accounts.map((a) => headerText(a.address));
     return new Promise<RspamdResult>((resolve, reject) => {
       let settled = false;
+      let req: http.ClientRequest | undefined;
       const finish = (err: Error | undefined, result?: RspamdResult) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (err) {
-          req.destroy();
+          req?.destroy();
           reject(err);
         } else resolve(result!);
       };
@@ -74,27 +79,49 @@ export class Rspamd {
         () => finish(new EngineError(`rspamd did not answer within ${this.options.timeoutMs} ms`)),
         this.options.timeoutMs,
       );
-      const req = request(this.endpoint, { method: 'POST', agent: this.agent, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (d: Buffer) => {
-          size += d.length;
-          if (size > MAX_REPLY_BYTES) finish(new EngineError(`rspamd: reply longer than ${MAX_REPLY_BYTES} bytes`));
-          else chunks.push(d);
+      const send = (isRetry: boolean) => {
+        req = this.post(headers, input.data, finish, (r, err) => {
+          const isStale = r.reusedSocket && !isRetry && ['ECONNRESET', 'EPIPE'].includes(String(err.code));
+          if (isStale && !settled) send(true);
+          else finish(new EngineError(`rspamd: ${err.message}`));
         });
-        res.once('error', (err) => finish(new EngineError(`rspamd: ${err.message}`)));
-        res.once('end', () => {
-          if (res.statusCode !== 200) return finish(new EngineError(`rspamd: HTTP ${res.statusCode}`));
-          try {
-            finish(undefined, parseRspamdReply(Buffer.concat(chunks).toString('utf8')));
-          } catch (err) {
-            finish(err as Error);
-          }
-        });
-      });
-      req.once('error', (err) => finish(new EngineError(`rspamd: ${err.message}`)));
-      req.end(input.data);
+      };
+      try {
+        send(false);
+      } catch (err) {
+        finish(new EngineError(`rspamd: ${(err as Error).message}`));
+      }
     });
+  }
+
+  private post(
+    headers: http.OutgoingHttpHeaders,
+    data: Buffer,
+    finish: (err: Error | undefined, result?: RspamdResult) => void,
+    onError: (req: http.ClientRequest, err: NodeJS.ErrnoException) => void,
+  ): http.ClientRequest {
+    const request = this.endpoint.protocol === 'https:' ? https.request : http.request;
+    const req = request(this.endpoint, { method: 'POST', agent: this.agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (d: Buffer) => {
+        size += d.length;
+        if (size > MAX_REPLY_BYTES) finish(new EngineError(`rspamd: reply longer than ${MAX_REPLY_BYTES} bytes`));
+        else chunks.push(d);
+      });
+      res.once('error', (err) => finish(new EngineError(`rspamd: ${err.message}`)));
+      res.once('end', () => {
+        if (res.statusCode !== 200) return finish(new EngineError(`rspamd: HTTP ${res.statusCode}`));
+        try {
+          finish(undefined, parseRspamdReply(Buffer.concat(chunks).toString('utf8')));
+        } catch (err) {
+          finish(err as Error);
+        }
+      });
+    });
+    req.once('error', (err) => onError(req, err));
+    req.end(data);
+    return req;
   }
 
   /** Closes the kept-alive connections. */
@@ -145,6 +172,11 @@ export function rspamdSymbols(result: RspamdResult): FilterSymbol[] {
 /** rspamd as a check of the filter. */
 export function rspamdCheck(rspamd: Rspamd): SpamCheck & { readonly stats: EngineStats } {
   return engineCheck('rspamd', rspamd.stats, async (input) => rspamdSymbols(await rspamd.check(input)));
+}
+
+/** A value for a request header: UTF-8 sent as its bytes (rspamd reads bytes), control characters dropped. */
+function headerText(value: string): string {
+  return Buffer.from(value.replace(/[\x00-\x1f\x7f]/g, ''), 'utf8').toString('latin1');
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
