@@ -39,6 +39,7 @@ interface Daemon {
 async function started(child: ChildProcess, port: number, ready: () => Promise<boolean>, log: string): Promise<Daemon> {
   let exited = false;
   child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
   const stop = () => {
     if (child.pid && !exited) process.kill(-child.pid, 'SIGKILL'); // the daemon and the workers it forked
   };

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Clamd } from './clamd.js';
 import { EngineError } from './engine.js';
@@ -78,6 +81,17 @@ describe("spamd's answers", () => {
     assert.deepEqual(symbols, [{ name: 'SPAMD', score: 7.5, why: 'spamd: MISSING_DATE, URIBL_X' }]);
     assert.equal(check.isEngine, true);
     assert.deepEqual({ ...check.stats }, { checks: 1, failures: 0 });
+  });
+
+  it('talks to spamd over a unix socket', async () => {
+    const socketPath = path.join(mkdtempSync(path.join(tmpdir(), 'spamd-')), 'spamd.sock');
+    const server = net
+      .createServer((s) => s.resume().on('end', () => s.end(spamdAnswer('False ; 1.2 / 5.0', 'X'))))
+      .listen(socketPath);
+    servers.push(server);
+    await new Promise((r) => server.once('listening', r));
+    assert.equal((await new Spamd({ address: socketPath, timeoutMs: 5000 }).check(Buffer.from('x'))).score, 1.2);
+    rmSync(path.dirname(socketPath), { recursive: true, force: true });
   });
 
   it('fails on a hang, an early close and an endless answer, counting each failure', async () => {
