@@ -100,7 +100,7 @@ class ClamdSession {
     socket.setNoDelay(true);
     socket.write('zIDSESSION\0');
     socket.on('data', (d: Buffer) => this.read(d));
-    socket.once('error', (err) => this.gone(`clamd: ${err.message}`));
+    socket.on('error', (err) => this.gone(`clamd: ${err.message}`));
     socket.once('close', () => this.gone('clamd closed the connection without an answer'));
   }
 

@@ -80,7 +80,10 @@ export class Rspamd {
         this.options.timeoutMs,
       );
       const send = (isRetry: boolean) => {
+        let hasFailed = false;
         req = this.post(headers, input.data, finish, (r, err) => {
+          if (hasFailed) return; // one outcome per request, however many errors it emits
+          hasFailed = true;
           const isStale = r.reusedSocket && !isRetry && ['ECONNRESET', 'EPIPE'].includes(String(err.code));
           if (isStale && !settled) send(true);
           else finish(new EngineError(`rspamd: ${err.message}`));
@@ -109,7 +112,7 @@ export class Rspamd {
         if (size > MAX_REPLY_BYTES) finish(new EngineError(`rspamd: reply longer than ${MAX_REPLY_BYTES} bytes`));
         else chunks.push(d);
       });
-      res.once('error', (err) => finish(new EngineError(`rspamd: ${err.message}`)));
+      res.on('error', (err) => finish(new EngineError(`rspamd: ${err.message}`)));
       res.once('end', () => {
         if (res.statusCode !== 200) return finish(new EngineError(`rspamd: HTTP ${res.statusCode}`));
         try {
@@ -119,7 +122,7 @@ export class Rspamd {
         }
       });
     });
-    req.once('error', (err) => onError(req, err));
+    req.on('error', (err) => onError(req, err));
     req.end(data);
     return req;
   }

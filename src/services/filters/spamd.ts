@@ -51,7 +51,7 @@ export class Spamd {
         () => finish(new EngineError(`spamd did not answer within ${this.options.timeoutMs} ms`)),
         this.options.timeoutMs,
       );
-      socket.once('error', (err) => finish(new EngineError(`spamd: ${err.message}`)));
+      socket.on('error', (err) => finish(new EngineError(`spamd: ${err.message}`)));
       socket.on('data', (d: Buffer) => {
         size += d.length;
         if (size > MAX_REPLY_BYTES) return finish(new EngineError(`spamd: reply longer than ${MAX_REPLY_BYTES} bytes`));
