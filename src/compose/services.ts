@@ -17,7 +17,7 @@ import { Delivery } from '../services/delivery/index.js';
 import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
 import { Greylist } from '../services/filters/greylist.js';
-import { builtinRules, ContentFilter } from '../services/filters/index.js';
+import { ContentFilter, createBuiltinRules } from '../services/filters/index.js';
 import { Rspamd, rspamdCheck } from '../services/filters/rspamd.js';
 import { Spamd, spamdCheck } from '../services/filters/spamd.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
@@ -108,7 +108,13 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     hostname: config.hostname,
     log: log.child({ component: 'filter' }),
     checks: [
-      builtinRules,
+      createBuiltinRules({
+        resolve,
+        hostname: config.hostname,
+        isHosted: async (name) => (await directory.hostedDomain(name)) !== undefined,
+        blocklists: f.blocklists,
+        log: log.child({ component: 'filter' }),
+      }),
       ...(f.spamd ? [spamdCheck(new Spamd({ address: f.spamd, timeoutMs: f.spamd_timeout }))] : []),
       ...(f.rspamd ? [rspamdCheck(new Rspamd({ url: f.rspamd, timeoutMs: f.rspamd_timeout }))] : []),
     ],

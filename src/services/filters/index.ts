@@ -12,7 +12,7 @@ import { Clamd, type ScanResult } from './clamd.js';
 import { byScore, listed, thresholdsFor, type PolicySettings, type RecipientDisposition } from './policy.js';
 import type { FilterInput, FilterSymbol, SpamCheck } from './types.js';
 
-export { GTUBE, builtinRules } from './rules.js';
+export { GTUBE, builtinRules, createBuiltinRules, type Blocklist } from './rules.js';
 export type { AuthFacts, FilterInput, FilterSymbol, SpamCheck } from './types.js';
 export type { Disposition, RecipientDisposition } from './policy.js';
 
