@@ -24,6 +24,9 @@ import { CommandReader, type ReaderEvent } from '../../src/protocols/managesieve
 import { DotStuffer } from '../../src/protocols/shared/dot-stuff.js';
 import { LineReader } from '../../src/protocols/shared/lines.js';
 import { decodeSaslPlain } from '../../src/protocols/shared/sasl.js';
+import { contentSymbols } from '../../src/services/filters/rules.js';
+import { linkDomains } from '../../src/services/filters/rules/dnsbl.js';
+import { hiddenText } from '../../src/services/filters/rules/html.js';
 import { stripOurResults } from '../../src/services/sender-auth/index.js';
 
 export interface FuzzTarget {
@@ -451,6 +454,46 @@ export const TARGETS: Record<string, FuzzTarget> = {
       searchText(buf, parsed);
       htmlToText(buf.toString('latin1'));
       stripOurResults(buf, 'mail.example.com');
+    },
+  },
+  'spam-rules': {
+    description: 'the built-in spam rules on a message: headers, attachments, hidden HTML text, links',
+    input: mutated(
+      fc
+        .tuple(
+          fc.constantFrom('multipart/mixed; boundary=b', 'text/html; charset=utf-8', 'application/pdf; name=a.pdf.exe'),
+          fc.array(
+            fc.constantFrom(
+              '--b\r\n',
+              '--b--\r\n',
+              'Content-Type: image/png; name="x.jpg.scr . "\r\n',
+              "Content-Disposition: attachment; filename*=utf-8''a%2Epdf.exe\r\n",
+              'Content-Transfer-Encoding: base64\r\n',
+              '\r\n',
+              'TVqQAAMAAAAEAAAA//8AALgAAAAAAAAAQAAAAAAAAAAA\r\n',
+              '<div style="display:none;font-size:0">hidden words</div>',
+              '<font color=#fff bgcolor=white>same</font><p style="color:rgb(1,2,3',
+              'https://user@www.link.example:80/x http://[::1]/ http://',
+              'From: "pay@bank.example" <x@evil.example>\r\n',
+              'Subject: =?utf-8?B?RlJFRSBNT05FWSBOT1c=?=\r\n',
+            ),
+            { maxLength: 20 },
+          ),
+        )
+        .map(([ct, parts]) => `From: x@y\r\nContent-Type: ${ct}\r\n\r\n${parts.join('')}`),
+    ),
+    run(buf) {
+      const symbols = contentSymbols({
+        data: buf,
+        head: parseMessage(buf).headers,
+        accounts: [{ id: 1, address: 'ann@example.com' }],
+        auth: { spf: 'fail', dmarc: 'pass', dkim: [{ domain: 'x', result: 'pass' }], arc: 'none' },
+      });
+      for (const s of symbols)
+        if (!/^[A-Z][A-Z0-9_]*$/.test(s.name) || !Number.isFinite(s.score)) throw new Error(`bad symbol ${s.name}`);
+      const text = buf.toString('latin1');
+      hiddenText(text);
+      if (linkDomains(text, 20).length > 20) throw new Error('more link domains than the cap');
     },
   },
   'dns-records': {
