@@ -175,6 +175,14 @@ describe('MIME rules', () => {
       ),
     );
     assert.ok(
+      !content(
+        html(
+          `<table bgcolor="#ffffff"><tr><td style="background-image:url(x.png)"><font color=white>${words}</font></td></tr></table>`,
+        ),
+      ).includes('HTML_SAME_COLOR_TEXT'),
+      'white text on a picture',
+    );
+    assert.ok(
       !content(html(`<div style="display:none">Your order has shipped</div><p>${words}</p>`)).includes(
         'HTML_HIDDEN_TEXT',
       ),

@@ -68,10 +68,12 @@ function open(name: string, tag: string, parent: Open): Open {
     visibility === 'hidden' ||
     (size !== undefined && /^0+(\.0*)?(px|pt|em|rem|%)?$/.test(size)) ||
     (name === 'font' && attribute(tag, 'size') === '0');
-  const color = normalizeColor(decl.get('color') ?? (name === 'font' ? attribute(tag, 'color') : undefined));
-  const background = normalizeColor(
-    decl.get('background-color') ?? decl.get('background') ?? attribute(tag, 'bgcolor'),
-  );
+  const color = colorOf(decl.get('color') ?? (name === 'font' ? attribute(tag, 'color') : undefined));
+  // A background image, or a colour not read here, makes the background unknown: text on it is not judged.
+  const image = decl.has('background-image') || attribute(tag, 'background') !== undefined;
+  const background = image
+    ? UNKNOWN
+    : colorOf(decl.get('background-color') ?? decl.get('background') ?? attribute(tag, 'bgcolor'));
   return { tag: name, hidden, color: color ?? parent.color, background: background ?? parent.background };
 }
 
@@ -88,7 +90,7 @@ function close(stack: Open[], name: string): void {
 function count(html: string, from: number, to: number, state: Open, found: HiddenText): void {
   if (from >= to) return;
   const invisible = state.hidden;
-  const same = state.color !== undefined && state.color === state.background;
+  const same = state.color !== undefined && state.color !== UNKNOWN && state.color === state.background;
   if (!invisible && !same) return;
   let letters = 0;
   for (let k = from; k < to; k++) {
@@ -139,6 +141,14 @@ function declarations(style: string): Map<string, string> {
 }
 
 const NAMED: Record<string, string> = { white: '#ffffff', black: '#000000' };
+/** A colour that was set but could not be read (a name, a gradient, an image). */
+const UNKNOWN = '?';
+
+/** A declared colour: normalized, UNKNOWN when set in a form not read here, undefined when not set. */
+function colorOf(value: string | undefined): string | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return normalizeColor(value) ?? UNKNOWN;
+}
 
 /** A colour as #rrggbb when it is one of the simple forms (#rgb, #rrggbb, rgb(r,g,b), white, black). */
 export function normalizeColor(value: string | undefined): string | undefined {
