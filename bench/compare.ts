@@ -14,8 +14,8 @@ import { cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Resvg } from '@resvg/resvg-js';
-import { RawSmtp } from '../test/helpers/smtp-client.js';
-import { median, RawImap, timed } from './lib.js';
+import { imapLogin, ingest as ingestRun, sendMany } from './ingest.js';
+import { median, type RawImap, timed } from './lib.js';
 import { memoryOf, missingPeers, startPeerStack, startPosternStack, USERS, type Stack } from './stacks.js';
 
 const { values } = parseArgs({
@@ -75,16 +75,13 @@ const record = (stack: Stack, group: string, name: string, unit: string, higherI
   figures.set(key, f);
 };
 
-const line = 'The quick brown fox jumps over the lazy dog, again and again and again.\r\n';
 const WORDS =
   'alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu'.split(
     ' ',
   );
 
-async function login(stack: Stack, who = IMAPUSER): Promise<RawImap> {
-  const c = await RawImap.connect(stack.imapPort);
-  await c.command(`LOGIN ${who.user} "${who.pass}"`);
-  return c;
+function login(stack: Stack, who = IMAPUSER): Promise<RawImap> {
+  return imapLogin(stack, who);
 }
 
 async function messageCount(stack: Stack, who: typeof INGEST): Promise<number> {
@@ -97,61 +94,16 @@ async function messageCount(stack: Stack, who: typeof INGEST): Promise<number> {
   }
 }
 
-/** Sends `count` messages over `concurrency` connections; resolves with the time to the last 250. */
-async function send(
-  stack: Stack,
-  to: string,
-  count: number,
-  concurrency: number,
-  content: (i: number) => string,
-): Promise<number> {
-  let next = 0;
-  const deadline = Date.now() + PHASE_LIMIT_MS;
-  return timed(() =>
-    Promise.all(
-      Array.from({ length: concurrency }, async () => {
-        const c = await RawSmtp.connect(stack.smtpPort);
-        while (next < count && Date.now() < deadline) {
-          const i = next++;
-          await c.send('sender@remote.example', [to], content(i));
-        }
-        c.close();
-      }),
-    ),
-  );
-}
-
 /** SMTP ingest: accepted/s (last 250) and delivered/s (all visible to IMAP STATUS on one open connection). */
 async function ingest(stack: Stack, count: number, size: number, concurrency: number): Promise<void> {
-  const body = line.repeat(Math.ceil(size / line.length)).slice(0, size);
-  const watcher = await login(stack, INGEST);
-  const status = async () =>
-    Number(/MESSAGES (\d+)/.exec((await watcher.command('STATUS INBOX (MESSAGES)')).toString())?.[1] ?? 0);
-  const before = await status();
-  const t0 = performance.now();
-  const acceptedMs = await send(
-    stack,
-    INGEST.user,
-    count,
-    concurrency,
-    (i) =>
-      `From: sender@remote.example\r\nTo: ${INGEST.user}\r\nSubject: ingest ${i}\r\nMessage-ID: <i${i}.${Date.now()}@remote.example>\r\n\r\n${body}`,
-  );
-  const deadline = Date.now() + PHASE_LIMIT_MS;
-  while ((await status()) < before + count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const deliveredMs = performance.now() - t0;
+  const r = await ingestRun(stack, INGEST, count, size, concurrency);
   const group = `SMTP ingest ${count} × ${size / 1024} KB, concurrency ${concurrency}`;
-  record(stack, group, 'accepted', 'msg/s', true, Math.round((count / acceptedMs) * 1000));
-  record(stack, group, 'delivered (visible over IMAP)', 'msg/s', true, Math.round((count / deliveredMs) * 1000));
-  // Every run starts from an empty mailbox on both sides (not timed).
-  await watcher.command('SELECT INBOX');
-  await watcher.command('STORE 1:* +FLAGS.SILENT (\\Deleted)');
-  await watcher.command('EXPUNGE');
-  watcher.close();
+  record(stack, group, 'accepted', 'msg/s', true, r.acceptedPerS);
+  record(stack, group, 'delivered (visible over IMAP)', 'msg/s', true, r.deliveredPerS);
 }
 
 async function fillMailbox(stack: Stack): Promise<void> {
-  await send(stack, IMAPUSER.user, MAILBOX, 20, (i) => {
+  await sendMany(stack, IMAPUSER.user, MAILBOX, 20, (i) => {
     const words = Array.from({ length: 400 }, (_, j) => WORDS[(i * 7 + j * 13) % WORDS.length]).join(' ');
     return `From: Sender ${i % 50} <s${i % 50}@remote.example>\r\nTo: ${IMAPUSER.user}\r\nSubject: bench message ${i}\r\nMessage-ID: <m${i}@remote.example>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n\r\n${words}${i === Math.floor(MAILBOX / 2) ? ' needleword' : ''}\r\n`;
   });

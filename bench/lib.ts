@@ -21,14 +21,14 @@ export interface BenchServer {
 
 export async function startPostern(
   listeners: string[],
-  options: { plaintextAuth?: boolean } = {},
+  options: { plaintextAuth?: boolean; extraConfig?: string } = {},
 ): Promise<BenchServer> {
   const dir = mkdtempSync(path.join(tmpdir(), 'postern-bench-'));
   const config = path.join(dir, 'postern.toml');
   const dns = await startDns(); // the server's DNS lookups stay on 127.0.0.1
   let text = testConfigText(
     dir,
-    '[limits]\nmax_connections_per_ip = 100000\nmax_connections = 100000\n',
+    `[limits]\nmax_connections_per_ip = 100000\nmax_connections = 100000\n${options.extraConfig ?? ''}`,
     listeners,
     dns.address,
   ).replace('level = "debug"', 'level = "info"');

@@ -48,8 +48,9 @@ export function missingPeers(): string[] {
   return need.filter(([file]) => !existsSync(file)).map(([, pkg]) => pkg);
 }
 
-export async function startPosternStack(): Promise<Stack> {
-  const server = await startPostern(['smtp', 'imap'], { plaintextAuth: true });
+/** `extraConfig`: TOML appended to the bench config (sections after [limits]), e.g. a [filter] variant. */
+export async function startPosternStack(extraConfig = ''): Promise<Stack> {
+  const server = await startPostern(['smtp', 'imap'], { plaintextAuth: true, extraConfig });
   server.cli('account', 'add', USERS[1]!.user, '--password-stdin');
   return {
     name: 'postern',

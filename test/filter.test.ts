@@ -6,57 +6,22 @@
  * answered with the configured failure mode.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GTUBE } from '../src/services/filters/index.js';
+import { freePort } from './helpers/cli.js';
+import { EICAR, startClamd, type Daemon } from './helpers/engines.js';
 import { peer } from './helpers/peers.js';
 import { run } from './helpers/python.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { RawSmtp } from './helpers/smtp-client.js';
 import { tempDir } from './helpers/tmp.js';
 
-const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
 const PW = 'ann password 1';
 const skip = peer('clamd', 'clamav-daemon') || peer('swaks', 'swaks');
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** clamd on 127.0.0.1:port with two signatures: EICAR's MD5 (.hdb) and its bytes anywhere in a part (.ndb). */
-async function startClamd(dir: string): Promise<{ port: number; stop(): void }> {
-  const db = path.join(dir, 'db');
-  mkdirSync(db, { recursive: true });
-  const md5 = createHash('md5').update(EICAR).digest('hex');
-  writeFileSync(path.join(db, 'test.hdb'), `${md5}:${EICAR.length}:Postern.Test.EICAR\n`);
-  // The same string anywhere in a part (a body with its line break, a decoded attachment, a zip member).
-  writeFileSync(path.join(db, 'test.ndb'), `Postern.Test.EICAR.Body:0:*:${Buffer.from(EICAR).toString('hex')}\n`);
-  const port = await freePort();
-  const conf = path.join(dir, 'clamd.conf');
-  writeFileSync(
-    conf,
-    `Foreground yes\nDatabaseDirectory ${db}\nTCPSocket ${port}\nTCPAddr 127.0.0.1\nLogFile ${dir}/clamd.log\nPidFile ${dir}/clamd.pid\n`,
-  );
-  const child: ChildProcess = spawn('clamd', ['-c', conf], { stdio: 'ignore' });
-  for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
-    const pong = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('zPING\0'));
-      s.on('data', (d) => resolve(d.toString().startsWith('PONG')));
-      s.on('error', () => resolve(false));
-    });
-    if (pong) return { port, stop: () => child.kill('SIGKILL') };
-  }
-  child.kill('SIGKILL');
-  throw new Error('clamd did not start');
-}
 
 /** swaks to the listener; the last server reply line. */
 async function send(port: number, data: string[], auth = false): Promise<string> {

@@ -7,12 +7,12 @@
  * filtered mail to INBOX, while an account whose script does not keeps getting it in Junk.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { startClamd, type Daemon } from './helpers/engines.js';
 import { peer } from './helpers/peers.js';
 import { python, run } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -27,44 +27,6 @@ const hasClamd = !peer('clamd', 'clamav-daemon');
  * without Date and Message-ID (55) is filed to Junk; a complete message scores near 0 (spamtest 1).
  */
 const FILTER = '[filter]\njunk_score = 50\nreject_score = 1000\nscores = { MISSING_DATE = 30, MISSING_MID = 25 }\n';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-/** clamd on 127.0.0.1 with a one-line signature database the test writes (no online update is possible). */
-async function startClamd(dir: string): Promise<{ port: number; stop(): void }> {
-  const db = path.join(dir, 'db');
-  mkdirSync(db, { recursive: true });
-  writeFileSync(
-    path.join(db, 'test.ndb'),
-    `Postern.Test.Marker:0:*:${Buffer.from('POSTERN-TEST-VIRUS').toString('hex')}\n`,
-  );
-  const port = await freePort();
-  const conf = path.join(dir, 'clamd.conf');
-  writeFileSync(
-    conf,
-    `Foreground yes\nDatabaseDirectory ${db}\nTCPSocket ${port}\nTCPAddr 127.0.0.1\nLogFile ${dir}/clamd.log\nPidFile ${dir}/clamd.pid\n`,
-  );
-  const child: ChildProcess = spawn('clamd', ['-c', conf], { stdio: 'ignore' });
-  for (const end = Date.now() + 30_000; Date.now() < end; await new Promise((r) => setTimeout(r, 200))) {
-    const pong = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => s.write('zPING\0'));
-      s.on('data', (d) => {
-        resolve(d.toString().startsWith('PONG'));
-        s.destroy();
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (pong) return { port, stop: () => child.kill('SIGKILL') };
-  }
-  child.kill('SIGKILL');
-  throw new Error('clamd did not start');
-}
 
 let t: TestServer;
 let dir: string;

@@ -103,8 +103,38 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
       rejectSpfFail: config.authentication.reject_spf_fail,
     },
   });
+  const filter = createFilter(config, { store, resolve, directory, log });
+  const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth, filter });
+  const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
+  const greylist = createGreylist(config, store, log);
+  const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
+  const challenges = new ChallengeStore(config.data_dir);
+  return {
+    store,
+    resolve,
+    dkim,
+    directory,
+    tls,
+    challenges,
+    auth,
+    sieve,
+    delivery,
+    outbound,
+    acceptance,
+    mailboxes,
+    quarantine,
+    greylist,
+  };
+}
+
+/** The content filter from `[filter]`: the built-in rules and the engines configured, per-domain thresholds, the lists. */
+export function createFilter(
+  config: Readonly<Config>,
+  deps: { store: Store; resolve: Resolve; directory: Directory; log: Logger },
+): ContentFilter {
+  const { store, resolve, directory, log } = deps;
   const f = config.filter;
-  const filter = new ContentFilter({
+  return new ContentFilter({
     hostname: config.hostname,
     log: log.child({ component: 'filter' }),
     checks: [
@@ -142,10 +172,12 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     },
     lists: store.filterLists,
   });
-  const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth, filter });
-  const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
+}
+
+/** Greylisting from `[filter.greylist]`; undefined when it is off. */
+function createGreylist(config: Readonly<Config>, store: Store, log: Logger): Greylist | undefined {
   const g = config.filter.greylist;
-  const greylist = g.enabled
+  return g.enabled
     ? new Greylist({
         store,
         log: log.child({ component: 'greylist' }),
@@ -157,24 +189,6 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
         },
       })
     : undefined;
-  const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
-  const challenges = new ChallengeStore(config.data_dir);
-  return {
-    store,
-    resolve,
-    dkim,
-    directory,
-    tls,
-    challenges,
-    auth,
-    sieve,
-    delivery,
-    outbound,
-    acceptance,
-    mailboxes,
-    quarantine,
-    greylist,
-  };
 }
 
 /** Local delivery as the server and the CLI (quarantine release) run it, with Sieve and DKIM-signed replies. */

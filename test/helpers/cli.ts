@@ -26,17 +26,29 @@ export function posternAsync(args: string[], options: { cwd?: string; env?: Node
   });
 }
 
-/** Runs `postern` without blocking the event loop (for use next to an in-process server or DNS). */
+/**
+ * Runs `postern` without blocking the event loop (for use next to an in-process server or DNS). A
+ * command still running after `timeoutMs` (60 s) is killed and answers code null with what it wrote.
+ */
 export function posternRun(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = posternAsync(args, options);
+  const child = posternAsync(args, options.env ? { env: options.env } : {});
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+  const timer = setTimeout(() => {
+    stderr += `\n(killed: still running after ${options.timeoutMs ?? 60_000} ms)`;
+    child.kill('SIGKILL');
+  }, options.timeoutMs ?? 60_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 /** `postern serve` in a child process; resolves with the port of `listener` once the server has started. */

@@ -32,6 +32,8 @@ const input = (data: string): FilterInput => ({
     { id: 1, address: 'ann@example.com' },
     { id: 2, address: 'bob@example.com' },
   ],
+  recipients: [],
+  fromAddresses: [],
 });
 
 const spamdAnswer = (spam: string, body: string) =>

@@ -24,6 +24,8 @@ function input(text: string, extra: Partial<FilterInput> = {}): FilterInput {
     mailFrom: 'x@sender.example',
     client: { ip: '192.0.2.10', helo: 'mx.sender.example' },
     accounts: [{ id: 1, address: 'ann@example.com' }],
+    recipients: [{ address: 'ann@example.com', account: 'ann@example.com' }],
+    fromAddresses: [],
     ...extra,
   };
 }
