@@ -8,7 +8,7 @@
  * here offline), and Postfix → LMTP → Dovecot with no filter (Debian's packages, as bench:compare).
  * Prints the medians and the ratios; the built-in filter's cost is 1 − (built-in / off).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -48,6 +48,7 @@ if (missing.length || process.getuid?.() !== 0) {
 }
 
 const engineDir = mkdtempSync(path.join(tmpdir(), 'postern-bench-engines-'));
+chmodSync(engineDir, 0o755); // spamd's children run as nobody and read their config below it
 const daemons: Daemon[] = [];
 const variants: Variant[] = [];
 try {
