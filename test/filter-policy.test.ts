@@ -149,6 +149,14 @@ domains = { "strict.example" = { junk_score = 2.0 } }
     assert.equal(stored.text.match(/^X-Spam-Status:/gm)?.length, 1);
     assert.doesNotMatch(stored.text, /-100/);
     assert.doesNotMatch(stored.text, /X-Virus-Status/);
+    const own = forged.replace('From: x@sender.example', 'From: bob@other.example').replace('forged', 'own forged');
+    assert.match(
+      await send(t.port('submission'), 'bob@other.example', ['bob@other.example'], own, 'bob@other.example'),
+      /^250 /,
+    );
+    const submitted = (await mailbox(t.server, 'bob@other.example')).find((m) => /Subject: own forged/.test(m.text))!;
+    assert.doesNotMatch(submitted.text, /X-Spam|X-Virus/, 'a submission is not scored, and keeps no verdict it wrote');
+    assert.match(submitted.text, /DKIM-Signature:/);
   });
 });
 

@@ -124,7 +124,8 @@ export class Acceptance {
     const filtered = await this.filter(req, head, from, auth);
     if ('refusal' in filtered) return { kind: 'refuse', refusal: filtered.refusal };
     traceHeaders += filtered.headers;
-    body = stripFilterHeaders(body);
+    // A submission's were removed before it was signed.
+    if (req.mode !== 'submission') body = stripFilterHeaders(body);
     const content = Buffer.concat([Buffer.from(`${req.received}\r\n${traceHeaders}`, 'utf8'), body]);
     return { kind: 'accept', content, folder, copies: filtered.copies };
   }
@@ -179,7 +180,7 @@ export class Acceptance {
           },
         };
     }
-    let body = this.deps.senderAuth.stripOurResults(req.data);
+    let body = stripFilterHeaders(this.deps.senderAuth.stripOurResults(req.data));
     const added = submissionFields(head, this.deps.hostname, new Date());
     if (added.length) body = Buffer.concat([Buffer.from(added.map((h) => h + '\r\n').join(''), 'utf8'), body]);
     const signer = fromAddresses[0] ?? req.mailFrom;
