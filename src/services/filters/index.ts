@@ -166,10 +166,11 @@ export class ContentFilter {
         }
       }),
     );
+    // A rule weighed 0 in [filter.scores] is turned off; a check's own 0 (spamd's score of a clean message) is kept.
     const symbols = found
       .flat()
-      .map((s) => (s.name in weights ? { ...s, score: weights[s.name]! } : s))
-      .filter((s) => s.score !== 0);
+      .filter((s) => weights[s.name] !== 0)
+      .map((s) => (s.name in weights ? { ...s, score: weights[s.name]! } : s));
     return { symbols, failed };
   }
 
