@@ -367,6 +367,36 @@ export interface GreylistRepo {
   addClientPass(network: string, now: Date): Promise<void>;
   /** Forgets triplets and networks not seen since `before`. */
   expire(before: Date): Promise<number>;
+/** Spam and ham messages learnt, in one scope (0: the global model; otherwise an account id). */
+export interface ClassifierTotals {
+  spam: number;
+  ham: number;
+}
+
+/**
+ * The learning classifier's state: per scope, how many learnt spam and ham messages carried each
+ * hashed feature, the totals, and the digests of the messages learnt (learning is idempotent, and
+ * learning a message the other way first takes back what it taught).
+ */
+export interface ClassifierRepo {
+  /** The features' counts summed over the scopes (features never seen are absent), and the totals summed. */
+  counts(
+    scopes: number[],
+    features: number[],
+  ): Promise<{ totals: ClassifierTotals; features: Map<number, ClassifierTotals> }>;
+  /**
+   * Learns one message in each scope, in one transaction: "already" when it was learnt so in every
+   * scope, "relearnt" when it was learnt the other way somewhere (those counts are taken back first).
+   * A scope holding more than `maxFeatures` features loses the least recently learnt ones.
+   */
+  learn(
+    scopes: number[],
+    digest: string,
+    features: number[],
+    as: 'spam' | 'ham',
+    maxFeatures: number,
+  ): Promise<'learnt' | 'already' | 'relearnt'>;
+  stats(scope: number): Promise<ClassifierTotals & { features: number }>;
 }
 
 export interface BlobStore {
@@ -401,6 +431,7 @@ export interface Repos {
   readonly filterLists: FilterListRepo;
   readonly quarantine: QuarantineRepo;
   readonly greylist: GreylistRepo;
+  readonly classifier: ClassifierRepo;
 }
 
 export interface Tx extends Repos {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type {
   AccountRepo,
   AliasRepo,
+  ClassifierRepo,
   DkimKeyRepo,
   DomainRepo,
   FullTextRepo,
@@ -26,6 +27,7 @@ import type {
 } from '../index.js';
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
+import { Classifier } from './classifier.js';
 import { BlobCollector } from './collector.js';
 import { Accounts, Aliases, DkimKeys, Domains } from './directory.js';
 import { SqliteEngine, openDatabase, type Db, type Exec } from './engine.js';
@@ -59,6 +61,7 @@ function repositories(db: Db, exec: Exec): Repos {
     filterLists: new FilterLists(db, exec),
     quarantine: new Quarantine(db, exec),
     greylist: new Greylist(db, exec),
+    classifier: new Classifier(db, exec),
   };
 }
 
@@ -75,6 +78,7 @@ class SqliteStore implements Store {
   readonly filterLists: FilterListRepo;
   readonly quarantine: QuarantineRepo;
   readonly greylist: GreylistRepo;
+  readonly classifier: ClassifierRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly engine: SqliteEngine;
   private readonly collector: BlobCollector;
@@ -99,6 +103,7 @@ class SqliteStore implements Store {
     this.filterLists = repos.filterLists;
     this.quarantine = repos.quarantine;
     this.greylist = repos.greylist;
+    this.classifier = repos.classifier;
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -307,4 +307,38 @@ export const MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 12,
+    name: 'learning classifier',
+    sql: `
+      -- scope 0 is the global model, any other the account of that id.
+      CREATE TABLE classifier_features (
+        scope INTEGER NOT NULL,
+        hash INTEGER NOT NULL,
+        spam INTEGER NOT NULL DEFAULT 0,
+        ham INTEGER NOT NULL DEFAULT 0,
+        learnt_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, hash)
+      ) WITHOUT ROWID;
+      CREATE INDEX classifier_features_age ON classifier_features(scope, learnt_at);
+      CREATE TABLE classifier_totals (
+        scope INTEGER PRIMARY KEY,
+        spam INTEGER NOT NULL DEFAULT 0,
+        ham INTEGER NOT NULL DEFAULT 0,
+        features INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE classifier_learnt (
+        scope INTEGER NOT NULL,
+        digest TEXT NOT NULL,
+        is_spam INTEGER NOT NULL,
+        learnt_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, digest)
+      ) WITHOUT ROWID;
+      CREATE TRIGGER classifier_account_removed AFTER DELETE ON accounts BEGIN
+        DELETE FROM classifier_features WHERE scope = OLD.id;
+        DELETE FROM classifier_totals WHERE scope = OLD.id;
+        DELETE FROM classifier_learnt WHERE scope = OLD.id;
+      END;
+    `,
+  },
 ];
