@@ -16,6 +16,7 @@ import { argon2Passwords } from '../services/auth/password.js';
 import { Delivery } from '../services/delivery/index.js';
 import { Directory } from '../services/directory/index.js';
 import { Dkim } from '../services/dkim/index.js';
+import { Classifier } from '../services/filters/classifier/index.js';
 import { Greylist } from '../services/filters/greylist.js';
 import { ContentFilter, createBuiltinRules } from '../services/filters/index.js';
 import { Rspamd, rspamdCheck } from '../services/filters/rspamd.js';
@@ -103,9 +104,14 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
       rejectSpfFail: config.authentication.reject_spf_fail,
     },
   });
-  const filter = createFilter(config, { store, resolve, directory, log });
+  const classifier = createClassifier(config, store, log);
+  const filter = createFilter(config, { store, resolve, directory, classifier, log });
   const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth, filter });
-  const mailboxes = new Mailboxes({ store, log: log.child({ component: 'mailboxes' }) });
+  const mailboxes = new Mailboxes({
+    store,
+    log: log.child({ component: 'mailboxes' }),
+    onUserSorted: classifier.userSorted,
+  });
   const greylist = createGreylist(config, store, log);
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
@@ -130,9 +136,9 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
 /** The content filter from `[filter]`: the built-in rules and the engines configured, per-domain thresholds, the lists. */
 export function createFilter(
   config: Readonly<Config>,
-  deps: { store: Store; resolve: Resolve; directory: Directory; log: Logger },
+  deps: { store: Store; resolve: Resolve; directory: Directory; classifier: Classifier; log: Logger },
 ): ContentFilter {
-  const { store, resolve, directory, log } = deps;
+  const { store, resolve, directory, classifier, log } = deps;
   const f = config.filter;
   return new ContentFilter({
     hostname: config.hostname,
@@ -145,9 +151,11 @@ export function createFilter(
         blocklists: f.blocklists,
         log: log.child({ component: 'filter' }),
       }),
+      classifier,
       ...(f.spamd ? [spamdCheck(new Spamd({ address: f.spamd, timeoutMs: f.spamd_timeout }))] : []),
       ...(f.rspamd ? [rspamdCheck(new Rspamd({ url: f.rspamd, timeoutMs: f.rspamd_timeout }))] : []),
     ],
+    onVerdict: (input, score, symbols) => classifier.autolearn(input, score, symbols),
     settings: {
       clamd: f.clamd ? { address: f.clamd, timeoutMs: f.clamd_timeout } : undefined,
       onEngineFailure: f.on_engine_failure,
@@ -206,6 +214,23 @@ export function createDelivery(
     sieve: deps.sieve,
     hostname: config.hostname,
     sign: (content, domain) => deps.dkim.sign(content, domain),
+  });
+}
+
+/** The learning classifier from `[filter.classifier]`, its state in the store. */
+export function createClassifier(config: Readonly<Config>, store: Store, log: Logger): Classifier {
+  const c = config.filter.classifier;
+  return new Classifier({
+    repo: store.classifier,
+    blobs: store.blobs,
+    log: log.child({ component: 'classifier' }),
+    settings: {
+      enabled: c.enabled,
+      minTrained: c.min_trained,
+      maxTokens: c.max_tokens,
+      autolearnSpamScore: c.autolearn_spam_score,
+      autolearnHamScore: c.autolearn_ham_score,
+    },
   });
 }
 

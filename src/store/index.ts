@@ -367,6 +367,8 @@ export interface GreylistRepo {
   addClientPass(network: string, now: Date): Promise<void>;
   /** Forgets triplets and networks not seen since `before`. */
   expire(before: Date): Promise<number>;
+}
+
 /** Spam and ham messages learnt, in one scope (0: the global model; otherwise an account id). */
 export interface ClassifierTotals {
   spam: number;

@@ -58,6 +58,8 @@ export class ContentFilter {
       checks: readonly SpamCheck[];
       /** The allow and block lists; without them, none apply. */
       lists?: Pick<FilterListRepo, 'list'> | undefined;
+      /** Told each spam verdict (the classifier learns from the confident ones). */
+      onVerdict?: ((input: FilterInput, score: number, symbols: readonly FilterSymbol[]) => void) | undefined;
     },
   ) {
     const c = deps.settings.clamd;
@@ -119,6 +121,7 @@ export class ContentFilter {
       headers.push(...scoreHeaders(settings.headerStyle ?? 'spamassassin', score, symbols, settings.junkScore));
       if (found.failed.length)
         headers.push(`X-Spam-Unchecked: ${found.failed.join(', ')} unavailable on ${this.deps.hostname}`);
+      else this.deps.onVerdict?.(input, score, symbols);
     }
     const recipients = await this.dispose(input, score);
     return done({ ...summary(recipients, score, symbols, settings), score, symbols }, recipients);

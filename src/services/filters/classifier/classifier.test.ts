@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { messageDigest } from './index.js';
+import { bayesProbability, chi2Q, probabilitySymbol } from './model.js';
+import { featureHash, featureStrings, linkDomains, words } from './tokenize.js';
+
+const msg = (head: string, body: string) => Buffer.from(`${head}\r\n\r\n${body}\r\n`);
+
+describe('classifier features', () => {
+  it('reads decoded words, OSB pairs, the From domain, Subject words, header presence and link domains', () => {
+    const f = featureStrings(
+      msg(
+        'From: "Shop" <deals@Shop.Example>\r\nSubject: =?utf-8?q?Gro=C3=9Fe_Rabatte?=\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable',
+        '<p>Buy <b>cheap</b> w=C3=A4tches at <a href=3D"http://www.shop.example/x">here</a> http://www.Shop.Example/y</p>',
+      ),
+    );
+    for (const want of [
+      'from:shop.example',
+      'subj:große',
+      'subj:rabatte',
+      'no:mime-version',
+      'no:message-id',
+      'ctype:text/html',
+      'buy',
+      'cheap',
+      'wätches',
+      'url:shop.example',
+    ])
+      assert.ok(f.includes(want), `${want} in ${f.join(' ')}`);
+    assert.ok(
+      f.includes('buy\u00011\u0001cheap') && f.includes('buy\u00012\u0001wätches'),
+      'pairs with their distance',
+    );
+  });
+
+  it('bounds words and hashes to 53-bit integers', () => {
+    assert.deepEqual(words('a bb ' + 'x'.repeat(40)), ['bb', 'long:xxx:5']);
+    assert.equal(words('ww '.repeat(10), 3).length, 3);
+    const h = featureHash('hello');
+    assert.ok(Number.isSafeInteger(h) && h >= 0);
+    assert.notEqual(h, featureHash('hellp'));
+    assert.deepEqual(linkDomains('see https://a.example. and HTTP://WWW.B.example/x'), ['a.example', 'b.example']);
+  });
+
+  it('identifies a message by body and Message-ID, whatever fields are added on top', () => {
+    const m = msg('Message-ID: <1@x>\r\nSubject: s', 'body');
+    assert.equal(
+      messageDigest(Buffer.concat([Buffer.from('X-Spam-Score: 1\r\nReceived: by y\r\n'), m])),
+      messageDigest(m),
+    );
+    assert.notEqual(messageDigest(msg('Message-ID: <2@x>\r\nSubject: s', 'body')), messageDigest(m));
+  });
+});
+
+describe('classifier model', () => {
+  it('combines clues with Fisher chi-square: spam clues near 1, ham clues near 0, nothing known 0.5', () => {
+    const totals = { spam: 10, ham: 10 };
+    const spam = Array.from({ length: 20 }, () => ({ spam: 9, ham: 0 }));
+    const ham = Array.from({ length: 20 }, () => ({ spam: 0, ham: 9 }));
+    assert.ok(bayesProbability(spam, totals) > 0.99);
+    assert.ok(bayesProbability(ham, totals) < 0.01);
+    assert.equal(bayesProbability([], totals), 0.5);
+    assert.equal(bayesProbability(spam, { spam: 0, ham: 10 }), 0.5);
+    assert.ok(Math.abs(chi2Q(2, 2) - Math.exp(-1)) < 1e-12);
+  });
+
+  it('reports BAYES_SPAM up to +6 and BAYES_HAM down to -3, nothing when unsure', () => {
+    assert.equal(probabilitySymbol(1)?.name, 'BAYES_SPAM');
+    assert.equal(probabilitySymbol(1)?.score, 6);
+    assert.ok(probabilitySymbol(0.8)!.score < 2);
+    assert.equal(probabilitySymbol(0.5), undefined);
+    assert.equal(probabilitySymbol(0)?.name, 'BAYES_HAM');
+    assert.equal(probabilitySymbol(0)?.score, -3);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * The classifier's arithmetic, pure: a Bayesian token filter over hashed features (counts of spam
+ * and ham messages each feature was seen in, Robinson's smoothing per feature and Fisher's
+ * chi-square to combine them, as SpamBayes and rspamd do), and the mapping of its probability to a
+ * filter symbol. A hashed logistic regression trained online (FTRL-Proximal, as Stalwart) is kept
+ * here too: bench/filter.ts measures both on the SpamAssassin corpus (docs/filter.md has the figures).
+ */
+import type { FilterSymbol } from '../types.js';
+
+/** How many learnt spam and ham messages carried one feature (global and account counts summed). */
+export interface FeatureCounts {
+  spam: number;
+  ham: number;
+}
+
+export interface Totals {
+  spam: number;
+  ham: number;
+}
+
+/** Robinson's strength of the prior (s) and the prior itself (x). */
+const PRIOR_STRENGTH = 1;
+const PRIOR = 0.5;
+/** Features whose probability is closer than this to 0.5 say nothing and are left out. */
+const MIN_DEVIATION = 0.1;
+/** At most this many features, the most telling, enter the combination. */
+const MAX_CLUES = 400;
+
+/**
+ * The probability that a message is spam from its features' counts (features never seen are
+ * absent from `counts`). 0.5 when nothing is known.
+ */
+export function bayesProbability(counts: Iterable<FeatureCounts>, totals: Totals): number {
+  if (totals.spam === 0 || totals.ham === 0) return PRIOR;
+  const clues: number[] = [];
+  for (const c of counts) {
+    const n = c.spam + c.ham;
+    if (n === 0) continue;
+    const ps = c.spam / totals.spam;
+    const ph = c.ham / totals.ham;
+    const p = ps / (ps + ph);
+    const f = (PRIOR_STRENGTH * PRIOR + n * p) / (PRIOR_STRENGTH + n);
+    if (Math.abs(f - PRIOR) >= MIN_DEVIATION) clues.push(Math.min(0.9999, Math.max(0.0001, f)));
+  }
+  if (clues.length === 0) return PRIOR;
+  if (clues.length > MAX_CLUES) {
+    clues.sort((a, b) => Math.abs(b - PRIOR) - Math.abs(a - PRIOR));
+    clues.length = MAX_CLUES;
+  }
+  // Fisher: -2 Σ ln p is chi-square with 2n degrees of freedom under the hypothesis of no signal.
+  let lnSpam = 0;
+  let lnHam = 0;
+  for (const f of clues) {
+    lnSpam += Math.log(1 - f);
+    lnHam += Math.log(f);
+  }
+  const s = 1 - chi2Q(-2 * lnSpam, 2 * clues.length);
+  const h = 1 - chi2Q(-2 * lnHam, 2 * clues.length);
+  return (1 + s - h) / 2;
+}
+
+/** The upper tail of the chi-square distribution for an even number of degrees of freedom. */
+export function chi2Q(x2: number, v: number): number {
+  const m = x2 / 2;
+  let sum = Math.exp(-m);
+  let term = sum;
+  for (let i = 1; i < v / 2; i++) {
+    term *= m / i;
+    sum += term;
+  }
+  return Math.min(sum, 1);
+}
+
+/** Where the probability turns into a symbol, and how strong the symbol is at the extremes. */
+export interface SymbolScale {
+  /** Spam probability from which BAYES_SPAM is reported. */
+  spamFrom: number;
+  /** Ham probability below which BAYES_HAM is reported. */
+  hamBelow: number;
+  /** The score of a certain spam (p = 1). */
+  maxSpam: number;
+  /** The (negative) score of a certain ham (p = 0). */
+  maxHam: number;
+}
+
+export const DEFAULT_SCALE: SymbolScale = { spamFrom: 0.7, hamBelow: 0.3, maxSpam: 6, maxHam: -3 };
+
+/** BAYES_SPAM or BAYES_HAM with a score growing with the probability's distance from 0.5; nothing in between. */
+export function probabilitySymbol(p: number, scale: SymbolScale = DEFAULT_SCALE): FilterSymbol | undefined {
+  const pct = `${Math.round(p * 1000) / 10}%`;
+  if (p >= scale.spamFrom) {
+    const score = round(scale.maxSpam * ((p - scale.spamFrom) / (1 - scale.spamFrom)) ** 2 + 0.5);
+    return { name: 'BAYES_SPAM', score: Math.min(score, scale.maxSpam), why: `classifier: spam probability ${pct}` };
+  }
+  if (p <= scale.hamBelow) {
+    const score = round(scale.maxHam * ((scale.hamBelow - p) / scale.hamBelow) ** 2 - 0.1);
+    return { name: 'BAYES_HAM', score: Math.max(score, scale.maxHam), why: `classifier: spam probability ${pct}` };
+  }
+  return undefined;
+}
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** One weight of the FTRL-Proximal logistic regression: its accumulated gradient z and squared gradients n. */
+export interface FtrlWeight {
+  z: number;
+  n: number;
+}
+
+export interface FtrlParams {
+  alpha: number;
+  beta: number;
+  l1: number;
+  l2: number;
+}
+
+export const FTRL_DEFAULTS: FtrlParams = { alpha: 0.1, beta: 1, l1: 0.5, l2: 1 };
+
+function ftrlW(w: FtrlWeight | undefined, p: FtrlParams): number {
+  if (!w || Math.abs(w.z) <= p.l1) return 0;
+  return -(w.z - Math.sign(w.z) * p.l1) / ((p.beta + Math.sqrt(w.n)) / p.alpha + p.l2);
+}
+
+/** The spam probability of a message with these (binary) features under the FTRL weights. */
+export function ftrlPredict(
+  features: readonly number[],
+  weights: ReadonlyMap<number, FtrlWeight>,
+  p: FtrlParams = FTRL_DEFAULTS,
+): number {
+  let dot = 0;
+  for (const f of features) dot += ftrlW(weights.get(f), p);
+  const scale = 1 / Math.sqrt(Math.max(1, features.length));
+  return 1 / (1 + Math.exp(-Math.max(-35, Math.min(35, dot * scale * 10))));
+}
+
+/** One online step of FTRL-Proximal (McMahan et al. 2013, algorithm 1) for a message learnt as spam (1) or ham (0). */
+export function ftrlUpdate(
+  features: readonly number[],
+  label: 0 | 1,
+  weights: Map<number, FtrlWeight>,
+  p: FtrlParams = FTRL_DEFAULTS,
+): void {
+  const prob = ftrlPredict(features, weights, p);
+  const scale = 10 / Math.sqrt(Math.max(1, features.length));
+  const g = (prob - label) * scale;
+  for (const f of features) {
+    const w = weights.get(f) ?? { z: 0, n: 0 };
+    const sigma = (Math.sqrt(w.n + g * g) - Math.sqrt(w.n)) / p.alpha;
+    w.z += g - sigma * ftrlW(w, p);
+    w.n += g * g;
+    weights.set(f, w);
+  }
+}
