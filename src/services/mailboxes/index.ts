@@ -27,8 +27,14 @@ export interface StoredMessage extends MessageRecord {
   bodyStructure: BodyPart;
 }
 
+/**
+ * A user's sorting as a spam/ham opinion: messages moved or copied into Junk, or marked $Junk, are
+ * spam to them; out of Junk (not to Trash), or marked $NotJunk, ham. Told after the commit.
+ */
+export type UserSorted = (accountId: number, as: 'spam' | 'ham', blobHashes: string[]) => void;
+
 export class Mailboxes {
-  constructor(private readonly deps: { store: Store; log: Logger }) {}
+  constructor(private readonly deps: { store: Store; log: Logger; onUserSorted?: UserSorted | undefined }) {}
 
   private get store(): Store {
     return this.deps.store;
@@ -306,9 +312,19 @@ export class Mailboxes {
         );
         tx.notify({ type: 'expunged', accountId, mailboxId: source.id, uids: gone.uids, modseq: gone.modseq });
       }
-      return out;
+      return { out, hashes: found.map((m) => m.blobHash) };
     });
-    return { target, pairs };
+    const opinion = sortedInto(source, target);
+    if (opinion && pairs.hashes.length) this.tellSorted(accountId, opinion, pairs.hashes);
+    return { target, pairs: pairs.out };
+  }
+
+  private tellSorted(accountId: number, as: 'spam' | 'ham', hashes: string[]): void {
+    try {
+      this.deps.onUserSorted?.(accountId, as, hashes);
+    } catch (err) {
+      this.deps.log.warn({ accountId, err }, 'spam training failed');
+    }
   }
 
   async setFlags(
@@ -318,11 +334,20 @@ export class Mailboxes {
     change: FlagChange,
     flags: string[],
   ): Promise<{ uids: number[]; modseq: number }> {
-    return this.store.transaction(async (tx) => {
+    const opinion = change === 'remove' ? undefined : flagOpinion(flags);
+    const { r, hashes } = await this.store.transaction(async (tx) => {
       const r = await tx.messages.setFlags(mailboxId, uids, change, flags);
       if (r.uids.length) tx.notify({ type: 'flags', accountId, mailboxId, uids: r.uids, modseq: r.modseq });
-      return r;
+      const hashes: string[] = [];
+      if (opinion && this.deps.onUserSorted)
+        for (const uid of r.uids) {
+          const m = await tx.messages.get(mailboxId, uid);
+          if (m) hashes.push(m.blobHash);
+        }
+      return { r, hashes };
     });
+    if (opinion && hashes.length) this.tellSorted(accountId, opinion, hashes);
+    return r;
   }
 
   async expunge(accountId: number, mailboxId: number, uids: number[]): Promise<number[]> {
@@ -333,6 +358,23 @@ export class Mailboxes {
       return r.uids;
     });
   }
+}
+
+/** What moving or copying from `source` to `target` says: into Junk spam, out of Junk (but to Trash) ham. */
+function sortedInto(source: MailboxRecord, target: MailboxRecord): 'spam' | 'ham' | undefined {
+  const fromJunk = source.specialUse === '\\Junk';
+  const toJunk = target.specialUse === '\\Junk';
+  if (toJunk && !fromJunk) return 'spam';
+  if (fromJunk && !toJunk && target.specialUse !== '\\Trash') return 'ham';
+  return undefined;
+}
+
+/** The keywords Thunderbird and others set when the user marks a message (RFC 5788 registry). */
+function flagOpinion(flags: string[]): 'spam' | 'ham' | undefined {
+  const lower = flags.map((f) => f.toLowerCase());
+  if (lower.includes('$junk')) return 'spam';
+  if (lower.includes('$notjunk')) return 'ham';
+  return undefined;
 }
 
 /** Messages one APPEND (MULTIAPPEND) may carry. */
