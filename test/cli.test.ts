@@ -1,6 +1,6 @@
 /** Every CLI command through the real built binary, good and bad input. */
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -231,6 +231,48 @@ describe('postern CLI', () => {
     refused(run(['sieve', 'activate', 'ann@example.com', 'rules']), /no script named rules/);
     assert.match(run(['sieve', 'deactivate', 'ann@example.com']).stdout, /no script is active/);
     assert.match(run(['sieve', 'list', 'ann@example.com']).stdout, /^NAME\s+ACTIVE\s+SIZE\s+CHANGED\nstdin\s+6 /);
+  });
+
+  it('spam learn reads a message file, an mbox and a maildir; learning again is counted once; spam stats', () => {
+    const msg = (n: number, word: string) =>
+      `From: s${n}@spam.example\nSubject: ${word} offer ${n}\nMessage-ID: <${word}${n}@x>\n\n${word} money now ${n}\n`;
+    const maildir = path.join(dir, 'Junk');
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(path.join(maildir, sub), { recursive: true });
+    writeFileSync(path.join(maildir, 'cur', '1:2,S'), msg(1, 'cheap'));
+    writeFileSync(path.join(maildir, 'new', '2'), msg(2, 'cheap'));
+    writeFileSync(path.join(maildir, 'tmp', '3'), msg(3, 'cheap')); // being delivered: not a message yet
+    const mbox = path.join(dir, 'spam.mbox');
+    writeFileSync(
+      mbox,
+      `From a@b Mon Jan  1 00:00:00 2024\n${msg(4, 'pills')}\nFrom a@b Mon Jan  1 00:00:00 2024\n${msg(5, 'pills')}>From here\n`,
+    );
+    const one = path.join(dir, 'one.eml');
+    writeFileSync(one, msg(6, 'loans'));
+    assert.match(
+      run(['spam', 'learn', '--spam', maildir, mbox, one]).stdout,
+      /^5 messages learnt as spam into the global model \(0 of them learnt the other way before, 0 already learnt\)/,
+    );
+    assert.match(run(['spam', 'learn', '--spam', one]).stdout, /^0 messages learnt as spam .* 1 already learnt/);
+    assert.match(
+      run(['spam', 'learn', '--ham', '--account', 'ann@example.com', one]).stdout,
+      /^1 messages learnt as ham into ann@example.com/,
+    );
+    const global = JSON.parse(run(['spam', 'stats', '--json']).stdout) as {
+      spam: number;
+      ham: number;
+      features: number;
+    };
+    assert.equal(global.spam, 5);
+    assert.equal(global.ham, 0);
+    assert.ok(global.features > 20);
+    assert.match(
+      run(['spam', 'stats', '--account', 'ann@example.com']).stdout,
+      /^MODEL\s+SPAM\s+HAM\s+FEATURES\nann@example.com\s+0\s+1\s+\d+/,
+    );
+    refused(run(['spam', 'learn', one]), /usage: postern spam/);
+    refused(run(['spam', 'learn', '--spam', '--ham', one]), /usage: postern spam/);
+    refused(run(['spam', 'learn', '--spam', path.join(dir, 'missing')]), /cannot read .*ENOENT/);
+    refused(run(['spam', 'learn', '--spam', '--account', 'zed@example.com', one]), /no account zed@example.com/);
   });
 
   it('refuses to remove a domain with accounts unless --force', () => {

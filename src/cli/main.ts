@@ -9,11 +9,11 @@ import { UsageError } from './output.js';
 import { accountCommand, aliasCommand, domainCommand } from './directory.js';
 import { dkimCommand, dnsCommand } from './dkim.js';
 import { quarantineCommand } from './quarantine.js';
-import { spamCommand } from './spam.js';
 import { queueCommand } from './queue.js';
 import { certCommand } from './cert.js';
 import { doctorCommand } from './doctor.js';
 import { sieveCommand } from './sieve.js';
+import { spamCommand } from './spam.js';
 import { checkConfigCommand, demoCommand, initCommand, serveCommand } from './server.js';
 
 export const USAGE = `usage: postern <command> [options]
@@ -29,10 +29,12 @@ export const USAGE = `usage: postern <command> [options]
   queue   list | show ID                          messages waiting for remote delivery
           retry ID|--all | hold ID | release ID | delete ID   (postqueue -f, postsuper -h/-H/-d)
   quarantine list [DOMAIN] | show ID | release ID | delete ID   mail the content filter held
-  spam    allow|block SCOPE ENTRY | unlist SCOPE ENTRY | lists [SCOPE]
-          SCOPE: a hosted domain or an account; ENTRY: an address or a domain
   sieve   list ADDRESS | show ADDRESS NAME | put ADDRESS NAME FILE|- [--activate]
           activate ADDRESS NAME | deactivate ADDRESS | remove ADDRESS NAME | check FILE|-
+  spam    learn --spam|--ham [--account ADDRESS] FILE|DIR|MBOX...   teach the classifier
+          stats [--account ADDRESS]               messages and features learnt
+          allow|block SCOPE ENTRY | unlist SCOPE ENTRY | lists [SCOPE]
+          SCOPE: a hosted domain or an account; ENTRY: an address or a domain
   dkim    generate DOMAIN [--selector S] [--algorithm rsa2048|rsa4096|ed25519] | list [DOMAIN]
           rotate DOMAIN [--now]                   new selector; signs once DNS shows it
   dns     DOMAIN [--json]                         the DNS records to publish for DOMAIN
@@ -65,6 +67,9 @@ export const OPTIONS = {
   'outbound-probe': { type: 'string' },
   dnsbl: { type: 'string' },
   timeout: { type: 'string' },
+  spam: { type: 'boolean' },
+  ham: { type: 'boolean' },
+  account: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -101,8 +106,6 @@ async function main(argv: string[]): Promise<number> {
       return queueCommand(flags, rest);
     case 'quarantine':
       return quarantineCommand(flags, rest);
-    case 'spam':
-      return spamCommand(flags, rest);
     case 'dkim':
       return dkimCommand(flags, rest);
     case 'dns':
@@ -113,6 +116,8 @@ async function main(argv: string[]): Promise<number> {
       return doctorCommand(flags, rest);
     case 'sieve':
       return sieveCommand(flags, rest);
+    case 'spam':
+      return spamCommand(flags, rest);
     default:
       throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }
