@@ -226,6 +226,7 @@ export function createClassifier(config: Readonly<Config>, store: Store, log: Lo
     log: log.child({ component: 'classifier' }),
     settings: {
       enabled: c.enabled,
+      junkScore: config.filter.junk_score,
       minTrained: c.min_trained,
       maxTokens: c.max_tokens,
       autolearnSpamScore: c.autolearn_spam_score,

@@ -23,6 +23,8 @@ export const CLASSIFIER_SYMBOLS: readonly string[] = ['BAYES_SPAM', 'BAYES_HAM']
 
 export interface ClassifierSettings {
   enabled: boolean;
+  /** [filter] junk_score: BAYES_SPAM reaches it when the classifier is nearly sure (DEFAULT_SCALE). */
+  junkScore: number;
   minTrained: number;
   maxTokens: number;
   autolearnSpamScore: number;
@@ -50,7 +52,8 @@ export class Classifier implements SpamCheck {
   async check(input: FilterInput): Promise<FilterSymbol[]> {
     const p = await this.probability(input.data, input.accounts.length === 1 ? input.accounts[0]!.id : undefined);
     if (p === undefined) return [];
-    const symbol = probabilitySymbol(p, this.deps.scale ?? DEFAULT_SCALE);
+    const junkScore = this.deps.settings.junkScore;
+    const symbol = probabilitySymbol(p, this.deps.scale ?? { ...DEFAULT_SCALE, junkScore, maxSpam: junkScore * 1.2 });
     return symbol ? [symbol] : [];
   }
 

@@ -71,29 +71,36 @@ export function chi2Q(x2: number, v: number): number {
   return Math.min(sum, 1);
 }
 
-/** Where the probability turns into a symbol, and how strong the symbol is at the extremes. */
+/**
+ * How the probability turns into a symbol: BAYES_SPAM from `spamFrom` (+0.5), reaching `junkScore` at
+ * `junkAt` and at most `maxSpam`; BAYES_HAM below 1 - `spamFrom` (-0.1), reaching `maxHam` at
+ * 1 - `junkAt`. The score grows with the log odds (each factor of ten nearer certainty adds as much).
+ */
 export interface SymbolScale {
-  /** Spam probability from which BAYES_SPAM is reported. */
   spamFrom: number;
-  /** Ham probability below which BAYES_HAM is reported. */
-  hamBelow: number;
-  /** The score of a certain spam (p = 1). */
+  junkAt: number;
+  junkScore: number;
   maxSpam: number;
-  /** The (negative) score of a certain ham (p = 0). */
   maxHam: number;
 }
 
-export const DEFAULT_SCALE: SymbolScale = { spamFrom: 0.7, hamBelow: 0.3, maxSpam: 6, maxHam: -3 };
+/**
+ * Junk from p = 0.999: on the training half of the corpus (an inner split) that let through 5 of
+ * 1,040 ham (0.5 %) and caught 87 % of spam; p = 0.99 let through twice as many for 3 % more spam.
+ */
+export const DEFAULT_SCALE: SymbolScale = { spamFrom: 0.7, junkAt: 0.999, junkScore: 5, maxSpam: 6, maxHam: -3 };
 
 /** BAYES_SPAM or BAYES_HAM with a score growing with the probability's distance from 0.5; nothing in between. */
 export function probabilitySymbol(p: number, scale: SymbolScale = DEFAULT_SCALE): FilterSymbol | undefined {
-  const pct = `${Math.round(p * 1000) / 10}%`;
+  const pct = `${Math.round(p * 10000) / 100}%`;
+  const lg = (q: number) => -Math.log10(Math.max(1e-12, 1 - q));
+  const reach = (q: number) => (lg(q) - lg(scale.spamFrom)) / (lg(scale.junkAt) - lg(scale.spamFrom));
   if (p >= scale.spamFrom) {
-    const score = round(scale.maxSpam * ((p - scale.spamFrom) / (1 - scale.spamFrom)) ** 2 + 0.5);
+    const score = round(0.5 + (scale.junkScore - 0.5) * reach(p));
     return { name: 'BAYES_SPAM', score: Math.min(score, scale.maxSpam), why: `classifier: spam probability ${pct}` };
   }
-  if (p <= scale.hamBelow) {
-    const score = round(scale.maxHam * ((scale.hamBelow - p) / scale.hamBelow) ** 2 - 0.1);
+  if (1 - p >= scale.spamFrom) {
+    const score = round(-0.1 + (scale.maxHam + 0.1) * reach(1 - p));
     return { name: 'BAYES_HAM', score: Math.max(score, scale.maxHam), why: `classifier: spam probability ${pct}` };
   }
   return undefined;
