@@ -19,11 +19,14 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 const PW = 'ann password 1';
 const skip = peer('swaks', 'swaks');
 
+/** A spam run: the same offer in several wordings, as campaigns send it. */
 const SPAM = [
   'Cheap replica watches, rolex and omega, discount prices, order now and save big',
-  'Buy cheap viagra online pharmacy, no prescription needed, discount pills shipped overnight',
+  'Replica watches at discount prices: rolex, omega and more, order now and save big today',
+  'Order now and save big on cheap replica watches, rolex and omega at discount prices',
+  'Discount prices on replica watches, cheap rolex and omega, save big when you order now',
+  'Save big: cheap replica watches, rolex, omega, discount prices, order now while stocks last',
   'Make money fast working from home, guaranteed income, click here to claim your cash bonus',
-  'Lowest mortgage rates, refinance now, bad credit approved, limited time offer click here',
 ];
 const HAM = [
   'Hi Ann, the quarterly report draft is attached, could you review section three before Friday',
@@ -99,24 +102,40 @@ describe('learning classifier trained over IMAP', { skip }, () => {
     else await t?.stop();
   });
 
-  it('learns from MOVE into Junk and $NotJunk, files a near-identical spam to Junk, takes back with $NotJunk, and keeps the model over a restart', async () => {
+  it('learns from MOVE into Junk and $NotJunk, files a near-identical spam to Junk, takes back with $NotJunk, learns $Junk, and keeps the model over a restart', async () => {
     for (const [i, body] of SPAM.entries()) await send(t, `spam${i}`, text(`spam${i}`, `offer ${i}`, body));
     for (const [i, body] of HAM.entries())
       await send(t, `ham${i}`, text(`ham${i}`, `work ${i}`, body, 'bob@partner.example'));
     let client = await imap(t.port('imap'));
     try {
-      assert.equal((await subjects(client, 'INBOX')).length, 8, 'nothing is scored before training');
+      assert.equal((await subjects(client, 'INBOX')).length, 10, 'nothing is scored before training');
       const lock = await client.getMailboxLock('INBOX');
       try {
-        assert.ok(await client.messageMove('1:4', 'Junk'));
+        assert.ok(await client.messageMove('1:6', 'Junk'));
         assert.ok(await client.messageFlagsAdd('1:4', ['$NotJunk']));
       } finally {
         lock.release();
       }
-      await learnt(t.server, { spam: 4, ham: 4 });
+      await learnt(t.server, { spam: 6, ham: 4 });
 
-      await send(t, 'new-spam', text('new-spam', 'offer 9', 'Cheap replica watches, discount viagra pills, order now'));
-      assert.deepEqual(await subjects(client, 'Junk'), ['offer 0', 'offer 1', 'offer 2', 'offer 3', 'offer 9']);
+      await send(
+        t,
+        'new-spam',
+        text(
+          'new-spam',
+          'offer 9',
+          'Cheap replica watches, rolex and omega at discount prices, order now and save big this week',
+        ),
+      );
+      assert.deepEqual(await subjects(client, 'Junk'), [
+        'offer 0',
+        'offer 1',
+        'offer 2',
+        'offer 3',
+        'offer 4',
+        'offer 5',
+        'offer 9',
+      ]);
       await send(
         t,
         'new-ham',
@@ -129,14 +148,22 @@ describe('learning classifier trained over IMAP', { skip }, () => {
       );
       assert.equal((await subjects(client, 'INBOX')).at(-1), 'work 9');
 
-      // The user disagrees about a message learnt as spam: it is taken back and learnt as ham.
+      // The user disagrees about a message learnt as spam (offer 5): it is taken back and learnt as ham.
       const junk = await client.getMailboxLock('Junk');
       try {
-        assert.ok(await client.messageFlagsAdd('1', ['$NotJunk']));
+        assert.ok(await client.messageFlagsAdd('6', ['$NotJunk']));
       } finally {
         junk.release();
       }
-      await learnt(t.server, { spam: 3, ham: 5 });
+      await learnt(t.server, { spam: 5, ham: 5 });
+      // Thunderbird's "mark as junk" sets $Junk where the message is.
+      const inbox = await client.getMailboxLock('INBOX');
+      try {
+        assert.ok(await client.messageFlagsAdd('*', ['$Junk']));
+      } finally {
+        inbox.release();
+      }
+      await learnt(t.server, { spam: 6, ham: 5 });
     } finally {
       await client.logout();
     }
@@ -148,14 +175,14 @@ describe('learning classifier trained over IMAP', { skip }, () => {
     const restarted = await startServer(config, createLogger({ level: 'warn' }));
     const port = (name: string) => restarted.listeners.bound.find((l) => l.name === name)!.port;
     try {
-      await learnt(restarted, { spam: 3, ham: 5 });
+      await learnt(restarted, { spam: 6, ham: 5 });
       await send(
         { port, dir: t.dir },
         'after-restart',
         text(
           'after-restart',
           'offer 10',
-          'Make money fast working from home, click here to claim your cash bonus today',
+          'Replica watches, rolex and omega, cheap discount prices, save big and order now',
         ),
       );
       client = await imap(port('imap'));
