@@ -32,6 +32,23 @@ const PRESENCE = [
   'date',
 ];
 
+/** Header fields whose words are features (prefixed with the field name). */
+const HEADER_WORDS = new Set([
+  'from',
+  'reply-to',
+  'to',
+  'cc',
+  'x-mailer',
+  'user-agent',
+  'content-type',
+  'list-id',
+  'return-path',
+  'sender',
+  'organization',
+  'x-priority',
+  'importance',
+]);
+
 /** A 53-bit hash of a string (cyrb53), exact as a JavaScript number and as a SQLite INTEGER. */
 export function featureHash(s: string): number {
   let h1 = 0xdeadbeef;
@@ -89,6 +106,11 @@ function headerFeatures(head: HeaderField[], subject: string): string[] {
   for (const name of PRESENCE) out.push(`${headerValue(head, name) === undefined ? 'no' : 'has'}:${name}`);
   const type = (headerValue(head, 'content-type') ?? 'text/plain').split(';')[0]!.trim().toLowerCase();
   out.push(`ctype:${type}`);
+  // The words of the fields that say who sent it and how; not Received, Date or Message-ID, which are unique.
+  for (const f of head) {
+    if (!HEADER_WORDS.has(f.key)) continue;
+    for (const w of words(decodeWords(f.value), 30)) out.push(`h:${f.key}:${w}`);
+  }
   return out;
 }
 
