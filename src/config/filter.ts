@@ -94,7 +94,7 @@ const ClassifierSchema = z
       .number()
       .int()
       .positive()
-      .default(200_000)
+      .default(1_000_000)
       .describe('Features kept per account (and globally); the least used are dropped beyond it'),
     autolearn_spam_score: z
       .number()

@@ -168,7 +168,7 @@ keep = "35d"
 [filter.classifier]               # learns from Junk moves and "postern spam learn"
 enabled = true
 min_trained = 20                  # spam and ham each learnt before it scores
-max_tokens = 200000               # per account and globally
+max_tokens = 1000000              # per account and globally
 autolearn_spam_score = 12.0       # learnt as spam when the other rules score at least this
 autolearn_ham_score = -1.0        # learnt as ham when the other rules score at most this
 

@@ -112,7 +112,7 @@ export class Classifier implements ClassifierRepo {
     return before === undefined ? 'learnt' : 'relearnt';
   }
 
-  /** Drops the least recently learnt features beyond the bound. */
+  /** Drops features beyond the bound: the least seen first (most of a vocabulary is seen once), the oldest among equals. */
   private trim(scope: number, maxFeatures: number): void {
     const count = this.db
       .prepare('SELECT features FROM classifier_totals WHERE scope = ?')
@@ -124,7 +124,7 @@ export class Classifier implements ClassifierRepo {
     const removed = this.db
       .prepare(
         `DELETE FROM classifier_features WHERE scope = ? AND hash IN (
-           SELECT hash FROM classifier_features WHERE scope = ? ORDER BY learnt_at LIMIT ?)`,
+           SELECT hash FROM classifier_features WHERE scope = ? ORDER BY spam + ham, learnt_at LIMIT ?)`,
       )
       .run(scope, scope, excess).changes;
     this.db.prepare('UPDATE classifier_totals SET features = features - ? WHERE scope = ?').run(removed, scope);

@@ -320,7 +320,8 @@ export const MIGRATIONS: Migration[] = [
         learnt_at INTEGER NOT NULL,
         PRIMARY KEY (scope, hash)
       ) WITHOUT ROWID;
-      CREATE INDEX classifier_features_age ON classifier_features(scope, learnt_at);
+      -- Trimming drops the least seen first (most of a vocabulary is seen once), the oldest among those.
+      CREATE INDEX classifier_features_use ON classifier_features(scope, spam + ham, learnt_at);
       CREATE TABLE classifier_totals (
         scope INTEGER PRIMARY KEY,
         spam INTEGER NOT NULL DEFAULT 0,
