@@ -3,7 +3,7 @@
  * and ham messages each feature was seen in, Robinson's smoothing per feature and Fisher's
  * chi-square to combine them, as SpamBayes and rspamd do), and the mapping of its probability to a
  * filter symbol. A hashed logistic regression trained online (FTRL-Proximal, as Stalwart) is kept
- * here too: bench/filter.ts measures both on the SpamAssassin corpus (docs/filter.md has the figures).
+ * here too: the comparison of both on the SpamAssassin corpus is in docs/classifier.md.
  */
 import type { FilterSymbol } from '../types.js';
 
