@@ -36,6 +36,7 @@ export type LearnOutcome = 'learnt' | 'already' | 'relearnt';
 export class Classifier implements SpamCheck {
   readonly name = 'classifier';
   readonly isEngine = false;
+  private autolearning = false;
 
   constructor(
     private readonly deps: {
@@ -62,8 +63,12 @@ export class Classifier implements SpamCheck {
     const { enabled, minTrained } = this.deps.settings;
     if (!enabled) return undefined;
     const scopes = accountId === undefined ? [GLOBAL] : [GLOBAL, accountId];
+    const enough = (t: { spam: number; ham: number }) =>
+      t.spam >= Math.max(1, minTrained) && t.ham >= Math.max(1, minTrained);
+    // The totals alone first: an untrained model costs one small query, not a lookup per feature.
+    if (!enough((await this.deps.repo.counts(scopes, [])).totals)) return undefined;
     const found = await this.deps.repo.counts(scopes, features(message));
-    if (found.totals.spam < Math.max(1, minTrained) || found.totals.ham < Math.max(1, minTrained)) return undefined;
+    if (!enough(found.totals)) return undefined;
     return bayesProbability(found.features.values(), found.totals);
   }
 
@@ -100,7 +105,8 @@ export class Classifier implements SpamCheck {
   /**
    * Learns from a verdict that is confident without the classifier: the score less the classifier's
    * own symbols at least `autolearn_spam_score` is spam, at most `autolearn_ham_score` ham (global
-   * model). Runs in the background; the message is not held up.
+   * model). Runs in the background, one message at a time (others meanwhile are not learnt); the
+   * message is not held up.
    */
   autolearn(input: FilterInput, score: number | undefined, symbols: readonly FilterSymbol[]): void {
     const { enabled, autolearnSpamScore, autolearnHamScore } = this.deps.settings;
@@ -108,11 +114,15 @@ export class Classifier implements SpamCheck {
     const own = symbols.filter((s) => CLASSIFIER_SYMBOLS.includes(s.name)).reduce((n, s) => n + s.score, 0);
     const without = score - own;
     const as = without >= autolearnSpamScore ? 'spam' : without <= autolearnHamScore ? 'ham' : undefined;
-    if (!as) return;
-    this.learn(undefined, input.data, as).then(
-      (outcome) => this.deps.log.info({ qid: input.qid, as, score: without, outcome }, 'classifier autolearnt'),
-      (err: unknown) => this.deps.log.warn({ qid: input.qid, err }, 'classifier could not autolearn'),
-    );
+    // One at a time: a flood of obvious spam must not queue a learning transaction per message.
+    if (!as || this.autolearning) return;
+    this.autolearning = true;
+    this.learn(undefined, input.data, as)
+      .then(
+        (outcome) => this.deps.log.info({ qid: input.qid, as, score: without, outcome }, 'classifier autolearnt'),
+        (err: unknown) => this.deps.log.warn({ qid: input.qid, err }, 'classifier could not autolearn'),
+      )
+      .finally(() => (this.autolearning = false));
   }
 
   stats(accountId?: number): Promise<{ spam: number; ham: number; features: number }> {
