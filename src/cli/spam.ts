@@ -17,8 +17,7 @@ import type { Flags } from './main.js';
 import { printJson, printTable, UsageError } from './output.js';
 
 const USAGE =
-  'usage: postern spam learn --spam|--ham [--account ADDRESS] FILE|DIR|MBOX... | stats [--account ADDRESS]\n' +
-  '                   allow|block SCOPE ENTRY | unlist SCOPE ENTRY | lists [SCOPE]   (SCOPE: a hosted domain or an account)';
+  'usage: postern spam learn --spam|--ham [--account ADDRESS] FILE|DIR|MBOX... | stats [--account ADDRESS] | allow|block SCOPE ENTRY | unlist SCOPE ENTRY | lists [SCOPE]';
 /** Files read from one directory tree, at most. */
 const MAX_FILES = 1_000_000;
 
