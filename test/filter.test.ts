@@ -17,7 +17,7 @@ import { EICAR, startClamd, type Daemon } from './helpers/engines.js';
 import { peer } from './helpers/peers.js';
 import { run } from './helpers/python.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
-import { RawSmtp } from './helpers/smtp-client.js';
+import { servedWhile } from './helpers/smtp-client.js';
 import { tempDir } from './helpers/tmp.js';
 
 const PW = 'ann password 1';
@@ -116,15 +116,8 @@ describe('content filtering when the scanner fails', { skip }, () => {
     try {
       assert.match(await send(tempfail.port('smtp'), message(dir, 'down', 'hi')), /^451 4\.7\.1 /);
       // While one session waits on the hung scanner, another client is answered at once.
-      let scanAnswered = false;
-      const waiting = send(hung.port('smtp'), message(dir, 'hung', 'hi')).finally(() => (scanAnswered = true));
-      await new Promise((r) => setTimeout(r, 500));
-      const other = await RawSmtp.connect(hung.port('smtp'));
-      await other.command('MAIL FROM:<y@sender.example>', '250');
-      await other.command('RCPT TO:<ann@example.com>', '250');
-      await other.command('RSET', '250');
-      other.close();
-      assert.equal(scanAnswered, false, 'the second client was served while the scan still waited');
+      const waiting = send(hung.port('smtp'), message(dir, 'hung', 'hi'));
+      assert.ok(await servedWhile(hung.port('smtp'), waiting), 'the second client was served while the scan waited');
       assert.match(await waiting, /^451 4\.7\.1 /);
       assert.match(await send(accept.port('smtp'), message(dir, 'accepted', 'hi')), /^250 /);
       const inbox = await mailbox(accept.server, 'ann@example.com');

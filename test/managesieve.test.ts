@@ -1,11 +1,9 @@
 /** ManageSieve (RFC 5804) against sieve-connect, Python's ssl sockets and raw garbage. */
 import { manageSieveLimits } from '../src/protocols/shared/limits.js';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { createLogger } from '../src/lib/log.js';
@@ -14,6 +12,7 @@ import type { Connection } from '../src/protocols/shared/connection.js';
 import type { Auth } from '../src/services/auth/index.js';
 import { SIEVE_LIMITS, SieveScripts } from '../src/services/sieve/index.js';
 import { peer } from './helpers/peers.js';
+import { sieveConnect as runSieveConnect } from './helpers/sieve-connect.js';
 import { python } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
@@ -56,34 +55,7 @@ function assertNoSecretsLogged(): void {
 
 describe('ManageSieve with sieve-connect', () => {
   const sieveConnect = (user: string, password: string, args: string[]) =>
-    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(
-        'sieve-connect',
-        [
-          '--server',
-          '127.0.0.1',
-          '--port',
-          String(t.port('managesieve')),
-          '--user',
-          user,
-          '--passwordfd',
-          '3',
-          '--notlsverify',
-          ...args,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
-      );
-      let stdout = '';
-      let stderr = '';
-      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-      (child.stdio[3] as Writable).end(`${password}\n`);
-      const timer = setTimeout(() => child.kill(), 30_000);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? 1, stdout, stderr });
-      });
-    });
+    runSieveConnect(t.port('managesieve'), user, password, args);
 
   it(
     'uploads, lists, activates, downloads, checks, deactivates and deletes over STARTTLS',

@@ -7,13 +7,12 @@
  * filtered mail to INBOX, while an account whose script does not keeps getting it in Junk.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { startClamd, type Daemon } from './helpers/engines.js';
 import { peer } from './helpers/peers.js';
+import { sieveConnect as runSieveConnect } from './helpers/sieve-connect.js';
 import { python, run } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { tempDir } from './helpers/tmp.js';
@@ -49,26 +48,7 @@ after(async () => {
 });
 
 function sieveConnect(user: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      'sieve-connect',
-      ['--server', '127.0.0.1', '--port', String(t.port('managesieve')), '--user', user, '--passwordfd', '3'].concat([
-        '--notlsverify',
-        ...args,
-      ]),
-      { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    (child.stdio[3] as Writable).end(`${PW}\n`);
-    const timer = setTimeout(() => child.kill(), 30_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? 1, stdout, stderr });
-    });
-  });
+  return runSieveConnect(t.port('managesieve'), user, PW, args);
 }
 
 /** CHECKSCRIPT with sieve-connect: whether the server accepts the script. */

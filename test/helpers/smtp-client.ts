@@ -74,3 +74,22 @@ export class RawSmtp {
     this.socket.end('QUIT\r\n');
   }
 }
+
+/**
+ * Whether a second client gets MAIL, RCPT and RSET answered while `waiting` (another session's pending
+ * reply, held by a hung engine) has not settled: the server stays responsive under the attack.
+ */
+export async function servedWhile(port: number, waiting: Promise<unknown>, rcpt = 'ann@example.com'): Promise<boolean> {
+  let settled = false;
+  waiting.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  const other = await RawSmtp.connect(port);
+  await other.command('MAIL FROM:<y@sender.example>', '250');
+  await other.command(`RCPT TO:<${rcpt}>`, '250');
+  await other.command('RSET', '250');
+  other.close();
+  return !settled;
+}
