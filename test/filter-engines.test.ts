@@ -7,41 +7,24 @@
  * that is down or hangs gets the configured failure mode while other clients are served.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GTUBE } from '../src/services/filters/index.js';
 import { freePort } from './helpers/cli.js';
 import { startRspamd, startSpamd, type Daemon } from './helpers/engines.js';
 import { peer } from './helpers/peers.js';
-import { run } from './helpers/python.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { servedWhile } from './helpers/smtp-client.js';
+import { messageFile, swaksReply } from './helpers/swaks.js';
 import { tempDir } from './helpers/tmp.js';
 
 const skipSpamd = peer('spamd', 'spamd') || peer('swaks', 'swaks');
 const skipRspamd = peer('rspamd', 'rspamd') || peer('swaks', 'swaks');
 
 /** swaks to the listener; the reply to the end of DATA. */
-async function send(port: number, data: string[]): Promise<string> {
-  const args = ['--server', '127.0.0.1', '--port', String(port), '--ehlo', 'client.example'];
-  args.push('--from', 'x@sender.example', '--to', 'ann@example.com', ...data);
-  const r = await run('swaks', args);
-  const replies = r.stdout.split('\n').filter((l) => /^ *(<-|<\*\*) +\d{3} /.test(l));
-  const last = replies.filter((l) => !/ 221 /.test(l)).at(-1);
-  assert.ok(last, `no reply from the server:\n${r.stdout}\n${r.stderr}`);
-  return last.replace(/^ *(<-|<\*\*) +/, '');
-}
-
-const message = (dir: string, name: string, body: string) => {
-  const file = path.join(dir, name);
-  writeFileSync(
-    file,
-    `From: x@sender.example\r\nTo: ann@example.com\r\nSubject: ${name}\r\nDate: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <${name}@sender.example>\r\n\r\n${body}\r\n`,
-  );
-  return ['--data', file];
-};
+const send = (port: number, data: string[]) =>
+  swaksReply(port, ['--from', 'x@sender.example', '--to', 'ann@example.com', ...data]);
+const message = messageFile;
 
 const HAM = 'Hello Ann,\r\n\r\nthe minutes of Tuesday are attached to the wiki page. See you next week.\r\n\r\nBob';
 

@@ -15,35 +15,21 @@ import { GTUBE } from '../src/services/filters/index.js';
 import { freePort } from './helpers/cli.js';
 import { EICAR, startClamd, type Daemon } from './helpers/engines.js';
 import { peer } from './helpers/peers.js';
-import { run } from './helpers/python.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { servedWhile } from './helpers/smtp-client.js';
+import { messageFile, swaksReply } from './helpers/swaks.js';
 import { tempDir } from './helpers/tmp.js';
 
 const PW = 'ann password 1';
 const skip = peer('clamd', 'clamav-daemon') || peer('swaks', 'swaks');
 
-/** swaks to the listener; the last server reply line. */
-async function send(port: number, data: string[], auth = false): Promise<string> {
-  const args = ['--server', '127.0.0.1', '--port', String(port), '--ehlo', 'client.example'];
-  args.push('--from', auth ? 'ann@example.com' : 'x@sender.example', '--to', 'ann@example.com', ...data);
+/** swaks to the listener (logged in as ann with `auth`); the last server reply line. */
+function send(port: number, data: string[], auth = false): Promise<string> {
+  const args = ['--from', auth ? 'ann@example.com' : 'x@sender.example', '--to', 'ann@example.com', ...data];
   if (auth) args.push('--tls', '--auth', 'PLAIN', '--auth-user', 'ann@example.com', '--auth-password', PW);
-  const r = await run('swaks', args);
-  const replies = r.stdout.split('\n').filter((l) => /^ *(<-|<\*\*|<~|<~\*) +\d{3} /.test(l));
-  // The reply to the end of DATA: the last one before QUIT's 221.
-  const last = replies.filter((l) => !/ 221 /.test(l)).at(-1);
-  assert.ok(last, `no reply from the server:\n${r.stdout}\n${r.stderr}`);
-  return last.replace(/^ *(<-|<\*\*|<~|<~\*) +/, '');
+  return swaksReply(port, args);
 }
-
-const message = (dir: string, name: string, body: string) => {
-  const file = path.join(dir, name);
-  writeFileSync(
-    file,
-    `From: x@sender.example\r\nTo: ann@example.com\r\nSubject: ${name}\r\nDate: Wed, 02 Dec 2026 10:00:00 +0000\r\nMessage-ID: <${name}@sender.example>\r\n\r\n${body}\r\n`,
-  );
-  return ['--data', file];
-};
+const message = messageFile;
 
 async function server(extra: string): Promise<TestServer> {
   const t = await startTestServer({
