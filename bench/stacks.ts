@@ -33,6 +33,8 @@ export interface Stack {
   imapPort: number;
   /** Every process of the stack, for memory figures. */
   pids(): number[];
+  /** Runs `postern` against the stack's config (Postern only). */
+  cli?: (...args: string[]) => void;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export async function startPosternStack(extraConfig = ''): Promise<Stack> {
     smtpPort: server.port('smtp'),
     imapPort: server.port('imap'),
     pids: () => [server.child.pid!],
+    cli: (...args) => server.cli(...args),
     stop: () => server.stop(),
   };
 }
