@@ -360,7 +360,7 @@ export class Mailboxes {
   }
 }
 
-/** What moving or copying from `source` to `target` says: into Junk spam, out of Junk (but to Trash) ham. */
+/** What moving or copying from `source` to `target` says: into Junk spam, out of Junk (but not to Trash) ham. */
 function sortedInto(source: MailboxRecord, target: MailboxRecord): 'spam' | 'ham' | undefined {
   const fromJunk = source.specialUse === '\\Junk';
   const toJunk = target.specialUse === '\\Junk';
