@@ -13,8 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import { startClamd, type Daemon } from './helpers/engines.js';
 import { peer } from './helpers/peers.js';
 import { sieveConnect as runSieveConnect } from './helpers/sieve-connect.js';
-import { python, run } from './helpers/python.js';
+import { python } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
+import { swaksReply } from './helpers/swaks.js';
 import { tempDir } from './helpers/tmp.js';
 
 const PW = 'spamtest password 1';
@@ -89,21 +90,7 @@ async function send(
   if (fields.date) lines.push('Date: Wed, 02 Dec 2026 10:00:00 +0000');
   if (fields.messageId) lines.push(`Message-ID: <${subject.replace(/\W/g, '.')}.${to}@sender.example>`);
   writeFileSync(file, `${lines.join('\r\n')}\r\n\r\nspamtest\r\n`);
-  const r = await run('swaks', [
-    '--server',
-    '127.0.0.1',
-    '--port',
-    String(t.port('smtp')),
-    '--ehlo',
-    'client.example',
-    '--from',
-    from,
-    '--to',
-    to,
-    '--data',
-    file,
-  ]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(await swaksReply(t.port('smtp'), ['--from', from, '--to', to, '--data', file]), /^250 /);
 }
 
 /** Subjects per folder of an account, read with imaplib over STARTTLS. */
