@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, type Logger } from '../src/lib/log.js';
 import { headerEnd, parseHeaders } from '../src/mail/mime/headers.js';
-import { Classifier } from '../src/services/filters/classifier/index.js';
+import { Classifier, LEARN_BATCH } from '../src/services/filters/classifier/index.js';
 import { ContentFilter, createBuiltinRules, type FilterInput } from '../src/services/filters/index.js';
 import type { Store } from '../src/store/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
@@ -63,9 +63,12 @@ async function postern(train: CorpusMessage[], maxTokens: number): Promise<(test
   };
   const classifier = new Classifier({ repo: store.classifier, settings, log });
   const started = Date.now();
-  for (const [i, m] of train.entries()) {
-    await classifier.learn(undefined, m.data, m.isSpam ? 'spam' : 'ham');
-    if (i % 500 === 499) process.stderr.write(`postern: learnt ${i + 1}\n`);
+  // As `postern spam learn` does: LEARN_BATCH messages of one class a transaction.
+  for (const isSpam of [true, false]) {
+    const messages = train.filter((m) => m.isSpam === isSpam).map((m) => m.data);
+    for (let i = 0; i < messages.length; i += LEARN_BATCH)
+      await classifier.learnMany(undefined, messages.slice(i, i + LEARN_BATCH), isSpam ? 'spam' : 'ham');
+    process.stderr.write(`postern: learnt ${messages.length} ${isSpam ? 'spam' : 'ham'}\n`);
   }
   const trainSeconds = (Date.now() - started) / 1000;
   return (test) => scorePostern(test, { store, classifier, log, trainSeconds, maxTokens, dir });

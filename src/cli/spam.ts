@@ -11,6 +11,7 @@ import path from 'node:path';
 import { createClassifier } from '../compose/services.js';
 import { MailError } from '../lib/errors.js';
 import { createLogger } from '../lib/log.js';
+import { LEARN_BATCH } from '../services/filters/classifier/index.js';
 import { FilterListService } from '../services/filters/lists.js';
 import { withDirectory } from './context.js';
 import type { Flags } from './main.js';
@@ -29,8 +30,18 @@ export async function spamCommand(flags: Flags, args: string[]): Promise<number>
     const files = paths.flatMap((p) => messageFiles(p));
     return withClassifier(flags, async (classifier, accountId) => {
       const counts = { learnt: 0, relearnt: 0, already: 0 };
+      let batch: Buffer[] = [];
+      const learn = async () => {
+        if (batch.length === 0) return;
+        for (const outcome of await classifier.learnMany(accountId, batch, as)) counts[outcome]++;
+        batch = [];
+      };
       for (const file of files)
-        for (const message of messagesOf(file)) counts[await classifier.learn(accountId, message, as)]++;
+        for (const message of messagesOf(file)) {
+          batch.push(message);
+          if (batch.length >= LEARN_BATCH) await learn();
+        }
+      await learn();
       const into = flags.account ? flags.account : 'the global model';
       if (flags.json) return printJson({ as, ...counts });
       process.stdout.write(

@@ -375,6 +375,15 @@ export interface ClassifierTotals {
   ham: number;
 }
 
+/** A message to learn: what identifies it, its features, and what it is. */
+export interface ClassifierLearnItem {
+  digest: string;
+  features: number[];
+  as: 'spam' | 'ham';
+}
+
+export type ClassifierLearnOutcome = 'learnt' | 'already' | 'relearnt';
+
 /**
  * The learning classifier's state: per scope, how many learnt spam and ham messages carried each
  * hashed feature, the totals, and the digests of the messages learnt (learning is idempotent, and
@@ -387,17 +396,12 @@ export interface ClassifierRepo {
     features: number[],
   ): Promise<{ totals: ClassifierTotals; features: Map<number, ClassifierTotals> }>;
   /**
-   * Learns one message in each scope, in one transaction: "already" when it was learnt so in every
-   * scope, "relearnt" when it was learnt the other way somewhere (those counts are taken back first).
-   * A scope holding more than `maxFeatures` features loses the least recently learnt ones.
+   * Learns messages in each scope, in one transaction, with an outcome per message: "already" when
+   * it was learnt so in every scope, "relearnt" when it was learnt the other way somewhere (those
+   * counts are taken back first). A scope holding more than `maxFeatures` features loses the least
+   * seen ones, the least recently learnt among equals.
    */
-  learn(
-    scopes: number[],
-    digest: string,
-    features: number[],
-    as: 'spam' | 'ham',
-    maxFeatures: number,
-  ): Promise<'learnt' | 'already' | 'relearnt'>;
+  learn(scopes: number[], items: ClassifierLearnItem[], maxFeatures: number): Promise<ClassifierLearnOutcome[]>;
   stats(scope: number): Promise<ClassifierTotals & { features: number }>;
 }
 

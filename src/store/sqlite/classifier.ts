@@ -1,9 +1,10 @@
 /**
  * The learning classifier's state in SQLite: feature counts per scope (0 = global, else an account),
- * the scope's totals, and the digests of learnt messages. A learnt message is one transaction: the
- * digest checked, its counts added (or moved from the other class), the scope trimmed to its size.
+ * the scope's totals, and the digests of learnt messages. A batch of learnt messages is one
+ * transaction: the digests checked, their counts added (or moved from the other class) feature by
+ * feature, the scope trimmed to its size.
  */
-import type { ClassifierRepo, ClassifierTotals } from '../index.js';
+import type { ClassifierLearnItem, ClassifierLearnOutcome, ClassifierRepo, ClassifierTotals } from '../index.js';
 import type { Db, Exec } from './engine.js';
 
 interface CountRow {
@@ -39,77 +40,77 @@ export class Classifier implements ClassifierRepo {
     });
   }
 
-  learn(
-    scopes: number[],
-    digest: string,
-    features: number[],
-    as: 'spam' | 'ham',
-    maxFeatures: number,
-  ): Promise<'learnt' | 'already' | 'relearnt'> {
+  learn(scopes: number[], items: ClassifierLearnItem[], maxFeatures: number): Promise<ClassifierLearnOutcome[]> {
     return this.exec(() =>
       this.db.transaction(() => {
-        let outcome: 'learnt' | 'already' | 'relearnt' = 'already';
+        const outcomes: ClassifierLearnOutcome[] = items.map(() => 'already');
         for (const scope of scopes) {
-          const done = this.learnIn(scope, digest, features, as, maxFeatures);
-          if (done === 'relearnt' || (done === 'learnt' && outcome === 'already')) outcome = done;
+          this.learnIn(scope, items, maxFeatures).forEach((done, i) => {
+            if (done === 'relearnt' || (done === 'learnt' && outcomes[i] === 'already')) outcomes[i] = done;
+          });
         }
-        return outcome;
+        return outcomes;
       })(),
     );
   }
 
-  private learnIn(
-    scope: number,
-    digest: string,
-    features: number[],
-    as: 'spam' | 'ham',
-    maxFeatures: number,
-  ): 'learnt' | 'already' | 'relearnt' {
-    const isSpam = as === 'spam' ? 1 : 0;
-    const before = this.db
-      .prepare('SELECT is_spam FROM classifier_learnt WHERE scope = ? AND digest = ?')
-      .pluck()
-      .get(scope, digest) as number | undefined;
-    if (before === isSpam) return 'already';
+  /**
+   * One scope: each message's change to the counts (taken back from the class it was learnt as
+   * before, added to its class) summed per feature in memory, then written with one UPDATE of the
+   * features present and one INSERT of the new ones.
+   */
+  private learnIn(scope: number, items: ClassifierLearnItem[], maxFeatures: number): ClassifierLearnOutcome[] {
+    const learntAs = this.db.prepare('SELECT is_spam FROM classifier_learnt WHERE scope = ? AND digest = ?').pluck();
+    const state = new Map<string, number | undefined>();
+    const deltas = new Map<number, [number, number]>();
+    const totals: [number, number] = [0, 0];
+    const add = (features: number[], column: 0 | 1, by: number) => {
+      for (const f of features) {
+        let d = deltas.get(f);
+        if (!d) deltas.set(f, (d = [0, 0]));
+        d[column] += by;
+      }
+      totals[column] += by;
+    };
+    const outcomes = items.map((item): ClassifierLearnOutcome => {
+      const isSpam = item.as === 'spam' ? 1 : 0;
+      const before = state.has(item.digest)
+        ? state.get(item.digest)
+        : (learntAs.get(scope, item.digest) as number | undefined);
+      if (before === isSpam) return 'already';
+      // Features trimmed away since it was learnt are not taken back (their counts are gone).
+      if (before !== undefined) add(item.features, before === 1 ? 0 : 1, -1);
+      add(item.features, isSpam ? 0 : 1, 1);
+      state.set(item.digest, isSpam);
+      return before === undefined ? 'learnt' : 'relearnt';
+    });
+    if (state.size === 0) return outcomes;
     const now = Date.now();
-    const list = JSON.stringify(features);
-    this.db.prepare('INSERT INTO classifier_totals (scope) VALUES (?) ON CONFLICT (scope) DO NOTHING').run(scope);
-    if (before !== undefined) {
-      // Taken back from the class it was learnt as; features trimmed away since are not counted again.
-      const column = before === 1 ? 'spam' : 'ham';
-      this.db
-        .prepare(
-          `UPDATE classifier_features SET ${column} = MAX(${column} - 1, 0)
-           WHERE scope = ? AND hash IN (SELECT value FROM json_each(?))`,
-        )
-        .run(scope, list);
-      this.db.prepare(`UPDATE classifier_totals SET ${column} = MAX(${column} - 1, 0) WHERE scope = ?`).run(scope);
+    // Statement by statement: SQLite plans an UPDATE … FROM json_each as a scan of the table.
+    const update = this.db.prepare(
+      'UPDATE classifier_features SET spam = MAX(spam + ?, 0), ham = MAX(ham + ?, 0), learnt_at = ? WHERE scope = ? AND hash = ?',
+    );
+    const insert = this.db.prepare(
+      'INSERT INTO classifier_features (scope, hash, spam, ham, learnt_at) VALUES (?, ?, ?, ?, ?)',
+    );
+    let inserted = 0;
+    for (const [hash, [spam, ham]] of deltas) {
+      if (update.run(spam, ham, now, scope, hash).changes > 0 || (spam <= 0 && ham <= 0)) continue;
+      insert.run(scope, hash, Math.max(spam, 0), Math.max(ham, 0), now);
+      inserted++;
     }
-    const column = isSpam ? 'spam' : 'ham';
-    const inserted = this.db
-      .prepare(
-        `SELECT COUNT(*) FROM json_each(?)
-         WHERE NOT EXISTS (SELECT 1 FROM classifier_features WHERE scope = ? AND hash = value)`,
-      )
-      .pluck()
-      .get(list, scope) as number;
+    this.db.prepare('INSERT INTO classifier_totals (scope) VALUES (?) ON CONFLICT (scope) DO NOTHING').run(scope);
     this.db
       .prepare(
-        `INSERT INTO classifier_features (scope, hash, ${column}, learnt_at)
-         SELECT ?, value, 1, ? FROM json_each(?) WHERE true
-         ON CONFLICT (scope, hash) DO UPDATE SET ${column} = ${column} + 1, learnt_at = excluded.learnt_at`,
+        'UPDATE classifier_totals SET spam = MAX(spam + ?, 0), ham = MAX(ham + ?, 0), features = features + ? WHERE scope = ?',
       )
-      .run(scope, now, list);
-    this.db
-      .prepare(`UPDATE classifier_totals SET ${column} = ${column} + 1, features = features + ? WHERE scope = ?`)
-      .run(inserted, scope);
-    this.db
-      .prepare(
-        'INSERT INTO classifier_learnt (scope, digest, is_spam, learnt_at) VALUES (?, ?, ?, ?) ON CONFLICT (scope, digest) DO UPDATE SET is_spam = excluded.is_spam, learnt_at = excluded.learnt_at',
-      )
-      .run(scope, digest, isSpam, now);
+      .run(totals[0], totals[1], inserted, scope);
+    const record = this.db.prepare(
+      'INSERT INTO classifier_learnt (scope, digest, is_spam, learnt_at) VALUES (?, ?, ?, ?) ON CONFLICT (scope, digest) DO UPDATE SET is_spam = excluded.is_spam, learnt_at = excluded.learnt_at',
+    );
+    for (const [digest, isSpam] of state) record.run(scope, digest, isSpam, now);
     this.trim(scope, maxFeatures);
-    return before === undefined ? 'learnt' : 'relearnt';
+    return outcomes;
   }
 
   /** Drops features beyond the bound: the least seen first (most of a vocabulary is seen once), the oldest among equals. */

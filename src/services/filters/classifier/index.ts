@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../../lib/log.js';
 import { headerEnd } from '../../../mail/mime/headers.js';
-import type { BlobStore, ClassifierRepo } from '../../../store/index.js';
+import type { BlobStore, ClassifierLearnOutcome, ClassifierRepo } from '../../../store/index.js';
 import type { FilterInput, FilterSymbol, SpamCheck } from '../types.js';
 import { bayesProbability, DEFAULT_SCALE, probabilitySymbol, type SymbolScale } from './model.js';
 import { features } from './tokenize.js';
@@ -31,7 +31,9 @@ export interface ClassifierSettings {
   autolearnHamScore: number;
 }
 
-export type LearnOutcome = 'learnt' | 'already' | 'relearnt';
+export type LearnOutcome = ClassifierLearnOutcome;
+/** Messages learnt in one store transaction. */
+export const LEARN_BATCH = 100;
 
 export class Classifier implements SpamCheck {
   readonly name = 'classifier';
@@ -73,30 +75,33 @@ export class Classifier implements SpamCheck {
   }
 
   /** Learns a message into the account's model, or the global one without an account. */
-  learn(accountId: number | undefined, message: Buffer, as: 'spam' | 'ham'): Promise<LearnOutcome> {
-    return this.deps.repo.learn(
-      [accountId ?? GLOBAL],
-      messageDigest(message),
-      features(message),
-      as,
-      this.deps.settings.maxTokens,
-    );
+  async learn(accountId: number | undefined, message: Buffer, as: 'spam' | 'ham'): Promise<LearnOutcome> {
+    return (await this.learnMany(accountId, [message], as))[0]!;
+  }
+
+  /** Learns messages in one store transaction (a caller learning many passes them LEARN_BATCH at a time). */
+  learnMany(accountId: number | undefined, messages: Buffer[], as: 'spam' | 'ham'): Promise<LearnOutcome[]> {
+    const items = messages.map((m) => ({ digest: messageDigest(m), features: features(m), as }));
+    return this.deps.repo.learn([accountId ?? GLOBAL], items, this.deps.settings.maxTokens);
   }
 
   /**
-   * The user's sorting over IMAP, told by Mailboxes after its commit: learnt in the background, one
-   * message after the other, failures logged; the IMAP command does not wait for it.
+   * The user's sorting over IMAP, told by Mailboxes after its commit: learnt in the background,
+   * LEARN_BATCH messages a transaction, failures logged; the IMAP command does not wait for it.
    */
   readonly userSorted = (accountId: number, as: 'spam' | 'ham', blobHashes: string[]): void => {
     const blobs = this.deps.blobs;
     if (!this.deps.settings.enabled || !blobs) return;
     void (async () => {
-      for (const hash of blobHashes) {
+      for (let i = 0; i < blobHashes.length; i += LEARN_BATCH) {
+        const batch = blobHashes.slice(i, i + LEARN_BATCH);
         try {
-          const outcome = await this.learn(accountId, await blobs.get(hash), as);
-          this.deps.log.info({ accountId, as, blob: hash, outcome }, 'classifier learnt from the user');
+          const outcomes = await this.learnMany(accountId, await Promise.all(batch.map((h) => blobs.get(h))), as);
+          batch.forEach((blob, k) =>
+            this.deps.log.info({ accountId, as, blob, outcome: outcomes[k] }, 'classifier learnt from the user'),
+          );
         } catch (err) {
-          this.deps.log.warn({ accountId, as, blob: hash, err }, 'classifier could not learn');
+          this.deps.log.warn({ accountId, as, blobs: batch, err }, 'classifier could not learn');
         }
       }
     })();
