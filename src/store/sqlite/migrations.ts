@@ -342,4 +342,15 @@ export const MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 13,
+    name: 'classifier features hashed anew',
+    sql: `
+      -- Word pairs are now hashed from their words' hashes, and the tokenizer reads more of how a
+      -- message was made: counts learnt under the old hashes would match nothing, so learning starts over.
+      DELETE FROM classifier_features;
+      DELETE FROM classifier_totals;
+      DELETE FROM classifier_learnt;
+    `,
+  },
 ];

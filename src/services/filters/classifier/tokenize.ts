@@ -1,36 +1,26 @@
 /**
- * The features the classifier sees of a message, as hashed integers: the words of its decoded text
- * (subject and text/plain and text/html parts, transfer encoding and charset decoded, tags dropped),
- * each word alone and paired with each of the next four as orthogonal sparse bigrams (OSB, as
- * rspamd and CRM114: the pair and its distance), plus a few header facts — the From domain, the
- * Subject's words, whether some header fields are present, the domains of the links in the body.
+ * The features the classifier sees of a message, as hashed integers:
+ * - the words of its decoded text (subject, text/plain and text/html parts, transfer encoding and
+ *   charset decoded, tags dropped), each word alone and paired with each of the next four as
+ *   orthogonal sparse bigrams (OSB, as rspamd and CRM114: the pair and its distance);
+ * - how it was made, as SpamAssassin's Bayes tokenizer reads it: the header fields present, the
+ *   words of the fields that say who sent it and with what, the shape of its Message-ID, each part's
+ *   type, charset and encoding, the tags of its HTML and the hosts its links and images point to.
+ * A pair is hashed from its words' hashes, not from a string, so a message costs one hash per word.
  */
 import { headerValue, type HeaderField } from '../../../mail/mime/headers.js';
-import { parseMessage, singleMailbox } from '../../../mail/mime/structure.js';
-import { decodeWords, searchText } from '../../../mail/mime/text.js';
+import { parseMessage, singleMailbox, type BodyPart } from '../../../mail/mime/structure.js';
+import { decodeBody, decodeWords, htmlToText } from '../../../mail/mime/text.js';
 
 /** Words read per message: enough to know it, bounded for a message of megabytes of text. */
 export const MAX_WORDS = 3000;
 /** OSB window: each word is paired with the next WINDOW - 1 words. */
 const WINDOW = 5;
 const MAX_WORD = 24;
-
-/** Header fields whose presence (or absence) says something of how a message was made. */
-const PRESENCE = [
-  'list-unsubscribe',
-  'list-id',
-  'x-mailer',
-  'user-agent',
-  'in-reply-to',
-  'references',
-  'mime-version',
-  'organization',
-  'x-priority',
-  'precedence',
-  'reply-to',
-  'message-id',
-  'date',
-];
+/** Bytes of a text part read for words and tags. */
+const MAX_PART_TEXT = 256 * 1024;
+/** Leaf parts looked at. */
+const MAX_PARTS = 50;
 
 /** Header fields whose words are features (prefixed with the field name). */
 const HEADER_WORDS = new Set([
@@ -58,6 +48,21 @@ export function featureHash(s: string): number {
     h1 = Math.imul(h1 ^ c, 2654435761);
     h2 = Math.imul(h2 ^ c, 1597334677);
   }
+  return finish(h1, h2);
+}
+
+/** The hash of the pair (a, distance, b), from the 53-bit hashes of a and b. */
+export function pairHash(a: number, distance: number, b: number): number {
+  const aLo = a >>> 0;
+  const aHi = Math.floor(a / 4294967296);
+  let h1 = Math.imul(aLo ^ 0x9e3779b9, 2654435761) ^ Math.imul((b >>> 0) ^ distance, 1597334677);
+  let h2 = Math.imul(aHi ^ 0x85ebca6b, 1597334677) ^ Math.imul(Math.floor(b / 4294967296) + distance, 2654435761);
+  h1 = Math.imul(h1 ^ (h1 >>> 15), 2246822507);
+  h2 = Math.imul(h2 ^ (h2 >>> 15), 3266489909);
+  return finish(h1, h2);
+}
+
+function finish(h1: number, h2: number): number {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
   return 4294967296 * (2097151 & h2) + (h1 >>> 0);
@@ -76,42 +81,119 @@ export function words(text: string, max = MAX_WORDS): string[] {
   return out;
 }
 
+/** What a message gives: single features as text, and the body's words in order (for the pairs). */
+interface Parts {
+  singles: string[];
+  body: string[];
+}
+
 /** The distinct features of a message as hashes (a feature counts once per message). */
 export function features(message: Buffer): number[] {
-  return [...new Set(featureStrings(message).map(featureHash))];
-}
-
-/** The features as text, for tests and for reading what a message gave. */
-export function featureStrings(message: Buffer): string[] {
-  const parsed = parseMessage(message);
-  const text = searchText(message, parsed);
-  const out = headerFeatures(parsed.headers, text.subject);
-  const body = words(text.body);
-  for (let i = 0; i < body.length; i++) {
-    out.push(body[i]!);
-    for (let k = 1; k < WINDOW && i + k < body.length; k++) out.push(`${body[i]}\u0001${k}\u0001${body[i + k]}`);
+  const { singles, body } = read(message);
+  const out = new Set<number>();
+  for (const s of singles) out.add(featureHash(s));
+  const hashes = new Map<string, number>();
+  const wordHashes = body.map((w) => {
+    let h = hashes.get(w);
+    if (h === undefined) hashes.set(w, (h = featureHash(w)));
+    return h;
+  });
+  for (let i = 0; i < wordHashes.length; i++) {
+    out.add(wordHashes[i]!);
+    for (let k = 1; k < WINDOW && i + k < wordHashes.length; k++) out.add(pairHash(wordHashes[i]!, k, wordHashes[i + k]!));
   }
-  for (const d of linkDomains(text.body)) out.push(`url:${d}`);
-  return out;
+  return [...out];
 }
 
-function headerFeatures(head: HeaderField[], subject: string): string[] {
+/** The single features and body words as text, for tests and for reading what a message gave. */
+export function featureStrings(message: Buffer): string[] {
+  const { singles, body } = read(message);
+  return [...singles, ...body];
+}
+
+function read(message: Buffer): Parts {
+  const parsed = parseMessage(message);
+  const singles = headerFeatures(parsed.headers);
+  const texts: string[] = [decodeWords(headerValue(parsed.headers, 'subject') ?? '')];
+  const leaves: BodyPart[] = [];
+  const walk = (part: BodyPart) => {
+    if (leaves.length >= MAX_PARTS) return;
+    if (part.children.length) part.children.forEach(walk);
+    else leaves.push(part);
+  };
+  walk(parsed.structure);
+  const hosts = new Set<string>();
+  for (const part of leaves) {
+    const type = `${part.type}/${part.subtype}`;
+    singles.push(`part:${type}`, `enc:${type}:${part.encoding}`);
+    if (part.params.charset) singles.push(`charset:${part.params.charset.toLowerCase()}`);
+    const name = part.disposition?.params.filename ?? part.params.name;
+    if (name) singles.push(`ext:${/\.([a-z0-9]{1,8})$/i.exec(name)?.[1]?.toLowerCase() ?? 'none'}`);
+    if (part.type !== 'text' || part.disposition?.type === 'attachment') continue;
+    const raw = message.subarray(part.bodyStart, Math.min(part.end, part.bodyStart + MAX_PART_TEXT));
+    const text = decodeBody(raw, part.encoding, part.params.charset ?? 'us-ascii');
+    if (part.subtype === 'html') {
+      singles.push(...htmlFeatures(text, hosts));
+      texts.push(htmlToText(text));
+    } else {
+      for (const h of linkDomains(text)) hosts.add(h);
+      texts.push(text);
+    }
+  }
+  for (const h of hosts) singles.push(`url:${h}`);
+  return { singles, body: words(texts.join('\n')) };
+}
+
+function headerFeatures(head: HeaderField[]): string[] {
   const out: string[] = [];
   const from = singleMailbox(decodeWords(headerValue(head, 'from') ?? ''));
   const domain = from?.split('@')[1]?.toLowerCase();
   out.push(domain ? `from:${domain}` : 'from:none');
   if (domain) out.push(`fromtld:${domain.slice(domain.lastIndexOf('.') + 1)}`);
+  const subject = decodeWords(headerValue(head, 'subject') ?? '');
   for (const w of words(subject, 50)) out.push(`subj:${w}`);
   if (/[A-Z]{4,}/.test(subject) && subject === subject.toUpperCase()) out.push('subj:ALLCAPS');
-  for (const name of PRESENCE) out.push(`${headerValue(head, name) === undefined ? 'no' : 'has'}:${name}`);
+  // Which fields are there at all (a mailer's fingerprint), and which of the usual ones are not.
+  const names = new Set(head.slice(0, 100).map((f) => f.key));
+  for (const name of names) out.push(`has:${name}`);
+  for (const name of ['message-id', 'date', 'mime-version', 'to']) if (!names.has(name)) out.push(`no:${name}`);
   const type = (headerValue(head, 'content-type') ?? 'text/plain').split(';')[0]!.trim().toLowerCase();
   out.push(`ctype:${type}`);
+  const mid = headerValue(head, 'message-id');
+  if (mid) out.push(`mid:${messageIdShape(mid)}`);
   // The words of the fields that say who sent it and how; not Received, Date or Message-ID, which are unique.
-  for (const f of head) {
+  for (const f of head.slice(0, 100)) {
     if (!HEADER_WORDS.has(f.key)) continue;
     for (const w of words(decodeWords(f.value), 30)) out.push(`h:${f.key}:${w}`);
   }
   return out;
+}
+
+/** A Message-ID's local part as character classes and its domain: "<A1B2.c3@host.example>" → "A9A9.a9@host.example". */
+function messageIdShape(mid: string): string {
+  const m = /<?([^@>]*)@?([^>]*)>?/.exec(mid.trim());
+  const local = (m?.[1] ?? '')
+    .slice(0, 40)
+    .replace(/[a-z]+/g, 'a')
+    .replace(/[A-Z]+/g, 'A')
+    .replace(/[0-9]+/g, '9');
+  return `${local}@${(m?.[2] ?? '').toLowerCase().slice(0, 60)}`;
+}
+
+/** The tags an HTML part uses, some telling attributes, and the hosts its links and images point to. */
+function htmlFeatures(html: string, hosts: Set<string>): string[] {
+  const out = new Set<string>();
+  let tags = 0;
+  for (const m of html.matchAll(/<([a-z][a-z0-9]{0,9})\b([^>]{0,500})/gi)) {
+    if (++tags > 2000) break;
+    const tag = m[1]!.toLowerCase();
+    out.add(`tag:${tag}`);
+    const attrs = m[2]!.toLowerCase();
+    for (const a of attrs.matchAll(/\b(bgcolor|color|size|face|align|width|height|border|style|src|href|alt)\s*=/g))
+      out.add(`attr:${tag}:${a[1]}`);
+  }
+  for (const h of linkDomains(html)) hosts.add(h);
+  return [...out];
 }
 
 /** The host names of http(s) links in a text, lower case, without "www.". */
