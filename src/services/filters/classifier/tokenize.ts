@@ -87,20 +87,37 @@ interface Parts {
   body: string[];
 }
 
-/** The distinct features of a message as hashes (a feature counts once per message). */
+/**
+ * The distinct features of a message as hashes (a feature counts once per message). Words are
+ * numbered by first appearance so that a pair seen again is known by a small integer, and only
+ * distinct pairs are hashed: mail repeats itself, and this is the tokenizer's hot loop.
+ */
 export function features(message: Buffer): number[] {
   const { singles, body } = read(message);
   const out = new Set<number>();
   for (const s of singles) out.add(featureHash(s));
-  const hashes = new Map<string, number>();
-  const wordHashes = body.map((w) => {
-    let h = hashes.get(w);
-    if (h === undefined) hashes.set(w, (h = featureHash(w)));
-    return h;
+  const ids = new Map<string, number>();
+  const hashes: number[] = [];
+  const seq = body.map((w) => {
+    let id = ids.get(w);
+    if (id === undefined) {
+      ids.set(w, (id = hashes.length));
+      hashes.push(featureHash(w));
+    }
+    return id;
   });
-  for (let i = 0; i < wordHashes.length; i++) {
-    out.add(wordHashes[i]!);
-    for (let k = 1; k < WINDOW && i + k < wordHashes.length; k++) out.add(pairHash(wordHashes[i]!, k, wordHashes[i + k]!));
+  for (const h of hashes) out.add(h);
+  const n = hashes.length;
+  const pairs = new Set<number>();
+  for (let i = 0; i < seq.length; i++) {
+    const a = seq[i]!;
+    for (let k = 1; k < WINDOW && i + k < seq.length; k++) {
+      const b = seq[i + k]!;
+      const key = (a * WINDOW + k) * n + b; // below 3,000 × 5 × 3,000: a small integer
+      if (pairs.has(key)) continue;
+      pairs.add(key);
+      out.add(pairHash(hashes[a]!, k, hashes[b]!));
+    }
   }
   return [...out];
 }
