@@ -90,6 +90,8 @@ async function batch(store: Store): Promise<void> {
   assert.deepEqual(counts.features.get(3), { spam: 2, ham: 0 });
   assert.deepEqual(await store.classifier.stats(0), { spam: 3, ham: 0, features: 3 });
   // Taken back in a later batch: a feature's count never goes below zero.
-  assert.deepEqual(await store.classifier.learn([0], [{ digest: 'b', features: [2, 3], as: 'ham' }], 1000), ['relearnt']);
+  assert.deepEqual(await store.classifier.learn([0], [{ digest: 'b', features: [2, 3], as: 'ham' }], 1000), [
+    'relearnt',
+  ]);
   assert.deepEqual((await store.classifier.counts([0], [3])).features.get(3), { spam: 1, ham: 1 });
 }

@@ -9,8 +9,8 @@ const msg = (head: string, body: string) => Buffer.from(`${head}\r\n\r\n${body}\
 describe('classifier features', () => {
   it('reads decoded words, OSB pairs, the From domain, Subject words, header presence and link domains', () => {
     const message = msg(
-        'From: "Shop" <deals@Shop.Example>\r\nSubject: =?utf-8?q?Gro=C3=9Fe_Rabatte?=\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable',
-        '<p>Buy <b>cheap</b> w=C3=A4tches at <a href=3D"http://www.shop.example/x">here</a> http://www.Shop.Example/y</p>',
+      'From: "Shop" <deals@Shop.Example>\r\nSubject: =?utf-8?q?Gro=C3=9Fe_Rabatte?=\r\nContent-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable',
+      '<p>Buy <b>cheap</b> w=C3=A4tches at <a href=3D"http://www.shop.example/x">here</a> http://www.Shop.Example/y</p>',
     );
     const f = featureStrings(message);
     for (const want of [
@@ -28,8 +28,18 @@ describe('classifier features', () => {
       assert.ok(f.includes(want), `${want} in ${f.join(' ')}`);
     const hashes = new Set(features(message));
     const pair = (a: string, k: number, b: string) => hashes.has(pairHash(featureHash(a), k, featureHash(b)));
-    assert.ok(pair('buy', 1, 'cheap') && pair('buy', 2, 'wätches') && !pair('buy', 1, 'wätches'), 'pairs with their distance');
-    for (const want of ['tag:p', 'tag:a', 'attr:a:href', 'part:text/html', 'enc:text/html:quoted-printable', 'charset:utf-8'])
+    assert.ok(
+      pair('buy', 1, 'cheap') && pair('buy', 2, 'wätches') && !pair('buy', 1, 'wätches'),
+      'pairs with their distance',
+    );
+    for (const want of [
+      'tag:p',
+      'tag:a',
+      'attr:a:href',
+      'part:text/html',
+      'enc:text/html:quoted-printable',
+      'charset:utf-8',
+    ])
       assert.ok(f.includes(want), `${want} in ${f.join(' ')}`);
   });
 
