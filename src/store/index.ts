@@ -7,13 +7,27 @@
  */
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
+import type { AdminRepo, ApiTokenRepo, AuditRepo } from './admin.js';
+
+export type * from './admin.js';
 
 export interface DomainRecord {
   id: number;
   name: string;
   /** For a domain alias: the hosted domain it maps to (alias.example → example.com). */
   aliasOf: string | null;
+  limits: DomainLimits;
   createdAt: Date;
+}
+
+/** PostfixAdmin's per-domain limits; 0 = none. */
+export interface DomainLimits {
+  maxAccounts: number;
+  maxAliases: number;
+  /** The most the domain's account quotas may add up to. */
+  maxQuotaBytes: number;
+  /** The quota of an account created without one. */
+  defaultQuotaBytes: number;
 }
 
 export interface AccountRecord {
@@ -102,6 +116,11 @@ export interface DomainRepo {
   /** Removes the domain with its accounts, aliases, domain aliases and mailboxes. */
   remove(name: string): Promise<boolean>;
   accountCount(name: string): Promise<number>;
+  /** Aliases whose source is in the domain (its catch-all included). */
+  aliasCount(name: string): Promise<number>;
+  /** The sum of the domain's account quotas. */
+  quotaTotal(name: string): Promise<number>;
+  setLimits(name: string, limits: DomainLimits): Promise<boolean>;
 }
 
 export interface AccountRepo {
@@ -438,6 +457,9 @@ export interface Repos {
   readonly quarantine: QuarantineRepo;
   readonly greylist: GreylistRepo;
   readonly classifier: ClassifierRepo;
+  readonly admins: AdminRepo;
+  readonly apiTokens: ApiTokenRepo;
+  readonly audit: AuditRepo;
 }
 
 export interface Tx extends Repos {

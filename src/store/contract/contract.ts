@@ -1,10 +1,11 @@
 /**
  * The behaviour every Store backend must show. A backend's test file calls `storeContract` with a
  * factory that opens a fresh, empty store. Each area's cases live in a file of their own (directory,
- * mailboxes, messages, transactions, fulltext, queue, sieve, blobs, filtering, classifier); this is the one list of them.
+ * mailboxes, messages, transactions, fulltext, queue, sieve, blobs, filtering, classifier, admin); this is the one list of them.
  */
 import { describe } from 'node:test';
 import type { Store } from '../index.js';
+import { adminContract } from './admin.js';
 import { blobContract } from './blobs.js';
 import { classifierContract } from './classifier.js';
 import { directoryContract } from './directory.js';
@@ -30,5 +31,6 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
     blobContract(withStore);
     filteringContract(withStore);
     classifierContract(withStore);
+    adminContract(withStore);
   });
 }

@@ -12,6 +12,7 @@ import type {
   DkimKeyRecord,
   DkimKeyRepo,
   DkimStatus,
+  DomainLimits,
   DomainRecord,
   DomainRepo,
 } from '../index.js';
@@ -21,14 +22,24 @@ interface DomainRow {
   id: number;
   name: string;
   alias_of_name: string | null;
+  max_accounts: number;
+  max_aliases: number;
+  max_quota_bytes: number;
+  default_quota_bytes: number;
   created_at: number;
 }
-const DOMAIN_SELECT =
-  'SELECT d.id, d.name, t.name AS alias_of_name, d.created_at FROM domains d LEFT JOIN domains t ON t.id = d.alias_of';
+const DOMAIN_SELECT = `SELECT d.id, d.name, t.name AS alias_of_name, d.max_accounts, d.max_aliases, d.max_quota_bytes,
+  d.default_quota_bytes, d.created_at FROM domains d LEFT JOIN domains t ON t.id = d.alias_of`;
 const toDomain = (r: DomainRow): DomainRecord => ({
   id: r.id,
   name: r.name,
   aliasOf: r.alias_of_name,
+  limits: {
+    maxAccounts: r.max_accounts,
+    maxAliases: r.max_aliases,
+    maxQuotaBytes: r.max_quota_bytes,
+    defaultQuotaBytes: r.default_quota_bytes,
+  },
   createdAt: new Date(r.created_at),
 });
 
@@ -86,6 +97,39 @@ export class Domains implements DomainRepo {
           .prepare('SELECT COUNT(*) FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ?')
           .pluck()
           .get(name) as number,
+    );
+  }
+
+  aliasCount(name: string): Promise<number> {
+    return this.exec(
+      () =>
+        this.db
+          .prepare('SELECT COUNT(DISTINCT source) FROM aliases a JOIN domains d ON d.id = a.domain_id WHERE d.name = ?')
+          .pluck()
+          .get(name) as number,
+    );
+  }
+
+  quotaTotal(name: string): Promise<number> {
+    return this.exec(
+      () =>
+        this.db
+          .prepare(
+            'SELECT COALESCE(SUM(a.quota_bytes), 0) FROM accounts a JOIN domains d ON d.id = a.domain_id WHERE d.name = ?',
+          )
+          .pluck()
+          .get(name) as number,
+    );
+  }
+
+  setLimits(name: string, limits: DomainLimits): Promise<boolean> {
+    return this.exec(
+      () =>
+        this.db
+          .prepare(
+            'UPDATE domains SET max_accounts = ?, max_aliases = ?, max_quota_bytes = ?, default_quota_bytes = ? WHERE name = ?',
+          )
+          .run(limits.maxAccounts, limits.maxAliases, limits.maxQuotaBytes, limits.defaultQuotaBytes, name).changes > 0,
     );
   }
 }

@@ -9,6 +9,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type {
   AccountRepo,
+  AdminRepo,
+  ApiTokenRepo,
+  AuditRepo,
   AliasRepo,
   ClassifierRepo,
   DkimKeyRepo,
@@ -25,6 +28,7 @@ import type {
   Store,
   Tx,
 } from '../index.js';
+import { Admins, ApiTokens, Audit } from './admin.js';
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { Classifier } from './classifier.js';
@@ -62,6 +66,9 @@ function repositories(db: Db, exec: Exec): Repos {
     quarantine: new Quarantine(db, exec),
     greylist: new Greylist(db, exec),
     classifier: new Classifier(db, exec),
+    admins: new Admins(db, exec),
+    apiTokens: new ApiTokens(db, exec),
+    audit: new Audit(db, exec),
   };
 }
 
@@ -79,6 +86,9 @@ class SqliteStore implements Store {
   readonly quarantine: QuarantineRepo;
   readonly greylist: GreylistRepo;
   readonly classifier: ClassifierRepo;
+  readonly admins: AdminRepo;
+  readonly apiTokens: ApiTokenRepo;
+  readonly audit: AuditRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly engine: SqliteEngine;
   private readonly collector: BlobCollector;
@@ -104,6 +114,9 @@ class SqliteStore implements Store {
     this.quarantine = repos.quarantine;
     this.greylist = repos.greylist;
     this.classifier = repos.classifier;
+    this.admins = repos.admins;
+    this.apiTokens = repos.apiTokens;
+    this.audit = repos.audit;
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

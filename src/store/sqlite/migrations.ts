@@ -353,4 +353,48 @@ export const MIGRATIONS: Migration[] = [
       DELETE FROM classifier_learnt;
     `,
   },
+  {
+    version: 14,
+    name: 'administration: domain limits, admins, API tokens, audit log',
+    sql: `
+      ALTER TABLE domains ADD COLUMN max_accounts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE domains ADD COLUMN max_aliases INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE domains ADD COLUMN max_quota_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE domains ADD COLUMN default_quota_bytes INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE admins (
+        address TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        is_super INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE TABLE admin_domains (
+        admin TEXT NOT NULL REFERENCES admins(address) ON DELETE CASCADE,
+        domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+        PRIMARY KEY (admin, domain_id)
+      );
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        admin TEXT NOT NULL REFERENCES admins(address) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        expires_at INTEGER,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX api_tokens_admin ON api_tokens(admin);
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT NOT NULL,
+        via TEXT NOT NULL,
+        remote TEXT,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        domain TEXT,
+        before TEXT,
+        after TEXT
+      );
+      CREATE INDEX audit_log_domain ON audit_log(domain, id);
+    `,
+  },
 ];

@@ -1,0 +1,60 @@
+/** The Store's administration records and repositories: admins, API tokens, the audit log. */
+
+/** Who manages what: a superadmin everything, a domain admin the domains granted. */
+export interface AdminRecord {
+  address: string;
+  passwordHash: string;
+  isSuper: boolean;
+  domains: string[];
+  createdAt: Date;
+}
+
+export interface AdminRepo {
+  /** ALREADY_EXISTS for a taken address; DOMAIN_NOT_FOUND for a domain not hosted. */
+  add(admin: { address: string; passwordHash: string; isSuper: boolean; domains: string[] }): Promise<AdminRecord>;
+  get(address: string): Promise<AdminRecord | undefined>;
+  list(): Promise<AdminRecord[]>;
+  /** Removes the admin and their API tokens. */
+  remove(address: string): Promise<boolean>;
+  setPassword(address: string, passwordHash: string): Promise<boolean>;
+}
+
+/** An API token: `id` is its public half, the secret half is kept only as a hash. */
+export interface ApiTokenRecord {
+  id: string;
+  secretHash: string;
+  admin: string;
+  name: string;
+  scopes: string[];
+  expiresAt: Date | null;
+  createdAt: Date;
+}
+
+export interface ApiTokenRepo {
+  add(token: ApiTokenRecord): Promise<void>;
+  get(id: string): Promise<ApiTokenRecord | undefined>;
+  list(admin: string): Promise<ApiTokenRecord[]>;
+  remove(id: string): Promise<boolean>;
+}
+
+/** One change made by someone: who, through what and from where, what, and the state before and after. */
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  actor: string;
+  /** 'cli', 'api' … */
+  via: string;
+  remote: string | null;
+  action: string;
+  target: string;
+  /** The domain the change belongs to, for domain admins' view of the log. */
+  domain: string | null;
+  before: unknown;
+  after: unknown;
+}
+
+export interface AuditRepo {
+  add(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry>;
+  /** Newest first; `domains` keeps the entries of those domains only; `before` pages by id. */
+  list(query: { domains?: string[]; before?: number; limit: number }): Promise<AuditEntry[]>;
+}

@@ -1,0 +1,217 @@
+/**
+ * Administration's tables in SQLite: admins and the domains granted to them, API tokens (the secret
+ * half kept as a hash only) and the audit log. Removing an admin removes their grants and tokens;
+ * removing a domain removes the grants (the schema's cascades).
+ */
+import { MailError } from '../../lib/errors.js';
+import type { AdminRecord, AdminRepo, ApiTokenRecord, ApiTokenRepo, AuditEntry, AuditRepo } from '../index.js';
+import { isUniqueViolation, type Db, type Exec } from './engine.js';
+
+interface AdminRow {
+  address: string;
+  password_hash: string;
+  is_super: number;
+  domains: string | null;
+  created_at: number;
+}
+
+const ADMIN_SELECT = `SELECT a.address, a.password_hash, a.is_super, a.created_at,
+  (SELECT json_group_array(d.name) FROM admin_domains g JOIN domains d ON d.id = g.domain_id
+   WHERE g.admin = a.address ORDER BY d.name) AS domains
+  FROM admins a`;
+
+const toAdmin = (r: AdminRow): AdminRecord => ({
+  address: r.address,
+  passwordHash: r.password_hash,
+  isSuper: r.is_super === 1,
+  domains: (JSON.parse(r.domains ?? '[]') as string[]).sort(),
+  createdAt: new Date(r.created_at),
+});
+
+export class Admins implements AdminRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
+
+  add(admin: { address: string; passwordHash: string; isSuper: boolean; domains: string[] }): Promise<AdminRecord> {
+    return this.exec(() =>
+      this.db.transaction(() => {
+        try {
+          this.db
+            .prepare('INSERT INTO admins (address, password_hash, is_super, created_at) VALUES (?, ?, ?, ?)')
+            .run(admin.address, admin.passwordHash, admin.isSuper ? 1 : 0, Date.now());
+        } catch (err) {
+          if (isUniqueViolation(err)) throw new MailError('ALREADY_EXISTS', `admin ${admin.address} already exists`);
+          throw err;
+        }
+        const domainId = this.db.prepare('SELECT id FROM domains WHERE name = ?').pluck();
+        const grant = this.db.prepare('INSERT OR IGNORE INTO admin_domains (admin, domain_id) VALUES (?, ?)');
+        for (const name of admin.domains) {
+          const id = domainId.get(name) as number | undefined;
+          if (id === undefined) throw new MailError('DOMAIN_NOT_FOUND', `domain ${name} is not hosted`);
+          grant.run(admin.address, id);
+        }
+        return toAdmin(this.db.prepare(`${ADMIN_SELECT} WHERE a.address = ?`).get(admin.address) as AdminRow);
+      })(),
+    );
+  }
+
+  get(address: string): Promise<AdminRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare(`${ADMIN_SELECT} WHERE a.address = ?`).get(address) as AdminRow | undefined;
+      return row && toAdmin(row);
+    });
+  }
+
+  list(): Promise<AdminRecord[]> {
+    return this.exec(() => (this.db.prepare(`${ADMIN_SELECT} ORDER BY a.address`).all() as AdminRow[]).map(toAdmin));
+  }
+
+  remove(address: string): Promise<boolean> {
+    return this.exec(() => this.db.prepare('DELETE FROM admins WHERE address = ?').run(address).changes > 0);
+  }
+
+  setPassword(address: string, passwordHash: string): Promise<boolean> {
+    return this.exec(
+      () =>
+        this.db.prepare('UPDATE admins SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes > 0,
+    );
+  }
+}
+
+interface TokenRow {
+  id: string;
+  secret_hash: string;
+  admin: string;
+  name: string;
+  scopes: string;
+  expires_at: number | null;
+  created_at: number;
+}
+
+const toToken = (r: TokenRow): ApiTokenRecord => ({
+  id: r.id,
+  secretHash: r.secret_hash,
+  admin: r.admin,
+  name: r.name,
+  scopes: JSON.parse(r.scopes) as string[],
+  expiresAt: r.expires_at === null ? null : new Date(r.expires_at),
+  createdAt: new Date(r.created_at),
+});
+
+export class ApiTokens implements ApiTokenRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
+
+  add(t: ApiTokenRecord): Promise<void> {
+    return this.exec(() => {
+      this.db
+        .prepare(
+          'INSERT INTO api_tokens (id, secret_hash, admin, name, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          t.id,
+          t.secretHash,
+          t.admin,
+          t.name,
+          JSON.stringify(t.scopes),
+          t.expiresAt?.getTime() ?? null,
+          t.createdAt.getTime(),
+        );
+    });
+  }
+
+  get(id: string): Promise<ApiTokenRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      return row && toToken(row);
+    });
+  }
+
+  list(admin: string): Promise<ApiTokenRecord[]> {
+    return this.exec(() =>
+      (
+        this.db.prepare('SELECT * FROM api_tokens WHERE admin = ? ORDER BY created_at, id').all(admin) as TokenRow[]
+      ).map(toToken),
+    );
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.exec(() => this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes > 0);
+  }
+}
+
+interface AuditRow {
+  id: number;
+  at: number;
+  actor: string;
+  via: string;
+  remote: string | null;
+  action: string;
+  target: string;
+  domain: string | null;
+  before: string | null;
+  after: string | null;
+}
+
+const toEntry = (r: AuditRow): AuditEntry => ({
+  id: r.id,
+  at: new Date(r.at),
+  actor: r.actor,
+  via: r.via,
+  remote: r.remote,
+  action: r.action,
+  target: r.target,
+  domain: r.domain,
+  before: r.before === null ? null : JSON.parse(r.before),
+  after: r.after === null ? null : JSON.parse(r.after),
+});
+
+export class Audit implements AuditRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
+
+  add(e: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry> {
+    return this.exec(() => {
+      const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+      const id = this.db
+        .prepare(
+          'INSERT INTO audit_log (at, actor, via, remote, action, target, domain, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          Date.now(),
+          e.actor,
+          e.via,
+          e.remote,
+          e.action,
+          e.target,
+          e.domain,
+          json(e.before),
+          json(e.after),
+        ).lastInsertRowid;
+      return toEntry(this.db.prepare('SELECT * FROM audit_log WHERE id = ?').get(id) as AuditRow);
+    });
+  }
+
+  list(query: { domains?: string[]; before?: number; limit: number }): Promise<AuditEntry[]> {
+    return this.exec(() => {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (query.domains) {
+        where.push('domain IN (SELECT value FROM json_each(?))');
+        args.push(JSON.stringify(query.domains));
+      }
+      if (query.before !== undefined) {
+        where.push('id < ?');
+        args.push(query.before);
+      }
+      const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      return (this.db.prepare(sql).all(...args, query.limit) as AuditRow[]).map(toEntry);
+    });
+  }
+}
