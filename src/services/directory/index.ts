@@ -5,7 +5,15 @@
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { normalizeAddress, normalizeDomain } from '../../mail/address.js';
-import type { AccountRecord, AliasRecord, DomainRecord, SpecialUse, Store } from '../../store/index.js';
+import type {
+  AccountRecord,
+  AliasRecord,
+  DomainLimits,
+  DomainRecord,
+  SpecialUse,
+  Store,
+  Tx,
+} from '../../store/index.js';
 import type { PasswordPolicy } from '../auth/password.js';
 import { hostedDomain, ownsAddress, resolveRecipient, type Resolution } from './recipients.js';
 
@@ -85,15 +93,28 @@ export class Directory {
     return ownsAddress(this.store, accountAddress, input);
   }
 
+  /**
+   * Creates an account with the default mailboxes. The domain's limits (PostfixAdmin's) hold here, in
+   * the transaction that adds it: the number of accounts, and the sum of their quotas; an account
+   * given no quota gets the domain's default.
+   */
   async addAccount(input: string, password: string, options: { quotaBytes?: number } = {}): Promise<AccountRecord> {
     const address = addressOrThrow(input);
     const problem = this.deps.passwords.problem(password);
     if (problem) throw new MailError('INVALID_INPUT', `password ${problem}`);
-    const quotaBytes = options.quotaBytes ?? 0;
-    if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)
-      throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
+    if (options.quotaBytes !== undefined) quotaOrThrow(options.quotaBytes);
     const passwordHash = await this.deps.passwords.hash(password);
+    const domainName = address.slice(address.lastIndexOf('@') + 1);
     const account = await this.store.transaction(async (tx) => {
+      const domain = await tx.domains.get(domainName);
+      const limits = domain?.limits;
+      const quotaBytes = options.quotaBytes ?? limits?.defaultQuotaBytes ?? 0;
+      if (limits?.maxAccounts && (await tx.domains.accountCount(domainName)) >= limits.maxAccounts)
+        throw new MailError(
+          'LIMIT_REACHED',
+          `domain ${domainName} may have at most ${limits.maxAccounts} accounts; remove one or raise its max_accounts`,
+        );
+      if (limits) await quotaFits(tx, domainName, limits.maxQuotaBytes, quotaBytes);
       const created = await tx.accounts.add({ address, passwordHash, quotaBytes });
       for (const mb of DEFAULT_MAILBOXES)
         await tx.mailboxes.create(created.id, mb.name, {
@@ -136,23 +157,73 @@ export class Directory {
 
   async setQuota(input: string, quotaBytes: number): Promise<string> {
     const address = addressOrThrow(input);
-    if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)
-      throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
-    if (!(await this.store.accounts.setQuota(address, quotaBytes)))
-      throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
+    quotaOrThrow(quotaBytes);
+    await this.store.transaction(async (tx) => {
+      const account = await tx.accounts.get(address);
+      if (!account) throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
+      const domain = await tx.domains.get(account.domain);
+      if (domain) await quotaFits(tx, account.domain, domain.limits.maxQuotaBytes, quotaBytes, account.quotaBytes);
+      await tx.accounts.setQuota(address, quotaBytes);
+    });
     this.deps.log.info({ account: address, quotaBytes }, 'quota changed');
     return address;
   }
 
-  async addAlias(sourceInput: string, destinationInputs: string[]): Promise<AliasRecord> {
+  async setEnabled(input: string, isEnabled: boolean): Promise<string> {
+    const address = addressOrThrow(input);
+    if (!(await this.store.accounts.setEnabled(address, isEnabled)))
+      throw new MailError('ACCOUNT_NOT_FOUND', `account ${address} does not exist`);
+    this.deps.log.info({ account: address, isEnabled }, isEnabled ? 'account enabled' : 'account disabled');
+    return address;
+  }
+
+  /** Sets a hosted domain's limits (0 = none). */
+  async setLimits(input: string, limits: DomainLimits): Promise<DomainRecord> {
+    const name = domainOrThrow(input);
+    for (const [key, value] of Object.entries(limits))
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new MailError('INVALID_INPUT', `${key} must be a whole number of at least 0 (0 = no limit)`);
+    const domain = await this.store.domains.get(name);
+    if (!domain || domain.aliasOf) throw new MailError('DOMAIN_NOT_FOUND', `domain ${name} is not hosted`);
+    await this.store.domains.setLimits(name, limits);
+    this.deps.log.info({ domain: name, limits }, 'domain limits changed');
+    return { ...domain, limits };
+  }
+
+  /** Adds destinations to an alias, creating it within the domain's max_aliases. */
+  addAlias(sourceInput: string, destinationInputs: string[]): Promise<AliasRecord> {
+    return this.writeAlias(sourceInput, destinationInputs, false);
+  }
+
+  /** Sets an alias's destinations to these (replacing those it had), creating it within max_aliases. */
+  setAlias(sourceInput: string, destinationInputs: string[]): Promise<AliasRecord> {
+    return this.writeAlias(sourceInput, destinationInputs, true);
+  }
+
+  private async writeAlias(sourceInput: string, destinationInputs: string[], replace: boolean): Promise<AliasRecord> {
     const source = aliasSourceOrThrow(sourceInput);
     if (destinationInputs.length === 0)
       throw new MailError('INVALID_INPUT', 'an alias needs at least one destination address');
     const destinations = destinationInputs.map(addressOrThrow);
     if (destinations.includes(source)) throw new MailError('ALIAS_LOOP', `alias ${source} cannot deliver to itself`);
-    const record = await this.store.aliases.add(source, destinations);
-    this.deps.log.info({ alias: source, destinations }, 'alias added');
+    const domainName = source.slice(source.lastIndexOf('@') + 1);
+    const record = await this.store.transaction(async (tx) => {
+      const max = (await tx.domains.get(domainName))?.limits.maxAliases ?? 0;
+      const exists = (await tx.aliases.get(source)) !== undefined;
+      if (max && !exists && (await tx.domains.aliasCount(domainName)) >= max)
+        throw new MailError(
+          'LIMIT_REACHED',
+          `domain ${domainName} may have at most ${max} aliases; remove one or raise its max_aliases`,
+        );
+      if (replace && exists) await tx.aliases.remove(source);
+      return tx.aliases.add(source, destinations);
+    });
+    this.deps.log.info({ alias: source, destinations, replace }, 'alias written');
     return record;
+  }
+
+  async getAlias(sourceInput: string): Promise<AliasRecord | undefined> {
+    return this.store.aliases.get(aliasSourceOrThrow(sourceInput));
   }
 
   async listAliases(domain?: string): Promise<AliasRecord[]> {
@@ -173,6 +244,29 @@ export class Directory {
     this.deps.log.info({ alias: source, destinations }, 'alias removed');
     return source;
   }
+}
+
+function quotaOrThrow(quotaBytes: number): void {
+  if (!Number.isSafeInteger(quotaBytes) || quotaBytes < 0)
+    throw new MailError('INVALID_INPUT', 'quota must be a size such as 2G, or 0 for none');
+}
+
+/**
+ * LIMIT_REACHED when an account's quota going from `before` to `after` would make the domain's quotas
+ * add up past its max_quota_bytes; within such a domain every account needs a quota (0 is none).
+ */
+async function quotaFits(tx: Tx, domain: string, maxQuotaBytes: number, after: number, before = 0): Promise<void> {
+  if (!maxQuotaBytes) return;
+  if (after === 0)
+    throw new MailError('LIMIT_REACHED', `domain ${domain} has a max_quota: give the account a quota such as 1G`);
+  const growth = after - before;
+  if (growth <= 0) return;
+  const total = await tx.domains.quotaTotal(domain);
+  if (total + growth > maxQuotaBytes)
+    throw new MailError(
+      'LIMIT_REACHED',
+      `the quotas of domain ${domain} would add up to ${total + growth} bytes, over its max_quota of ${maxQuotaBytes}`,
+    );
 }
 
 function domainOrThrow(input: string): string {
