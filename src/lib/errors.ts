@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'GREYLISTED'
   | 'TEMPORARY'
   | 'LIMIT_REACHED'
+  /** The caller is known but may not do this (a domain admin removing a domain, a read-only token writing). */
+  | 'FORBIDDEN'
   | 'CONFIG';
 
 export class MailError extends Error {

@@ -60,6 +60,7 @@ export const IMAP_ERROR: Record<ErrorCode, ImapRefusal> = {
   // RFC 5530: AUTHENTICATIONFAILED is for a server "unwilling to elaborate"; so is the text.
   ACCOUNT_DISABLED: no('AUTHENTICATIONFAILED', 'Authentication failed'),
   RELAY_DENIED: no('NOPERM'),
+  FORBIDDEN: no('NOPERM'),
   SENDER_NOT_OWNED: no('NOPERM'),
   INVALID_ADDRESS: no('CANNOT'),
   MAIL_LOOP: no('CANNOT'),

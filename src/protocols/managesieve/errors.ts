@@ -47,6 +47,7 @@ export const MANAGESIEVE_ERROR: Record<ErrorCode, SieveRefusal> = {
   AUTH_LOCKED: no('TRYLATER'),
   ACCOUNT_DISABLED: no(),
   RELAY_DENIED: no(),
+  FORBIDDEN: no(),
   SENDER_NOT_OWNED: no(),
   INVALID_ADDRESS: no(),
   MAIL_LOOP: no(),

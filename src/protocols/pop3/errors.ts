@@ -28,6 +28,7 @@ export const POP3_ERROR: Record<ErrorCode, string> = {
   AUTH_LOCKED: '[SYS/TEMP] Too many failed logins, try again later',
   ACCOUNT_DISABLED: '[AUTH] Authentication failed',
   RELAY_DENIED: 'Invalid request',
+  FORBIDDEN: 'Permission denied',
   SENDER_NOT_OWNED: 'Invalid request',
   INVALID_ADDRESS: 'Invalid request',
   MAIL_LOOP: 'Invalid request',

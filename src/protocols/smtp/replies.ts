@@ -26,6 +26,7 @@ export const SMTP_REPLY: Record<ErrorCode, Reply> = {
   AUTH_LOCKED: reply(454, '4.7.0', 'Too many failed logins, try again later'), // RFC 4954 §6
   ACCOUNT_DISABLED: reply(550, '5.2.1', 'Mailbox disabled'),
   RELAY_DENIED: reply(554, '5.7.1', 'Relay access denied'),
+  FORBIDDEN: reply(550, '5.7.1', 'Permission denied'),
   SENDER_NOT_OWNED: reply(553, '5.7.1', 'Sender address not owned by the authenticated user'),
   INVALID_ADDRESS: reply(553, '5.1.3', 'Bad address syntax'),
   MAIL_LOOP: reply(554, '5.4.6', 'Mail loop detected'), // RFC 3463 §3.5

@@ -24,7 +24,7 @@ import { availableParallelism } from 'node:os';
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { normalizeAddress } from '../../mail/address.js';
-import type { AccountRecord, Store } from '../../store/index.js';
+import type { AdminRecord, Store } from '../../store/index.js';
 import { hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from './password.js';
 import { sourceKey } from '../../lib/ip.js';
 
@@ -73,6 +73,31 @@ export class Auth {
     password: string,
     context: { ip: string; protocol: string },
   ): Promise<AuthedUser> {
+    const account = await this.attempt(username, password, context, (address) => this.deps.store.accounts.get(address));
+    return { accountId: account.id, address: account.address };
+  }
+
+  /**
+   * An admin's login (the admin API), counted against the same sources as the mail logins: a source
+   * guessing at admins and mailboxes alike is locked out once, for both.
+   */
+  authenticateAdmin(
+    username: string,
+    password: string,
+    context: { ip: string; protocol: string },
+  ): Promise<AdminRecord> {
+    return this.attempt(username, password, context, async (address) => {
+      const admin = await this.deps.store.admins.get(address);
+      return admin && { ...admin, isEnabled: true };
+    });
+  }
+
+  private async attempt<T extends { address: string; passwordHash: string; isEnabled: boolean }>(
+    username: string,
+    password: string,
+    context: { ip: string; protocol: string },
+    find: (address: string) => Promise<T | undefined>,
+  ): Promise<T> {
     const { maxFailures } = this.deps.throttle;
     const source = sourceKey(context.ip, this.deps.throttle.ipv6Prefix ?? 64);
     const shownUser = printable(username);
@@ -102,10 +127,10 @@ export class Auth {
     const userKey = hashKey(check?.ok ? check.text : username.toLowerCase());
     const isPlausible = check !== undefined && Buffer.byteLength(password) <= MAX_PASSWORD_BYTES && password.length > 0;
     src.inFlight++;
-    let account: AccountRecord | undefined;
+    let account: T | undefined;
     let ok = false;
     try {
-      if (isPlausible && check.ok) account = await this.deps.store.accounts.get(check.text);
+      if (isPlausible && check.ok) account = await find(check.text);
       ok = isPlausible ? await this.verify(account?.passwordHash, password) : false;
     } catch (err) {
       src.inFlight--;
@@ -117,7 +142,7 @@ export class Auth {
       this.users.delete(userKey);
       this.wake(src);
       this.deps.log.info({ ip: context.ip, user: account.address, protocol: context.protocol }, 'login');
-      return { accountId: account.id, address: account.address };
+      return account;
     }
     const now = Date.now();
     src.failures++;
