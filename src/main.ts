@@ -16,7 +16,7 @@ export { createAcme } from './compose/services.js';
 
 export interface Server extends Pick<
   Services,
-  'store' | 'directory' | 'delivery' | 'outbound' | 'mailboxes' | 'sieve' | 'dkim' | 'tls'
+  'store' | 'directory' | 'delivery' | 'outbound' | 'mailboxes' | 'sieve' | 'dkim' | 'tls' | 'administration'
 > {
   /** Present when [acme] is configured. */
   acme: Acme | undefined;
@@ -88,8 +88,8 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
 }
 
 function pick(s: Services) {
-  const { store, directory, delivery, outbound, mailboxes, sieve, dkim, tls } = s;
-  return { store, directory, delivery, outbound, mailboxes, sieve, dkim, tls };
+  const { store, directory, delivery, outbound, mailboxes, sieve, dkim, tls, administration } = s;
+  return { store, directory, delivery, outbound, mailboxes, sieve, dkim, tls, administration };
 }
 
 /** One listener spec per configured address; a listener without a protocol is reported, not started. */

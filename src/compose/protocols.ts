@@ -44,6 +44,13 @@ export function protocolFactories(
     mtaSts: { mode: config.http.mta_sts_mode, maxAgeSeconds: config.http.mta_sts_max_age / 1000 },
     hstsMaxAgeSeconds: config.http.hsts_max_age / 1000,
     httpsPort: () => portOf(config, listeners(), 'https'),
+    adminApi: {
+      admin: services.administration,
+      store: services.store,
+      authenticate: (user, password, context) => services.auth.authenticateAdmin(user, password, context),
+      hostname: config.hostname,
+      log: log.child({ component: 'admin-api' }),
+    },
   });
   return {
     smtp: { factory: smtpProtocol('mx', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },

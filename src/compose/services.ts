@@ -11,6 +11,7 @@ import { loadOrCreateSecret } from '../lib/secret.js';
 import { createResolver } from '../mail/dns/resolver.js';
 import { createTlsaLookup } from '../mail/dns/tlsa.js';
 import { Acceptance } from '../services/acceptance/index.js';
+import { Administration } from '../services/admin/index.js';
 import { Auth } from '../services/auth/index.js';
 import { argon2Passwords } from '../services/auth/password.js';
 import { Delivery } from '../services/delivery/index.js';
@@ -50,6 +51,7 @@ export interface Services {
   mailboxes: Mailboxes;
   quarantine: Quarantine;
   greylist: Greylist | undefined;
+  administration: Administration;
 }
 
 /** [managesieve] limits as the Sieve service takes them. */
@@ -115,6 +117,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const greylist = createGreylist(config, store, log);
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
+  const administration = new Administration({ store, directory, passwords: argon2Passwords, log });
   return {
     store,
     resolve,
@@ -130,6 +133,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     mailboxes,
     quarantine,
     greylist,
+    administration,
   };
 }
 

@@ -14,6 +14,7 @@ import { normalizeAddress } from '../../mail/address.js';
 import { mtaStsPolicy } from '../../mail/mta-sts-policy.js';
 import type { Logger } from '../../lib/log.js';
 import type { ChallengeStore } from '../../services/tls/challenges.js';
+import { adminApi, type AdminApiDeps } from './api.js';
 import {
   autoconfigXml,
   autodiscoverAddress,
@@ -33,6 +34,8 @@ export interface HttpDeps {
   hstsMaxAgeSeconds: number;
   /** Port HTTPS redirects point to; 443 is left out of the URL. */
   httpsPort(): number | undefined;
+  /** The admin API at /api/v1 (HTTPS only), when the server runs one. */
+  adminApi?: AdminApiDeps;
   log: Logger;
 }
 
@@ -74,6 +77,8 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     const url = new URL(c.req.url);
     return c.redirect(`https://${h}${port}${url.pathname}${url.search}`, 301);
   });
+
+  if (deps.adminApi) app.route('/api/v1', adminApi(deps.adminApi));
 
   // RFC 8461 §3.3: only at mta-sts.<hosted domain>.
   app.get('/.well-known/mta-sts.txt', async (c) => {

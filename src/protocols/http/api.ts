@@ -1,0 +1,226 @@
+/**
+ * The admin HTTP API at https://<hostname>/api/v1 (docs/admin-api.md; the contract is
+ * ../shared/WEB.md's table). Routes only translate: who the caller is, the JSON body, the page of a
+ * list; every rule — rights, limits, validation, the audit log — is the Administration service's.
+ */
+import type { HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import type { Logger } from '../../lib/log.js';
+import { MailError } from '../../lib/errors.js';
+import { adminPrincipal, principalOfToken, type Administration } from '../../services/admin/index.js';
+import type { AdminRecord, Store } from '../../store/index.js';
+import {
+  credentials,
+  field,
+  intParam,
+  jsonBody,
+  page,
+  problem,
+  problemOf,
+  quotaField,
+  remoteOf,
+  required,
+  stringList,
+  type ApiContext,
+  type ApiEnv,
+} from './api-support.js';
+import { openApiDocument } from './openapi.js';
+
+export interface AdminApiDeps {
+  admin: Administration;
+  store: Store;
+  /** An admin's login, throttled with the mail protocols' (Auth.authenticateAdmin). */
+  authenticate(user: string, password: string, context: { ip: string; protocol: string }): Promise<AdminRecord>;
+  hostname: string;
+  log: Logger;
+}
+
+export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
+  const api = new Hono<ApiEnv>();
+  const { admin } = deps;
+
+  api.onError((err, c) => problemOf(c, err, deps.log));
+
+  api.get('/openapi.json', (c) => c.json(openApiDocument(deps.hostname)));
+
+  // Everything else needs a caller.
+  api.use('*', async (c, next) => {
+    const remote = remoteOf(c);
+    const creds = credentials(c.req.header('authorization'));
+    if (!creds)
+      return problem(
+        c,
+        401,
+        'auth_required',
+        'log in with HTTP Basic (an admin address and password) or a Bearer token',
+      );
+    if (creds.kind === 'bearer') {
+      const principal = await principalOfToken(deps.store, creds.token, { via: 'api', remote });
+      if (!principal) return problem(c, 401, 'auth_failed', 'the token is unknown, expired or revoked');
+      c.set('principal', principal);
+    } else {
+      const record = await deps.authenticate(creds.user, creds.password, { ip: remote ?? '', protocol: 'https' });
+      c.set('principal', adminPrincipal(record, { via: 'api', remote }));
+    }
+    return next();
+  });
+
+  accessRoutes(api, admin);
+  directoryRoutes(api, admin);
+  api.all('*', (c) => problem(c, 404, 'not_found', `no such API path: ${new URL(c.req.url).pathname}`));
+  return api as unknown as Hono<{ Bindings: HttpBindings }>;
+}
+
+const who = (c: ApiContext) => c.get('principal');
+const param = (c: ApiContext, name: string) => c.req.param(name) ?? ''; // Hono decodes %XX
+
+/** Tokens, admins and the audit log. */
+function accessRoutes(api: Hono<ApiEnv>, admin: Administration): void {
+  // Tokens: an admin's own.
+  api.post('/tokens', async (c) => {
+    const body = await jsonBody(c);
+    const token = await admin.createToken(who(c), {
+      name: required(body, 'name'),
+      scopes: stringList(body, 'scopes') ?? ['read', 'write'],
+      expiresInDays: field(body, 'expires_in_days', 'number') ?? 90,
+    });
+    return c.json(token, 201);
+  });
+  api.get('/tokens', async (c) => c.json(page(c, await admin.listTokens(who(c)), (t) => t.name)));
+  api.delete('/tokens/:id', async (c) => {
+    await admin.removeToken(who(c), param(c, 'id'));
+    return c.body(null, 204);
+  });
+
+  // Admins.
+  api.get('/admins', async (c) => c.json(page(c, await admin.listAdmins(who(c)), (a) => a.address)));
+  api.post('/admins', async (c) => {
+    const body = await jsonBody(c);
+    const role = required(body, 'role');
+    if (role !== 'superadmin' && role !== 'domain')
+      throw new MailError('INVALID_INPUT', '"role" must be "superadmin" or "domain"');
+    const created = await admin.addAdmin(who(c), {
+      address: required(body, 'address'),
+      password: required(body, 'password'),
+      role,
+      domains: stringList(body, 'domains') ?? [],
+    });
+    return c.json(created, 201);
+  });
+  api.delete('/admins/:address', async (c) => {
+    await admin.removeAdmin(who(c), param(c, 'address'));
+    return c.body(null, 204);
+  });
+
+  // The audit log, newest first, paged by ?before=<id>.
+  api.get('/audit', async (c) => {
+    const limit = intParam(c, 'limit', 100, 1, 500);
+    const before =
+      c.req.query('before') === undefined ? undefined : intParam(c, 'before', 0, 1, Number.MAX_SAFE_INTEGER);
+    const items = await admin.listAudit(who(c), { limit, ...(before !== undefined ? { before } : {}) });
+    const next = items.length === limit ? items[items.length - 1]!.id : null;
+    return c.json({ items, next });
+  });
+}
+
+/** Domains, accounts and aliases. */
+function directoryRoutes(api: Hono<ApiEnv>, admin: Administration): void {
+  // Domains.
+  api.get('/domains', async (c) => c.json(page(c, await admin.listDomains(who(c)), (d) => d.name)));
+  api.post('/domains', async (c) => {
+    const body = await jsonBody(c);
+    const aliasOf = field(body, 'aliasOf', 'string');
+    const limits = limitsOf(body);
+    const domain = await admin.addDomain(who(c), {
+      name: required(body, 'name'),
+      ...(aliasOf !== undefined ? { aliasOf } : {}),
+      ...(Object.keys(limits).length ? { limits } : {}),
+    });
+    return c.json(domain, 201);
+  });
+  api.get('/domains/:domain', async (c) => c.json(await admin.getDomain(who(c), param(c, 'domain'))));
+  api.patch('/domains/:domain', async (c) => {
+    const limits = limitsOf(await jsonBody(c));
+    return c.json(await admin.setDomainLimits(who(c), param(c, 'domain'), limits));
+  });
+  api.delete('/domains/:domain', async (c) => {
+    await admin.removeDomain(who(c), param(c, 'domain'), { force: c.req.query('force') === 'true' });
+    return c.body(null, 204);
+  });
+
+  // Accounts.
+  api.get('/domains/:domain/accounts', async (c) =>
+    c.json(page(c, await admin.listAccounts(who(c), param(c, 'domain')), (a) => a.address)),
+  );
+  api.post('/domains/:domain/accounts', async (c) => {
+    const body = await jsonBody(c);
+    const address = required(body, 'address');
+    const domain = param(c, 'domain').toLowerCase();
+    if (!address.toLowerCase().endsWith(`@${domain}`))
+      throw new MailError('INVALID_INPUT', `the address must be in ${domain}`);
+    const quotaBytes = quotaField(body);
+    const account = await admin.addAccount(who(c), {
+      address,
+      password: required(body, 'password'),
+      ...(quotaBytes !== undefined ? { quotaBytes } : {}),
+    });
+    return c.json(account, 201);
+  });
+  api.get('/accounts/:address', async (c) => c.json(await admin.getAccount(who(c), param(c, 'address'))));
+  api.patch('/accounts/:address', async (c) => {
+    const body = await jsonBody(c);
+    const password = field(body, 'password', 'string');
+    const quotaBytes = quotaField(body);
+    const enabled = field(body, 'enabled', 'boolean');
+    const change = {
+      ...(password !== undefined ? { password } : {}),
+      ...(quotaBytes !== undefined ? { quotaBytes } : {}),
+      ...(enabled !== undefined ? { enabled } : {}),
+    };
+    return c.json(await admin.updateAccount(who(c), param(c, 'address'), change));
+  });
+  api.delete('/accounts/:address', async (c) => {
+    await admin.removeAccount(who(c), param(c, 'address'));
+    return c.body(null, 204);
+  });
+
+  // Aliases (a catch-all is the source "@domain").
+  api.get('/domains/:domain/aliases', async (c) =>
+    c.json(page(c, await admin.listAliases(who(c), param(c, 'domain')), (a) => a.source)),
+  );
+  api.post('/domains/:domain/aliases', async (c) => {
+    const body = await jsonBody(c);
+    const source = required(body, 'source');
+    const domain = param(c, 'domain').toLowerCase();
+    if (!source.toLowerCase().endsWith(`@${domain}`))
+      throw new MailError('INVALID_INPUT', `the source must be in ${domain}`);
+    return c.json(await admin.putAlias(who(c), source, destinationsOf(body)), 201);
+  });
+  api.get('/aliases/:source', async (c) => c.json(await admin.getAlias(who(c), param(c, 'source'))));
+  api.put('/aliases/:source', async (c) =>
+    c.json(await admin.putAlias(who(c), param(c, 'source'), destinationsOf(await jsonBody(c)))),
+  );
+  api.delete('/aliases/:source', async (c) => {
+    await admin.removeAlias(who(c), param(c, 'source'));
+    return c.body(null, 204);
+  });
+}
+
+function limitsOf(body: Record<string, unknown>) {
+  const out: Partial<Record<'maxAccounts' | 'maxAliases' | 'maxQuotaBytes' | 'defaultQuotaBytes', number>> = {};
+  const maxAccounts = field(body, 'maxAccounts', 'number');
+  const maxAliases = field(body, 'maxAliases', 'number');
+  const maxQuota = quotaField(body, 'maxQuotaBytes');
+  const defaultQuota = quotaField(body, 'defaultQuotaBytes');
+  if (maxAccounts !== undefined) out.maxAccounts = maxAccounts;
+  if (maxAliases !== undefined) out.maxAliases = maxAliases;
+  if (maxQuota !== undefined) out.maxQuotaBytes = maxQuota;
+  if (defaultQuota !== undefined) out.defaultQuotaBytes = defaultQuota;
+  return out;
+}
+
+function destinationsOf(body: Record<string, unknown>): string[] {
+  const destinations = stringList(body, 'destinations');
+  if (!destinations) throw new MailError('INVALID_INPUT', '"destinations" is required: a list of addresses');
+  return destinations;
+}

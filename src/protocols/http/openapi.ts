@@ -1,0 +1,281 @@
+/**
+ * The admin API described as OpenAPI 3.1 (served at /api/v1/openapi.json). The schemas are JSON
+ * Schema 2020-12 and strict (no unknown properties), and the API tests validate real responses
+ * against them, so the document cannot drift from what the server answers.
+ */
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
+const int = (extra: Schema = {}): Schema => ({ type: 'integer', minimum: 0, ...extra });
+const object = (properties: Record<string, Schema>, required = Object.keys(properties)): Schema => ({
+  type: 'object',
+  properties,
+  required,
+  additionalProperties: false,
+});
+const pageOf = (item: string): Schema =>
+  object({ items: { type: 'array', items: ref(item) }, total: int(), limit: int(), offset: int() });
+const dateTime = str({ format: 'date-time' });
+
+const SCHEMAS: Record<string, Schema> = {
+  Problem: object(
+    {
+      type: str(),
+      title: str(),
+      status: int(),
+      code: str({ description: 'Stable error code, e.g. domain_not_found, forbidden, limit_reached' }),
+      detail: str({ description: 'What went wrong and what to fix' }),
+    },
+    ['type', 'title', 'status', 'code', 'detail'],
+  ),
+  DomainLimits: object({
+    maxAccounts: int({ description: '0 = no limit' }),
+    maxAliases: int({ description: '0 = no limit' }),
+    maxQuotaBytes: int({ description: 'The most the account quotas may add up to; 0 = no limit' }),
+    defaultQuotaBytes: int({ description: 'Quota of an account created without one' }),
+  }),
+  Domain: object({
+    name: str(),
+    aliasOf: { type: ['string', 'null'] },
+    limits: ref('DomainLimits'),
+    accounts: int(),
+    aliases: int(),
+    quotaTotal: int(),
+    createdAt: dateTime,
+  }),
+  Account: object({
+    address: str({ format: 'email' }),
+    quotaBytes: int(),
+    usedBytes: int(),
+    enabled: { type: 'boolean' },
+    createdAt: dateTime,
+  }),
+  Alias: object({ source: str(), destinations: { type: 'array', items: str({ format: 'email' }) } }),
+  Admin: object({
+    address: str({ format: 'email' }),
+    role: { enum: ['superadmin', 'domain'] },
+    domains: { type: 'array', items: str() },
+    createdAt: dateTime,
+  }),
+  Token: object({
+    id: str(),
+    name: str(),
+    scopes: { type: 'array', items: { enum: ['read', 'write'] } },
+    expires_at: { type: ['string', 'null'], format: 'date-time' },
+    created_at: dateTime,
+  }),
+  AuditEntry: object({
+    id: int(),
+    at: dateTime,
+    actor: str(),
+    via: str(),
+    remote: { type: ['string', 'null'] },
+    action: str(),
+    target: str(),
+    domain: { type: ['string', 'null'] },
+    before: {},
+    after: {},
+  }),
+};
+SCHEMAS.TokenCreated = {
+  ...(SCHEMAS.Token as Schema),
+  properties: { ...((SCHEMAS.Token as Schema).properties as Schema), token: str({ description: 'Shown once' }) },
+  required: [...((SCHEMAS.Token as Schema).required as string[]), 'token'],
+};
+SCHEMAS.DomainPage = pageOf('Domain');
+SCHEMAS.AccountPage = pageOf('Account');
+SCHEMAS.AliasPage = pageOf('Alias');
+SCHEMAS.AdminPage = pageOf('Admin');
+SCHEMAS.TokenPage = pageOf('Token');
+SCHEMAS.AuditPage = object({ items: { type: 'array', items: ref('AuditEntry') }, next: { type: ['integer', 'null'] } });
+
+const problems = Object.fromEntries(
+  [
+    ['400', 'Invalid input'],
+    ['401', 'No or wrong credentials'],
+    ['403', 'Not allowed for this caller or token scope'],
+    ['404', 'Not found, or outside the caller\u2019s domains'],
+    ['409', 'Exists already, not empty, or over a domain limit'],
+    ['429', 'Too many failed logins from this address'],
+  ].map(([status, description]) => [
+    status,
+    { description, content: { 'application/problem+json': { schema: ref('Problem') } } },
+  ]),
+);
+
+const json = (schema: string, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema: ref(schema) } },
+});
+const body = (schema: Schema) => ({ required: true, content: { 'application/json': { schema } } });
+const op = (summary: string, responses: Record<string, unknown>, extra: Schema = {}) => ({
+  summary,
+  ...extra,
+  responses: { ...responses, ...problems },
+});
+const noContent = { '204': { description: 'Done' } };
+const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: str() });
+const listParams = [
+  { name: 'limit', in: 'query', schema: int({ minimum: 1, maximum: 500 }) },
+  { name: 'offset', in: 'query', schema: int() },
+  { name: 'q', in: 'query', description: 'Only items whose name contains this', schema: str() },
+];
+const limitsBody = object(
+  {
+    maxAccounts: int(),
+    maxAliases: int(),
+    maxQuotaBytes: { type: ['integer', 'string'] },
+    defaultQuotaBytes: { type: ['integer', 'string'] },
+  },
+  [],
+);
+
+const PATHS = {
+  '/tokens': {
+    get: op('The caller\u2019s API tokens', { '200': json('TokenPage') }, { parameters: listParams }),
+    post: op(
+      'Make an API token (shown once)',
+      { '201': json('TokenCreated', 'Made') },
+      {
+        requestBody: body(
+          object(
+            {
+              name: str(),
+              scopes: { type: 'array', items: { enum: ['read', 'write'] } },
+              expires_in_days: int({ minimum: 1, maximum: 366 }),
+            },
+            ['name'],
+          ),
+        ),
+      },
+    ),
+  },
+  '/tokens/{id}': { parameters: [pathParam('id')], delete: op('Revoke a token', noContent) },
+  '/domains': {
+    get: op('The caller\u2019s domains', { '200': json('DomainPage') }, { parameters: listParams }),
+    post: op(
+      'Add a domain (superadmin)',
+      { '201': json('Domain', 'Added') },
+      {
+        requestBody: body({
+          ...limitsBody,
+          properties: { name: str(), aliasOf: str(), ...(limitsBody.properties as Schema) },
+          required: ['name'],
+        }),
+      },
+    ),
+  },
+  '/domains/{domain}': {
+    parameters: [pathParam('domain')],
+    get: op('A domain with its counts and limits', { '200': json('Domain') }),
+    patch: op(
+      'Change a domain\u2019s limits (superadmin)',
+      { '200': json('Domain') },
+      { requestBody: body(limitsBody) },
+    ),
+    delete: op('Remove a domain (superadmin; ?force=true with its accounts and mail)', noContent, {
+      parameters: [{ name: 'force', in: 'query', schema: { enum: ['true', 'false'] } }],
+    }),
+  },
+  '/domains/{domain}/accounts': {
+    parameters: [pathParam('domain')],
+    get: op('Accounts of a domain', { '200': json('AccountPage') }, { parameters: listParams }),
+    post: op(
+      'Add an account',
+      { '201': json('Account', 'Added') },
+      {
+        requestBody: body(
+          object({ address: str(), password: str(), quota: { type: ['integer', 'string'] } }, ['address', 'password']),
+        ),
+      },
+    ),
+  },
+  '/accounts/{address}': {
+    parameters: [pathParam('address')],
+    get: op('An account', { '200': json('Account') }),
+    patch: op(
+      'Change password, quota or enabled',
+      { '200': json('Account') },
+      {
+        requestBody: body(
+          object({ password: str(), quota: { type: ['integer', 'string'] }, enabled: { type: 'boolean' } }, []),
+        ),
+      },
+    ),
+    delete: op('Remove an account with its mail', noContent),
+  },
+  '/domains/{domain}/aliases': {
+    parameters: [pathParam('domain')],
+    get: op('Aliases of a domain (a catch-all is "@domain")', { '200': json('AliasPage') }, { parameters: listParams }),
+    post: op('Add an alias', { '201': json('Alias', 'Added') }, { requestBody: body(ref('Alias')) }),
+  },
+  '/aliases/{source}': {
+    parameters: [pathParam('source')],
+    get: op('An alias', { '200': json('Alias') }),
+    put: op(
+      'Set an alias\u2019s destinations',
+      { '200': json('Alias') },
+      {
+        requestBody: body(object({ destinations: { type: 'array', items: str() } })),
+      },
+    ),
+    delete: op('Remove an alias', noContent),
+  },
+  '/admins': {
+    get: op('Admins (superadmin)', { '200': json('AdminPage') }, { parameters: listParams }),
+    post: op(
+      'Add an admin (superadmin)',
+      { '201': json('Admin', 'Added') },
+      {
+        requestBody: body(
+          object(
+            {
+              address: str(),
+              password: str(),
+              role: { enum: ['superadmin', 'domain'] },
+              domains: { type: 'array', items: str() },
+            },
+            ['address', 'password', 'role'],
+          ),
+        ),
+      },
+    ),
+  },
+  '/admins/{address}': { parameters: [pathParam('address')], delete: op('Remove an admin (superadmin)', noContent) },
+  '/audit': {
+    get: op(
+      'The audit log, newest first (a domain admin sees their domains\u2019 entries)',
+      { '200': json('AuditPage') },
+      {
+        parameters: [
+          { name: 'limit', in: 'query', schema: int({ minimum: 1, maximum: 500 }) },
+          { name: 'before', in: 'query', description: 'Entries older than this id', schema: int() },
+        ],
+      },
+    ),
+  },
+};
+
+export function openApiDocument(hostname: string): Schema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Postern admin API',
+      version: '1',
+      description:
+        'Domains, accounts, aliases, admins, API tokens and the audit log. Errors are RFC 9457 problem details with a stable code.',
+    },
+    servers: [{ url: `https://${hostname}/api/v1` }],
+    security: [{ basic: [] }, { bearer: [] }],
+    components: {
+      securitySchemes: {
+        basic: { type: 'http', scheme: 'basic', description: 'An admin\u2019s address and password' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'A token from POST /tokens' },
+      },
+      schemas: SCHEMAS,
+    },
+    paths: PATHS,
+  };
+}

@@ -1,0 +1,359 @@
+/**
+ * The admin API over real HTTPS: a superadmin's day (domains with limits, accounts, aliases, tokens,
+ * the audit log), the authorization matrix (a domain admin of a.test against b.test, a read-only,
+ * expired or revoked token, a mailbox user), the domain limits holding for the API and the CLI
+ * alike, garbage answered 400 with a problem document, curl as a client, and every answer checked
+ * against the OpenAPI document the server serves.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { cliPrincipal } from '../src/services/admin/index.js';
+import { apiClient, openApiValidator, type ApiAnswer, type Credentials } from './helpers/api.js';
+import { posternRun } from './helpers/cli.js';
+import { peer } from './helpers/peers.js';
+import { python, run } from './helpers/python.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { makeTokenForTest } from './helpers/tokens.js';
+
+const ROOT = { user: 'root@admin.test', password: 'root-secret-1' };
+const DOM = { user: 'dom@a.test', password: 'dom-secret-1' };
+
+describe('admin API', () => {
+  let t: TestServer;
+  let call: ReturnType<typeof apiClient>;
+  let check: ReturnType<typeof openApiValidator>;
+
+  /** Calls the API and checks the answer against the OpenAPI document at `template`. */
+  const api = async (
+    method: string,
+    path: string,
+    template: string,
+    options: { auth?: Credentials; body?: unknown } = {},
+  ): Promise<ApiAnswer> => {
+    const answer = await call(method, path, options);
+    assert.equal(check(template, method, answer), undefined);
+    return answer;
+  };
+
+  before(async () => {
+    t = await startTestServer({ listeners: ['https'] });
+    call = apiClient(() => t.port('https'));
+    const admin = t.server.administration;
+    for (const d of ['a.test', 'b.test', 'admin.test']) await t.server.directory.addDomain(d);
+    await admin.addAdmin(cliPrincipal(), {
+      address: ROOT.user,
+      password: ROOT.password,
+      role: 'superadmin',
+      domains: [],
+    });
+    await admin.addAdmin(cliPrincipal(), {
+      address: DOM.user,
+      password: DOM.password,
+      role: 'domain',
+      domains: ['a.test'],
+    });
+    await t.server.directory.addAccount('ann@a.test', 'ann-secret-1');
+    await t.server.directory.addAccount('bob@b.test', 'bob-secret-1');
+    await t.server.directory.addAlias('info@b.test', ['bob@b.test']);
+    const doc = await call('GET', '/openapi.json');
+    assert.equal(doc.status, 200);
+    assert.equal(doc.body.openapi, '3.1.0');
+    check = openApiValidator(doc.body);
+  });
+  after(async () => t?.stop());
+
+  it('lets a superadmin add a domain with limits, accounts and aliases, and writes each change to the audit log', async () => {
+    const created = await api('POST', '/domains', '/domains', {
+      auth: ROOT,
+      body: { name: 'C.test', maxAccounts: 2, maxQuotaBytes: '3M', defaultQuotaBytes: '1M' },
+    });
+    assert.equal(created.status, 201, created.text);
+    assert.deepEqual(created.body.limits, {
+      maxAccounts: 2,
+      maxAliases: 0,
+      maxQuotaBytes: 3 * 1024 * 1024,
+      defaultQuotaBytes: 1024 * 1024,
+    });
+    const carol = await api('POST', '/domains/c.test/accounts', '/domains/{domain}/accounts', {
+      auth: ROOT,
+      body: { address: 'carol@c.test', password: 'carol-secret-1' },
+    });
+    assert.equal(carol.status, 201, carol.text);
+    assert.equal(carol.body.quotaBytes, 1024 * 1024); // the domain's default
+    const patched = await api('PATCH', '/accounts/carol@c.test', '/accounts/{address}', {
+      auth: ROOT,
+      body: { quota: '2M', enabled: false },
+    });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.body.quotaBytes, 2 * 1024 * 1024);
+    assert.equal(patched.body.enabled, false);
+    // Past the sum of quotas (2M + 2M > 3M), then past max_accounts.
+    const over = await api('POST', '/domains/c.test/accounts', '/domains/{domain}/accounts', {
+      auth: ROOT,
+      body: { address: 'dave@c.test', password: 'dave-secret-1', quota: '2M' },
+    });
+    assert.equal(over.status, 409);
+    assert.equal(over.body.code, 'limit_reached');
+    assert.match(over.body.detail, /max_quota/);
+    await api('POST', '/domains/c.test/accounts', '/domains/{domain}/accounts', {
+      auth: ROOT,
+      body: { address: 'dave@c.test', password: 'dave-secret-1' },
+    });
+    const third = await api('POST', '/domains/c.test/accounts', '/domains/{domain}/accounts', {
+      auth: ROOT,
+      body: { address: 'erin@c.test', password: 'erin-secret-1', quota: 1 },
+    });
+    assert.equal(third.status, 409);
+    assert.match(third.body.detail, /at most 2 accounts/);
+
+    const alias = await api('POST', '/domains/c.test/aliases', '/domains/{domain}/aliases', {
+      auth: ROOT,
+      body: { source: '@c.test', destinations: ['carol@c.test'] },
+    });
+    assert.equal(alias.status, 201, alias.text);
+    const put = await api('PUT', `/aliases/${encodeURIComponent('@c.test')}`, '/aliases/{source}', {
+      auth: ROOT,
+      body: { destinations: ['dave@c.test'] },
+    });
+    assert.deepEqual(put.body, { source: '@c.test', destinations: ['dave@c.test'] });
+    const list = await api('GET', '/domains/c.test/aliases', '/domains/{domain}/aliases', { auth: ROOT });
+    assert.deepEqual(list.body.items, [{ source: '@c.test', destinations: ['dave@c.test'] }]);
+    const domain = await api('GET', '/domains/c.test', '/domains/{domain}', { auth: ROOT });
+    assert.equal(domain.body.accounts, 2);
+    assert.equal(domain.body.aliases, 1);
+    const paged = await api('GET', '/domains?limit=1&q=test', '/domains', { auth: ROOT });
+    assert.equal(paged.body.items.length, 1);
+    assert.equal(paged.body.total, 4);
+
+    const audit = await api('GET', '/audit?limit=50', '/audit', { auth: ROOT });
+    const actions = audit.body.items.map((e: { action: string; target: string }) => `${e.action} ${e.target}`);
+    assert.deepEqual(actions.slice(0, 5), [
+      'alias.put @c.test',
+      'alias.put @c.test',
+      'account.add dave@c.test',
+      'account.update carol@c.test',
+      'account.add carol@c.test',
+    ]);
+    const update = audit.body.items.find((e: { action: string }) => e.action === 'account.update');
+    assert.equal(update.actor, ROOT.user);
+    assert.equal(update.remote, '127.0.0.1');
+    assert.equal(update.before.enabled, true);
+    assert.equal(update.after.enabled, false);
+    assert.doesNotMatch(JSON.stringify(audit.body), /carol-secret/);
+
+    assert.equal((await api('DELETE', '/domains/c.test', '/domains/{domain}', { auth: ROOT })).status, 409);
+    const gone = await api('DELETE', '/domains/c.test?force=true', '/domains/{domain}', { auth: ROOT });
+    assert.equal(gone.status, 204);
+  });
+
+  it('keeps a domain admin of a.test out of b.test (404) and out of superadmin work (403)', async () => {
+    const mine = await api('GET', '/domains', '/domains', { auth: DOM });
+    assert.deepEqual(
+      mine.body.items.map((d: { name: string }) => d.name),
+      ['a.test'],
+    );
+    const added = await api('POST', '/domains/a.test/accounts', '/domains/{domain}/accounts', {
+      auth: DOM,
+      body: { address: 'amy@a.test', password: 'amy-secret-1' },
+    });
+    assert.equal(added.status, 201, added.text);
+    const notFound: Array<[string, string, string, unknown?]> = [
+      ['GET', '/domains/b.test', '/domains/{domain}'],
+      ['GET', '/domains/b.test/accounts', '/domains/{domain}/accounts'],
+      [
+        'POST',
+        '/domains/b.test/accounts',
+        '/domains/{domain}/accounts',
+        { address: 'x@b.test', password: 'xxxxxxxx1' },
+      ],
+      ['GET', '/accounts/bob@b.test', '/accounts/{address}'],
+      ['PATCH', '/accounts/bob@b.test', '/accounts/{address}', { password: 'stolen-pass-1' }],
+      ['DELETE', '/accounts/bob@b.test', '/accounts/{address}'],
+      ['GET', '/domains/b.test/aliases', '/domains/{domain}/aliases'],
+      [
+        'POST',
+        '/domains/b.test/aliases',
+        '/domains/{domain}/aliases',
+        { source: 'y@b.test', destinations: ['ann@a.test'] },
+      ],
+      ['GET', '/aliases/info@b.test', '/aliases/{source}'],
+      ['PUT', '/aliases/info@b.test', '/aliases/{source}', { destinations: ['ann@a.test'] }],
+      ['DELETE', '/aliases/info@b.test', '/aliases/{source}'],
+      ['GET', '/domains/nowhere.test', '/domains/{domain}'],
+    ];
+    for (const [method, path, template, body] of notFound) {
+      const answer = await api(method, path, template, { auth: DOM, body });
+      assert.equal(answer.status, 404, `${method} ${path}: ${answer.text}`);
+      assert.equal(answer.headers['content-type'], 'application/problem+json');
+    }
+    const forbidden: Array<[string, string, string, unknown?]> = [
+      ['POST', '/domains', '/domains', { name: 'mine.test' }],
+      ['PATCH', '/domains/a.test', '/domains/{domain}', { maxAccounts: 1000 }],
+      ['DELETE', '/domains/a.test', '/domains/{domain}'],
+      ['GET', '/admins', '/admins'],
+      ['POST', '/admins', '/admins', { address: 'me2@a.test', password: 'xxxxxxxx1', role: 'superadmin' }],
+      ['DELETE', '/admins/root@admin.test', '/admins/{address}'],
+    ];
+    for (const [method, path, template, body] of forbidden) {
+      const answer = await api(method, path, template, { auth: DOM, body });
+      assert.equal(answer.status, 403, `${method} ${path}: ${answer.text}`);
+      assert.equal(answer.body.code, 'forbidden');
+    }
+    // Nothing of b.test changed, and the domain admin's audit view holds a.test only.
+    assert.equal((await t.server.store.accounts.get('bob@b.test'))!.isEnabled, true);
+    assert.deepEqual((await t.server.store.aliases.get('info@b.test'))!.destinations, ['bob@b.test']);
+    const audit = await api('GET', '/audit', '/audit', { auth: DOM });
+    assert.ok(audit.body.items.length > 0);
+    assert.ok(audit.body.items.every((e: { domain: string }) => e.domain === 'a.test'));
+  });
+
+  it('takes tokens with scopes; a read-only token may not write, and an expired, revoked or forged one is refused', async () => {
+    const made = await api('POST', '/tokens', '/tokens', {
+      auth: DOM,
+      body: { name: 'monitoring', scopes: ['read'], expires_in_days: 30 },
+    });
+    assert.equal(made.status, 201, made.text);
+    const token = { token: made.body.token as string };
+    assert.match(token.token, /^pst_/);
+    assert.equal((await api('GET', '/domains/a.test', '/domains/{domain}', { auth: token })).status, 200);
+    assert.equal((await api('GET', '/domains/b.test', '/domains/{domain}', { auth: token })).status, 404);
+    const write = await api('PATCH', '/accounts/ann@a.test', '/accounts/{address}', {
+      auth: token,
+      body: { enabled: false },
+    });
+    assert.equal(write.status, 403);
+    assert.match(write.body.detail, /scopes/);
+    const listed = await api('GET', '/tokens', '/tokens', { auth: DOM });
+    assert.deepEqual(
+      listed.body.items.map((t: { name: string }) => t.name),
+      ['monitoring'],
+    );
+    assert.doesNotMatch(listed.text, /secret|pst_/);
+
+    const forged = { token: `${token.token.slice(0, -4)}AAAA` };
+    assert.equal((await api('GET', '/domains', '/domains', { auth: forged })).status, 401);
+    // Expired: one made directly in the store with a date in the past.
+    const expired = await makeTokenForTest(t.server.store, DOM.user, -1);
+    assert.equal((await api('GET', '/domains', '/domains', { auth: { token: expired } })).status, 401);
+    const removed = await api('DELETE', `/tokens/${made.body.id}`, '/tokens/{id}', { auth: DOM });
+    assert.equal(removed.status, 204);
+    const revoked = await api('GET', '/domains', '/domains', { auth: token });
+    assert.equal(revoked.status, 401);
+    assert.match(String(revoked.headers['www-authenticate']), /Basic/);
+    // Another admin's token cannot be removed by its id.
+    const rootToken = await api('POST', '/tokens', '/tokens', { auth: ROOT, body: { name: 'ci' } });
+    assert.equal((await api('DELETE', `/tokens/${rootToken.body.id}`, '/tokens/{id}', { auth: DOM })).status, 404);
+    // A mailbox user is no admin.
+    const user = await api('GET', '/domains', '/domains', { auth: { user: 'ann@a.test', password: 'ann-secret-1' } });
+    assert.equal(user.status, 401);
+  });
+
+  it('answers garbage with 400 or 401 problem documents and keeps serving', async () => {
+    const cases: Array<[Parameters<typeof call>[2], number]> = [
+      [{ auth: ROOT, raw: '{"name": ', contentType: 'application/json' }, 400],
+      [{ auth: ROOT, raw: '[1,2]', contentType: 'application/json' }, 400],
+      [{ auth: ROOT, raw: 'name=x.test', contentType: 'application/x-www-form-urlencoded' }, 400],
+      [{ auth: ROOT, raw: JSON.stringify({ name: 'x'.repeat(70_000) }), contentType: 'application/json' }, 400],
+      [{ auth: ROOT, body: { name: 'no_dots' } }, 400],
+      [{ auth: ROOT, body: { name: 42 } }, 400],
+      [{}, 401],
+    ];
+    for (const [options, status] of cases) {
+      const answer = await call('POST', '/domains', options);
+      assert.equal(answer.status, status, answer.text);
+      assert.equal(answer.headers['content-type'], 'application/problem+json');
+      assert.equal(check('/domains', 'POST', answer), undefined);
+    }
+    // The validator does check: an answer the document does not describe is caught.
+    const wrong = {
+      status: 200,
+      headers: {},
+      text: '{}',
+      body: { items: [{ name: 1 }], total: 1, limit: 1, offset: 0 },
+    };
+    assert.match(check('/domains', 'GET', wrong) ?? '', /must/);
+    assert.match(check('/domains', 'GET', { ...wrong, status: 418 }) ?? '', /does not document/);
+    assert.equal((await call('GET', '/nothing/here', { auth: ROOT })).status, 404);
+    assert.equal((await call('GET', '/domains?limit=100000', { auth: ROOT })).status, 400);
+    assert.equal((await call('GET', '/domains', { auth: ROOT })).status, 200);
+  });
+
+  it('serves curl, and the CLI holds the same domain limits as the API', { skip: peer('curl', 'curl') }, async () => {
+    const port = t.port('https');
+    const curl = await run('curl', [
+      '-sS',
+      '-k',
+      '--max-time',
+      '10',
+      '--resolve',
+      `mail.example.com:${port}:127.0.0.1`,
+      '-u',
+      `${ROOT.user}:${ROOT.password}`,
+      '-H',
+      'content-type: application/json',
+      '-d',
+      JSON.stringify({ maxAccounts: 1 }),
+      '-X',
+      'PATCH',
+      `https://mail.example.com:${port}/api/v1/domains/b.test`,
+    ]);
+    assert.equal(JSON.parse(curl.stdout).limits.maxAccounts, 1);
+    const cli = await posternRun(['account', 'add', 'bea@b.test', '--config', t.configFile]);
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+    assert.match(cli.stderr, /at most 1 accounts/);
+    const admin = await posternRun(['admin', 'add', 'ops@b.test', '--domain', 'b.test', '--config', t.configFile]);
+    assert.equal(admin.code, 0, admin.stderr);
+    const password = /password: (\S+)/.exec(admin.stdout)![1]!;
+    const seen = await call('GET', '/domains', { auth: { user: 'ops@b.test', password } });
+    assert.deepEqual(
+      seen.body.items.map((d: { name: string }) => d.name),
+      ['b.test'],
+    );
+    const audit = await call('GET', '/audit', { auth: ROOT });
+    assert.equal(audit.body.items[0].action, 'admin.add');
+    assert.equal(audit.body.items[0].via, 'cli');
+  });
+});
+
+describe('admin API logins', { skip: peer('python3', 'python3') }, () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({
+      listeners: ['https', 'imaps'],
+      extraConfig: '[auth]\nfailure_delay = "0s"\nmax_failures = 3\n',
+    });
+    await t.server.directory.addDomain('a.test');
+    await t.server.directory.addAccount('ann@a.test', 'ann-secret-1');
+    await t.server.administration.addAdmin(cliPrincipal(), {
+      address: ROOT.user,
+      password: ROOT.password,
+      role: 'superadmin',
+      domains: [],
+    });
+  });
+  after(async () => t?.stop());
+
+  it('counts failed API logins with the mail logins: the source is then refused over IMAP too', async () => {
+    const call = apiClient(() => t.port('https'));
+    for (let i = 0; i < 3; i++) {
+      const answer = await call('GET', '/domains', { auth: { user: ROOT.user, password: `wrong-${i}` } });
+      assert.equal(answer.status, 401);
+    }
+    const locked = await call('GET', '/domains', { auth: ROOT });
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.code, 'auth_locked');
+    const imap = await python<{ error: string }>(
+      `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+try:
+    c.login('ann@a.test', 'ann-secret-1')
+    print(json.dumps({'error': ''}))
+except imaplib.IMAP4.error as e:
+    print(json.dumps({'error': str(e)}))
+`,
+      { PORT: t.port('imaps') },
+    );
+    assert.match(imap.error, /UNAVAILABLE|try again later/i);
+  });
+});
