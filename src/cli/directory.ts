@@ -189,7 +189,7 @@ function sizeOrThrow(text: string): number {
 }
 
 /** The first line of standard input, without its line end. */
-async function readPassword(): Promise<string> {
+export async function readPassword(): Promise<string> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of process.stdin) {

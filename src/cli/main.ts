@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../config/load.js';
 import { isMailError } from '../lib/errors.js';
 import { UsageError } from './output.js';
+import { adminCommand } from './admin.js';
 import { accountCommand, aliasCommand, domainCommand } from './directory.js';
 import { dkimCommand, dnsCommand } from './dkim.js';
 import { quarantineCommand } from './quarantine.js';
@@ -26,6 +27,8 @@ export const USAGE = `usage: postern <command> [options]
   account add ADDRESS [--password-stdin] [--quota 2G] | list [DOMAIN]
           remove ADDRESS | passwd ADDRESS [--password-stdin] | quota ADDRESS SIZE
   alias   add SOURCE DEST... | list [DOMAIN] | remove SOURCE [DEST...]   (SOURCE @domain = catch-all)
+  admin   add ADDRESS [--domain D]... [--password-stdin] | list | remove ADDRESS
+                                                  admins of the admin API (no --domain: superadmin)
   queue   list | show ID                          messages waiting for remote delivery
           retry ID|--all | hold ID | release ID | delete ID   (postqueue -f, postsuper -h/-H/-d)
   quarantine list [DOMAIN] | show ID | release ID | delete ID   mail the content filter held
@@ -70,6 +73,7 @@ export const OPTIONS = {
   spam: { type: 'boolean' },
   ham: { type: 'boolean' },
   account: { type: 'string' },
+  domain: { type: 'string', multiple: true },
 } as const satisfies ParseArgsConfig['options'];
 
 export type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -118,6 +122,8 @@ async function main(argv: string[]): Promise<number> {
       return sieveCommand(flags, rest);
     case 'spam':
       return spamCommand(flags, rest);
+    case 'admin':
+      return adminCommand(flags, rest);
     default:
       throw new UsageError(`unknown command "${command}" (see postern --help)`);
   }

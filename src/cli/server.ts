@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { isMailError, MailError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/log.js';
 import { startServer, type Server } from '../main.js';
+import { cliPrincipal } from '../services/admin/index.js';
 import type { Flags } from './main.js';
 import { UsageError } from './output.js';
 
@@ -64,6 +65,7 @@ export async function serveCommand(flags: Flags): Promise<number> {
 
 const DEMO_DOMAIN = 'demo.test'; // RFC 2606: .test is never a real domain
 const DEMO_ACCOUNT = `demo@${DEMO_DOMAIN}`;
+const DEMO_ADMIN = `admin@${DEMO_DOMAIN}`;
 const DEMO_PORTS: Record<keyof Config['listen'], number> = {
   smtp: 2525,
   submission: 2587,
@@ -107,6 +109,15 @@ export async function demoCommand(flags: Flags): Promise<number> {
     } else {
       password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '(see data/demo-password)';
     }
+    // The demo's superadmin for the admin API, with the same password.
+    if (!(await server.store.admins.get(DEMO_ADMIN)) && existsSync(passwordFile))
+      await server.administration.addAdmin(cliPrincipal(), {
+        address: DEMO_ADMIN,
+        password: readFileSync(passwordFile, 'utf8').trim(),
+        role: 'superadmin',
+        domains: [],
+      });
+    const httpsPort = server.listeners.bound.find((b) => b.name === 'https')?.port;
     const lines = [
       '',
       'Postern demo is running.',
@@ -120,9 +131,10 @@ export async function demoCommand(flags: Flags): Promise<number> {
         (b) => `    ${b.name.padEnd(12)} ${b.host}:${b.port}${b.isImplicitTls ? ' (TLS)' : ''}`,
       ),
       ...server.skipped.map((s) => `    ${s.name.padEnd(12)} not started: ${s.reason}`),
-      ...(server.listeners.bound.some((b) => b.name === 'https')
+      ...(httpsPort
         ? [
-            `  autoconfig:  https://localhost:${server.listeners.bound.find((b) => b.name === 'https')!.port}/mail/config-v1.1.xml?emailaddress=${DEMO_ACCOUNT}`,
+            `  autoconfig:  https://localhost:${httpsPort}/mail/config-v1.1.xml?emailaddress=${DEMO_ACCOUNT}`,
+            `  admin API:   curl -k -u ${DEMO_ADMIN}:PASSWORD https://localhost:${httpsPort}/api/v1/domains (same password)`,
           ]
         : []),
       '  manage it:   node bin/postern.js --config data/postern.toml account list',
