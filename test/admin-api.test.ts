@@ -248,6 +248,73 @@ describe('admin API', () => {
     assert.equal(user.status, 401);
   });
 
+  it('lists and rotates DKIM keys and prints DNS records for the domain admin; the queue and status for the superadmin', async () => {
+    const keys = await api('GET', '/domains/a.test/dkim', '/domains/{domain}/dkim', { auth: DOM });
+    assert.equal(keys.status, 200, keys.text);
+    assert.equal(keys.body.items.length, 1);
+    const old = keys.body.items[0];
+    assert.match(old.txt, /^v=DKIM1; k=rsa; p=/);
+    const rotated = await api('POST', '/domains/a.test/dkim/rotate', '/domains/{domain}/dkim/rotate', {
+      auth: DOM,
+      body: { now: true },
+    });
+    assert.equal(rotated.status, 201, rotated.text);
+    assert.equal(rotated.body.status, 'active');
+    assert.notEqual(rotated.body.selector, old.selector);
+    const after = await api('GET', '/domains/a.test/dkim', '/domains/{domain}/dkim', { auth: DOM });
+    assert.equal(after.body.items.find((k: { selector: string }) => k.selector === old.selector).status, 'retired');
+    const dns = await api('GET', '/domains/a.test/dns', '/domains/{domain}/dns', { auth: DOM });
+    assert.ok(
+      dns.body.items.some(
+        (r: { type: string; value: string }) => r.type === 'MX' && /mail\.example\.com/.test(r.value),
+      ),
+    );
+    assert.ok(dns.body.items.some((r: { name: string }) => r.name.startsWith(`${rotated.body.selector}._domainkey.`)));
+    for (const [method, path, template] of [
+      ['GET', '/domains/b.test/dkim', '/domains/{domain}/dkim'],
+      ['POST', '/domains/b.test/dkim/rotate', '/domains/{domain}/dkim/rotate'],
+      ['GET', '/domains/b.test/dns', '/domains/{domain}/dns'],
+    ] as const)
+      assert.equal((await api(method, path, template, { auth: DOM })).status, 404, `${method} ${path}`);
+
+    // A held queue entry (held in the same transaction, so that delivery never tries it).
+    const store = t.server.store;
+    const { hash } = await store.blobs.withContent(Buffer.from('Subject: out\r\n\r\nx\r\n'), async (b) => b);
+    await store.transaction(async (tx) => {
+      await tx.queue.add({
+        qid: 'APIQ1',
+        blobHash: hash,
+        sender: 'ann@a.test',
+        size: 20,
+        authUser: 'ann@a.test',
+        envid: null,
+        ret: null,
+        recipients: [{ recipient: 'x@remote.example', notify: null, orcpt: null }],
+      });
+      await tx.queue.setHeld('APIQ1', true);
+    });
+    const queue = await api('GET', '/queue', '/queue', { auth: ROOT });
+    assert.deepEqual(
+      queue.body.items.map((e: { id: string; held: boolean }) => [e.id, e.held]),
+      [['APIQ1', true]],
+    );
+    assert.equal((await api('GET', '/queue/apiq1', '/queue/{id}', { auth: ROOT })).body.sender, 'ann@a.test');
+    assert.equal((await api('GET', '/queue', '/queue', { auth: DOM })).status, 403);
+    assert.equal((await api('POST', '/queue/APIQ1/release', '/queue/{id}/release', { auth: DOM })).status, 403);
+    assert.equal((await api('GET', '/queue/NOPE', '/queue/{id}', { auth: ROOT })).status, 404);
+    const removed = await api('DELETE', '/queue/APIQ1', '/queue/{id}', { auth: ROOT });
+    assert.equal(removed.status, 204);
+    assert.equal(await store.queue.get('APIQ1'), undefined);
+
+    const status = await api('GET', '/status', '/status', { auth: DOM });
+    assert.equal(status.body.hostname, 'mail.example.com');
+    const audit = await api('GET', '/audit?limit=5', '/audit', { auth: ROOT });
+    assert.deepEqual(
+      audit.body.items.slice(0, 2).map((e: { action: string }) => e.action),
+      ['queue.remove', 'dkim.rotate'],
+    );
+  });
+
   it('answers garbage with 400 or 401 problem documents and keeps serving', async () => {
     const cases: Array<[Parameters<typeof call>[2], number]> = [
       [{ auth: ROOT, raw: '{"name": ', contentType: 'application/json' }, 400],

@@ -4,11 +4,10 @@ import { createLogger } from '../lib/log.js';
 import { createResolver } from '../mail/dns/resolver.js';
 import { dkimTxtValue } from '../mail/dkim/record.js';
 import { normalizeDomain } from '../mail/address.js';
-import { mtaStsPolicy, mtaStsPolicyId } from '../mail/mta-sts-policy.js';
 import { Dkim } from '../services/dkim/index.js';
-import { recordsFor, renderZone, SRV_SERVICES, type RecordInputs } from '../services/doctor/records.js';
-import { parseListenAddress, type Config, type ListenerName } from '../config/schema.js';
-import type { DkimAlgorithm, DkimKeyRecord } from '../store/index.js';
+import { recordsFor, renderZone } from '../services/doctor/records.js';
+import type { DkimAlgorithm } from '../store/index.js';
+import { recordInputs } from '../compose/records.js';
 import { withDirectory } from './context.js';
 import type { Flags } from './main.js';
 import { printJson, printTable, UsageError } from './output.js';
@@ -73,37 +72,6 @@ export async function dkimCommand(flags: Flags, args: string[]): Promise<number>
     }
   });
   return 0;
-}
-
-/** What `postern dns` and `postern doctor` derive a domain's records from. */
-export function recordInputs(
-  config: Readonly<Config>,
-  domain: string,
-  dkimKeys: DkimKeyRecord[],
-  publicAddresses: readonly string[],
-): RecordInputs {
-  const port = (name: ListenerName) => {
-    const first = config.listen[name][0];
-    return first ? parseListenAddress(first)?.port : undefined;
-  };
-  const web = port('https')
-    ? [...new Set(['mta-sts', 'autoconfig', ...(config.acme?.subdomains ?? [])])].map((s) => `${s}.${domain}`)
-    : [];
-  return {
-    domain,
-    hostname: config.hostname,
-    publicAddresses,
-    dkimKeys,
-    mtaStsId: mtaStsPolicyId(
-      mtaStsPolicy({
-        mode: config.http.mta_sts_mode,
-        mx: [config.hostname],
-        maxAgeSeconds: config.http.mta_sts_max_age / 1000,
-      }),
-    ),
-    webNames: web.filter((n) => n !== config.hostname),
-    srv: SRV_SERVICES.flatMap((s) => (port(s.listener) ? [{ service: s.service, port: port(s.listener)! }] : [])),
-  };
 }
 
 export async function dnsCommand(flags: Flags, args: string[]): Promise<number> {

@@ -11,7 +11,7 @@ import { runDoctor, type DoctorReport, type Finding } from '../services/doctor/i
 import { isPrivateAddress } from '../services/doctor/findings.js';
 import { CertificateRegistry } from '../services/tls/registry.js';
 import { withDirectory } from './context.js';
-import { recordInputs } from './dkim.js';
+import { recordInputs } from '../compose/records.js';
 import type { Flags } from './main.js';
 import { printJson, UsageError } from './output.js';
 

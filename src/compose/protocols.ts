@@ -46,6 +46,7 @@ export function protocolFactories(
     httpsPort: () => portOf(config, listeners(), 'https'),
     adminApi: {
       admin: services.administration,
+      operations: services.operations,
       store: services.store,
       authenticate: (user, password, context) => services.auth.authenticateAdmin(user, password, context),
       hostname: config.hostname,

@@ -12,6 +12,9 @@ import { createResolver } from '../mail/dns/resolver.js';
 import { createTlsaLookup } from '../mail/dns/tlsa.js';
 import { Acceptance } from '../services/acceptance/index.js';
 import { Administration } from '../services/admin/index.js';
+import { Operations } from '../services/admin/operations.js';
+import { recordsFor } from '../services/doctor/records.js';
+import { recordInputs } from './records.js';
 import { Auth } from '../services/auth/index.js';
 import { argon2Passwords } from '../services/auth/password.js';
 import { Delivery } from '../services/delivery/index.js';
@@ -52,6 +55,7 @@ export interface Services {
   quarantine: Quarantine;
   greylist: Greylist | undefined;
   administration: Administration;
+  operations: Operations;
 }
 
 /** [managesieve] limits as the Sieve service takes them. */
@@ -118,6 +122,13 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
   const administration = new Administration({ store, directory, passwords: argon2Passwords, log });
+  const operations = new Operations({
+    store,
+    dkim,
+    records: (domain, keys) => recordsFor(recordInputs(config, domain, keys, config.dns.public_addresses)),
+    hostname: config.hostname,
+    log,
+  });
   return {
     store,
     resolve,
@@ -134,6 +145,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     quarantine,
     greylist,
     administration,
+    operations,
   };
 }
 

@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import type { Logger } from '../../lib/log.js';
 import { MailError } from '../../lib/errors.js';
 import { adminPrincipal, principalOfToken, type Administration } from '../../services/admin/index.js';
+import type { Operations } from '../../services/admin/operations.js';
 import type { AdminRecord, Store } from '../../store/index.js';
 import {
   credentials,
@@ -28,6 +29,7 @@ import { openApiDocument } from './openapi.js';
 
 export interface AdminApiDeps {
   admin: Administration;
+  operations: Operations;
   store: Store;
   /** An admin's login, throttled with the mail protocols' (Auth.authenticateAdmin). */
   authenticate(user: string, password: string, context: { ip: string; protocol: string }): Promise<AdminRecord>;
@@ -67,6 +69,7 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
 
   accessRoutes(api, admin);
   directoryRoutes(api, admin);
+  operationRoutes(api, deps.operations);
   api.all('*', (c) => problem(c, 404, 'not_found', `no such API path: ${new URL(c.req.url).pathname}`));
   return api as unknown as Hono<{ Bindings: HttpBindings }>;
 }
@@ -204,6 +207,30 @@ function directoryRoutes(api: Hono<ApiEnv>, admin: Administration): void {
     await admin.removeAlias(who(c), param(c, 'source'));
     return c.body(null, 204);
   });
+}
+
+/** DKIM keys and DNS records of a domain, the outbound queue, the server's status. */
+function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
+  api.get('/domains/:domain/dkim', async (c) => c.json({ items: await ops.listDkim(who(c), param(c, 'domain')) }));
+  api.post('/domains/:domain/dkim/rotate', async (c) => {
+    const body = c.req.header('content-type') === undefined ? {} : await jsonBody(c);
+    const algorithm = field(body, 'algorithm', 'string');
+    const key = await ops.rotateDkim(who(c), param(c, 'domain'), {
+      now: field(body, 'now', 'boolean') === true,
+      ...(algorithm !== undefined ? { algorithm } : {}),
+    });
+    return c.json(key, 201);
+  });
+  api.get('/domains/:domain/dns', async (c) => c.json({ items: await ops.dnsRecords(who(c), param(c, 'domain')) }));
+  api.get('/queue', async (c) => c.json(page(c, await ops.listQueue(who(c)), (e) => `${e.id} ${e.sender}`)));
+  api.get('/queue/:id', async (c) => c.json(await ops.getQueue(who(c), param(c, 'id'))));
+  for (const action of ['retry', 'hold', 'release'] as const)
+    api.post(`/queue/:id/${action}`, async (c) => c.json(await ops.changeQueue(who(c), param(c, 'id'), action)));
+  api.delete('/queue/:id', async (c) => {
+    await ops.changeQueue(who(c), param(c, 'id'), 'remove');
+    return c.body(null, 204);
+  });
+  api.get('/status', async (c) => c.json(await ops.status(who(c))));
 }
 
 function limitsOf(body: Record<string, unknown>) {

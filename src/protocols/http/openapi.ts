@@ -78,6 +78,39 @@ const SCHEMAS: Record<string, Schema> = {
     before: {},
     after: {},
   }),
+  DkimKey: object({
+    selector: str(),
+    algorithm: { enum: ['rsa2048', 'rsa4096', 'ed25519'] },
+    status: { enum: ['active', 'pending', 'retired'] },
+    name: str({ description: 'The DNS name of its TXT record' }),
+    txt: str({ description: 'The TXT record to publish' }),
+    createdAt: dateTime,
+  }),
+  DnsRecord: object({
+    name: str(),
+    type: { enum: ['A', 'AAAA', 'MX', 'TXT', 'SRV', 'PTR'] },
+    value: str(),
+    note: str(),
+  }),
+  QueueEntry: object({
+    id: str(),
+    sender: str({ description: 'Empty for a bounce' }),
+    size: int(),
+    held: { type: 'boolean' },
+    createdAt: dateTime,
+    recipients: {
+      type: 'array',
+      items: object({ recipient: str(), status: str(), attempts: int(), lastError: { type: ['string', 'null'] } }),
+    },
+  }),
+  Status: object({
+    hostname: str(),
+    uptimeSeconds: int(),
+    domains: int(),
+    accounts: int(),
+    queue: object({ entries: int(), held: int() }),
+    schemaVersion: int(),
+  }),
 };
 SCHEMAS.TokenCreated = {
   ...(SCHEMAS.Token as Schema),
@@ -89,6 +122,9 @@ SCHEMAS.AccountPage = pageOf('Account');
 SCHEMAS.AliasPage = pageOf('Alias');
 SCHEMAS.AdminPage = pageOf('Admin');
 SCHEMAS.TokenPage = pageOf('Token');
+SCHEMAS.QueuePage = pageOf('QueueEntry');
+SCHEMAS.DkimList = object({ items: { type: 'array', items: ref('DkimKey') } });
+SCHEMAS.DnsList = object({ items: { type: 'array', items: ref('DnsRecord') } });
 SCHEMAS.AuditPage = object({ items: { type: 'array', items: ref('AuditEntry') }, next: { type: ['integer', 'null'] } });
 
 const problems = Object.fromEntries(
@@ -244,6 +280,49 @@ const PATHS = {
     ),
   },
   '/admins/{address}': { parameters: [pathParam('address')], delete: op('Remove an admin (superadmin)', noContent) },
+  '/domains/{domain}/dkim': {
+    parameters: [pathParam('domain')],
+    get: op('DKIM keys of a domain, with the TXT record each needs', { '200': json('DkimList') }),
+  },
+  '/domains/{domain}/dkim/rotate': {
+    parameters: [pathParam('domain')],
+    post: op(
+      'Rotate: a new key, signing once DNS shows it (or at once with now)',
+      { '201': json('DkimKey', 'Made') },
+      {
+        requestBody: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: object({ now: { type: 'boolean' }, algorithm: { enum: ['rsa2048', 'rsa4096', 'ed25519'] } }, []),
+            },
+          },
+        },
+      },
+    ),
+  },
+  '/domains/{domain}/dns': {
+    parameters: [pathParam('domain')],
+    get: op('The DNS records to publish for a domain', { '200': json('DnsList') }),
+  },
+  '/queue': { get: op('The outbound queue (superadmin)', { '200': json('QueuePage') }, { parameters: listParams }) },
+  '/queue/{id}': {
+    parameters: [pathParam('id')],
+    get: op('A queue entry (superadmin)', { '200': json('QueueEntry') }),
+    delete: op('Delete a queue entry without a bounce (superadmin)', noContent),
+  },
+  ...Object.fromEntries(
+    (['retry', 'hold', 'release'] as const).map((action) => [
+      `/queue/{id}/${action}`,
+      {
+        parameters: [pathParam('id')],
+        post: op({ retry: 'Due now', hold: 'Keep from delivery', release: 'Let go again' }[action] + ' (superadmin)', {
+          '200': json('QueueEntry'),
+        }),
+      },
+    ]),
+  ),
+  '/status': { get: op('The server\u2019s name, uptime and counts', { '200': json('Status') }) },
   '/audit': {
     get: op(
       'The audit log, newest first (a domain admin sees their domains\u2019 entries)',

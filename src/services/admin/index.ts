@@ -11,6 +11,7 @@ import type { AccountRecord, AdminRecord, DomainLimits, DomainRecord, Store } fr
 import type { PasswordPolicy } from '../auth/password.js';
 import type { Directory } from '../directory/index.js';
 import { requireDomain, requireScope, requireSuper, visibleDomains, type Principal } from './access.js';
+import { writeAudit, type Change } from './audit.js';
 import { makeToken, tokenView, type NewToken } from './tokens.js';
 
 export { adminPrincipal, cliPrincipal, type Principal, type Scope } from './access.js';
@@ -70,20 +71,8 @@ export class Administration {
     return this.deps.store;
   }
 
-  private async audit(
-    p: Principal,
-    change: { action: string; target: string; domain: string | null; before?: unknown; after?: unknown },
-  ): Promise<void> {
-    await this.store.audit.add({
-      actor: p.actor,
-      via: p.via,
-      remote: p.remote,
-      action: change.action,
-      target: change.target,
-      domain: change.domain,
-      before: change.before ?? null,
-      after: change.after ?? null,
-    });
+  private audit(p: Principal, change: Change): Promise<void> {
+    return writeAudit(this.store, p, change);
   }
 
   // Domains
