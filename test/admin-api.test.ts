@@ -382,6 +382,95 @@ describe('admin API', () => {
   });
 });
 
+describe('self-service for account owners', { skip: peer('python3', 'python3') }, () => {
+  let t: TestServer;
+  let call: ReturnType<typeof apiClient>;
+  let check: ReturnType<typeof openApiValidator>;
+  const ANN = { user: 'ann@a.test', password: 'ann-secret-1' };
+  const api = async (
+    method: string,
+    path: string,
+    template: string,
+    options: { auth?: Credentials; body?: unknown } = {},
+  ) => {
+    const answer = await call(method, path, options);
+    assert.equal(check(template, method, answer), undefined);
+    return answer;
+  };
+  /** An IMAP login over TLS with Python's imaplib: '' when it worked, else the server's answer. */
+  const imapLogin = (user: string, password: string) =>
+    python<{ error: string }>(
+      `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+try:
+    c.login(os.environ['USER_NAME'], os.environ['PASSWORD'])
+    c.logout()
+    print(json.dumps({'error': ''}))
+except imaplib.IMAP4.error as e:
+    print(json.dumps({'error': str(e)}))
+`,
+      { PORT: t.port('imaps'), USER_NAME: user, PASSWORD: password },
+    ).then((r) => r.error);
+
+  before(async () => {
+    t = await startTestServer({ listeners: ['https', 'imaps'] });
+    call = apiClient(() => t.port('https'));
+    check = openApiValidator((await call('GET', '/openapi.json')).body);
+    await t.server.directory.addDomain('a.test');
+    await t.server.directory.addAccount(ANN.user, ANN.password, { quotaBytes: 1000000 });
+    await t.server.directory.addAccount('bob@a.test', 'bob-secret-1');
+  });
+  after(async () => t?.stop());
+
+  it('gives an owner app passwords for mail clients (IMAP takes them until revoked), never for /me, and changes their password', async () => {
+    const me = await api('GET', '/me', '/me', { auth: ANN });
+    assert.deepEqual(me.body, { address: ANN.user, quotaBytes: 1000000, usedBytes: 0, appPasswords: 0 });
+    const made = await api('POST', '/me/app-passwords', '/me/app-passwords', { auth: ANN, body: { name: 'phone' } });
+    assert.equal(made.status, 201, made.text);
+    const app = made.body.password as string;
+    assert.match(app, /^[a-z2-7]{4}(-[a-z2-7]{4}){4}$/);
+    assert.equal(await imapLogin(ANN.user, app), '');
+    assert.notEqual(await imapLogin('bob@a.test', app), ''); // Ann's app password is not Bob's
+    assert.equal((await api('GET', '/me', '/me', { auth: { user: ANN.user, password: app } })).status, 401);
+    assert.equal((await api('GET', '/me', '/me', { auth: { token: 'pst_x' } })).status, 401);
+    // Not an admin: the admin routes do not take an account's password.
+    assert.equal((await call('GET', '/domains', { auth: ANN })).status, 401);
+    const list = await api('GET', '/me/app-passwords', '/me/app-passwords', { auth: ANN });
+    assert.deepEqual(
+      list.body.items.map((x: { name: string }) => x.name),
+      ['phone'],
+    );
+    assert.doesNotMatch(list.text, new RegExp(app));
+    const bobs = await api('DELETE', `/me/app-passwords/${made.body.id}`, '/me/app-passwords/{id}', {
+      auth: { user: 'bob@a.test', password: 'bob-secret-1' },
+    });
+    assert.equal(bobs.status, 404); // Bob cannot revoke Ann's
+    const revoked = await api('DELETE', `/me/app-passwords/${made.body.id}`, '/me/app-passwords/{id}', { auth: ANN });
+    assert.equal(revoked.status, 204);
+    assert.notEqual(await imapLogin(ANN.user, app), '');
+
+    const wrong = await api('PUT', '/me/password', '/me/password', {
+      auth: ANN,
+      body: { current: 'not-it', password: 'ann-new-secret-2' },
+    });
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.body.detail, /current password/);
+    const changed = await api('PUT', '/me/password', '/me/password', {
+      auth: ANN,
+      body: { current: ANN.password, password: 'ann-new-secret-2' },
+    });
+    assert.equal(changed.status, 204, changed.text);
+    assert.notEqual(await imapLogin(ANN.user, ANN.password), '');
+    assert.equal(await imapLogin(ANN.user, 'ann-new-secret-2'), '');
+    const audit = await t.server.store.audit.list({ limit: 10 });
+    assert.deepEqual(
+      audit.map((e) => `${e.actor} ${e.action}`),
+      ['ann@a.test me.password', 'ann@a.test me.app-password.remove', 'ann@a.test me.app-password.add'],
+    );
+  });
+});
+
 describe('admin API logins', { skip: peer('python3', 'python3') }, () => {
   let t: TestServer;
   before(async () => {

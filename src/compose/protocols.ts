@@ -47,6 +47,9 @@ export function protocolFactories(
     adminApi: {
       admin: services.administration,
       operations: services.operations,
+      self: services.self,
+      authenticateAccount: (user, password, context) =>
+        services.auth.authenticate(user, password, context, { appPasswords: false }),
       store: services.store,
       authenticate: (user, password, context) => services.auth.authenticateAdmin(user, password, context),
       hostname: config.hostname,

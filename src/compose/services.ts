@@ -13,6 +13,7 @@ import { createTlsaLookup } from '../mail/dns/tlsa.js';
 import { Acceptance } from '../services/acceptance/index.js';
 import { Administration } from '../services/admin/index.js';
 import { Operations } from '../services/admin/operations.js';
+import { SelfService } from '../services/admin/self.js';
 import { recordsFor } from '../services/doctor/records.js';
 import { recordInputs } from './records.js';
 import { Auth } from '../services/auth/index.js';
@@ -56,6 +57,7 @@ export interface Services {
   greylist: Greylist | undefined;
   administration: Administration;
   operations: Operations;
+  self: SelfService;
 }
 
 /** [managesieve] limits as the Sieve service takes them. */
@@ -122,6 +124,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
   const administration = new Administration({ store, directory, passwords: argon2Passwords, log });
+  const self = new SelfService({ store, passwords: argon2Passwords, log });
   const operations = new Operations({
     store,
     dkim,
@@ -146,6 +149,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     greylist,
     administration,
     operations,
+    self,
   };
 }
 

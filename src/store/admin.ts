@@ -58,3 +58,19 @@ export interface AuditRepo {
   /** Newest first; `domains` keeps the entries of those domains only; `before` pages by id. */
   list(query: { domains?: string[]; before?: number; limit: number }): Promise<AuditEntry[]>;
 }
+
+/** A password for one mail client, made by the server (random), kept as a SHA-256 only. */
+export interface AppPasswordRecord {
+  id: number;
+  accountId: number;
+  name: string;
+  createdAt: Date;
+}
+
+export interface AppPasswordRepo {
+  add(accountId: number, name: string, secretHash: string): Promise<AppPasswordRecord>;
+  list(accountId: number): Promise<AppPasswordRecord[]>;
+  remove(accountId: number, id: number): Promise<boolean>;
+  /** The app password of the account with this hash, if any. */
+  find(accountId: number, secretHash: string): Promise<AppPasswordRecord | undefined>;
+}

@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
-import type { AdminRepo, ApiTokenRepo, AuditRepo } from './admin.js';
+import type { AdminRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo } from './admin.js';
 
 export type * from './admin.js';
 
@@ -460,6 +460,7 @@ export interface Repos {
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
+  readonly appPasswords: AppPasswordRepo;
 }
 
 export interface Tx extends Repos {

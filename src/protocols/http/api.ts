@@ -7,8 +7,9 @@ import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Logger } from '../../lib/log.js';
 import { MailError } from '../../lib/errors.js';
-import { adminPrincipal, principalOfToken, type Administration } from '../../services/admin/index.js';
+import { accountPrincipal, adminPrincipal, principalOfToken, type Administration } from '../../services/admin/index.js';
 import type { Operations } from '../../services/admin/operations.js';
+import type { SelfService } from '../../services/admin/self.js';
 import type { AdminRecord, Store } from '../../store/index.js';
 import {
   credentials,
@@ -30,9 +31,16 @@ import { openApiDocument } from './openapi.js';
 export interface AdminApiDeps {
   admin: Administration;
   operations: Operations;
+  self: SelfService;
   store: Store;
   /** An admin's login, throttled with the mail protocols' (Auth.authenticateAdmin). */
   authenticate(user: string, password: string, context: { ip: string; protocol: string }): Promise<AdminRecord>;
+  /** An account owner's login for /me: the account's own password, not an app password. */
+  authenticateAccount(
+    user: string,
+    password: string,
+    context: { ip: string; protocol: string },
+  ): Promise<{ accountId: number; address: string }>;
   hostname: string;
   log: Logger;
 }
@@ -45,23 +53,30 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
 
   api.get('/openapi.json', (c) => c.json(openApiDocument(deps.hostname)));
 
-  // Everything else needs a caller.
+  // Everything else needs a caller: an account owner under /me, an admin (or an admin's token) elsewhere.
   api.use('*', async (c, next) => {
     const remote = remoteOf(c);
+    const isSelf = /^\/api\/v1\/me(\/|$)/.test(c.req.path);
     const creds = credentials(c.req.header('authorization'));
-    if (!creds)
+    if (!creds || (isSelf && creds.kind !== 'basic'))
       return problem(
         c,
         401,
         'auth_required',
-        'log in with HTTP Basic (an admin address and password) or a Bearer token',
+        isSelf
+          ? 'log in with HTTP Basic: the account address and its password'
+          : 'log in with HTTP Basic (an admin address and password) or a Bearer token',
       );
+    const context = { ip: remote ?? '', protocol: 'https' };
     if (creds.kind === 'bearer') {
       const principal = await principalOfToken(deps.store, creds.token, { via: 'api', remote });
       if (!principal) return problem(c, 401, 'auth_failed', 'the token is unknown, expired or revoked');
       c.set('principal', principal);
+    } else if (isSelf) {
+      const account = await deps.authenticateAccount(creds.user, creds.password, context);
+      c.set('principal', accountPrincipal(account, { via: 'api', remote }));
     } else {
-      const record = await deps.authenticate(creds.user, creds.password, { ip: remote ?? '', protocol: 'https' });
+      const record = await deps.authenticate(creds.user, creds.password, context);
       c.set('principal', adminPrincipal(record, { via: 'api', remote }));
     }
     return next();
@@ -70,6 +85,7 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
   accessRoutes(api, admin);
   directoryRoutes(api, admin);
   operationRoutes(api, deps.operations);
+  selfRoutes(api, deps.self);
   api.all('*', (c) => problem(c, 404, 'not_found', `no such API path: ${new URL(c.req.url).pathname}`));
   return api as unknown as Hono<{ Bindings: HttpBindings }>;
 }
@@ -231,6 +247,26 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
     return c.body(null, 204);
   });
   api.get('/status', async (c) => c.json(await ops.status(who(c))));
+}
+
+/** The account owner's own: /me, its password and app passwords. */
+function selfRoutes(api: Hono<ApiEnv>, self: SelfService): void {
+  api.get('/me', async (c) => c.json(await self.me(who(c))));
+  api.put('/me/password', async (c) => {
+    const body = await jsonBody(c);
+    await self.setPassword(who(c), required(body, 'current'), required(body, 'password'));
+    return c.body(null, 204);
+  });
+  api.get('/me/app-passwords', async (c) => c.json({ items: await self.listAppPasswords(who(c)) }));
+  api.post('/me/app-passwords', async (c) =>
+    c.json(await self.addAppPassword(who(c), required(await jsonBody(c), 'name')), 201),
+  );
+  api.delete('/me/app-passwords/:id', async (c) => {
+    const id = Number(param(c, 'id'));
+    if (!Number.isSafeInteger(id) || id < 1) throw new MailError('NOT_FOUND', `no app password ${param(c, 'id')}`);
+    await self.removeAppPassword(who(c), id);
+    return c.body(null, 204);
+  });
 }
 
 function limitsOf(body: Record<string, unknown>) {

@@ -111,6 +111,14 @@ const SCHEMAS: Record<string, Schema> = {
     queue: object({ entries: int(), held: int() }),
     schemaVersion: int(),
   }),
+  Me: object({ address: str({ format: 'email' }), quotaBytes: int(), usedBytes: int(), appPasswords: int() }),
+  AppPassword: object({ id: int(), name: str(), createdAt: dateTime }),
+  AppPasswordCreated: object({
+    id: int(),
+    name: str(),
+    createdAt: dateTime,
+    password: str({ description: 'Shown once: give it to the mail client' }),
+  }),
 };
 SCHEMAS.TokenCreated = {
   ...(SCHEMAS.Token as Schema),
@@ -125,6 +133,7 @@ SCHEMAS.TokenPage = pageOf('Token');
 SCHEMAS.QueuePage = pageOf('QueueEntry');
 SCHEMAS.DkimList = object({ items: { type: 'array', items: ref('DkimKey') } });
 SCHEMAS.DnsList = object({ items: { type: 'array', items: ref('DnsRecord') } });
+SCHEMAS.AppPasswordList = object({ items: { type: 'array', items: ref('AppPassword') } });
 SCHEMAS.AuditPage = object({ items: { type: 'array', items: ref('AuditEntry') }, next: { type: ['integer', 'null'] } });
 
 const problems = Object.fromEntries(
@@ -322,6 +331,26 @@ const PATHS = {
       },
     ]),
   ),
+  '/me': { get: op('The account of the caller (its own address and password)', { '200': json('Me') }) },
+  '/me/password': {
+    put: op('Change the own password (the current one asked again)', noContent, {
+      requestBody: body(object({ current: str(), password: str() })),
+    }),
+  },
+  '/me/app-passwords': {
+    get: op('The own app passwords (never their text)', { '200': json('AppPasswordList') }),
+    post: op(
+      'Make an app password for a mail client (shown once)',
+      { '201': json('AppPasswordCreated', 'Made') },
+      {
+        requestBody: body(object({ name: str() })),
+      },
+    ),
+  },
+  '/me/app-passwords/{id}': {
+    parameters: [pathParam('id')],
+    delete: op('Revoke an app password', noContent),
+  },
   '/status': { get: op('The server\u2019s name, uptime and counts', { '200': json('Status') }) },
   '/audit': {
     get: op(

@@ -7,7 +7,9 @@
  *   nothing else: anything of another domain is NOT_FOUND (answered 404, so that its existence is not
  *   revealed); adding or removing domains, changing their limits, and managing admins is FORBIDDEN;
  * - an API token carries its admin's rights narrowed to its scopes: `read` alone may not change
- *   anything.
+ *   anything;
+ * - an account owner (self-service) manages their own password and app passwords, and nothing of
+ *   the administration: every admin operation is FORBIDDEN to them.
  */
 import { MailError } from '../../lib/errors.js';
 import type { AdminRecord } from '../../store/index.js';
@@ -32,7 +34,8 @@ export type Principal =
       scopes: ReadonlySet<Scope>;
       /** Set when the caller came with an API token. */
       tokenId?: string;
-    });
+    })
+  | (Origin & { kind: 'account'; accountId: number });
 
 export function cliPrincipal(): Principal {
   return { kind: 'cli', actor: 'cli', via: 'cli', remote: null };
@@ -55,14 +58,28 @@ export function adminPrincipal(
 }
 
 /** A token's scopes include `need` (a login has every scope); FORBIDDEN otherwise. */
+export function accountPrincipal(
+  account: { accountId: number; address: string },
+  origin: { via: string; remote: string | null },
+): Principal {
+  return { kind: 'account', actor: account.address, accountId: account.accountId, ...origin };
+}
+
+/** A token's scopes include `need` (a login has every scope); FORBIDDEN otherwise. */
 export function requireScope(p: Principal, need: Scope): void {
   if (p.kind === 'admin' && !p.scopes.has(need))
     throw new MailError('FORBIDDEN', `this token's scopes do not include "${need}"`);
 }
 
+/** The caller is an admin (or the CLI), with the scope; FORBIDDEN otherwise. */
+export function requireAdmin(p: Principal, need: Scope): void {
+  requireScope(p, need);
+  if (p.kind === 'account') throw new MailError('FORBIDDEN', 'this needs an admin');
+}
+
 /** The caller may read (or change) what belongs to `domain`; NOT_FOUND otherwise. */
 export function requireDomain(p: Principal, domain: string, need: Scope): void {
-  requireScope(p, need);
+  requireAdmin(p, need);
   if (p.kind === 'admin' && !p.isSuper && !p.domains.has(domain))
     throw new MailError('DOMAIN_NOT_FOUND', `domain ${domain} is not hosted`);
 }
@@ -70,11 +87,13 @@ export function requireDomain(p: Principal, domain: string, need: Scope): void {
 /** The caller is the CLI or a superadmin; FORBIDDEN otherwise. */
 export function requireSuper(p: Principal, need: Scope): void {
   requireScope(p, need);
-  if (p.kind === 'admin' && !p.isSuper) throw new MailError('FORBIDDEN', 'only a superadmin may do this');
+  if (p.kind === 'account' || (p.kind === 'admin' && !p.isSuper))
+    throw new MailError('FORBIDDEN', 'only a superadmin may do this');
 }
 
 /** The domains the caller sees, or undefined for all. */
 export function visibleDomains(p: Principal): ReadonlySet<string> | undefined {
+  if (p.kind === 'account') return new Set();
   return p.kind === 'admin' && !p.isSuper ? p.domains : undefined;
 }
 

@@ -10,11 +10,11 @@ import { normalizeAddress, normalizeDomain } from '../../mail/address.js';
 import type { AccountRecord, AdminRecord, DomainLimits, DomainRecord, Store } from '../../store/index.js';
 import type { PasswordPolicy } from '../auth/password.js';
 import type { Directory } from '../directory/index.js';
-import { requireDomain, requireScope, requireSuper, visibleDomains, type Principal } from './access.js';
+import { requireAdmin, requireDomain, requireScope, requireSuper, visibleDomains, type Principal } from './access.js';
 import { writeAudit, type Change } from './audit.js';
 import { makeToken, tokenView, type NewToken } from './tokens.js';
 
-export { adminPrincipal, cliPrincipal, type Principal, type Scope } from './access.js';
+export { accountPrincipal, adminPrincipal, cliPrincipal, type Principal, type Scope } from './access.js';
 export { principalOfToken } from './tokens.js';
 
 export interface AdministrationDeps {
@@ -91,7 +91,7 @@ export class Administration {
   }
 
   async listDomains(p: Principal): Promise<DomainView[]> {
-    requireScope(p, 'read');
+    requireAdmin(p, 'read');
     const visible = visibleDomains(p);
     const domains = (await this.store.domains.list()).filter((d) => !visible || visible.has(d.name));
     return Promise.all(domains.map((d) => this.domainView(d)));
@@ -315,7 +315,7 @@ export class Administration {
 
   /** Newest first; a domain admin sees their domains' entries only. */
   async listAudit(p: Principal, query: { before?: number; limit: number }) {
-    requireScope(p, 'read');
+    requireAdmin(p, 'read');
     const visible = visibleDomains(p);
     const entries = await this.store.audit.list({
       ...query,

@@ -11,7 +11,7 @@ import { normalizeDomain } from '../../mail/address.js';
 import type { DkimAlgorithm, DkimKeyRecord, QueueEntry, Store } from '../../store/index.js';
 import type { Dkim } from '../dkim/index.js';
 import type { DnsRecord } from '../doctor/records.js';
-import { requireDomain, requireScope, requireSuper, type Principal } from './access.js';
+import { requireAdmin, requireDomain, requireSuper, type Principal } from './access.js';
 import { writeAudit } from './audit.js';
 
 export interface OperationsDeps {
@@ -129,7 +129,7 @@ export class Operations {
 
   /** What any admin may see of the server: its name, uptime, and how much it holds. */
   async status(p: Principal) {
-    requireScope(p, 'read');
+    requireAdmin(p, 'read');
     const { store } = this.deps;
     const queue = await store.queue.list();
     return {

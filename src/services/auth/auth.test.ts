@@ -19,6 +19,7 @@ async function setup(maxFailures = 3) {
   } as AccountRecord;
   const store = {
     accounts: { get: async (a: string) => (a === account.address ? account : undefined) },
+    appPasswords: { find: async () => undefined },
   } as unknown as Store;
   const log = createLogger({
     level: 'debug',
@@ -88,6 +89,7 @@ describe('login throttling', () => {
           return a === account.address ? account : undefined;
         },
       },
+      appPasswords: { find: async () => undefined },
     } as unknown as Store;
     const log = createLogger({ level: 'error', sink: { write: () => undefined } });
     const auth = new Auth({

@@ -24,7 +24,8 @@ import { availableParallelism } from 'node:os';
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { normalizeAddress } from '../../mail/address.js';
-import type { AdminRecord, Store } from '../../store/index.js';
+import type { AccountRecord, AdminRecord, Store } from '../../store/index.js';
+import { appPasswordHash } from '../../lib/secret.js';
 import { hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from './password.js';
 import { sourceKey } from '../../lib/ip.js';
 
@@ -72,8 +73,21 @@ export class Auth {
     username: string,
     password: string,
     context: { ip: string; protocol: string },
+    options: { appPasswords?: boolean } = {},
   ): Promise<AuthedUser> {
-    const account = await this.attempt(username, password, context, (address) => this.deps.store.accounts.get(address));
+    // An app password is a random secret the server made: a SHA-256 finds it, no argon2 needed.
+    const appPassword =
+      options.appPasswords === false
+        ? undefined
+        : async (account: AccountRecord) =>
+            (await this.deps.store.appPasswords.find(account.id, appPasswordHash(password))) !== undefined;
+    const account = await this.attempt(
+      username,
+      password,
+      context,
+      (address) => this.deps.store.accounts.get(address),
+      appPassword,
+    );
     return { accountId: account.id, address: account.address };
   }
 
@@ -97,6 +111,7 @@ export class Auth {
     password: string,
     context: { ip: string; protocol: string },
     find: (address: string) => Promise<T | undefined>,
+    alternative?: (record: T) => Promise<boolean>,
   ): Promise<T> {
     const { maxFailures } = this.deps.throttle;
     const source = sourceKey(context.ip, this.deps.throttle.ipv6Prefix ?? 64);
@@ -132,6 +147,7 @@ export class Auth {
     try {
       if (isPlausible && check.ok) account = await find(check.text);
       ok = isPlausible ? await this.verify(account?.passwordHash, password) : false;
+      if (!ok && account && alternative) ok = await alternative(account);
     } catch (err) {
       src.inFlight--;
       this.wake(src); // the attempts waiting on this one go on; it counts as nothing

@@ -35,10 +35,11 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
-/** What the directory needs to set passwords; handed to it by the composition root. */
+/** What the directory and self-service need to set and check passwords; handed over by the composition root. */
 export interface PasswordPolicy {
   hash(password: string): Promise<string>;
+  verify(stored: string, password: string): Promise<boolean>;
   problem(password: string): string | undefined;
 }
 
-export const argon2Passwords: PasswordPolicy = { hash: hashPassword, problem: passwordProblem };
+export const argon2Passwords: PasswordPolicy = { hash: hashPassword, verify: verifyPassword, problem: passwordProblem };

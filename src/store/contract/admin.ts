@@ -11,6 +11,7 @@ export function adminContract(withStore: WithStore): void {
     it('keeps admins with their domains; a removed domain or admin takes the grants and tokens with it', () =>
       withStore(admins));
     it('keeps the audit log newest first, filtered by domain and paged by id', () => withStore(audit));
+    it('keeps app passwords per account by hash, and forgets them with the account', () => withStore(appPasswords));
   });
 }
 
@@ -108,4 +109,23 @@ async function audit(store: Store): Promise<void> {
     (await store.audit.list({ limit: 1, before: third.id })).map((e) => e.target),
     ['b.example'],
   );
+}
+
+async function appPasswords(store: Store): Promise<void> {
+  const ann = await account(store, 'ann@example.com');
+  const bob = await account(store, 'bob@example.com');
+  const phone = await store.appPasswords.add(ann.id, 'phone', 'h1');
+  await store.appPasswords.add(ann.id, 'laptop', 'h2');
+  assert.equal(phone.name, 'phone');
+  assert.deepEqual(
+    (await store.appPasswords.list(ann.id)).map((a) => a.name),
+    ['phone', 'laptop'],
+  );
+  assert.equal((await store.appPasswords.find(ann.id, 'h1'))?.id, phone.id);
+  assert.equal(await store.appPasswords.find(bob.id, 'h1'), undefined);
+  assert.equal(await store.appPasswords.remove(bob.id, phone.id), false); // not Bob's
+  assert.equal(await store.appPasswords.remove(ann.id, phone.id), true);
+  assert.equal(await store.appPasswords.find(ann.id, 'h1'), undefined);
+  await store.accounts.remove('ann@example.com');
+  assert.deepEqual(await store.appPasswords.list(ann.id), []);
 }

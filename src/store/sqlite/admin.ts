@@ -1,10 +1,19 @@
 /**
  * Administration's tables in SQLite: admins and the domains granted to them, API tokens (the secret
- * half kept as a hash only) and the audit log. Removing an admin removes their grants and tokens;
+ * half kept as a hash only), the audit log and accounts' app passwords (kept as a hash only). Removing an admin removes their grants and tokens;
  * removing a domain removes the grants (the schema's cascades).
  */
 import { MailError } from '../../lib/errors.js';
-import type { AdminRecord, AdminRepo, ApiTokenRecord, ApiTokenRepo, AuditEntry, AuditRepo } from '../index.js';
+import type {
+  AdminRecord,
+  AdminRepo,
+  ApiTokenRecord,
+  ApiTokenRepo,
+  AppPasswordRecord,
+  AppPasswordRepo,
+  AuditEntry,
+  AuditRepo,
+} from '../index.js';
 import { isUniqueViolation, type Db, type Exec } from './engine.js';
 
 interface AdminRow {
@@ -212,6 +221,61 @@ export class Audit implements AuditRepo {
       }
       const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
       return (this.db.prepare(sql).all(...args, query.limit) as AuditRow[]).map(toEntry);
+    });
+  }
+}
+
+interface AppPasswordRow {
+  id: number;
+  account_id: number;
+  name: string;
+  created_at: number;
+}
+
+const toAppPassword = (r: AppPasswordRow): AppPasswordRecord => ({
+  id: r.id,
+  accountId: r.account_id,
+  name: r.name,
+  createdAt: new Date(r.created_at),
+});
+
+export class AppPasswords implements AppPasswordRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
+
+  add(accountId: number, name: string, secretHash: string): Promise<AppPasswordRecord> {
+    return this.exec(() => {
+      const id = this.db
+        .prepare('INSERT INTO app_passwords (account_id, name, secret_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(accountId, name, secretHash, Date.now()).lastInsertRowid;
+      return toAppPassword(this.db.prepare('SELECT * FROM app_passwords WHERE id = ?').get(id) as AppPasswordRow);
+    });
+  }
+
+  list(accountId: number): Promise<AppPasswordRecord[]> {
+    return this.exec(() =>
+      (
+        this.db
+          .prepare('SELECT * FROM app_passwords WHERE account_id = ? ORDER BY id')
+          .all(accountId) as AppPasswordRow[]
+      ).map(toAppPassword),
+    );
+  }
+
+  remove(accountId: number, id: number): Promise<boolean> {
+    return this.exec(
+      () => this.db.prepare('DELETE FROM app_passwords WHERE account_id = ? AND id = ?').run(accountId, id).changes > 0,
+    );
+  }
+
+  find(accountId: number, secretHash: string): Promise<AppPasswordRecord | undefined> {
+    return this.exec(() => {
+      const row = this.db
+        .prepare('SELECT * FROM app_passwords WHERE account_id = ? AND secret_hash = ?')
+        .get(accountId, secretHash) as AppPasswordRow | undefined;
+      return row && toAppPassword(row);
     });
   }
 }

@@ -11,6 +11,7 @@ import type {
   AccountRepo,
   AdminRepo,
   ApiTokenRepo,
+  AppPasswordRepo,
   AuditRepo,
   AliasRepo,
   ClassifierRepo,
@@ -28,7 +29,7 @@ import type {
   Store,
   Tx,
 } from '../index.js';
-import { Admins, ApiTokens, Audit } from './admin.js';
+import { Admins, ApiTokens, AppPasswords, Audit } from './admin.js';
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { Classifier } from './classifier.js';
@@ -69,6 +70,7 @@ function repositories(db: Db, exec: Exec): Repos {
     admins: new Admins(db, exec),
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
+    appPasswords: new AppPasswords(db, exec),
   };
 }
 
@@ -89,6 +91,7 @@ class SqliteStore implements Store {
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
+  readonly appPasswords: AppPasswordRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly engine: SqliteEngine;
   private readonly collector: BlobCollector;
@@ -117,6 +120,7 @@ class SqliteStore implements Store {
     this.admins = repos.admins;
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;
+    this.appPasswords = repos.appPasswords;
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

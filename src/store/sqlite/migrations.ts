@@ -397,4 +397,18 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX audit_log_domain ON audit_log(domain, id);
     `,
   },
+  {
+    version: 15,
+    name: 'app passwords',
+    sql: `
+      CREATE TABLE app_passwords (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX app_passwords_account ON app_passwords(account_id, secret_hash);
+    `,
+  },
 ];
