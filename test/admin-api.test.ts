@@ -134,6 +134,14 @@ describe('admin API', () => {
       'account.update carol@c.test',
       'account.add carol@c.test',
     ]);
+    const csv = await call('GET', '/audit?format=csv', { auth: ROOT });
+    assert.equal(csv.headers['content-type'], 'text/csv; charset=utf-8');
+    const rows = csv.text.trimEnd().split('\r\n'); // a catch-all's "@" is kept from spreadsheet formulas
+    assert.equal(rows[0], 'id,at,actor,via,remote,action,target,domain,before,after');
+    assert.match(
+      rows[1]!,
+      /^"\d+","[^"]+","root@admin\.test","api","127\.0\.0\.1","alias\.put","'@c\.test","c\.test","{""source"":""@c\.test""/,
+    );
     const update = audit.body.items.find((e: { action: string }) => e.action === 'account.update');
     assert.equal(update.actor, ROOT.user);
     assert.equal(update.remote, '127.0.0.1');

@@ -131,15 +131,31 @@ function accessRoutes(api: Hono<ApiEnv>, admin: Administration): void {
     return c.body(null, 204);
   });
 
-  // The audit log, newest first, paged by ?before=<id>.
+  // The audit log, newest first, paged by ?before=<id>; ?format=csv exports up to 10,000 entries at once.
   api.get('/audit', async (c) => {
-    const limit = intParam(c, 'limit', 100, 1, 500);
+    const csv = c.req.query('format') === 'csv';
+    const limit = intParam(c, 'limit', csv ? 10_000 : 100, 1, csv ? 10_000 : 500);
     const before =
       c.req.query('before') === undefined ? undefined : intParam(c, 'before', 0, 1, Number.MAX_SAFE_INTEGER);
     const items = await admin.listAudit(who(c), { limit, ...(before !== undefined ? { before } : {}) });
     const next = items.length === limit ? items[items.length - 1]!.id : null;
-    return c.json({ items, next });
+    if (!csv) return c.json({ items, next });
+    return c.body(auditCsv(items), 200, {
+      'content-type': 'text/csv; charset=utf-8',
+      'content-disposition': 'attachment; filename="postern-audit.csv"',
+    });
   });
+}
+
+/** RFC 4180 CSV: every field quoted, quotes doubled; a field a spreadsheet would run as a formula is prefixed with '. */
+function auditCsv(items: Array<Record<string, unknown>>): string {
+  const columns = ['id', 'at', 'actor', 'via', 'remote', 'action', 'target', 'domain', 'before', 'after'];
+  const cell = (v: unknown) => {
+    let text = v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v);
+    if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+    return `"${text.replace(/"/g, '""')}"`;
+  };
+  return [columns.join(','), ...items.map((e) => columns.map((k) => cell(e[k])).join(','))].join('\r\n') + '\r\n';
 }
 
 /** Domains, accounts and aliases. */

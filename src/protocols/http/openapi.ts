@@ -355,11 +355,25 @@ const PATHS = {
   '/audit': {
     get: op(
       'The audit log, newest first (a domain admin sees their domains\u2019 entries)',
-      { '200': json('AuditPage') },
+      {
+        '200': {
+          description: 'OK',
+          content: {
+            'application/json': { schema: ref('AuditPage') },
+            'text/csv': { schema: str({ description: 'One quoted row per entry, newest first' }) },
+          },
+        },
+      },
       {
         parameters: [
-          { name: 'limit', in: 'query', schema: int({ minimum: 1, maximum: 500 }) },
+          { name: 'limit', in: 'query', schema: int({ minimum: 1, maximum: 10000 }) },
           { name: 'before', in: 'query', description: 'Entries older than this id', schema: int() },
+          {
+            name: 'format',
+            in: 'query',
+            description: 'csv: export as text/csv (up to 10,000 entries)',
+            schema: { enum: ['json', 'csv'] },
+          },
         ],
       },
     ),
