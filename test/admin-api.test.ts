@@ -390,6 +390,104 @@ describe('admin API', () => {
   });
 });
 
+describe('admin browser sessions and two-factor login', { skip: peer('python3', 'python3') }, () => {
+  let t: TestServer;
+  let call: ReturnType<typeof apiClient>;
+  let check: ReturnType<typeof openApiValidator>;
+  /** The current TOTP code of a base32 secret, computed by Python's hmac (an independent implementation). */
+  const totpOf = async (secret: string) =>
+    (
+      await python<{ code: string }>(
+        `
+import base64, hashlib, hmac, json, os, struct, time
+s = os.environ['SECRET']
+key = base64.b32decode(s + '=' * (-len(s) % 8))
+mac = hmac.new(key, struct.pack('>Q', int(time.time()) // 30), hashlib.sha1).digest()
+o = mac[-1] & 15
+print(json.dumps({'code': '%06d' % ((struct.unpack('>I', mac[o:o + 4])[0] & 0x7fffffff) % 1000000)}))
+`,
+        { SECRET: secret },
+      )
+    ).code;
+
+  before(async () => {
+    t = await startTestServer({ listeners: ['https'] });
+    call = apiClient(() => t.port('https'));
+    check = openApiValidator((await call('GET', '/openapi.json')).body);
+    await t.server.administration.addAdmin(cliPrincipal(), {
+      address: ROOT.user,
+      password: ROOT.password,
+      role: 'superadmin',
+      domains: [],
+    });
+  });
+  after(async () => t?.stop());
+
+  it('logs in to an HttpOnly, Secure, SameSite=Strict cookie; changes need the CSRF token; two-factor then guards the login', async () => {
+    const login = (body: unknown) => call('POST', '/session', { body });
+    const wrong = await login({ address: ROOT.user, password: 'nope' });
+    assert.equal(wrong.status, 401);
+    const ok = await login({ address: ROOT.user, password: ROOT.password });
+    assert.equal(ok.status, 201, ok.text);
+    assert.equal(check('/session', 'POST', ok), undefined);
+    const setCookie = String(ok.headers['set-cookie']);
+    assert.match(setCookie, /^postern_admin=[\w-]+\.[\w-]+;/);
+    for (const attribute of [/; HttpOnly/i, /; Secure/i, /; SameSite=Strict/i, /; Path=\//, /; Max-Age=4319\d/])
+      assert.match(setCookie, attribute);
+    const cookie = setCookie.split(';')[0]!;
+    const csrf = ok.body.csrf as string;
+    const withCookie = (headers: Record<string, string> = {}) => ({ headers: { cookie, ...headers } });
+
+    assert.equal((await call('GET', '/domains', withCookie())).status, 200);
+    const forged = await call('POST', '/domains', { ...withCookie(), body: { name: 'x.test' } });
+    assert.equal(forged.status, 403);
+    assert.equal(forged.body.code, 'csrf');
+    assert.equal(
+      (await call('POST', '/domains', { ...withCookie({ 'x-csrf-token': 'guess' }), body: { name: 'x.test' } })).status,
+      403,
+    );
+    const made = await call('POST', '/domains', { ...withCookie({ 'x-csrf-token': csrf }), body: { name: 'x.test' } });
+    assert.equal(made.status, 201, made.text);
+    const session = await call('GET', '/session', withCookie());
+    assert.equal(session.body.csrf, csrf);
+    assert.equal(check('/session', 'GET', session), undefined);
+    const audit = await t.server.store.audit.list({ limit: 1 });
+    assert.equal(audit[0]!.via, 'ui');
+
+    // Two-factor: enrol, confirm with a code from Python's own TOTP, then Basic no longer works.
+    const started = await call('POST', '/totp', withCookie({ 'x-csrf-token': csrf }));
+    assert.equal(started.status, 201, started.text);
+    assert.match(
+      started.body.uri,
+      /^otpauth:\/\/totp\/Postern%20mail\.example\.com%3Aroot%40admin\.test\?secret=[A-Z2-7]+/,
+    );
+    const badCode = await call('POST', '/totp/confirm', {
+      ...withCookie({ 'x-csrf-token': csrf }),
+      body: { code: '000000' },
+    });
+    assert.equal(badCode.status, 400);
+    const confirmed = await call('POST', '/totp/confirm', {
+      ...withCookie({ 'x-csrf-token': csrf }),
+      body: { code: await totpOf(started.body.secret) },
+    });
+    assert.equal(confirmed.status, 204, confirmed.text);
+    assert.equal((await call('GET', '/domains', { auth: ROOT })).status, 401);
+    assert.equal((await login({ address: ROOT.user, password: ROOT.password })).status, 401);
+    const second = await login({
+      address: ROOT.user,
+      password: ROOT.password,
+      totp: await totpOf(started.body.secret),
+    });
+    assert.equal(second.status, 201, second.text);
+    assert.equal(second.body.totp, true);
+
+    // Logging out ends the session (and needs the token too).
+    assert.equal((await call('DELETE', '/session', withCookie())).status, 403);
+    assert.equal((await call('DELETE', '/session', withCookie({ 'x-csrf-token': csrf }))).status, 204);
+    assert.equal((await call('GET', '/domains', withCookie())).status, 401);
+  });
+});
+
 describe('self-service for account owners', { skip: peer('python3', 'python3') }, () => {
   let t: TestServer;
   let call: ReturnType<typeof apiClient>;

@@ -48,6 +48,7 @@ export function protocolFactories(
       admin: services.administration,
       operations: services.operations,
       self: services.self,
+      sessions: services.adminSessions,
       authenticateAccount: (user, password, context) =>
         services.auth.authenticate(user, password, context, { appPasswords: false }),
       store: services.store,

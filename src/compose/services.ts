@@ -14,6 +14,7 @@ import { Acceptance } from '../services/acceptance/index.js';
 import { Administration } from '../services/admin/index.js';
 import { Operations } from '../services/admin/operations.js';
 import { SelfService } from '../services/admin/self.js';
+import { AdminSessions, SESSION_LIFETIME_MS } from '../services/admin/sessions.js';
 import { recordsFor } from '../services/doctor/records.js';
 import { recordInputs } from './records.js';
 import { Auth } from '../services/auth/index.js';
@@ -58,6 +59,7 @@ export interface Services {
   administration: Administration;
   operations: Operations;
   self: SelfService;
+  adminSessions: AdminSessions;
 }
 
 /** [managesieve] limits as the Sieve service takes them. */
@@ -125,6 +127,13 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const challenges = new ChallengeStore(config.data_dir);
   const administration = new Administration({ store, directory, passwords: argon2Passwords, log });
   const self = new SelfService({ store, passwords: argon2Passwords, log });
+  const adminSessions = new AdminSessions({
+    store,
+    authenticate: (user, password, context, options) => auth.authenticateAdmin(user, password, context, options),
+    lifetimeMs: SESSION_LIFETIME_MS,
+    hostname: config.hostname,
+    log,
+  });
   const operations = new Operations({
     store,
     dkim,
@@ -150,6 +159,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     administration,
     operations,
     self,
+    adminSessions,
   };
 }
 

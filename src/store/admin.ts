@@ -6,6 +6,9 @@ export interface AdminRecord {
   passwordHash: string;
   isSuper: boolean;
   domains: string[];
+  /** RFC 6238 secret (base32) once two-factor login is on; the one being enrolled until confirmed. */
+  totpSecret: string | null;
+  totpPending: string | null;
   createdAt: Date;
 }
 
@@ -17,6 +20,25 @@ export interface AdminRepo {
   /** Removes the admin and their API tokens. */
   remove(address: string): Promise<boolean>;
   setPassword(address: string, passwordHash: string): Promise<boolean>;
+  setTotp(address: string, totp: { secret: string | null; pending: string | null }): Promise<boolean>;
+}
+
+/** A browser session of an admin: the cookie's id, a hash of its secret, and its CSRF token. */
+export interface AdminSessionRecord {
+  id: string;
+  secretHash: string;
+  admin: string;
+  csrf: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface AdminSessionRepo {
+  add(session: AdminSessionRecord): Promise<void>;
+  get(id: string): Promise<AdminSessionRecord | undefined>;
+  remove(id: string): Promise<boolean>;
+  /** Drops sessions past their expiry; returns how many. */
+  removeExpired(now: Date): Promise<number>;
 }
 
 /** An API token: `id` is its public half, the secret half is kept only as a hash. */

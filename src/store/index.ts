@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
-import type { AdminRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo } from './admin.js';
+import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo } from './admin.js';
 
 export type * from './admin.js';
 
@@ -461,6 +461,7 @@ export interface Repos {
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
   readonly appPasswords: AppPasswordRepo;
+  readonly adminSessions: AdminSessionRepo;
 }
 
 export interface Tx extends Repos {

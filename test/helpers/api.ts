@@ -18,9 +18,15 @@ export function apiClient(port: () => number) {
   return function call(
     method: string,
     path: string,
-    options: { auth?: Credentials; body?: unknown; raw?: string; contentType?: string } = {},
+    options: {
+      auth?: Credentials;
+      body?: unknown;
+      raw?: string;
+      contentType?: string;
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<ApiAnswer> {
-    const headers: Record<string, string> = { host: 'mail.example.com' };
+    const headers: Record<string, string> = { host: 'mail.example.com', ...options.headers };
     const auth = options.auth;
     if (auth && 'token' in auth) headers.authorization = `Bearer ${auth.token}`;
     else if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;

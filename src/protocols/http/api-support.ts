@@ -74,7 +74,11 @@ export function remoteOf(c: ApiContext): string | null {
 /** The credentials of a request: Basic (user, password) or Bearer (token), or undefined. */
 export function credentials(
   header: string | undefined,
-): { kind: 'basic'; user: string; password: string } | { kind: 'bearer'; token: string } | undefined {
+):
+  | { kind: 'basic'; user: string; password: string }
+  | { kind: 'bearer'; token: string }
+  | { kind: 'session'; cookie: string }
+  | undefined {
   if (!header || header.length > 4096) return undefined;
   const m = /^(Basic|Bearer)\s+(\S+)\s*$/i.exec(header);
   if (!m) return undefined;

@@ -10,6 +10,8 @@ import { MailError } from '../../lib/errors.js';
 import { accountPrincipal, adminPrincipal, principalOfToken, type Administration } from '../../services/admin/index.js';
 import type { Operations } from '../../services/admin/operations.js';
 import type { SelfService } from '../../services/admin/self.js';
+import type { AdminSessions } from '../../services/admin/sessions.js';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AdminRecord, Store } from '../../store/index.js';
 import {
   credentials,
@@ -30,6 +32,7 @@ import { openApiDocument } from './openapi.js';
 
 export interface AdminApiDeps {
   admin: Administration;
+  sessions: AdminSessions;
   operations: Operations;
   self: SelfService;
   store: Store;
@@ -53,11 +56,16 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
 
   api.get('/openapi.json', (c) => c.json(openApiDocument(deps.hostname)));
 
+  sessionRoutes(api, deps.sessions);
+
   // Everything else needs a caller: an account owner under /me, an admin (or an admin's token) elsewhere.
   api.use('*', async (c, next) => {
     const remote = remoteOf(c);
     const isSelf = /^\/api\/v1\/me(\/|$)/.test(c.req.path);
-    const creds = credentials(c.req.header('authorization'));
+    const cookie = getCookie(c, SESSION_COOKIE);
+    const creds =
+      credentials(c.req.header('authorization')) ??
+      (cookie && !isSelf ? { kind: 'session' as const, cookie } : undefined);
     if (!creds || (isSelf && creds.kind !== 'basic'))
       return problem(
         c,
@@ -68,7 +76,14 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
           : 'log in with HTTP Basic (an admin address and password) or a Bearer token',
       );
     const context = { ip: remote ?? '', protocol: 'https' };
-    if (creds.kind === 'bearer') {
+    if (creds.kind === 'session') {
+      const resumed = await deps.sessions.resume(creds.cookie, remote);
+      if (!resumed) return problem(c, 401, 'auth_failed', 'the session is over: log in again');
+      // A browser session changes nothing without the CSRF token, which only the UI's own pages can read.
+      if (!SAFE_METHODS.has(c.req.method) && c.req.header('x-csrf-token') !== resumed.session.csrf)
+        return problem(c, 403, 'csrf', "send the session's CSRF token in the X-CSRF-Token header");
+      c.set('principal', resumed.principal);
+    } else if (creds.kind === 'bearer') {
       const principal = await principalOfToken(deps.store, creds.token, { via: 'api', remote });
       if (!principal) return problem(c, 401, 'auth_failed', 'the token is unknown, expired or revoked');
       c.set('principal', principal);
@@ -86,6 +101,7 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
   directoryRoutes(api, admin);
   operationRoutes(api, deps.operations);
   selfRoutes(api, deps.self);
+  totpRoutes(api, deps.sessions);
   api.all('*', (c) => problem(c, 404, 'not_found', `no such API path: ${new URL(c.req.url).pathname}`));
   return api as unknown as Hono<{ Bindings: HttpBindings }>;
 }
@@ -263,6 +279,56 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
     return c.body(null, 204);
   });
   api.get('/status', async (c) => c.json(await ops.status(who(c))));
+}
+
+const SESSION_COOKIE = 'postern_admin';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Browser sessions (login answers before any credentials are asked) and two-factor enrolment. */
+function sessionRoutes(api: Hono<ApiEnv>, sessions: AdminSessions): void {
+  api.post('/session', async (c) => {
+    const body = await jsonBody(c);
+    const totp = field(body, 'totp', 'string');
+    const { cookie, session } = await sessions.login(
+      { address: required(body, 'address'), password: required(body, 'password'), ...(totp ? { totp } : {}) },
+      remoteOf(c),
+    );
+    setCookie(c, SESSION_COOKIE, cookie, {
+      path: '/',
+      secure: true,
+      httpOnly: true,
+      sameSite: 'Strict',
+      maxAge: Math.floor((Date.parse(session.expiresAt) - Date.now()) / 1000),
+    });
+    return c.json(session, 201);
+  });
+  api.get('/session', async (c) => {
+    const resumed = await sessions.resume(getCookie(c, SESSION_COOKIE) ?? '', remoteOf(c));
+    if (!resumed) return problem(c, 401, 'auth_required', 'no session: POST /session to log in');
+    return c.json(resumed.session);
+  });
+  api.delete('/session', async (c) => {
+    const cookie = getCookie(c, SESSION_COOKIE);
+    const resumed = cookie ? await sessions.resume(cookie, remoteOf(c)) : undefined;
+    if (resumed && c.req.header('x-csrf-token') !== resumed.session.csrf)
+      return problem(c, 403, 'csrf', "send the session's CSRF token in the X-CSRF-Token header");
+    if (cookie) await sessions.logout(cookie);
+    deleteCookie(c, SESSION_COOKIE, { path: '/', secure: true, httpOnly: true, sameSite: 'Strict' });
+    return c.body(null, 204);
+  });
+}
+
+/** Two-factor enrolment of the calling admin (after the caller is known). */
+function totpRoutes(api: Hono<ApiEnv>, sessions: AdminSessions): void {
+  api.post('/totp', async (c) => c.json(await sessions.startTotp(who(c)), 201));
+  api.post('/totp/confirm', async (c) => {
+    await sessions.confirmTotp(who(c), required(await jsonBody(c), 'code'));
+    return c.body(null, 204);
+  });
+  api.delete('/totp', async (c) => {
+    await sessions.disableTotp(who(c), required(await jsonBody(c), 'code'));
+    return c.body(null, 204);
+  });
 }
 
 /** The account owner's own: /me, its password and app passwords. */

@@ -111,6 +111,15 @@ const SCHEMAS: Record<string, Schema> = {
     queue: object({ entries: int(), held: int() }),
     schemaVersion: int(),
   }),
+  Session: object({
+    admin: str({ format: 'email' }),
+    role: { enum: ['superadmin', 'domain'] },
+    domains: { type: 'array', items: str() },
+    totp: { type: 'boolean' },
+    csrf: str({ description: 'Send it back in X-CSRF-Token with every request that changes something' }),
+    expiresAt: dateTime,
+  }),
+  TotpStart: object({ secret: str({ description: 'Base32' }), uri: str({ description: 'otpauth:// URI to scan' }) }),
   Me: object({ address: str({ format: 'email' }), quotaBytes: int(), usedBytes: int(), appPasswords: int() }),
   AppPassword: object({ id: int(), name: str(), createdAt: dateTime }),
   AppPasswordCreated: object({
@@ -331,6 +340,29 @@ const PATHS = {
       },
     ]),
   ),
+  '/session': {
+    post: op(
+      'Log in to a browser session (sets the HttpOnly cookie)',
+      { '201': json('Session', 'Logged in') },
+      {
+        security: [],
+        requestBody: body(object({ address: str(), password: str(), totp: str() }, ['address', 'password'])),
+      },
+    ),
+    get: op('The current session and its CSRF token', { '200': json('Session') }),
+    delete: op('Log out (needs X-CSRF-Token)', noContent),
+  },
+  '/totp': {
+    post: op('Start two-factor enrolment: a new secret, on once confirmed', { '201': json('TotpStart', 'Started') }),
+    delete: op('Turn two-factor login off (a current code)', noContent, {
+      requestBody: body(object({ code: str() })),
+    }),
+  },
+  '/totp/confirm': {
+    post: op('Confirm enrolment with a code of the new secret', noContent, {
+      requestBody: body(object({ code: str() })),
+    }),
+  },
   '/me': { get: op('The account of the caller (its own address and password)', { '200': json('Me') }) },
   '/me/password': {
     put: op('Change the own password (the current one asked again)', noContent, {
@@ -390,11 +422,17 @@ export function openApiDocument(hostname: string): Schema {
         'Domains, accounts, aliases, admins, API tokens and the audit log. Errors are RFC 9457 problem details with a stable code.',
     },
     servers: [{ url: `https://${hostname}/api/v1` }],
-    security: [{ basic: [] }, { bearer: [] }],
+    security: [{ basic: [] }, { bearer: [] }, { session: [] }],
     components: {
       securitySchemes: {
         basic: { type: 'http', scheme: 'basic', description: 'An admin\u2019s address and password' },
         bearer: { type: 'http', scheme: 'bearer', description: 'A token from POST /tokens' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'postern_admin',
+          description: 'The admin UI session from POST /session; changes also need X-CSRF-Token',
+        },
       },
       schemas: SCHEMAS,
     },

@@ -26,6 +26,7 @@ import type { Logger } from '../../lib/log.js';
 import { normalizeAddress } from '../../mail/address.js';
 import type { AccountRecord, AdminRecord, Store } from '../../store/index.js';
 import { appPasswordHash } from '../../lib/secret.js';
+import { verifyTotp } from '../../lib/totp.js';
 import { hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from './password.js';
 import { sourceKey } from '../../lib/ip.js';
 
@@ -93,17 +94,26 @@ export class Auth {
 
   /**
    * An admin's login (the admin API), counted against the same sources as the mail logins: a source
-   * guessing at admins and mailboxes alike is locked out once, for both.
+   * guessing at admins and mailboxes alike is locked out once, for both. An admin with two-factor
+   * login on must give the current TOTP code too; a wrong or missing code is a failed login.
    */
   authenticateAdmin(
     username: string,
     password: string,
     context: { ip: string; protocol: string },
+    options: { totp?: string } = {},
   ): Promise<AdminRecord> {
-    return this.attempt(username, password, context, async (address) => {
-      const admin = await this.deps.store.admins.get(address);
-      return admin && { ...admin, isEnabled: true };
-    });
+    return this.attempt(
+      username,
+      password,
+      context,
+      async (address) => {
+        const admin = await this.deps.store.admins.get(address);
+        return admin && { ...admin, isEnabled: true };
+      },
+      undefined,
+      (admin) => admin.totpSecret === null || verifyTotp(admin.totpSecret, options.totp ?? ''),
+    );
   }
 
   private async attempt<T extends { address: string; passwordHash: string; isEnabled: boolean }>(
@@ -112,6 +122,8 @@ export class Auth {
     context: { ip: string; protocol: string },
     find: (address: string) => Promise<T | undefined>,
     alternative?: (record: T) => Promise<boolean>,
+    /** A second factor: checked once the password is right; false makes it a failed login. */
+    confirm?: (record: T) => boolean,
   ): Promise<T> {
     const { maxFailures } = this.deps.throttle;
     const source = sourceKey(context.ip, this.deps.throttle.ipv6Prefix ?? 64);
@@ -148,6 +160,7 @@ export class Auth {
       if (isPlausible && check.ok) account = await find(check.text);
       ok = isPlausible ? await this.verify(account?.passwordHash, password) : false;
       if (!ok && account && alternative) ok = await alternative(account);
+      if (ok && account && confirm && !confirm(account)) ok = false;
     } catch (err) {
       src.inFlight--;
       this.wake(src); // the attempts waiting on this one go on; it counts as nothing

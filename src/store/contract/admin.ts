@@ -79,7 +79,17 @@ async function admins(store: Store): Promise<void> {
     (await store.admins.list()).map((a) => a.address),
     ['dom@a.example', 'root@admin.example'],
   );
+  assert.equal(await store.admins.setTotp('dom@a.example', { secret: null, pending: 'ABC' }), true);
+  assert.equal((await store.admins.get('dom@a.example'))!.totpPending, 'ABC');
+  const at = new Date();
+  const session = { id: 's1', secretHash: 'h', admin: 'dom@a.example', csrf: 'c', createdAt: at, expiresAt: at };
+  await store.adminSessions.add(session);
+  await store.adminSessions.add({ ...session, id: 's2', expiresAt: new Date(at.getTime() + 60_000) });
+  assert.deepEqual(await store.adminSessions.get('s1'), session);
+  assert.equal(await store.adminSessions.removeExpired(at), 1);
+  assert.equal(await store.adminSessions.get('s1'), undefined);
   assert.equal(await store.admins.remove('dom@a.example'), true);
+  assert.equal(await store.adminSessions.get('s2'), undefined); // went with its admin
   assert.equal(await store.apiTokens.get('t1'), undefined);
   assert.equal(await store.apiTokens.remove('t1'), false);
 }

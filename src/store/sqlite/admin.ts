@@ -7,6 +7,8 @@ import { MailError } from '../../lib/errors.js';
 import type {
   AdminRecord,
   AdminRepo,
+  AdminSessionRecord,
+  AdminSessionRepo,
   ApiTokenRecord,
   ApiTokenRepo,
   AppPasswordRecord,
@@ -21,10 +23,12 @@ interface AdminRow {
   password_hash: string;
   is_super: number;
   domains: string | null;
+  totp_secret: string | null;
+  totp_pending: string | null;
   created_at: number;
 }
 
-const ADMIN_SELECT = `SELECT a.address, a.password_hash, a.is_super, a.created_at,
+const ADMIN_SELECT = `SELECT a.address, a.password_hash, a.is_super, a.totp_secret, a.totp_pending, a.created_at,
   (SELECT json_group_array(d.name) FROM admin_domains g JOIN domains d ON d.id = g.domain_id
    WHERE g.admin = a.address ORDER BY d.name) AS domains
   FROM admins a`;
@@ -34,6 +38,8 @@ const toAdmin = (r: AdminRow): AdminRecord => ({
   passwordHash: r.password_hash,
   isSuper: r.is_super === 1,
   domains: (JSON.parse(r.domains ?? '[]') as string[]).sort(),
+  totpSecret: r.totp_secret,
+  totpPending: r.totp_pending,
   createdAt: new Date(r.created_at),
 });
 
@@ -85,6 +91,67 @@ export class Admins implements AdminRepo {
     return this.exec(
       () =>
         this.db.prepare('UPDATE admins SET password_hash = ? WHERE address = ?').run(passwordHash, address).changes > 0,
+    );
+  }
+
+  setTotp(address: string, totp: { secret: string | null; pending: string | null }): Promise<boolean> {
+    return this.exec(
+      () =>
+        this.db
+          .prepare('UPDATE admins SET totp_secret = ?, totp_pending = ? WHERE address = ?')
+          .run(totp.secret, totp.pending, address).changes > 0,
+    );
+  }
+}
+
+interface SessionRow {
+  id: string;
+  secret_hash: string;
+  admin: string;
+  csrf: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export class AdminSessions implements AdminSessionRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
+
+  add(s: AdminSessionRecord): Promise<void> {
+    return this.exec(() => {
+      this.db
+        .prepare(
+          'INSERT INTO admin_sessions (id, secret_hash, admin, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(s.id, s.secretHash, s.admin, s.csrf, s.createdAt.getTime(), s.expiresAt.getTime());
+    });
+  }
+
+  get(id: string): Promise<AdminSessionRecord | undefined> {
+    return this.exec(() => {
+      const r = this.db.prepare('SELECT * FROM admin_sessions WHERE id = ?').get(id) as SessionRow | undefined;
+      return (
+        r && {
+          id: r.id,
+          secretHash: r.secret_hash,
+          admin: r.admin,
+          csrf: r.csrf,
+          createdAt: new Date(r.created_at),
+          expiresAt: new Date(r.expires_at),
+        }
+      );
+    });
+  }
+
+  remove(id: string): Promise<boolean> {
+    return this.exec(() => this.db.prepare('DELETE FROM admin_sessions WHERE id = ?').run(id).changes > 0);
+  }
+
+  removeExpired(now: Date): Promise<number> {
+    return this.exec(
+      () => this.db.prepare('DELETE FROM admin_sessions WHERE expires_at <= ?').run(now.getTime()).changes,
     );
   }
 }

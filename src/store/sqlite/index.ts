@@ -10,6 +10,7 @@ import path from 'node:path';
 import type {
   AccountRepo,
   AdminRepo,
+  AdminSessionRepo,
   ApiTokenRepo,
   AppPasswordRepo,
   AuditRepo,
@@ -29,7 +30,7 @@ import type {
   Store,
   Tx,
 } from '../index.js';
-import { Admins, ApiTokens, AppPasswords, Audit } from './admin.js';
+import { AdminSessions, Admins, ApiTokens, AppPasswords, Audit } from './admin.js';
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { Classifier } from './classifier.js';
@@ -71,6 +72,7 @@ function repositories(db: Db, exec: Exec): Repos {
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
     appPasswords: new AppPasswords(db, exec),
+    adminSessions: new AdminSessions(db, exec),
   };
 }
 
@@ -92,6 +94,7 @@ class SqliteStore implements Store {
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
   readonly appPasswords: AppPasswordRepo;
+  readonly adminSessions: AdminSessionRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly engine: SqliteEngine;
   private readonly collector: BlobCollector;
@@ -121,6 +124,7 @@ class SqliteStore implements Store {
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;
     this.appPasswords = repos.appPasswords;
+    this.adminSessions = repos.adminSessions;
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

@@ -411,4 +411,21 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX app_passwords_account ON app_passwords(account_id, secret_hash);
     `,
   },
+  {
+    version: 16,
+    name: 'admin sessions and two-factor login',
+    sql: `
+      ALTER TABLE admins ADD COLUMN totp_secret TEXT;
+      ALTER TABLE admins ADD COLUMN totp_pending TEXT;
+      CREATE TABLE admin_sessions (
+        id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        admin TEXT NOT NULL REFERENCES admins(address) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX admin_sessions_expiry ON admin_sessions(expires_at);
+    `,
+  },
 ];
