@@ -6,6 +6,7 @@ export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'test/fixtures/**'] },
   {
     files: ['**/*.ts'],
+    ignores: ['web/**'],
     extends: [tseslint.configs.base],
     languageOptions: {
       parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
@@ -24,6 +25,20 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  // The browser apps: their own tsconfig (DOM, JSX for Preact).
+  {
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    extends: [tseslint.configs.base],
+    languageOptions: {
+      parserOptions: { project: './web/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
     },
   },

@@ -51,7 +51,12 @@ const TITLES: Record<number, string> = {
 /** An RFC 9457 problem: `code` is stable (the error code, lower case), `detail` says what to fix. */
 export function problem(c: ApiContext, status: number, code: string, detail: string): Response {
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
-  if (status === 401) headers['www-authenticate'] = 'Basic realm="postern", charset="UTF-8", Bearer realm="postern"';
+  // A script's request (the UI's fetch) gets no Basic challenge: the browser would open its own login dialog.
+  const fromScript = (c.req.header('sec-fetch-mode') ?? 'navigate') !== 'navigate';
+  if (status === 401)
+    headers['www-authenticate'] = fromScript
+      ? 'Bearer realm="postern"'
+      : 'Basic realm="postern", charset="UTF-8", Bearer realm="postern"';
   const body = { type: 'about:blank', title: TITLES[status] ?? 'Error', status, code, detail };
   return c.body(JSON.stringify(body), status as 400, headers);
 }

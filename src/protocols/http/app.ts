@@ -15,6 +15,7 @@ import { mtaStsPolicy } from '../../mail/mta-sts-policy.js';
 import type { Logger } from '../../lib/log.js';
 import type { ChallengeStore } from '../../services/tls/challenges.js';
 import { adminApi, type AdminApiDeps } from './api.js';
+import { webAppHandler } from './web.js';
 import {
   autoconfigXml,
   autodiscoverAddress,
@@ -78,7 +79,7 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     return c.redirect(`https://${h}${port}${url.pathname}${url.search}`, 301);
   });
 
-  if (deps.adminApi) app.route('/api/v1', adminApi(deps.adminApi));
+  mountAdmin(app, deps.adminApi);
 
   // RFC 8461 §3.3: only at mta-sts.<hosted domain>.
   app.get('/.well-known/mta-sts.txt', async (c) => {
@@ -142,6 +143,14 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     return c.body('internal error\n', 500, { 'content-type': 'text/plain; charset=utf-8' });
   });
   return app;
+}
+
+/** The admin API at /api/v1 and the admin UI (web/admin) on it at /admin/. */
+function mountAdmin(app: Hono<Env>, deps: AdminApiDeps | undefined): void {
+  if (!deps) return;
+  app.route('/api/v1', adminApi(deps));
+  app.get('/admin', (c) => c.redirect('/admin/', 301));
+  app.get('/admin/*', webAppHandler('admin'));
 }
 
 async function readBounded(c: Context<Env>, max: number): Promise<string | undefined> {

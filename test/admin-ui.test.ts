@@ -1,0 +1,127 @@
+/**
+ * The admin UI end to end in Debian's headless Chromium (driven by playwright-core): log in, add a
+ * domain and an account, send the account mail with swaks and see its mailbox use change, rotate a
+ * DKIM key, read the DNS records; no console error (a CSP violation would be one). Screenshots of
+ * each screen go to a temp directory named in the test's output, to be looked at.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { cliPrincipal } from '../src/services/admin/index.js';
+import { peer } from './helpers/peers.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { swaksReply } from './helpers/swaks.js';
+import { tempDir } from './helpers/tmp.js';
+
+const skip = peer('chromium', 'chromium') || peer('swaks', 'swaks') || undefined;
+
+/** The flags ../shared/WEB.md names: headless, and no traffic of Chromium's own on this closed network. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+describe('admin UI in Chromium', { skip }, () => {
+  let t: TestServer;
+  let browser: BrowserContext;
+  let page: Page;
+  const errors: string[] = [];
+  // Kept where POSTERN_SCREENSHOTS says (a temp directory, removed after the run, otherwise).
+  const shots = process.env.POSTERN_SCREENSHOTS ?? path.join(tempDir(), 'screenshots');
+  const shot = async (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+
+  before(async () => {
+    mkdirSync(shots, { recursive: true });
+    t = await startTestServer({ listeners: ['https', 'smtp'] });
+    await t.server.directory.addDomain('example.com');
+    await t.server.administration.addAdmin(cliPrincipal(), {
+      address: 'root@example.com',
+      password: 'root-secret-1',
+      role: 'superadmin',
+      domains: [],
+    });
+    // A new empty profile each run (launchPersistentContext takes it as --user-data-dir).
+    browser = await chromium.launchPersistentContext(tempDir(), {
+      executablePath: '/usr/bin/chromium',
+      args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP mail.example.com 127.0.0.1'],
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1100, height: 800 },
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    // Script errors and CSP violations; not the 401 of the first GET /session (no session yet), which
+    // Chromium logs as a failed resource.
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !/^Failed to load resource: .* 401/.test(m.text())) errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+  });
+  after(async () => {
+    await browser?.close();
+    await t?.stop();
+    console.log(`# screenshots: ${shots}`);
+  });
+
+  it('logs in, adds a domain and an account, shows mail arriving in its quota bar, rotates DKIM and lists DNS records', async () => {
+    const base = `https://mail.example.com:${t.port('https')}`;
+    const first = await page.goto(`${base}/admin/`);
+    assert.match(first!.headers()['content-security-policy'] ?? '', /script-src 'self';.*frame-ancestors 'none'/);
+    await page.getByLabel('Admin address').fill('root@example.com');
+    await page.getByLabel('Password').fill('root-secret-1');
+    await shot('1-login');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Dashboard' }).waitFor();
+    await page.getByTestId('status-domains').waitFor();
+    await shot('2-dashboard');
+
+    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByLabel('Domain name').fill('ui.test');
+    await page.getByRole('button', { name: 'Add domain' }).click();
+    await page.getByRole('link', { name: 'ui.test' }).waitFor();
+    await shot('3-domains');
+
+    await page.getByRole('link', { name: 'ui.test' }).click();
+    await page.getByRole('heading', { name: 'ui.test' }).waitFor();
+    await page.getByLabel('Address (@ui.test)').fill('ann');
+    await page.getByLabel('Password').fill('ann-secret-1');
+    await page.getByLabel('Quota').fill('10M');
+    await page.getByRole('button', { name: 'Add account' }).click();
+    const used = page.getByTestId('used-ann@ui.test');
+    await used.getByText('0 B of 10 MB').waitFor();
+
+    // Mail for Ann over SMTP: the bar shows it after a refresh.
+    const reply = await swaksReply(t.port('smtp'), ['--from', 'x@sender.example', '--to', 'ann@ui.test']);
+    assert.match(reply, /^250 /);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await used.getByText(/^[1-9]\d*(\.\d)? (B|KB) of 10 MB$/).waitFor();
+    assert.doesNotMatch((await used.textContent()) ?? '', /^0 B/);
+    await shot('4-domain');
+
+    const keysBefore = await page.locator('ul.keys li').count();
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    await page.locator('ul.keys li').nth(keysBefore).waitFor();
+    assert.equal(await page.locator('ul.keys li .status.pending').count(), 1);
+    const pending = (await page.locator('ul.keys li', { hasText: 'pending' }).locator('strong').textContent())!;
+    await page.locator('table.dns tr', { hasText: `${pending}._domainkey.ui.test.` }).waitFor(); // the record to publish
+    const mx = page.locator('table.dns tr', { hasText: 'MX' }).first();
+    assert.match((await mx.textContent()) ?? '', /mail\.example\.com/);
+    await shot('5-dkim-dns');
+
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByText('account.add ann@ui.test').waitFor();
+    await shot('6-audit');
+    // A phone-sized screen.
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.getByRole('link', { name: 'Domains' }).click();
+    await page.getByRole('link', { name: 'ui.test' }).waitFor();
+    await shot('7-phone-domains');
+    assert.deepEqual(errors, []);
+  });
+});

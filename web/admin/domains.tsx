@@ -1,0 +1,220 @@
+/** Domains: the list (and adding one), and a domain's page: accounts with quota bars, aliases, DKIM, DNS. */
+import { useEffect, useState } from 'preact/hooks';
+import { api, formatBytes, type Account, type DkimKey, type DnsRecord, type Domain, type Page } from '../shared/api.js';
+import { Card, CopyButton, ErrorText, Field, QuotaBar } from '../shared/components.js';
+import { useLoad } from '../shared/hooks.js';
+
+export function DomainsPage({ canAdd }: { canAdd: boolean }) {
+  const { data, error, reload } = useLoad(() => api<Page<Domain>>('GET', '/domains?limit=500'), []);
+  const [name, setName] = useState('');
+  const [addError, setAddError] = useState('');
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setAddError('');
+    try {
+      await api('POST', '/domains', { name });
+      setName('');
+      reload();
+    } catch (err) {
+      setAddError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <>
+      <h1>Domains</h1>
+      <ErrorText error={error} />
+      <table>
+        <caption class="sr-only">Hosted domains</caption>
+        <thead>
+          <tr>
+            <th scope="col">Domain</th>
+            <th scope="col">Accounts</th>
+            <th scope="col">Aliases</th>
+            <th scope="col">Quotas given</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data?.items.map((d) => (
+            <tr key={d.name}>
+              <td>
+                <a href={`#/domains/${encodeURIComponent(d.name)}`}>{d.name}</a>
+                {d.aliasOf ? <small> alias of {d.aliasOf}</small> : null}
+              </td>
+              <td data-testid={`accounts-${d.name}`}>
+                {d.accounts}
+                {d.limits.maxAccounts ? ` / ${d.limits.maxAccounts}` : ''}
+              </td>
+              <td>{d.aliases}</td>
+              <td>{formatBytes(d.quotaTotal)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {canAdd ? (
+        <Card title="Add a domain">
+          <form class="inline" onSubmit={(e) => void add(e)}>
+            <Field
+              label="Domain name"
+              name="domain"
+              value={name}
+              onInput={setName}
+              placeholder="example.com"
+              required
+            />
+            <button type="submit">Add domain</button>
+          </form>
+          <ErrorText error={addError} />
+        </Card>
+      ) : null}
+    </>
+  );
+}
+
+export function DomainPage({ name }: { name: string }) {
+  const path = `/domains/${encodeURIComponent(name)}`;
+  const accounts = useLoad(() => api<Page<Account>>('GET', `${path}/accounts?limit=500`), [name]);
+  // A rotation adds a record to publish: the DNS list reloads with it.
+  const [keysVersion, setKeysVersion] = useState(0);
+  return (
+    <>
+      <h1>{name}</h1>
+      <Card title="Accounts">
+        <ErrorText error={accounts.error} />
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Address</th>
+              <th scope="col">Mailbox use</th>
+              <th scope="col">Enabled</th>
+            </tr>
+          </thead>
+          <tbody>
+            {accounts.data?.items.map((a) => (
+              <tr key={a.address}>
+                <td>{a.address}</td>
+                <td data-testid={`used-${a.address}`}>
+                  <QuotaBar used={a.usedBytes} quota={a.quotaBytes} />
+                </td>
+                <td>{a.enabled ? 'yes' : 'no'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <AddAccount domain={name} onAdded={accounts.reload} />
+        <button type="button" class="secondary" onClick={accounts.reload}>
+          Refresh
+        </button>
+      </Card>
+      <Dkim domain={name} onRotated={() => setKeysVersion((v) => v + 1)} />
+      <Dns domain={name} version={keysVersion} />
+    </>
+  );
+}
+
+function AddAccount({ domain, onAdded }: { domain: string; onAdded: () => void }) {
+  const [local, setLocal] = useState('');
+  const [password, setPassword] = useState('');
+  const [quota, setQuota] = useState('');
+  const [error, setError] = useState('');
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    try {
+      await api('POST', `/domains/${encodeURIComponent(domain)}/accounts`, {
+        address: `${local}@${domain}`,
+        password,
+        ...(quota ? { quota } : {}),
+      });
+      setLocal('');
+      setPassword('');
+      setQuota('');
+      onAdded();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <form class="inline" onSubmit={(e) => void add(e)} aria-label="Add an account">
+      <Field label={`Address (@${domain})`} name="local" value={local} onInput={setLocal} required />
+      <Field
+        label="Password"
+        name="new-password"
+        type="password"
+        value={password}
+        onInput={setPassword}
+        autoComplete="new-password"
+        required
+      />
+      <Field label="Quota" name="quota" value={quota} onInput={setQuota} placeholder="2G" />
+      <button type="submit">Add account</button>
+      <ErrorText error={error} />
+    </form>
+  );
+}
+
+function Dkim({ domain, onRotated }: { domain: string; onRotated: () => void }) {
+  const keys = useLoad(() => api<{ items: DkimKey[] }>('GET', `/domains/${encodeURIComponent(domain)}/dkim`), [domain]);
+  const [error, setError] = useState('');
+  const rotate = async () => {
+    setError('');
+    try {
+      await api('POST', `/domains/${encodeURIComponent(domain)}/dkim/rotate`, {});
+      keys.reload();
+      onRotated();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <Card title="DKIM keys">
+      <ErrorText error={keys.error || error} />
+      <ul class="keys">
+        {keys.data?.items.map((k) => (
+          <li key={k.selector} data-testid={`dkim-${k.selector}`}>
+            <strong>{k.selector}</strong> {k.algorithm} <span class={`status ${k.status}`}>{k.status}</span>
+          </li>
+        ))}
+      </ul>
+      <p>A new key signs once DNS shows its record; the old one then retires.</p>
+      <button type="button" onClick={() => void rotate()}>
+        Rotate key
+      </button>
+    </Card>
+  );
+}
+
+function Dns({ domain, version }: { domain: string; version: number }) {
+  const records = useLoad(
+    () => api<{ items: DnsRecord[] }>('GET', `/domains/${encodeURIComponent(domain)}/dns`),
+    [domain, version],
+  );
+  return (
+    <Card title="DNS records to publish">
+      <ErrorText error={records.error} />
+      <table class="dns">
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Type</th>
+            <th scope="col">Value</th>
+            <th scope="col">
+              <span class="sr-only">Copy</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {records.data?.items.map((r, i) => (
+            <tr key={i} title={r.note}>
+              <td>{r.name}</td>
+              <td>{r.type}</td>
+              <td class="value">{r.value}</td>
+              <td>
+                <CopyButton text={r.value} label={`${r.type} record of ${r.name}`} />
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </Card>
+  );
+}

@@ -1,0 +1,160 @@
+/**
+ * The admin UI: a single-page app on the admin API (docs/admin-api.md). Logs in to a browser session
+ * (cookie + CSRF token, TOTP when the admin has it on), then shows the dashboard, domains with their
+ * accounts, aliases, DKIM keys and DNS records, the queue and the audit log. Routes are the URL's
+ * hash (#/domains/example.com), so the server serves one page.
+ */
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, setCsrf, type Session } from '../shared/api.js';
+import { ErrorText, Field } from '../shared/components.js';
+import '../shared/style.css';
+import { DomainPage, DomainsPage } from './domains.js';
+import { AuditPage, Dashboard, QueuePage } from './pages.js';
+
+function useRoute(): string {
+  const [route, setRoute] = useState(location.hash.slice(1) || '/');
+  useEffect(() => {
+    const onChange = () => setRoute(location.hash.slice(1) || '/');
+    addEventListener('hashchange', onChange);
+    return () => removeEventListener('hashchange', onChange);
+  }, []);
+  return route;
+}
+
+function Login({ onLogin }: { onLogin: (s: Session) => void }) {
+  const [address, setAddress] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [error, setError] = useState('');
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    try {
+      const session = await api<Session>('POST', '/session', { address, password, ...(totp ? { totp } : {}) });
+      onLogin(session);
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? 'Wrong address, password or code.'
+          : err instanceof Error
+            ? err.message
+            : String(err),
+      );
+    }
+  };
+  return (
+    <main class="login">
+      <h1>Postern admin</h1>
+      <form onSubmit={(e) => void submit(e)}>
+        <Field
+          label="Admin address"
+          name="address"
+          value={address}
+          onInput={setAddress}
+          autoComplete="username"
+          required
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          value={password}
+          onInput={setPassword}
+          autoComplete="current-password"
+          required
+        />
+        <Field
+          label="Two-factor code (if on)"
+          name="totp"
+          value={totp}
+          onInput={setTotp}
+          autoComplete="one-time-code"
+          placeholder="123456"
+        />
+        <ErrorText error={error} />
+        <button type="submit">Log in</button>
+      </form>
+    </main>
+  );
+}
+
+function Shell({ session, onLogout }: { session: Session; onLogout: () => void }) {
+  const route = useRoute();
+  const logout = async () => {
+    await api('DELETE', '/session');
+    onLogout();
+  };
+  const domain = /^\/domains\/([^/]+)$/.exec(route)?.[1];
+  const links: Array<[string, string]> = [
+    ['/', 'Dashboard'],
+    ['/domains', 'Domains'],
+    ...(session.role === 'superadmin' ? ([['/queue', 'Queue']] as Array<[string, string]>) : []),
+    ['/audit', 'Audit log'],
+  ];
+  return (
+    <>
+      <header>
+        <strong>Postern</strong>
+        <nav aria-label="Main">
+          {links.map(([href, label]) => (
+            <a key={href} href={`#${href}`} aria-current={route === href ? 'page' : undefined}>
+              {label}
+            </a>
+          ))}
+        </nav>
+        <span class="who">{session.admin}</span>
+        <button type="button" class="secondary" onClick={() => void logout()}>
+          Log out
+        </button>
+      </header>
+      <main>
+        {domain ? (
+          <DomainPage name={decodeURIComponent(domain)} />
+        ) : route === '/domains' ? (
+          <DomainsPage canAdd={session.role === 'superadmin'} />
+        ) : route === '/queue' ? (
+          <QueuePage />
+        ) : route === '/audit' ? (
+          <AuditPage />
+        ) : (
+          <Dashboard />
+        )}
+      </main>
+    </>
+  );
+}
+
+function App() {
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  useEffect(() => {
+    api<Session>('GET', '/session').then(
+      (s) => {
+        setCsrf(s.csrf);
+        setSession(s);
+      },
+      () => setSession(null),
+    );
+  }, []);
+  if (session === undefined) return <p aria-busy="true">Loading…</p>;
+  if (session === null)
+    return (
+      <Login
+        onLogin={(s) => {
+          setCsrf(s.csrf);
+          setSession(s);
+        }}
+      />
+    );
+  return (
+    <Shell
+      session={session}
+      onLogout={() => {
+        setCsrf('');
+        setSession(null);
+      }}
+    />
+  );
+}
+
+render(<App />, document.getElementById('app')!);

@@ -1,0 +1,164 @@
+/** The dashboard (the server's counts), the outbound queue and the audit log. */
+import { useState } from 'preact/hooks';
+import { api, formatBytes, type Page } from '../shared/api.js';
+import { Card, ErrorText } from '../shared/components.js';
+import { useLoad } from '../shared/hooks.js';
+
+interface Status {
+  hostname: string;
+  uptimeSeconds: number;
+  domains: number;
+  accounts: number;
+  queue: { entries: number; held: number };
+}
+
+export function Dashboard() {
+  const { data, error } = useLoad(() => api<Status>('GET', '/status'), []);
+  return (
+    <>
+      <h1>Dashboard</h1>
+      <ErrorText error={error} />
+      {data ? (
+        <div class="tiles">
+          <Card title="Domains">
+            <p class="big" data-testid="status-domains">
+              {data.domains}
+            </p>
+          </Card>
+          <Card title="Accounts">
+            <p class="big">{data.accounts}</p>
+          </Card>
+          <Card title="Queue">
+            <p class="big">{data.queue.entries}</p>
+            <small>{data.queue.held} held</small>
+          </Card>
+          <Card title="Server">
+            <p>{data.hostname}</p>
+            <small>up {Math.floor(data.uptimeSeconds / 3600)} h</small>
+          </Card>
+        </div>
+      ) : null}
+    </>
+  );
+}
+
+interface QueueEntry {
+  id: string;
+  sender: string;
+  size: number;
+  held: boolean;
+  createdAt: string;
+  recipients: Array<{ recipient: string; status: string; attempts: number; lastError: string | null }>;
+}
+
+export function QueuePage() {
+  const queue = useLoad(() => api<Page<QueueEntry>>('GET', '/queue?limit=500'), []);
+  const [error, setError] = useState('');
+  const act = async (id: string, action: 'retry' | 'hold' | 'release' | 'delete') => {
+    setError('');
+    try {
+      if (action === 'delete') await api('DELETE', `/queue/${id}`);
+      else await api('POST', `/queue/${id}/${action}`);
+      queue.reload();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <>
+      <h1>Outbound queue</h1>
+      <ErrorText error={queue.error || error} />
+      {queue.data?.items.length === 0 ? <p>The queue is empty.</p> : null}
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Id</th>
+            <th scope="col">Sender</th>
+            <th scope="col">Recipients</th>
+            <th scope="col">Size</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {queue.data?.items.map((e) => (
+            <tr key={e.id}>
+              <td>
+                {e.id}
+                {e.held ? ' (held)' : ''}
+              </td>
+              <td>{e.sender || '<>'}</td>
+              <td>
+                {e.recipients.map((r) => (
+                  <div key={r.recipient}>
+                    {r.recipient} — {r.status}, {r.attempts} attempts{r.lastError ? `: ${r.lastError}` : ''}
+                  </div>
+                ))}
+              </td>
+              <td>{formatBytes(e.size)}</td>
+              <td class="actions">
+                <button type="button" class="secondary" onClick={() => void act(e.id, 'retry')}>
+                  Retry
+                </button>
+                <button type="button" class="secondary" onClick={() => void act(e.id, e.held ? 'release' : 'hold')}>
+                  {e.held ? 'Release' : 'Hold'}
+                </button>
+                <button type="button" class="danger" onClick={() => void act(e.id, 'delete')}>
+                  Delete
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+interface AuditEntry {
+  id: number;
+  at: string;
+  actor: string;
+  via: string;
+  remote: string | null;
+  action: string;
+  target: string;
+}
+
+export function AuditPage() {
+  const audit = useLoad(() => api<{ items: AuditEntry[] }>('GET', '/audit?limit=200'), []);
+  return (
+    <>
+      <h1>Audit log</h1>
+      <p>
+        <a href="/api/v1/audit?format=csv" download>
+          Export as CSV
+        </a>
+      </p>
+      <ErrorText error={audit.error} />
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Who</th>
+            <th scope="col">From</th>
+            <th scope="col">What</th>
+          </tr>
+        </thead>
+        <tbody>
+          {audit.data?.items.map((e) => (
+            <tr key={e.id}>
+              <td>{new Date(e.at).toLocaleString()}</td>
+              <td>
+                {e.actor} <small>({e.via})</small>
+              </td>
+              <td>{e.remote ?? ''}</td>
+              <td>
+                {e.action} {e.target}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
