@@ -124,4 +124,31 @@ describe('admin UI in Chromium', { skip }, () => {
     await shot('7-phone-domains');
     assert.deepEqual(errors, []);
   });
+
+  it('lets an account owner change their password and make an app password at /account/', async () => {
+    await t.server.directory.addAccount('bob@example.com', 'bob-secret-1', { quotaBytes: 5 * 1024 * 1024 });
+    await page.setViewportSize({ width: 900, height: 700 });
+    await page.goto(`https://mail.example.com:${t.port('https')}/account/`);
+    const login = async (password: string) => {
+      await page.getByLabel('Mail address').fill('bob@example.com');
+      await page.getByLabel('Password').fill(password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+    };
+    await login('bob-secret-1');
+    await page.getByText('0 B of 5 MB').waitFor();
+    await page.getByLabel('Current password').fill('bob-secret-1');
+    await page.getByLabel('New password').fill('bob-new-secret-2');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('Password changed.').waitFor();
+    await page.getByLabel('For (e.g. phone)').fill('phone');
+    await page.getByRole('button', { name: 'Make app password' }).click();
+    assert.match((await page.getByTestId('app-password').textContent()) ?? '', /^[a-z2-7]{4}(-[a-z2-7]{4}){4}$/);
+    await shot('8-account');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await login('bob-secret-1');
+    await page.getByText('Wrong address or password.').waitFor();
+    await login('bob-new-secret-2');
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    assert.deepEqual(errors, []);
+  });
 });

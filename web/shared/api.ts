@@ -15,15 +15,26 @@ export class ApiError extends Error {
 }
 
 let csrf = '';
+let authorization = '';
 
 export function setCsrf(token: string): void {
   csrf = token;
+}
+
+/**
+ * The account page logs in with HTTP Basic, sent by this code (kept in memory only, never stored),
+ * not by the browser: no cookie, so no request another site makes can carry it.
+ */
+export function setBasicAuth(address: string, password: string): void {
+  const bytes = new TextEncoder().encode(`${address}:${password}`);
+  authorization = address ? `Basic ${btoa(String.fromCharCode(...bytes))}` : '';
 }
 
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrf) headers['x-csrf-token'] = csrf;
+  if (authorization) headers.authorization = authorization;
   const response = await fetch(`/api/v1${path}`, {
     method,
     headers,
@@ -97,5 +108,5 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+  return `${unit === 0 ? value : Number(value.toFixed(value < 10 ? 1 : 0))} ${units[unit]}`;
 }

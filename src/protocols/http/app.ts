@@ -145,12 +145,14 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
   return app;
 }
 
-/** The admin API at /api/v1 and the admin UI (web/admin) on it at /admin/. */
+/** The admin API at /api/v1, and on it the admin UI (web/admin) at /admin/ and the account page at /account/. */
 function mountAdmin(app: Hono<Env>, deps: AdminApiDeps | undefined): void {
   if (!deps) return;
   app.route('/api/v1', adminApi(deps));
-  app.get('/admin', (c) => c.redirect('/admin/', 301));
-  app.get('/admin/*', webAppHandler('admin'));
+  for (const ui of ['admin', 'account']) {
+    app.get(`/${ui}`, (c) => c.redirect(`/${ui}/`, 301));
+    app.get(`/${ui}/*`, webAppHandler(ui));
+  }
 }
 
 async function readBounded(c: Context<Env>, max: number): Promise<string | undefined> {

@@ -1,0 +1,210 @@
+/**
+ * The account owner's page at https://<hostname>/account/ (the API's /me): mailbox use, the password,
+ * and app passwords for mail clients. Logs in with the account's own address and password (HTTP
+ * Basic, held in memory for this tab only).
+ */
+import { render } from 'preact';
+import { useState } from 'preact/hooks';
+import { api, ApiError, setBasicAuth } from '../shared/api.js';
+import { Card, ErrorText, Field, QuotaBar } from '../shared/components.js';
+import { useLoad } from '../shared/hooks.js';
+import '../shared/style.css';
+
+interface Me {
+  address: string;
+  quotaBytes: number;
+  usedBytes: number;
+  appPasswords: number;
+}
+
+interface AppPassword {
+  id: number;
+  name: string;
+  createdAt: string;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+function Login({ onLogin }: { onLogin: (me: Me, address: string) => void }) {
+  const [address, setAddress] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState('');
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    setBasicAuth(address, password);
+    try {
+      onLogin(await api<Me>('GET', '/me'), address);
+    } catch (err) {
+      setBasicAuth('', '');
+      setError(err instanceof ApiError && err.status === 401 ? 'Wrong address or password.' : message(err));
+    }
+  };
+  return (
+    <main class="login">
+      <h1>Your mail account</h1>
+      <form onSubmit={(e) => void submit(e)}>
+        <Field
+          label="Mail address"
+          name="address"
+          value={address}
+          onInput={setAddress}
+          autoComplete="username"
+          required
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          value={password}
+          onInput={setPassword}
+          autoComplete="current-password"
+          required
+        />
+        <ErrorText error={error} />
+        <button type="submit">Log in</button>
+      </form>
+    </main>
+  );
+}
+
+function PasswordCard({ address }: { address: string }) {
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [error, setError] = useState('');
+  const [done, setDone] = useState(false);
+  const change = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    setDone(false);
+    try {
+      await api('PUT', '/me/password', { current, password: next });
+      setBasicAuth(address, next);
+      setCurrent('');
+      setNext('');
+      setDone(true);
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  return (
+    <Card title="Password">
+      <form class="inline" onSubmit={(e) => void change(e)}>
+        {/* For password managers: which account this password belongs to. */}
+        <input
+          class="sr-only"
+          type="text"
+          name="username"
+          autoComplete="username"
+          value={address}
+          readOnly
+          tabIndex={-1}
+          aria-hidden="true"
+        />
+        <Field
+          label="Current password"
+          name="current"
+          type="password"
+          value={current}
+          onInput={setCurrent}
+          autoComplete="current-password"
+          required
+        />
+        <Field
+          label="New password"
+          name="next"
+          type="password"
+          value={next}
+          onInput={setNext}
+          autoComplete="new-password"
+          required
+        />
+        <button type="submit">Change password</button>
+      </form>
+      <ErrorText error={error} />
+      {done ? <p role="status">Password changed.</p> : null}
+    </Card>
+  );
+}
+
+function AppPasswords() {
+  const list = useLoad(() => api<{ items: AppPassword[] }>('GET', '/me/app-passwords'), []);
+  const [name, setName] = useState('');
+  const [made, setMade] = useState<{ name: string; password: string } | null>(null);
+  const [error, setError] = useState('');
+  const add = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    try {
+      const created = await api<{ name: string; password: string }>('POST', '/me/app-passwords', { name });
+      setMade(created);
+      setName('');
+      list.reload();
+    } catch (err) {
+      setError(message(err));
+    }
+  };
+  const revoke = async (id: number) => {
+    await api('DELETE', `/me/app-passwords/${id}`);
+    list.reload();
+  };
+  return (
+    <Card title="App passwords">
+      <p>One per mail program or phone, so that you can revoke one without changing your password.</p>
+      <ul>
+        {list.data?.items.map((a) => (
+          <li key={a.id}>
+            {a.name} <small>made {new Date(a.createdAt).toLocaleDateString()}</small>{' '}
+            <button type="button" class="danger" onClick={() => void revoke(a.id)}>
+              Revoke
+            </button>
+          </li>
+        ))}
+      </ul>
+      <form class="inline" onSubmit={(e) => void add(e)}>
+        <Field label="For (e.g. phone)" name="app-name" value={name} onInput={setName} required />
+        <button type="submit">Make app password</button>
+      </form>
+      <ErrorText error={list.error || error} />
+      {made ? (
+        <p role="status">
+          The password for {made.name} is <code data-testid="app-password">{made.password}</code> — enter it in the mail
+          program now; it is not shown again.
+        </p>
+      ) : null}
+    </Card>
+  );
+}
+
+function App() {
+  const [me, setMe] = useState<{ me: Me; address: string } | null>(null);
+  if (!me) return <Login onLogin={(m, address) => setMe({ me: m, address })} />;
+  return (
+    <>
+      <header>
+        <strong>Postern</strong>
+        <span class="who">{me.address}</span>
+        <button
+          type="button"
+          class="secondary"
+          onClick={() => {
+            setBasicAuth('', '');
+            setMe(null);
+          }}
+        >
+          Log out
+        </button>
+      </header>
+      <main>
+        <h1>Your account</h1>
+        <Card title="Mailbox">
+          <QuotaBar used={me.me.usedBytes} quota={me.me.quotaBytes} />
+        </Card>
+        <PasswordCard address={me.address} />
+        <AppPasswords />
+      </main>
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
