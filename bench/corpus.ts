@@ -5,6 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { headerEnd, parseHeaders } from '../src/mail/mime/headers.js';
+import type { FilterInput } from '../src/services/filters/index.js';
 
 export interface CorpusMessage {
   name: string;
@@ -47,4 +49,19 @@ export function split(messages: CorpusMessage[], seed: number): { train: CorpusM
   }
   const half = Math.floor(shuffled.length / 2);
   return { train: shuffled.slice(0, half), test: shuffled.slice(half) };
+}
+
+/** A corpus message as the content filter gets it: from an unknown client, for no local account (as scored offline). */
+export function filterInput(m: CorpusMessage, i: number): FilterInput {
+  return {
+    qid: `bench${i}`,
+    data: m.data,
+    head: parseHeaders(m.data.subarray(0, headerEnd(m.data)).toString('latin1')),
+    scoreSpam: true,
+    mailFrom: '',
+    client: { ip: '127.0.0.1', helo: 'bench.example' },
+    recipients: [],
+    fromAddresses: [],
+    accounts: [],
+  };
 }

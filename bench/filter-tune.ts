@@ -8,11 +8,10 @@
  */
 import { parseArgs } from 'node:util';
 import { createLogger } from '../src/lib/log.js';
-import { headerEnd, parseHeaders } from '../src/mail/mime/headers.js';
 import { bayesProbability, DEFAULT_SCALE, probabilitySymbol } from '../src/services/filters/classifier/model.js';
 import { features } from '../src/services/filters/classifier/tokenize.js';
 import { createBuiltinRules } from '../src/services/filters/index.js';
-import { loadCorpus, split } from './corpus.js';
+import { filterInput, loadCorpus, split } from './corpus.js';
 
 const { values } = parseArgs({ options: { 'junk-at': { type: 'string', default: '0.8,0.9,0.95,0.99,0.999' } } });
 const JUNK = 5;
@@ -40,18 +39,7 @@ for (const m of train) {
 
 const scored: Array<{ isSpam: boolean; rules: number; p: number }> = [];
 for (const [i, m] of test.entries()) {
-  const head = parseHeaders(m.data.subarray(0, headerEnd(m.data)).toString('latin1'));
-  const symbols = await rules.check({
-    qid: `tune${i}`,
-    data: m.data,
-    head,
-    scoreSpam: true,
-    mailFrom: '',
-    client: { ip: '127.0.0.1', helo: 'bench.example' },
-    recipients: [],
-    fromAddresses: [],
-    accounts: [],
-  });
+  const symbols = await rules.check(filterInput(m, i));
   const known = features(m.data).flatMap((f) => counts.get(f) ?? []);
   scored.push({
     isSpam: m.isSpam,

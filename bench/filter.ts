@@ -14,12 +14,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLogger, type Logger } from '../src/lib/log.js';
-import { headerEnd, parseHeaders } from '../src/mail/mime/headers.js';
 import { Classifier, LEARN_BATCH } from '../src/services/filters/classifier/index.js';
-import { ContentFilter, createBuiltinRules, type FilterInput } from '../src/services/filters/index.js';
+import { ContentFilter, createBuiltinRules } from '../src/services/filters/index.js';
 import type { Store } from '../src/store/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { loadCorpus, split, type CorpusMessage } from './corpus.js';
+import { filterInput, loadCorpus, split, type CorpusMessage } from './corpus.js';
 
 const args = process.argv.slice(2);
 const seed = Number(args[args.indexOf('--seed') + 1] || 21) || 21;
@@ -35,18 +34,6 @@ interface Row {
   perSecond: number;
   trainSeconds: number;
 }
-
-const input = (m: CorpusMessage, i: number): FilterInput => ({
-  qid: `bench${i}`,
-  data: m.data,
-  head: parseHeaders(m.data.subarray(0, headerEnd(m.data)).toString('latin1')),
-  scoreSpam: true,
-  mailFrom: '',
-  client: { ip: '127.0.0.1', helo: 'bench.example' },
-  recipients: [],
-  fromAddresses: [],
-  accounts: [],
-});
 
 /** Postern's classifier learns the training half through a SQLite store; the returned function scores the test half. */
 async function postern(train: CorpusMessage[], maxTokens: number): Promise<(test: CorpusMessage[]) => Promise<Row>> {
@@ -98,7 +85,7 @@ async function scorePostern(
   });
   const row = { engine: `Postern rules + classifier (max_tokens ${maxTokens})`, fp: 0, ham: 0, caught: 0, spam: 0 };
   const t0 = process.hrtime.bigint();
-  for (const [i, m] of test.entries()) count(row, m, (await filter.check(input(m, i))).action !== 'accept');
+  for (const [i, m] of test.entries()) count(row, m, (await filter.check(filterInput(m, i))).action !== 'accept');
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   await store.close();
   rmSync(dir, { recursive: true, force: true });

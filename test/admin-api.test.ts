@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cliPrincipal } from '../src/services/admin/index.js';
-import { apiClient, openApiValidator, type ApiAnswer, type Credentials } from './helpers/api.js';
+import { addSuperadmin, apiClient, openApiValidator, type ApiAnswer, type Credentials } from './helpers/api.js';
 import { posternRun } from './helpers/cli.js';
 import { peer } from './helpers/peers.js';
 import { python, run } from './helpers/python.js';
@@ -414,12 +414,7 @@ print(json.dumps({'code': '%06d' % ((struct.unpack('>I', mac[o:o + 4])[0] & 0x7f
     t = await startTestServer({ listeners: ['https'] });
     call = apiClient(() => t.port('https'));
     check = openApiValidator((await call('GET', '/openapi.json')).body);
-    await t.server.administration.addAdmin(cliPrincipal(), {
-      address: ROOT.user,
-      password: ROOT.password,
-      role: 'superadmin',
-      domains: [],
-    });
+    await addSuperadmin(t.server, ROOT);
   });
   after(async () => t?.stop());
 
@@ -586,12 +581,7 @@ describe('admin API logins', { skip: peer('python3', 'python3') }, () => {
     });
     await t.server.directory.addDomain('a.test');
     await t.server.directory.addAccount('ann@a.test', 'ann-secret-1');
-    await t.server.administration.addAdmin(cliPrincipal(), {
-      address: ROOT.user,
-      password: ROOT.password,
-      role: 'superadmin',
-      domains: [],
-    });
+    await addSuperadmin(t.server, ROOT);
   });
   after(async () => t?.stop());
 

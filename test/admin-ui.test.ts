@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { cliPrincipal } from '../src/services/admin/index.js';
+import { addSuperadmin } from './helpers/api.js';
 import { peer } from './helpers/peers.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { swaksReply } from './helpers/swaks.js';
@@ -42,12 +42,7 @@ describe('admin UI in Chromium', { skip }, () => {
     mkdirSync(shots, { recursive: true });
     t = await startTestServer({ listeners: ['https', 'smtp'] });
     await t.server.directory.addDomain('example.com');
-    await t.server.administration.addAdmin(cliPrincipal(), {
-      address: 'root@example.com',
-      password: 'root-secret-1',
-      role: 'superadmin',
-      domains: [],
-    });
+    await addSuperadmin(t.server, { user: 'root@example.com', password: 'root-secret-1' });
     // A new empty profile each run (launchPersistentContext takes it as --user-data-dir).
     browser = await chromium.launchPersistentContext(tempDir(), {
       executablePath: '/usr/bin/chromium',

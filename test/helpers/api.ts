@@ -4,6 +4,8 @@
  */
 import https from 'node:https';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { Server } from '../../src/main.js';
+import { cliPrincipal } from '../../src/services/admin/index.js';
 
 export interface ApiAnswer {
   status: number;
@@ -87,4 +89,14 @@ export function openApiValidator(document: Record<string, unknown>) {
     if (validate(answer.body)) return undefined;
     return `${method} ${template} ${answer.status}: ${ajv.errorsText(validate.errors)} in ${answer.text.slice(0, 300)}`;
   };
+}
+
+/** A superadmin made as the CLI would make one. */
+export async function addSuperadmin(server: Server, admin: { user: string; password: string }): Promise<void> {
+  await server.administration.addAdmin(cliPrincipal(), {
+    address: admin.user,
+    password: admin.password,
+    role: 'superadmin',
+    domains: [],
+  });
 }

@@ -5,8 +5,8 @@
  */
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, ApiError, setBasicAuth } from '../shared/api.js';
-import { Card, ErrorText, Field, QuotaBar } from '../shared/components.js';
+import { api, setBasicAuth } from '../shared/api.js';
+import { Card, ErrorText, Field, LoginForm, QuotaBar } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
 import '../shared/style.css';
 
@@ -26,45 +26,21 @@ interface AppPassword {
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function Login({ onLogin }: { onLogin: (me: Me, address: string) => void }) {
-  const [address, setAddress] = useState('');
-  const [password, setPassword] = useState('');
-  const [error, setError] = useState('');
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setError('');
-    setBasicAuth(address, password);
-    try {
-      onLogin(await api<Me>('GET', '/me'), address);
-    } catch (err) {
-      setBasicAuth('', '');
-      setError(err instanceof ApiError && err.status === 401 ? 'Wrong address or password.' : message(err));
-    }
-  };
   return (
-    <main class="login">
-      <h1>Your mail account</h1>
-      <form onSubmit={(e) => void submit(e)}>
-        <Field
-          label="Mail address"
-          name="address"
-          value={address}
-          onInput={setAddress}
-          autoComplete="username"
-          required
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          value={password}
-          onInput={setPassword}
-          autoComplete="current-password"
-          required
-        />
-        <ErrorText error={error} />
-        <button type="submit">Log in</button>
-      </form>
-    </main>
+    <LoginForm
+      title="Your mail account"
+      addressLabel="Mail address"
+      failedText="Wrong address or password."
+      onSubmit={async ({ address, password }) => {
+        setBasicAuth(address, password);
+        try {
+          onLogin(await api<Me>('GET', '/me'), address);
+        } catch (err) {
+          setBasicAuth('', '');
+          throw err;
+        }
+      }}
+    />
   );
 }
 

@@ -6,8 +6,8 @@
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, setCsrf, type Session } from '../shared/api.js';
-import { ErrorText, Field } from '../shared/components.js';
+import { api, setCsrf, type Session } from '../shared/api.js';
+import { LoginForm } from '../shared/components.js';
 import '../shared/style.css';
 import { DomainPage, DomainsPage } from './domains.js';
 import { AuditPage, Dashboard, QueuePage } from './pages.js';
@@ -23,59 +23,16 @@ function useRoute(): string {
 }
 
 function Login({ onLogin }: { onLogin: (s: Session) => void }) {
-  const [address, setAddress] = useState('');
-  const [password, setPassword] = useState('');
-  const [totp, setTotp] = useState('');
-  const [error, setError] = useState('');
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setError('');
-    try {
-      const session = await api<Session>('POST', '/session', { address, password, ...(totp ? { totp } : {}) });
-      onLogin(session);
-    } catch (err) {
-      setError(
-        err instanceof ApiError && err.status === 401
-          ? 'Wrong address, password or code.'
-          : err instanceof Error
-            ? err.message
-            : String(err),
-      );
-    }
-  };
   return (
-    <main class="login">
-      <h1>Postern admin</h1>
-      <form onSubmit={(e) => void submit(e)}>
-        <Field
-          label="Admin address"
-          name="address"
-          value={address}
-          onInput={setAddress}
-          autoComplete="username"
-          required
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          value={password}
-          onInput={setPassword}
-          autoComplete="current-password"
-          required
-        />
-        <Field
-          label="Two-factor code (if on)"
-          name="totp"
-          value={totp}
-          onInput={setTotp}
-          autoComplete="one-time-code"
-          placeholder="123456"
-        />
-        <ErrorText error={error} />
-        <button type="submit">Log in</button>
-      </form>
-    </main>
+    <LoginForm
+      title="Postern admin"
+      addressLabel="Admin address"
+      withTotp
+      failedText="Wrong address, password or code."
+      onSubmit={async ({ address, password, totp }) =>
+        onLogin(await api<Session>('POST', '/session', { address, password, ...(totp ? { totp } : {}) }))
+      }
+    />
   );
 }
 

@@ -1,7 +1,7 @@
 /** Components the admin UI and the account page share: quota bars, copy buttons, form fields, errors. */
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
-import { formatBytes } from './api.js';
+import { ApiError, formatBytes } from './api.js';
 
 /** How much of a quota is used, as a bar with its numbers (a screen reader gets the numbers). */
 export function QuotaBar({ used, quota }: { used: number; quota: number }) {
@@ -81,5 +81,71 @@ export function Card({ title, children }: { title: string; children: ComponentCh
       <h2>{title}</h2>
       {children}
     </section>
+  );
+}
+
+/** The login page of an app: address and password (and a two-factor code when asked for). */
+export function LoginForm(props: {
+  title: string;
+  addressLabel: string;
+  withTotp?: boolean;
+  /** Shown for a 401: the credentials were wrong. */
+  failedText: string;
+  onSubmit: (input: { address: string; password: string; totp: string }) => Promise<void>;
+}) {
+  const [address, setAddress] = useState('');
+  const [password, setPassword] = useState('');
+  const [totp, setTotp] = useState('');
+  const [error, setError] = useState('');
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    try {
+      await props.onSubmit({ address, password, totp });
+    } catch (err) {
+      setError(
+        err instanceof ApiError && err.status === 401
+          ? props.failedText
+          : err instanceof Error
+            ? err.message
+            : String(err),
+      );
+    }
+  };
+  return (
+    <main class="login">
+      <h1>{props.title}</h1>
+      <form onSubmit={(e) => void submit(e)}>
+        <Field
+          label={props.addressLabel}
+          name="address"
+          value={address}
+          onInput={setAddress}
+          autoComplete="username"
+          required
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          value={password}
+          onInput={setPassword}
+          autoComplete="current-password"
+          required
+        />
+        {props.withTotp ? (
+          <Field
+            label="Two-factor code (if on)"
+            name="totp"
+            value={totp}
+            onInput={setTotp}
+            autoComplete="one-time-code"
+            placeholder="123456"
+          />
+        ) : null}
+        <ErrorText error={error} />
+        <button type="submit">Log in</button>
+      </form>
+    </main>
   );
 }

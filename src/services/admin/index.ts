@@ -110,6 +110,9 @@ export class Administration {
     input: { name: string; aliasOf?: string; limits?: Partial<DomainLimits> },
   ): Promise<DomainView> {
     requireSuper(p, 'write');
+    for (const [key, value] of Object.entries(input.limits ?? {}))
+      if (!Number.isSafeInteger(value) || value < 0)
+        throw new MailError('INVALID_INPUT', `${key} must be a whole number of at least 0 (0 = no limit)`);
     let d = await this.deps.directory.addDomain(
       input.name,
       input.aliasOf === undefined ? {} : { aliasOf: input.aliasOf },
@@ -179,9 +182,13 @@ export class Administration {
     const before = await this.getAccount(p, input);
     requireDomain(p, domainPart(before.address), 'write');
     const dir = this.deps.directory;
-    if (change.password !== undefined) await dir.setPassword(before.address, change.password);
+    // What can be refused goes first (the password's rules, then the quota against the domain's
+    // limits), so that a refused change leaves nothing half done and unaudited.
+    const problem = change.password === undefined ? undefined : this.deps.passwords.problem(change.password);
+    if (problem) throw new MailError('INVALID_INPUT', `password ${problem}`);
     if (change.quotaBytes !== undefined) await dir.setQuota(before.address, change.quotaBytes);
     if (change.enabled !== undefined) await dir.setEnabled(before.address, change.enabled);
+    if (change.password !== undefined) await dir.setPassword(before.address, change.password);
     const after = await this.getAccount(p, before.address);
     await this.audit(p, {
       action: 'account.update',
