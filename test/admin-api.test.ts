@@ -8,7 +8,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { cliPrincipal } from '../src/services/admin/index.js';
-import { addSuperadmin, apiClient, openApiValidator, type ApiAnswer, type Credentials } from './helpers/api.js';
+import {
+  addSuperadmin,
+  apiClient,
+  openApiValidator,
+  totpCode,
+  type ApiAnswer,
+  type Credentials,
+} from './helpers/api.js';
 import { posternRun } from './helpers/cli.js';
 import { peer } from './helpers/peers.js';
 import { python, run } from './helpers/python.js';
@@ -394,21 +401,6 @@ describe('admin browser sessions and two-factor login', { skip: peer('python3', 
   let t: TestServer;
   let call: ReturnType<typeof apiClient>;
   let check: ReturnType<typeof openApiValidator>;
-  /** The current TOTP code of a base32 secret, computed by Python's hmac (an independent implementation). */
-  const totpOf = async (secret: string) =>
-    (
-      await python<{ code: string }>(
-        `
-import base64, hashlib, hmac, json, os, struct, time
-s = os.environ['SECRET']
-key = base64.b32decode(s + '=' * (-len(s) % 8))
-mac = hmac.new(key, struct.pack('>Q', int(time.time()) // 30), hashlib.sha1).digest()
-o = mac[-1] & 15
-print(json.dumps({'code': '%06d' % ((struct.unpack('>I', mac[o:o + 4])[0] & 0x7fffffff) % 1000000)}))
-`,
-        { SECRET: secret },
-      )
-    ).code;
 
   before(async () => {
     t = await startTestServer({ listeners: ['https'] });
@@ -463,7 +455,7 @@ print(json.dumps({'code': '%06d' % ((struct.unpack('>I', mac[o:o + 4])[0] & 0x7f
     assert.equal(badCode.status, 400);
     const confirmed = await call('POST', '/totp/confirm', {
       ...withCookie({ 'x-csrf-token': csrf }),
-      body: { code: await totpOf(started.body.secret) },
+      body: { code: await totpCode(started.body.secret) },
     });
     assert.equal(confirmed.status, 204, confirmed.text);
     assert.equal((await call('GET', '/domains', { auth: ROOT })).status, 401);
@@ -471,7 +463,7 @@ print(json.dumps({'code': '%06d' % ((struct.unpack('>I', mac[o:o + 4])[0] & 0x7f
     const second = await login({
       address: ROOT.user,
       password: ROOT.password,
-      totp: await totpOf(started.body.secret),
+      totp: await totpCode(started.body.secret),
     });
     assert.equal(second.status, 201, second.text);
     assert.equal(second.body.totp, true);

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { addSuperadmin } from './helpers/api.js';
+import { addSuperadmin, totpCode } from './helpers/api.js';
 import { peer } from './helpers/peers.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { swaksReply } from './helpers/swaks.js';
@@ -109,6 +109,18 @@ describe('admin UI in Chromium', { skip }, () => {
     assert.match((await mx.textContent()) ?? '', /mail\.example\.com/);
     await shot('5-dkim-dns');
 
+    // An alias, and the account disabled and enabled again.
+    await page.getByLabel('Alias (@ui.test; empty for a catch-all)').fill('info');
+    await page.getByLabel('Delivers to').fill('ann@ui.test');
+    await page.getByRole('button', { name: 'Add alias' }).click();
+    await page.getByText('info@ui.test').waitFor();
+    const annRow = page.locator('tr', { hasText: 'ann@ui.test' });
+    await annRow.getByRole('button', { name: 'Disable' }).click();
+    await annRow.getByRole('button', { name: 'Enable' }).waitFor();
+    assert.equal((await t.server.store.accounts.get('ann@ui.test'))!.isEnabled, false);
+    await annRow.getByRole('button', { name: 'Enable' }).click();
+    await annRow.getByRole('button', { name: 'Disable' }).waitFor();
+
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByText('account.add ann@ui.test').waitFor();
     await shot('6-audit');
@@ -118,6 +130,29 @@ describe('admin UI in Chromium', { skip }, () => {
     await page.getByRole('link', { name: 'ui.test' }).waitFor();
     await shot('7-phone-domains');
     assert.deepEqual(errors, []);
+  });
+
+  it('turns two-factor login on from the security page, after which logging in asks for the code', async () => {
+    await page.setViewportSize({ width: 1100, height: 800 });
+    await page.goto(`https://mail.example.com:${t.port('https')}/admin/#/security`);
+    await page.getByRole('heading', { name: 'Security' }).waitFor();
+    await page.getByLabel('Token for').fill('monitoring');
+    await page.getByRole('button', { name: 'Make token (90 days)' }).click();
+    assert.match((await page.getByTestId('new-token').textContent()) ?? '', /^pst_/);
+    await page.getByRole('button', { name: 'Set up two-factor login' }).click();
+    const secret = (await page.getByTestId('totp-secret').textContent())!;
+    await page.getByLabel('Code').fill(await totpCode(secret));
+    await page.getByRole('button', { name: 'Turn on' }).click();
+    await page.getByText('On: logging in asks for a code.').waitFor();
+    await shot('9-security');
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('Admin address').fill('root@example.com');
+    await page.getByLabel('Password').fill('root-secret-1');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('Wrong address, password or code.').waitFor();
+    await page.getByLabel('Two-factor code (if on)').fill(await totpCode(secret));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Security' }).waitFor();
   });
 
   it('lets an account owner change their password and make an app password at /account/', async () => {

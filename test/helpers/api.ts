@@ -5,6 +5,7 @@
 import https from 'node:https';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Server } from '../../src/main.js';
+import { python } from './python.js';
 import { cliPrincipal } from '../../src/services/admin/index.js';
 
 export interface ApiAnswer {
@@ -99,4 +100,20 @@ export async function addSuperadmin(server: Server, admin: { user: string; passw
     role: 'superadmin',
     domains: [],
   });
+}
+
+/** The current TOTP code of a base32 secret, computed by Python's hmac (an implementation independent of ours). */
+export async function totpCode(secret: string): Promise<string> {
+  const r = await python<{ code: string }>(
+    `
+import base64, hashlib, hmac, json, os, struct, time
+s = os.environ['SECRET']
+key = base64.b32decode(s + '=' * (-len(s) % 8))
+mac = hmac.new(key, struct.pack('>Q', int(time.time()) // 30), hashlib.sha1).digest()
+o = mac[-1] & 15
+print(json.dumps({'code': '%06d' % ((struct.unpack('>I', mac[o:o + 4])[0] & 0x7fffffff) % 1000000)}))
+`,
+    { SECRET: secret },
+  );
+  return r.code;
 }

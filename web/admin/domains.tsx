@@ -1,8 +1,9 @@
 /** Domains: the list (and adding one), and a domain's page: accounts with quota bars, aliases, DKIM, DNS. */
-import { useEffect, useState } from 'preact/hooks';
-import { api, formatBytes, type Account, type DkimKey, type DnsRecord, type Domain, type Page } from '../shared/api.js';
-import { Card, CopyButton, ErrorText, Field, QuotaBar } from '../shared/components.js';
+import { useState } from 'preact/hooks';
+import { api, formatBytes, type DkimKey, type DnsRecord, type Domain, type Page } from '../shared/api.js';
+import { Card, CopyButton, ErrorText, Field } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
+import { Accounts, Aliases } from './directory.js';
 
 export function DomainsPage({ canAdd }: { canAdd: boolean }) {
   const { data, error, reload } = useLoad(() => api<Page<Domain>>('GET', '/domains?limit=500'), []);
@@ -71,84 +72,16 @@ export function DomainsPage({ canAdd }: { canAdd: boolean }) {
 }
 
 export function DomainPage({ name }: { name: string }) {
-  const path = `/domains/${encodeURIComponent(name)}`;
-  const accounts = useLoad(() => api<Page<Account>>('GET', `${path}/accounts?limit=500`), [name]);
   // A rotation adds a record to publish: the DNS list reloads with it.
   const [keysVersion, setKeysVersion] = useState(0);
   return (
     <>
       <h1>{name}</h1>
-      <Card title="Accounts">
-        <ErrorText error={accounts.error} />
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Address</th>
-              <th scope="col">Mailbox use</th>
-              <th scope="col">Enabled</th>
-            </tr>
-          </thead>
-          <tbody>
-            {accounts.data?.items.map((a) => (
-              <tr key={a.address}>
-                <td>{a.address}</td>
-                <td data-testid={`used-${a.address}`}>
-                  <QuotaBar used={a.usedBytes} quota={a.quotaBytes} />
-                </td>
-                <td>{a.enabled ? 'yes' : 'no'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-        <AddAccount domain={name} onAdded={accounts.reload} />
-        <button type="button" class="secondary" onClick={accounts.reload}>
-          Refresh
-        </button>
-      </Card>
+      <Accounts domain={name} />
+      <Aliases domain={name} />
       <Dkim domain={name} onRotated={() => setKeysVersion((v) => v + 1)} />
       <Dns domain={name} version={keysVersion} />
     </>
-  );
-}
-
-function AddAccount({ domain, onAdded }: { domain: string; onAdded: () => void }) {
-  const [local, setLocal] = useState('');
-  const [password, setPassword] = useState('');
-  const [quota, setQuota] = useState('');
-  const [error, setError] = useState('');
-  const add = async (e: Event) => {
-    e.preventDefault();
-    setError('');
-    try {
-      await api('POST', `/domains/${encodeURIComponent(domain)}/accounts`, {
-        address: `${local}@${domain}`,
-        password,
-        ...(quota ? { quota } : {}),
-      });
-      setLocal('');
-      setPassword('');
-      setQuota('');
-      onAdded();
-    } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
-    }
-  };
-  return (
-    <form class="inline" onSubmit={(e) => void add(e)} aria-label="Add an account">
-      <Field label={`Address (@${domain})`} name="local" value={local} onInput={setLocal} required />
-      <Field
-        label="Password"
-        name="new-password"
-        type="password"
-        value={password}
-        onInput={setPassword}
-        autoComplete="new-password"
-        required
-      />
-      <Field label="Quota" name="quota" value={quota} onInput={setQuota} placeholder="2G" />
-      <button type="submit">Add account</button>
-      <ErrorText error={error} />
-    </form>
   );
 }
 

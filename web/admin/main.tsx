@@ -11,6 +11,7 @@ import { LoginForm } from '../shared/components.js';
 import '../shared/style.css';
 import { DomainPage, DomainsPage } from './domains.js';
 import { AuditPage, Dashboard, QueuePage } from './pages.js';
+import { SecurityPage } from './security.js';
 
 function useRoute(): string {
   const [route, setRoute] = useState(location.hash.slice(1) || '/');
@@ -36,7 +37,15 @@ function Login({ onLogin }: { onLogin: (s: Session) => void }) {
   );
 }
 
-function Shell({ session, onLogout }: { session: Session; onLogout: () => void }) {
+function Shell({
+  session,
+  onLogout,
+  onSession,
+}: {
+  session: Session;
+  onLogout: () => void;
+  onSession: (s: Session) => void;
+}) {
   const route = useRoute();
   const logout = async () => {
     await api('DELETE', '/session');
@@ -48,6 +57,7 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
     ['/domains', 'Domains'],
     ...(session.role === 'superadmin' ? ([['/queue', 'Queue']] as Array<[string, string]>) : []),
     ['/audit', 'Audit log'],
+    ['/security', 'Security'],
   ];
   return (
     <>
@@ -74,6 +84,8 @@ function Shell({ session, onLogout }: { session: Session; onLogout: () => void }
           <QueuePage />
         ) : route === '/audit' ? (
           <AuditPage />
+        ) : route === '/security' ? (
+          <SecurityPage session={session} onChanged={() => void api<Session>('GET', '/session').then(onSession)} />
         ) : (
           <Dashboard />
         )}
@@ -110,6 +122,7 @@ function App() {
         setCsrf('');
         setSession(null);
       }}
+      onSession={setSession}
     />
   );
 }
