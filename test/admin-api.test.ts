@@ -19,7 +19,7 @@ import {
 import { posternRun } from './helpers/cli.js';
 import { peer } from './helpers/peers.js';
 import { python, run } from './helpers/python.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { makeTokenForTest } from './helpers/tokens.js';
 
 const ROOT = { user: 'root@admin.test', password: 'root-secret-1' };
@@ -328,6 +328,43 @@ describe('admin API', () => {
       audit.body.items.slice(0, 2).map((e: { action: string }) => e.action),
       ['queue.remove', 'dkim.rotate'],
     );
+  });
+
+  it("shows held mail to the admins of its recipient's domain only, and releases it into the mailbox", async () => {
+    const hold = async (recipient: string) =>
+      t.server.store.quarantine.hold({
+        qid: `Q${recipient.length}`,
+        recipient,
+        accountId: (await t.server.store.accounts.get(recipient))!.id,
+        mailFrom: 'x@sender.example',
+        subject: 'held for you',
+        reason: 'spam score 9',
+        score: 9,
+        createdAt: new Date(),
+        expiresAt: new Date(Date.now() + 86_400_000),
+        content: Buffer.from(`From: x@sender.example\r\nTo: ${recipient}\r\nSubject: held for you\r\n\r\nhello\r\n`),
+      });
+    const anns = await hold('ann@a.test');
+    const bobs = await hold('bob@b.test');
+    const mine = await api('GET', '/quarantine', '/quarantine', { auth: DOM });
+    assert.deepEqual(
+      mine.body.items.map((m: { recipient: string }) => m.recipient),
+      ['ann@a.test'],
+    );
+    assert.equal((await api('GET', '/quarantine', '/quarantine', { auth: ROOT })).body.items.length, 2);
+    assert.equal((await api('GET', `/quarantine/${bobs.id}`, '/quarantine/{id}', { auth: DOM })).status, 404);
+    assert.equal(
+      (await api('POST', `/quarantine/${bobs.id}/release`, '/quarantine/{id}/release', { auth: DOM })).status,
+      404,
+    );
+    assert.equal((await api('GET', '/quarantine?domain=b.test', '/quarantine', { auth: DOM })).status, 404);
+    const shown = await api('GET', `/quarantine/${anns.id}`, '/quarantine/{id}', { auth: DOM });
+    assert.match(shown.body.content, /Subject: held for you/);
+    const released = await api('POST', `/quarantine/${anns.id}/release`, '/quarantine/{id}/release', { auth: DOM });
+    assert.equal(released.status, 204, released.text);
+    assert.ok((await mailbox(t.server, 'ann@a.test')).some((m) => m.text.includes('Subject: held for you')));
+    assert.equal((await api('DELETE', `/quarantine/${bobs.id}`, '/quarantine/{id}', { auth: ROOT })).status, 204);
+    assert.deepEqual((await api('GET', '/quarantine', '/quarantine', { auth: ROOT })).body.items, []);
   });
 
   it('answers garbage with 400 or 401 problem documents and keeps serving', async () => {

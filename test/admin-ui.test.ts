@@ -121,9 +121,30 @@ describe('admin UI in Chromium', { skip }, () => {
     await annRow.getByRole('button', { name: 'Enable' }).click();
     await annRow.getByRole('button', { name: 'Disable' }).waitFor();
 
+    // Mail the filter held for Ann: shown as text and released into her mailbox.
+    await t.server.store.quarantine.hold({
+      qid: 'QUI1',
+      recipient: 'ann@ui.test',
+      accountId: (await t.server.store.accounts.get('ann@ui.test'))!.id,
+      mailFrom: 'x@sender.example',
+      subject: 'held for Ann',
+      reason: 'spam score 9',
+      score: 9,
+      createdAt: new Date(),
+      expiresAt: new Date(Date.now() + 86_400_000),
+      content: Buffer.from('From: x@sender.example\r\nSubject: held for Ann\r\n\r\n<script>alert(1)</script>\r\n'),
+    });
+    await page.getByRole('link', { name: 'Quarantine' }).click();
+    const heldRow = page.locator('tr', { hasText: 'held for Ann' });
+    await heldRow.getByRole('button', { name: 'Show' }).click();
+    await page.locator('pre.source', { hasText: '<script>alert(1)</script>' }).waitFor(); // text, not markup
+    await shot('6-quarantine');
+    await heldRow.getByRole('button', { name: 'Release' }).click();
+    await page.getByText('Nothing is held.').waitFor();
+
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByText('account.add ann@ui.test').waitFor();
-    await shot('6-audit');
+    await shot('7-audit');
     // A phone-sized screen.
     await page.setViewportSize({ width: 375, height: 740 });
     await page.getByRole('link', { name: 'Domains' }).click();

@@ -49,6 +49,7 @@ export function protocolFactories(
       operations: services.operations,
       self: services.self,
       sessions: services.adminSessions,
+      held: services.heldMail,
       authenticateAccount: (user, password, context) =>
         services.auth.authenticate(user, password, context, { appPasswords: false }),
       store: services.store,

@@ -12,6 +12,7 @@ import { createResolver } from '../mail/dns/resolver.js';
 import { createTlsaLookup } from '../mail/dns/tlsa.js';
 import { Acceptance } from '../services/acceptance/index.js';
 import { Administration } from '../services/admin/index.js';
+import { HeldMail } from '../services/admin/held.js';
 import { Operations } from '../services/admin/operations.js';
 import { SelfService } from '../services/admin/self.js';
 import { AdminSessions, SESSION_LIFETIME_MS } from '../services/admin/sessions.js';
@@ -60,6 +61,7 @@ export interface Services {
   operations: Operations;
   self: SelfService;
   adminSessions: AdminSessions;
+  heldMail: HeldMail;
 }
 
 /** [managesieve] limits as the Sieve service takes them. */
@@ -160,6 +162,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     operations,
     self,
     adminSessions,
+    heldMail: new HeldMail({ store, quarantine }),
   };
 }
 

@@ -11,6 +11,7 @@ import { LoginForm } from '../shared/components.js';
 import '../shared/style.css';
 import { DomainPage, DomainsPage } from './domains.js';
 import { AuditPage, Dashboard, QueuePage } from './pages.js';
+import { QuarantinePage } from './quarantine.js';
 import { SecurityPage } from './security.js';
 
 function useRoute(): string {
@@ -56,6 +57,7 @@ function Shell({
     ['/', 'Dashboard'],
     ['/domains', 'Domains'],
     ...(session.role === 'superadmin' ? ([['/queue', 'Queue']] as Array<[string, string]>) : []),
+    ['/quarantine', 'Quarantine'],
     ['/audit', 'Audit log'],
     ['/security', 'Security'],
   ];
@@ -82,6 +84,8 @@ function Shell({
           <DomainsPage canAdd={session.role === 'superadmin'} />
         ) : route === '/queue' ? (
           <QueuePage />
+        ) : route === '/quarantine' ? (
+          <QuarantinePage />
         ) : route === '/audit' ? (
           <AuditPage />
         ) : route === '/security' ? (

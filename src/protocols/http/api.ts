@@ -8,6 +8,7 @@ import { Hono } from 'hono';
 import type { Logger } from '../../lib/log.js';
 import { MailError } from '../../lib/errors.js';
 import { accountPrincipal, adminPrincipal, principalOfToken, type Administration } from '../../services/admin/index.js';
+import type { HeldMail } from '../../services/admin/held.js';
 import type { Operations } from '../../services/admin/operations.js';
 import type { SelfService } from '../../services/admin/self.js';
 import type { AdminSessions } from '../../services/admin/sessions.js';
@@ -32,6 +33,7 @@ import { openApiDocument } from './openapi.js';
 
 export interface AdminApiDeps {
   admin: Administration;
+  held: HeldMail;
   sessions: AdminSessions;
   operations: Operations;
   self: SelfService;
@@ -102,6 +104,7 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
   operationRoutes(api, deps.operations);
   selfRoutes(api, deps.self);
   totpRoutes(api, deps.sessions);
+  quarantineRoutes(api, deps.held);
   api.all('*', (c) => problem(c, 404, 'not_found', `no such API path: ${new URL(c.req.url).pathname}`));
   return api as unknown as Hono<{ Bindings: HttpBindings }>;
 }
@@ -327,6 +330,29 @@ function totpRoutes(api: Hono<ApiEnv>, sessions: AdminSessions): void {
   });
   api.delete('/totp', async (c) => {
     await sessions.disableTotp(who(c), required(await jsonBody(c), 'code'));
+    return c.body(null, 204);
+  });
+}
+
+/** Mail the content filter held, for the admins of its recipients' domains. */
+function quarantineRoutes(api: Hono<ApiEnv>, held: HeldMail): void {
+  const id = (c: ApiContext) => {
+    const n = Number(param(c, 'id'));
+    if (!Number.isSafeInteger(n) || n < 1) throw new MailError('NOT_FOUND', `no quarantined message ${param(c, 'id')}`);
+    return n;
+  };
+  api.get('/quarantine', async (c) => {
+    const domain = c.req.query('domain');
+    const items = await held.list(who(c), { limit: intParam(c, 'limit', 100, 1, 500), ...(domain ? { domain } : {}) });
+    return c.json({ items });
+  });
+  api.get('/quarantine/:id', async (c) => c.json(await held.show(who(c), id(c))));
+  api.post('/quarantine/:id/release', async (c) => {
+    await held.release(who(c), id(c));
+    return c.body(null, 204);
+  });
+  api.delete('/quarantine/:id', async (c) => {
+    await held.delete(who(c), id(c));
     return c.body(null, 204);
   });
 }

@@ -120,6 +120,17 @@ const SCHEMAS: Record<string, Schema> = {
     expiresAt: dateTime,
   }),
   TotpStart: object({ secret: str({ description: 'Base32' }), uri: str({ description: 'otpauth:// URI to scan' }) }),
+  Held: object({
+    id: int(),
+    recipient: str(),
+    mailFrom: str(),
+    subject: str(),
+    reason: str(),
+    score: { type: ['number', 'null'] },
+    size: int(),
+    createdAt: dateTime,
+    expiresAt: dateTime,
+  }),
   Me: object({ address: str({ format: 'email' }), quotaBytes: int(), usedBytes: int(), appPasswords: int() }),
   AppPassword: object({ id: int(), name: str(), createdAt: dateTime }),
   AppPasswordCreated: object({
@@ -143,6 +154,12 @@ SCHEMAS.QueuePage = pageOf('QueueEntry');
 SCHEMAS.DkimList = object({ items: { type: 'array', items: ref('DkimKey') } });
 SCHEMAS.DnsList = object({ items: { type: 'array', items: ref('DnsRecord') } });
 SCHEMAS.AppPasswordList = object({ items: { type: 'array', items: ref('AppPassword') } });
+SCHEMAS.HeldList = object({ items: { type: 'array', items: ref('Held') } });
+SCHEMAS.HeldMessage = {
+  ...(SCHEMAS.Held as Schema),
+  properties: { ...((SCHEMAS.Held as Schema).properties as Schema), content: str(), truncated: { type: 'boolean' } },
+  required: [...((SCHEMAS.Held as Schema).required as string[]), 'content', 'truncated'],
+};
 SCHEMAS.AuditPage = object({ items: { type: 'array', items: ref('AuditEntry') }, next: { type: ['integer', 'null'] } });
 
 const problems = Object.fromEntries(
@@ -362,6 +379,27 @@ const PATHS = {
     post: op('Confirm enrolment with a code of the new secret', noContent, {
       requestBody: body(object({ code: str() })),
     }),
+  },
+  '/quarantine': {
+    get: op(
+      'Mail the content filter held (a domain admin sees their domains\u2019)',
+      { '200': json('HeldList') },
+      {
+        parameters: [
+          { name: 'domain', in: 'query', schema: str() },
+          { name: 'limit', in: 'query', schema: int({ minimum: 1, maximum: 500 }) },
+        ],
+      },
+    ),
+  },
+  '/quarantine/{id}': {
+    parameters: [pathParam('id')],
+    get: op('A held message with its text (up to 256 KB)', { '200': json('HeldMessage') }),
+    delete: op('Delete a held message', noContent),
+  },
+  '/quarantine/{id}/release': {
+    parameters: [pathParam('id')],
+    post: op('Deliver a held message to its recipient now', noContent),
   },
   '/me': { get: op('The account of the caller (its own address and password)', { '200': json('Me') }) },
   '/me/password': {
