@@ -32,7 +32,13 @@ export async function startServer(config: Readonly<Config>, log: Logger): Promis
   const services = await buildServices(config, log);
   const { store, tls, challenges, outbound } = services;
   await tls.start();
-  const timers = startTimers(config, { store, dkim: services.dkim, quarantine: services.quarantine, log });
+  const timers = startTimers(config, {
+    store,
+    dkim: services.dkim,
+    quarantine: services.quarantine,
+    metrics: services.metrics,
+    log,
+  });
   let listeners: Listeners | undefined;
   const factories: Partial<Record<ListenerName, ProtocolEntry>> = protocolFactories(
     config,

@@ -142,6 +142,14 @@ describe('admin UI in Chromium', { skip }, () => {
     await heldRow.getByRole('button', { name: 'Release' }).click();
     await page.getByText('Nothing is held.').waitFor();
 
+    // The dashboard counts the message swaks sent (received, in the last hour and the last day).
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page
+      .getByRole('img', { name: /^Mail in: received [1-9]/ })
+      .first()
+      .waitFor();
+    await shot('5b-dashboard-charts');
+
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByText('account.add ann@ui.test').waitFor();
     await shot('7-audit');

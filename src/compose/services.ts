@@ -13,6 +13,7 @@ import { createTlsaLookup } from '../mail/dns/tlsa.js';
 import { Acceptance } from '../services/acceptance/index.js';
 import { Administration } from '../services/admin/index.js';
 import { HeldMail } from '../services/admin/held.js';
+import { Metrics } from '../services/metrics/index.js';
 import { Operations } from '../services/admin/operations.js';
 import { SelfService } from '../services/admin/self.js';
 import { AdminSessions, SESSION_LIFETIME_MS } from '../services/admin/sessions.js';
@@ -42,6 +43,9 @@ import { openConfiguredStore } from './store.js';
 
 export type Resolve = ReturnType<typeof createResolver>;
 
+/** Days of hourly dashboard counts kept (the 30-day chart and a day to spare). */
+const METRICS_KEEP_DAYS = 31;
+
 export interface Services {
   store: Store;
   resolve: Resolve;
@@ -62,6 +66,7 @@ export interface Services {
   self: SelfService;
   adminSessions: AdminSessions;
   heldMail: HeldMail;
+  metrics: Metrics;
 }
 
 /** [managesieve] limits as the Sieve service takes them. */
@@ -77,6 +82,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const store = await openConfiguredStore(config);
   const resolve = createResolver(config.dns.resolvers);
   const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
+  const metrics = new Metrics({ store, log, keepDays: METRICS_KEEP_DAYS });
   const directory = new Directory({
     store,
     passwords: argon2Passwords,
@@ -105,7 +111,14 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const sieve = new SieveScripts({ store, log: log.child({ component: 'sieve' }), limits: sieveLimits(config) });
   let outbound: Outbound | undefined;
   const delivery = createDelivery(config, { store, directory, sieve, dkim, log, onQueued: () => outbound?.wake() });
-  outbound = createOutbound(config, { store, log: log.child({ component: 'outbound' }), resolve, delivery, dkim });
+  outbound = createOutbound(config, {
+    store,
+    log: log.child({ component: 'outbound' }),
+    resolve,
+    delivery,
+    dkim,
+    metrics,
+  });
   const senderAuth = new SenderAuth({
     hostname: config.hostname,
     resolve,
@@ -118,7 +131,15 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   });
   const classifier = createClassifier(config, store, log);
   const filter = createFilter(config, { store, resolve, directory, classifier, log });
-  const acceptance = new Acceptance({ hostname: config.hostname, directory, delivery, dkim, senderAuth, filter });
+  const acceptance = new Acceptance({
+    hostname: config.hostname,
+    directory,
+    delivery,
+    dkim,
+    senderAuth,
+    filter,
+    metrics,
+  });
   const mailboxes = new Mailboxes({
     store,
     log: log.child({ component: 'mailboxes' }),
@@ -127,22 +148,6 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
   const greylist = createGreylist(config, store, log);
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
-  const administration = new Administration({ store, directory, passwords: argon2Passwords, log });
-  const self = new SelfService({ store, passwords: argon2Passwords, log });
-  const adminSessions = new AdminSessions({
-    store,
-    authenticate: (user, password, context, options) => auth.authenticateAdmin(user, password, context, options),
-    lifetimeMs: SESSION_LIFETIME_MS,
-    hostname: config.hostname,
-    log,
-  });
-  const operations = new Operations({
-    store,
-    dkim,
-    records: (domain, keys) => recordsFor(recordInputs(config, domain, keys, config.dns.public_addresses)),
-    hostname: config.hostname,
-    log,
-  });
   return {
     store,
     resolve,
@@ -158,10 +163,43 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     mailboxes,
     quarantine,
     greylist,
-    administration,
-    operations,
-    self,
-    adminSessions,
+    metrics,
+    ...adminServices(config, { store, directory, dkim, auth, quarantine, metrics, log }),
+  };
+}
+
+/** What the admin API and UI run on: administration, operations, self-service, sessions, the quarantine. */
+function adminServices(
+  config: Readonly<Config>,
+  deps: {
+    store: Store;
+    directory: Directory;
+    dkim: Dkim;
+    auth: Auth;
+    quarantine: Quarantine;
+    metrics: Metrics;
+    log: Logger;
+  },
+): Pick<Services, 'administration' | 'operations' | 'self' | 'adminSessions' | 'heldMail'> {
+  const { store, directory, dkim, auth, quarantine, metrics, log } = deps;
+  return {
+    administration: new Administration({ store, directory, passwords: argon2Passwords, log }),
+    self: new SelfService({ store, passwords: argon2Passwords, log }),
+    adminSessions: new AdminSessions({
+      store,
+      authenticate: (user, password, context, options) => auth.authenticateAdmin(user, password, context, options),
+      lifetimeMs: SESSION_LIFETIME_MS,
+      hostname: config.hostname,
+      log,
+    }),
+    operations: new Operations({
+      store,
+      dkim,
+      metrics,
+      records: (domain, keys) => recordsFor(recordInputs(config, domain, keys, config.dns.public_addresses)),
+      hostname: config.hostname,
+      log,
+    }),
     heldMail: new HeldMail({ store, quarantine }),
   };
 }
@@ -305,7 +343,7 @@ export function createAcme(
 /** The outbound queue runner, from `[outbound]`; notifications it writes go through local delivery. */
 function createOutbound(
   config: Readonly<Config>,
-  deps: { store: Store; log: Logger; resolve: Resolve; delivery: Delivery; dkim: Dkim },
+  deps: { store: Store; log: Logger; resolve: Resolve; delivery: Delivery; dkim: Dkim; metrics: Metrics },
 ): Outbound {
   const o = config.outbound;
   const extraCa = o.ca_file ? [readFileSync(o.ca_file, 'utf8')] : [];
@@ -336,6 +374,7 @@ function createOutbound(
     {
       store: deps.store,
       log: deps.log,
+      metrics: deps.metrics,
       resolve: deps.resolve,
       tlsa: createTlsaLookup(config.dns.resolvers),
       mtaSts: o.mta_sts ? new MtaSts({ resolve: deps.resolve, port: o.mta_sts_port, extraCa }) : undefined,

@@ -1,22 +1,24 @@
 /**
  * The server's periodic work: removing unreferenced content, promoting rotated DKIM keys once DNS shows
- * them, and expiring quarantined mail and greylisting state.
+ * them, expiring quarantined mail and greylisting state, and writing the dashboard's counts.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/log.js';
 import type { Dkim } from '../services/dkim/index.js';
+import type { Metrics } from '../services/metrics/index.js';
 import type { Quarantine } from '../services/quarantine/index.js';
 import type { Store } from '../store/index.js';
 
 const DKIM_CHECK_MS = 10 * 60_000;
 const FILTER_EXPIRY_MS = 60 * 60_000;
+const METRICS_FLUSH_MS = 60_000;
 
 /** Starts the timers; the returned stop() waits for a collection in progress. */
 export function startTimers(
   config: Readonly<Config>,
-  deps: { store: Store; dkim: Dkim; quarantine: Quarantine; log: Logger },
+  deps: { store: Store; dkim: Dkim; quarantine: Quarantine; metrics: Metrics; log: Logger },
 ): { stop(): Promise<void> } {
-  const { store, dkim, quarantine, log } = deps;
+  const { store, dkim, quarantine, metrics, log } = deps;
   // Content that expunges and finished queue entries left unreferenced is removed from disk.
   const releasedForMs = config.store.collect_after;
   let collecting: Promise<void> | undefined;
@@ -59,8 +61,14 @@ export function startTimers(
   const expiryTimer = setInterval(expire, FILTER_EXPIRY_MS);
   expiryTimer.unref();
   expire();
+  const flushMetrics = () =>
+    metrics.flush().catch((err: unknown) => log.warn({ err }, 'writing the dashboard counts failed'));
+  const metricsTimer = setInterval(() => void flushMetrics(), METRICS_FLUSH_MS);
+  metricsTimer.unref();
   return {
     async stop() {
+      clearInterval(metricsTimer);
+      await flushMetrics();
       clearInterval(dkimTimer);
       clearInterval(expiryTimer);
       await expiring;

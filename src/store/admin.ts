@@ -96,3 +96,20 @@ export interface AppPasswordRepo {
   /** The app password of the account with this hash, if any. */
   find(accountId: number, secretHash: string): Promise<AppPasswordRecord | undefined>;
 }
+
+/** Hourly counters (messages in, out, refused …) and gauges (queue size) for the dashboard. */
+export interface MetricPoint {
+  /** Hours since the Unix epoch (UTC). */
+  hour: number;
+  name: string;
+  value: number;
+}
+
+export interface MetricsRepo {
+  /** Adds counters to their hour's value; a gauge (`set`) replaces it. */
+  record(points: { add: MetricPoint[]; set: MetricPoint[] }): Promise<void>;
+  /** The points of hours from `fromHour` to `toHour` (inclusive). */
+  range(fromHour: number, toHour: number): Promise<MetricPoint[]>;
+  /** Drops hours before `beforeHour`; returns how many points. */
+  prune(beforeHour: number): Promise<number>;
+}

@@ -7,7 +7,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
-import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo } from './admin.js';
+import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo, MetricsRepo } from './admin.js';
 
 export type * from './admin.js';
 
@@ -462,6 +462,7 @@ export interface Repos {
   readonly audit: AuditRepo;
   readonly appPasswords: AppPasswordRepo;
   readonly adminSessions: AdminSessionRepo;
+  readonly metrics: MetricsRepo;
 }
 
 export interface Tx extends Repos {

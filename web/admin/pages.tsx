@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, formatBytes, type Page } from '../shared/api.js';
 import { Card, ErrorText } from '../shared/components.js';
+import { LineChart } from '../shared/chart.js';
 import { useLoad } from '../shared/hooks.js';
 
 interface Status {
@@ -12,8 +13,50 @@ interface Status {
   queue: { entries: number; held: number };
 }
 
+interface Series {
+  start: string;
+  values: Record<'received' | 'rejected' | 'spam' | 'sent' | 'bounced' | 'deferred' | 'queue', number[]>;
+}
+
+function Charts({ title, series, first, last }: { title: string; series: Series; first: string; last: string }) {
+  const v = series.values;
+  return (
+    <Card title={title}>
+      <div class="charts">
+        <LineChart
+          title="Mail in"
+          first={first}
+          last={last}
+          series={[
+            { label: 'received', values: v.received, tone: 's1' },
+            { label: 'refused', values: v.rejected, tone: 's3' },
+            { label: 'spam', values: v.spam, tone: 's4' },
+          ]}
+        />
+        <LineChart
+          title="Mail out"
+          first={first}
+          last={last}
+          series={[
+            { label: 'sent', values: v.sent, tone: 's2' },
+            { label: 'bounced', values: v.bounced, tone: 's3' },
+            { label: 'deferred', values: v.deferred, tone: 's4' },
+          ]}
+        />
+        <LineChart
+          title="Queue"
+          first={first}
+          last={last}
+          series={[{ label: 'largest', values: v.queue, tone: 's1' }]}
+        />
+      </div>
+    </Card>
+  );
+}
+
 export function Dashboard() {
   const { data, error } = useLoad(() => api<Status>('GET', '/status'), []);
+  const stats = useLoad(() => api<{ hours: Series; days: Series }>('GET', '/stats'), []);
   return (
     <>
       <h1>Dashboard</h1>
@@ -37,6 +80,13 @@ export function Dashboard() {
             <small>up {Math.floor(data.uptimeSeconds / 3600)} h</small>
           </Card>
         </div>
+      ) : null}
+      <ErrorText error={stats.error} />
+      {stats.data ? (
+        <>
+          <Charts title="Last 24 hours" series={stats.data.hours} first="24 h ago" last="now" />
+          <Charts title="Last 30 days" series={stats.data.days} first="30 days ago" last="today" />
+        </>
       ) : null}
     </>
   );

@@ -282,6 +282,7 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
     return c.body(null, 204);
   });
   api.get('/status', async (c) => c.json(await ops.status(who(c))));
+  api.get('/stats', async (c) => c.json(await ops.stats(who(c))));
 }
 
 const SESSION_COOKIE = 'postern_admin';

@@ -131,6 +131,17 @@ const SCHEMAS: Record<string, Schema> = {
     createdAt: dateTime,
     expiresAt: dateTime,
   }),
+  Series: object({
+    start: dateTime,
+    values: object(
+      Object.fromEntries(
+        ['received', 'rejected', 'spam', 'sent', 'bounced', 'deferred', 'queue'].map((n) => [
+          n,
+          { type: 'array', items: int() },
+        ]),
+      ),
+    ),
+  }),
   Me: object({ address: str({ format: 'email' }), quotaBytes: int(), usedBytes: int(), appPasswords: int() }),
   AppPassword: object({ id: int(), name: str(), createdAt: dateTime }),
   AppPasswordCreated: object({
@@ -160,6 +171,7 @@ SCHEMAS.HeldMessage = {
   properties: { ...((SCHEMAS.Held as Schema).properties as Schema), content: str(), truncated: { type: 'boolean' } },
   required: [...((SCHEMAS.Held as Schema).required as string[]), 'content', 'truncated'],
 };
+SCHEMAS.Stats = object({ hours: ref('Series'), days: ref('Series') });
 SCHEMAS.AuditPage = object({ items: { type: 'array', items: ref('AuditEntry') }, next: { type: ['integer', 'null'] } });
 
 const problems = Object.fromEntries(
@@ -420,6 +432,14 @@ const PATHS = {
   '/me/app-passwords/{id}': {
     parameters: [pathParam('id')],
     delete: op('Revoke an app password', noContent),
+  },
+  '/stats': {
+    get: op(
+      'Messages received, refused, spam, sent, bounced and deferred, and the queue: 24 hours by hour, 30 days by day',
+      {
+        '200': json('Stats'),
+      },
+    ),
   },
   '/status': { get: op('The server\u2019s name, uptime and counts', { '200': json('Status') }) },
   '/audit': {

@@ -26,6 +26,7 @@ import {
   type Refusal,
 } from './policy.js';
 import { headerValue, type HeaderField } from '../../mail/mime/headers.js';
+import type { Metrics } from '../metrics/index.js';
 
 export { type AcceptMode, type Refusal, rfc5322Date } from './policy.js';
 
@@ -77,6 +78,8 @@ export interface AcceptanceDeps {
   senderAuth: Pick<SenderAuth, 'check' | 'stripOurResults'>;
   /** Virus scan and spam score; without it, every message is taken as it is. */
   filter?: Pick<ContentFilter, 'check'> | undefined;
+  /** The dashboard's counters (received, rejected, spam). */
+  metrics?: Pick<Metrics, 'count'> | undefined;
 }
 
 export class Acceptance {
@@ -87,6 +90,7 @@ export class Acceptance {
     req: AcceptRequest,
   ): Promise<{ kind: 'refused'; refusal: Refusal } | { kind: 'accepted'; results: RecipientResult[] }> {
     const verdict = await this.decide(req);
+    this.deps.metrics?.count(verdict.kind === 'refuse' ? 'rejected' : 'received');
     if (verdict.kind === 'refuse') {
       req.log.warn(
         { qid: req.qid, user: req.user, code: verdict.refusal.code, detail: verdict.refusal.detail },
@@ -224,6 +228,7 @@ export class Acceptance {
       },
       'content filter',
     );
+    if (v.action !== 'accept' || v.recipients.some((r) => r.disposition !== 'inbox')) this.deps.metrics?.count('spam');
     const outcome = applyContentVerdict(v);
     return 'refusal' in outcome ? outcome : { copies: outcome.copies, headers: v.headers };
   }

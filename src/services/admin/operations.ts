@@ -10,6 +10,7 @@ import { dkimTxtValue } from '../../mail/dkim/record.js';
 import { normalizeDomain } from '../../mail/address.js';
 import type { DkimAlgorithm, DkimKeyRecord, QueueEntry, Store } from '../../store/index.js';
 import type { Dkim } from '../dkim/index.js';
+import type { Metrics } from '../metrics/index.js';
 import type { DnsRecord } from '../doctor/records.js';
 import { requireAdmin, requireDomain, requireSuper, type Principal } from './access.js';
 import { writeAudit } from './audit.js';
@@ -17,6 +18,7 @@ import { writeAudit } from './audit.js';
 export interface OperationsDeps {
   store: Store;
   dkim: Dkim;
+  metrics: Pick<Metrics, 'series'>;
   /** The DNS records to publish for a domain with these keys (`postern dns`'s, from compose). */
   records(domain: string, keys: DkimKeyRecord[]): DnsRecord[];
   hostname: string;
@@ -125,6 +127,12 @@ export class Operations {
     const entry = /^[A-Za-z0-9]{1,64}$/.test(id) ? await this.deps.store.queue.get(id.toUpperCase()) : undefined;
     if (!entry) throw new MailError('NOT_FOUND', `no queue entry ${id}`);
     return entry;
+  }
+
+  /** The dashboard's charts: the last 24 hours by hour and the last 30 days by day. */
+  async stats(p: Principal) {
+    requireAdmin(p, 'read');
+    return { hours: await this.deps.metrics.series('hour', 24), days: await this.deps.metrics.series('day', 30) };
   }
 
   /** What any admin may see of the server: its name, uptime, and how much it holds. */

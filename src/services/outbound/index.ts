@@ -296,6 +296,7 @@ export class Outbound {
   private async settle(job: Job, results: AttemptResult[]): Promise<void> {
     const outcomes = outcomesOf(results, job.entry, Date.now(), this.options);
     for (const { recipient: r, code, reply, remoteMta } of results) {
+      this.deps.metrics?.count(code < 300 ? 'sent' : code >= 500 ? 'bounced' : 'deferred');
       this.deps.log[code < 300 ? 'info' : 'warn'](
         {
           qid: job.entry.qid,

@@ -3,6 +3,7 @@ import type { RelayTarget } from '../../config/schema.js';
 import type { Logger } from '../../lib/log.js';
 import type { DnsResolve } from '../../mail/dns/resolver.js';
 import type { TlsaLookup } from '../../mail/dns/tlsa.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Store } from '../../store/index.js';
 import type { MtaSts } from './mta-sts.js';
 
@@ -37,4 +38,6 @@ export interface OutboundDeps {
   sign: (content: Buffer, domain: string) => Promise<Buffer>;
   /** Hands a notification to local delivery or the queue, as for any message from the null sender. */
   submit: (message: { content: Buffer; recipient: string; qid: string }) => Promise<void>;
+  /** The dashboard's counters (sent, bounced, deferred). */
+  metrics?: Pick<Metrics, 'count'> | undefined;
 }

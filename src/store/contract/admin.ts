@@ -12,6 +12,7 @@ export function adminContract(withStore: WithStore): void {
       withStore(admins));
     it('keeps the audit log newest first, filtered by domain and paged by id', () => withStore(audit));
     it('keeps app passwords per account by hash, and forgets them with the account', () => withStore(appPasswords));
+    it('adds hourly counters, replaces gauges, reads a range and prunes old hours', () => withStore(metrics));
   });
 }
 
@@ -138,4 +139,22 @@ async function appPasswords(store: Store): Promise<void> {
   assert.equal(await store.appPasswords.find(ann.id, 'h1'), undefined);
   await store.accounts.remove('ann@example.com');
   assert.deepEqual(await store.appPasswords.list(ann.id), []);
+}
+
+async function metrics(store: Store): Promise<void> {
+  await store.metrics.record({
+    add: [{ hour: 10, name: 'received', value: 2 }],
+    set: [{ hour: 10, name: 'queue', value: 5 }],
+  });
+  await store.metrics.record({
+    add: [{ hour: 10, name: 'received', value: 3 }],
+    set: [{ hour: 10, name: 'queue', value: 1 }],
+  });
+  await store.metrics.record({ add: [{ hour: 12, name: 'sent', value: 1 }], set: [] });
+  assert.deepEqual(await store.metrics.range(10, 11), [
+    { hour: 10, name: 'queue', value: 1 },
+    { hour: 10, name: 'received', value: 5 },
+  ]);
+  assert.equal(await store.metrics.prune(11), 2);
+  assert.deepEqual(await store.metrics.range(0, 100), [{ hour: 12, name: 'sent', value: 1 }]);
 }

@@ -15,6 +15,8 @@ import type {
   AppPasswordRepo,
   AuditEntry,
   AuditRepo,
+  MetricPoint,
+  MetricsRepo,
 } from '../index.js';
 import { isUniqueViolation, type Db, type Exec } from './engine.js';
 
@@ -344,5 +346,40 @@ export class AppPasswords implements AppPasswordRepo {
         .get(accountId, secretHash) as AppPasswordRow | undefined;
       return row && toAppPassword(row);
     });
+  }
+}
+
+export class Metrics implements MetricsRepo {
+  constructor(
+    private readonly db: Db,
+    private readonly exec: Exec,
+  ) {}
+
+  record(points: { add: MetricPoint[]; set: MetricPoint[] }): Promise<void> {
+    return this.exec(() =>
+      this.db.transaction(() => {
+        const add = this.db.prepare(
+          'INSERT INTO metrics_hourly (hour, name, value) VALUES (?, ?, ?) ON CONFLICT (hour, name) DO UPDATE SET value = value + excluded.value',
+        );
+        const set = this.db.prepare(
+          'INSERT INTO metrics_hourly (hour, name, value) VALUES (?, ?, ?) ON CONFLICT (hour, name) DO UPDATE SET value = excluded.value',
+        );
+        for (const p of points.add) add.run(p.hour, p.name, p.value);
+        for (const p of points.set) set.run(p.hour, p.name, p.value);
+      })(),
+    );
+  }
+
+  range(fromHour: number, toHour: number): Promise<MetricPoint[]> {
+    return this.exec(
+      () =>
+        this.db
+          .prepare('SELECT hour, name, value FROM metrics_hourly WHERE hour BETWEEN ? AND ? ORDER BY hour, name')
+          .all(fromHour, toHour) as MetricPoint[],
+    );
+  }
+
+  prune(beforeHour: number): Promise<number> {
+    return this.exec(() => this.db.prepare('DELETE FROM metrics_hourly WHERE hour < ?').run(beforeHour).changes);
   }
 }

@@ -14,6 +14,7 @@ import type {
   ApiTokenRepo,
   AppPasswordRepo,
   AuditRepo,
+  MetricsRepo,
   AliasRepo,
   ClassifierRepo,
   DkimKeyRepo,
@@ -30,7 +31,7 @@ import type {
   Store,
   Tx,
 } from '../index.js';
-import { AdminSessions, Admins, ApiTokens, AppPasswords, Audit } from './admin.js';
+import { AdminSessions, Admins, ApiTokens, AppPasswords, Audit, Metrics } from './admin.js';
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { Classifier } from './classifier.js';
@@ -73,6 +74,7 @@ function repositories(db: Db, exec: Exec): Repos {
     audit: new Audit(db, exec),
     appPasswords: new AppPasswords(db, exec),
     adminSessions: new AdminSessions(db, exec),
+    metrics: new Metrics(db, exec),
   };
 }
 
@@ -95,6 +97,7 @@ class SqliteStore implements Store {
   readonly audit: AuditRepo;
   readonly appPasswords: AppPasswordRepo;
   readonly adminSessions: AdminSessionRepo;
+  readonly metrics: MetricsRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly engine: SqliteEngine;
   private readonly collector: BlobCollector;
@@ -125,6 +128,7 @@ class SqliteStore implements Store {
     this.audit = repos.audit;
     this.appPasswords = repos.appPasswords;
     this.adminSessions = repos.adminSessions;
+    this.metrics = repos.metrics;
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

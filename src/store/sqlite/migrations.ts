@@ -428,4 +428,16 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX admin_sessions_expiry ON admin_sessions(expires_at);
     `,
   },
+  {
+    version: 17,
+    name: 'hourly metrics for the dashboard',
+    sql: `
+      CREATE TABLE metrics_hourly (
+        hour INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (hour, name)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
