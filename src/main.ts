@@ -10,6 +10,7 @@ import { startListeners, type Listeners, type ListenerSpec, type TlsProvider } f
 import { protocolFactories, type ProtocolEntry } from './compose/protocols.js';
 import { buildServices, createAcme, type Services } from './compose/services.js';
 import { startTimers } from './compose/timers.js';
+import type { RecentLog } from './lib/recent-log.js';
 import type { Acme } from './services/tls/acme.js';
 
 export { createAcme } from './compose/services.js';
@@ -28,8 +29,13 @@ export interface Server extends Pick<
 
 const IMPLICIT_TLS: ReadonlySet<ListenerName> = new Set(['submissions', 'imaps', 'pop3s', 'https']);
 
-export async function startServer(config: Readonly<Config>, log: Logger): Promise<Server> {
-  const services = await buildServices(config, log);
+/** `recentLog`: the log's newest lines, for the admin UI's log viewer (when the caller's log sink feeds it). */
+export async function startServer(
+  config: Readonly<Config>,
+  log: Logger,
+  options: { recentLog?: RecentLog } = {},
+): Promise<Server> {
+  const services = await buildServices(config, log, options);
   const { store, tls, challenges, outbound } = services;
   await tls.start();
   const timers = startTimers(config, {

@@ -118,6 +118,11 @@ describe('admin API', () => {
       body: { source: '@c.test', destinations: ['carol@c.test'] },
     });
     assert.equal(alias.status, 201, alias.text);
+    const again = await api('POST', '/domains/c.test/aliases', '/domains/{domain}/aliases', {
+      auth: ROOT,
+      body: { source: '@c.test', destinations: ['dave@c.test'] },
+    });
+    assert.equal(again.status, 409);
     const put = await api('PUT', `/aliases/${encodeURIComponent('@c.test')}`, '/aliases/{source}', {
       auth: ROOT,
       body: { destinations: ['dave@c.test'] },
@@ -320,6 +325,20 @@ describe('admin API', () => {
     const removed = await api('DELETE', '/queue/APIQ1', '/queue/{id}', { auth: ROOT });
     assert.equal(removed.status, 204);
     assert.equal(await store.queue.get('APIQ1'), undefined);
+
+    const certs = await api('GET', '/certificates', '/certificates', { auth: ROOT });
+    const main = certs.body.items.find((c: { names: string[] }) => c.names.includes('mail.example.com'));
+    assert.ok(main.daysLeft > 0, certs.text);
+    assert.deepEqual((await api('GET', '/certificates', '/certificates', { auth: DOM })).body.items, []);
+    // The recent log, searched by a queue id: the superadmin's only.
+    const logs = await api('GET', '/logs?q=APIQ1%20queue', '/logs', { auth: ROOT });
+    assert.ok(logs.body.items.length > 0, logs.text);
+    assert.ok(logs.body.items.every((l: Record<string, unknown>) => JSON.stringify(l).includes('APIQ1')));
+    assert.equal((await api('GET', '/logs?q=APIQ1', '/logs', { auth: DOM })).status, 403);
+    assert.doesNotMatch(
+      JSON.stringify((await api('GET', '/logs?limit=1000', '/logs', { auth: ROOT })).body),
+      /root-secret-1/,
+    );
 
     const status = await api('GET', '/status', '/status', { auth: DOM });
     assert.equal(status.body.hostname, 'mail.example.com');

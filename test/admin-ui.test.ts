@@ -51,10 +51,10 @@ describe('admin UI in Chromium', { skip }, () => {
       viewport: { width: 1100, height: 800 },
     });
     page = browser.pages()[0] ?? (await browser.newPage());
-    // Script errors and CSP violations; not the 401 of the first GET /session (no session yet), which
-    // Chromium logs as a failed resource.
+    // Script errors and CSP violations; not the API's 4xx answers the pages show (the first GET /session
+    // without a session, a limit reached), which Chromium logs as failed resources.
     page.on('console', (m) => {
-      if (m.type() === 'error' && !/^Failed to load resource: .* 401/.test(m.text())) errors.push(m.text());
+      if (m.type() === 'error' && !/^Failed to load resource: .* status of 4\d\d/.test(m.text())) errors.push(m.text());
     });
     page.on('pageerror', (e) => errors.push(e.message));
   });
@@ -86,7 +86,7 @@ describe('admin UI in Chromium', { skip }, () => {
     await page.getByRole('heading', { name: 'ui.test' }).waitFor();
     await page.getByLabel('Address (@ui.test)').fill('ann');
     await page.getByLabel('Password').fill('ann-secret-1');
-    await page.getByLabel('Quota').fill('10M');
+    await page.getByLabel('Quota', { exact: true }).fill('10M');
     await page.getByRole('button', { name: 'Add account' }).click();
     const used = page.getByTestId('used-ann@ui.test');
     await used.getByText('0 B of 10 MB').waitFor();
@@ -121,6 +121,15 @@ describe('admin UI in Chromium', { skip }, () => {
     await annRow.getByRole('button', { name: 'Enable' }).click();
     await annRow.getByRole('button', { name: 'Disable' }).waitFor();
 
+    // Limits: one account at most, so a second is refused with what to change.
+    await page.getByLabel('Most accounts').fill('1');
+    await page.getByRole('button', { name: 'Save limits' }).click();
+    await page.getByText('Limits saved.').waitFor();
+    await page.getByLabel('Address (@ui.test)').fill('bob');
+    await page.getByLabel('Password', { exact: true }).fill('bob-secret-1');
+    await page.getByRole('button', { name: 'Add account' }).click();
+    await page.getByText('domain ui.test may have at most 1 accounts; remove one or raise its max_accounts').waitFor();
+
     // Mail the filter held for Ann: shown as text and released into her mailbox.
     await t.server.store.quarantine.hold({
       qid: 'QUI1',
@@ -150,14 +159,28 @@ describe('admin UI in Chromium', { skip }, () => {
       .waitFor();
     await shot('5b-dashboard-charts');
 
+    // A domain admin for ui.test, and the log searched for Ann's address.
+    await page.getByRole('link', { name: 'Admins' }).click();
+    await page.getByLabel('Address').fill('ops@ui.test');
+    await page.getByLabel('Password').fill('ops-secret-1');
+    await page.getByLabel('Domains (empty: superadmin)').fill('ui.test');
+    await page.getByRole('button', { name: 'Add admin' }).click();
+    await page.locator('tr', { hasText: 'ops@ui.test' }).getByText('ui.test', { exact: true }).waitFor();
+    await page.getByRole('link', { name: 'Log', exact: true }).click();
+    await page.getByLabel('Connection id, address or queue id').fill('ann@ui.test');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.locator('table.log tbody tr').first().waitFor();
+    assert.ok((await page.locator('table.log tbody tr').count()) > 0);
+    await shot('7-log');
+
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByText('account.add ann@ui.test').waitFor();
-    await shot('7-audit');
+    await shot('8-audit');
     // A phone-sized screen.
     await page.setViewportSize({ width: 375, height: 740 });
     await page.getByRole('link', { name: 'Domains' }).click();
     await page.getByRole('link', { name: 'ui.test' }).waitFor();
-    await shot('7-phone-domains');
+    await shot('8-phone-domains');
     assert.deepEqual(errors, []);
   });
 
@@ -202,7 +225,7 @@ describe('admin UI in Chromium', { skip }, () => {
     await page.getByLabel('For (e.g. phone)').fill('phone');
     await page.getByRole('button', { name: 'Make app password' }).click();
     assert.match((await page.getByTestId('app-password').textContent()) ?? '', /^[a-z2-7]{4}(-[a-z2-7]{4}){4}$/);
-    await shot('8-account');
+    await shot('10-account');
     await page.getByRole('button', { name: 'Log out' }).click();
     await login('bob-secret-1');
     await page.getByText('Wrong address or password.').waitFor();

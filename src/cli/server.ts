@@ -7,6 +7,7 @@ import { configPath, loadConfig, parseConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isMailError, MailError } from '../lib/errors.js';
 import { createLogger, type Logger } from '../lib/log.js';
+import { RecentLog, teeSink } from '../lib/recent-log.js';
 import { startServer, type Server } from '../main.js';
 import { cliPrincipal } from '../services/admin/index.js';
 import type { Flags } from './main.js';
@@ -58,8 +59,9 @@ export async function checkConfigCommand(flags: Flags): Promise<number> {
 
 export async function serveCommand(flags: Flags): Promise<number> {
   const config = loadConfig(configPath(flags.config));
-  const log = createLogger({ level: config.log.level, sink: process.stdout });
-  await runUntilSignal(config, log);
+  const recentLog = new RecentLog();
+  const log = createLogger({ level: config.log.level, sink: teeSink(process.stdout, recentLog) });
+  await runUntilSignal(config, log, undefined, recentLog);
   return 0;
 }
 
@@ -97,52 +99,58 @@ export async function demoCommand(flags: Flags): Promise<number> {
     writeFileSync(file, text, { mode: 0o640 });
   }
   const config = loadConfig(file);
-  const log = createLogger({ level: config.log.level, sink: process.stdout });
+  const recentLog = new RecentLog();
+  const log = createLogger({ level: config.log.level, sink: teeSink(process.stdout, recentLog) });
   const passwordFile = path.join(dataDir, 'demo-password');
-  await runUntilSignal(config, log, async (server) => {
-    let password: string;
-    if (!(await server.directory.getAccount(DEMO_ACCOUNT))) {
-      password = randomBytes(9).toString('base64url');
-      if (!(await server.store.domains.get(DEMO_DOMAIN))) await server.directory.addDomain(DEMO_DOMAIN);
-      await server.directory.addAccount(DEMO_ACCOUNT, password);
-      writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
-    } else {
-      password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '(see data/demo-password)';
-    }
-    // The demo's superadmin for the admin API, with the same password.
-    if (!(await server.store.admins.get(DEMO_ADMIN)) && existsSync(passwordFile))
-      await server.administration.addAdmin(cliPrincipal(), {
-        address: DEMO_ADMIN,
-        password: readFileSync(passwordFile, 'utf8').trim(),
-        role: 'superadmin',
-        domains: [],
-      });
-    const httpsPort = server.listeners.bound.find((b) => b.name === 'https')?.port;
-    const lines = [
-      '',
-      'Postern demo is running.',
-      `  config:      ${file}`,
-      `  data:        ${dataDir} (SQLite database and message files)`,
-      `  certificate: self-signed for "localhost" (clients must accept it)`,
-      `  account:     ${DEMO_ACCOUNT}`,
-      `  password:    ${password}`,
-      '  listeners:',
-      ...server.listeners.bound.map(
-        (b) => `    ${b.name.padEnd(12)} ${b.host}:${b.port}${b.isImplicitTls ? ' (TLS)' : ''}`,
-      ),
-      ...server.skipped.map((s) => `    ${s.name.padEnd(12)} not started: ${s.reason}`),
-      ...(httpsPort
-        ? [
-            `  autoconfig:  https://localhost:${httpsPort}/mail/config-v1.1.xml?emailaddress=${DEMO_ACCOUNT}`,
-            `  admin API:   curl -k -u ${DEMO_ADMIN}:PASSWORD https://localhost:${httpsPort}/api/v1/domains (same password)`,
-          ]
-        : []),
-      '  manage it:   node bin/postern.js --config data/postern.toml account list',
-      '  stop:        Ctrl-C',
-      '',
-    ];
-    process.stderr.write(lines.join('\n') + '\n');
-  });
+  await runUntilSignal(
+    config,
+    log,
+    async (server) => {
+      let password: string;
+      if (!(await server.directory.getAccount(DEMO_ACCOUNT))) {
+        password = randomBytes(9).toString('base64url');
+        if (!(await server.store.domains.get(DEMO_DOMAIN))) await server.directory.addDomain(DEMO_DOMAIN);
+        await server.directory.addAccount(DEMO_ACCOUNT, password);
+        writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
+      } else {
+        password = existsSync(passwordFile) ? readFileSync(passwordFile, 'utf8').trim() : '(see data/demo-password)';
+      }
+      // The demo's superadmin for the admin API, with the same password.
+      if (!(await server.store.admins.get(DEMO_ADMIN)) && existsSync(passwordFile))
+        await server.administration.addAdmin(cliPrincipal(), {
+          address: DEMO_ADMIN,
+          password: readFileSync(passwordFile, 'utf8').trim(),
+          role: 'superadmin',
+          domains: [],
+        });
+      const httpsPort = server.listeners.bound.find((b) => b.name === 'https')?.port;
+      const lines = [
+        '',
+        'Postern demo is running.',
+        `  config:      ${file}`,
+        `  data:        ${dataDir} (SQLite database and message files)`,
+        `  certificate: self-signed for "localhost" (clients must accept it)`,
+        `  account:     ${DEMO_ACCOUNT}`,
+        `  password:    ${password}`,
+        '  listeners:',
+        ...server.listeners.bound.map(
+          (b) => `    ${b.name.padEnd(12)} ${b.host}:${b.port}${b.isImplicitTls ? ' (TLS)' : ''}`,
+        ),
+        ...server.skipped.map((s) => `    ${s.name.padEnd(12)} not started: ${s.reason}`),
+        ...(httpsPort
+          ? [
+              `  autoconfig:  https://localhost:${httpsPort}/mail/config-v1.1.xml?emailaddress=${DEMO_ACCOUNT}`,
+              `  admin API:   curl -k -u ${DEMO_ADMIN}:PASSWORD https://localhost:${httpsPort}/api/v1/domains (same password)`,
+            ]
+          : []),
+        '  manage it:   node bin/postern.js --config data/postern.toml account list',
+        '  stop:        Ctrl-C',
+        '',
+      ];
+      process.stderr.write(lines.join('\n') + '\n');
+    },
+    recentLog,
+  );
   return 0;
 }
 
@@ -150,10 +158,11 @@ async function runUntilSignal(
   config: Readonly<Config>,
   log: Logger,
   ready?: (server: Server) => Promise<void>,
+  recentLog?: RecentLog,
 ): Promise<void> {
   let server: Server;
   try {
-    server = await startServer(config, log);
+    server = await startServer(config, log, recentLog ? { recentLog } : {});
   } catch (err) {
     if (isMailError(err)) throw err;
     throw new MailError('CONFIG', (err as Error).message, { cause: err });

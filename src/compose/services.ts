@@ -14,6 +14,7 @@ import { Acceptance } from '../services/acceptance/index.js';
 import { Administration } from '../services/admin/index.js';
 import { HeldMail } from '../services/admin/held.js';
 import { Metrics } from '../services/metrics/index.js';
+import type { RecentLog } from '../lib/recent-log.js';
 import { Operations } from '../services/admin/operations.js';
 import { SelfService } from '../services/admin/self.js';
 import { AdminSessions, SESSION_LIFETIME_MS } from '../services/admin/sessions.js';
@@ -78,7 +79,11 @@ export function sieveLimits(config: Readonly<Config>): SieveLimits {
   };
 }
 
-export async function buildServices(config: Readonly<Config>, log: Logger): Promise<Services> {
+export async function buildServices(
+  config: Readonly<Config>,
+  log: Logger,
+  options: { recentLog?: RecentLog } = {},
+): Promise<Services> {
   const store = await openConfiguredStore(config);
   const resolve = createResolver(config.dns.resolvers);
   const dkim = new Dkim({ store, dataDir: config.data_dir, resolve, log: log.child({ component: 'dkim' }) });
@@ -164,7 +169,7 @@ export async function buildServices(config: Readonly<Config>, log: Logger): Prom
     quarantine,
     greylist,
     metrics,
-    ...adminServices(config, { store, directory, dkim, auth, quarantine, metrics, log }),
+    ...adminServices(config, { store, directory, dkim, auth, quarantine, metrics, tls, log, ...options }),
   };
 }
 
@@ -178,10 +183,12 @@ function adminServices(
     auth: Auth;
     quarantine: Quarantine;
     metrics: Metrics;
+    tls: CertificateRegistry;
+    recentLog?: RecentLog | undefined;
     log: Logger;
   },
 ): Pick<Services, 'administration' | 'operations' | 'self' | 'adminSessions' | 'heldMail'> {
-  const { store, directory, dkim, auth, quarantine, metrics, log } = deps;
+  const { store, directory, dkim, auth, quarantine, metrics, tls, log } = deps;
   return {
     administration: new Administration({ store, directory, passwords: argon2Passwords, log }),
     self: new SelfService({ store, passwords: argon2Passwords, log }),
@@ -197,6 +204,8 @@ function adminServices(
       dkim,
       metrics,
       records: (domain, keys) => recordsFor(recordInputs(config, domain, keys, config.dns.public_addresses)),
+      certificates: () => tls.list(),
+      recentLog: deps.recentLog,
       hostname: config.hostname,
       log,
     }),

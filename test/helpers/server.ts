@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseConfig } from '../../src/config/load.js';
 import { createLogger, type Logger } from '../../src/lib/log.js';
+import { RecentLog, teeSink } from '../../src/lib/recent-log.js';
 import { startServer, type Server } from '../../src/main.js';
 import { writeCertbotCert } from './certs.js';
 import { startDns, type TestDns } from './dns-server.js';
@@ -64,11 +65,12 @@ export async function startTestServer(
   const text = testConfigText(dir, options.extraConfig, options.listeners, dns.address);
   writeFileSync(configFile, text);
   const logs: Array<Record<string, unknown>> = [];
+  const recentLog = new RecentLog();
   const log: Logger = createLogger({
     level: options.logLevel ?? 'debug',
-    sink: { write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) },
+    sink: teeSink({ write: (l) => logs.push(JSON.parse(l) as Record<string, unknown>) }, recentLog),
   });
-  const server = await startServer(parseConfig(text, configFile), log);
+  const server = await startServer(parseConfig(text, configFile), log, { recentLog });
   return {
     server,
     dns,

@@ -71,17 +71,74 @@ export function DomainsPage({ canAdd }: { canAdd: boolean }) {
   );
 }
 
-export function DomainPage({ name }: { name: string }) {
+export function DomainPage({ name, canEditLimits }: { name: string; canEditLimits: boolean }) {
   // A rotation adds a record to publish: the DNS list reloads with it.
   const [keysVersion, setKeysVersion] = useState(0);
   return (
     <>
       <h1>{name}</h1>
       <Accounts domain={name} />
+      {canEditLimits ? <Limits domain={name} /> : null}
       <Aliases domain={name} />
       <Dkim domain={name} onRotated={() => setKeysVersion((v) => v + 1)} />
       <Dns domain={name} version={keysVersion} />
     </>
+  );
+}
+
+/** PostfixAdmin's per-domain limits (superadmin): 0 or empty is no limit; quotas as sizes ("10G"). */
+function Limits({ domain }: { domain: string }) {
+  const current = useLoad(() => api<Domain>('GET', `/domains/${encodeURIComponent(domain)}`), [domain]);
+  const [form, setForm] = useState<Record<string, string> | null>(null);
+  const [error, setError] = useState('');
+  const [saved, setSaved] = useState(false);
+  const l = current.data?.limits;
+  const values = form ?? {
+    maxAccounts: String(l?.maxAccounts ?? 0),
+    maxAliases: String(l?.maxAliases ?? 0),
+    maxQuotaBytes: l?.maxQuotaBytes ? formatBytes(l.maxQuotaBytes).replace(' ', '') : '0',
+    defaultQuotaBytes: l?.defaultQuotaBytes ? formatBytes(l.defaultQuotaBytes).replace(' ', '') : '0',
+  };
+  const set = (key: string) => (v: string) => setForm({ ...values, [key]: v });
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError('');
+    setSaved(false);
+    try {
+      await api('PATCH', `/domains/${encodeURIComponent(domain)}`, {
+        maxAccounts: Number(values.maxAccounts || 0),
+        maxAliases: Number(values.maxAliases || 0),
+        maxQuotaBytes: values.maxQuotaBytes || '0',
+        defaultQuotaBytes: values.defaultQuotaBytes || '0',
+      });
+      setSaved(true);
+      current.reload();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    }
+  };
+  return (
+    <Card title="Limits">
+      <form class="inline" onSubmit={(e) => void save(e)}>
+        <Field label="Most accounts" name="maxAccounts" value={values.maxAccounts!} onInput={set('maxAccounts')} />
+        <Field label="Most aliases" name="maxAliases" value={values.maxAliases!} onInput={set('maxAliases')} />
+        <Field
+          label="Quotas add up to at most"
+          name="maxQuotaBytes"
+          value={values.maxQuotaBytes!}
+          onInput={set('maxQuotaBytes')}
+        />
+        <Field
+          label="Quota of a new account"
+          name="defaultQuotaBytes"
+          value={values.defaultQuotaBytes!}
+          onInput={set('defaultQuotaBytes')}
+        />
+        <button type="submit">Save limits</button>
+      </form>
+      <ErrorText error={current.error || error} />
+      {saved ? <p role="status">Limits saved.</p> : null}
+    </Card>
   );
 }
 

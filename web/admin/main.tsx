@@ -13,6 +13,7 @@ import { DomainPage, DomainsPage } from './domains.js';
 import { AuditPage, Dashboard, QueuePage } from './pages.js';
 import { QuarantinePage } from './quarantine.js';
 import { SecurityPage } from './security.js';
+import { AdminsPage, LogsPage } from './server.js';
 
 function useRoute(): string {
   const [route, setRoute] = useState(location.hash.slice(1) || '/');
@@ -56,7 +57,13 @@ function Shell({
   const links: Array<[string, string]> = [
     ['/', 'Dashboard'],
     ['/domains', 'Domains'],
-    ...(session.role === 'superadmin' ? ([['/queue', 'Queue']] as Array<[string, string]>) : []),
+    ...(session.role === 'superadmin'
+      ? ([
+          ['/queue', 'Queue'],
+          ['/admins', 'Admins'],
+          ['/logs', 'Log'],
+        ] as Array<[string, string]>)
+      : []),
     ['/quarantine', 'Quarantine'],
     ['/audit', 'Audit log'],
     ['/security', 'Security'],
@@ -79,11 +86,15 @@ function Shell({
       </header>
       <main>
         {domain ? (
-          <DomainPage name={decodeURIComponent(domain)} />
+          <DomainPage name={decodeURIComponent(domain)} canEditLimits={session.role === 'superadmin'} />
         ) : route === '/domains' ? (
           <DomainsPage canAdd={session.role === 'superadmin'} />
         ) : route === '/queue' ? (
           <QueuePage />
+        ) : route === '/admins' ? (
+          <AdminsPage me={session.admin} />
+        ) : route === '/logs' ? (
+          <LogsPage />
         ) : route === '/quarantine' ? (
           <QuarantinePage />
         ) : route === '/audit' ? (

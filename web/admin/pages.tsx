@@ -13,6 +13,30 @@ interface Status {
   queue: { entries: number; held: number };
 }
 
+interface Certificate {
+  names: string[];
+  issuer: string;
+  source: string;
+  notAfter: string;
+  daysLeft: number;
+}
+
+function Certificates() {
+  const certs = useLoad(() => api<{ items: Certificate[] }>('GET', '/certificates'), []);
+  if (!certs.data?.items.length) return null;
+  return (
+    <Card title="Certificates">
+      <ul class="certs">
+        {certs.data.items.map((c) => (
+          <li key={c.names.join(',')} class={c.daysLeft < 14 ? 'error' : ''}>
+            {c.names.join(', ')} — {c.issuer} ({c.source}), {c.daysLeft} days left
+          </li>
+        ))}
+      </ul>
+    </Card>
+  );
+}
+
 interface Series {
   start: string;
   values: Record<'received' | 'rejected' | 'spam' | 'sent' | 'bounced' | 'deferred' | 'queue', number[]>;
@@ -81,6 +105,7 @@ export function Dashboard() {
           </Card>
         </div>
       ) : null}
+      <Certificates />
       <ErrorText error={stats.error} />
       {stats.data ? (
         <>

@@ -248,7 +248,7 @@ function directoryRoutes(api: Hono<ApiEnv>, admin: Administration): void {
     const domain = param(c, 'domain').toLowerCase();
     if (!source.toLowerCase().endsWith(`@${domain}`))
       throw new MailError('INVALID_INPUT', `the source must be in ${domain}`);
-    return c.json(await admin.putAlias(who(c), source, destinationsOf(body)), 201);
+    return c.json(await admin.putAlias(who(c), source, destinationsOf(body), { create: true }), 201);
   });
   api.get('/aliases/:source', async (c) => c.json(await admin.getAlias(who(c), param(c, 'source'))));
   api.put('/aliases/:source', async (c) =>
@@ -283,6 +283,12 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
   });
   api.get('/status', async (c) => c.json(await ops.status(who(c))));
   api.get('/stats', async (c) => c.json(await ops.stats(who(c))));
+  api.get('/certificates', async (c) => c.json({ items: await ops.certificates(who(c)) }));
+  api.get('/logs', async (c) =>
+    c.json({
+      items: await ops.logs(who(c), (c.req.query('q') ?? '').slice(0, 200), intParam(c, 'limit', 200, 1, 1000)),
+    }),
+  );
 }
 
 const SESSION_COOKIE = 'postern_admin';

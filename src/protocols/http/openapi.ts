@@ -4,175 +4,7 @@
  * against them, so the document cannot drift from what the server answers.
  */
 
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
-const int = (extra: Schema = {}): Schema => ({ type: 'integer', minimum: 0, ...extra });
-const object = (properties: Record<string, Schema>, required = Object.keys(properties)): Schema => ({
-  type: 'object',
-  properties,
-  required,
-  additionalProperties: false,
-});
-const pageOf = (item: string): Schema =>
-  object({ items: { type: 'array', items: ref(item) }, total: int(), limit: int(), offset: int() });
-const dateTime = str({ format: 'date-time' });
-
-const SCHEMAS: Record<string, Schema> = {
-  Problem: object(
-    {
-      type: str(),
-      title: str(),
-      status: int(),
-      code: str({ description: 'Stable error code, e.g. domain_not_found, forbidden, limit_reached' }),
-      detail: str({ description: 'What went wrong and what to fix' }),
-    },
-    ['type', 'title', 'status', 'code', 'detail'],
-  ),
-  DomainLimits: object({
-    maxAccounts: int({ description: '0 = no limit' }),
-    maxAliases: int({ description: '0 = no limit' }),
-    maxQuotaBytes: int({ description: 'The most the account quotas may add up to; 0 = no limit' }),
-    defaultQuotaBytes: int({ description: 'Quota of an account created without one' }),
-  }),
-  Domain: object({
-    name: str(),
-    aliasOf: { type: ['string', 'null'] },
-    limits: ref('DomainLimits'),
-    accounts: int(),
-    aliases: int(),
-    quotaTotal: int(),
-    createdAt: dateTime,
-  }),
-  Account: object({
-    address: str({ format: 'email' }),
-    quotaBytes: int(),
-    usedBytes: int(),
-    enabled: { type: 'boolean' },
-    createdAt: dateTime,
-  }),
-  Alias: object({ source: str(), destinations: { type: 'array', items: str({ format: 'email' }) } }),
-  Admin: object({
-    address: str({ format: 'email' }),
-    role: { enum: ['superadmin', 'domain'] },
-    domains: { type: 'array', items: str() },
-    createdAt: dateTime,
-  }),
-  Token: object({
-    id: str(),
-    name: str(),
-    scopes: { type: 'array', items: { enum: ['read', 'write'] } },
-    expires_at: { type: ['string', 'null'], format: 'date-time' },
-    created_at: dateTime,
-  }),
-  AuditEntry: object({
-    id: int(),
-    at: dateTime,
-    actor: str(),
-    via: str(),
-    remote: { type: ['string', 'null'] },
-    action: str(),
-    target: str(),
-    domain: { type: ['string', 'null'] },
-    before: {},
-    after: {},
-  }),
-  DkimKey: object({
-    selector: str(),
-    algorithm: { enum: ['rsa2048', 'rsa4096', 'ed25519'] },
-    status: { enum: ['active', 'pending', 'retired'] },
-    name: str({ description: 'The DNS name of its TXT record' }),
-    txt: str({ description: 'The TXT record to publish' }),
-    createdAt: dateTime,
-  }),
-  DnsRecord: object({
-    name: str(),
-    type: { enum: ['A', 'AAAA', 'MX', 'TXT', 'SRV', 'PTR'] },
-    value: str(),
-    note: str(),
-  }),
-  QueueEntry: object({
-    id: str(),
-    sender: str({ description: 'Empty for a bounce' }),
-    size: int(),
-    held: { type: 'boolean' },
-    createdAt: dateTime,
-    recipients: {
-      type: 'array',
-      items: object({ recipient: str(), status: str(), attempts: int(), lastError: { type: ['string', 'null'] } }),
-    },
-  }),
-  Status: object({
-    hostname: str(),
-    uptimeSeconds: int(),
-    domains: int(),
-    accounts: int(),
-    queue: object({ entries: int(), held: int() }),
-    schemaVersion: int(),
-  }),
-  Session: object({
-    admin: str({ format: 'email' }),
-    role: { enum: ['superadmin', 'domain'] },
-    domains: { type: 'array', items: str() },
-    totp: { type: 'boolean' },
-    csrf: str({ description: 'Send it back in X-CSRF-Token with every request that changes something' }),
-    expiresAt: dateTime,
-  }),
-  TotpStart: object({ secret: str({ description: 'Base32' }), uri: str({ description: 'otpauth:// URI to scan' }) }),
-  Held: object({
-    id: int(),
-    recipient: str(),
-    mailFrom: str(),
-    subject: str(),
-    reason: str(),
-    score: { type: ['number', 'null'] },
-    size: int(),
-    createdAt: dateTime,
-    expiresAt: dateTime,
-  }),
-  Series: object({
-    start: dateTime,
-    values: object(
-      Object.fromEntries(
-        ['received', 'rejected', 'spam', 'sent', 'bounced', 'deferred', 'queue'].map((n) => [
-          n,
-          { type: 'array', items: int() },
-        ]),
-      ),
-    ),
-  }),
-  Me: object({ address: str({ format: 'email' }), quotaBytes: int(), usedBytes: int(), appPasswords: int() }),
-  AppPassword: object({ id: int(), name: str(), createdAt: dateTime }),
-  AppPasswordCreated: object({
-    id: int(),
-    name: str(),
-    createdAt: dateTime,
-    password: str({ description: 'Shown once: give it to the mail client' }),
-  }),
-};
-SCHEMAS.TokenCreated = {
-  ...(SCHEMAS.Token as Schema),
-  properties: { ...((SCHEMAS.Token as Schema).properties as Schema), token: str({ description: 'Shown once' }) },
-  required: [...((SCHEMAS.Token as Schema).required as string[]), 'token'],
-};
-SCHEMAS.DomainPage = pageOf('Domain');
-SCHEMAS.AccountPage = pageOf('Account');
-SCHEMAS.AliasPage = pageOf('Alias');
-SCHEMAS.AdminPage = pageOf('Admin');
-SCHEMAS.TokenPage = pageOf('Token');
-SCHEMAS.QueuePage = pageOf('QueueEntry');
-SCHEMAS.DkimList = object({ items: { type: 'array', items: ref('DkimKey') } });
-SCHEMAS.DnsList = object({ items: { type: 'array', items: ref('DnsRecord') } });
-SCHEMAS.AppPasswordList = object({ items: { type: 'array', items: ref('AppPassword') } });
-SCHEMAS.HeldList = object({ items: { type: 'array', items: ref('Held') } });
-SCHEMAS.HeldMessage = {
-  ...(SCHEMAS.Held as Schema),
-  properties: { ...((SCHEMAS.Held as Schema).properties as Schema), content: str(), truncated: { type: 'boolean' } },
-  required: [...((SCHEMAS.Held as Schema).required as string[]), 'content', 'truncated'],
-};
-SCHEMAS.Stats = object({ hours: ref('Series'), days: ref('Series') });
-SCHEMAS.AuditPage = object({ items: { type: 'array', items: ref('AuditEntry') }, next: { type: ['integer', 'null'] } });
+import { int, object, ref, SCHEMAS, str, type Schema } from './openapi-schemas.js';
 
 const problems = Object.fromEntries(
   [
@@ -432,6 +264,23 @@ const PATHS = {
   '/me/app-passwords/{id}': {
     parameters: [pathParam('id')],
     delete: op('Revoke an app password', noContent),
+  },
+  '/certificates': {
+    get: op('Certificates served, with days left (a domain admin sees those naming their domains)', {
+      '200': json('CertificateList'),
+    }),
+  },
+  '/logs': {
+    get: op(
+      'The newest log lines containing every word of q (a connection id, an address, a queue id); superadmin',
+      { '200': json('LogList') },
+      {
+        parameters: [
+          { name: 'q', in: 'query', schema: str() },
+          { name: 'limit', in: 'query', schema: int({ minimum: 1, maximum: 1000 }) },
+        ],
+      },
+    ),
   },
   '/stats': {
     get: op(

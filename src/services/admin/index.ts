@@ -227,11 +227,12 @@ export class Administration {
     return alias;
   }
 
-  /** Sets an alias's destinations, creating it (within the domain's max_aliases) or replacing them. */
+  /** Sets an alias's destinations, creating it (within the domain's max_aliases) or replacing them; `create` refuses an existing one. */
   async putAlias(
     p: Principal,
     input: string,
     destinations: string[],
+    options: { create?: boolean } = {},
   ): Promise<{ source: string; destinations: string[] }> {
     const source = aliasSource(input);
     const domain = domainPart(source);
@@ -239,6 +240,8 @@ export class Administration {
     if (!(await this.store.domains.get(domain)))
       throw new MailError('DOMAIN_NOT_FOUND', `domain ${domain} is not hosted`);
     const before = await this.deps.directory.getAlias(source);
+    if (before && options.create)
+      throw new MailError('ALREADY_EXISTS', `alias ${source} already exists; change its destinations instead`);
     const after = await this.deps.directory.setAlias(source, destinations);
     await this.audit(p, { action: 'alias.put', target: source, domain, before: before ?? null, after });
     return after;

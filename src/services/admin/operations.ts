@@ -11,8 +11,10 @@ import { normalizeDomain } from '../../mail/address.js';
 import type { DkimAlgorithm, DkimKeyRecord, QueueEntry, Store } from '../../store/index.js';
 import type { Dkim } from '../dkim/index.js';
 import type { Metrics } from '../metrics/index.js';
+import type { CertificateInfo } from '../tls/registry.js';
+import type { RecentLog } from '../../lib/recent-log.js';
 import type { DnsRecord } from '../doctor/records.js';
-import { requireAdmin, requireDomain, requireSuper, type Principal } from './access.js';
+import { requireAdmin, requireDomain, requireSuper, visibleDomains, type Principal } from './access.js';
 import { writeAudit } from './audit.js';
 
 export interface OperationsDeps {
@@ -21,6 +23,10 @@ export interface OperationsDeps {
   metrics: Pick<Metrics, 'series'>;
   /** The DNS records to publish for a domain with these keys (`postern dns`'s, from compose). */
   records(domain: string, keys: DkimKeyRecord[]): DnsRecord[];
+  /** The certificates the listeners serve. */
+  certificates(): CertificateInfo[];
+  /** The log's newest lines, when the server keeps them. */
+  recentLog?: Pick<RecentLog, 'search'> | undefined;
   hostname: string;
   log: Logger;
 }
@@ -133,6 +139,31 @@ export class Operations {
   async stats(p: Principal) {
     requireAdmin(p, 'read');
     return { hours: await this.deps.metrics.series('hour', 24), days: await this.deps.metrics.series('day', 30) };
+  }
+
+  /** The certificates served, with their days left; a domain admin sees those naming their domains. */
+  async certificates(p: Principal) {
+    requireAdmin(p, 'read');
+    const visible = visibleDomains(p);
+    const covers = (name: string) =>
+      !visible || [...visible].some((d) => name === d || name.endsWith(`.${d}`) || name === `*.${d}`);
+    return this.deps
+      .certificates()
+      .filter((c) => c.names.some(covers))
+      .map((c) => ({
+        names: c.names,
+        issuer: /(?:^|\n)CN=([^\n]+)/.exec(c.issuer)?.[1] ?? c.issuer.replace(/\n/g, ', '),
+        source: c.source,
+        notAfter: c.notAfter.toISOString(),
+        daysLeft: Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000),
+      }));
+  }
+
+  /** The newest log lines containing every word of `query` (superadmin: logs name every domain's users). */
+  async logs(p: Principal, query: string, limit: number) {
+    requireSuper(p, 'read');
+    if (!this.deps.recentLog) throw new MailError('NOT_FOUND', 'this server keeps no recent log');
+    return this.deps.recentLog.search(query, limit);
   }
 
   /** What any admin may see of the server: its name, uptime, and how much it holds. */
