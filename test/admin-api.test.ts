@@ -326,6 +326,13 @@ describe('admin API', () => {
     assert.equal(removed.status, 204);
     assert.equal(await store.queue.get('APIQ1'), undefined);
 
+    // The doctor's DNS checks for a.test, through the test's own DNS server (which publishes nothing).
+    const doctor = await api('GET', '/domains/a.test/doctor', '/domains/{domain}/doctor', { auth: DOM });
+    assert.equal(doctor.status, 200, doctor.text);
+    assert.ok(doctor.body.counts.error > 0);
+    const mx = doctor.body.findings.find((f: { id: string }) => f.id.startsWith('mx.'));
+    assert.match(mx.fix, /MX/);
+    assert.equal((await api('GET', '/domains/b.test/doctor', '/domains/{domain}/doctor', { auth: DOM })).status, 404);
     const certs = await api('GET', '/certificates', '/certificates', { auth: ROOT });
     const main = certs.body.items.find((c: { names: string[] }) => c.names.includes('mail.example.com'));
     assert.ok(main.daysLeft > 0, certs.text);

@@ -1,5 +1,4 @@
 /** `postern doctor [DOMAIN...] [--json] [--resolver ADDR] [--probe URL]`: exit 0 clean, 1 warnings, 2 errors. */
-import { networkInterfaces } from 'node:os';
 import { parseListenAddress, type ListenerName } from '../config/schema.js';
 import { MailError } from '../lib/errors.js';
 import { getHttpsText } from '../lib/https-text.js';
@@ -8,10 +7,9 @@ import { parseDuration } from '../lib/units.js';
 import { normalizeDomain } from '../mail/address.js';
 import { createResolver } from '../mail/dns/resolver.js';
 import { runDoctor, type DoctorReport, type Finding } from '../services/doctor/index.js';
-import { isPrivateAddress } from '../services/doctor/findings.js';
 import { CertificateRegistry } from '../services/tls/registry.js';
 import { withDirectory } from './context.js';
-import { recordInputs } from '../compose/records.js';
+import { detectPublicAddresses, recordInputs } from '../compose/records.js';
 import type { Flags } from './main.js';
 import { printJson, UsageError } from './output.js';
 
@@ -129,13 +127,6 @@ export async function doctorCommand(flags: Flags, args: string[]): Promise<numbe
 function hostPort(text: string): { host: string; port: number } | undefined {
   const m = /^([A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
   return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
-}
-
-function detectPublicAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a && !a.internal && !isPrivateAddress(a.address) && !a.address.startsWith('fe80'))
-    .map((a) => a!.address);
 }
 
 /** RFC 8461 §3.3: the policy over HTTPS from this server, with SNI and Host set to mta-sts.D. */

@@ -19,7 +19,7 @@ import { Operations } from '../services/admin/operations.js';
 import { SelfService } from '../services/admin/self.js';
 import { AdminSessions, SESSION_LIFETIME_MS } from '../services/admin/sessions.js';
 import { recordsFor } from '../services/doctor/records.js';
-import { recordInputs } from './records.js';
+import { domainDoctor, recordInputs } from './records.js';
 import { Auth } from '../services/auth/index.js';
 import { argon2Passwords } from '../services/auth/password.js';
 import { Delivery } from '../services/delivery/index.js';
@@ -169,7 +169,7 @@ export async function buildServices(
     quarantine,
     greylist,
     metrics,
-    ...adminServices(config, { store, directory, dkim, auth, quarantine, metrics, tls, log, ...options }),
+    ...adminServices(config, { store, resolve, directory, dkim, auth, quarantine, metrics, tls, log, ...options }),
   };
 }
 
@@ -178,6 +178,7 @@ function adminServices(
   config: Readonly<Config>,
   deps: {
     store: Store;
+    resolve: Resolve;
     directory: Directory;
     dkim: Dkim;
     auth: Auth;
@@ -188,7 +189,7 @@ function adminServices(
     log: Logger;
   },
 ): Pick<Services, 'administration' | 'operations' | 'self' | 'adminSessions' | 'heldMail'> {
-  const { store, directory, dkim, auth, quarantine, metrics, tls, log } = deps;
+  const { store, resolve, directory, dkim, auth, quarantine, metrics, tls, log } = deps;
   return {
     administration: new Administration({ store, directory, passwords: argon2Passwords, log }),
     self: new SelfService({ store, passwords: argon2Passwords, log }),
@@ -205,6 +206,7 @@ function adminServices(
       metrics,
       records: (domain, keys) => recordsFor(recordInputs(config, domain, keys, config.dns.public_addresses)),
       certificates: () => tls.list(),
+      doctor: domainDoctor(config, { store, resolve, certificateNames: () => tls.list().map((c) => c.names) }),
       recentLog: deps.recentLog,
       hostname: config.hostname,
       log,

@@ -82,6 +82,7 @@ export function DomainPage({ name, canEditLimits }: { name: string; canEditLimit
       <Aliases domain={name} />
       <Dkim domain={name} onRotated={() => setKeysVersion((v) => v + 1)} />
       <Dns domain={name} version={keysVersion} />
+      <Doctor domain={name} />
     </>
   );
 }
@@ -205,6 +206,57 @@ function Dns({ domain, version }: { domain: string; version: number }) {
           ))}
         </tbody>
       </table>
+    </Card>
+  );
+}
+
+interface Finding {
+  id: string;
+  severity: 'error' | 'warning' | 'info';
+  summary: string;
+  fix?: string;
+}
+
+/** The doctor's DNS checks for the domain, run when asked (they query DNS). */
+function Doctor({ domain }: { domain: string }) {
+  const [report, setReport] = useState<{ findings: Finding[] } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const check = async () => {
+    setBusy(true);
+    setError('');
+    try {
+      setReport(await api<{ findings: Finding[] }>('GET', `/domains/${encodeURIComponent(domain)}/doctor`));
+    } catch (err) {
+      setError(err instanceof Error ? err.message : String(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Card title="DNS check">
+      <button type="button" onClick={() => void check()} disabled={busy} aria-busy={busy}>
+        {busy ? 'Checking…' : 'Check DNS now'}
+      </button>
+      <ErrorText error={error} />
+      {report ? (
+        report.findings.length === 0 ? (
+          <p role="status">Everything the doctor checks is right.</p>
+        ) : (
+          <ul class="findings" role="status">
+            {report.findings.map((f) => (
+              <li key={f.id} class={`finding sev-${f.severity}`}>
+                <strong>{f.severity}</strong> {f.summary}
+                {f.fix ? (
+                  <div class="fix">
+                    <code>{f.fix}</code> <CopyButton text={f.fix} label={`fix for ${f.id}`} />
+                  </div>
+                ) : null}
+              </li>
+            ))}
+          </ul>
+        )
+      ) : null}
     </Card>
   );
 }

@@ -273,6 +273,7 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
     return c.json(key, 201);
   });
   api.get('/domains/:domain/dns', async (c) => c.json({ items: await ops.dnsRecords(who(c), param(c, 'domain')) }));
+  api.get('/domains/:domain/doctor', async (c) => c.json(await ops.doctor(who(c), param(c, 'domain'))));
   api.get('/queue', async (c) => c.json(page(c, await ops.listQueue(who(c)), (e) => `${e.id} ${e.sender}`)));
   api.get('/queue/:id', async (c) => c.json(await ops.getQueue(who(c), param(c, 'id'))));
   for (const action of ['retry', 'hold', 'release'] as const)

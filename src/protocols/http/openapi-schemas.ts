@@ -138,6 +138,19 @@ export const SCHEMAS: Record<string, Schema> = {
       ),
     ),
   }),
+  Finding: object(
+    {
+      id: str({ description: 'Stable, e.g. spf.missing' }),
+      severity: { enum: ['error', 'warning', 'info'] },
+      scope: str(),
+      summary: str(),
+      why: str(),
+      observed: str(),
+      expected: str(),
+      fix: str(),
+    },
+    ['id', 'severity', 'scope', 'summary'],
+  ),
   Certificate: object({
     names: { type: 'array', items: str() },
     issuer: str(),
@@ -175,6 +188,10 @@ SCHEMAS.HeldMessage = {
   required: [...((SCHEMAS.Held as Schema).required as string[]), 'content', 'truncated'],
 };
 SCHEMAS.Stats = object({ hours: ref('Series'), days: ref('Series') });
+SCHEMAS.Doctor = object({
+  findings: { type: 'array', items: ref('Finding') },
+  counts: object({ error: int(), warning: int(), info: int() }),
+});
 SCHEMAS.CertificateList = object({ items: { type: 'array', items: ref('Certificate') } });
 SCHEMAS.LogList = object({
   items: { type: 'array', items: { type: 'object', description: 'A log record as the server wrote it' } },

@@ -184,6 +184,10 @@ const PATHS = {
     parameters: [pathParam('domain')],
     get: op('The DNS records to publish for a domain', { '200': json('DnsList') }),
   },
+  '/domains/{domain}/doctor': {
+    parameters: [pathParam('domain')],
+    get: op('What is wrong with the domain\u2019s DNS, each with its fix', { '200': json('Doctor') }),
+  },
   '/queue': { get: op('The outbound queue (superadmin)', { '200': json('QueuePage') }, { parameters: listParams }) },
   '/queue/{id}': {
     parameters: [pathParam('id')],

@@ -13,6 +13,7 @@ import type { Dkim } from '../dkim/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { CertificateInfo } from '../tls/registry.js';
 import type { RecentLog } from '../../lib/recent-log.js';
+import type { DoctorReport } from '../doctor/index.js';
 import type { DnsRecord } from '../doctor/records.js';
 import { requireAdmin, requireDomain, requireSuper, visibleDomains, type Principal } from './access.js';
 import { writeAudit } from './audit.js';
@@ -23,6 +24,8 @@ export interface OperationsDeps {
   metrics: Pick<Metrics, 'series'>;
   /** The DNS records to publish for a domain with these keys (`postern dns`'s, from compose). */
   records(domain: string, keys: DkimKeyRecord[]): DnsRecord[];
+  /** A hosted domain's DNS findings (compose/records.ts: the doctor's domain checks). */
+  doctor(domain: string): Promise<DoctorReport>;
   /** The certificates the listeners serve. */
   certificates(): CertificateInfo[];
   /** The log's newest lines, when the server keeps them. */
@@ -99,6 +102,13 @@ export class Operations {
   async dnsRecords(p: Principal, input: string): Promise<DnsRecord[]> {
     const domain = await this.hosted(p, input, 'read');
     return this.deps.records(domain, await this.deps.dkim.list(domain));
+  }
+
+  /** What is wrong with a domain's DNS, each finding with its fix (the doctor's domain checks). */
+  async doctor(p: Principal, input: string) {
+    const domain = await this.hosted(p, input, 'read');
+    const r = await this.deps.doctor(domain);
+    return { findings: r.findings, counts: r.counts };
   }
 
   async listQueue(p: Principal) {

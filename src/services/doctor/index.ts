@@ -83,6 +83,16 @@ export async function runDoctor(i: DoctorInputs): Promise<DoctorReport> {
   return report(i, findings);
 }
 
+/**
+ * One hosted domain's DNS findings (the admin API's per-domain doctor): the resolver, then the
+ * domain's records; none of the server-wide or network checks `postern doctor` also runs.
+ */
+export async function runDomainDoctor(i: DoctorInputs, domain: DoctorDomain): Promise<DoctorReport> {
+  const findings = new Findings();
+  if (!(await checkResolver(i, findings))) await checkDomain(i, domain, findings, []);
+  return report(i, findings);
+}
+
 /** A name to handshake with on the smtp or https listener, for a domain's findings. */
 type ExtraName = NetInputs['extraNames'][number];
 
