@@ -418,6 +418,17 @@ describe('admin API', () => {
     };
     assert.match(check('/domains', 'GET', wrong) ?? '', /must/);
     assert.match(check('/domains', 'GET', { ...wrong, status: 418 }) ?? '', /does not document/);
+    // A browser's cross-site form cannot use Basic credentials it remembers to change anything.
+    for (const headers of [{ origin: 'https://evil.example' }, { 'sec-fetch-site': 'cross-site' }]) {
+      const forged = await call('POST', '/domains', { auth: ROOT, body: { name: 'evil.test' }, headers });
+      assert.equal(forged.status, 403);
+      assert.equal(forged.body.code, 'csrf');
+    }
+    assert.equal(await t.server.store.domains.get('evil.test'), undefined);
+    assert.equal(
+      (await call('GET', '/domains', { auth: ROOT, headers: { origin: 'https://evil.example' } })).status,
+      200,
+    );
     assert.equal((await call('GET', '/nothing/here', { auth: ROOT })).status, 404);
     assert.equal((await call('GET', '/domains?limit=100000', { auth: ROOT })).status, 400);
     assert.equal((await call('GET', '/domains', { auth: ROOT })).status, 200);

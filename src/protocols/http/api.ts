@@ -78,6 +78,10 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
           : 'log in with HTTP Basic (an admin address and password) or a Bearer token',
       );
     const context = { ip: remote ?? '', protocol: 'https' };
+    // Credentials a browser remembers (Basic typed into its dialog) must not serve another site's form:
+    // a change that a browser says comes from elsewhere is refused, whatever the credentials.
+    if (!SAFE_METHODS.has(c.req.method) && isCrossSite(c))
+      return problem(c, 403, 'csrf', 'a change from another site is refused');
     if (creds.kind === 'session') {
       const resumed = await deps.sessions.resume(creds.cookie, remote);
       if (!resumed) return problem(c, 401, 'auth_failed', 'the session is over: log in again');
@@ -294,6 +298,19 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
 
 const SESSION_COOKIE = 'postern_admin';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** A browser's request from another site: Sec-Fetch-Site says so, or the Origin names another host. */
+function isCrossSite(c: ApiContext): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = c.req.header('origin');
+  if (!origin) return false;
+  try {
+    return new URL(origin).host !== (c.req.header('host') ?? '');
+  } catch {
+    return true;
+  }
+}
 
 /** Browser sessions (login answers before any credentials are asked) and two-factor enrolment. */
 function sessionRoutes(api: Hono<ApiEnv>, sessions: AdminSessions): void {
