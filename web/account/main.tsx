@@ -5,7 +5,7 @@
  */
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
-import { api, setBasicAuth } from '../shared/api.js';
+import { api, setBasicAuth, messageOf } from '../shared/api.js';
 import { Card, ErrorText, Field, LoginForm, QuotaBar } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
 import '../shared/style.css';
@@ -22,8 +22,6 @@ interface AppPassword {
   name: string;
   createdAt: string;
 }
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function Login({ onLogin }: { onLogin: (me: Me, address: string) => void }) {
   return (
@@ -60,7 +58,7 @@ function PasswordCard({ address }: { address: string }) {
       setNext('');
       setDone(true);
     } catch (err) {
-      setError(message(err));
+      setError(messageOf(err));
     }
   };
   return (
@@ -117,7 +115,7 @@ function AppPasswords() {
       setName('');
       list.reload();
     } catch (err) {
-      setError(message(err));
+      setError(messageOf(err));
     }
   };
   const revoke = async (id: number) => {

@@ -1,10 +1,8 @@
 /** A domain's accounts (with enable/disable, password reset and removal) and its aliases. */
 import { useState } from 'preact/hooks';
-import { api, type Account, type Page } from '../shared/api.js';
+import { api, type Account, type Page, messageOf } from '../shared/api.js';
 import { Card, ErrorText, Field, QuotaBar } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** Runs an API call, then `done`; a refusal is shown through `setError`. */
 function action(setError: (e: string) => void, done: () => void) {
@@ -14,7 +12,7 @@ function action(setError: (e: string) => void, done: () => void) {
       await call();
       done();
     } catch (err) {
-      setError(message(err));
+      setError(messageOf(err));
     }
   };
 }

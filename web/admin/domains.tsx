@@ -1,6 +1,6 @@
 /** Domains: the list (and adding one), and a domain's page: accounts with quota bars, aliases, DKIM, DNS. */
 import { useState } from 'preact/hooks';
-import { api, formatBytes, type DkimKey, type DnsRecord, type Domain, type Page } from '../shared/api.js';
+import { api, formatBytes, type DkimKey, type DnsRecord, type Domain, type Page, messageOf } from '../shared/api.js';
 import { Card, CopyButton, ErrorText, Field } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
 import { Accounts, Aliases } from './directory.js';
@@ -17,7 +17,7 @@ export function DomainsPage({ canAdd }: { canAdd: boolean }) {
       setName('');
       reload();
     } catch (err) {
-      setAddError(err instanceof Error ? err.message : String(err));
+      setAddError(messageOf(err));
     }
   };
   return (
@@ -115,7 +115,7 @@ function Limits({ domain }: { domain: string }) {
       setSaved(true);
       current.reload();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
   };
   return (
@@ -153,7 +153,7 @@ function Dkim({ domain, onRotated }: { domain: string; onRotated: () => void }) 
       keys.reload();
       onRotated();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
   };
   return (
@@ -228,7 +228,7 @@ function Doctor({ domain }: { domain: string }) {
     try {
       setReport(await api<{ findings: Finding[] }>('GET', `/domains/${encodeURIComponent(domain)}/doctor`));
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     } finally {
       setBusy(false);
     }

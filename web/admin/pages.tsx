@@ -1,6 +1,6 @@
 /** The dashboard (the server's counts), the outbound queue and the audit log. */
 import { useState } from 'preact/hooks';
-import { api, formatBytes, type Page } from '../shared/api.js';
+import { api, formatBytes, type Page, messageOf } from '../shared/api.js';
 import { Card, ErrorText } from '../shared/components.js';
 import { LineChart } from '../shared/chart.js';
 import { useLoad } from '../shared/hooks.js';
@@ -136,7 +136,7 @@ export function QueuePage() {
       else await api('POST', `/queue/${id}/${action}`);
       queue.reload();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
   };
   return (

@@ -1,6 +1,6 @@
 /** Mail the content filter held: read it (as text, never rendered), release it to its recipient, or delete it. */
 import { useState } from 'preact/hooks';
-import { api, formatBytes } from '../shared/api.js';
+import { api, formatBytes, messageOf } from '../shared/api.js';
 import { ErrorText } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
 
@@ -26,7 +26,7 @@ export function QuarantinePage() {
       setShown(null);
       held.reload();
     } catch (err) {
-      setError(err instanceof Error ? err.message : String(err));
+      setError(messageOf(err));
     }
   };
   const show = async (id: number) => {

@@ -1,10 +1,8 @@
 /** The calling admin's own security: two-factor login (enrol, confirm, turn off) and API tokens for scripts. */
 import { useState } from 'preact/hooks';
-import { api, type Page, type Session } from '../shared/api.js';
+import { api, type Page, type Session, messageOf } from '../shared/api.js';
 import { Card, ErrorText, Field } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 function TwoFactor({ session, onChanged }: { session: Session; onChanged: () => void }) {
   const [enrolment, setEnrolment] = useState<{ secret: string; uri: string } | null>(null);
@@ -18,7 +16,7 @@ function TwoFactor({ session, onChanged }: { session: Session; onChanged: () => 
       setEnrolment(null);
       onChanged();
     } catch (err) {
-      setError(message(err));
+      setError(messageOf(err));
     }
   };
   const start = async () => {
@@ -26,7 +24,7 @@ function TwoFactor({ session, onChanged }: { session: Session; onChanged: () => 
     try {
       setEnrolment(await api<{ secret: string; uri: string }>('POST', '/totp'));
     } catch (err) {
-      setError(message(err));
+      setError(messageOf(err));
     }
   };
   return (
@@ -87,7 +85,7 @@ function Tokens() {
       setName('');
       tokens.reload();
     } catch (err) {
-      setError(message(err));
+      setError(messageOf(err));
     }
   };
   return (

@@ -1,10 +1,8 @@
 /** Superadmin screens: the admins, and the server's recent log searched by connection id, address or queue id. */
 import { useState } from 'preact/hooks';
-import { api, type Page } from '../shared/api.js';
+import { api, type Page, messageOf } from '../shared/api.js';
 import { Card, ErrorText, Field } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
-
-const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 interface Admin {
   address: string;
@@ -25,7 +23,7 @@ export function AdminsPage({ me }: { me: string }) {
       admins.reload();
       return true;
     } catch (err) {
-      setError(message(err));
+      setError(messageOf(err));
       return false;
     }
   };

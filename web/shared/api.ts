@@ -17,6 +17,11 @@ export class ApiError extends Error {
 let csrf = '';
 let authorization = '';
 
+/** What went wrong, as the page shows it (the server's detail for an API error). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export function setCsrf(token: string): void {
   csrf = token;
 }

@@ -1,3 +1,4 @@
+import { messageOf } from './api.js';
 import { useEffect, useState } from 'preact/hooks';
 
 /** Loads `load()` now, when `deps` change and whenever `reload` is called; `error` holds what went wrong. */
@@ -10,7 +11,7 @@ export function useLoad<T>(
   const [tick, setTick] = useState(0);
   useEffect(() => {
     setError('');
-    load().then(setData, (err: unknown) => setError(err instanceof Error ? err.message : String(err)));
+    load().then(setData, (err: unknown) => setError(messageOf(err)));
   }, [...deps, tick]);
   return { data, error, reload: () => setTick((t) => t + 1) };
 }
