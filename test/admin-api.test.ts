@@ -6,6 +6,7 @@
  * against the OpenAPI document the server serves.
  */
 import assert from 'node:assert/strict';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { cliPrincipal } from '../src/services/admin/index.js';
 import {
@@ -391,6 +392,45 @@ describe('admin API', () => {
     assert.ok((await mailbox(t.server, 'ann@a.test')).some((m) => m.text.includes('Subject: held for you')));
     assert.equal((await api('DELETE', `/quarantine/${bobs.id}`, '/quarantine/{id}', { auth: ROOT })).status, 204);
     assert.deepEqual((await api('GET', '/quarantine', '/quarantine', { auth: ROOT })).body.items, []);
+  });
+
+  it('keeps serving an admin while a stranger, before login, dribbles a body and sends one too large', async () => {
+    const open = () =>
+      new Promise<tls.TLSSocket>((resolve, reject) => {
+        const s = tls.connect(
+          { host: '127.0.0.1', port: t.port('https'), servername: 'mail.example.com', rejectUnauthorized: false },
+          () => resolve(s),
+        );
+        s.on('error', reject);
+      });
+    // A slow client: a POST announcing 60 KB, sent a byte at a time.
+    const slow = await open();
+    slow.on('error', () => undefined);
+    slow.write(
+      'POST /api/v1/session HTTP/1.1\r\nHost: mail.example.com\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n{',
+    );
+    const drip = setInterval(() => slow.write(' '), 50);
+    // A huge one, without credentials: refused by its length, not read to the end.
+    const huge = await open();
+    const answer = new Promise<string>((resolve) => {
+      let text = '';
+      huge.on('data', (d: Buffer) => (text += d.toString()));
+      huge.on('close', () => resolve(text));
+      huge.on('error', () => resolve(text));
+    });
+    huge.write(
+      'POST /api/v1/session HTTP/1.1\r\nHost: mail.example.com\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\nConnection: close\r\n\r\n',
+    );
+    huge.write('{"address": "' + 'x'.repeat(100_000));
+    try {
+      // Meanwhile, with the slow body still arriving, an admin is answered.
+      assert.equal((await call('GET', '/domains', { auth: ROOT })).status, 200);
+      assert.match(await answer, /^HTTP\/1\.1 400 [\s\S]*over 65536 bytes/);
+    } finally {
+      clearInterval(drip);
+      slow.destroy();
+      huge.destroy();
+    }
   });
 
   it('answers garbage with 400 or 401 problem documents and keeps serving', async () => {

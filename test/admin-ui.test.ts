@@ -183,6 +183,15 @@ describe('admin UI in Chromium', { skip }, () => {
     await page.getByRole('link', { name: 'Domains' }).click();
     await page.getByRole('link', { name: 'ui.test' }).waitFor();
     await shot('8-phone-domains');
+    await page.getByRole('link', { name: 'ui.test' }).click();
+    await page.getByRole('heading', { name: 'ui.test' }).waitFor();
+    await shot('8-phone-domain');
+    await page.getByRole('link', { name: 'Dashboard' }).click();
+    await page
+      .getByRole('img', { name: /^Mail in/ })
+      .first()
+      .waitFor();
+    await shot('8-phone-dashboard');
     assert.deepEqual(errors, []);
   });
 
