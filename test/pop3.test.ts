@@ -398,6 +398,7 @@ print(json.dumps(out, default=str))`,
             }
           });
           sock.on('error', () => resolve());
+          sock.on('close', () => resolve());
         });
       }
       await new Promise((r) => setTimeout(r, 500));

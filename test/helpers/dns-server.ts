@@ -81,8 +81,7 @@ export async function startDns(): Promise<TestDns> {
       answers,
     });
   };
-  const udp = dgram.createSocket('udp4');
-  udp.on('message', (msg, rinfo) => {
+  const onQuery = (udp: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => {
     try {
       let reply = answer(packet.decode(msg));
       if (reply.length > 512) {
@@ -100,10 +99,11 @@ export async function startDns(): Promise<TestDns> {
     } catch {
       /* garbage: no answer */
     }
-  });
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
-  const port = udp.address().port;
-  const tcp = net.createServer((socket) => {
+  };
+  const sockets = new Set<net.Socket>();
+  const onConnection = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     let buf = Buffer.alloc(0);
     socket.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
@@ -118,8 +118,8 @@ export async function startDns(): Promise<TestDns> {
       }
     });
     socket.on('error', () => {});
-  });
-  await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', () => r()));
+  };
+  const { udp, tcp, port } = await bindPair(onQuery, onConnection);
   return {
     address: `127.0.0.1:${port}`,
     records,
@@ -129,6 +129,36 @@ export async function startDns(): Promise<TestDns> {
       new Promise<void>((r) => {
         udp.close();
         tcp.close(() => r());
+        // Connections a resolver keeps open would hold close() up.
+        for (const socket of sockets) socket.destroy();
       }),
   };
+}
+
+/**
+ * A UDP socket and a TCP server on the same port. The UDP port is picked by the system, and the same
+ * TCP port may already be taken (an ephemeral port of some client connection): then both are closed
+ * and another port is tried, instead of an unhandled EADDRINUSE leaving the caller waiting.
+ */
+async function bindPair(
+  onQuery: (udp: dgram.Socket) => (msg: Buffer, rinfo: dgram.RemoteInfo) => void,
+  onConnection: (socket: net.Socket) => void,
+): Promise<{ udp: dgram.Socket; tcp: net.Server; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const udp = dgram.createSocket('udp4');
+    udp.on('message', onQuery(udp));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(0, '127.0.0.1', () => resolve());
+    });
+    const port = udp.address().port;
+    const tcp = net.createServer(onConnection);
+    const listened = await new Promise<boolean>((resolve) => {
+      tcp.once('error', () => resolve(false));
+      tcp.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (listened) return { udp, tcp, port };
+    udp.close();
+    if (attempt >= 20) throw new Error(`test DNS server: no port free for both UDP and TCP after ${attempt} tries`);
+  }
 }
