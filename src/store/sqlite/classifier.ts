@@ -5,7 +5,13 @@
  * feature, the scope trimmed to its size.
  */
 import type { ClassifierLearnItem, ClassifierLearnOutcome, ClassifierRepo, ClassifierTotals } from '../index.js';
+import { GlobalCounts, type ScopeTotals } from './classifier-cache.js';
 import type { Db, Exec } from './engine.js';
+
+/** The global model's scope, whose counts are also held in memory (classifier-cache.ts). */
+const GLOBAL = 0;
+/** One in-memory table per database, shared by the repositories over it. */
+const caches = new WeakMap<Db, GlobalCounts>();
 
 interface CountRow {
   hash: number;
@@ -14,44 +20,86 @@ interface CountRow {
 }
 
 export class Classifier implements ClassifierRepo {
+  private readonly global: GlobalCounts;
+
   constructor(
     private readonly db: Db,
     private readonly exec: Exec,
-  ) {}
+  ) {
+    let cache = caches.get(db);
+    if (!cache) caches.set(db, (cache = new GlobalCounts(db, exec, GLOBAL)));
+    this.global = cache;
+  }
 
   counts(
     scopes: number[],
     features: number[],
   ): Promise<{ totals: ClassifierTotals; features: Map<number, ClassifierTotals> }> {
     return this.exec(() => {
-      const scopeList = JSON.stringify(scopes);
-      const totals = this.db
-        .prepare(
-          'SELECT COALESCE(SUM(spam), 0) AS spam, COALESCE(SUM(ham), 0) AS ham FROM classifier_totals WHERE scope IN (SELECT value FROM json_each(?))',
-        )
-        .get(scopeList) as ClassifierTotals;
       const rows = this.db
+        .prepare(
+          'SELECT scope, spam, ham, features FROM classifier_totals WHERE scope IN (SELECT value FROM json_each(?))',
+        )
+        .all(JSON.stringify(scopes)) as Array<ScopeTotals & { scope: number }>;
+      const totals = { spam: 0, ham: 0 };
+      for (const r of rows) {
+        totals.spam += r.spam;
+        totals.ham += r.ham;
+      }
+      const found = new Map<number, ClassifierTotals>();
+      if (features.length === 0) return { totals, features: found };
+      // The global counts from memory when the table is current; SQLite for the rest, and only for
+      // scopes that have learnt something.
+      const table = scopes.includes(GLOBAL) ? this.global.current(rows.find((r) => r.scope === GLOBAL)) : undefined;
+      if (table)
+        for (const f of features) {
+          const c = table.get(f);
+          if (c) found.set(f, c);
+        }
+      const rest = rows.filter((r) => r.spam + r.ham > 0 && !(table && r.scope === GLOBAL)).map((r) => r.scope);
+      if (rest.length === 0) return { totals, features: found };
+      const counted = this.db
         .prepare(
           `SELECT hash, SUM(spam) AS spam, SUM(ham) AS ham FROM classifier_features
            WHERE scope IN (SELECT value FROM json_each(?)) AND hash IN (SELECT value FROM json_each(?)) GROUP BY hash`,
         )
-        .all(scopeList, JSON.stringify(features)) as CountRow[];
-      return { totals, features: new Map(rows.map((r) => [r.hash, { spam: r.spam, ham: r.ham }])) };
+        .all(JSON.stringify(rest), JSON.stringify(features)) as CountRow[];
+      for (const r of counted) {
+        const c = found.get(r.hash);
+        found.set(r.hash, { spam: r.spam + (c?.spam ?? 0), ham: r.ham + (c?.ham ?? 0) });
+      }
+      return { totals, features: found };
     });
   }
 
   learn(scopes: number[], items: ClassifierLearnItem[], maxFeatures: number): Promise<ClassifierLearnOutcome[]> {
-    return this.exec(() =>
-      this.db.transaction(() => {
-        const outcomes: ClassifierLearnOutcome[] = items.map(() => 'already');
-        for (const scope of scopes) {
-          this.learnIn(scope, items, maxFeatures).forEach((done, i) => {
-            if (done === 'relearnt' || (done === 'learnt' && outcomes[i] === 'already')) outcomes[i] = done;
-          });
-        }
-        return outcomes;
-      })(),
-    );
+    return this.exec(() => {
+      const totalsOf = this.db.prepare('SELECT spam, ham, features FROM classifier_totals WHERE scope = ?');
+      const nested = this.db.inTransaction;
+      let global: Parameters<GlobalCounts['learnt']> | undefined;
+      const outcomes = this.db
+        .transaction(() => {
+          const outcomes: ClassifierLearnOutcome[] = items.map(() => 'already');
+          for (const scope of scopes) {
+            const before = scope === GLOBAL ? (totalsOf.get(scope) as ScopeTotals | undefined) : undefined;
+            const done = this.learnIn(scope, items, maxFeatures);
+            if (scope === GLOBAL)
+              global = [before, totalsOf.get(scope) as ScopeTotals | undefined, done.deltas, done.trimmed];
+            done.outcomes.forEach((o, i) => {
+              if (o === 'relearnt' || (o === 'learnt' && outcomes[i] === 'already')) outcomes[i] = o;
+            });
+          }
+          return outcomes;
+        })
+        .immediate();
+      // Committed: the in-memory global counts follow (inside a caller's transaction, which may
+      // still roll back, they are dropped instead).
+      if (global) {
+        if (nested) this.global.invalidate();
+        else this.global.learnt(...global);
+      }
+      return outcomes;
+    });
   }
 
   /**
@@ -59,7 +107,11 @@ export class Classifier implements ClassifierRepo {
    * before, added to its class) summed per feature in memory, then written with one UPDATE of the
    * features present and one INSERT of the new ones.
    */
-  private learnIn(scope: number, items: ClassifierLearnItem[], maxFeatures: number): ClassifierLearnOutcome[] {
+  private learnIn(
+    scope: number,
+    items: ClassifierLearnItem[],
+    maxFeatures: number,
+  ): { outcomes: ClassifierLearnOutcome[]; deltas: Map<number, [number, number]>; trimmed: number[] } {
     const learntAs = this.db.prepare('SELECT is_spam FROM classifier_learnt WHERE scope = ? AND digest = ?').pluck();
     const state = new Map<string, number | undefined>();
     const deltas = new Map<number, [number, number]>();
@@ -84,7 +136,7 @@ export class Classifier implements ClassifierRepo {
       state.set(item.digest, isSpam);
       return before === undefined ? 'learnt' : 'relearnt';
     });
-    if (state.size === 0) return outcomes;
+    if (state.size === 0) return { outcomes, deltas, trimmed: [] };
     const now = Date.now();
     // Statement by statement: SQLite plans an UPDATE … FROM json_each as a scan of the table.
     const update = this.db.prepare(
@@ -109,26 +161,27 @@ export class Classifier implements ClassifierRepo {
       'INSERT INTO classifier_learnt (scope, digest, is_spam, learnt_at) VALUES (?, ?, ?, ?) ON CONFLICT (scope, digest) DO UPDATE SET is_spam = excluded.is_spam, learnt_at = excluded.learnt_at',
     );
     for (const [digest, isSpam] of state) record.run(scope, digest, isSpam, now);
-    this.trim(scope, maxFeatures);
-    return outcomes;
+    return { outcomes, deltas, trimmed: this.trim(scope, maxFeatures) };
   }
 
-  /** Drops features beyond the bound: the least seen first (most of a vocabulary is seen once), the oldest among equals. */
-  private trim(scope: number, maxFeatures: number): void {
+  /** Drops features beyond the bound: the least seen first (most of a vocabulary is seen once), the oldest among equals; returns their hashes. */
+  private trim(scope: number, maxFeatures: number): number[] {
     const count = this.db
       .prepare('SELECT features FROM classifier_totals WHERE scope = ?')
       .pluck()
       .get(scope) as number;
-    if (count <= maxFeatures) return;
+    if (count <= maxFeatures) return [];
     // A tenth more than needed, so that trimming runs once per many messages, not on each.
     const excess = count - maxFeatures + Math.floor(maxFeatures / 10);
     const removed = this.db
       .prepare(
         `DELETE FROM classifier_features WHERE scope = ? AND hash IN (
-           SELECT hash FROM classifier_features WHERE scope = ? ORDER BY spam + ham, learnt_at LIMIT ?)`,
+           SELECT hash FROM classifier_features WHERE scope = ? ORDER BY spam + ham, learnt_at LIMIT ?) RETURNING hash`,
       )
-      .run(scope, scope, excess).changes;
-    this.db.prepare('UPDATE classifier_totals SET features = features - ? WHERE scope = ?').run(removed, scope);
+      .pluck()
+      .all(scope, scope, excess) as number[];
+    this.db.prepare('UPDATE classifier_totals SET features = features - ? WHERE scope = ?').run(removed.length, scope);
+    return removed;
   }
 
   stats(scope: number): Promise<ClassifierTotals & { features: number }> {
