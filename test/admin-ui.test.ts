@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { addSuperadmin, totpCode } from './helpers/api.js';
 import { peer } from './helpers/peers.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { swaksReply } from './helpers/swaks.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -242,6 +242,72 @@ describe('admin UI in Chromium', { skip }, () => {
     await page.getByText('Wrong address or password.').waitFor();
     await login('bob-new-secret-2');
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    assert.deepEqual(errors, []);
+  });
+  it('lets an account owner set a vacation reply, forwarding and a filter at /account/, which delivery then follows', async () => {
+    await t.server.directory.addAccount('cy@example.com', 'cy-secret-1');
+    await page.setViewportSize({ width: 1100, height: 800 });
+    await page.goto(`https://mail.example.com:${t.port('https')}/account/`);
+    await page.getByLabel('Mail address').fill('cy@example.com');
+    await page.getByLabel('Password').fill('cy-secret-1');
+    await page.getByRole('button', { name: 'Log in' }).click();
+
+    const vacation = page.getByRole('region', { name: 'Vacation reply' });
+    await vacation.getByLabel('Answer mail automatically').check();
+    await vacation.getByLabel('Subject', { exact: true }).fill('Away this week');
+    await vacation.getByLabel('Message').fill('Back on Monday.');
+    await vacation.getByRole('button', { name: 'Save vacation reply' }).click();
+    await vacation.getByText('Saved.').waitFor();
+
+    const forwarding = page.getByRole('region', { name: 'Forwarding' });
+    await forwarding.getByLabel('Forward my mail').check();
+    await forwarding.getByLabel('To (up to 4 addresses)').fill('cy@elsewhere.example');
+    await forwarding.getByRole('button', { name: 'Save forwarding' }).click();
+    await forwarding.getByText('Saved.').waitFor();
+    // A mistake is answered with what to fix, and nothing is saved.
+    await forwarding.getByLabel('To (up to 4 addresses)').fill('cy@example.com');
+    await forwarding.getByRole('button', { name: 'Save forwarding' }).click();
+    await forwarding.getByText('forwarding to the account itself would loop').waitFor();
+
+    const filters = page.getByRole('region', { name: 'Filters' });
+    await filters.getByRole('button', { name: 'Add filter' }).click();
+    const filter = filters.getByRole('group', { name: 'Filter 1' });
+    await filter.getByLabel('Field').selectOption('subject');
+    await filter.getByLabel('Value').fill('invoice');
+    await filter.getByLabel('Folder').fill('Bills');
+    await filters.getByRole('button', { name: 'Save filters' }).click();
+    await filters.getByText('Saved.').waitFor();
+    await shot('11-account-rules');
+
+    const reply = await swaksReply(t.port('smtp'), [
+      '--from',
+      'x@sender.example',
+      '--to',
+      'cy@example.com',
+      '--header',
+      'Subject: invoice 42',
+    ]);
+    assert.match(reply, /^250 /);
+    const account = (await t.server.store.accounts.get('cy@example.com'))!;
+    assert.equal((await t.server.store.sieve.active(account.id))?.name, 'account-rules');
+    let filed: Awaited<ReturnType<typeof mailbox>> = [];
+    for (let i = 0; i < 100 && filed.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      filed = await mailbox(t.server, 'cy@example.com', 'Bills').catch(() => []);
+    }
+    assert.equal(filed.length, 1, 'filed into Bills by the filter made in the form');
+    // What was saved is what the page shows after a reload.
+    await page.reload();
+    await page.getByLabel('Mail address').fill('cy@example.com');
+    await page.getByLabel('Password').fill('cy-secret-1');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    assert.equal(
+      await page.getByRole('region', { name: 'Vacation reply' }).getByLabel('Message').inputValue(),
+      'Back on Monday.',
+    );
+    assert.equal(await page.getByRole('group', { name: 'Filter 1' }).getByLabel('Folder').inputValue(), 'Bills');
+    await page.setViewportSize({ width: 390, height: 800 });
+    await shot('12-account-rules-phone');
     assert.deepEqual(errors, []);
   });
 });

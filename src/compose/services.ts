@@ -153,23 +153,15 @@ export async function buildServices(
   const greylist = createGreylist(config, store, log);
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
+  const core = { store, resolve, dkim, directory, tls, challenges, auth, sieve, delivery, outbound };
   return {
-    store,
-    resolve,
-    dkim,
-    directory,
-    tls,
-    challenges,
-    auth,
-    sieve,
-    delivery,
-    outbound,
+    ...core,
     acceptance,
     mailboxes,
     quarantine,
     greylist,
     metrics,
-    ...adminServices(config, { store, resolve, directory, dkim, auth, quarantine, metrics, tls, log, ...options }),
+    ...adminServices(config, { ...core, quarantine, metrics, log, ...options }),
   };
 }
 
@@ -182,6 +174,7 @@ function adminServices(
     directory: Directory;
     dkim: Dkim;
     auth: Auth;
+    sieve: SieveScripts;
     quarantine: Quarantine;
     metrics: Metrics;
     tls: CertificateRegistry;
@@ -189,10 +182,10 @@ function adminServices(
     log: Logger;
   },
 ): Pick<Services, 'administration' | 'operations' | 'self' | 'adminSessions' | 'heldMail'> {
-  const { store, resolve, directory, dkim, auth, quarantine, metrics, tls, log } = deps;
+  const { store, resolve, directory, dkim, auth, sieve, quarantine, metrics, tls, log } = deps;
   return {
     administration: new Administration({ store, directory, passwords: argon2Passwords, log }),
-    self: new SelfService({ store, passwords: argon2Passwords, log }),
+    self: new SelfService({ store, passwords: argon2Passwords, sieve, log }),
     adminSessions: new AdminSessions({
       store,
       authenticate: (user, password, context, options) => auth.authenticateAdmin(user, password, context, options),

@@ -1,13 +1,14 @@
 /**
- * The account owner's page at https://<hostname>/account/ (the API's /me): mailbox use, the password,
- * and app passwords for mail clients. Logs in with the account's own address and password (HTTP
- * Basic, held in memory for this tab only).
+ * The account owner's page at https://<hostname>/account/ (the API's /me): mailbox use, the vacation
+ * reply, forwarding and filters (rules.tsx), the password, and app passwords for mail clients. Logs
+ * in with the account's own address and password (HTTP Basic, held in memory for this tab only).
  */
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, setBasicAuth, messageOf } from '../shared/api.js';
 import { Card, ErrorText, Field, LoginForm, QuotaBar } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
+import { MailRules } from './rules.js';
 import '../shared/style.css';
 
 interface Me {
@@ -174,6 +175,7 @@ function App() {
         <Card title="Mailbox">
           <QuotaBar used={me.me.usedBytes} quota={me.me.quotaBytes} />
         </Card>
+        <MailRules />
         <PasswordCard address={me.address} />
         <AppPasswords />
       </main>

@@ -382,7 +382,7 @@ function quarantineRoutes(api: Hono<ApiEnv>, held: HeldMail): void {
   });
 }
 
-/** The account owner's own: /me, its password and app passwords. */
+/** The account owner's own: /me, its password, mail rules and app passwords. */
 function selfRoutes(api: Hono<ApiEnv>, self: SelfService): void {
   api.get('/me', async (c) => c.json(await self.me(who(c))));
   api.put('/me/password', async (c) => {
@@ -394,6 +394,10 @@ function selfRoutes(api: Hono<ApiEnv>, self: SelfService): void {
   api.post('/me/app-passwords', async (c) =>
     c.json(await self.addAppPassword(who(c), required(await jsonBody(c), 'name')), 201),
   );
+  api.get('/me/rules', async (c) => c.json(await self.rules.get(who(c))));
+  for (const part of ['vacation', 'forwarding'] as const)
+    api.put(`/me/${part}`, async (c) => c.json(await self.rules.set(who(c), part, await jsonBody(c))));
+  api.put('/me/filters', async (c) => c.json(await self.rules.set(who(c), 'filters', (await jsonBody(c)).filters)));
   api.delete('/me/app-passwords/:id', async (c) => {
     const id = Number(param(c, 'id'));
     if (!Number.isSafeInteger(id) || id < 1) throw new MailError('NOT_FOUND', `no app password ${param(c, 'id')}`);

@@ -180,6 +180,54 @@ SCHEMAS.TokenPage = pageOf('Token');
 SCHEMAS.QueuePage = pageOf('QueueEntry');
 SCHEMAS.DkimList = object({ items: { type: 'array', items: ref('DkimKey') } });
 SCHEMAS.DnsList = object({ items: { type: 'array', items: ref('DnsRecord') } });
+const bool: Schema = { type: 'boolean' };
+const strings: Schema = { type: 'array', items: str() };
+SCHEMAS.Vacation = object({
+  enabled: bool,
+  subject: str(),
+  body: str(),
+  days: int({ minimum: 1, maximum: 30, description: 'One reply per sender in this many days' }),
+  addresses: { ...strings, description: 'Other addresses of the account the reply is sent for' },
+});
+SCHEMAS.Forwarding = object({
+  enabled: bool,
+  to: { ...strings, maxItems: 4 },
+  keepCopy: { ...bool, description: 'Keep a copy in this account too' },
+});
+SCHEMAS.FilterCondition = object(
+  {
+    field: str({ enum: ['from', 'to', 'cc', 'subject', 'list-id', 'header', 'size', 'body'] }),
+    header: str({ description: 'The header field, when field is "header"' }),
+    op: str({ enum: ['contains', 'notcontains', 'is', 'notis', 'matches', 'notmatches', 'over', 'under'] }),
+    value: str({ description: 'Text, * and ? wildcards for matches; bytes for a size' }),
+  },
+  ['field', 'op', 'value'],
+);
+SCHEMAS.FilterAction = object(
+  {
+    type: str({ enum: ['fileinto', 'redirect', 'flag', 'reject', 'discard', 'stop'] }),
+    mailbox: str(),
+    to: str(),
+    copy: bool,
+    flag: str({ enum: ['seen', 'flagged'] }),
+    reason: str(),
+  },
+  ['type'],
+);
+SCHEMAS.Filter = object({
+  name: str(),
+  enabled: bool,
+  match: str({ enum: ['all', 'any'] }),
+  conditions: { type: 'array', items: ref('FilterCondition') },
+  actions: { type: 'array', items: ref('FilterAction') },
+});
+SCHEMAS.MailRules = object({
+  filters: { type: 'array', items: ref('Filter') },
+  forwarding: ref('Forwarding'),
+  vacation: ref('Vacation'),
+  active: { ...bool, description: 'Delivery follows these rules (their Sieve script is the active one)' },
+  activeScript: { type: ['string', 'null'], description: 'Another active Sieve script, replaced on saving' },
+});
 SCHEMAS.AppPasswordList = object({ items: { type: 'array', items: ref('AppPassword') } });
 SCHEMAS.HeldList = object({ items: { type: 'array', items: ref('Held') } });
 SCHEMAS.HeldMessage = {

@@ -255,6 +255,38 @@ const PATHS = {
       requestBody: body(object({ current: str(), password: str() })),
     }),
   },
+  '/me/rules': {
+    get: op('The own mail rules: filters, forwarding, vacation reply (kept as a Sieve script)', {
+      '200': json('MailRules'),
+    }),
+  },
+  '/me/vacation': {
+    put: op(
+      'Set the vacation reply; saving activates the rules',
+      { '200': json('MailRules') },
+      {
+        requestBody: body(ref('Vacation')),
+      },
+    ),
+  },
+  '/me/forwarding': {
+    put: op(
+      'Set forwarding (at most 4 addresses); saving activates the rules',
+      { '200': json('MailRules') },
+      {
+        requestBody: body(ref('Forwarding')),
+      },
+    ),
+  },
+  '/me/filters': {
+    put: op(
+      'Replace the filters, in order; saving activates the rules',
+      { '200': json('MailRules') },
+      {
+        requestBody: body(object({ filters: { type: 'array', items: ref('Filter') } })),
+      },
+    ),
+  },
   '/me/app-passwords': {
     get: op('The own app passwords (never their text)', { '200': json('AppPasswordList') }),
     post: op(

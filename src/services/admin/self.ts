@@ -1,6 +1,6 @@
 /**
  * Self-service for account owners (the API's /me): their account and quota use, their password
- * (the current one asked again), and app passwords — one random password per mail client, usable
+ * (the current one asked again), their mail rules (self-rules.ts), and app passwords — one random password per mail client, usable
  * for IMAP, POP3, SMTP and ManageSieve but never for this self-service, shown once and revocable one
  * by one. Every change is audited with the owner as the actor.
  */
@@ -9,8 +9,10 @@ import type { Logger } from '../../lib/log.js';
 import type { AccountRecord, Store } from '../../store/index.js';
 import { appPasswordHash, makeAppPassword } from '../../lib/secret.js';
 import type { PasswordPolicy } from '../auth/password.js';
+import type { SieveScripts } from '../sieve/index.js';
 import type { Principal } from './access.js';
 import { writeAudit } from './audit.js';
+import { SelfRules } from './self-rules.js';
 
 /** App passwords per account. */
 export const MAX_APP_PASSWORDS = 20;
@@ -18,11 +20,17 @@ export const MAX_APP_PASSWORDS = 20;
 export interface SelfServiceDeps {
   store: Store;
   passwords: PasswordPolicy;
+  sieve: SieveScripts;
   log: Logger;
 }
 
 export class SelfService {
-  constructor(private readonly deps: SelfServiceDeps) {}
+  /** Filters, forwarding and the vacation reply (self-rules.ts). */
+  readonly rules: SelfRules;
+
+  constructor(private readonly deps: SelfServiceDeps) {
+    this.rules = new SelfRules(deps);
+  }
 
   private async account(p: Principal): Promise<AccountRecord> {
     if (p.kind !== 'account') throw new MailError('FORBIDDEN', 'log in with the account’s own address and password');
