@@ -43,6 +43,7 @@ export async function startServer(
     dkim: services.dkim,
     quarantine: services.quarantine,
     metrics: services.metrics,
+    doctor: services.operations.doctorWatch,
     log,
   });
   let listeners: Listeners | undefined;

@@ -334,6 +334,28 @@ describe('admin API', () => {
     const mx = doctor.body.findings.find((f: { id: string }) => f.id.startsWith('mx.'));
     assert.match(mx.fix, /MX/);
     assert.equal((await api('GET', '/domains/b.test/doctor', '/domains/{domain}/doctor', { auth: DOM })).status, 404);
+    // The dashboard's view: the last result per domain, a.test's from the check above; the domain admin
+    // sees a.test only. A check of all runs in the background when asked.
+    const health = await api('GET', '/doctor', '/doctor', { auth: DOM });
+    assert.deepEqual(
+      health.body.items.map((h: { domain: string }) => h.domain),
+      ['a.test'],
+    );
+    assert.equal(health.body.items[0].counts.error, doctor.body.counts.error);
+    const unchecked = await api('GET', '/doctor', '/doctor', { auth: ROOT });
+    assert.equal(unchecked.body.items.find((h: { domain: string }) => h.domain === 'b.test').checkedAt, null);
+    assert.equal((await api('POST', '/doctor', '/doctor', { auth: ROOT })).status, 202);
+    let all = await api('GET', '/doctor', '/doctor', { auth: ROOT });
+    for (let i = 0; i < 100 && all.body.running; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      all = await api('GET', '/doctor', '/doctor', { auth: ROOT });
+    }
+    assert.equal(all.body.running, false);
+    assert.ok(
+      all.body.items.every((h: { checkedAt: string | null; counts: unknown }) => h.checkedAt && h.counts),
+      all.text,
+    );
+    assert.ok(all.body.items[0].counts.error > 0 && all.body.items[0].worst, 'errors first, with the first named');
     const certs = await api('GET', '/certificates', '/certificates', { auth: ROOT });
     const main = certs.body.items.find((c: { names: string[] }) => c.names.includes('mail.example.com'));
     assert.ok(main.daysLeft > 0, certs.text);

@@ -160,6 +160,14 @@ describe('admin UI in Chromium', { skip }, () => {
       .first()
       .waitFor();
     await shot('5b-dashboard-charts');
+    // The doctor's status of every domain: ui.test's from its DNS check above, example.com's once all
+    // are checked when asked (the test's DNS publishes nothing).
+    const dns = page.getByRole('region', { name: 'DNS of the domains' });
+    await dns.locator('li.error', { hasText: /ui\.test: \d+ to fix: .*\(checked / }).waitFor();
+    await dns.getByText('example.com: not checked yet').waitFor();
+    await dns.getByRole('button', { name: 'Check all now' }).click();
+    await dns.locator('li.error', { hasText: /example\.com: \d+ to fix: .*\(checked / }).waitFor();
+    await shot('5c-dashboard-dns');
 
     // A domain admin for ui.test, and the log searched for Ann's address.
     await page.getByRole('link', { name: 'Admins' }).click();

@@ -1,9 +1,11 @@
 /**
  * The server's periodic work: removing unreferenced content, promoting rotated DKIM keys once DNS shows
- * them, expiring quarantined mail and greylisting state, and writing the dashboard's counts.
+ * them, expiring quarantined mail and greylisting state, writing the dashboard's counts, and checking
+ * every domain's DNS for the dashboard.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/log.js';
+import type { DoctorWatch } from '../services/admin/doctor-watch.js';
 import type { Dkim } from '../services/dkim/index.js';
 import type { Metrics } from '../services/metrics/index.js';
 import type { Quarantine } from '../services/quarantine/index.js';
@@ -12,13 +14,23 @@ import type { Store } from '../store/index.js';
 const DKIM_CHECK_MS = 10 * 60_000;
 const FILTER_EXPIRY_MS = 60 * 60_000;
 const METRICS_FLUSH_MS = 60_000;
+/** The dashboard's doctor status: every domain checked a while after the start, then this often. */
+const DOCTOR_FIRST_MS = 5 * 60_000;
+const DOCTOR_EVERY_MS = 6 * 60 * 60_000;
 
 /** Starts the timers; the returned stop() waits for a collection in progress. */
 export function startTimers(
   config: Readonly<Config>,
-  deps: { store: Store; dkim: Dkim; quarantine: Quarantine; metrics: Metrics; log: Logger },
+  deps: {
+    store: Store;
+    dkim: Dkim;
+    quarantine: Quarantine;
+    metrics: Metrics;
+    doctor: Pick<DoctorWatch, 'runAll'>;
+    log: Logger;
+  },
 ): { stop(): Promise<void> } {
-  const { store, dkim, quarantine, metrics, log } = deps;
+  const { store, dkim, quarantine, metrics, doctor, log } = deps;
   // Content that expunges and finished queue entries left unreferenced is removed from disk.
   const releasedForMs = config.store.collect_after;
   let collecting: Promise<void> | undefined;
@@ -65,8 +77,14 @@ export function startTimers(
     metrics.flush().catch((err: unknown) => log.warn({ err }, 'writing the dashboard counts failed'));
   const metricsTimer = setInterval(() => void flushMetrics(), METRICS_FLUSH_MS);
   metricsTimer.unref();
+  const doctorFirst = setTimeout(() => doctor.runAll(), DOCTOR_FIRST_MS);
+  doctorFirst.unref();
+  const doctorTimer = setInterval(() => doctor.runAll(), DOCTOR_EVERY_MS);
+  doctorTimer.unref();
   return {
     async stop() {
+      clearTimeout(doctorFirst);
+      clearInterval(doctorTimer);
       clearInterval(metricsTimer);
       await flushMetrics();
       clearInterval(dkimTimer);

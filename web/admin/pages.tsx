@@ -37,6 +37,61 @@ function Certificates() {
   );
 }
 
+interface DomainHealth {
+  domain: string;
+  checkedAt: string | null;
+  counts: { error: number; warning: number; info: number } | null;
+  worst: string | null;
+  failed: string | null;
+}
+
+/** The doctor's last DNS check of each domain, errors first; checked every few hours or when asked. */
+function DomainHealthCard() {
+  const status = useLoad(() => api<{ running: boolean; items: DomainHealth[] }>('GET', '/doctor'), []);
+  const [error, setError] = useState('');
+  const runNow = async () => {
+    setError('');
+    try {
+      await api('POST', '/doctor');
+      // The checks query DNS: look again while they run.
+      for (let i = 0; i < 60; i++) {
+        await new Promise((r) => setTimeout(r, 1000));
+        const now = await api<{ running: boolean }>('GET', '/doctor');
+        if (!now.running) break;
+      }
+      status.reload();
+    } catch (err) {
+      setError(messageOf(err));
+    }
+  };
+  const describe = (h: DomainHealth) => {
+    if (h.failed) return { tone: 'error', text: `check failed: ${h.failed}` };
+    if (!h.counts) return { tone: 'muted', text: 'not checked yet' };
+    if (h.counts.error) return { tone: 'error', text: `${h.counts.error} to fix: ${h.worst ?? ''}` };
+    if (h.counts.warning) return { tone: 'warn', text: `${h.counts.warning} to look at: ${h.worst ?? ''}` };
+    return { tone: 'ok', text: 'all right' };
+  };
+  return (
+    <Card title="DNS of the domains">
+      <ul class="health">
+        {status.data?.items.map((h) => {
+          const d = describe(h);
+          return (
+            <li key={h.domain} class={d.tone}>
+              <a href={`#/domains/${encodeURIComponent(h.domain)}`}>{h.domain}</a>: {d.text}
+              {h.checkedAt ? <small> (checked {new Date(h.checkedAt).toLocaleString()})</small> : null}
+            </li>
+          );
+        })}
+      </ul>
+      <button type="button" class="secondary" disabled={status.data?.running} onClick={() => void runNow()}>
+        {status.data?.running ? 'Checking…' : 'Check all now'}
+      </button>
+      <ErrorText error={status.error || error} />
+    </Card>
+  );
+}
+
 interface Series {
   start: string;
   values: Record<'received' | 'rejected' | 'spam' | 'sent' | 'bounced' | 'deferred' | 'queue', number[]>;
@@ -106,6 +161,7 @@ export function Dashboard() {
         </div>
       ) : null}
       <Certificates />
+      <DomainHealthCard />
       <ErrorText error={stats.error} />
       {stats.data ? (
         <>

@@ -278,6 +278,8 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
   });
   api.get('/domains/:domain/dns', async (c) => c.json({ items: await ops.dnsRecords(who(c), param(c, 'domain')) }));
   api.get('/domains/:domain/doctor', async (c) => c.json(await ops.doctor(who(c), param(c, 'domain'))));
+  api.get('/doctor', async (c) => c.json(await ops.doctorStatus(who(c))));
+  api.post('/doctor', async (c) => c.json(await ops.runDoctor(who(c)), 202));
   api.get('/queue', async (c) => c.json(page(c, await ops.listQueue(who(c)), (e) => `${e.id} ${e.sender}`)));
   api.get('/queue/:id', async (c) => c.json(await ops.getQueue(who(c), param(c, 'id'))));
   for (const action of ['retry', 'hold', 'release'] as const)

@@ -228,6 +228,18 @@ SCHEMAS.MailRules = object({
   active: { ...bool, description: 'Delivery follows these rules (their Sieve script is the active one)' },
   activeScript: { type: ['string', 'null'], description: 'Another active Sieve script, replaced on saving' },
 });
+const counts = object({ error: int(), warning: int(), info: int() });
+SCHEMAS.DomainHealth = object({
+  domain: str(),
+  checkedAt: { type: ['string', 'null'], format: 'date-time' },
+  counts: { anyOf: [counts, { type: 'null' }] },
+  worst: { type: ['string', 'null'], description: 'The first error (else warning) found' },
+  failed: { type: ['string', 'null'], description: 'Why the check could not run' },
+});
+SCHEMAS.DoctorStatus = object({
+  running: { type: 'boolean', description: 'A check of every domain is under way' },
+  items: { type: 'array', items: ref('DomainHealth') },
+});
 SCHEMAS.AppPasswordList = object({ items: { type: 'array', items: ref('AppPassword') } });
 SCHEMAS.HeldList = object({ items: { type: 'array', items: ref('Held') } });
 SCHEMAS.HeldMessage = {

@@ -255,6 +255,14 @@ const PATHS = {
       requestBody: body(object({ current: str(), password: str() })),
     }),
   },
+  '/doctor': {
+    get: op("The doctor's last DNS findings per domain the caller sees, errors first", {
+      '200': json('DoctorStatus'),
+    }),
+    post: op('Check every domain the caller sees now, in the background', {
+      '202': json('DoctorStatus', 'Started'),
+    }),
+  },
   '/me/rules': {
     get: op('The own mail rules: filters, forwarding, vacation reply (kept as a Sieve script)', {
       '200': json('MailRules'),

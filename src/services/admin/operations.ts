@@ -17,6 +17,7 @@ import type { DoctorReport } from '../doctor/index.js';
 import type { DnsRecord } from '../doctor/records.js';
 import { requireAdmin, requireDomain, requireSuper, visibleDomains, type Principal } from './access.js';
 import { writeAudit } from './audit.js';
+import { DoctorWatch } from './doctor-watch.js';
 
 export interface OperationsDeps {
   store: Store;
@@ -61,7 +62,12 @@ const queueView = (e: QueueEntry) => ({
 });
 
 export class Operations {
-  constructor(private readonly deps: OperationsDeps) {}
+  /** The doctor's last findings per domain, for the dashboard (doctor-watch.ts). */
+  readonly doctorWatch: DoctorWatch;
+
+  constructor(private readonly deps: OperationsDeps) {
+    this.doctorWatch = new DoctorWatch(deps);
+  }
 
   /** A hosted (not alias) domain the caller may read or change. */
   private async hosted(p: Principal, input: string, need: 'read' | 'write'): Promise<string> {
@@ -107,8 +113,21 @@ export class Operations {
   /** What is wrong with a domain's DNS, each finding with its fix (the doctor's domain checks). */
   async doctor(p: Principal, input: string) {
     const domain = await this.hosted(p, input, 'read');
-    const r = await this.deps.doctor(domain);
+    const r = await this.doctorWatch.check(domain);
     return { findings: r.findings, counts: r.counts };
+  }
+
+  /** The last doctor result of each domain the caller sees, and whether a check of all is running. */
+  async doctorStatus(p: Principal) {
+    requireAdmin(p, 'read');
+    return { running: this.doctorWatch.isRunning, items: await this.doctorWatch.health(visibleDomains(p)) };
+  }
+
+  /** Starts checking every domain the caller sees (in the background: they query DNS). */
+  async runDoctor(p: Principal) {
+    requireAdmin(p, 'read');
+    this.doctorWatch.runAll(visibleDomains(p));
+    return this.doctorStatus(p);
   }
 
   async listQueue(p: Principal) {
