@@ -1,7 +1,7 @@
 /**
  * The server's periodic work: removing unreferenced content, promoting rotated DKIM keys once DNS shows
- * them, expiring quarantined mail and greylisting state, writing the dashboard's counts, and checking
- * every domain's DNS for the dashboard.
+ * them, expiring quarantined mail, greylisting state and old change-log rows, writing the dashboard's
+ * counts, and checking every domain's DNS for the dashboard.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/log.js';
@@ -13,6 +13,8 @@ import type { Store } from '../store/index.js';
 
 const DKIM_CHECK_MS = 10 * 60_000;
 const FILTER_EXPIRY_MS = 60 * 60_000;
+/** The account change log keeps 30 days: a JMAP client or QRESYNC resync older than that starts over. */
+const CHANGES_KEEP_MS = 30 * 24 * 60 * 60_000;
 const METRICS_FLUSH_MS = 60_000;
 /** The dashboard's doctor status: every domain checked a while after the start, then this often. */
 const DOCTOR_FIRST_MS = 5 * 60_000;
@@ -57,12 +59,14 @@ export function startTimers(
     DKIM_CHECK_MS,
   );
   dkimTimer.unref();
-  // Quarantined mail past [filter] quarantine_keep, and greylisting state past [filter.greylist] keep.
+  // Quarantined mail past [filter] quarantine_keep, greylisting state past [filter.greylist] keep,
+  // and the change log past CHANGES_KEEP_MS.
   let expiring: Promise<void> | undefined;
   const expire = () => {
     expiring ??= Promise.all([
       quarantine.expire(),
       store.greylist.expire(new Date(Date.now() - config.filter.greylist.keep)),
+      store.changeLog.prune(new Date(Date.now() - CHANGES_KEEP_MS)),
     ])
       .then(
         () => undefined,

@@ -8,8 +8,10 @@
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
 import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo, MetricsRepo } from './admin.js';
+import type { ChangeLogRepo } from './changes.js';
 
 export type * from './admin.js';
+export type * from './changes.js';
 
 export interface DomainRecord {
   id: number;
@@ -457,6 +459,7 @@ export interface Repos {
   readonly quarantine: QuarantineRepo;
   readonly greylist: GreylistRepo;
   readonly classifier: ClassifierRepo;
+  readonly changeLog: ChangeLogRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;

@@ -7,6 +7,7 @@ import { describe } from 'node:test';
 import type { Store } from '../index.js';
 import { adminContract } from './admin.js';
 import { blobContract } from './blobs.js';
+import { changeLogContract } from './changes.js';
 import { classifierContract } from './classifier.js';
 import { directoryContract } from './directory.js';
 import { filteringContract } from './filtering.js';
@@ -31,6 +32,7 @@ export function storeContract(backend: string, open: () => Promise<Store>): void
     blobContract(withStore);
     filteringContract(withStore);
     classifierContract(withStore);
+    changeLogContract(withStore);
     adminContract(withStore);
   });
 }

@@ -16,6 +16,7 @@ import type {
   AuditRepo,
   MetricsRepo,
   AliasRepo,
+  ChangeLogRepo,
   ClassifierRepo,
   DkimKeyRepo,
   DomainRepo,
@@ -34,6 +35,7 @@ import type {
 import { AdminSessions, Admins, ApiTokens, AppPasswords, Audit, Metrics } from './admin.js';
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
+import { ChangeLog } from './changes.js';
 import { Classifier } from './classifier.js';
 import { BlobCollector } from './collector.js';
 import { Accounts, Aliases, DkimKeys, Domains } from './directory.js';
@@ -69,6 +71,7 @@ function repositories(db: Db, exec: Exec): Repos {
     quarantine: new Quarantine(db, exec),
     greylist: new Greylist(db, exec),
     classifier: new Classifier(db, exec),
+    changeLog: new ChangeLog(db, exec),
     admins: new Admins(db, exec),
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
@@ -92,6 +95,7 @@ class SqliteStore implements Store {
   readonly quarantine: QuarantineRepo;
   readonly greylist: GreylistRepo;
   readonly classifier: ClassifierRepo;
+  readonly changeLog: ChangeLogRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
@@ -123,6 +127,7 @@ class SqliteStore implements Store {
     this.quarantine = repos.quarantine;
     this.greylist = repos.greylist;
     this.classifier = repos.classifier;
+    this.changeLog = repos.changeLog;
     this.admins = repos.admins;
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;

@@ -1,11 +1,13 @@
 /** Numbered schema migrations; each runs once, in order, inside one transaction with its version row. */
+import { CHANGE_MIGRATIONS } from './migrations-changes.js';
+
 export interface Migration {
   version: number;
   name: string;
   sql: string;
 }
 
-export const MIGRATIONS: Migration[] = [
+const FIRST: Migration[] = [
   {
     version: 1,
     name: 'directory and mailboxes',
@@ -441,3 +443,5 @@ export const MIGRATIONS: Migration[] = [
     `,
   },
 ];
+
+export const MIGRATIONS: Migration[] = [...FIRST, ...CHANGE_MIGRATIONS];

@@ -1,0 +1,76 @@
+/** Store contract, change log: every message and mailbox change numbered per account, tombstones kept, pruned by age. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Store } from '../index.js';
+import { account, message, type WithStore } from './helpers.js';
+
+export function changeLogContract(withStore: WithStore): void {
+  describe('change log', () => {
+    it('numbers every message stored, flagged and expunged and every mailbox change, per account, with the UIDs of what went', () =>
+      withStore(logged));
+    it('keeps changes through a mailbox and an account removal, and forgets them by age', () => withStore(removals));
+  });
+}
+
+const brief = (changes: Array<{ kind: string; change: string; uid: number | null }>) =>
+  changes.map((c) => `${c.kind} ${c.change}${c.uid === null ? '' : ` ${c.uid}`}`);
+
+async function logged(store: Store): Promise<void> {
+  const ann = await account(store);
+  const bob = await account(store, 'bob@example.com');
+  const start = await store.changeLog.position(ann.id);
+  const box = await store.mailboxes.create(ann.id, 'Work');
+  const first = await store.messages.append(box.id, message());
+  const second = await store.messages.append(box.id, message({ flags: ['\\Seen'] }));
+  await store.messages.append((await store.mailboxes.create(bob.id, 'Other')).id, message());
+  await store.messages.setFlags(box.id, [first.uid], 'add', ['\\Flagged']);
+  await store.messages.setFlags(box.id, [second.uid], 'add', ['\\Seen']); // no change: not logged
+  await store.messages.expunge(box.id, [second.uid]);
+  await store.mailboxes.rename(box.id, 'Work/2026');
+  await store.mailboxes.setSubscription(ann.id, 'Work/2026', true);
+
+  const changes = await store.changeLog.since(ann.id, start.seq, 100);
+  assert.deepEqual(brief(changes), [
+    'mailbox created',
+    'email created 1',
+    'email created 2',
+    'email updated 1',
+    'email destroyed 2',
+    'mailbox updated',
+    'mailbox updated',
+  ]);
+  assert.deepEqual(
+    changes.map((c) => c.seq),
+    changes.map((_, i) => start.seq + i + 1),
+    'numbered one after another, per account',
+  );
+  assert.equal(changes[1]!.objectId, first.id);
+  assert.ok(changes.every((c) => c.mailboxId === box.id));
+  const now = await store.changeLog.position(ann.id);
+  assert.equal(now.seq, start.seq + changes.length);
+  assert.ok(now.keptFrom <= start.seq);
+  assert.deepEqual(brief(await store.changeLog.since(ann.id, now.seq - 2, 1)), ['mailbox updated'], 'paged');
+  assert.deepEqual(await store.changeLog.since(ann.id, now.seq, 100), []);
+  assert.deepEqual(brief(await store.changeLog.since(bob.id, 0, 100)).slice(-2), [
+    'mailbox created',
+    'email created 1',
+  ]);
+}
+
+async function removals(store: Store): Promise<void> {
+  const ann = await account(store);
+  const box = await store.mailboxes.create(ann.id, 'Old');
+  await store.messages.append(box.id, message());
+  const before = (await store.changeLog.position(ann.id)).seq;
+  await store.mailboxes.remove(box.id);
+  assert.deepEqual(brief(await store.changeLog.since(ann.id, before, 100)), ['email destroyed 1', 'mailbox destroyed']);
+  assert.equal(await store.changeLog.prune(new Date(Date.now() - 60_000)), 0, 'nothing that old');
+  assert.ok((await store.changeLog.prune(new Date(Date.now() + 60_000))) > 0);
+  const pruned = await store.changeLog.position(ann.id);
+  assert.equal(pruned.keptFrom, pruned.seq, 'nothing kept: only the current position can be asked about');
+  // Removing the account removes its mailboxes and messages, and its log with it.
+  const bob = await account(store, 'bob@example.com');
+  await store.messages.append((await store.mailboxes.create(bob.id, 'Kept')).id, message());
+  assert.ok(await store.accounts.remove('bob@example.com'));
+  assert.deepEqual(await store.changeLog.since(bob.id, 0, 100), []);
+}

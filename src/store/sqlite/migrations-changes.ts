@@ -1,0 +1,88 @@
+/**
+ * Migrations from 18 on (migrations.ts holds 1–17). 18: the account change log that JMAP states and
+ * `/changes` and IMAP QRESYNC's expunged UIDs are read from (docs/architecture.md, "Designed for
+ * JMAP and QRESYNC"). Written by triggers, so every protocol's changes land in it without knowing.
+ */
+import type { Migration } from './migrations.js';
+
+/** Milliseconds since the epoch, in SQL. */
+const NOW = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+
+/** The change row of a message change (email kind), for the account owning its mailbox, if any. */
+const emailChange = (row: 'NEW' | 'OLD', change: string) => `
+  INSERT INTO changes (account_id, seq, kind, change, object_id, mailbox_id, uid, at)
+    SELECT a.id, a.change_seq, 'email', '${change}', ${row}.id, ${row}.mailbox_id, ${row}.uid, ${NOW}
+    FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = ${row}.mailbox_id;`;
+
+/** The change row of a mailbox change, after the account's counter moved. */
+const mailboxChange = (accountId: string, mailboxId: string, change: string) => `
+  UPDATE accounts SET change_seq = change_seq + 1 WHERE id = ${accountId};
+  INSERT INTO changes (account_id, seq, kind, change, object_id, mailbox_id, uid, at)
+    SELECT id, change_seq, 'mailbox', '${change}', ${mailboxId}, ${mailboxId}, NULL, ${NOW}
+    FROM accounts WHERE id = ${accountId};`;
+
+export const CHANGE_MIGRATIONS: Migration[] = [
+  {
+    version: 18,
+    name: 'account change log',
+    sql: `
+      ALTER TABLE accounts ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+      -- One row per change: the account's change number, what changed (an email — a message row —
+      -- or a mailbox), how, the mailbox and UID (for an expunge's VANISHED) and when.
+      CREATE TABLE changes (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        change TEXT NOT NULL,
+        object_id INTEGER NOT NULL,
+        mailbox_id INTEGER NOT NULL,
+        uid INTEGER,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (account_id, seq)
+      ) WITHOUT ROWID;
+      CREATE INDEX changes_at ON changes(at);
+      DROP TRIGGER messages_added;
+      DROP TRIGGER messages_removed;
+      -- As in migration 7, with the account's change counter moved in the same UPDATE as its usage.
+      CREATE TRIGGER messages_added AFTER INSERT ON messages BEGIN
+        INSERT INTO blobs (hash, size, refs) VALUES (NEW.blob_hash, NEW.size, 1)
+          ON CONFLICT (hash) DO UPDATE SET refs = refs + 1, released_at = NULL;
+        UPDATE mailboxes SET message_count = message_count + 1 WHERE id = NEW.mailbox_id;
+        UPDATE accounts SET used_bytes = used_bytes + NEW.size, change_seq = change_seq + 1
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+        ${emailChange('NEW', 'created')}
+      END;
+      CREATE TRIGGER messages_removed AFTER DELETE ON messages BEGIN
+        UPDATE blobs SET refs = refs - 1, released_at = CASE WHEN refs <= 1 THEN ${NOW} END
+          WHERE hash = OLD.blob_hash;
+        UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox_id;
+        UPDATE accounts SET used_bytes = used_bytes - OLD.size, change_seq = change_seq + 1
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+        ${emailChange('OLD', 'destroyed')}
+      END;
+      CREATE TRIGGER messages_flagged AFTER UPDATE OF flags ON messages WHEN NEW.flags IS NOT OLD.flags BEGIN
+        UPDATE accounts SET change_seq = change_seq + 1
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = NEW.mailbox_id);
+        ${emailChange('NEW', 'updated')}
+      END;
+      CREATE TRIGGER mailboxes_created AFTER INSERT ON mailboxes BEGIN
+        ${mailboxChange('NEW.account_id', 'NEW.id', 'created')}
+      END;
+      CREATE TRIGGER mailboxes_renamed AFTER UPDATE OF name, special_use ON mailboxes BEGIN
+        ${mailboxChange('NEW.account_id', 'NEW.id', 'updated')}
+      END;
+      CREATE TRIGGER mailboxes_removed AFTER DELETE ON mailboxes BEGIN
+        ${mailboxChange('OLD.account_id', 'OLD.id', 'destroyed')}
+      END;
+      -- A subscription is a mailbox property to JMAP (isSubscribed): the mailbox of that name changed.
+      CREATE TRIGGER subscriptions_added AFTER INSERT ON subscriptions
+        WHEN EXISTS (SELECT 1 FROM mailboxes WHERE account_id = NEW.account_id AND name = NEW.name) BEGIN
+        ${mailboxChange('NEW.account_id', '(SELECT id FROM mailboxes WHERE account_id = NEW.account_id AND name = NEW.name)', 'updated')}
+      END;
+      CREATE TRIGGER subscriptions_removed AFTER DELETE ON subscriptions
+        WHEN EXISTS (SELECT 1 FROM mailboxes WHERE account_id = OLD.account_id AND name = OLD.name) BEGIN
+        ${mailboxChange('OLD.account_id', '(SELECT id FROM mailboxes WHERE account_id = OLD.account_id AND name = OLD.name)', 'updated')}
+      END;
+    `,
+  },
+];

@@ -1,0 +1,63 @@
+/**
+ * The account change log (JMAP states, QRESYNC) follows every protocol: a delivery over SMTP (swaks),
+ * a flag change and an expunge over IMAP (Python's imaplib), a mailbox made over IMAP.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { peer } from './helpers/peers.js';
+import { python } from './helpers/python.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { swaksReply } from './helpers/swaks.js';
+
+describe('account change log', { skip: peer('swaks', 'swaks') || peer('python3', 'python3') }, () => {
+  let t: TestServer;
+  before(async () => {
+    t = await startTestServer({ listeners: ['smtp', 'imaps'] });
+    await t.server.directory.addDomain('example.com');
+    await t.server.directory.addAccount('ann@example.com', 'ann-secret-1');
+  });
+  after(async () => t?.stop());
+
+  it('numbers a delivery over SMTP, a flag change, an expunge and a new mailbox over IMAP, in order', async () => {
+    const ann = (await t.server.store.accounts.get('ann@example.com'))!;
+    const start = (await t.server.store.changeLog.position(ann.id)).seq;
+    for (const subject of ['one', 'two'])
+      assert.match(
+        await swaksReply(t.port('smtp'), [
+          '--from',
+          'x@sender.example',
+          '--to',
+          'ann@example.com',
+          '--header',
+          `Subject: ${subject}`,
+        ]),
+        /^250 /,
+      );
+    const out = await python<string[]>(
+      `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+c.login('ann@example.com', 'ann-secret-1')
+c.select('INBOX')
+r = [c.uid('STORE', '1', '+FLAGS', '(\\\\Seen)')[0], c.uid('STORE', '2', '+FLAGS', '(\\\\Deleted)')[0], c.expunge()[0], c.create('Later')[0]]
+c.logout()
+print(json.dumps([x.decode() if isinstance(x, bytes) else x for x in r]))
+`,
+      { PORT: t.port('imaps') },
+    );
+    assert.deepEqual(out, ['OK', 'OK', 'OK', 'OK']);
+    const changes = await t.server.store.changeLog.since(ann.id, start, 100);
+    assert.deepEqual(
+      changes.map((c) => `${c.kind} ${c.change}${c.uid === null ? '' : ` ${c.uid}`}`),
+      [
+        'email created 1',
+        'email created 2',
+        'email updated 1',
+        'email updated 2',
+        'email destroyed 2',
+        'mailbox created',
+      ],
+    );
+    assert.equal((await t.server.store.changeLog.position(ann.id)).seq, start + changes.length);
+  });
+});
