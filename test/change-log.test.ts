@@ -59,5 +59,32 @@ print(json.dumps([x.decode() if isinstance(x, bytes) else x for x in r]))
       ],
     );
     assert.equal((await t.server.store.changeLog.position(ann.id)).seq, start + changes.length);
+
+    // MOVE keeps the email (its JMAP id); COPY makes a new one.
+    const inbox = (await t.server.store.mailboxes.get(ann.id, 'INBOX'))!;
+    const original = (await t.server.store.messages.get(inbox.id, 1))!;
+    const moved = await python<string[]>(
+      `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+c.login('ann@example.com', 'ann-secret-1')
+c.select('INBOX')
+r = [c.uid('MOVE', '1', 'Later')[0]]
+c.select('Later')
+r.append(c.uid('COPY', '1:*', 'INBOX')[0])
+c.logout()
+print(json.dumps([x if isinstance(x, str) else x.decode() for x in r]))
+`,
+      { PORT: t.port('imaps') },
+    );
+    assert.deepEqual(moved, ['OK', 'OK']);
+    const later = (await t.server.store.mailboxes.get(ann.id, 'Later'))!;
+    const [there] = await t.server.store.messages.list(later.id);
+    assert.equal(there?.emailId, original.emailId, 'moved: the same email');
+    const copies = await t.server.store.messages.list(inbox.id);
+    assert.ok(
+      copies.every((m) => m.emailId !== original.emailId && m.emailId === m.id),
+      'copied: new emails',
+    );
   });
 });

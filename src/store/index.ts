@@ -86,6 +86,8 @@ export interface NewMessage {
 export interface MessageRecord extends NewMessage {
   headerPrefix: string;
   id: number;
+  /** The email the row holds: the row's id, or the id it had before a MOVE (JMAP id, RFC 8474 EMAILID). */
+  emailId: number;
   mailboxId: number;
   uid: number;
   modseq: number;
@@ -171,8 +173,11 @@ export interface MailboxRepo {
 }
 
 export interface MessageRepo {
-  /** Appends with the next UID and a new modseq; counts the size against the account's usage. */
-  append(mailboxId: number, message: NewMessage): Promise<MessageRecord>;
+  /**
+   * Appends with the next UID and a new modseq; counts the size against the account's usage.
+   * `emailId` keeps the email a MOVE takes from another row; otherwise the row is a new email.
+   */
+  append(mailboxId: number, message: NewMessage, emailId?: number): Promise<MessageRecord>;
   get(mailboxId: number, uid: number): Promise<MessageRecord | undefined>;
   /**
    * Messages in UID order. `envelopeContains` keeps only those whose stored envelope holds that

@@ -95,7 +95,7 @@ export class Mailboxes {
       if (from === 'INBOX') {
         const target = await tx.mailboxes.create(accountId, to);
         const messages = await tx.messages.list(box.id);
-        for (const m of messages) await tx.messages.append(target.id, m);
+        for (const m of messages) await tx.messages.append(target.id, m, m.emailId); // moved: same emails
         const gone = await tx.messages.expunge(
           box.id,
           messages.map((m) => m.uid),
@@ -301,7 +301,8 @@ export class Mailboxes {
         throw new MailError('OVER_QUOTA', 'mailbox is full');
       for (const m of found) {
         const uid = m.uid;
-        const copy = await tx.messages.append(target.id, m);
+        // A move keeps the email (its JMAP id); a copy is a new one.
+        const copy = await tx.messages.append(target.id, m, move ? m.emailId : undefined);
         tx.notify({ type: 'added', accountId, mailboxId: target.id, uid: copy.uid, modseq: copy.modseq });
         out.push([uid, copy.uid]);
       }

@@ -9,6 +9,7 @@ export function changeLogContract(withStore: WithStore): void {
     it('numbers every message stored, flagged and expunged and every mailbox change, per account, with the UIDs of what went', () =>
       withStore(logged));
     it('keeps changes through a mailbox and an account removal, and forgets them by age', () => withStore(removals));
+    it("keeps an email's id when a move appends it elsewhere, and logs the move under that id", () => withStore(moves));
   });
 }
 
@@ -73,4 +74,28 @@ async function removals(store: Store): Promise<void> {
   await store.messages.append((await store.mailboxes.create(bob.id, 'Kept')).id, message());
   assert.ok(await store.accounts.remove('bob@example.com'));
   assert.deepEqual(await store.changeLog.since(bob.id, 0, 100), []);
+}
+
+async function moves(store: Store): Promise<void> {
+  const ann = await account(store);
+  const [a, b] = [await store.mailboxes.create(ann.id, 'A'), await store.mailboxes.create(ann.id, 'B')];
+  const original = await store.messages.append(a.id, message());
+  assert.equal(original.emailId, original.id, 'a new row is a new email');
+  const before = (await store.changeLog.position(ann.id)).seq;
+  const moved = await store.messages.append(b.id, original, original.emailId);
+  await store.messages.expunge(a.id, [original.uid]);
+  const copied = await store.messages.append(a.id, moved);
+  assert.equal(moved.emailId, original.id);
+  assert.notEqual(moved.id, original.id);
+  assert.equal((await store.messages.get(b.id, moved.uid))?.emailId, original.id, 'read back');
+  assert.equal((await store.messages.list(b.id))[0]?.emailId, original.id);
+  assert.equal(copied.emailId, copied.id, 'a copy is a new email');
+  assert.deepEqual(
+    (await store.changeLog.since(ann.id, before, 100)).map((c) => [c.change, c.objectId, c.mailboxId]),
+    [
+      ['created', original.id, b.id],
+      ['destroyed', original.id, a.id],
+      ['created', copied.id, a.id],
+    ],
+  );
 }

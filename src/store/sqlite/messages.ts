@@ -16,7 +16,7 @@ import type {
 import type { Db, Exec } from './engine.js';
 
 const MESSAGE_COLUMNS =
-  'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire';
+  'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, COALESCE(email_id, id)';
 /** A column the caller asked to leave out: reading it is a programming error. */
 const NOT_READ = Symbol('not read');
 
@@ -31,7 +31,7 @@ function messageColumns(omit: MessageColumnsOmitted | undefined): string {
         ? 'CASE WHEN envelope_wire IS NULL THEN envelope ELSE 0 END'
         : 'envelope';
   const structure = omit.bodyStructure ? '0' : 'body_structure';
-  return `id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, ${envelope}, ${structure}, header_prefix, envelope_wire`;
+  return `id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, ${envelope}, ${structure}, header_prefix, envelope_wire, COALESCE(email_id, id)`;
 }
 type MessageTuple = [
   number,
@@ -46,6 +46,7 @@ type MessageTuple = [
   string | null | 0,
   string,
   string | null,
+  number,
 ];
 
 /**
@@ -54,6 +55,7 @@ type MessageTuple = [
  */
 class StoredRow implements MessageRecord {
   readonly id: number;
+  readonly emailId: number;
   readonly mailboxId: number;
   readonly uid: number;
   readonly modseq: number;
@@ -78,6 +80,7 @@ class StoredRow implements MessageRecord {
     this.flags = t[7] === '' ? [] : t[7].split(' ');
     this.headerPrefix = t[10];
     this.envelopeWire = t[11];
+    this.emailId = t[12];
     this.#envelope = t[8] === 0 ? NOT_READ : t[8];
     this.#bodyStructure = t[9] === 0 ? NOT_READ : t[9];
   }
@@ -122,7 +125,7 @@ export class Messages implements MessageRepo {
     return row.highest_modseq;
   }
 
-  append(mailboxId: number, m: NewMessage): Promise<MessageRecord> {
+  append(mailboxId: number, m: NewMessage, emailId?: number): Promise<MessageRecord> {
     return this.exec(() => {
       const modseq = this.nextModseq(mailboxId);
       const { uid } = this.db
@@ -133,7 +136,7 @@ export class Messages implements MessageRepo {
       const envelopeWire = m.envelopeWire ?? null;
       const info = this.db
         .prepare(
-          'INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, email_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           mailboxId,
@@ -147,7 +150,9 @@ export class Messages implements MessageRepo {
           JSON.stringify(m.bodyStructure ?? null),
           headerPrefix,
           envelopeWire,
+          emailId ?? null,
         );
+      const id = Number(info.lastInsertRowid);
       return {
         blobHash: m.blobHash,
         size: m.size,
@@ -157,7 +162,8 @@ export class Messages implements MessageRepo {
         bodyStructure: m.bodyStructure,
         headerPrefix,
         envelopeWire,
-        id: Number(info.lastInsertRowid),
+        id,
+        emailId: emailId ?? id,
         mailboxId,
         uid,
         modseq,

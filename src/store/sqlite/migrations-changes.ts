@@ -8,10 +8,10 @@ import type { Migration } from './migrations.js';
 /** Milliseconds since the epoch, in SQL. */
 const NOW = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
 
-/** The change row of a message change (email kind), for the account owning its mailbox, if any. */
+/** The change row of a message change (the email it holds), for the account owning its mailbox, if any. */
 const emailChange = (row: 'NEW' | 'OLD', change: string) => `
   INSERT INTO changes (account_id, seq, kind, change, object_id, mailbox_id, uid, at)
-    SELECT a.id, a.change_seq, 'email', '${change}', ${row}.id, ${row}.mailbox_id, ${row}.uid, ${NOW}
+    SELECT a.id, a.change_seq, 'email', '${change}', COALESCE(${row}.email_id, ${row}.id), ${row}.mailbox_id, ${row}.uid, ${NOW}
     FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = ${row}.mailbox_id;`;
 
 /** The change row of a mailbox change, after the account's counter moved. */
@@ -24,9 +24,12 @@ const mailboxChange = (accountId: string, mailboxId: string, change: string) => 
 export const CHANGE_MIGRATIONS: Migration[] = [
   {
     version: 18,
-    name: 'account change log',
+    name: 'account change log, email ids kept by MOVE',
     sql: `
       ALTER TABLE accounts ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;
+      -- The email a row holds, when it is not the row's own id: MOVE makes a new row in the target
+      -- mailbox that keeps the email (its JMAP id, RFC 8474's EMAILID).
+      ALTER TABLE messages ADD COLUMN email_id INTEGER;
       -- One row per change: the account's change number, what changed (an email — a message row —
       -- or a mailbox), how, the mailbox and UID (for an expunge's VANISHED) and when.
       CREATE TABLE changes (
