@@ -1,6 +1,7 @@
 /**
  * The account change log (JMAP states, QRESYNC) follows every protocol: a delivery over SMTP (swaks),
- * a flag change and an expunge over IMAP (Python's imaplib), a mailbox made over IMAP.
+ * a flag change and an expunge over IMAP (Python's imaplib), a mailbox made over IMAP; MOVE keeps
+ * an email's id; deliveries and IMAP APPEND are threaded.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -86,5 +87,54 @@ print(json.dumps([x if isinstance(x, str) else x.decode() for x in r]))
       copies.every((m) => m.emailId !== original.emailId && m.emailId === m.id),
       'copied: new emails',
     );
+  });
+
+  it('threads deliveries by Message-ID and base subject, and a message saved to Sent with them', async () => {
+    await t.server.directory.addAccount('cy@example.com', 'cy-secret-1');
+    const send = (headers: string[]) =>
+      swaksReply(t.port('smtp'), [
+        '--from',
+        'x@sender.example',
+        '--to',
+        'cy@example.com',
+        ...headers.flatMap((h) => ['--header', h]),
+      ]);
+    assert.match(await send(['Subject: Lunch on Friday', 'Message-Id: <a@sender.example>']), /^250 /);
+    assert.match(
+      await send([
+        'Subject: Re: [team] Lunch on Friday',
+        'Message-Id: <b@sender.example>',
+        'In-Reply-To: <a@sender.example>',
+      ]),
+      /^250 /,
+    );
+    assert.match(
+      await send([
+        'Subject: Dinner instead?',
+        'Message-Id: <c@sender.example>',
+        'References: <a@sender.example> <b@sender.example>',
+      ]),
+      /^250 /,
+    );
+    const appended = await python<string>(
+      `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+c.login('cy@example.com', 'cy-secret-1')
+c.create('Sent')
+msg = b'From: cy@example.com\\r\\nSubject: RE: Lunch on Friday\\r\\nMessage-ID: <d@example.com>\\r\\nReferences: <a@sender.example> <b@sender.example>\\r\\n\\r\\nYes.\\r\\n'
+print(json.dumps(c.append('Sent', None, None, msg)[0]))
+`,
+      { PORT: t.port('imaps') },
+    );
+    assert.equal(appended, 'OK');
+    const cy = (await t.server.store.accounts.get('cy@example.com'))!;
+    const inbox = await t.server.store.messages.list((await t.server.store.mailboxes.get(cy.id, 'INBOX'))!.id);
+    const sent = await t.server.store.messages.list((await t.server.store.mailboxes.get(cy.id, 'Sent'))!.id);
+    const [lunch, reply, dinner] = inbox;
+    assert.equal(reply!.threadId, lunch!.threadId, 'a reply joins the thread');
+    assert.equal(lunch!.threadId, lunch!.emailId);
+    assert.notEqual(dinner!.threadId, lunch!.threadId, 'a changed subject starts a thread of its own');
+    assert.equal(sent[0]!.threadId, lunch!.threadId, 'the answer saved to Sent joins it too');
   });
 });

@@ -1,4 +1,17 @@
-/** The account change log's record and repository (see ChangeLogRepo). */
+/**
+ * Changes: the events published after a commit (ChangeFeed: IMAP IDLE, POP3, later JMAP push), the
+ * account change log kept in the store (ChangeLogRepo), and threads (ThreadRepo).
+ */
+
+export type ChangeEvent =
+  | { type: 'added'; accountId: number; mailboxId: number; uid: number; modseq: number }
+  | { type: 'flags'; accountId: number; mailboxId: number; uids: number[]; modseq: number }
+  | { type: 'expunged'; accountId: number; mailboxId: number; uids: number[]; modseq: number }
+  | { type: 'mailbox'; accountId: number; mailboxId: number; change: 'created' | 'renamed' | 'deleted' };
+
+export interface ChangeFeed {
+  subscribe(accountId: number, listener: (event: ChangeEvent) => void): () => void;
+}
 
 /** One entry of an account's change log: an email (a message row) or a mailbox created, updated or destroyed. */
 export interface ChangeRecord {
@@ -25,4 +38,15 @@ export interface ChangeLogRepo {
   since(accountId: number, seq: number, limit: number): Promise<ChangeRecord[]>;
   /** Forgets changes made before `before`; returns how many. */
   prune(before: Date): Promise<number>;
+}
+
+/**
+ * Threads (mail/threads.ts says what a message is threaded by): each account's Message-IDs with the
+ * thread and base subject of the message that had it.
+ */
+export interface ThreadRepo {
+  /** The thread of the first of `references` known in the account whose base subject is `subject`. */
+  find(accountId: number, references: string[], subject: string): Promise<number | undefined>;
+  /** Remembers a message's Message-ID with its thread (a Message-ID seen before keeps its first). */
+  remember(accountId: number, messageId: string, threadId: number, subject: string): Promise<void>;
 }

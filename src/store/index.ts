@@ -2,13 +2,13 @@
  * The Store interface: everything Postern keeps, behind one async API that the SQLite backend
  * (sqlite/) and a PostgreSQL backend implement alike. Inputs are already validated and normalised by
  * the services; the store enforces uniqueness and referential integrity and announces changes after
- * commit. This file holds only the interface, its record types and ChangeEvent: the composition root
- * (main.ts, cli/) imports the backend it opens.
+ * commit. This file holds only the interface and its record types (with changes.ts and admin.ts):
+ * the composition root (main.ts, cli/) imports the backend it opens.
  */
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
 import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo, MetricsRepo } from './admin.js';
-import type { ChangeLogRepo } from './changes.js';
+import type { ChangeEvent, ChangeFeed, ChangeLogRepo, ThreadRepo } from './changes.js';
 
 export type * from './admin.js';
 export type * from './changes.js';
@@ -81,6 +81,8 @@ export interface NewMessage {
   envelopeWire?: string | null;
   /** Per-recipient header lines (Return-Path, Delivered-To) served before the shared content. */
   headerPrefix?: string;
+  /** The thread it joins (ThreadRepo.find); without one it starts its own, named by its email id. */
+  threadId?: number;
 }
 
 export interface MessageRecord extends NewMessage {
@@ -88,6 +90,8 @@ export interface MessageRecord extends NewMessage {
   id: number;
   /** The email the row holds: the row's id, or the id it had before a MOVE (JMAP id, RFC 8474 EMAILID). */
   emailId: number;
+  /** Its thread: the email id of the message that started it (RFC 8474 THREADID, JMAP threadId). */
+  threadId: number;
   mailboxId: number;
   uid: number;
   modseq: number;
@@ -106,12 +110,6 @@ export interface MessageColumnsOmitted {
 export type MessageSummary = Pick<MessageRecord, 'uid' | 'modseq' | 'flags' | 'size' | 'internalDate'>;
 
 export type { FlagChange };
-
-export type ChangeEvent =
-  | { type: 'added'; accountId: number; mailboxId: number; uid: number; modseq: number }
-  | { type: 'flags'; accountId: number; mailboxId: number; uids: number[]; modseq: number }
-  | { type: 'expunged'; accountId: number; mailboxId: number; uids: number[]; modseq: number }
-  | { type: 'mailbox'; accountId: number; mailboxId: number; change: 'created' | 'renamed' | 'deleted' };
 
 export interface DomainRepo {
   add(name: string, options?: { aliasOf?: string }): Promise<DomainRecord>;
@@ -446,10 +444,6 @@ export interface BlobStore {
   has(hash: string): Promise<boolean>;
 }
 
-export interface ChangeFeed {
-  subscribe(accountId: number, listener: (event: ChangeEvent) => void): () => void;
-}
-
 export interface Repos {
   readonly domains: DomainRepo;
   readonly accounts: AccountRepo;
@@ -465,6 +459,7 @@ export interface Repos {
   readonly greylist: GreylistRepo;
   readonly classifier: ClassifierRepo;
   readonly changeLog: ChangeLogRepo;
+  readonly threads: ThreadRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;

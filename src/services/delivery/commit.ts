@@ -8,6 +8,7 @@ import { newQueueId } from '../../lib/ids.js';
 import { isValidMailboxName, levelsToCreate } from '../../mail/mailbox-name.js';
 import { headerValue } from '../../mail/mime/headers.js';
 import { searchText } from '../../mail/mime/text.js';
+import { threadKeys } from '../../mail/threads.js';
 import type { ChangeEvent, MailboxRecord, Tx } from '../../store/index.js';
 import type { DeliveryDeps, DeliveryPlan, InboundRecipient, LocalCopy, Placement, RemoteCopy } from './types.js';
 
@@ -66,6 +67,9 @@ async function writeCopies(
   const accountId = destination.account.id;
   const inbox = await tx.mailboxes.get(accountId, 'INBOX');
   if (!inbox) throw new MailError('MAILBOX_NOT_FOUND', `account ${destination.account.address} has no INBOX`);
+  // Every copy in the account is in one thread: the one a message it refers to is in, or its own.
+  const keys = threadKeys(plan.parsed.headers);
+  let threadId = await tx.threads.find(accountId, keys.references, keys.subject);
   for (const placement of placements) {
     const box = await mailboxFor(deps, tx, accountId, placement, inbox, plan.msg.qid);
     const m = await tx.messages.append(box.id, {
@@ -77,7 +81,12 @@ async function writeCopies(
       envelopeWire: plan.parsed.envelopeWire,
       bodyStructure: plan.parsed.structure,
       headerPrefix: prefix,
+      ...(threadId === undefined ? {} : { threadId }),
     });
+    if (threadId === undefined) {
+      threadId = m.threadId;
+      if (keys.messageId) await tx.threads.remember(accountId, keys.messageId, threadId, keys.subject);
+    }
     const event: ChangeEvent = { type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq };
     tx.notify(event);
   }

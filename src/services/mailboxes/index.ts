@@ -10,6 +10,7 @@ import { HIERARCHY_SEPARATOR, isValidMailboxName, levelsToCreate, MAX_MAILBOXES 
 import { encodeBinaryParts, hasNul } from '../../mail/mime/binary-parts.js';
 import { parseMessage, type BodyPart, type Envelope } from '../../mail/mime/structure.js';
 import { searchText } from '../../mail/mime/text.js';
+import { threadKeys } from '../../mail/threads.js';
 import type {
   FlagChange,
   MailboxRecord,
@@ -248,6 +249,9 @@ export class Mailboxes {
           const out: number[] = [];
           for (const [i, p] of prepared.entries()) {
             const blob = blobs[i]!;
+            // Threaded as a delivery is (a message saved to Sent joins the thread it answers).
+            const keys = threadKeys(p.parsed.headers);
+            const threadId = await tx.threads.find(accountId, keys.references, keys.subject);
             const m = await tx.messages.append(box.id, {
               blobHash: blob.hash,
               size: blob.size,
@@ -256,7 +260,9 @@ export class Mailboxes {
               envelope: p.parsed.envelope,
               envelopeWire: p.parsed.envelopeWire,
               bodyStructure: p.parsed.structure,
+              ...(threadId === undefined ? {} : { threadId }),
             });
+            if (keys.messageId) await tx.threads.remember(accountId, keys.messageId, m.threadId, keys.subject);
             await tx.fulltext.index(blob.hash, p.doc);
             tx.notify({ type: 'added', accountId, mailboxId: box.id, uid: m.uid, modseq: m.modseq });
             out.push(m.uid);

@@ -99,3 +99,29 @@ async function moves(store: Store): Promise<void> {
     ],
   );
 }
+
+async function threads(store: Store): Promise<void> {
+  const ann = await account(store);
+  const bob = await account(store, 'bob@example.com');
+  const inbox = await store.mailboxes.create(ann.id, 'Threads');
+  const first = await store.messages.append(inbox.id, message());
+  assert.equal(first.threadId, first.emailId, 'a message starts its own thread');
+  await store.threads.remember(ann.id, 'a@x', first.threadId, 'lunch');
+  await store.threads.remember(ann.id, 'a@x', 999, 'other'); // the first stays
+  assert.equal(await store.threads.find(ann.id, ['unknown@x', 'a@x'], 'lunch'), first.threadId);
+  assert.equal(await store.threads.find(ann.id, ['a@x'], 'dinner'), undefined, 'another subject');
+  assert.equal(await store.threads.find(bob.id, ['a@x'], 'lunch'), undefined, "another account's");
+  assert.equal(await store.threads.find(ann.id, [], 'lunch'), undefined);
+  const reply = await store.messages.append(inbox.id, message({ threadId: first.threadId }));
+  assert.equal(reply.threadId, first.threadId);
+  assert.deepEqual(
+    (await store.messages.list(inbox.id)).map((m) => m.threadId),
+    [first.threadId, first.threadId],
+  );
+  const moved = await store.messages.append(
+    (await store.mailboxes.create(ann.id, 'Elsewhere')).id,
+    first,
+    first.emailId,
+  );
+  assert.equal(moved.threadId, first.threadId, 'a move keeps the thread');
+}

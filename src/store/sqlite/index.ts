@@ -17,6 +17,7 @@ import type {
   MetricsRepo,
   AliasRepo,
   ChangeLogRepo,
+  ThreadRepo,
   ClassifierRepo,
   DkimKeyRepo,
   DomainRepo,
@@ -36,6 +37,7 @@ import { AdminSessions, Admins, ApiTokens, AppPasswords, Audit, Metrics } from '
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { ChangeLog } from './changes.js';
+import { Threads } from './threads.js';
 import { Classifier } from './classifier.js';
 import { BlobCollector } from './collector.js';
 import { Accounts, Aliases, DkimKeys, Domains } from './directory.js';
@@ -72,6 +74,7 @@ function repositories(db: Db, exec: Exec): Repos {
     greylist: new Greylist(db, exec),
     classifier: new Classifier(db, exec),
     changeLog: new ChangeLog(db, exec),
+    threads: new Threads(db, exec),
     admins: new Admins(db, exec),
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
@@ -96,6 +99,7 @@ class SqliteStore implements Store {
   readonly greylist: GreylistRepo;
   readonly classifier: ClassifierRepo;
   readonly changeLog: ChangeLogRepo;
+  readonly threads: ThreadRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
@@ -128,6 +132,7 @@ class SqliteStore implements Store {
     this.greylist = repos.greylist;
     this.classifier = repos.classifier;
     this.changeLog = repos.changeLog;
+    this.threads = repos.threads;
     this.admins = repos.admins;
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;

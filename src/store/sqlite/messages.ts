@@ -16,7 +16,7 @@ import type {
 import type { Db, Exec } from './engine.js';
 
 const MESSAGE_COLUMNS =
-  'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, COALESCE(email_id, id)';
+  'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, COALESCE(email_id, id), COALESCE(thread_id, email_id, id)';
 /** A column the caller asked to leave out: reading it is a programming error. */
 const NOT_READ = Symbol('not read');
 
@@ -31,7 +31,7 @@ function messageColumns(omit: MessageColumnsOmitted | undefined): string {
         ? 'CASE WHEN envelope_wire IS NULL THEN envelope ELSE 0 END'
         : 'envelope';
   const structure = omit.bodyStructure ? '0' : 'body_structure';
-  return `id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, ${envelope}, ${structure}, header_prefix, envelope_wire, COALESCE(email_id, id)`;
+  return `id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, ${envelope}, ${structure}, header_prefix, envelope_wire, COALESCE(email_id, id), COALESCE(thread_id, email_id, id)`;
 }
 type MessageTuple = [
   number,
@@ -47,6 +47,7 @@ type MessageTuple = [
   string,
   string | null,
   number,
+  number,
 ];
 
 /**
@@ -56,6 +57,7 @@ type MessageTuple = [
 class StoredRow implements MessageRecord {
   readonly id: number;
   readonly emailId: number;
+  readonly threadId: number;
   readonly mailboxId: number;
   readonly uid: number;
   readonly modseq: number;
@@ -81,6 +83,7 @@ class StoredRow implements MessageRecord {
     this.headerPrefix = t[10];
     this.envelopeWire = t[11];
     this.emailId = t[12];
+    this.threadId = t[13];
     this.#envelope = t[8] === 0 ? NOT_READ : t[8];
     this.#bodyStructure = t[9] === 0 ? NOT_READ : t[9];
   }
@@ -136,7 +139,7 @@ export class Messages implements MessageRepo {
       const envelopeWire = m.envelopeWire ?? null;
       const info = this.db
         .prepare(
-          'INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, email_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
           mailboxId,
@@ -151,6 +154,7 @@ export class Messages implements MessageRepo {
           headerPrefix,
           envelopeWire,
           emailId ?? null,
+          m.threadId ?? null,
         );
       const id = Number(info.lastInsertRowid);
       return {
@@ -164,6 +168,7 @@ export class Messages implements MessageRepo {
         envelopeWire,
         id,
         emailId: emailId ?? id,
+        threadId: m.threadId ?? emailId ?? id,
         mailboxId,
         uid,
         modseq,

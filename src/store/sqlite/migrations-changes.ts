@@ -1,7 +1,8 @@
 /**
  * Migrations from 18 on (migrations.ts holds 1–17). 18: the account change log that JMAP states and
- * `/changes` and IMAP QRESYNC's expunged UIDs are read from (docs/architecture.md, "Designed for
- * JMAP and QRESYNC"). Written by triggers, so every protocol's changes land in it without knowing.
+ * `/changes` and IMAP QRESYNC's expunged UIDs are read from, written by triggers so that every
+ * protocol's changes land in it without knowing, and email ids kept by MOVE. 19: threads. See
+ * docs/architecture.md, "For JMAP and QRESYNC".
  */
 import type { Migration } from './migrations.js';
 
@@ -86,6 +87,23 @@ export const CHANGE_MIGRATIONS: Migration[] = [
         WHEN EXISTS (SELECT 1 FROM mailboxes WHERE account_id = OLD.account_id AND name = OLD.name) BEGIN
         ${mailboxChange('OLD.account_id', '(SELECT id FROM mailboxes WHERE account_id = OLD.account_id AND name = OLD.name)', 'updated')}
       END;
+    `,
+  },
+  {
+    version: 19,
+    name: 'threads',
+    sql: `
+      -- The thread a message is in, when it joined another message's; a message that started its
+      -- thread has none here, and its thread is its email id.
+      ALTER TABLE messages ADD COLUMN thread_id INTEGER;
+      -- The account's Message-IDs with their thread and base subject, for the replies to come.
+      CREATE TABLE thread_refs (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        message_id TEXT NOT NULL,
+        thread_id INTEGER NOT NULL,
+        subject TEXT NOT NULL,
+        PRIMARY KEY (account_id, message_id)
+      ) WITHOUT ROWID;
     `,
   },
 ];
