@@ -170,6 +170,21 @@ describe('mail rules of the account page', () => {
     refused([], /JSON object/);
     refused(
       {
+        forwarding: { enabled: true, to: ['a@x.example', 'b@x.example', 'c@x.example'] },
+        filters: [
+          {
+            conditions: [],
+            actions: [
+              { type: 'redirect', to: 'd@x.example' },
+              { type: 'redirect', to: 'e@x.example' },
+            ],
+          },
+        ],
+      },
+      /5 addresses; at most 4/,
+    );
+    refused(
+      {
         filters: [
           {
             actions: [

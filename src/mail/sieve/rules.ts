@@ -89,6 +89,17 @@ export function checkRules(input: unknown, own: string): MailRules {
     forwarding: checkForwarding(o.forwarding ?? EMPTY_RULES.forwarding, own),
     vacation: checkVacation(o.vacation ?? EMPTY_RULES.vacation),
   };
+  // A message matching every filter must stay within the redirects a script may make (or delivery
+  // keeps it in INBOX with a run-time error).
+  const redirects =
+    (rules.forwarding.enabled ? rules.forwarding.to.length : 0) +
+    rules.filters
+      .filter((f) => f.enabled)
+      .reduce((n, f) => n + f.actions.filter((a) => a.type === 'redirect').length, 0);
+  if (redirects > RULE_LIMITS.forwardTo)
+    throw new RuleError(
+      `forwarding and the filters' redirects send a message to ${redirects} addresses; at most ${RULE_LIMITS.forwardTo}`,
+    );
   // RFC 5230 §4.7: a message rejected gets no vacation reply; delivery would refuse the pair.
   const rejecting = rules.filters.find((f) => f.enabled && f.actions.some((a) => a.type === 'reject'));
   if (rules.vacation.enabled && rejecting)
