@@ -7,31 +7,11 @@ import { useState } from 'preact/hooks';
 import { api, messageOf } from '../shared/api.js';
 import { Card, ErrorText, Field } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
+// The rules' shape is the server's own (types only: nothing of the server is bundled).
+import type { Action, Condition, Filter, MailRules } from '../../src/mail/sieve/rules.js';
 
-interface Condition {
-  field: 'from' | 'to' | 'cc' | 'subject' | 'list-id' | 'header' | 'size' | 'body';
-  header?: string;
-  op: string;
-  value: string;
-}
-type Action =
-  | { type: 'fileinto'; mailbox: string }
-  | { type: 'redirect'; to: string; copy?: boolean }
-  | { type: 'flag'; flag: 'seen' | 'flagged' }
-  | { type: 'reject'; reason: string }
-  | { type: 'discard' }
-  | { type: 'stop' };
-interface Filter {
-  name: string;
-  enabled: boolean;
-  match: 'all' | 'any';
-  conditions: Condition[];
-  actions: Action[];
-}
-interface Rules {
-  filters: Filter[];
-  forwarding: { enabled: boolean; to: string[]; keepCopy: boolean };
-  vacation: { enabled: boolean; subject: string; body: string; days: number; addresses: string[] };
+/** GET /me/rules: the rules and whether they are the active script. */
+interface Rules extends MailRules {
   active: boolean;
   activeScript: string | null;
 }
@@ -390,7 +370,7 @@ function ConditionRow(props: {
         label="Test"
         value={c.op}
         options={isSize ? SIZE_OPS : TEXT_OPS}
-        onChange={(op) => props.onChange({ ...c, op })}
+        onChange={(op) => props.onChange({ ...c, op: op as Condition['op'] })}
       />
       <Field
         label="Value"
