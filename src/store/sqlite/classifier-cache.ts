@@ -202,3 +202,41 @@ export class GlobalCounts {
 function same(a: ScopeTotals, b: ScopeTotals): boolean {
   return a.spam === b.spam && a.ham === b.ham && a.features === b.features;
 }
+
+/** How long a scope's totals row read from SQLite stands for it: another process's learning shows this late. */
+export const TOTALS_FRESH_MS = 1000;
+
+/**
+ * The totals rows of the scopes scored lately, so that scoring a message whose counts are all in
+ * memory asks SQLite nothing (and does not wait behind a delivery's transaction). This process's
+ * learning forgets the scopes it changed.
+ */
+export class RecentTotals {
+  private readonly rows = new Map<number, { row: ScopeTotals | undefined; at: number }>();
+
+  /** The rows of `scopes` (absent: never learnt), when each was read less than TOTALS_FRESH_MS ago. */
+  get(scopes: number[]): Array<ScopeTotals & { scope: number }> | undefined {
+    const now = Date.now();
+    const out: Array<ScopeTotals & { scope: number }> = [];
+    for (const scope of scopes) {
+      const seen = this.rows.get(scope);
+      if (!seen || now - seen.at >= TOTALS_FRESH_MS) return undefined;
+      if (seen.row) out.push({ scope, ...seen.row });
+    }
+    return out;
+  }
+
+  set(scopes: number[], rows: Array<ScopeTotals & { scope: number }>): void {
+    const at = Date.now();
+    // Bounded: one entry per account scored within the last second or so.
+    if (this.rows.size > 10_000) this.rows.clear();
+    for (const scope of scopes) {
+      const row = rows.find((r) => r.scope === scope);
+      this.rows.set(scope, { row: row && { spam: row.spam, ham: row.ham, features: row.features }, at });
+    }
+  }
+
+  forget(scopes: number[]): void {
+    for (const scope of scopes) this.rows.delete(scope);
+  }
+}

@@ -5,13 +5,17 @@
  * feature, the scope trimmed to its size.
  */
 import type { ClassifierLearnItem, ClassifierLearnOutcome, ClassifierRepo, ClassifierTotals } from '../index.js';
-import { GlobalCounts, type ScopeTotals } from './classifier-cache.js';
+import { GlobalCounts, RecentTotals, type ScopeTotals } from './classifier-cache.js';
 import type { Db, Exec } from './engine.js';
 
 /** The global model's scope, whose counts are also held in memory (classifier-cache.ts). */
 const GLOBAL = 0;
-/** One in-memory table per database, shared by the repositories over it. */
-const caches = new WeakMap<Db, GlobalCounts>();
+/** One in-memory table (and recent totals) per database, shared by the repositories over it. */
+const caches = new WeakMap<Db, { global: GlobalCounts; totals: RecentTotals }>();
+
+type TotalsRow = ScopeTotals & { scope: number };
+
+type Counted = { totals: ClassifierTotals; features: Map<number, ClassifierTotals> };
 
 interface CountRow {
   hash: number;
@@ -21,55 +25,67 @@ interface CountRow {
 
 export class Classifier implements ClassifierRepo {
   private readonly global: GlobalCounts;
+  private readonly recent: RecentTotals;
 
   constructor(
     private readonly db: Db,
     private readonly exec: Exec,
   ) {
     let cache = caches.get(db);
-    if (!cache) caches.set(db, (cache = new GlobalCounts(db, exec, GLOBAL)));
-    this.global = cache;
+    if (!cache) caches.set(db, (cache = { global: new GlobalCounts(db, exec, GLOBAL), totals: new RecentTotals() }));
+    this.global = cache.global;
+    this.recent = cache.totals;
   }
 
-  counts(
-    scopes: number[],
-    features: number[],
-  ): Promise<{ totals: ClassifierTotals; features: Map<number, ClassifierTotals> }> {
+  counts(scopes: number[], features: number[]): Promise<Counted> {
+    // From memory alone when the totals were read lately and every count needed is in the table.
+    const recent = this.recent.get(scopes);
+    const fast = recent && this.answer(scopes, features, recent, false);
+    if (fast) return Promise.resolve(fast);
     return this.exec(() => {
       const rows = this.db
         .prepare(
           'SELECT scope, spam, ham, features FROM classifier_totals WHERE scope IN (SELECT value FROM json_each(?))',
         )
-        .all(JSON.stringify(scopes)) as Array<ScopeTotals & { scope: number }>;
-      const totals = { spam: 0, ham: 0 };
-      for (const r of rows) {
-        totals.spam += r.spam;
-        totals.ham += r.ham;
-      }
-      const found = new Map<number, ClassifierTotals>();
-      if (features.length === 0) return { totals, features: found };
-      // The global counts from memory when the table is current; SQLite for the rest, and only for
-      // scopes that have learnt something.
-      const table = scopes.includes(GLOBAL) ? this.global.current(rows.find((r) => r.scope === GLOBAL)) : undefined;
-      if (table)
-        for (const f of features) {
-          const c = table.get(f);
-          if (c) found.set(f, c);
-        }
-      const rest = rows.filter((r) => r.spam + r.ham > 0 && !(table && r.scope === GLOBAL)).map((r) => r.scope);
-      if (rest.length === 0) return { totals, features: found };
-      const counted = this.db
-        .prepare(
-          `SELECT hash, SUM(spam) AS spam, SUM(ham) AS ham FROM classifier_features
-           WHERE scope IN (SELECT value FROM json_each(?)) AND hash IN (SELECT value FROM json_each(?)) GROUP BY hash`,
-        )
-        .all(JSON.stringify(rest), JSON.stringify(features)) as CountRow[];
-      for (const r of counted) {
-        const c = found.get(r.hash);
-        found.set(r.hash, { spam: r.spam + (c?.spam ?? 0), ham: r.ham + (c?.ham ?? 0) });
-      }
-      return { totals, features: found };
+        .all(JSON.stringify(scopes)) as TotalsRow[];
+      this.recent.set(scopes, rows);
+      return this.answer(scopes, features, rows, true)!;
     });
+  }
+
+  /**
+   * The totals summed and the features' counts: the global ones from memory when the table is
+   * current, SQLite for the rest (only for scopes that have learnt something) when `mayQuery`;
+   * undefined when SQLite would be needed and may not be asked.
+   */
+  private answer(scopes: number[], features: number[], rows: TotalsRow[], mayQuery: boolean): Counted | undefined {
+    const totals = { spam: 0, ham: 0 };
+    for (const r of rows) {
+      totals.spam += r.spam;
+      totals.ham += r.ham;
+    }
+    const found = new Map<number, ClassifierTotals>();
+    if (features.length === 0) return { totals, features: found };
+    const table = scopes.includes(GLOBAL) ? this.global.current(rows.find((r) => r.scope === GLOBAL)) : undefined;
+    const rest = rows.filter((r) => r.spam + r.ham > 0 && !(table && r.scope === GLOBAL)).map((r) => r.scope);
+    if (rest.length > 0 && !mayQuery) return undefined;
+    if (table)
+      for (const f of features) {
+        const c = table.get(f);
+        if (c) found.set(f, c);
+      }
+    if (rest.length === 0) return { totals, features: found };
+    const counted = this.db
+      .prepare(
+        `SELECT hash, SUM(spam) AS spam, SUM(ham) AS ham FROM classifier_features
+         WHERE scope IN (SELECT value FROM json_each(?)) AND hash IN (SELECT value FROM json_each(?)) GROUP BY hash`,
+      )
+      .all(JSON.stringify(rest), JSON.stringify(features)) as CountRow[];
+    for (const r of counted) {
+      const c = found.get(r.hash);
+      found.set(r.hash, { spam: r.spam + (c?.spam ?? 0), ham: r.ham + (c?.ham ?? 0) });
+    }
+    return { totals, features: found };
   }
 
   learn(scopes: number[], items: ClassifierLearnItem[], maxFeatures: number): Promise<ClassifierLearnOutcome[]> {
@@ -94,6 +110,7 @@ export class Classifier implements ClassifierRepo {
         .immediate();
       // Committed: the in-memory global counts follow (inside a caller's transaction, which may
       // still roll back, they are dropped instead).
+      this.recent.forget(scopes);
       if (global) {
         if (nested) this.global.invalidate();
         else this.global.learnt(...global);
