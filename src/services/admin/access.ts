@@ -12,7 +12,7 @@
  *   the administration: every admin operation is FORBIDDEN to them.
  */
 import { MailError } from '../../lib/errors.js';
-import type { AdminRecord } from '../../store/index.js';
+import type { AccountRecord, AdminRecord, Store } from '../../store/index.js';
 
 export type Scope = 'read' | 'write';
 export const SCOPES: readonly Scope[] = ['read', 'write'];
@@ -69,6 +69,14 @@ export function accountPrincipal(
 export function requireScope(p: Principal, need: Scope): void {
   if (p.kind === 'admin' && !p.scopes.has(need))
     throw new MailError('FORBIDDEN', `this token's scopes do not include "${need}"`);
+}
+
+/** The account of an account owner (self-service); FORBIDDEN for anyone else. */
+export async function callerAccount(store: Store, p: Principal): Promise<AccountRecord> {
+  if (p.kind !== 'account') throw new MailError('FORBIDDEN', 'log in with the account’s own address and password');
+  const account = await store.accounts.byId(p.accountId);
+  if (!account) throw new MailError('ACCOUNT_NOT_FOUND', `account ${p.actor} does not exist`);
+  return account;
 }
 
 /** The caller is an admin (or the CLI), with the scope; FORBIDDEN otherwise. */

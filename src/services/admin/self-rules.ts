@@ -22,7 +22,7 @@ import {
 } from '../../mail/sieve/rules.js';
 import type { AccountRecord, Store } from '../../store/index.js';
 import type { SieveScripts } from '../sieve/index.js';
-import type { Principal } from './access.js';
+import { callerAccount, type Principal } from './access.js';
 import { writeAudit } from './audit.js';
 
 /** The script the rules are kept in. */
@@ -43,11 +43,8 @@ export class SelfRules {
 
   constructor(private readonly deps: { store: Store; sieve: SieveScripts; log: Logger }) {}
 
-  private async account(p: Principal): Promise<AccountRecord> {
-    if (p.kind !== 'account') throw new MailError('FORBIDDEN', 'log in with the account’s own address and password');
-    const account = await this.deps.store.accounts.byId(p.accountId);
-    if (!account) throw new MailError('ACCOUNT_NOT_FOUND', `account ${p.actor} does not exist`);
-    return account;
+  private account(p: Principal): Promise<AccountRecord> {
+    return callerAccount(this.deps.store, p);
   }
 
   async get(p: Principal): Promise<RulesView> {

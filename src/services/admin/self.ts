@@ -10,7 +10,7 @@ import type { AccountRecord, Store } from '../../store/index.js';
 import { appPasswordHash, makeAppPassword } from '../../lib/secret.js';
 import type { PasswordPolicy } from '../auth/password.js';
 import type { SieveScripts } from '../sieve/index.js';
-import type { Principal } from './access.js';
+import { callerAccount, type Principal } from './access.js';
 import { writeAudit } from './audit.js';
 import { SelfRules } from './self-rules.js';
 
@@ -32,11 +32,8 @@ export class SelfService {
     this.rules = new SelfRules(deps);
   }
 
-  private async account(p: Principal): Promise<AccountRecord> {
-    if (p.kind !== 'account') throw new MailError('FORBIDDEN', 'log in with the account’s own address and password');
-    const account = await this.deps.store.accounts.byId(p.accountId);
-    if (!account) throw new MailError('ACCOUNT_NOT_FOUND', `account ${p.actor} does not exist`);
-    return account;
+  private account(p: Principal): Promise<AccountRecord> {
+    return callerAccount(this.deps.store, p);
   }
 
   async me(p: Principal) {
