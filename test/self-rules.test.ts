@@ -217,4 +217,35 @@ print(json.dumps(out))
     assert.match(String(taken.body.detail), /rename or delete it over ManageSieve/);
     assert.equal((await t.server.store.sieve.get(carol.id, 'account-rules'))?.content, 'discard;\r\n');
   });
+
+  it('answers garbage, a huge body, no login and a cross-site change on the rule routes, while an owner is served', async () => {
+    const served = async () => {
+      const r = await call('GET', '/me/rules', { auth: ANN });
+      assert.equal(r.status, 200, r.text);
+    };
+    const attacks = [
+      call('PUT', '/me/filters', { body: { filters: [] } }), // no login
+      call('PUT', '/me/vacation', { auth: BOB, raw: '{"enabled": tru' }),
+      call('PUT', '/me/forwarding', {
+        auth: BOB,
+        raw: 'enabled=true',
+        contentType: 'application/x-www-form-urlencoded',
+      }),
+      call('PUT', '/me/filters', { auth: BOB, raw: JSON.stringify({ filters: [{ name: 'x'.repeat(200_000) }] }) }),
+      call('PUT', '/me/vacation', {
+        auth: BOB,
+        body: { enabled: true, body: 'away' },
+        headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      }),
+    ];
+    await served();
+    const answers = await Promise.all(attacks);
+    await served();
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [401, 400, 400, 400, 403],
+    );
+    assert.match(String(answers[3]!.body.detail), /over 65536 bytes/);
+    assert.equal((await t.server.store.sieve.list((await t.server.store.accounts.get(BOB.user))!.id)).length, 0);
+  });
 });
