@@ -117,6 +117,44 @@ describe('header rules', () => {
   });
 });
 
+describe('body phrases', () => {
+  it('scores each kind of sales talk once, in the Subject and in decoded text and HTML parts', () => {
+    const pitch =
+      'Dear Friend, earn extra income working from home! 100% guaranteed!!! ' +
+      'To be removed from our list reply with REMOVE in the subject. ' +
+      'Make money: $500 per week. '.repeat(3);
+    const found = content(`From: a@sender.example\nSubject: hi\n${DATED}\n${pitch}\n`);
+    for (const name of ['DEAR_FRIEND', 'MAKE_MONEY', 'GUARANTEED', 'EXCLAIMS', 'REMOVE_ME', 'INCOME_PER_PERIOD'])
+      assert.ok(found.includes(name), name);
+    assert.equal(found.filter((n) => n === 'MAKE_MONEY').length, 1, 'a kind said three times scores once');
+    const html = Buffer.from('<p>Lose <b>20 pounds</b> in a month &nbsp; with our diet&nbsp;pills</p>').toString(
+      'base64',
+    );
+    const encoded = `From: a@sender.example\nSubject: =?utf-8?Q?Next_of_kin?=\n${DATED}MIME-Version: 1.0\nContent-Type: text/html\nContent-Transfer-Encoding: base64\n\n${html}\n`;
+    const decoded = content(encoded);
+    assert.ok(decoded.includes('DIET_OR_DRUGS'), 'tags dropped and base64 decoded');
+    assert.ok(decoded.includes('ADVANCE_FEE'), 'the decoded Subject is read');
+  });
+
+  it('says nothing about plain personal mail, and counts capitals only in a long text', () => {
+    const note = 'Hi Ann, the meeting moved to Tuesday at ten. Could you bring the slides? Thanks, Bob';
+    assert.deepEqual(
+      content(`From: a@sender.example\nSubject: Tuesday\n${DATED}\n${note}\n`).filter((n) => n !== 'MIME_HTML_ONLY'),
+      [],
+    );
+    const loud = 'THIS IS THE OFFER OF A LIFETIME AND YOU WILL NOT SEE IT AGAIN. '.repeat(5);
+    assert.ok(content(`From: a@sender.example\n${DATED}\n${loud}\n`).includes('SHOUTING'));
+    assert.ok(!content(`From: a@sender.example\n${DATED}\nOK THANKS\n`).includes('SHOUTING'), 'too short to tell');
+  });
+
+  // A pattern that backtracks on these would not finish before the test's timeout.
+  it('reads a hostile text: unclosed tags, endless prices and exclamations', { timeout: 20_000 }, () => {
+    const hostile = `${'!'.repeat(20_000)}${'$1 '.repeat(10_000)}${'<'.repeat(200_000)}`;
+    const found = content(`From: a@sender.example\n${DATED}\n${hostile}\n`);
+    assert.ok(found.includes('EXCLAIMS') && found.includes('MANY_PRICES'));
+  });
+});
+
 const multipart = (parts: string[]) =>
   `From: a@sender.example\n${DATED}MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="b"\n\n${parts
     .map((p) => `--b\n${p}\n`)

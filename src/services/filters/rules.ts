@@ -3,14 +3,14 @@
  * reports its rules (docs/filter.md lists them): GTUBE (the Generic Test for Unsolicited Bulk Email,
  * to test a setup end to end), missing Date and Message-ID, sender authentication (rules/auth.ts),
  * the client's reverse DNS and greeting (rules/client.ts), DNS blocklists (rules/dnsbl.ts), header
- * sanity (rules/headers.ts) and MIME sanity (rules/mime.ts). The message is parsed once and the parsed
+ * sanity (rules/headers.ts), MIME sanity (rules/mime.ts) and body phrases (rules/phrases.ts). The message is parsed once and the parsed
  * structure shared by every rule; DNS lookups run side by side, each with its own deadline.
  */
 import type { Logger } from '../../lib/log.js';
 import type { DnsResolve } from '../../mail/dns/resolver.js';
 import { headerValue } from '../../mail/mime/headers.js';
 import { parseMessage, type BodyPart, type ParsedMessage } from '../../mail/mime/structure.js';
-import { decodeBody } from '../../mail/mime/text.js';
+import { decodeBody, decodeWords } from '../../mail/mime/text.js';
 import { authSymbols } from './rules/auth.js';
 import { clientSymbols } from './rules/client.js';
 import { blocklistSymbols, type Blocklist } from './rules/dnsbl.js';
@@ -18,6 +18,7 @@ import { addressDomain } from './rules/domains.js';
 import { fromNameSymbols, subjectSymbols } from './rules/headers.js';
 import { lookupWith } from './rules/lookup.js';
 import { mimeSymbols } from './rules/mime.js';
+import { MAX_PHRASE_TEXT, phraseSymbols } from './rules/phrases.js';
 import type { FilterInput, FilterSymbol, SpamCheck } from './types.js';
 
 export type { Blocklist } from './rules/dnsbl.js';
@@ -53,6 +54,10 @@ export function contentSymbols(
     ...fromNameSymbols(parsed, recipientDomains),
     ...subjectSymbols(parsed),
     ...mimeSymbols(input.data, parsed),
+    ...phraseSymbols(
+      decodeWords((parsed.envelope.subject ?? '').slice(0, 1000)),
+      bodyText(input.data, parsed, MAX_PHRASE_TEXT),
+    ),
   ];
 }
 
@@ -113,9 +118,9 @@ export function createBuiltinRules(deps: RulesDeps): SpamCheck {
 }
 
 /** The decoded text of the message's text parts, HTML as it is (links live in its attributes). */
-export function bodyText(data: Buffer, parsed: ParsedMessage): string {
+export function bodyText(data: Buffer, parsed: ParsedMessage, max = MAX_LINK_TEXT): string {
   const chunks: string[] = [];
-  let budget = MAX_LINK_TEXT;
+  let budget = max;
   const walk = (part: BodyPart) => {
     if (budget <= 0) return;
     if (part.children.length) return part.children.forEach(walk);
