@@ -31,6 +31,7 @@ import { ContentFilter, createBuiltinRules } from '../services/filters/index.js'
 import { Rspamd, rspamdCheck } from '../services/filters/rspamd.js';
 import { Spamd, spamdCheck } from '../services/filters/spamd.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
+import { EmailViews } from '../services/mailboxes/emails.js';
 import { Outbound } from '../services/outbound/index.js';
 import { Quarantine } from '../services/quarantine/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
@@ -60,6 +61,8 @@ export interface Services {
   outbound: Outbound;
   acceptance: Acceptance;
   mailboxes: Mailboxes;
+  /** An account's mail as JMAP names it (emails across mailboxes, threads, changes). */
+  emailViews: EmailViews;
   quarantine: Quarantine;
   greylist: Greylist | undefined;
   administration: Administration;
@@ -158,6 +161,7 @@ export async function buildServices(
     ...core,
     acceptance,
     mailboxes,
+    emailViews: new EmailViews({ store }),
     quarantine,
     greylist,
     metrics,

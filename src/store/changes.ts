@@ -1,3 +1,5 @@
+import type { MessageColumnsOmitted, MessageRecord } from './index.js';
+
 /**
  * Changes: the events published after a commit (ChangeFeed: IMAP IDLE, POP3, later JMAP push), the
  * account change log kept in the store (ChangeLogRepo), and threads (ThreadRepo).
@@ -49,4 +51,17 @@ export interface ThreadRepo {
   find(accountId: number, references: string[], subject: string): Promise<number | undefined>;
   /** Remembers a message's Message-ID with its thread (a Message-ID seen before keeps its first). */
   remember(accountId: number, messageId: string, threadId: number, subject: string): Promise<void>;
+}
+
+/**
+ * An account's emails across its mailboxes, by the ids JMAP names them with (an email is in exactly
+ * one mailbox: `MessageRecord.emailId`, `threadId`).
+ */
+export interface EmailRepo {
+  /** The emails of the account with these ids; ids of other accounts or gone are left out. */
+  byIds(accountId: number, emailIds: number[], omit?: MessageColumnsOmitted): Promise<MessageRecord[]>;
+  /** The emails of these threads in the account, oldest first (received, then id). */
+  inThreads(accountId: number, threadIds: number[]): Promise<MessageRecord[]>;
+  /** Every email of the account, or of one mailbox, newest first (received, then id). */
+  list(accountId: number, options?: { mailboxId?: number; omit?: MessageColumnsOmitted }): Promise<MessageRecord[]>;
 }

@@ -37,6 +37,8 @@ export interface HttpDeps {
   httpsPort(): number | undefined;
   /** The admin API at /api/v1 (HTTPS only), when the server runs one. */
   adminApi?: AdminApiDeps;
+  /** JMAP (protocols/jmap) at /jmap (HTTPS only): its app, routed as it is. */
+  jmap?: { fetch(request: Request, env: HttpBindings): Response | Promise<Response> };
   log: Logger;
 }
 
@@ -80,6 +82,7 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
   });
 
   mountAdmin(app, deps.adminApi);
+  mountJmap(app, deps.jmap);
 
   // RFC 8461 §3.3: only at mta-sts.<hosted domain>.
   app.get('/.well-known/mta-sts.txt', async (c) => {
@@ -153,6 +156,13 @@ function mountAdmin(app: Hono<Env>, deps: AdminApiDeps | undefined): void {
     app.get(`/${ui}`, (c) => c.redirect(`/${ui}/`, 301));
     app.get(`/${ui}/*`, webAppHandler(ui));
   }
+}
+
+/** JMAP at /jmap (RFC 8620 §2.2: the well-known URL redirects to the session resource). */
+function mountJmap(app: Hono<Env>, jmap: HttpDeps['jmap']): void {
+  if (!jmap) return;
+  app.get('/.well-known/jmap', (c) => c.redirect('/jmap/session', 307));
+  app.all('/jmap/*', (c) => jmap.fetch(c.req.raw, c.env));
 }
 
 async function readBounded(c: Context<Env>, max: number): Promise<string | undefined> {

@@ -10,6 +10,8 @@ export function changeLogContract(withStore: WithStore): void {
       withStore(logged));
     it('keeps changes through a mailbox and an account removal, and forgets them by age', () => withStore(removals));
     it("keeps an email's id when a move appends it elsewhere, and logs the move under that id", () => withStore(moves));
+    it("finds an account's emails by email and thread id across mailboxes, and never another account's", () =>
+      withStore(emails));
   });
 }
 
@@ -124,4 +126,40 @@ async function threads(store: Store): Promise<void> {
     first.emailId,
   );
   assert.equal(moved.threadId, first.threadId, 'a move keeps the thread');
+}
+
+async function emails(store: Store): Promise<void> {
+  const ann = await account(store);
+  const bob = await account(store, 'bob@example.com');
+  const inbox = await store.mailboxes.create(ann.id, 'In');
+  const work = await store.mailboxes.create(ann.id, 'Work');
+  const older = await store.messages.append(inbox.id, message({ internalDate: new Date('2026-01-01T00:00:00Z') }));
+  const reply = await store.messages.append(
+    work.id,
+    message({ internalDate: new Date('2026-01-02T00:00:00Z'), threadId: older.threadId }),
+  );
+  const moved = await store.messages.append(work.id, older, older.emailId);
+  await store.messages.expunge(inbox.id, [older.uid]);
+  const theirs = await store.messages.append((await store.mailboxes.create(bob.id, 'In')).id, message());
+
+  const found = await store.emails.byIds(ann.id, [older.emailId, reply.emailId, theirs.emailId, 999_999]);
+  assert.deepEqual(found.map((m) => [m.emailId, m.mailboxId, m.uid]).sort(), [
+    [older.emailId, work.id, moved.uid],
+    [reply.emailId, work.id, reply.uid],
+  ]);
+  assert.deepEqual(await store.emails.byIds(bob.id, [older.emailId]), [], "another account's ids find nothing");
+  const thread = await store.emails.inThreads(ann.id, [older.threadId]);
+  assert.deepEqual(
+    thread.map((m) => m.emailId),
+    [older.emailId, reply.emailId],
+    'oldest first',
+  );
+  assert.deepEqual(await store.emails.inThreads(bob.id, [older.threadId]), []);
+  assert.deepEqual(
+    (await store.emails.list(ann.id)).map((m) => m.emailId),
+    [reply.emailId, older.emailId],
+    'newest first',
+  );
+  assert.deepEqual((await store.emails.list(ann.id, { mailboxId: inbox.id })).length, 0);
+  assert.deepEqual(await store.emails.list(ann.id, { mailboxId: (await store.mailboxes.get(bob.id, 'In'))!.id }), []);
 }

@@ -18,6 +18,7 @@ import type {
   AliasRepo,
   ChangeLogRepo,
   ThreadRepo,
+  EmailRepo,
   ClassifierRepo,
   DkimKeyRepo,
   DomainRepo,
@@ -37,6 +38,7 @@ import { AdminSessions, Admins, ApiTokens, AppPasswords, Audit, Metrics } from '
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { ChangeLog } from './changes.js';
+import { Emails } from './emails.js';
 import { Threads } from './threads.js';
 import { Classifier } from './classifier.js';
 import { BlobCollector } from './collector.js';
@@ -75,6 +77,7 @@ function repositories(db: Db, exec: Exec): Repos {
     classifier: new Classifier(db, exec),
     changeLog: new ChangeLog(db, exec),
     threads: new Threads(db, exec),
+    emails: new Emails(db, exec),
     admins: new Admins(db, exec),
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
@@ -100,6 +103,7 @@ class SqliteStore implements Store {
   readonly classifier: ClassifierRepo;
   readonly changeLog: ChangeLogRepo;
   readonly threads: ThreadRepo;
+  readonly emails: EmailRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
@@ -133,6 +137,7 @@ class SqliteStore implements Store {
     this.classifier = repos.classifier;
     this.changeLog = repos.changeLog;
     this.threads = repos.threads;
+    this.emails = repos.emails;
     this.admins = repos.admins;
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;

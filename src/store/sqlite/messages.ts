@@ -15,13 +15,13 @@ import type {
 } from '../index.js';
 import type { Db, Exec } from './engine.js';
 
-const MESSAGE_COLUMNS =
+export const MESSAGE_COLUMNS =
   'id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, COALESCE(email_id, id), COALESCE(thread_id, email_id, id)';
 /** A column the caller asked to leave out: reading it is a programming error. */
 const NOT_READ = Symbol('not read');
 
 /** The column list for `list`, with what the caller does not need left out (read back as NOT_READ). */
-function messageColumns(omit: MessageColumnsOmitted | undefined): string {
+export function messageColumns(omit: MessageColumnsOmitted | undefined): string {
   if (!omit) return MESSAGE_COLUMNS;
   // 0 marks a column left out: stored values are text or NULL.
   const envelope =
@@ -33,7 +33,7 @@ function messageColumns(omit: MessageColumnsOmitted | undefined): string {
   const structure = omit.bodyStructure ? '0' : 'body_structure';
   return `id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, ${envelope}, ${structure}, header_prefix, envelope_wire, COALESCE(email_id, id), COALESCE(thread_id, email_id, id)`;
 }
-type MessageTuple = [
+export type MessageTuple = [
   number,
   number,
   number,
@@ -54,7 +54,7 @@ type MessageTuple = [
  * A message row read as an array (no per-row column-name object). Envelope and body structure are
  * parsed on first use: FETCH FLAGS of 10,000 messages needs neither.
  */
-class StoredRow implements MessageRecord {
+export class StoredRow implements MessageRecord {
   readonly id: number;
   readonly emailId: number;
   readonly threadId: number;

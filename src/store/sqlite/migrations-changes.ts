@@ -106,4 +106,13 @@ export const CHANGE_MIGRATIONS: Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 20,
+    name: 'emails and threads by id',
+    sql: `
+      -- JMAP reads emails by their email id and threads by their thread id, across the account.
+      CREATE INDEX messages_email ON messages(COALESCE(email_id, id));
+      CREATE INDEX messages_thread ON messages(COALESCE(thread_id, email_id, id));
+    `,
+  },
 ];

@@ -1,0 +1,283 @@
+/**
+ * Email/get (RFC 8621 §4.2): metadata from the stored row, the header convenience properties from the
+ * stored envelope and, when a property needs it, the content read once per email (references, the
+ * body properties, header:{name}:as{Form}).
+ */
+import type { BodyPart, Envelope, EnvelopeAddress } from '../../mail/mime/structure.js';
+import { parseMessage } from '../../mail/mime/structure.js';
+import { headerValues } from '../../mail/mime/headers.js';
+import { decodeWords } from '../../mail/mime/text.js';
+import type { Mailboxes } from '../../services/mailboxes/index.js';
+import type { EmailViews } from '../../services/mailboxes/emails.js';
+import type { MessageRecord } from '../../store/index.js';
+import { boolArg, getIds, getProperties, idNumber, invalid, jmapId, unsignedArg } from './args.js';
+import { MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
+import { bodyLists, bodyPart, bodyValue, hasAttachment, preview } from './email-body.js';
+import { headerProperty, msgIds } from './headers.js';
+
+export const EMAIL_PROPERTIES = [
+  'id',
+  'blobId',
+  'threadId',
+  'mailboxIds',
+  'keywords',
+  'size',
+  'receivedAt',
+  'messageId',
+  'inReplyTo',
+  'references',
+  'sender',
+  'from',
+  'to',
+  'cc',
+  'bcc',
+  'replyTo',
+  'subject',
+  'sentAt',
+  'hasAttachment',
+  'preview',
+  'headers',
+  'bodyStructure',
+  'bodyValues',
+  'textBody',
+  'htmlBody',
+  'attachments',
+] as const;
+const DEFAULTS = EMAIL_PROPERTIES.filter((p) => p !== 'headers' && p !== 'bodyStructure');
+/** Properties read from the content, not the stored row. */
+const FROM_CONTENT = new Set([
+  'references',
+  'preview',
+  'headers',
+  'bodyStructure',
+  'bodyValues',
+  'textBody',
+  'htmlBody',
+  'attachments',
+]);
+const BODY_PROPERTIES = [
+  'partId',
+  'blobId',
+  'size',
+  'name',
+  'type',
+  'charset',
+  'disposition',
+  'cid',
+  'language',
+  'location',
+];
+
+export interface EmailDeps {
+  mailboxes: Mailboxes;
+  views: EmailViews;
+}
+
+export function emailGetMethod(deps: EmailDeps): [string, MethodEntry] {
+  return ['Email/get', { capability: MAIL, run: (args, ctx) => get(deps, args, ctx) }];
+}
+
+/** IMAP flags as JMAP keywords (RFC 8621 §4.1.1): system flags by their $ names, lower case. */
+export function keywordsOf(flags: string[]): Record<string, true> {
+  const out: Record<string, true> = {};
+  for (const f of flags) {
+    if (f === '\\Recent' || f === '\\Deleted') continue;
+    out[f.startsWith('\\') ? `$${f.slice(1).toLowerCase()}` : f.toLowerCase()] = true;
+  }
+  return out;
+}
+
+async function get(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args> {
+  const ids = getIds(args);
+  const props = getProperties(args, EMAIL_PROPERTIES, DEFAULTS);
+  const bodyProps = bodyPropertiesArg(args);
+  const options = {
+    text: boolArg(args, 'fetchTextBodyValues', false),
+    html: boolArg(args, 'fetchHTMLBodyValues', false),
+    all: boolArg(args, 'fetchAllBodyValues', false),
+    max: unsignedArg(args, 'maxBodyValueBytes', 0),
+  };
+  const state = await deps.views.state(ctx.accountId);
+  let records: MessageRecord[];
+  const notFound: string[] = [];
+  if (ids === null) {
+    records = (await deps.views.list(ctx.accountId)).slice(0, 500);
+  } else {
+    const wanted = new Map<number, string>();
+    for (const id of new Set(ids)) {
+      const n = idNumber('e', id);
+      if (n === undefined) notFound.push(id);
+      else wanted.set(n, id);
+    }
+    const found = new Map((await deps.views.byIds(ctx.accountId, [...wanted.keys()])).map((r) => [r.emailId, r]));
+    records = [];
+    // In the order asked for: a client shows the page of a query in its order.
+    for (const [n, id] of wanted) {
+      const r = found.get(n);
+      if (r) records.push(r);
+      else notFound.push(id);
+    }
+  }
+  const needsContent = [...props].some((p) => FROM_CONTENT.has(p) || p.startsWith('header:'));
+  const list: Args[] = [];
+  for (const m of records) {
+    const content = needsContent ? await deps.mailboxes.content(m) : undefined;
+    list.push(emailObject(m, props, content, bodyProps, options));
+  }
+  return { accountId: ctx.jmapAccountId, state, list, notFound };
+}
+
+function bodyPropertiesArg(args: Args): Set<string> {
+  const v = args.bodyProperties ?? null;
+  if (v === null) return new Set([...BODY_PROPERTIES, 'headers', 'subParts']);
+  if (!Array.isArray(v) || !v.every((p) => typeof p === 'string')) throw invalid('bodyProperties must be names');
+  return new Set(v as string[]);
+}
+
+interface ValueOptions {
+  text: boolean;
+  html: boolean;
+  all: boolean;
+  max: number;
+}
+
+function emailObject(
+  m: MessageRecord,
+  props: Set<string>,
+  content: Buffer | undefined,
+  bodyProps: Set<string>,
+  options: ValueOptions,
+): Args {
+  const env = m.envelope as Envelope | null;
+  const structure = m.bodyStructure as BodyPart | null;
+  const parsed = content ? parseMessage(content) : undefined;
+  const root = parsed?.structure ?? structure;
+  const out: Args = {};
+  const lists = root ? bodyLists(root) : undefined;
+  const shapePart = (n: { part: BodyPart; partId: string }, deep: boolean) =>
+    filterPart(bodyPart(content ?? Buffer.alloc(0), m.emailId, n, deep), bodyProps);
+  for (const p of props) {
+    if (p.startsWith('header:')) {
+      out[p] = parsed ? headerProperty(parsed.headers, p) : null;
+      continue;
+    }
+    const row = rowProperty(m, env, p);
+    if (row) {
+      out[p] = row.value;
+      continue;
+    }
+    switch (p) {
+      case 'references':
+        out.references = parsed ? msgIds(headerValues(parsed.headers, 'references').join(' ') || null) : null;
+        break;
+      case 'hasAttachment':
+        out.hasAttachment = root ? hasAttachment(root) : false;
+        break;
+      case 'preview':
+        out.preview = content && root ? preview(content, root) : '';
+        break;
+      case 'headers':
+        out.headers = parsed?.headers.map((f) => ({ name: f.name, value: f.value })) ?? [];
+        break;
+      case 'bodyStructure':
+        out.bodyStructure = root ? shapePart({ part: root, partId: root.type === 'multipart' ? '' : '1' }, true) : null;
+        break;
+      case 'textBody':
+      case 'htmlBody':
+      case 'attachments': {
+        const key = p === 'textBody' ? 'text' : p === 'htmlBody' ? 'html' : 'attachments';
+        out[p] = lists ? lists[key].map((n) => shapePart(n, false)) : [];
+        break;
+      }
+      case 'bodyValues': {
+        const values: Args = {};
+        if (content && lists) {
+          const wanted = options.all
+            ? [...lists.text, ...lists.html, ...lists.attachments].filter((n) => n.part.type === 'text')
+            : [...(options.text ? lists.text : []), ...(options.html ? lists.html : [])];
+          for (const n of wanted)
+            if (n.part.type === 'text') values[n.partId] = bodyValue(content, n.part, options.max);
+        }
+        out.bodyValues = values;
+        break;
+      }
+      default:
+        throw new MethodError('invalidArguments', `unknown property ${p}`);
+    }
+  }
+  return out;
+}
+
+/** A property the stored row and envelope answer; undefined for the others. */
+function rowProperty(m: MessageRecord, env: Envelope | null, p: string): { value: unknown } | undefined {
+  switch (p) {
+    case 'id':
+      return { value: jmapId.email(m.emailId) };
+    case 'blobId':
+      return { value: jmapId.blob(m.emailId) };
+    case 'threadId':
+      return { value: jmapId.thread(m.threadId) };
+    case 'mailboxIds':
+      return { value: { [jmapId.mailbox(m.mailboxId)]: true } };
+    case 'keywords':
+      return { value: keywordsOf(m.flags) };
+    case 'size':
+      return { value: m.size };
+    case 'receivedAt':
+      return { value: utcDate(m.internalDate) };
+    case 'messageId':
+      return { value: msgIds(env?.messageId ?? null) };
+    case 'inReplyTo':
+      return { value: msgIds(env?.inReplyTo ?? null) };
+    case 'sender':
+    case 'from':
+    case 'to':
+    case 'cc':
+    case 'bcc':
+    case 'replyTo':
+      return { value: env ? addresses(env[p]) : null };
+    case 'subject':
+      return { value: env?.subject == null ? null : decodeWords(env.subject) };
+    case 'sentAt':
+      return { value: env?.date ? sentAt(env.date) : null };
+    default:
+      return undefined;
+  }
+}
+
+function filterPart(part: Args, keep: Set<string>): Args {
+  const out: Args = {};
+  for (const [k, v] of Object.entries(part)) {
+    if (k === 'subParts') out.subParts = (v as Args[]).map((s) => filterPart(s, keep));
+    else if (keep.has(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** RFC 8621 §4.1.2.3 EmailAddress list; groups flattened. */
+function addresses(list: EnvelopeAddress[]): Array<{ name: string | null; email: string }> | null {
+  const out = list
+    .filter((a) => a.group === undefined)
+    .map((a) => ({
+      name: a.name ? decodeWords(a.name) : null,
+      email: a.host ? `${a.mailbox ?? ''}@${a.host}` : (a.mailbox ?? ''),
+    }));
+  return out.length ? out : null;
+}
+
+/** UTCDate (RFC 8620 §1.4): no fractions, "Z". */
+export function utcDate(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** RFC 8621 §4.1.2.4 asDate: the Date field as a Date with its own offset. */
+function sentAt(value: string): string | null {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return null;
+  const m = /([+-])(\d{2})(\d{2})\s*(?:\(.*\))?\s*$/.exec(value.trim());
+  const sign = m?.[1] === '-' ? -1 : 1;
+  const offsetMin = m ? sign * (Number(m[2]) * 60 + Number(m[3])) : 0;
+  const local = new Date(d.getTime() + offsetMin * 60_000).toISOString().slice(0, 19);
+  if (!m) return `${local}Z`;
+  return `${local}${m[1]}${m[2]}:${m[3]}`;
+}

@@ -1,0 +1,259 @@
+/**
+ * JMAP over HTTPS (RFC 8620, RFC 8621) at /jmap: the session resource (§2), the API endpoint (§3),
+ * blob upload and download (§6) and EventSource push (§7.3). Logins are HTTP Basic with the
+ * account's address and password or an app password, checked by the same throttled Auth as IMAP;
+ * a login that succeeded is remembered for a minute so that a client's stream of requests does not
+ * cost a password hash each.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { HttpBindings } from '@hono/node-server';
+import { Hono, type Context } from 'hono';
+import { isMailError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log.js';
+import type { EmailViews } from '../../services/mailboxes/emails.js';
+import type { Mailboxes } from '../../services/mailboxes/index.js';
+import type { ChangeFeed } from '../../store/index.js';
+import { readBlob } from './blobs.js';
+import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
+import { emailGetMethod } from './email-get.js';
+import { emailQueryMethods } from './email-query.js';
+import { emailSetMethods } from './email-set.js';
+import { mailboxMethods } from './mailbox.js';
+import { eventSource } from './push.js';
+import { Uploads } from './uploads.js';
+
+export interface JmapDeps {
+  mailboxes: Mailboxes;
+  views: EmailViews;
+  changes: ChangeFeed;
+  /** An account's login (Auth.authenticate: password or app password, throttled per source). */
+  authenticate(
+    user: string,
+    password: string,
+    context: { ip: string; protocol: string },
+  ): Promise<{ accountId: number; address: string }>;
+  log: Logger;
+}
+
+interface Caller {
+  accountId: number;
+  address: string;
+}
+export type JmapEnv = { Bindings: HttpBindings; Variables: { caller: Caller } };
+export type JmapContext = Context<JmapEnv>;
+
+/** How long a login that succeeded stands for the same credentials. */
+const LOGIN_CACHE_MS = 60_000;
+const MAX_CACHED_LOGINS = 10_000;
+
+export const accountIdOf = (accountId: number) => `a${accountId}`;
+
+export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
+  const app = new Hono<JmapEnv>().basePath('/jmap');
+  const uploads = new Uploads();
+  const methods = new Map<string, MethodEntry>([
+    ...mailboxMethods(deps),
+    emailGetMethod(deps),
+    ...emailQueryMethods(deps),
+    ...emailSetMethods({ ...deps, uploads }),
+  ]);
+  const inFlight = new Map<number, number>();
+  const login = loginCache(deps);
+
+  app.onError((err, c) => {
+    if (err instanceof RequestError) return problem(c, err.status, err.type, err.detail, err.limit);
+    deps.log.error({ err, path: new URL(c.req.url).pathname }, 'JMAP request failed');
+    return problem(c, 500, 'about:blank', 'the server could not answer; the log says why');
+  });
+
+  app.use('*', async (c, next) => {
+    const caller = await login(c);
+    if (!caller) {
+      c.header('www-authenticate', 'Basic realm="JMAP", charset="UTF-8"');
+      return problem(c, 401, 'about:blank', 'log in with HTTP Basic: your address and password or an app password');
+    }
+    c.set('caller', caller);
+    return next();
+  });
+
+  app.get('/session', (c) => c.json(session(c, c.get('caller'))));
+
+  app.post('/api', async (c) => {
+    const caller = c.get('caller');
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/json')
+      throw new RequestError('urn:ietf:params:jmap:error:notJSON', 'send the request as application/json');
+    const running = inFlight.get(caller.accountId) ?? 0;
+    if (running >= LIMITS.maxConcurrentRequests)
+      throw new RequestError(
+        'urn:ietf:params:jmap:error:limit',
+        `at most ${LIMITS.maxConcurrentRequests} requests at once`,
+        400,
+        'maxConcurrentRequests',
+      );
+    inFlight.set(caller.accountId, running + 1);
+    try {
+      const text = await readBody(c, LIMITS.maxSizeRequest, 'maxSizeRequest');
+      let body: unknown;
+      try {
+        body = JSON.parse(text.toString('utf8'));
+      } catch {
+        throw new RequestError('urn:ietf:params:jmap:error:notJSON', 'the request is not valid JSON');
+      }
+      const state = '0';
+      const log = deps.log.child({ account: caller.address });
+      return c.json(
+        await runRequest(
+          body,
+          methods,
+          { accountId: caller.accountId, jmapAccountId: accountIdOf(caller.accountId), log },
+          state,
+        ),
+      );
+    } finally {
+      const left = (inFlight.get(caller.accountId) ?? 1) - 1;
+      if (left > 0) inFlight.set(caller.accountId, left);
+      else inFlight.delete(caller.accountId);
+    }
+  });
+
+  app.post('/upload/:accountId', async (c) => {
+    const caller = c.get('caller');
+    if (c.req.param('accountId') !== accountIdOf(caller.accountId))
+      return problem(c, 404, 'about:blank', 'no such account for this login');
+    const data = await readBody(c, LIMITS.maxSizeUpload, 'maxSizeUpload');
+    const type = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 200);
+    const blob = uploads.add(caller.accountId, data, type);
+    if (!blob)
+      return problem(c, 413, 'about:blank', 'the account holds too many uploads; use or wait for them to expire');
+    return c.json({ accountId: accountIdOf(caller.accountId), ...blob }, 201);
+  });
+
+  app.get('/download/:accountId/:blobId', async (c) => {
+    const caller = c.get('caller');
+    if (c.req.param('accountId') !== accountIdOf(caller.accountId))
+      return problem(c, 404, 'about:blank', 'no such account for this login');
+    const blob = await readBlob({ ...deps, uploads }, caller.accountId, c.req.param('blobId'));
+    if (!blob) return problem(c, 404, 'about:blank', 'no such blob');
+    const type = safeType(c.req.query('type') ?? blob.type);
+    const name = (c.req.query('name') ?? 'download').replace(/[\r\n"\\]/g, '_').slice(0, 200);
+    return c.body(new Uint8Array(blob.data), 200, {
+      'content-type': type,
+      'content-disposition': `attachment; filename="${name.replace(/[^\x20-\x7e]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+      'cache-control': 'private, immutable, max-age=31536000',
+      'content-security-policy': "default-src 'none'; sandbox",
+    });
+  });
+
+  app.get('/eventsource', (c) => eventSource(c, deps));
+  return app;
+}
+
+/** The session resource (RFC 8620 §2) with absolute URLs on the host the client used. */
+function session(c: JmapContext, caller: Caller): Record<string, unknown> {
+  const base = `${new URL(c.req.url).origin}/jmap`;
+  const id = accountIdOf(caller.accountId);
+  return {
+    capabilities: { [CORE]: LIMITS, [MAIL]: {} },
+    accounts: {
+      [id]: {
+        name: caller.address,
+        isPersonal: true,
+        isReadOnly: false,
+        accountCapabilities: {
+          [MAIL]: {
+            maxMailboxesPerEmail: 1,
+            maxMailboxDepth: null,
+            maxSizeMailboxName: 490,
+            maxSizeAttachmentsPerEmail: LIMITS.maxSizeUpload,
+            emailQuerySortOptions: [
+              'receivedAt',
+              'size',
+              'from',
+              'to',
+              'subject',
+              'sentAt',
+              'hasKeyword',
+              'allInThreadHaveKeyword',
+              'someInThreadHaveKeyword',
+            ],
+            mayCreateTopLevelMailbox: true,
+          },
+        },
+      },
+    },
+    primaryAccounts: { [CORE]: id, [MAIL]: id },
+    username: caller.address,
+    apiUrl: `${base}/api`,
+    downloadUrl: `${base}/download/{accountId}/{blobId}?type={type}&name={name}`,
+    uploadUrl: `${base}/upload/{accountId}`,
+    eventSourceUrl: `${base}/eventsource?types={types}&closeafter={closeafter}&ping={ping}`,
+    state: '0',
+  };
+}
+
+/** A download's Content-Type: a plain type/subtype (a parameter, a line break or a script type is not echoed). */
+function safeType(type: string): string {
+  const t = type.split(';')[0]!.trim().toLowerCase();
+  if (!/^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(t)) return 'application/octet-stream';
+  return t;
+}
+
+/** Basic credentials, checked by Auth or found among the logins of the last minute (HMAC-keyed: no password is kept). */
+function loginCache(deps: JmapDeps): (c: JmapContext) => Promise<Caller | undefined> {
+  const key = randomBytes(32);
+  const cache = new Map<string, { caller: Caller; until: number }>();
+  return async (c) => {
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Basic\s+([A-Za-z0-9+/=]{1,4096})\s*$/i.exec(header);
+    if (!m) return undefined;
+    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return undefined;
+    const digest = createHmac('sha256', key).update(decoded).digest('base64');
+    const hit = cache.get(digest);
+    if (hit && hit.until > Date.now()) return hit.caller;
+    const ip = c.env.incoming.socket.remoteAddress ?? '';
+    try {
+      const user = await deps.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), { ip, protocol: 'jmap' });
+      if (cache.size >= MAX_CACHED_LOGINS) cache.delete(cache.keys().next().value!);
+      cache.set(digest, { caller: user, until: Date.now() + LOGIN_CACHE_MS });
+      return user;
+    } catch (err) {
+      if (isMailError(err, 'AUTH_FAILED') || isMailError(err, 'AUTH_LOCKED') || isMailError(err, 'ACCOUNT_DISABLED')) {
+        deps.log.info({ ip, reason: err.code }, 'JMAP login failed');
+        return undefined;
+      }
+      throw err;
+    }
+  };
+}
+
+/** The body, at most `max` bytes (RFC 8620 §3.6.1 limit otherwise). */
+async function readBody(c: JmapContext, max: number, limit: string): Promise<Buffer> {
+  const tooLarge = () =>
+    new RequestError('urn:ietf:params:jmap:error:limit', `the body is over ${max} bytes`, 413, limit);
+  if (Number(c.req.header('content-length') ?? '0') > max) throw tooLarge();
+  const reader = c.req.raw.body?.getReader();
+  if (!reader) return Buffer.alloc(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** RFC 7807 problem details, as RFC 8620 §3.6.1 answers request-level errors. */
+function problem(c: JmapContext, status: number, type: string, detail: string, limit?: string): Response {
+  return c.body(JSON.stringify({ type, status, detail, ...(limit ? { limit } : {}) }), status as 400, {
+    'content-type': 'application/problem+json',
+  });
+}

@@ -1,0 +1,361 @@
+/**
+ * JMAP (RFC 8620, 8621) driven by an independent client library from npm (jmap-jam) over HTTPS,
+ * next to swaks delivering over SMTP and Python's imaplib working the same mailboxes over IMAP: both
+ * views see each other's changes. The RFCs' error cases, push over EventSource, blobs up and down.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import JamClient from 'jmap-jam';
+import { peer } from './helpers/peers.js';
+import { python } from './helpers/python.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+import { messageFile, swaksReply } from './helpers/swaks.js';
+import { tempDir } from './helpers/tmp.js';
+
+// The test server's certificate is self-signed; jmap-jam uses the global fetch.
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+
+const ANN = { user: 'ann@example.com', password: 'ann-secret-1' };
+const basic = (u: { user: string; password: string }) =>
+  `Basic ${Buffer.from(`${u.user}:${u.password}`).toString('base64')}`;
+
+/** jmap-jam sends a Bearer token; these tests log in with Basic, so the global fetch swaps the header. */
+function withBasic(login: { user: string; password: string }): () => void {
+  const original = globalThis.fetch;
+  globalThis.fetch = (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    if (headers.get('authorization') === 'Bearer unused') headers.set('authorization', basic(login));
+    return original(input, { ...init, headers });
+  };
+  return () => {
+    globalThis.fetch = original;
+  };
+}
+
+describe('JMAP', { skip: peer('swaks', 'swaks') || peer('python3', 'python3') }, () => {
+  let t: TestServer;
+  let jam: JamClient;
+  let accountId: string;
+  let base: string;
+  let restore: () => void;
+  const dir = tempDir('jmap');
+  const deliver = async (name: string, body: string, extra: string[] = []) =>
+    assert.match(
+      await swaksReply(t.port('smtp'), [
+        '--from',
+        'x@sender.example',
+        '--to',
+        ANN.user,
+        ...messageFile(dir, name, body),
+        ...extra,
+      ]),
+      /^250 /,
+    );
+  const imap = (script: string) =>
+    python<unknown>(
+      `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+c.login('ann@example.com', 'ann-secret-1')
+${script}
+c.logout()
+`,
+      { PORT: t.port('imaps') },
+    );
+
+  before(async () => {
+    t = await startTestServer({ listeners: ['smtp', 'imaps', 'https'] });
+    await t.server.directory.addDomain('example.com');
+    await t.server.directory.addAccount(ANN.user, ANN.password);
+    await t.server.directory.addAccount('bob@example.com', 'bob-secret-1');
+    base = `https://127.0.0.1:${t.port('https')}`;
+    await deliver('first', 'Hello Ann, the first message.');
+    await deliver('second', 'And a second one, about lunch.');
+    restore = withBasic(ANN);
+    jam = new JamClient({ sessionUrl: `${base}/.well-known/jmap`, bearerToken: 'unused' });
+    await jam.session;
+    accountId = await jam.getPrimaryAccount();
+  });
+  after(async () => {
+    restore?.();
+    await t?.stop();
+  });
+
+  it('discovers the session through /.well-known/jmap and lists the mailboxes with their counts', async () => {
+    const session = await jam.session;
+    assert.equal(session.username, ANN.user);
+    assert.ok(session.capabilities['urn:ietf:params:jmap:core']);
+    assert.equal(
+      (session.capabilities['urn:ietf:params:jmap:core'] as { maxCallsInRequest: number }).maxCallsInRequest,
+      16,
+    );
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const inbox = boxes.list.find((b) => b.role === 'inbox');
+    assert.ok(inbox, 'INBOX has the inbox role');
+    assert.equal(inbox.name, 'INBOX');
+    assert.equal(inbox.totalEmails, 2);
+    assert.equal(inbox.unreadEmails, 2);
+    assert.ok(
+      boxes.list.some((b) => b.role === 'junk'),
+      'the Junk mailbox has its role',
+    );
+  });
+
+  it('queries the inbox and gets the first page with preview and body values in one request (result references)', async () => {
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const inbox = boxes.list.find((b) => b.role === 'inbox')!;
+    const [{ q, g }] = await jam.requestMany((r) => {
+      const q = r.Email.query({
+        accountId,
+        filter: { inMailbox: inbox.id },
+        sort: [{ property: 'receivedAt', isAscending: false }],
+        calculateTotal: true,
+      });
+      const g = r.Email.get({
+        accountId,
+        ids: q.$ref('/ids'),
+        properties: [
+          'subject',
+          'from',
+          'preview',
+          'keywords',
+          'mailboxIds',
+          'threadId',
+          'textBody',
+          'bodyValues',
+          'receivedAt',
+          'messageId',
+        ],
+        fetchTextBodyValues: true,
+      });
+      return { q, g };
+    });
+    assert.equal(q.total, 2);
+    assert.deepEqual(
+      g.list.map((e) => e.subject),
+      ['second', 'first'],
+      'newest first',
+    );
+    const first = g.list[1]!;
+    assert.deepEqual(first.from, [{ name: null, email: 'x@sender.example' }]);
+    assert.equal(first.preview, 'Hello Ann, the first message.');
+    assert.deepEqual(first.messageId, ['first@sender.example']);
+    assert.deepEqual(first.mailboxIds, { [inbox.id]: true });
+    const partId = first.textBody![0]!.partId!;
+    assert.match(first.bodyValues![partId]!.value, /^Hello Ann, the first message\./);
+  });
+
+  it('reports an IMAP STORE and a delivery over SMTP in Email/changes, and a keyword set over JMAP reaches IMAP', async () => {
+    const [before] = await jam.api.Email.get({ accountId, properties: ['id', 'subject'] });
+    const state = before.state;
+    const first = before.list.find((e) => e.subject === 'first')!;
+    await imap(`c.select('INBOX')\nc.uid('STORE', '1', '+FLAGS', '(\\\\Seen)')\nprint('null')`);
+    await deliver('third', 'A third message.');
+    const [changes] = await jam.api.Email.changes({ accountId, sinceState: state });
+    assert.deepEqual(changes.updated, [first.id]);
+    assert.equal(changes.created.length, 1);
+    assert.deepEqual(changes.destroyed, []);
+    assert.equal(changes.hasMoreChanges, false);
+    const [again] = await jam.api.Email.changes({ accountId, sinceState: changes.newState });
+    assert.deepEqual([again.created, again.updated, again.destroyed], [[], [], []]);
+
+    const [set] = await jam.api.Email.set({ accountId, update: { [first.id]: { 'keywords/$flagged': true } } });
+    assert.deepEqual(set.updated, { [first.id]: null });
+    const flags = (await imap(
+      `c.select('INBOX')\nt, d = c.uid('FETCH', '1', '(FLAGS)')\nprint(json.dumps(d[0].decode()))`,
+    )) as string;
+    assert.match(flags, /\\Flagged/);
+    assert.match(flags, /\\Seen/, 'the patch kept the other keywords');
+  });
+
+  it('moves an email to a mailbox made over JMAP: IMAP sees it there, and its id stays', async () => {
+    const [made] = await jam.api.Mailbox.set({ accountId, create: { k: { name: 'Projects', parentId: null } } });
+    const projects = made.created!.k!.id!;
+    const [found] = await jam.api.Email.query({ accountId, filter: { subject: 'second' } });
+    const id = found.ids[0]!;
+    const [moved] = await jam.api.Email.set({ accountId, update: { [id]: { mailboxIds: { [projects]: true } } } });
+    assert.deepEqual(moved.updated, { [id]: null });
+    const listed = (await imap(
+      `c.select('Projects')\nt, d = c.uid('SEARCH', 'ALL')\nprint(json.dumps(d[0].decode()))`,
+    )) as string;
+    assert.equal(listed, '1');
+    const [got] = await jam.api.Email.get({ accountId, ids: [id], properties: ['mailboxIds'] });
+    assert.deepEqual(got.list[0]!.mailboxIds, { [projects]: true });
+    const [boxes] = await jam.api.Mailbox.get({ accountId, ids: [projects] });
+    assert.equal(boxes.list[0]!.totalEmails, 1);
+  });
+
+  it('uploads a message, imports it, and downloads it and its parts again', async () => {
+    const raw = [
+      'From: carol@else.example',
+      'To: ann@example.com',
+      'Subject: imported',
+      'Message-ID: <imported@else.example>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="x"',
+      '',
+      '--x',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'See the attachment.',
+      '--x',
+      'Content-Type: application/octet-stream; name="data.bin"',
+      'Content-Disposition: attachment; filename="data.bin"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from('binary \x00\x01 data').toString('base64'),
+      '--x--',
+      '',
+    ].join('\r\n');
+    const upload = await jam.uploadBlob(accountId, new Blob([raw], { type: 'message/rfc822' }));
+    assert.equal(upload.size, Buffer.byteLength(raw));
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const inbox = boxes.list.find((b) => b.role === 'inbox')!;
+    const [imported] = await jam.api.Email.import({
+      accountId,
+      emails: {
+        i: {
+          blobId: upload.blobId,
+          mailboxIds: { [inbox.id]: true },
+          keywords: { $seen: true },
+          receivedAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
+      },
+    });
+    const email = imported.created!.i!;
+    const [got] = await jam.api.Email.get({
+      accountId,
+      ids: [email.id],
+      properties: ['attachments', 'hasAttachment', 'blobId', 'keywords'],
+    });
+    const e = got.list[0]!;
+    assert.equal(e.hasAttachment, true);
+    assert.deepEqual(e.keywords, { $seen: true });
+    const attachment = e.attachments![0]!;
+    assert.equal(attachment.name, 'data.bin');
+    const whole = await jam.downloadBlob({
+      accountId,
+      blobId: e.blobId!,
+      mimeType: 'message/rfc822',
+      fileName: 'm.eml',
+    });
+    assert.equal(await whole.text(), raw);
+    const part = await jam.downloadBlob({
+      accountId,
+      blobId: attachment.blobId!,
+      mimeType: 'application/octet-stream',
+      fileName: 'data.bin',
+    });
+    assert.deepEqual(Buffer.from(await part.arrayBuffer()), Buffer.from('binary \x00\x01 data'));
+    const subjects = (await imap(
+      `c.select('INBOX')\nt, d = c.uid('SEARCH', 'SUBJECT', 'imported')\nprint(json.dumps(d[0].decode()))`,
+    )) as string;
+    assert.notEqual(subjects, '', 'IMAP finds the imported message');
+  });
+
+  it('threads a reply with the message it answers (Thread/get)', async () => {
+    await deliver('question', 'What time?');
+    const reply = messageFile(dir, 're-question', 'Noon.');
+    const file = reply[1]!;
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'Subject: re-question',
+        'Subject: Re: question\r\nIn-Reply-To: <question@sender.example>',
+      ),
+    );
+    assert.match(await swaksReply(t.port('smtp'), ['--from', 'x@sender.example', '--to', ANN.user, ...reply]), /^250 /);
+    const [q] = await jam.api.Email.query({ accountId, filter: { subject: 'question' } });
+    const [got] = await jam.api.Email.get({ accountId, ids: q.ids, properties: ['threadId', 'subject'] });
+    assert.equal(got.list.length, 2);
+    assert.equal(got.list[0]!.threadId, got.list[1]!.threadId);
+    const [threads] = await jam.api.Thread.get({ accountId, ids: [got.list[0]!.threadId!] });
+    assert.equal(threads.list[0]!.emailIds.length, 2);
+  });
+
+  it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {
+    await assert.rejects(
+      jam.request(['Nothing/get' as 'Email/get', { accountId }]),
+      (e: { type: string }) => e.type === 'unknownMethod',
+    );
+    await assert.rejects(
+      jam.request(['Email/get', { accountId, ids: 'all' as unknown as string[] }]),
+      (e: { type: string }) => e.type === 'invalidArguments',
+    );
+    await assert.rejects(
+      jam.request(['Mailbox/get', { accountId: 'a999999' }]),
+      (e: { type: string }) => e.type === 'accountNotFound',
+    );
+    await assert.rejects(
+      jam.request(['Email/set', { accountId, ifInState: 'not-the-state', update: {} }]),
+      (e: { type: string }) => e.type === 'stateMismatch',
+    );
+    await assert.rejects(
+      jam.request(['Email/changes', { accountId, sinceState: '99999999' }]),
+      (e: { type: string }) => e.type === 'cannotCalculateChanges',
+    );
+  });
+
+  it('keeps accounts apart: another login sees none of these ids, and cannot download their blobs', async () => {
+    const [mine] = await jam.api.Email.query({ accountId });
+    const [got] = await jam.api.Email.get({ accountId, ids: mine.ids.slice(0, 1), properties: ['blobId'] });
+    const bob = { authorization: basic({ user: 'bob@example.com', password: 'bob-secret-1' }) };
+    const session = await (await fetch(`${base}/jmap/session`, { headers: bob })).json();
+    const bobAccount = Object.keys(session.accounts)[0]!;
+    assert.notEqual(bobAccount, accountId);
+    const api = await fetch(`${base}/jmap/api`, {
+      method: 'POST',
+      headers: { ...bob, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+        methodCalls: [
+          ['Email/get', { accountId: bobAccount, ids: mine.ids.slice(0, 1), properties: ['subject'] }, '0'],
+          ['Email/get', { accountId, ids: mine.ids.slice(0, 1) }, '1'],
+        ],
+      }),
+    });
+    const body = await api.json();
+    assert.deepEqual(body.methodResponses[0][1].notFound, mine.ids.slice(0, 1));
+    assert.equal(body.methodResponses[1][1].type, 'accountNotFound');
+    const download = await fetch(`${base}/jmap/download/${bobAccount}/${got.list[0]!.blobId}?type=text/plain&name=x`, {
+      headers: bob,
+    });
+    assert.equal(download.status, 404);
+    const foreign = await fetch(`${base}/jmap/download/${accountId}/${got.list[0]!.blobId}?type=text/plain&name=x`, {
+      headers: bob,
+    });
+    assert.equal(foreign.status, 404);
+  });
+
+  it('pushes a state change over EventSource when mail arrives over SMTP', async () => {
+    const res = await fetch(`${base}/jmap/eventsource?types=*&closeafter=no&ping=0`, {
+      headers: { accept: 'text/event-stream', authorization: basic(ANN) },
+    });
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let text = '';
+    const nextState = async (): Promise<Record<string, string>> => {
+      for (;;) {
+        const end = text.indexOf('\n\n');
+        if (end >= 0) {
+          const event = text.slice(0, end);
+          text = text.slice(end + 2);
+          const data = /^data: (.*)$/m.exec(event)?.[1];
+          if (/^event: state$/m.test(event) && data) return JSON.parse(data).changed[accountId];
+          continue;
+        }
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the stream ended');
+        text += Buffer.from(value).toString('utf8');
+      }
+    };
+    const initial = await nextState();
+    await deliver('pushed', 'Live.');
+    const changed = await nextState();
+    assert.notEqual(changed.Email, initial.Email);
+    const [changes] = await jam.api.Email.changes({ accountId, sinceState: initial.Email! });
+    assert.equal(changes.created.length, 1);
+    await reader.cancel();
+  });
+});
