@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import JamClient from 'jmap-jam';
+import { assertResponsive, Probe } from './helpers/attack.js';
 import { peer } from './helpers/peers.js';
 import { python } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -357,5 +358,132 @@ c.logout()
     const [changes] = await jam.api.Email.changes({ accountId, sinceState: initial.Email! });
     assert.equal(changes.created.length, 1);
     await reader.cancel();
+  });
+});
+
+describe('JMAP under attack', { skip: peer('swaks', 'swaks') }, () => {
+  let t: TestServer;
+  let base: string;
+  const ann = { authorization: basic(ANN) };
+  const post = (body: BodyInit, headers: Record<string, string> = {}) =>
+    fetch(`${base}/jmap/api`, {
+      method: 'POST',
+      headers: { ...ann, 'content-type': 'application/json', ...headers },
+      body,
+    });
+  const call = (methodCalls: unknown[], using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail']) =>
+    post(JSON.stringify({ using, methodCalls }));
+
+  before(async () => {
+    t = await startTestServer({ listeners: ['smtp', 'https'] });
+    await t.server.directory.addDomain('example.com');
+    await t.server.directory.addAccount(ANN.user, ANN.password);
+    base = `https://127.0.0.1:${t.port('https')}`;
+  });
+  after(async () => t?.stop());
+
+  it('answers garbage, oversized and unauthenticated requests with the RFC errors, while a client is served', async () => {
+    const probe = new Probe(async () => {
+      const r = await call([['Mailbox/get', { accountId: 'a1' }, '0']]);
+      const body = await r.json();
+      assert.equal(body.methodResponses[0][0], 'Mailbox/get');
+    });
+    probe.start();
+    const problemOf = async (r: Response) => ({ status: r.status, type: (await r.json()).type as string });
+    // No login, a wrong password, a malformed header: 401 with the Basic challenge.
+    for (const authorization of [
+      '',
+      basic({ user: ANN.user, password: 'wrong' }),
+      'Basic !!!',
+      `Bearer ${'x'.repeat(5000)}`,
+    ]) {
+      const r = await fetch(`${base}/jmap/session`, { headers: authorization ? { authorization } : {} });
+      assert.equal(r.status, 401, authorization.slice(0, 20));
+      assert.match(r.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+      await r.body?.cancel();
+    }
+    assert.deepEqual(await problemOf(await post('{"using": [')), {
+      status: 400,
+      type: 'urn:ietf:params:jmap:error:notJSON',
+    });
+    assert.deepEqual(await problemOf(await post('{}', { 'content-type': 'text/plain' })), {
+      status: 400,
+      type: 'urn:ietf:params:jmap:error:notJSON',
+    });
+    for (const body of [
+      '[]',
+      '{"using": "x", "methodCalls": []}',
+      '{"using": [], "methodCalls": [["Mailbox/get"]]}',
+      'null',
+    ])
+      assert.deepEqual(
+        await problemOf(await post(body)),
+        { status: 400, type: 'urn:ietf:params:jmap:error:notRequest' },
+        body,
+      );
+    assert.deepEqual(await problemOf(await call([], ['urn:example:nothing'])), {
+      status: 400,
+      type: 'urn:ietf:params:jmap:error:unknownCapability',
+    });
+    const many = Array.from({ length: 17 }, (_, i) => ['Mailbox/get', { accountId: 'a1' }, String(i)]);
+    const limit = await call(many);
+    assert.equal(limit.status, 400);
+    assert.deepEqual(await limit.json(), {
+      type: 'urn:ietf:params:jmap:error:limit',
+      status: 400,
+      detail: 'at most 16 method calls in one request',
+      limit: 'maxCallsInRequest',
+    });
+    // Over maxSizeRequest (10 MB), declared and undeclared (chunked).
+    const big = new Uint8Array(10_500_000).fill(0x20);
+    assert.deepEqual(await problemOf(await post(big)), { status: 413, type: 'urn:ietf:params:jmap:error:limit' });
+    const chunked = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 11; i++) controller.enqueue(new Uint8Array(1_000_000).fill(0x20));
+        controller.close();
+      },
+    });
+    const streamed = await fetch(`${base}/jmap/api`, {
+      method: 'POST',
+      headers: { ...ann, 'content-type': 'application/json' },
+      body: chunked,
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(streamed.status, 413);
+    await streamed.body?.cancel();
+    // Method-level: too many ids, a filter nested too deep, bad arguments: errors in place, the rest answered.
+    let deep: unknown = { subject: 'x' };
+    for (let i = 0; i < 200; i++) deep = { operator: 'AND', conditions: [deep] };
+    const r = await call([
+      ['Email/get', { accountId: 'a1', ids: Array.from({ length: 600 }, (_, i) => `e${i}`) }, 'a'],
+      ['Email/query', { accountId: 'a1', filter: deep }, 'b'],
+      ['Email/get', { accountId: 'a1', ids: [], properties: ['header:X:asNothing'] }, 'c'],
+      ['Email/query', { accountId: 'a1', sort: [{ property: 'colour' }] }, 'd'],
+      ['Email/get', { accountId: 'a1', '#ids': { resultOf: 'zz', name: 'Email/query', path: '/ids' } }, 'e'],
+      ['Mailbox/get', { accountId: 'a1' }, 'f'],
+    ]);
+    const answers = (await r.json()).methodResponses as Array<[string, { type?: string }, string]>;
+    assert.deepEqual(
+      answers.map(([name, a]) => (name === 'error' ? a.type : name)),
+      [
+        'requestTooLarge',
+        'invalidArguments',
+        'invalidArguments',
+        'unsupportedSort',
+        'invalidResultReference',
+        'Mailbox/get',
+      ],
+    );
+    // A blob id of any shape finds nothing.
+    for (const blob of [
+      '..%2F..%2Fetc%2Fpasswd',
+      'g1_1-2-3-4-5-6-7-8-9-10-11-12-13-14-15-16-17-18-19-20-21-22-23-24-25-26-27-28-29-30-31-32-33',
+      'u' + 'f'.repeat(64),
+    ]) {
+      const d = await fetch(`${base}/jmap/download/a1/${blob}?type=text/html&name=x`, { headers: ann });
+      assert.equal(d.status, 404, blob);
+      await d.body?.cancel();
+    }
+    await assertResponsive(probe);
   });
 });

@@ -13,7 +13,7 @@ import type { MessageRecord } from '../../store/index.js';
 import { boolArg, getIds, getProperties, idNumber, invalid, jmapId, unsignedArg } from './args.js';
 import { MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { bodyLists, bodyPart, bodyValue, hasAttachment, preview } from './email-body.js';
-import { headerProperty, msgIds } from './headers.js';
+import { headerProperty, msgIds, parseProperty } from './headers.js';
 
 export const EMAIL_PROPERTIES = [
   'id',
@@ -90,6 +90,7 @@ export function keywordsOf(flags: string[]): Record<string, true> {
 async function get(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args> {
   const ids = getIds(args);
   const props = getProperties(args, EMAIL_PROPERTIES, DEFAULTS);
+  for (const p of props) if (p.startsWith('header:')) parseProperty(p); // invalidArguments for a malformed one
   const bodyProps = bodyPropertiesArg(args);
   const options = {
     text: boolArg(args, 'fetchTextBodyValues', false),

@@ -61,7 +61,11 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
   const login = loginCache(deps);
 
   app.onError((err, c) => {
-    if (err instanceof RequestError) return problem(c, err.status, err.type, err.detail, err.limit);
+    if (err instanceof RequestError) {
+      // A body left unread: the connection is closed after the answer, and the client told so.
+      if (err.status === 413) c.header('connection', 'close');
+      return problem(c, err.status, err.type, err.detail, err.limit);
+    }
     deps.log.error({ err, path: new URL(c.req.url).pathname }, 'JMAP request failed');
     return problem(c, 500, 'about:blank', 'the server could not answer; the log says why');
   });
