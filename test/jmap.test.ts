@@ -4,9 +4,13 @@
  * views see each other's changes. The RFCs' error cases, push over EventSource, blobs up and down.
  */
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JamClient from 'jmap-jam';
 import { assertResponsive, Probe } from './helpers/attack.js';
+import { freePort } from './helpers/cli.js';
 import { peer } from './helpers/peers.js';
 import { python } from './helpers/python.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -33,13 +37,16 @@ function withBasic(login: { user: string; password: string }): () => void {
   };
 }
 
-describe('JMAP', { skip: peer('swaks', 'swaks') || peer('python3', 'python3') }, () => {
+describe('JMAP', { skip: peer('swaks', 'swaks') || peer('python3', 'python3') || peer('smtp-sink', 'postfix') }, () => {
   let t: TestServer;
   let jam: JamClient;
   let accountId: string;
   let base: string;
   let restore: () => void;
+  let sink: ChildProcess | undefined;
+  let sinkPort = 0;
   const dir = tempDir('jmap');
+  const sinkDir = path.join(dir, 'sink');
   const deliver = async (name: string, body: string, extra: string[] = []) =>
     assert.match(
       await swaksReply(t.port('smtp'), [
@@ -52,6 +59,15 @@ describe('JMAP', { skip: peer('swaks', 'swaks') || peer('python3', 'python3') },
       ]),
       /^250 /,
     );
+  const api = async (using: string[], methodCalls: unknown[]) => {
+    const r = await fetch(`${base}/jmap/api`, {
+      method: 'POST',
+      headers: { authorization: basic(ANN), 'content-type': 'application/json' },
+      body: JSON.stringify({ using, methodCalls }),
+    });
+    assert.equal(r.status, 200);
+    return (await r.json()) as { methodResponses: unknown[] };
+  };
   const imap = (script: string) =>
     python<unknown>(
       `
@@ -65,7 +81,20 @@ c.logout()
     );
 
   before(async () => {
-    t = await startTestServer({ listeners: ['smtp', 'imaps', 'https'] });
+    sinkPort = await freePort();
+    mkdirSync(sinkDir);
+    chmodSync(dir, 0o755); // smtp-sink runs as nobody: it must reach sinkDir
+    chmodSync(sinkDir, 0o777);
+    const asRoot = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
+    sink = spawn('smtp-sink', [...asRoot, '-d', `${sinkDir}/%H%M%S.`, `127.0.0.1:${sinkPort}`, '16'], {
+      stdio: 'ignore',
+    });
+    t = await startTestServer({
+      listeners: ['smtp', 'imaps', 'https'],
+      extraConfig: `[outbound]\nport = ${sinkPort}\nretry_min = "1s"\n`,
+    });
+    t.dns.set('remote.example', { MX: [{ preference: 10, exchange: 'mx.remote.example' }] });
+    t.dns.set('mx.remote.example', { A: ['127.0.0.1'] });
     await t.server.directory.addDomain('example.com');
     await t.server.directory.addAccount(ANN.user, ANN.password);
     await t.server.directory.addAccount('bob@example.com', 'bob-secret-1');
@@ -79,6 +108,7 @@ c.logout()
   });
   after(async () => {
     restore?.();
+    sink?.kill();
     await t?.stop();
   });
 
@@ -273,6 +303,103 @@ c.logout()
     assert.equal(got.list[0]!.threadId, got.list[1]!.threadId);
     const [threads] = await jam.api.Thread.get({ accountId, ids: [got.list[0]!.threadId!] });
     assert.equal(threads.list[0]!.emailIds.length, 2);
+  });
+
+  it('sends a draft with EmailSubmission to a local and a remote recipient, then files it in Sent (onSuccessUpdateEmail)', async () => {
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const role = (r: string) => boxes.list.find((b) => b.role === r)!.id!;
+    const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission'];
+    const draft = (subject: string, from: string, to: string[]) => ({
+      mailboxIds: { [role('drafts')]: true },
+      keywords: { $draft: true, $seen: true },
+      from: [{ name: 'Ann', email: from }],
+      to: to.map((email) => ({ name: null, email })),
+      bcc: [{ name: null, email: 'dave@remote.example' }],
+      subject,
+      textBody: [{ partId: 'b', type: 'text/plain' }],
+      bodyValues: { b: { value: `Body of ${subject}.` } },
+    });
+    const body = await api(using, [
+      [
+        'Email/set',
+        {
+          accountId,
+          create: {
+            d: draft('sent over JMAP', ANN.user, ['bob@example.com', 'carol@remote.example']),
+            f: draft('forged', 'mallory@else.example', ['bob@example.com']),
+            u: draft('unknown', ANN.user, ['nobody@example.com']),
+          },
+        },
+        '0',
+      ],
+      [
+        'EmailSubmission/set',
+        {
+          accountId,
+          create: {
+            s: { identityId: 'i1', emailId: '#d' },
+            sf: { identityId: 'i1', emailId: '#f' },
+            su: { identityId: 'i1', emailId: '#u' },
+          },
+          onSuccessUpdateEmail: {
+            '#s': {
+              [`mailboxIds/${role('sent')}`]: true,
+              [`mailboxIds/${role('drafts')}`]: null,
+              'keywords/$draft': null,
+            },
+          },
+        },
+        '1',
+      ],
+    ]);
+    const [created, submitted, implicit] = body.methodResponses as Array<[string, Record<string, any>, string]>;
+    assert.equal(created![0], 'Email/set');
+    assert.equal(submitted![0], 'EmailSubmission/set');
+    assert.equal(submitted![1].created.s.undoStatus, 'final');
+    assert.equal(submitted![1].notCreated.sf.type, 'forbiddenFrom');
+    assert.equal(submitted![1].notCreated.su.type, 'invalidRecipients');
+    assert.deepEqual(submitted![1].notCreated.su.invalidRecipients, ['nobody@example.com']);
+    assert.deepEqual(
+      implicit,
+      ['Email/set', implicit![1], '1'],
+      'the implicit Email/set answers under the same call id',
+    );
+    const sentId = created![1].created.d.id as string;
+    assert.deepEqual(Object.keys(implicit![1].updated), [sentId]);
+    const [moved] = await jam.api.Email.get({ accountId, ids: [sentId], properties: ['mailboxIds', 'keywords'] });
+    assert.deepEqual(moved.list[0]!.mailboxIds, { [role('sent')]: true });
+    assert.deepEqual(moved.list[0]!.keywords, { $seen: true });
+
+    // Bob has it over IMAP, without the Bcc; the remote recipients' copy reached the sink, DKIM-signed.
+    const bobs = await python<string>(
+      `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+c.login('bob@example.com', 'bob-secret-1')
+c.select('INBOX')
+t, d = c.uid('FETCH', '1:*', '(BODY.PEEK[])')
+print(json.dumps(d[0][1].decode()))
+c.logout()
+`,
+      { PORT: t.port('imaps') },
+    );
+    assert.match(bobs, /^Subject: sent over JMAP\r$/m);
+    assert.doesNotMatch(bobs, /^Bcc:/im);
+    const deadline = Date.now() + 20_000;
+    while (readdirSync(sinkDir).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const files = readdirSync(sinkDir);
+    assert.equal(files.length, 1, 'one transaction for carol and dave');
+    const remote = readFileSync(path.join(sinkDir, files[0]!), 'latin1');
+    assert.match(remote, /^Subject: sent over JMAP\r?$/m);
+    assert.match(remote, /^DKIM-Signature: .*d=example\.com/m);
+    assert.doesNotMatch(remote, /^Bcc:/im);
+    assert.match(remote, /carol@remote\.example/);
+    assert.match(remote, /dave@remote\.example/);
+
+    const [subs] = await jam.api.EmailSubmission.get({ accountId });
+    assert.equal(subs.list.length, 1);
+    assert.equal(subs.list[0]!.deliveryStatus!['bob@example.com']!.delivered, 'yes');
+    assert.equal(subs.list[0]!.deliveryStatus!['carol@remote.example']!.delivered, 'queued');
   });
 
   it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {

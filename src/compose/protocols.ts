@@ -62,6 +62,8 @@ export function protocolFactories(
       mailboxes: services.mailboxes,
       views: services.emailViews,
       changes: services.store.changes,
+      submitter: services.submitter,
+      submissions: services.store.submissions,
       authenticate: (user, password, context) => services.auth.authenticate(user, password, context),
       log: log.child({ component: 'jmap' }),
     }),

@@ -32,6 +32,7 @@ import { Rspamd, rspamdCheck } from '../services/filters/rspamd.js';
 import { Spamd, spamdCheck } from '../services/filters/spamd.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
 import { EmailViews } from '../services/mailboxes/emails.js';
+import { Submitter } from '../services/acceptance/submit.js';
 import { Outbound } from '../services/outbound/index.js';
 import { Quarantine } from '../services/quarantine/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
@@ -63,6 +64,8 @@ export interface Services {
   mailboxes: Mailboxes;
   /** An account's mail as JMAP names it (emails across mailboxes, threads, changes). */
   emailViews: EmailViews;
+  /** Submissions that do not come over SMTP (JMAP). */
+  submitter: Submitter;
   quarantine: Quarantine;
   greylist: Greylist | undefined;
   administration: Administration;
@@ -162,6 +165,7 @@ export async function buildServices(
     acceptance,
     mailboxes,
     emailViews: new EmailViews({ store }),
+    submitter: new Submitter({ acceptance, delivery, directory, hostname: config.hostname }),
     quarantine,
     greylist,
     metrics,

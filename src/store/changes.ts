@@ -65,3 +65,28 @@ export interface EmailRepo {
   /** Every email of the account, or of one mailbox, newest first (received, then id). */
   list(accountId: number, options?: { mailboxId?: number; omit?: MessageColumnsOmitted }): Promise<MessageRecord[]>;
 }
+
+/** A message sent through JMAP's EmailSubmission (RFC 8621 §7), as it is kept to be read back. */
+export interface SubmissionRecord {
+  id: number;
+  accountId: number;
+  emailId: number;
+  threadId: number;
+  identityId: string;
+  envelope: { mailFrom: string; rcptTo: string[] };
+  sendAt: Date;
+  /** The acceptance queue id it went out under. */
+  qid: string;
+  /** Per recipient: the reply it got here ("250 2.0.0 delivered", "250 2.0.0 queued") and whether it was delivered. */
+  deliveryStatus: Record<string, { smtpReply: string; delivered: 'queued' | 'yes' | 'no' | 'unknown' }>;
+}
+
+export interface SubmissionRepo {
+  add(record: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord>;
+  /** The account's submissions, all or those with the ids given, oldest first. */
+  list(accountId: number, ids?: number[]): Promise<SubmissionRecord[]>;
+  /** The account's last submission id (0 for none): the EmailSubmission state. */
+  last(accountId: number): Promise<number>;
+  /** Removes the account's submissions with these ids (the record only: the mail is sent); returns those removed. */
+  remove(accountId: number, ids: number[]): Promise<number[]>;
+}

@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
 import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo, MetricsRepo } from './admin.js';
-import type { ChangeEvent, ChangeFeed, ChangeLogRepo, EmailRepo, ThreadRepo } from './changes.js';
+import type { ChangeEvent, ChangeFeed, ChangeLogRepo, EmailRepo, SubmissionRepo, ThreadRepo } from './changes.js';
 
 export type * from './admin.js';
 export type * from './changes.js';
@@ -461,6 +461,7 @@ export interface Repos {
   readonly changeLog: ChangeLogRepo;
   readonly threads: ThreadRepo;
   readonly emails: EmailRepo;
+  readonly submissions: SubmissionRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;

@@ -47,6 +47,12 @@ export class RequestError extends Error {
 export type Args = Record<string, unknown>;
 export interface CallContext {
   accountId: number;
+  /** The account's address (the login). */
+  address: string;
+  /** The client's IP address. */
+  ip: string;
+  /** Further responses this call adds after its own (RFC 8621 §7.5: the implicit Email/set of a submission). */
+  followUps: Array<[string, Args]>;
   /** The account id as JMAP names it. */
   jmapAccountId: string;
   using: ReadonlySet<string>;
@@ -66,7 +72,7 @@ type Invocation = [string, Args, string];
 export async function runRequest(
   body: unknown,
   methods: ReadonlyMap<string, MethodEntry>,
-  ctx: Omit<CallContext, 'using' | 'createdIds'>,
+  ctx: Omit<CallContext, 'using' | 'createdIds' | 'followUps'>,
   sessionState: string,
 ): Promise<{ methodResponses: Invocation[]; sessionState: string; createdIds?: Record<string, string> }> {
   const request = checkRequest(body);
@@ -75,7 +81,7 @@ export async function runRequest(
   const unknown = request.using.find((u) => !known.has(u));
   if (unknown) throw new RequestError('urn:ietf:params:jmap:error:unknownCapability', `unknown capability ${unknown}`);
   const createdIds = new Map(Object.entries(request.createdIds ?? {}));
-  const context: CallContext = { ...ctx, using, createdIds };
+  const context: CallContext = { ...ctx, using, createdIds, followUps: [] };
   const responses: Invocation[] = [];
   for (const [name, rawArgs, callId] of request.methodCalls) {
     const method = methods.get(name);
@@ -86,7 +92,9 @@ export async function runRequest(
       const args = resolveReferences(rawArgs, responses);
       if (args.accountId !== undefined && args.accountId !== ctx.jmapAccountId)
         throw new MethodError('accountNotFound', 'no such account for this login');
+      context.followUps = [];
       responses.push([name, await method.run(args, context), callId]);
+      for (const [more, moreArgs] of context.followUps) responses.push([more, moreArgs, callId]);
     } catch (err) {
       responses.push(['error', errorArgs(err, name, ctx.log), callId]);
     }

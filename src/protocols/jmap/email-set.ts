@@ -25,7 +25,7 @@ const KEYWORD_BAD = /[(){\]%*"\\]/;
 
 export function emailSetMethods(deps: BlobDeps): Array<[string, MethodEntry]> {
   return [
-    ['Email/set', { capability: MAIL, run: (args, ctx) => set(deps, args, ctx) }],
+    ['Email/set', { capability: MAIL, run: (args, ctx) => emailSet(deps, args, ctx) }],
     ['Email/import', { capability: MAIL, run: (args, ctx) => importEmails(deps, args, ctx) }],
   ];
 }
@@ -44,7 +44,7 @@ function flagsOf(keywords: Record<string, unknown>, keep: string[] = []): string
   return out;
 }
 
-async function set(deps: BlobDeps, args: Args, ctx: CallContext): Promise<Args> {
+export async function emailSet(deps: BlobDeps, args: Args, ctx: CallContext): Promise<Args> {
   const oldState = await deps.views.state(ctx.accountId);
   if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== oldState)
     throw new MethodError('stateMismatch', 'the emails changed since that state');
@@ -289,7 +289,9 @@ async function compose(deps: BlobDeps, ctx: CallContext, p: Args): Promise<Buffe
     attachments: await attachments(deps, ctx, p.attachments),
   };
   if (mail.text === undefined && mail.html === undefined) mail.text = '';
-  return new MailComposer(mail).compile().build();
+  const node = new MailComposer(mail).compile();
+  node.keepBcc = true; // a draft keeps its Bcc; EmailSubmission removes it before sending
+  return node.build();
 }
 
 function addressOption(key: string, value: unknown): Record<string, Mail.Address[]> {

@@ -12,7 +12,8 @@ import { isMailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
-import type { ChangeFeed } from '../../store/index.js';
+import type { ChangeFeed, Store } from '../../store/index.js';
+import type { Submitter } from '../../services/acceptance/submit.js';
 import { readBlob } from './blobs.js';
 import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import { emailGetMethod } from './email-get.js';
@@ -20,12 +21,16 @@ import { emailQueryMethods } from './email-query.js';
 import { emailSetMethods } from './email-set.js';
 import { mailboxMethods } from './mailbox.js';
 import { eventSource } from './push.js';
+import { SUBMISSION, submissionMethods } from './submission.js';
 import { Uploads } from './uploads.js';
 
 export interface JmapDeps {
   mailboxes: Mailboxes;
   views: EmailViews;
   changes: ChangeFeed;
+  /** EmailSubmission's way out: the acceptance pipeline as port 587 runs it. */
+  submitter: Submitter;
+  submissions: Store['submissions'];
   /** An account's login (Auth.authenticate: password or app password, throttled per source). */
   authenticate(
     user: string,
@@ -56,6 +61,7 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
     emailGetMethod(deps),
     ...emailQueryMethods(deps),
     ...emailSetMethods({ ...deps, uploads }),
+    ...submissionMethods({ ...deps, uploads }),
   ]);
   const inFlight = new Map<number, number>();
   const login = loginCache(deps);
@@ -110,7 +116,13 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
         await runRequest(
           body,
           methods,
-          { accountId: caller.accountId, jmapAccountId: accountIdOf(caller.accountId), log },
+          {
+            accountId: caller.accountId,
+            jmapAccountId: accountIdOf(caller.accountId),
+            address: caller.address,
+            ip: c.env.incoming.socket.remoteAddress ?? '',
+            log,
+          },
           state,
         ),
       );
@@ -158,7 +170,7 @@ function session(c: JmapContext, caller: Caller): Record<string, unknown> {
   const base = `${new URL(c.req.url).origin}/jmap`;
   const id = accountIdOf(caller.accountId);
   return {
-    capabilities: { [CORE]: LIMITS, [MAIL]: {} },
+    capabilities: { [CORE]: LIMITS, [MAIL]: {}, [SUBMISSION]: {} },
     accounts: {
       [id]: {
         name: caller.address,
@@ -183,10 +195,12 @@ function session(c: JmapContext, caller: Caller): Record<string, unknown> {
             ],
             mayCreateTopLevelMailbox: true,
           },
+          // RFC 8621 §1.3.2: mail goes out at once (no delayed send yet).
+          [SUBMISSION]: { maxDelayedSend: 0, submissionExtensions: {} },
         },
       },
     },
-    primaryAccounts: { [CORE]: id, [MAIL]: id },
+    primaryAccounts: { [CORE]: id, [MAIL]: id, [SUBMISSION]: id },
     username: caller.address,
     apiUrl: `${base}/api`,
     downloadUrl: `${base}/download/{accountId}/{blobId}?type={type}&name={name}`,

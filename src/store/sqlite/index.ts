@@ -19,6 +19,7 @@ import type {
   ChangeLogRepo,
   ThreadRepo,
   EmailRepo,
+  SubmissionRepo,
   ClassifierRepo,
   DkimKeyRepo,
   DomainRepo,
@@ -39,6 +40,7 @@ import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { ChangeLog } from './changes.js';
 import { Emails } from './emails.js';
+import { Submissions } from './submissions.js';
 import { Threads } from './threads.js';
 import { Classifier } from './classifier.js';
 import { BlobCollector } from './collector.js';
@@ -78,6 +80,7 @@ function repositories(db: Db, exec: Exec): Repos {
     changeLog: new ChangeLog(db, exec),
     threads: new Threads(db, exec),
     emails: new Emails(db, exec),
+    submissions: new Submissions(db, exec),
     admins: new Admins(db, exec),
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
@@ -104,6 +107,7 @@ class SqliteStore implements Store {
   readonly changeLog: ChangeLogRepo;
   readonly threads: ThreadRepo;
   readonly emails: EmailRepo;
+  readonly submissions: SubmissionRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
@@ -138,6 +142,7 @@ class SqliteStore implements Store {
     this.changeLog = repos.changeLog;
     this.threads = repos.threads;
     this.emails = repos.emails;
+    this.submissions = repos.submissions;
     this.admins = repos.admins;
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;

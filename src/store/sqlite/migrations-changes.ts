@@ -115,4 +115,23 @@ export const CHANGE_MIGRATIONS: Migration[] = [
       CREATE INDEX messages_thread ON messages(COALESCE(thread_id, email_id, id));
     `,
   },
+  {
+    version: 21,
+    name: 'JMAP email submissions',
+    sql: `
+      -- What EmailSubmission/get reads back: the email sent, its envelope and each recipient's outcome.
+      CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        email_id INTEGER NOT NULL,
+        thread_id INTEGER NOT NULL,
+        identity_id TEXT NOT NULL,
+        envelope TEXT NOT NULL,
+        send_at INTEGER NOT NULL,
+        qid TEXT NOT NULL,
+        delivery_status TEXT NOT NULL
+      );
+      CREATE INDEX submissions_account ON submissions(account_id, id);
+    `,
+  },
 ];
