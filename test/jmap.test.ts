@@ -402,6 +402,44 @@ c.logout()
     assert.equal(subs.list[0]!.deliveryStatus!['carol@remote.example']!.delivered, 'queued');
   });
 
+  it('sets the vacation reply (VacationResponse), which the account page shows and delivery answers with', async () => {
+    const [before] = await jam.api.VacationResponse.get({ accountId });
+    assert.equal(before.list[0]!.isEnabled, false);
+    const [set] = await jam.api.VacationResponse.set({
+      accountId,
+      update: { singleton: { isEnabled: true, subject: 'Away until Monday', textBody: 'I am away.' } },
+    });
+    assert.deepEqual(set.updated, { singleton: null });
+    const [refused] = await jam.api.VacationResponse.set({
+      accountId,
+      update: { singleton: { fromDate: '2026-12-24T00:00:00Z' } },
+    });
+    assert.equal(refused.notUpdated!.singleton!.type, 'invalidProperties');
+    const page = await fetch(`${base}/api/v1/me/rules`, { headers: { authorization: basic(ANN) } });
+    const rules = await page.json();
+    assert.deepEqual([rules.vacation.enabled, rules.vacation.subject, rules.active], [true, 'Away until Monday', true]);
+    const had = readdirSync(sinkDir).length;
+    assert.match(
+      await swaksReply(t.port('smtp'), [
+        '--from',
+        'erin@remote.example',
+        '--to',
+        ANN.user,
+        '--header',
+        'Subject: hello',
+      ]),
+      /^250 /,
+    );
+    const deadline = Date.now() + 20_000;
+    while (readdirSync(sinkDir).length === had && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const reply = readdirSync(sinkDir)
+      .map((f) => readFileSync(path.join(sinkDir, f), 'latin1'))
+      .find((m) => /^Subject: Away until Monday/m.test(m));
+    assert.ok(reply, 'the vacation reply reached the sender');
+    assert.match(reply, /X-Rcpt-Args: <erin@remote\.example>/);
+    await jam.api.VacationResponse.set({ accountId, update: { singleton: { isEnabled: false } } });
+  });
+
   it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {
     await assert.rejects(
       jam.request(['Nothing/get' as 'Email/get', { accountId }]),

@@ -64,6 +64,7 @@ export function protocolFactories(
       changes: services.store.changes,
       submitter: services.submitter,
       submissions: services.store.submissions,
+      rules: services.self.rules,
       authenticate: (user, password, context) => services.auth.authenticate(user, password, context),
       log: log.child({ component: 'jmap' }),
     }),

@@ -14,6 +14,7 @@ import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { ChangeFeed, Store } from '../../store/index.js';
 import type { Submitter } from '../../services/acceptance/submit.js';
+import type { SelfRules } from '../../services/admin/self-rules.js';
 import { readBlob } from './blobs.js';
 import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import { emailGetMethod } from './email-get.js';
@@ -23,6 +24,7 @@ import { mailboxMethods } from './mailbox.js';
 import { eventSource } from './push.js';
 import { SUBMISSION, submissionMethods } from './submission.js';
 import { Uploads } from './uploads.js';
+import { VACATION, vacationMethods } from './vacation.js';
 
 export interface JmapDeps {
   mailboxes: Mailboxes;
@@ -31,6 +33,8 @@ export interface JmapDeps {
   /** EmailSubmission's way out: the acceptance pipeline as port 587 runs it. */
   submitter: Submitter;
   submissions: Store['submissions'];
+  /** The account's mail rules, where its vacation reply is kept. */
+  rules: SelfRules;
   /** An account's login (Auth.authenticate: password or app password, throttled per source). */
   authenticate(
     user: string,
@@ -62,6 +66,7 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
     ...emailQueryMethods(deps),
     ...emailSetMethods({ ...deps, uploads }),
     ...submissionMethods({ ...deps, uploads }),
+    ...vacationMethods(deps.rules),
   ]);
   const inFlight = new Map<number, number>();
   const login = loginCache(deps);
@@ -170,7 +175,7 @@ function session(c: JmapContext, caller: Caller): Record<string, unknown> {
   const base = `${new URL(c.req.url).origin}/jmap`;
   const id = accountIdOf(caller.accountId);
   return {
-    capabilities: { [CORE]: LIMITS, [MAIL]: {}, [SUBMISSION]: {} },
+    capabilities: { [CORE]: LIMITS, [MAIL]: {}, [SUBMISSION]: {}, [VACATION]: {} },
     accounts: {
       [id]: {
         name: caller.address,
@@ -197,10 +202,11 @@ function session(c: JmapContext, caller: Caller): Record<string, unknown> {
           },
           // RFC 8621 §1.3.2: mail goes out at once (no delayed send yet).
           [SUBMISSION]: { maxDelayedSend: 0, submissionExtensions: {} },
+          [VACATION]: {},
         },
       },
     },
-    primaryAccounts: { [CORE]: id, [MAIL]: id, [SUBMISSION]: id },
+    primaryAccounts: { [CORE]: id, [MAIL]: id, [SUBMISSION]: id, [VACATION]: id },
     username: caller.address,
     apiUrl: `${base}/api`,
     downloadUrl: `${base}/download/{accountId}/{blobId}?type={type}&name={name}`,
