@@ -440,6 +440,60 @@ c.logout()
     await jam.api.VacationResponse.set({ accountId, update: { singleton: { isEnabled: false } } });
   });
 
+  it('stores, validates and activates a Sieve script over JMAP (RFC 9661), and delivery follows it', async () => {
+    const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:sieve'];
+    const upload = async (text: string) =>
+      (await jam.uploadBlob(accountId, new Blob([text], { type: 'application/sieve' }))).blobId;
+    const bad = await upload('if header :contains "subject" "x" { fileinto "Oops" ');
+    const checked = (await api(using, [['SieveScript/validate', { accountId, blobId: bad }, '0']]))
+      .methodResponses[0] as [string, { error: { type: string } | null }];
+    assert.equal(checked[1].error?.type, 'invalidSieve');
+    const good = await upload(
+      'require ["fileinto", "mailbox"];\nif header :contains "subject" "invoice" { fileinto :create "Invoices"; }\n',
+    );
+    const made = (
+      await api(using, [
+        ['SieveScript/validate', { accountId, blobId: good }, '0'],
+        [
+          'SieveScript/set',
+          { accountId, create: { f: { name: 'jmap-filter', blobId: good } }, onSuccessActivateScript: '#f' },
+          '1',
+        ],
+        ['SieveScript/get', { accountId }, '2'],
+      ])
+    ).methodResponses as Array<[string, Record<string, any>, string]>;
+    assert.equal(made[0]![1].error, null);
+    const id = made[1]![1].created.f.id as string;
+    assert.equal(made[1]![1].created.f.isActive, true, 'reported active');
+    const listed = made[2]![1].list.find((x: { id: string }) => x.id === id);
+    assert.deepEqual([listed.name, listed.isActive], ['jmap-filter', true]);
+    const download = await jam.downloadBlob({
+      accountId,
+      blobId: listed.blobId,
+      mimeType: 'application/sieve',
+      fileName: 'f.sieve',
+    });
+    assert.match(await download.text(), /fileinto :create "Invoices"/);
+    await deliver('invoice 42', 'Please pay.');
+    const filed = (await imap(
+      `c.select('Invoices')\nt, d = c.uid('SEARCH', 'ALL')\nprint(json.dumps(d[0].decode()))`,
+    )) as string;
+    assert.equal(filed, '1', 'the script filed the delivery');
+    const busy = (await api(using, [['SieveScript/set', { accountId, destroy: [id] }, '0']])).methodResponses[0] as [
+      string,
+      Record<string, any>,
+    ];
+    assert.equal(busy[1].notDestroyed[id].type, 'sieveIsActive');
+    const off = (await api(using, [['SieveScript/set', { accountId, onSuccessDeactivateScript: true }, '0']]))
+      .methodResponses[0] as [string, Record<string, any>];
+    assert.deepEqual(off[1].updated, { [id]: { isActive: false } });
+    const gone = (await api(using, [['SieveScript/set', { accountId, destroy: [id] }, '0']])).methodResponses[0] as [
+      string,
+      Record<string, any>,
+    ];
+    assert.deepEqual(gone[1].destroyed, [id]);
+  });
+
   it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {
     await assert.rejects(
       jam.request(['Nothing/get' as 'Email/get', { accountId }]),

@@ -65,6 +65,7 @@ export function protocolFactories(
       submitter: services.submitter,
       submissions: services.store.submissions,
       rules: services.self.rules,
+      sieve: services.sieve,
       authenticate: (user, password, context) => services.auth.authenticate(user, password, context),
       log: log.child({ component: 'jmap' }),
     }),

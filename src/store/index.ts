@@ -310,6 +310,8 @@ export interface DkimKeyRepo {
 }
 
 export interface SieveScriptRecord {
+  /** Kept through a rename and a rewrite (JMAP's SieveScript id). */
+  id: number;
   name: string;
   content: string;
   isActive: boolean;

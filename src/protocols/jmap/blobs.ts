@@ -1,7 +1,7 @@
 /**
  * Blobs (RFC 8620 §6): what an id names — an upload of this account ("u" and its SHA-256), an email's
- * content ("g" and the email id) or one part of it ("g…_1-2", its transfer encoding undone) — read for
- * download, Email/import and attachments. An id of another account's email is not found.
+ * content ("g" and the email id) or one part of it ("g…_1-2", its transfer encoding undone), or a
+ * Sieve script's ("v" and its SHA-256) — read for download, Email/import and attachments. An id of another account's email is not found.
  */
 import { decode as decodeQp } from 'libqp';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
@@ -9,11 +9,15 @@ import type { EmailViews } from '../../services/mailboxes/emails.js';
 import { parseMessage } from '../../mail/mime/structure.js';
 import { emailOfBlobId, findPart } from './email-body.js';
 import type { Uploads } from './uploads.js';
+import { scriptBlobId } from './sieve.js';
+import type { SieveScripts } from '../../services/sieve/index.js';
 
 export interface BlobDeps {
   mailboxes: Mailboxes;
   views: EmailViews;
   uploads: Uploads;
+  /** For a script's content ("v" and its SHA-256). */
+  sieve?: SieveScripts;
 }
 
 export interface BlobContent {
@@ -24,6 +28,14 @@ export interface BlobContent {
 
 export async function readBlob(deps: BlobDeps, accountId: number, blobId: string): Promise<BlobContent | undefined> {
   if (blobId.startsWith('u')) return deps.uploads.get(accountId, blobId);
+  if (blobId.startsWith('v') && deps.sieve) {
+    for (const s of await deps.sieve.list(accountId)) {
+      const script = await deps.sieve.get(accountId, s.name);
+      if (scriptBlobId(script.content) === blobId)
+        return { data: Buffer.from(script.content, 'utf8'), type: 'application/sieve' };
+    }
+    return undefined;
+  }
   const named = emailOfBlobId(blobId);
   if (!named) return undefined;
   const [m] = await deps.views.byIds(accountId, [named.emailId], { envelope: 'all', bodyStructure: true });

@@ -15,6 +15,7 @@ import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { ChangeFeed, Store } from '../../store/index.js';
 import type { Submitter } from '../../services/acceptance/submit.js';
 import type { SelfRules } from '../../services/admin/self-rules.js';
+import type { SieveScripts } from '../../services/sieve/index.js';
 import { readBlob } from './blobs.js';
 import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import { emailGetMethod } from './email-get.js';
@@ -25,6 +26,7 @@ import { eventSource } from './push.js';
 import { SUBMISSION, submissionMethods } from './submission.js';
 import { Uploads } from './uploads.js';
 import { VACATION, vacationMethods } from './vacation.js';
+import { SIEVE, sieveCapability, sieveMethods } from './sieve.js';
 
 export interface JmapDeps {
   mailboxes: Mailboxes;
@@ -35,6 +37,8 @@ export interface JmapDeps {
   submissions: Store['submissions'];
   /** The account's mail rules, where its vacation reply is kept. */
   rules: SelfRules;
+  /** The account's Sieve scripts (Sieve over JMAP, RFC 9661). */
+  sieve: SieveScripts;
   /** An account's login (Auth.authenticate: password or app password, throttled per source). */
   authenticate(
     user: string,
@@ -67,6 +71,7 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
     ...emailSetMethods({ ...deps, uploads }),
     ...submissionMethods({ ...deps, uploads }),
     ...vacationMethods(deps.rules),
+    ...sieveMethods({ sieve: deps.sieve, uploads }),
   ]);
   const inFlight = new Map<number, number>();
   const login = loginCache(deps);
@@ -91,7 +96,7 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
     return next();
   });
 
-  app.get('/session', (c) => c.json(session(c, c.get('caller'))));
+  app.get('/session', (c) => c.json(session(c, c.get('caller'), sieveCapability(deps.sieve))));
 
   app.post('/api', async (c) => {
     const caller = c.get('caller');
@@ -171,11 +176,11 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
 }
 
 /** The session resource (RFC 8620 §2) with absolute URLs on the host the client used. */
-function session(c: JmapContext, caller: Caller): Record<string, unknown> {
+function session(c: JmapContext, caller: Caller, sieve: Record<string, unknown>): Record<string, unknown> {
   const base = `${new URL(c.req.url).origin}/jmap`;
   const id = accountIdOf(caller.accountId);
   return {
-    capabilities: { [CORE]: LIMITS, [MAIL]: {}, [SUBMISSION]: {}, [VACATION]: {} },
+    capabilities: { [CORE]: LIMITS, [MAIL]: {}, [SUBMISSION]: {}, [VACATION]: {}, [SIEVE]: {} },
     accounts: {
       [id]: {
         name: caller.address,
@@ -203,10 +208,11 @@ function session(c: JmapContext, caller: Caller): Record<string, unknown> {
           // RFC 8621 §1.3.2: mail goes out at once (no delayed send yet).
           [SUBMISSION]: { maxDelayedSend: 0, submissionExtensions: {} },
           [VACATION]: {},
+          [SIEVE]: sieve,
         },
       },
     },
-    primaryAccounts: { [CORE]: id, [MAIL]: id, [SUBMISSION]: id, [VACATION]: id },
+    primaryAccounts: { [CORE]: id, [MAIL]: id, [SUBMISSION]: id, [VACATION]: id, [SIEVE]: id },
     username: caller.address,
     apiUrl: `${base}/api`,
     downloadUrl: `${base}/download/{accountId}/{blobId}?type={type}&name={name}`,

@@ -7,12 +7,14 @@ import type { SieveScriptRecord, SieveScriptRepo } from '../index.js';
 import { isUniqueViolation, type Db, type Exec } from './engine.js';
 
 interface SieveRow {
+  rowid: number;
   name: string;
   content: string;
   active: number;
   updated_at: number;
 }
 const toSieve = (r: SieveRow): SieveScriptRecord => ({
+  id: r.rowid,
   name: r.name,
   content: r.content,
   isActive: r.active === 1,
@@ -30,17 +32,23 @@ export class SieveScripts implements SieveScriptRepo {
       (
         this.db
           .prepare(
-            'SELECT name, length(CAST(content AS BLOB)) AS size, active, updated_at FROM sieve_scripts WHERE account_id = ? ORDER BY name',
+            'SELECT rowid, name, length(CAST(content AS BLOB)) AS size, active, updated_at FROM sieve_scripts WHERE account_id = ? ORDER BY name',
           )
           .all(accountId) as Array<Omit<SieveRow, 'content'> & { size: number }>
-      ).map((r) => ({ name: r.name, size: r.size, isActive: r.active === 1, updatedAt: new Date(r.updated_at) })),
+      ).map((r) => ({
+        id: r.rowid,
+        name: r.name,
+        size: r.size,
+        isActive: r.active === 1,
+        updatedAt: new Date(r.updated_at),
+      })),
     );
   }
 
   get(accountId: number, name: string): Promise<SieveScriptRecord | undefined> {
     return this.exec(() => {
       const row = this.db
-        .prepare('SELECT name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND name = ?')
+        .prepare('SELECT rowid, name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND name = ?')
         .get(accountId, name) as SieveRow | undefined;
       return row && toSieve(row);
     });
@@ -49,7 +57,9 @@ export class SieveScripts implements SieveScriptRepo {
   active(accountId: number): Promise<SieveScriptRecord | undefined> {
     return this.exec(() => {
       const row = this.db
-        .prepare('SELECT name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND active = 1')
+        .prepare(
+          'SELECT rowid, name, content, active, updated_at FROM sieve_scripts WHERE account_id = ? AND active = 1',
+        )
         .get(accountId) as SieveRow | undefined;
       return row && toSieve(row);
     });
