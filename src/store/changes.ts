@@ -64,6 +64,23 @@ export interface EmailRepo {
   inThreads(accountId: number, threadIds: number[]): Promise<MessageRecord[]>;
   /** Every email of the account, or of one mailbox, newest first (received, then id). */
   list(accountId: number, options?: { mailboxId?: number; omit?: MessageColumnsOmitted }): Promise<MessageRecord[]>;
+  /** The email ids of one mailbox of the account, newest first (received, then id), from `offset`, at most `limit`; and how many there are. */
+  page(
+    accountId: number,
+    mailboxId: number,
+    offset: number,
+    limit: number,
+  ): Promise<{ emailIds: number[]; total: number }>;
+  /** Per mailbox of the account: its emails and threads, and those not \Seen. */
+  counts(accountId: number): Promise<MailboxCounts[]>;
+}
+
+export interface MailboxCounts {
+  mailboxId: number;
+  emails: number;
+  unreadEmails: number;
+  threads: number;
+  unreadThreads: number;
 }
 
 /** A message sent through JMAP's EmailSubmission (RFC 8621 §7), as it is kept to be read back. */

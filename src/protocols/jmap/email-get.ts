@@ -11,7 +11,7 @@ import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { MessageRecord } from '../../store/index.js';
 import { boolArg, getIds, getProperties, idNumber, invalid, jmapId, unsignedArg } from './args.js';
-import { MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
+import { LIMITS, MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { bodyLists, bodyPart, bodyValue, hasAttachment, preview } from './email-body.js';
 import { headerProperty, msgIds, parseProperty } from './headers.js';
 
@@ -102,7 +102,12 @@ async function get(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args>
   let records: MessageRecord[];
   const notFound: string[] = [];
   if (ids === null) {
-    records = (await deps.views.list(ctx.accountId)).slice(0, 500);
+    records = await deps.views.list(ctx.accountId);
+    if (records.length > LIMITS.maxObjectsInGet)
+      throw new MethodError(
+        'requestTooLarge',
+        `the account holds more than ${LIMITS.maxObjectsInGet} emails: ask by id`,
+      );
   } else {
     const wanted = new Map<number, string>();
     for (const id of new Set(ids)) {

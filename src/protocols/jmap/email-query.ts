@@ -78,8 +78,55 @@ async function query(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Arg
   const collapse = boolArg(args, 'collapseThreads', false);
   const position = intArg(args, 'position', 0);
   const limit = Math.min(unsignedArg(args, 'limit', MAX_QUERY_LIMIT), MAX_QUERY_LIMIT);
+  const hasAnchor = args.anchor !== undefined && args.anchor !== null;
   const state = await deps.views.state(ctx.accountId);
-  const all = await deps.views.list(ctx.accountId);
+  const answer = (start: number, ids: string[], total: number) => ({
+    accountId: ctx.jmapAccountId,
+    queryState: state,
+    canCalculateChanges: false,
+    position: start,
+    ids,
+    ...(boolArg(args, 'calculateTotal', false) ? { total } : {}),
+    // RFC 8620 §5.5: a limit clamped (or none given) is returned so the client knows.
+    ...(args.limit === undefined || args.limit === null || (args.limit as number) > MAX_QUERY_LIMIT ? { limit } : {}),
+  });
+  // The webmail's list: one mailbox, newest first, a page: the store pages it.
+  const onlyMailbox = filter && Object.keys(filter).length === 1 && typeof filter.inMailbox === 'string';
+  const newestFirst = sort.length === 1 && sort[0]!.property === 'receivedAt' && !sort[0]!.isAscending;
+  if (onlyMailbox && newestFirst && !collapse && !hasAnchor) {
+    const box = idNumber('m', filter.inMailbox as string);
+    if (box === undefined) return answer(0, [], 0);
+    const total = position < 0 ? (await deps.views.page(ctx.accountId, box, 0, 0)).total : 0;
+    const start = position < 0 ? Math.max(0, total + position) : position;
+    const page = await deps.views.page(ctx.accountId, box, start, limit);
+    return answer(Math.min(start, page.total), page.emailIds.map(jmapId.email), page.total);
+  }
+  const ids = await allMatching(deps, ctx, filter, sort, collapse);
+  let start = position < 0 ? Math.max(0, ids.length + position) : Math.min(position, ids.length);
+  if (hasAnchor) {
+    const at = ids.indexOf(stringArg(args, 'anchor'));
+    if (at < 0) throw new MethodError('anchorNotFound', 'the anchor is not in the results');
+    start = Math.max(0, at + intArg(args, 'anchorOffset', 0));
+  }
+  return answer(start, ids.slice(start, start + limit), ids.length);
+}
+
+/** Every email of the account the filter keeps, sorted, one per thread when collapsed. */
+async function allMatching(
+  deps: EmailDeps,
+  ctx: CallContext,
+  filter: Args | null,
+  sort: Sort[],
+  collapse: boolean,
+): Promise<string[]> {
+  // Rows are read without what neither the filter nor the sort looks at (a 10,000-email mailbox's envelopes).
+  const keys = filter ? conditionKeys(filter) : new Set<string>();
+  const needsEnvelope =
+    sort.some((x) => ['from', 'to', 'subject', 'sentAt'].includes(x.property)) ||
+    ['from', 'to', 'cc', 'bcc', 'subject', 'header'].some((k) => keys.has(k));
+  const all = await deps.views.list(ctx.accountId, {
+    omit: { ...(needsEnvelope ? {} : { envelope: 'all' as const }), bodyStructure: !keys.has('hasAttachment') },
+  });
   const qc: QueryContext = { threads: new Map(), textHits: new Map() };
   for (const m of all) {
     const t = qc.threads.get(m.threadId) ?? [];
@@ -93,22 +140,15 @@ async function query(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Arg
     const seen = new Set<number>();
     found = found.filter((m) => !seen.has(m.threadId) && seen.add(m.threadId));
   }
-  const ids = found.map((m) => jmapId.email(m.emailId));
-  let start = position < 0 ? Math.max(0, ids.length + position) : Math.min(position, ids.length);
-  if (args.anchor !== undefined && args.anchor !== null) {
-    const at = ids.indexOf(stringArg(args, 'anchor'));
-    if (at < 0) throw new MethodError('anchorNotFound', 'the anchor is not in the results');
-    start = Math.max(0, at + intArg(args, 'anchorOffset', 0));
-  }
-  return {
-    accountId: ctx.jmapAccountId,
-    queryState: state,
-    canCalculateChanges: false,
-    position: start,
-    ids: ids.slice(start, start + limit),
-    ...(boolArg(args, 'calculateTotal', false) ? { total: ids.length } : {}),
-    ...(limit < MAX_QUERY_LIMIT || args.limit === undefined ? {} : { limit }),
-  };
+  return found.map((m) => jmapId.email(m.emailId));
+}
+
+/** Every condition name a filter uses, at any depth (bounded as gatherText bounds it). */
+function conditionKeys(f: Args, depth = 0, out = new Set<string>()): Set<string> {
+  if (depth > 10) return out;
+  if (Array.isArray(f.conditions)) for (const c of f.conditions) if (isObject(c)) conditionKeys(c, depth + 1, out);
+  for (const k of Object.keys(f)) out.add(k);
+  return out;
 }
 
 interface Sort {
@@ -136,7 +176,8 @@ function sortArg(args: Args): Sort[] {
 
 function comparator(sort: Sort[], qc: QueryContext): (a: MessageRecord, b: MessageRecord) => number {
   const key = (m: MessageRecord, s: Sort): string | number => {
-    const env = m.envelope as Envelope | null;
+    // Read only when the sort needs it: the rows may have been read without envelopes.
+    const env = () => m.envelope as Envelope | null;
     switch (s.property) {
       case 'receivedAt':
         return m.internalDate.getTime();
@@ -144,11 +185,13 @@ function comparator(sort: Sort[], qc: QueryContext): (a: MessageRecord, b: Messa
         return m.size;
       case 'from':
       case 'to':
-        return firstAddress(env?.[s.property] ?? []);
+        return firstAddress(env()?.[s.property] ?? []);
       case 'subject':
-        return decodeWords(env?.subject ?? '').toLowerCase();
-      case 'sentAt':
-        return env?.date ? new Date(env.date).getTime() || 0 : 0;
+        return decodeWords(env()?.subject ?? '').toLowerCase();
+      case 'sentAt': {
+        const date = env()?.date;
+        return date ? new Date(date).getTime() || 0 : 0;
+      }
       case 'hasKeyword':
         return keywordsOf(m.flags)[s.keyword!] ? 1 : 0;
       case 'allInThreadHaveKeyword':
@@ -220,7 +263,7 @@ function matches(m: MessageRecord, f: Args, qc: QueryContext): boolean {
 }
 
 function condition(m: MessageRecord, key: string, value: unknown, qc: QueryContext): boolean {
-  const env = m.envelope as Envelope | null;
+  const env = () => m.envelope as Envelope | null;
   const str = () => {
     if (typeof value !== 'string') throw invalid(`${key} must be a string`);
     return value;
@@ -264,9 +307,9 @@ function condition(m: MessageRecord, key: string, value: unknown, qc: QueryConte
     case 'to':
     case 'cc':
     case 'bcc':
-      return addressText(env?.[key] ?? []).includes(str().toLowerCase());
+      return addressText(env()?.[key] ?? []).includes(str().toLowerCase());
     case 'subject':
-      return decodeWords(env?.subject ?? '')
+      return decodeWords(env()?.subject ?? '')
         .toLowerCase()
         .includes(str().toLowerCase());
     case 'header':

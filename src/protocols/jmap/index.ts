@@ -120,7 +120,7 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
       } catch {
         throw new RequestError('urn:ietf:params:jmap:error:notJSON', 'the request is not valid JSON');
       }
-      const state = '0';
+      const state = '0'; // the session object never changes while the server runs
       const log = deps.log.child({ account: caller.address });
       return c.json(
         await runRequest(
@@ -143,6 +143,13 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
     }
   });
 
+  blobRoutes(app, deps, uploads);
+  app.get('/eventsource', (c) => eventSource(c, deps));
+  return app;
+}
+
+/** RFC 8620 §6.1, §6.2: upload into the caller's account, download of what the caller's account holds. */
+function blobRoutes(app: Hono<JmapEnv>, deps: JmapDeps, uploads: Uploads): void {
   app.post('/upload/:accountId', async (c) => {
     const caller = c.get('caller');
     if (c.req.param('accountId') !== accountIdOf(caller.accountId))
@@ -170,9 +177,6 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
       'content-security-policy': "default-src 'none'; sandbox",
     });
   });
-
-  app.get('/eventsource', (c) => eventSource(c, deps));
-  return app;
 }
 
 /** The session resource (RFC 8620 §2) with absolute URLs on the host the client used. */

@@ -64,35 +64,13 @@ export interface MailboxDeps {
   views: EmailViews;
 }
 
-interface Counts {
-  totalEmails: number;
-  unreadEmails: number;
-  totalThreads: number;
-  unreadThreads: number;
-}
-
 /** The account's mailboxes as JMAP objects, with their counts. */
 export async function mailboxObjects(deps: MailboxDeps, accountId: number): Promise<Args[]> {
   const boxes = await deps.mailboxes.list(accountId);
-  const emails = await deps.views.list(accountId, { omit: { envelope: 'all', bodyStructure: true } });
-  const counts = new Map<number, Counts>();
-  const threads = new Map<number, { all: Set<number>; unread: Set<number> }>();
-  for (const m of emails) {
-    const c = counts.get(m.mailboxId) ?? { totalEmails: 0, unreadEmails: 0, totalThreads: 0, unreadThreads: 0 };
-    const t = threads.get(m.mailboxId) ?? { all: new Set(), unread: new Set() };
-    c.totalEmails++;
-    t.all.add(m.threadId);
-    if (!m.flags.includes('\\Seen')) {
-      c.unreadEmails++;
-      t.unread.add(m.threadId);
-    }
-    counts.set(m.mailboxId, c);
-    threads.set(m.mailboxId, t);
-  }
+  const counts = new Map((await deps.views.counts(accountId)).map((c) => [c.mailboxId, c]));
   const byName = new Map(boxes.map((b) => [b.name, b]));
   return boxes.map((b) => {
-    const c = counts.get(b.id) ?? { totalEmails: 0, unreadEmails: 0, totalThreads: 0, unreadThreads: 0 };
-    const t = threads.get(b.id);
+    const c = counts.get(b.id);
     const cut = b.name.lastIndexOf(SEPARATOR);
     const parent = cut > 0 ? byName.get(b.name.slice(0, cut)) : undefined;
     return {
@@ -101,9 +79,10 @@ export async function mailboxObjects(deps: MailboxDeps, accountId: number): Prom
       parentId: parent ? jmapId.mailbox(parent.id) : null,
       role: roleOf(b),
       sortOrder: b.name === 'INBOX' ? 0 : b.specialUse ? 1 : 10,
-      ...c,
-      totalThreads: t?.all.size ?? 0,
-      unreadThreads: t?.unread.size ?? 0,
+      totalEmails: c?.emails ?? 0,
+      unreadEmails: c?.unreadEmails ?? 0,
+      totalThreads: c?.threads ?? 0,
+      unreadThreads: c?.unreadThreads ?? 0,
       myRights: RIGHTS,
       isSubscribed: b.isSubscribed,
     };
@@ -276,7 +255,7 @@ async function updateOne(deps: MailboxDeps, ctx: CallContext, id: string, patch:
   if (!isObject(patch)) throw invalid('a patch must be an object');
   const box = await byId(deps, ctx, id);
   for (const key of Object.keys(patch))
-    if (!['name', 'parentId', 'isSubscribed', 'sortOrder'].includes(key))
+    if (!['name', 'parentId', 'isSubscribed'].includes(key))
       throw new MethodError('invalidProperties', `${key.slice(0, 40)} cannot be changed`, { properties: [key] });
   if (patch.name !== undefined || patch.parentId !== undefined) {
     const cut = box.name.lastIndexOf(SEPARATOR);

@@ -1,8 +1,8 @@
 /**
  * EventSource push (RFC 8620 §7.3): a `state` event with a StateChange (§7.1) whenever the account
  * changes over any protocol — the store's change feed fires after each commit — and a `ping` event
- * every `ping` seconds when asked. Changes within a few milliseconds go out as one event. At most
- * MAX_STREAMS streams per account.
+ * every `ping` seconds when asked. The changes of one commit (the feed tells of each) go out as one
+ * event. At most MAX_STREAMS streams per account.
  */
 import { streamSSE } from 'hono/streaming';
 import type { ChangeFeed } from '../../store/index.js';
@@ -14,7 +14,6 @@ export const MAX_STREAMS = 20;
 /** RFC 8620 §7.3: the server may set bounds on the ping interval (seconds). */
 const MIN_PING = 5;
 const MAX_PING = 3600;
-const COALESCE_MS = 10;
 
 const open = new Map<number, number>();
 
@@ -41,7 +40,7 @@ export function eventSource(
   const jmapAccount = `a${caller.accountId}`;
   return streamSSE(c, async (stream) => {
     let last = '';
-    let timer: NodeJS.Timeout | undefined;
+    let timer: NodeJS.Immediate | undefined;
     let done: () => void = () => undefined;
     const finished = new Promise<void>((resolve) => (done = resolve));
     const send = async () => {
@@ -57,7 +56,7 @@ export function eventSource(
       if (closeAfterState) done();
     };
     const unsubscribe = deps.changes.subscribe(caller.accountId, () => {
-      timer ??= setTimeout(() => void send().catch(done), COALESCE_MS);
+      timer ??= setImmediate(() => void send().catch(done));
     });
     const pinger = ping
       ? setInterval(
@@ -77,7 +76,7 @@ export function eventSource(
     }
     await finished;
     unsubscribe();
-    if (timer) clearTimeout(timer);
+    if (timer) clearImmediate(timer);
     if (pinger) clearInterval(pinger);
     const left = (open.get(caller.accountId) ?? 1) - 1;
     if (left > 0) open.set(caller.accountId, left);

@@ -47,6 +47,21 @@ export class EmailViews {
     return this.store.emails.list(accountId, options);
   }
 
+  /** One mailbox's email ids newest first, a page of them, and how many there are. */
+  page(
+    accountId: number,
+    mailboxId: number,
+    offset: number,
+    limit: number,
+  ): Promise<{ emailIds: number[]; total: number }> {
+    return this.store.emails.page(accountId, mailboxId, offset, limit);
+  }
+
+  /** Per mailbox: its emails and threads, and those unread. */
+  counts(accountId: number): ReturnType<Store['emails']['counts']> {
+    return this.store.emails.counts(accountId);
+  }
+
   /**
    * Emails changed since `sinceState`, at most `maxChanges` ids. A MOVE writes a new row and removes
    * the old one under the same email id: counting the rows an id gained and lost tells whether it

@@ -161,5 +161,13 @@ async function emails(store: Store): Promise<void> {
     'newest first',
   );
   assert.deepEqual((await store.emails.list(ann.id, { mailboxId: inbox.id })).length, 0);
+  assert.deepEqual(await store.emails.page(ann.id, work.id, 0, 1), { emailIds: [reply.emailId], total: 2 });
+  assert.deepEqual(await store.emails.page(ann.id, work.id, 1, 5), { emailIds: [older.emailId], total: 2 });
+  assert.deepEqual(await store.emails.page(bob.id, work.id, 0, 5), { emailIds: [], total: 0 }, "not another account's");
+  await store.messages.setFlags(work.id, [reply.uid], 'add', ['\\Seen']);
+  assert.deepEqual(
+    (await store.emails.counts(ann.id)).map((c) => ({ ...c })),
+    [{ mailboxId: work.id, emails: 2, unreadEmails: 1, threads: 1, unreadThreads: 1 }],
+  );
   assert.deepEqual(await store.emails.list(ann.id, { mailboxId: (await store.mailboxes.get(bob.id, 'In'))!.id }), []);
 }

@@ -1,5 +1,5 @@
 /** An account's emails across its mailboxes by email and thread id (migration 20's indexes). */
-import type { EmailRepo, MessageColumnsOmitted, MessageRecord } from '../index.js';
+import type { EmailRepo, MailboxCounts, MessageColumnsOmitted, MessageRecord } from '../index.js';
 import type { Db, Exec } from './engine.js';
 import { MESSAGE_COLUMNS, messageColumns, StoredRow, type MessageTuple } from './messages.js';
 
@@ -52,6 +52,48 @@ export class Emails implements EmailRepo {
         .all(...args) as MessageTuple[];
       return rows.map((t) => new StoredRow(t));
     });
+  }
+
+  page(
+    accountId: number,
+    mailboxId: number,
+    offset: number,
+    limit: number,
+  ): Promise<{ emailIds: number[]; total: number }> {
+    return this.exec(() => {
+      const owned = this.db
+        .prepare('SELECT 1 FROM mailboxes WHERE id = ? AND account_id = ?')
+        .get(mailboxId, accountId);
+      if (!owned) return { emailIds: [], total: 0 };
+      const total = this.db
+        .prepare('SELECT COUNT(*) FROM messages WHERE mailbox_id = ?')
+        .pluck()
+        .get(mailboxId) as number;
+      const emailIds = this.db
+        .prepare(
+          'SELECT COALESCE(email_id, id) FROM messages WHERE mailbox_id = ? ORDER BY internal_date DESC, COALESCE(email_id, id) DESC LIMIT ? OFFSET ?',
+        )
+        .pluck()
+        .all(mailboxId, limit, offset) as number[];
+      return { emailIds, total };
+    });
+  }
+
+  counts(accountId: number): Promise<MailboxCounts[]> {
+    // Flags are stored space-separated: \Seen is a whole word of them.
+    const unseen = "instr(' ' || flags || ' ', ' \\Seen ') = 0";
+    return this.exec(
+      () =>
+        this.db
+          .prepare(
+            `SELECT mailbox_id AS mailboxId, COUNT(*) AS emails,
+                    SUM(CASE WHEN ${unseen} THEN 1 ELSE 0 END) AS unreadEmails,
+                    COUNT(DISTINCT COALESCE(thread_id, email_id, id)) AS threads,
+                    COUNT(DISTINCT CASE WHEN ${unseen} THEN COALESCE(thread_id, email_id, id) END) AS unreadThreads
+               FROM messages WHERE mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?) GROUP BY mailbox_id`,
+          )
+          .all(accountId) as MailboxCounts[],
+    );
   }
 
   private chunked(ids: number[], sql: (marks: string) => string, accountId: number): MessageRecord[] {
