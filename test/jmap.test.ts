@@ -494,6 +494,32 @@ c.logout()
     assert.deepEqual(gone[1].destroyed, [id]);
   });
 
+  it("logs in with an app password's bearer token from the admin API, as jmap-jam sends it", async () => {
+    const made = await fetch(`${base}/api/v1/me/app-passwords`, {
+      method: 'POST',
+      headers: { authorization: basic(ANN), 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'jmap client' }),
+    });
+    assert.equal(made.status, 201);
+    const { token, password } = (await made.json()) as { token: string; password: string };
+    assert.match(token, /^pap_\d+_[a-z2-7]{20}$/);
+    const bearerJam = new JamClient({ sessionUrl: `${base}/jmap/session`, bearerToken: token });
+    assert.equal((await bearerJam.session).username, ANN.user);
+    const [boxes] = await bearerJam.api.Mailbox.get({ accountId });
+    assert.ok(boxes.list.some((b) => b.role === 'inbox'));
+    // The app password itself works as a Basic password; a token with a wrong secret does not.
+    const asBasic = await fetch(`${base}/jmap/session`, {
+      headers: { authorization: basic({ user: ANN.user, password }) },
+    });
+    assert.equal(asBasic.status, 200);
+    await asBasic.body?.cancel();
+    const forged = token.replace(/_[a-z2-7]{20}$/, `_${'a'.repeat(20)}`);
+    const refused = await fetch(`${base}/jmap/session`, { headers: { authorization: `Bearer ${forged}` } });
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get('www-authenticate') ?? '', /Bearer realm=/);
+    await refused.body?.cancel();
+  });
+
   it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {
     await assert.rejects(
       jam.request(['Nothing/get' as 'Email/get', { accountId }]),

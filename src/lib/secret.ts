@@ -29,3 +29,17 @@ export function makeAppPassword(): string {
 export function appPasswordHash(password: string): string {
   return createHash('sha256').update(password.replace(/-/g, '').toLowerCase()).digest('hex');
 }
+
+/**
+ * An app password as an HTTP bearer token (JMAP): `pap_<its id>_<its text without dashes>`, so that
+ * the server finds it without being told the account.
+ */
+export function appPasswordToken(id: number, password: string): string {
+  return `pap_${id}_${password.replace(/-/g, '')}`;
+}
+
+/** The id and text of an app password bearer token, or undefined for anything else. */
+export function parseAppPasswordToken(token: string): { id: number; password: string } | undefined {
+  const m = /^pap_(\d{1,15})_([a-z2-7]{20})$/.exec(token);
+  return m ? { id: Number(m[1]), password: m[2]! } : undefined;
+}

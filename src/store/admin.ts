@@ -95,6 +95,8 @@ export interface AppPasswordRepo {
   remove(accountId: number, id: number): Promise<boolean>;
   /** The app password of the account with this hash, if any. */
   find(accountId: number, secretHash: string): Promise<AppPasswordRecord | undefined>;
+  /** An app password by its id, whoever's it is (a bearer token names it): its hash to compare. */
+  byId(id: number): Promise<(AppPasswordRecord & { secretHash: string }) | undefined>;
 }
 
 /** Hourly counters (messages in, out, refused …) and gauges (queue size) for the dashboard. */

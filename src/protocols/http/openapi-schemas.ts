@@ -165,6 +165,7 @@ export const SCHEMAS: Record<string, Schema> = {
     name: str(),
     createdAt: dateTime,
     password: str({ description: 'Shown once: give it to the mail client' }),
+    token: str({ description: 'The same app password as an HTTP bearer token (JMAP), shown once' }),
   }),
 };
 SCHEMAS.TokenCreated = {

@@ -1,7 +1,8 @@
 /**
  * JMAP over HTTPS (RFC 8620, RFC 8621) at /jmap: the session resource (§2), the API endpoint (§3),
  * blob upload and download (§6) and EventSource push (§7.3). Logins are HTTP Basic with the
- * account's address and password or an app password, checked by the same throttled Auth as IMAP;
+ * account's address and password or an app password, or an app password's bearer token (the admin
+ * API's /me/app-passwords makes both), checked by the same throttled Auth as IMAP;
  * a login that succeeded is remembered for a minute so that a client's stream of requests does not
  * cost a password hash each.
  */
@@ -39,6 +40,11 @@ export interface JmapDeps {
   rules: SelfRules;
   /** The account's Sieve scripts (Sieve over JMAP, RFC 9661). */
   sieve: SieveScripts;
+  /** An app password's bearer token (Auth.authenticateBearer), throttled as logins are. */
+  authenticateBearer(
+    token: string,
+    context: { ip: string; protocol: string },
+  ): Promise<{ accountId: number; address: string }>;
   /** An account's login (Auth.authenticate: password or app password, throttled per source). */
   authenticate(
     user: string,
@@ -89,8 +95,13 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
   app.use('*', async (c, next) => {
     const caller = await login(c);
     if (!caller) {
-      c.header('www-authenticate', 'Basic realm="JMAP", charset="UTF-8"');
-      return problem(c, 401, 'about:blank', 'log in with HTTP Basic: your address and password or an app password');
+      c.header('www-authenticate', 'Basic realm="JMAP", charset="UTF-8", Bearer realm="JMAP"');
+      return problem(
+        c,
+        401,
+        'about:blank',
+        "log in with HTTP Basic (your address and password or an app password) or an app password's bearer token",
+      );
     }
     c.set('caller', caller);
     return next();
@@ -239,17 +250,21 @@ function loginCache(deps: JmapDeps): (c: JmapContext) => Promise<Caller | undefi
   const cache = new Map<string, { caller: Caller; until: number }>();
   return async (c) => {
     const header = c.req.header('authorization') ?? '';
-    const m = /^Basic\s+([A-Za-z0-9+/=]{1,4096})\s*$/i.exec(header);
-    if (!m) return undefined;
-    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const basic = /^Basic\s+([A-Za-z0-9+/=]{1,4096})\s*$/i.exec(header);
+    const bearer = /^Bearer\s+([\x21-\x7e]{1,200})\s*$/i.exec(header);
+    if (!basic && !bearer) return undefined;
+    const decoded = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8') : `\0bearer\0${bearer![1]!}`;
     const colon = decoded.indexOf(':');
-    if (colon < 0) return undefined;
+    if (basic && colon < 0) return undefined;
     const digest = createHmac('sha256', key).update(decoded).digest('base64');
     const hit = cache.get(digest);
     if (hit && hit.until > Date.now()) return hit.caller;
     const ip = c.env.incoming.socket.remoteAddress ?? '';
     try {
-      const user = await deps.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), { ip, protocol: 'jmap' });
+      const context = { ip, protocol: 'jmap' };
+      const user = basic
+        ? await deps.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), context)
+        : await deps.authenticateBearer(bearer![1]!, context);
       if (cache.size >= MAX_CACHED_LOGINS) cache.delete(cache.keys().next().value!);
       cache.set(digest, { caller: user, until: Date.now() + LOGIN_CACHE_MS });
       return user;

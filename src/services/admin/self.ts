@@ -7,7 +7,7 @@
 import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { AccountRecord, Store } from '../../store/index.js';
-import { appPasswordHash, makeAppPassword } from '../../lib/secret.js';
+import { appPasswordHash, appPasswordToken, makeAppPassword } from '../../lib/secret.js';
 import type { PasswordPolicy } from '../auth/password.js';
 import type { SieveScripts } from '../sieve/index.js';
 import { callerAccount, type Principal } from './access.js';
@@ -88,7 +88,8 @@ export class SelfService {
       domain: a.domain,
       after: view,
     });
-    return { ...view, password };
+    // The same secret as a bearer token, for JMAP clients that send one (docs/jmap.md).
+    return { ...view, password, token: appPasswordToken(record.id, password) };
   }
 
   async removeAppPassword(p: Principal, id: number): Promise<void> {

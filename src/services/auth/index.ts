@@ -25,7 +25,7 @@ import { MailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { normalizeAddress } from '../../mail/address.js';
 import type { AccountRecord, AdminRecord, Store } from '../../store/index.js';
-import { appPasswordHash } from '../../lib/secret.js';
+import { appPasswordHash, parseAppPasswordToken } from '../../lib/secret.js';
 import { verifyTotp } from '../../lib/totp.js';
 import { hashPassword, MAX_PASSWORD_BYTES, verifyPassword } from './password.js';
 import { sourceKey } from '../../lib/ip.js';
@@ -93,6 +93,27 @@ export class Auth {
   }
 
   /**
+   * A bearer token made of an app password (lib/secret.ts appPasswordToken): throttled as a login of
+   * the account it belongs to; only that app password is tried, not the account's password.
+   */
+  async authenticateBearer(token: string, context: { ip: string; protocol: string }): Promise<AuthedUser> {
+    const parsed = parseAppPasswordToken(token);
+    const record = parsed ? await this.deps.store.appPasswords.byId(parsed.id) : undefined;
+    const account = record ? await this.deps.store.accounts.byId(record.accountId) : undefined;
+    const user = await this.attempt(
+      account?.address ?? 'unknown@bearer.invalid',
+      parsed?.password ?? '-',
+      context,
+      (address) => this.deps.store.accounts.get(address),
+      async (a) =>
+        record !== undefined && a.id === record.accountId && appPasswordHash(parsed!.password) === record.secretHash,
+      undefined,
+      false,
+    );
+    return { accountId: user.id, address: user.address };
+  }
+
+  /**
    * An admin's login (the admin API), counted against the same sources as the mail logins: a source
    * guessing at admins and mailboxes alike is locked out once, for both. An admin with two-factor
    * login on must give the current TOTP code too; a wrong or missing code is a failed login.
@@ -124,6 +145,8 @@ export class Auth {
     alternative?: (record: T) => Promise<boolean>,
     /** A second factor: checked once the password is right; false makes it a failed login. */
     confirm?: (record: T) => boolean,
+    /** False: the record's own password is not tried, only `alternative` (a bearer token). */
+    tryPassword = true,
   ): Promise<T> {
     const { maxFailures } = this.deps.throttle;
     const source = sourceKey(context.ip, this.deps.throttle.ipv6Prefix ?? 64);
@@ -158,7 +181,7 @@ export class Auth {
     let ok = false;
     try {
       if (isPlausible && check.ok) account = await find(check.text);
-      ok = isPlausible ? await this.verify(account?.passwordHash, password) : false;
+      ok = isPlausible && tryPassword ? await this.verify(account?.passwordHash, password) : false;
       if (!ok && account && alternative) ok = await alternative(account);
       if (ok && account && confirm && !confirm(account)) ok = false;
     } catch (err) {

@@ -298,6 +298,7 @@ interface AppPasswordRow {
   id: number;
   account_id: number;
   name: string;
+  secret_hash: string;
   created_at: number;
 }
 
@@ -345,6 +346,13 @@ export class AppPasswords implements AppPasswordRepo {
         .prepare('SELECT * FROM app_passwords WHERE account_id = ? AND secret_hash = ?')
         .get(accountId, secretHash) as AppPasswordRow | undefined;
       return row && toAppPassword(row);
+    });
+  }
+
+  byId(id: number): Promise<(AppPasswordRecord & { secretHash: string }) | undefined> {
+    return this.exec(() => {
+      const row = this.db.prepare('SELECT * FROM app_passwords WHERE id = ?').get(id) as AppPasswordRow | undefined;
+      return row && { ...toAppPassword(row), secretHash: row.secret_hash };
     });
   }
 }
