@@ -9,6 +9,7 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JamClient from 'jmap-jam';
+import WebSocket from 'ws';
 import { assertResponsive, Probe } from './helpers/attack.js';
 import { freePort } from './helpers/cli.js';
 import { peer } from './helpers/peers.js';
@@ -520,6 +521,57 @@ c.logout()
     await refused.body?.cancel();
   });
 
+  it('answers requests and pushes state changes over a WebSocket (RFC 8887), with the ws client', async () => {
+    const session = await jam.session;
+    const url = (session.capabilities as Record<string, { url?: string }>)['urn:ietf:params:jmap:websocket']!.url!;
+    assert.match(url, /^wss:\/\/127\.0\.0\.1:\d+\/jmap\/ws$/);
+    const open = (protocols: string[], headers: Record<string, string>) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(url, protocols, { headers, rejectUnauthorized: false });
+        ws.once('open', () => resolve(ws));
+        ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+        ws.once('error', reject);
+      });
+    await assert.rejects(open(['jmap'], {}), /HTTP 401/);
+    await assert.rejects(open(['chat'], { authorization: basic(ANN) }), /HTTP 400/);
+    const ws = await open(['jmap'], { authorization: basic(ANN) });
+    assert.equal(ws.protocol, 'jmap');
+    const incoming: Array<Record<string, any>> = [];
+    const waiters: Array<() => void> = [];
+    ws.on('message', (d) => {
+      incoming.push(JSON.parse(d.toString()));
+      waiters.splice(0).forEach((w) => w());
+    });
+    const next = async (type: string) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const i = incoming.findIndex((m) => m['@type'] === type);
+        if (i >= 0) return incoming.splice(i, 1)[0]!;
+        if (Date.now() > deadline) throw new Error(`no ${type}`);
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    };
+    ws.send(
+      JSON.stringify({
+        '@type': 'Request',
+        id: 'r1',
+        using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+        methodCalls: [['Mailbox/get', { accountId, ids: null }, '0']],
+      }),
+    );
+    const response = await next('Response');
+    assert.equal(response.requestId, 'r1');
+    assert.equal(response.methodResponses[0][0], 'Mailbox/get');
+    ws.send('not json');
+    assert.equal((await next('RequestError')).type, 'urn:ietf:params:jmap:error:notJSON');
+    ws.send(JSON.stringify({ '@type': 'WebSocketPushEnable', dataTypes: ['Email'] }));
+    await deliver('over websocket', 'Pushed.');
+    const change = await next('StateChange');
+    assert.deepEqual(Object.keys(change.changed[accountId]), ['Email']);
+    assert.equal(change.pushState, change.changed[accountId].Email);
+    ws.close();
+  });
+
   it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {
     await assert.rejects(
       jam.request(['Nothing/get' as 'Email/get', { accountId }]),
@@ -606,7 +658,7 @@ c.logout()
   });
 });
 
-describe('JMAP under attack', { skip: peer('swaks', 'swaks') }, () => {
+describe('JMAP under attack', () => {
   let t: TestServer;
   let base: string;
   const ann = { authorization: basic(ANN) };
@@ -729,6 +781,39 @@ describe('JMAP under attack', { skip: peer('swaks', 'swaks') }, () => {
       assert.equal(d.status, 404, blob);
       await d.body?.cancel();
     }
+    await assertResponsive(probe);
+  });
+
+  it('closes a WebSocket that floods requests or sends an oversized message, while a client is served', async () => {
+    const probe = new Probe(async () => {
+      const r = await call([['Mailbox/get', { accountId: 'a1' }, '0']]);
+      assert.equal(r.status, 200);
+      await r.body?.cancel();
+    });
+    probe.start();
+    const open = () =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(`wss://127.0.0.1:${t.port('https')}/jmap/ws`, ['jmap'], {
+          headers: ann,
+          rejectUnauthorized: false,
+        });
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    const closed = (ws: WebSocket) => new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const request = JSON.stringify({
+      '@type': 'Request',
+      using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+      methodCalls: Array.from({ length: 16 }, (_, i) => ['Email/query', { accountId: 'a1' }, String(i)]),
+    });
+    const flood = await open();
+    const floodClosed = closed(flood);
+    for (let i = 0; i < 200; i++) flood.send(request);
+    assert.equal(await floodClosed, 1008);
+    const big = await open();
+    const bigClosed = closed(big);
+    big.send('x'.repeat(10_500_000));
+    assert.equal(await bigClosed, 1009);
     await assertResponsive(probe);
   });
 });

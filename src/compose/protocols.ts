@@ -8,7 +8,7 @@ import type { Logger } from '../lib/log.js';
 import type { Listeners, ListenerSpec } from '../listeners/index.js';
 import type { ClientEndpoints } from '../protocols/http/client-config.js';
 import { httpProtocol } from '../protocols/http/session.js';
-import { jmapApp } from '../protocols/jmap/index.js';
+import { jmapHandlers } from '../protocols/jmap/index.js';
 import { ImapSession, type ImapDeps } from '../protocols/imap/session.js';
 import { UidSnapshots } from '../protocols/imap/uid-snapshots.js';
 import { ManageSieveSession, type ManageSieveDeps } from '../protocols/managesieve/session.js';
@@ -58,7 +58,7 @@ export function protocolFactories(
       hostname: config.hostname,
       log: log.child({ component: 'admin-api' }),
     },
-    jmap: jmapApp({
+    jmap: jmapHandlers({
       mailboxes: services.mailboxes,
       views: services.emailViews,
       changes: services.store.changes,

@@ -7,6 +7,8 @@
  * HTTPS. HTTPS adds HSTS (RFC 6797) and serves the MTA-STS policy (RFC 8461 §3.3), Thunderbird
  * autoconfig, Outlook autodiscover and Apple profiles.
  */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Hono, type Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
@@ -37,8 +39,11 @@ export interface HttpDeps {
   httpsPort(): number | undefined;
   /** The admin API at /api/v1 (HTTPS only), when the server runs one. */
   adminApi?: AdminApiDeps;
-  /** JMAP (protocols/jmap) at /jmap (HTTPS only): its app, routed as it is. */
-  jmap?: { fetch(request: Request, env: HttpBindings): Response | Promise<Response> };
+  /** JMAP (protocols/jmap) at /jmap (HTTPS only): its app, routed as it is, and its WebSocket upgrade (/jmap/ws). */
+  jmap?: {
+    fetch(request: Request, env: HttpBindings): Response | Promise<Response>;
+    upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  };
   log: Logger;
 }
 

@@ -6,10 +6,8 @@
  * a login that succeeded is remembered for a minute so that a client's stream of requests does not
  * cost a password hash each.
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { isMailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
@@ -26,6 +24,10 @@ import { mailboxMethods } from './mailbox.js';
 import { eventSource } from './push.js';
 import { SUBMISSION, submissionMethods } from './submission.js';
 import { Uploads } from './uploads.js';
+import { loginCache, type Caller } from './login.js';
+import { WEBSOCKET, webSocketUpgrade } from './websocket.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { VACATION, vacationMethods } from './vacation.js';
 import { SIEVE, sieveCapability, sieveMethods } from './sieve.js';
 
@@ -54,23 +56,25 @@ export interface JmapDeps {
   log: Logger;
 }
 
-interface Caller {
-  accountId: number;
-  address: string;
-}
 export type JmapEnv = { Bindings: HttpBindings; Variables: { caller: Caller } };
 export type JmapContext = Context<JmapEnv>;
 
-/** How long a login that succeeded stands for the same credentials. */
-const LOGIN_CACHE_MS = 60_000;
-const MAX_CACHED_LOGINS = 10_000;
-
 export const accountIdOf = (accountId: number) => `a${accountId}`;
 
-export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
-  const app = new Hono<JmapEnv>().basePath('/jmap');
+/** The HTTP routes and the WebSocket upgrade of JMAP, sharing their methods and logins. */
+export function jmapHandlers(deps: JmapDeps): {
+  fetch: Hono<JmapEnv>['fetch'];
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+} {
+  const login = loginCache(deps);
   const uploads = new Uploads();
-  const methods = new Map<string, MethodEntry>([
+  const methods = jmapMethods(deps, uploads);
+  const app = jmapApp(deps, { login, uploads, methods });
+  return { fetch: app.fetch, upgrade: webSocketUpgrade({ ...deps, methods, login }) };
+}
+
+function jmapMethods(deps: JmapDeps, uploads: Uploads): Map<string, MethodEntry> {
+  return new Map<string, MethodEntry>([
     ...mailboxMethods(deps),
     emailGetMethod(deps),
     ...emailQueryMethods(deps),
@@ -79,8 +83,19 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
     ...vacationMethods(deps.rules),
     ...sieveMethods({ sieve: deps.sieve, uploads }),
   ]);
+}
+
+export function jmapApp(
+  deps: JmapDeps,
+  shared: {
+    login: ReturnType<typeof loginCache>;
+    uploads: Uploads;
+    methods: ReadonlyMap<string, MethodEntry>;
+  },
+): Hono<JmapEnv> {
+  const app = new Hono<JmapEnv>().basePath('/jmap');
+  const { login, uploads, methods } = shared;
   const inFlight = new Map<number, number>();
-  const login = loginCache(deps);
 
   app.onError((err, c) => {
     if (err instanceof RequestError) {
@@ -93,7 +108,7 @@ export function jmapApp(deps: JmapDeps): Hono<JmapEnv> {
   });
 
   app.use('*', async (c, next) => {
-    const caller = await login(c);
+    const caller = await login(c.req.header('authorization') ?? '', c.env.incoming.socket.remoteAddress ?? '');
     if (!caller) {
       c.header('www-authenticate', 'Basic realm="JMAP", charset="UTF-8", Bearer realm="JMAP"');
       return problem(
@@ -195,7 +210,15 @@ function session(c: JmapContext, caller: Caller, sieve: Record<string, unknown>)
   const base = `${new URL(c.req.url).origin}/jmap`;
   const id = accountIdOf(caller.accountId);
   return {
-    capabilities: { [CORE]: LIMITS, [MAIL]: {}, [SUBMISSION]: {}, [VACATION]: {}, [SIEVE]: {} },
+    capabilities: {
+      [CORE]: LIMITS,
+      [MAIL]: {},
+      [SUBMISSION]: {},
+      [VACATION]: {},
+      [SIEVE]: {},
+      // RFC 8887 §4.1.
+      [WEBSOCKET]: { url: `${base.replace(/^http/, 'ws')}/ws`, supportsPush: true },
+    },
     accounts: {
       [id]: {
         name: caller.address,
@@ -242,40 +265,6 @@ function safeType(type: string): string {
   const t = type.split(';')[0]!.trim().toLowerCase();
   if (!/^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(t)) return 'application/octet-stream';
   return t;
-}
-
-/** Basic credentials, checked by Auth or found among the logins of the last minute (HMAC-keyed: no password is kept). */
-function loginCache(deps: JmapDeps): (c: JmapContext) => Promise<Caller | undefined> {
-  const key = randomBytes(32);
-  const cache = new Map<string, { caller: Caller; until: number }>();
-  return async (c) => {
-    const header = c.req.header('authorization') ?? '';
-    const basic = /^Basic\s+([A-Za-z0-9+/=]{1,4096})\s*$/i.exec(header);
-    const bearer = /^Bearer\s+([\x21-\x7e]{1,200})\s*$/i.exec(header);
-    if (!basic && !bearer) return undefined;
-    const decoded = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8') : `\0bearer\0${bearer![1]!}`;
-    const colon = decoded.indexOf(':');
-    if (basic && colon < 0) return undefined;
-    const digest = createHmac('sha256', key).update(decoded).digest('base64');
-    const hit = cache.get(digest);
-    if (hit && hit.until > Date.now()) return hit.caller;
-    const ip = c.env.incoming.socket.remoteAddress ?? '';
-    try {
-      const context = { ip, protocol: 'jmap' };
-      const user = basic
-        ? await deps.authenticate(decoded.slice(0, colon), decoded.slice(colon + 1), context)
-        : await deps.authenticateBearer(bearer![1]!, context);
-      if (cache.size >= MAX_CACHED_LOGINS) cache.delete(cache.keys().next().value!);
-      cache.set(digest, { caller: user, until: Date.now() + LOGIN_CACHE_MS });
-      return user;
-    } catch (err) {
-      if (isMailError(err, 'AUTH_FAILED') || isMailError(err, 'AUTH_LOCKED') || isMailError(err, 'ACCOUNT_DISABLED')) {
-        deps.log.info({ ip, reason: err.code }, 'JMAP login failed');
-        return undefined;
-      }
-      throw err;
-    }
-  };
 }
 
 /** The body, at most `max` bytes (RFC 8620 §3.6.1 limit otherwise). */

@@ -9,13 +9,34 @@ import type { ChangeFeed } from '../../store/index.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { JmapContext } from './index.js';
 
-const TYPES = ['Mailbox', 'Email', 'Thread', 'EmailDelivery'];
+export const PUSH_TYPES = ['Mailbox', 'Email', 'Thread', 'EmailDelivery'];
+const TYPES = PUSH_TYPES;
+/** Push streams per account, EventSource and WebSocket together. */
 export const MAX_STREAMS = 20;
 /** RFC 8620 §7.3: the server may set bounds on the ping interval (seconds). */
 const MIN_PING = 5;
 const MAX_PING = 3600;
 
 const open = new Map<number, number>();
+
+/** Counts a push stream of the account; false when it has MAX_STREAMS already. */
+export function takeStream(accountId: number): boolean {
+  const count = open.get(accountId) ?? 0;
+  if (count >= MAX_STREAMS) return false;
+  open.set(accountId, count + 1);
+  return true;
+}
+
+export function releaseStream(accountId: number): void {
+  const left = (open.get(accountId) ?? 1) - 1;
+  if (left > 0) open.set(accountId, left);
+  else open.delete(accountId);
+}
+
+/** A StateChange (RFC 8620 §7.1): every type asked for at the account's one state. */
+export function stateChange(accountId: number, types: string[], state: string): Record<string, unknown> {
+  return { '@type': 'StateChange', changed: { [`a${accountId}`]: Object.fromEntries(types.map((t) => [t, state])) } };
+}
 
 export function eventSource(
   c: JmapContext,
@@ -27,8 +48,7 @@ export function eventSource(
   const closeAfterState = c.req.query('closeafter') === 'state';
   const pingParam = Number(c.req.query('ping') ?? '0');
   const ping = Number.isFinite(pingParam) && pingParam > 0 ? Math.min(Math.max(pingParam, MIN_PING), MAX_PING) : 0;
-  const count = open.get(caller.accountId) ?? 0;
-  if (count >= MAX_STREAMS)
+  if (!takeStream(caller.accountId))
     return c.body(
       JSON.stringify({ type: 'about:blank', status: 429, detail: `at most ${MAX_STREAMS} event streams per account` }),
       429,
@@ -36,8 +56,6 @@ export function eventSource(
         'content-type': 'application/problem+json',
       },
     );
-  open.set(caller.accountId, count + 1);
-  const jmapAccount = `a${caller.accountId}`;
   return streamSSE(c, async (stream) => {
     let last = '';
     let timer: NodeJS.Immediate | undefined;
@@ -48,11 +66,7 @@ export function eventSource(
       const state = await deps.views.state(caller.accountId);
       if (state === last || stream.closed) return;
       last = state;
-      const changed = Object.fromEntries(types.map((t) => [t, state]));
-      await stream.writeSSE({
-        event: 'state',
-        data: JSON.stringify({ '@type': 'StateChange', changed: { [jmapAccount]: changed } }),
-      });
+      await stream.writeSSE({ event: 'state', data: JSON.stringify(stateChange(caller.accountId, types, state)) });
       if (closeAfterState) done();
     };
     const unsubscribe = deps.changes.subscribe(caller.accountId, () => {
@@ -68,18 +82,12 @@ export function eventSource(
     last = await deps.views.state(caller.accountId);
     // RFC 8620 §7.3: the current state first, so the client knows where it stands.
     if (!closeAfterState) {
-      const changed = Object.fromEntries(types.map((t) => [t, last]));
-      await stream.writeSSE({
-        event: 'state',
-        data: JSON.stringify({ '@type': 'StateChange', changed: { [jmapAccount]: changed } }),
-      });
+      await stream.writeSSE({ event: 'state', data: JSON.stringify(stateChange(caller.accountId, types, last)) });
     }
     await finished;
     unsubscribe();
     if (timer) clearImmediate(timer);
     if (pinger) clearInterval(pinger);
-    const left = (open.get(caller.accountId) ?? 1) - 1;
-    if (left > 0) open.set(caller.accountId, left);
-    else open.delete(caller.accountId);
+    releaseStream(caller.accountId);
   });
 }
