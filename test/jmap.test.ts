@@ -572,6 +572,48 @@ c.logout()
     ws.close();
   });
 
+  it('marks the search words in snippets, HTML-escaped, and follows a query with Email/queryChanges', async () => {
+    assert.match(
+      await swaksReply(t.port('smtp'), [
+        '--from',
+        'x@sender.example',
+        '--to',
+        ANN.user,
+        '--header',
+        'Subject: lunch <b>menu</b>',
+        '--body',
+        'Soup & bread for lunch, <script>alert(1)</script> on Friday.',
+      ]),
+      /^250 /,
+    );
+    const [q] = await jam.api.Email.query({ accountId, filter: { text: 'lunch' } });
+    const [snips] = await jam.api.SearchSnippet.get({ accountId, filter: { text: 'lunch' }, emailIds: q.ids });
+    const escaped = snips.list.find((x) => x.subject !== null)!;
+    assert.equal(escaped.subject, '<mark>lunch</mark> &lt;b&gt;menu&lt;/b&gt;');
+    assert.match(
+      escaped.preview!,
+      /^Soup &amp; bread for <mark>lunch<\/mark>, &lt;script&gt;alert\(1\)&lt;\/script&gt; on Friday\.$/,
+    );
+    const plain = snips.list.find((x) => x.subject === null)!;
+    assert.match(plain.preview!, /about <mark>lunch<\/mark>/);
+
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const inbox = boxes.list.find((b) => b.role === 'inbox')!.id!;
+    const filter = { inMailbox: inbox };
+    const [before] = await jam.api.Email.query({ accountId, filter });
+    assert.equal(before.canCalculateChanges, true);
+    await deliver('newest', 'Arrived after the query.');
+    const [after] = await jam.api.Email.query({ accountId, filter });
+    const [changes] = await jam.api.Email.queryChanges({ accountId, filter, sinceQueryState: before.queryState });
+    assert.equal(changes.newQueryState, after.queryState);
+    assert.deepEqual(changes.added, [{ id: after.ids[0]!, index: 0 }]);
+    assert.ok(changes.removed.includes(after.ids[0]!));
+    // Applying the changes to the old list gives the new one.
+    const list = before.ids.filter((id) => !changes.removed.includes(id));
+    for (const a of changes.added) list.splice(a.index, 0, a.id);
+    assert.deepEqual(list, after.ids);
+  });
+
   it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {
     await assert.rejects(
       jam.request(['Nothing/get' as 'Email/get', { accountId }]),

@@ -54,14 +54,9 @@ export function emailQueryMethods(deps: EmailDeps): Array<[string, MethodEntry]>
   return [
     ['Email/query', { capability: MAIL, run: (args, ctx) => query(deps, args, ctx) }],
     ['Email/changes', { capability: MAIL, run: (args, ctx) => emailChanges(deps, args, ctx) }],
-    ['Email/queryChanges', { capability: MAIL, run: () => Promise.reject(cannotCalculate()) }],
     ['Thread/get', { capability: MAIL, run: (args, ctx) => threadGet(deps, args, ctx) }],
     ['Thread/changes', { capability: MAIL, run: (args, ctx) => threadChanges(deps, args, ctx) }],
   ];
-}
-
-function cannotCalculate(): MethodError {
-  return new MethodError('cannotCalculateChanges', 'query results are not tracked: run the query again');
 }
 
 /** What conditions need besides the row: the account's threads and the full-text hits. */
@@ -83,7 +78,8 @@ async function query(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Arg
   const answer = (start: number, ids: string[], total: number) => ({
     accountId: ctx.jmapAccountId,
     queryState: state,
-    canCalculateChanges: false,
+    // Email/queryChanges (email-search.ts) calculates them, but not for collapsed threads.
+    canCalculateChanges: !collapse,
     position: start,
     ids,
     ...(boolArg(args, 'calculateTotal', false) ? { total } : {}),
@@ -112,7 +108,7 @@ async function query(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Arg
 }
 
 /** Every email of the account the filter keeps, sorted, one per thread when collapsed. */
-async function allMatching(
+export async function allMatching(
   deps: EmailDeps,
   ctx: CallContext,
   filter: Args | null,
@@ -157,7 +153,7 @@ interface Sort {
   keyword?: string;
 }
 
-function sortArg(args: Args): Sort[] {
+export function sortArg(args: Args): Sort[] {
   const sort = args.sort ?? null;
   if (sort === null) return [{ property: 'receivedAt', isAscending: false }];
   if (!Array.isArray(sort)) throw invalid('sort must be an array of Comparators');

@@ -19,6 +19,7 @@ import { readBlob } from './blobs.js';
 import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import { emailGetMethod } from './email-get.js';
 import { emailQueryMethods } from './email-query.js';
+import { emailSearchMethods } from './email-search.js';
 import { emailSetMethods } from './email-set.js';
 import { mailboxMethods } from './mailbox.js';
 import { eventSource } from './push.js';
@@ -78,6 +79,7 @@ function jmapMethods(deps: JmapDeps, uploads: Uploads): Map<string, MethodEntry>
     ...mailboxMethods(deps),
     emailGetMethod(deps),
     ...emailQueryMethods(deps),
+    ...emailSearchMethods(deps),
     ...emailSetMethods({ ...deps, uploads }),
     ...submissionMethods({ ...deps, uploads }),
     ...vacationMethods(deps.rules),
