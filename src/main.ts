@@ -44,6 +44,7 @@ export async function startServer(
     quarantine: services.quarantine,
     metrics: services.metrics,
     doctor: services.operations.doctorWatch,
+    scheduled: services.scheduledSubmissions,
     log,
   });
   let listeners: Listeners | undefined;

@@ -403,6 +403,88 @@ c.logout()
     assert.equal(subs.list[0]!.deliveryStatus!['carol@remote.example']!.delivered, 'queued');
   });
 
+  it('holds a submission for later (FUTURERELEASE HOLDFOR), sends it when due, and cancels another (undo send)', async () => {
+    const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission'];
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const drafts = boxes.list.find((b) => b.role === 'drafts')!.id!;
+    const draft = (subject: string) => ({
+      mailboxIds: { [drafts]: true },
+      from: [{ name: null, email: ANN.user }],
+      to: [{ name: null, email: 'bob@example.com' }],
+      subject,
+      textBody: [{ partId: 'b', type: 'text/plain' }],
+      bodyValues: { b: { value: subject } },
+    });
+    const envelope = (hold: string) => ({
+      mailFrom: { email: ANN.user, parameters: { HOLDFOR: hold } },
+      rcptTo: [{ email: 'bob@example.com', parameters: null }],
+    });
+    const bobHas = async (subject: string) =>
+      python<string>(
+        `
+import imaplib, json, os, ssl
+c = imaplib.IMAP4_SSL('127.0.0.1', int(os.environ['PORT']), ssl_context=ssl._create_unverified_context())
+c.login('bob@example.com', 'bob-secret-1')
+c.select('INBOX')
+t, d = c.uid('SEARCH', 'SUBJECT', '"' + os.environ['SUBJECT'] + '"')
+print(json.dumps(d[0].decode()))
+c.logout()
+`,
+        { PORT: t.port('imaps'), SUBJECT: subject },
+      );
+    const session = await jam.session;
+    assert.ok(
+      (
+        session.accounts[accountId]!.accountCapabilities['urn:ietf:params:jmap:submission'] as {
+          maxDelayedSend: number;
+        }
+      ).maxDelayedSend > 0,
+    );
+    const [start] = await jam.api.EmailSubmission.get({ accountId, ids: [] });
+    const made = (
+      await api(using, [
+        ['Email/set', { accountId, create: { later: draft('sent later'), undone: draft('undone') } }, '0'],
+        [
+          'EmailSubmission/set',
+          {
+            accountId,
+            create: {
+              l: { identityId: 'i1', emailId: '#later', envelope: envelope('2') },
+              u: { identityId: 'i1', emailId: '#undone', envelope: envelope('600') },
+            },
+          },
+          '1',
+        ],
+      ])
+    ).methodResponses as Array<[string, Record<string, any>, string]>;
+    const later = made[1]![1].created.l;
+    const undone = made[1]![1].created.u;
+    assert.equal(later.undoStatus, 'pending');
+    assert.ok(Date.parse(later.sendAt) > Date.now());
+    assert.equal(await bobHas('sent later'), '', 'not sent yet');
+    const [cancel] = await jam.api.EmailSubmission.set({
+      accountId,
+      update: { [undone.id]: { undoStatus: 'canceled' } },
+    });
+    assert.deepEqual(cancel.updated, { [undone.id]: null });
+    const deadline = Date.now() + 15_000;
+    while ((await bobHas('sent later')) === '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    assert.notEqual(await bobHas('sent later'), '', 'sent at its time');
+    const [subs] = await jam.api.EmailSubmission.get({ accountId, ids: [later.id, undone.id] });
+    const byId = new Map(subs.list.map((x) => [x.id, x]));
+    assert.equal(byId.get(later.id)!.undoStatus, 'final');
+    assert.equal(byId.get(later.id)!.deliveryStatus!['bob@example.com']!.delivered, 'yes');
+    assert.equal(byId.get(undone.id)!.undoStatus, 'canceled');
+    assert.equal(await bobHas('undone'), '', 'the canceled one never went');
+    const [again] = await jam.api.EmailSubmission.set({
+      accountId,
+      update: { [later.id]: { undoStatus: 'canceled' } },
+    });
+    assert.equal(again.notUpdated![later.id]!.type, 'cannotUnsend');
+    const [changes] = await jam.api.EmailSubmission.changes({ accountId, sinceState: start.state });
+    assert.deepEqual(new Set(changes.created), new Set([later.id, undone.id]));
+  });
+
   it('sets the vacation reply (VacationResponse), which the account page shows and delivery answers with', async () => {
     const [before] = await jam.api.VacationResponse.get({ accountId });
     assert.equal(before.list[0]!.isEnabled, false);

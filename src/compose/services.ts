@@ -33,6 +33,7 @@ import { Spamd, spamdCheck } from '../services/filters/spamd.js';
 import { Mailboxes } from '../services/mailboxes/index.js';
 import { EmailViews } from '../services/mailboxes/emails.js';
 import { Submitter } from '../services/acceptance/submit.js';
+import { ScheduledSubmissions } from '../services/acceptance/scheduled.js';
 import { Outbound } from '../services/outbound/index.js';
 import { Quarantine } from '../services/quarantine/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
@@ -66,6 +67,8 @@ export interface Services {
   emailViews: EmailViews;
   /** Submissions that do not come over SMTP (JMAP). */
   submitter: Submitter;
+  /** JMAP submissions that wait for their send time. */
+  scheduledSubmissions: ScheduledSubmissions;
   quarantine: Quarantine;
   greylist: Greylist | undefined;
   administration: Administration;
@@ -159,13 +162,20 @@ export async function buildServices(
   const greylist = createGreylist(config, store, log);
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
+  const submitter = new Submitter({ acceptance, delivery, directory, hostname: config.hostname });
   const core = { store, resolve, dkim, directory, tls, challenges, auth, sieve, delivery, outbound };
   return {
     ...core,
     acceptance,
     mailboxes,
     emailViews: new EmailViews({ store }),
-    submitter: new Submitter({ acceptance, delivery, directory, hostname: config.hostname }),
+    submitter,
+    scheduledSubmissions: new ScheduledSubmissions({
+      store,
+      submitter,
+      mailboxes,
+      log: log.child({ component: 'submissions' }),
+    }),
     quarantine,
     greylist,
     metrics,

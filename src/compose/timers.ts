@@ -1,7 +1,7 @@
 /**
  * The server's periodic work: removing unreferenced content, promoting rotated DKIM keys once DNS shows
  * them, expiring quarantined mail, greylisting state and old change-log rows, writing the dashboard's
- * counts, and checking every domain's DNS for the dashboard.
+ * counts, checking every domain's DNS for the dashboard, and sending delayed JMAP submissions.
  */
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../lib/log.js';
@@ -9,6 +9,7 @@ import type { DoctorWatch } from '../services/admin/doctor-watch.js';
 import type { Dkim } from '../services/dkim/index.js';
 import type { Metrics } from '../services/metrics/index.js';
 import type { Quarantine } from '../services/quarantine/index.js';
+import type { ScheduledSubmissions } from '../services/acceptance/scheduled.js';
 import type { Store } from '../store/index.js';
 
 const DKIM_CHECK_MS = 10 * 60_000;
@@ -19,6 +20,8 @@ const METRICS_FLUSH_MS = 60_000;
 /** The dashboard's doctor status: every domain checked a while after the start, then this often. */
 const DOCTOR_FIRST_MS = 5 * 60_000;
 const DOCTOR_EVERY_MS = 6 * 60 * 60_000;
+/** Delayed submissions go out within this of their time ("undo send" waits a few seconds). */
+const SCHEDULED_SEND_MS = 1000;
 
 /** Starts the timers; the returned stop() waits for a collection in progress. */
 export function startTimers(
@@ -29,10 +32,11 @@ export function startTimers(
     quarantine: Quarantine;
     metrics: Metrics;
     doctor: Pick<DoctorWatch, 'runAll'>;
+    scheduled: Pick<ScheduledSubmissions, 'sendDue'>;
     log: Logger;
   },
 ): { stop(): Promise<void> } {
-  const { store, dkim, quarantine, metrics, doctor, log } = deps;
+  const { store, dkim, quarantine, metrics, doctor, scheduled, log } = deps;
   // Content that expunges and finished queue entries left unreferenced is removed from disk.
   const releasedForMs = config.store.collect_after;
   let collecting: Promise<void> | undefined;
@@ -85,8 +89,15 @@ export function startTimers(
   doctorFirst.unref();
   const doctorTimer = setInterval(() => doctor.runAll(), DOCTOR_EVERY_MS);
   doctorTimer.unref();
+  let sending: Promise<unknown> | undefined;
+  const scheduledTimer = setInterval(() => {
+    sending = scheduled.sendDue().catch((err: unknown) => log.warn({ err }, 'sending delayed submissions failed'));
+  }, SCHEDULED_SEND_MS);
+  scheduledTimer.unref();
   return {
     async stop() {
+      clearInterval(scheduledTimer);
+      await sending;
       clearTimeout(doctorFirst);
       clearInterval(doctorTimer);
       clearInterval(metricsTimer);

@@ -92,18 +92,30 @@ export interface SubmissionRecord {
   identityId: string;
   envelope: { mailFrom: string; rcptTo: string[] };
   sendAt: Date;
-  /** The acceptance queue id it went out under. */
+  /** The acceptance queue id it went out under ('' while pending). */
   qid: string;
   /** Per recipient: the reply it got here ("250 2.0.0 delivered", "250 2.0.0 queued") and whether it was delivered. */
   deliveryStatus: Record<string, { smtpReply: string; delivered: 'queued' | 'yes' | 'no' | 'unknown' }>;
+  /** pending: waits for sendAt and may be canceled; final: sent (or failed); canceled. */
+  undoStatus: 'pending' | 'final' | 'canceled';
+  /** The client that asked for it (for the Received field when it is sent later). */
+  clientIp: string;
 }
 
 export interface SubmissionRepo {
   add(record: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord>;
   /** The account's submissions, all or those with the ids given, oldest first. */
   list(accountId: number, ids?: number[]): Promise<SubmissionRecord[]>;
-  /** The account's last submission id (0 for none): the EmailSubmission state. */
-  last(accountId: number): Promise<number>;
+  /** The account's last submission change number (0 for none): the EmailSubmission state. */
+  seq(accountId: number): Promise<number>;
+  /** Submissions made or changed after change number `seq`, with which of the two it was. */
+  changedSince(accountId: number, seq: number): Promise<Array<{ id: number; created: boolean; seq: number }>>;
   /** Removes the account's submissions with these ids (the record only: the mail is sent); returns those removed. */
   remove(accountId: number, ids: number[]): Promise<number[]>;
+  /** Pending submissions whose sendAt has come, oldest first, at most `limit`. */
+  due(now: Date, limit: number): Promise<SubmissionRecord[]>;
+  /** A pending submission sent: final, with its queue id and outcome. */
+  finish(id: number, outcome: { qid: string; deliveryStatus: SubmissionRecord['deliveryStatus'] }): Promise<void>;
+  /** Cancels the account's pending submission; false when it is not pending (sent or canceled already). */
+  cancel(accountId: number, id: number): Promise<boolean>;
 }

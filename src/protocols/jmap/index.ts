@@ -23,7 +23,7 @@ import { emailSearchMethods } from './email-search.js';
 import { emailSetMethods } from './email-set.js';
 import { mailboxMethods } from './mailbox.js';
 import { eventSource } from './push.js';
-import { SUBMISSION, submissionMethods } from './submission.js';
+import { MAX_DELAYED_SEND_SECONDS, SUBMISSION, submissionMethods } from './submission.js';
 import { Uploads } from './uploads.js';
 import { loginCache, type Caller } from './login.js';
 import { WEBSOCKET, webSocketUpgrade } from './websocket.js';
@@ -245,8 +245,11 @@ function session(c: JmapContext, caller: Caller, sieve: Record<string, unknown>)
             ],
             mayCreateTopLevelMailbox: true,
           },
-          // RFC 8621 §1.3.2: mail goes out at once (no delayed send yet).
-          [SUBMISSION]: { maxDelayedSend: 0, submissionExtensions: {} },
+          // RFC 8621 §1.3.2; RFC 4865: HOLDFOR / HOLDUNTIL in the envelope's mailFrom parameters.
+          [SUBMISSION]: {
+            maxDelayedSend: MAX_DELAYED_SEND_SECONDS,
+            submissionExtensions: { FUTURERELEASE: [String(MAX_DELAYED_SEND_SECONDS)] },
+          },
           [VACATION]: {},
           [SIEVE]: sieve,
         },

@@ -3,12 +3,14 @@
  * submission sends a stored email through the same acceptance pipeline and outbound queue as port
  * 587 (services/acceptance/submit.ts), with the same sender-ownership rules and DKIM signing, and
  * then runs the implicit Email/set the client asked for (onSuccessUpdateEmail, onSuccessDestroyEmail).
- * Mail goes out at once: `maxDelayedSend` is 0 and every submission's undoStatus is "final".
+ * A submission whose envelope asks to wait (RFC 4865 HOLDFOR / HOLDUNTIL, at most 30 days) is
+ * checked at once and kept "pending" for services/acceptance/scheduled.ts to send at its time; until
+ * then setting its undoStatus to "canceled" stops it ("undo send", "send later").
  */
 import { isMailError } from '../../lib/errors.js';
 import { headerValues } from '../../mail/mime/headers.js';
 import { headerAddresses, parseMessage } from '../../mail/mime/structure.js';
-import type { Submitter } from '../../services/acceptance/submit.js';
+import { deliveryStatusOf, type Submitter } from '../../services/acceptance/submit.js';
 import type { SubmissionRecord, Store } from '../../store/index.js';
 import { getIds, idNumber, invalid, jmapId, maxChangesArg, stringArg } from './args.js';
 import type { BlobDeps } from './blobs.js';
@@ -90,10 +92,11 @@ function submissionObject(s: SubmissionRecord): Args {
       rcptTo: s.envelope.rcptTo.map((email) => ({ email, parameters: null })),
     },
     sendAt: utcDate(s.sendAt),
-    undoStatus: 'final',
-    deliveryStatus: Object.fromEntries(
-      Object.entries(s.deliveryStatus).map(([k, v]) => [k, { ...v, displayed: 'unknown' }]),
-    ),
+    undoStatus: s.undoStatus,
+    deliveryStatus:
+      s.undoStatus === 'pending'
+        ? null
+        : Object.fromEntries(Object.entries(s.deliveryStatus).map(([k, v]) => [k, { ...v, displayed: 'unknown' }])),
     dsnBlobIds: [],
     mdnBlobIds: [],
   };
@@ -106,28 +109,29 @@ async function submissionGet(deps: SubmissionDeps, args: Args, ctx: CallContext)
   const byId = new Set(found.map((s) => submissionId(s.id)));
   return {
     accountId: ctx.jmapAccountId,
-    state: String(await deps.submissions.last(ctx.accountId)),
+    state: String(await deps.submissions.seq(ctx.accountId)),
     list: found.map(submissionObject),
     notFound: ids === null ? [] : ids.filter((i) => !byId.has(i)),
   };
 }
 
-/** Submissions are only ever added (sent at once, never changed or removed): the changes are those after the state. */
+/** Submissions are made and changed (sent later, canceled), never removed: the change numbers say which. */
 async function submissionChanges(deps: SubmissionDeps, args: Args, ctx: CallContext): Promise<Args> {
   const since = stringArg(args, 'sinceState');
   const max = maxChangesArg(args);
   const from = /^\d{1,15}$/.test(since) ? Number(since) : NaN;
-  const last = await deps.submissions.last(ctx.accountId);
-  if (!(from <= last)) throw new MethodError('cannotCalculateChanges', 'not a state this server gave');
-  const after = (await deps.submissions.list(ctx.accountId)).filter((s) => s.id > from).slice(0, max);
-  const newState = after.length ? after.at(-1)!.id : from;
+  const current = await deps.submissions.seq(ctx.accountId);
+  if (!(from <= current)) throw new MethodError('cannotCalculateChanges', 'not a state this server gave');
+  const changed = await deps.submissions.changedSince(ctx.accountId, from);
+  const shown = changed.slice(0, max);
+  const newState = shown.length < changed.length ? shown.at(-1)!.seq : current;
   return {
     accountId: ctx.jmapAccountId,
     oldState: since,
     newState: String(newState),
-    hasMoreChanges: newState < last,
-    created: after.map((s) => submissionId(s.id)),
-    updated: [],
+    hasMoreChanges: newState < current,
+    created: shown.filter((c) => c.created).map((c) => submissionId(c.id)),
+    updated: shown.filter((c) => !c.created).map((c) => submissionId(c.id)),
     destroyed: [],
   };
 }
@@ -144,7 +148,7 @@ async function submissionQuery(deps: SubmissionDeps, args: Args, ctx: CallContex
         (filter.identityIds === undefined || has('identityIds', s.identityId)) &&
         (filter.emailIds === undefined || has('emailIds', s.emailId)) &&
         (filter.threadIds === undefined || has('threadIds', s.threadId)) &&
-        (filter.undoStatus === undefined || filter.undoStatus === 'final') &&
+        (filter.undoStatus === undefined || filter.undoStatus === s.undoStatus) &&
         (typeof filter.before !== 'string' || (s.sendAt as string) < filter.before) &&
         (typeof filter.after !== 'string' || (s.sendAt as string) >= filter.after),
     );
@@ -152,7 +156,7 @@ async function submissionQuery(deps: SubmissionDeps, args: Args, ctx: CallContex
   list.reverse(); // newest first
   return {
     accountId: ctx.jmapAccountId,
-    queryState: String(await deps.submissions.last(ctx.accountId)),
+    queryState: String(await deps.submissions.seq(ctx.accountId)),
     canCalculateChanges: false,
     position: 0,
     ids: list.map((s) => s.id),
@@ -161,7 +165,7 @@ async function submissionQuery(deps: SubmissionDeps, args: Args, ctx: CallContex
 }
 
 async function submissionSet(deps: SubmissionDeps, args: Args, ctx: CallContext): Promise<Args> {
-  const oldState = String(await deps.submissions.last(ctx.accountId));
+  const oldState = String(await deps.submissions.seq(ctx.accountId));
   if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== oldState)
     throw new MethodError('stateMismatch', 'the submissions changed since that state');
   const create = isObject(args.create) ? args.create : {};
@@ -175,22 +179,19 @@ async function submissionSet(deps: SubmissionDeps, args: Args, ctx: CallContext)
       const s = await createOne(deps, ctx, props);
       sent.set(`#${cid}`, s);
       sent.set(submissionId(s.id), s);
-      created[cid] = { id: submissionId(s.id), undoStatus: 'final', sendAt: utcDate(s.sendAt) };
+      created[cid] = { id: submissionId(s.id), undoStatus: s.undoStatus, sendAt: utcDate(s.sendAt) };
     } catch (err) {
       notCreated[cid] = submissionError(err);
     }
-  const refused = (ids: unknown) =>
-    Array.isArray(ids) || isObject(ids)
-      ? Object.fromEntries(Object.keys(isObject(ids) ? ids : {}).map((k) => [k, { type: 'forbidden' }]))
-      : {};
+  const { updated, notUpdated } = await cancellations(deps, ctx, isObject(args.update) ? args.update : {});
   const out: Args = {
     accountId: ctx.jmapAccountId,
     oldState,
-    newState: String(await deps.submissions.last(ctx.accountId)),
+    newState: String(await deps.submissions.seq(ctx.accountId)),
     created: nullIfEmpty(created),
     notCreated: nullIfEmpty(notCreated),
-    updated: null,
-    notUpdated: nullIfEmpty(refused(args.update)),
+    updated: nullIfEmpty(updated),
+    notUpdated: nullIfEmpty(notUpdated),
     destroyed: null,
     notDestroyed:
       Array.isArray(args.destroy) && args.destroy.length
@@ -204,6 +205,30 @@ async function submissionSet(deps: SubmissionDeps, args: Args, ctx: CallContext)
   };
   await implicitEmailSet(deps, args, ctx, sent);
   return out;
+}
+
+/** RFC 8621 §7.3: the one change a submission takes, undoStatus to "canceled" while it is pending. */
+async function cancellations(
+  deps: SubmissionDeps,
+  ctx: CallContext,
+  update: Args,
+): Promise<{ updated: Args; notUpdated: Args }> {
+  const updated: Args = {};
+  const notUpdated: Args = {};
+  for (const [id, patch] of Object.entries(update)) {
+    const n = idNumber('s', id);
+    if (!isObject(patch) || Object.keys(patch).length !== 1 || patch.undoStatus !== 'canceled')
+      notUpdated[id] = {
+        type: 'invalidProperties',
+        description: 'only undoStatus "canceled" can be set',
+        properties: ['undoStatus'],
+      };
+    else if (n !== undefined && (await deps.submissions.cancel(ctx.accountId, n))) updated[id] = null;
+    else if (n !== undefined && (await deps.submissions.list(ctx.accountId, [n])).length)
+      notUpdated[id] = { type: 'cannotUnsend', description: 'the email has been sent' };
+    else notUpdated[id] = { type: 'notFound' };
+  }
+  return { updated, notUpdated };
 }
 
 /** RFC 8621 §7.5: after the submissions, one Email/set with their emails updated or destroyed as asked. */
@@ -246,6 +271,26 @@ async function createOne(deps: SubmissionDeps, ctx: CallContext, props: unknown)
     throw new MethodError('invalidProperties', `no email ${props.emailId.slice(0, 40)}`, { properties: ['emailId'] });
   const content = await deps.mailboxes.content(m);
   const envelope = envelopeOf(props.envelope, content, ctx.address);
+  const base = { accountId: ctx.accountId, emailId: m.emailId, threadId: m.threadId, identityId: props.identityId };
+  const sendAt = releaseTime(props.envelope);
+  if (sendAt) {
+    // RFC 4865: held until its time; checked now as port 587 would check it, sent by the scheduler.
+    const checked = await deps.submitter.check({
+      user: ctx.address,
+      mailFrom: envelope.mailFrom,
+      rcptTo: envelope.rcptTo,
+    });
+    if (checked.kind !== 'ok') throw refusal(checked, envelope.mailFrom);
+    return deps.submissions.add({
+      ...base,
+      envelope,
+      sendAt,
+      qid: '',
+      deliveryStatus: {},
+      undoStatus: 'pending',
+      clientIp: ctx.ip,
+    });
+  }
   const r = await deps.submitter.submit({
     user: ctx.address,
     content,
@@ -255,30 +300,49 @@ async function createOne(deps: SubmissionDeps, ctx: CallContext, props: unknown)
     via: 'JMAP',
     log: ctx.log,
   });
-  if (r.kind === 'forbiddenMailFrom')
-    throw new MethodError('forbiddenMailFrom', `${envelope.mailFrom} is not an address of yours`);
-  if (r.kind === 'invalidRecipients')
-    throw new MethodError('invalidRecipients', 'some recipients do not exist', { invalidRecipients: r.recipients });
-  const status: SubmissionRecord['deliveryStatus'] = {};
-  const byAddress = new Map(r.results.map((x) => [x.address.toLowerCase(), x]));
-  for (const to of envelope.rcptTo) {
-    const local = byAddress.get(to.toLowerCase());
-    status[to] = !local
-      ? { smtpReply: '250 2.0.0 queued for delivery', delivered: 'queued' }
-      : local.status === 'delivered'
-        ? { smtpReply: '250 2.0.0 delivered', delivered: 'yes' }
-        : { smtpReply: `550 5.0.0 ${local.message}`, delivered: 'no' };
-  }
+  if (r.kind !== 'accepted') throw refusal(r, envelope.mailFrom);
   return deps.submissions.add({
-    accountId: ctx.accountId,
-    emailId: m.emailId,
-    threadId: m.threadId,
-    identityId: props.identityId,
+    ...base,
     envelope,
     sendAt: new Date(),
     qid: r.qid,
-    deliveryStatus: status,
+    deliveryStatus: deliveryStatusOf(envelope.rcptTo, r.results),
+    undoStatus: 'final',
+    clientIp: ctx.ip,
   });
+}
+
+function refusal(
+  r: { kind: 'forbiddenMailFrom' } | { kind: 'invalidRecipients'; recipients: string[] },
+  mailFrom: string,
+): MethodError {
+  if (r.kind === 'forbiddenMailFrom')
+    return new MethodError('forbiddenMailFrom', `${mailFrom} is not an address of yours`);
+  return new MethodError('invalidRecipients', 'some recipients do not exist', { invalidRecipients: r.recipients });
+}
+
+/** The longest a submission may wait (RFC 4865 FUTURERELEASE; the session's maxDelayedSend): 30 days. */
+export const MAX_DELAYED_SEND_SECONDS = 30 * 24 * 3600;
+
+/** The release time the envelope asks for (HOLDFOR seconds or HOLDUNTIL date), if it is in the future. */
+function releaseTime(envelope: unknown): Date | undefined {
+  const params =
+    isObject(envelope) && isObject(envelope.mailFrom) && isObject(envelope.mailFrom.parameters)
+      ? envelope.mailFrom.parameters
+      : {};
+  const holdFor = params.HOLDFOR ?? params.holdfor;
+  const holdUntil = params.HOLDUNTIL ?? params.holduntil;
+  let at: number | undefined;
+  if (typeof holdFor === 'string' && /^\d{1,9}$/.test(holdFor)) at = Date.now() + Number(holdFor) * 1000;
+  else if (typeof holdUntil === 'string' && !Number.isNaN(Date.parse(holdUntil))) at = Date.parse(holdUntil);
+  else if (holdFor !== undefined || holdUntil !== undefined)
+    throw new MethodError('invalidProperties', 'HOLDFOR takes seconds, HOLDUNTIL a date', { properties: ['envelope'] });
+  if (at === undefined || at <= Date.now()) return undefined;
+  if (at > Date.now() + MAX_DELAYED_SEND_SECONDS * 1000)
+    throw new MethodError('invalidProperties', `a submission waits at most ${MAX_DELAYED_SEND_SECONDS} seconds`, {
+      properties: ['envelope'],
+    });
+  return new Date(at);
 }
 
 /** The envelope given, or RFC 8621 §7's default: the identity's address, and every To, Cc and Bcc address. */

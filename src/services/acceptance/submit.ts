@@ -10,6 +10,7 @@ import { newQueueId } from '../../lib/ids.js';
 import type { Logger } from '../../lib/log.js';
 import { headerEnd } from '../../mail/mime/headers.js';
 import type { Delivery, RecipientResult } from '../delivery/index.js';
+import type { SubmissionRecord } from '../../store/index.js';
 import type { Directory } from '../directory/index.js';
 import { rfc5322Date, type Acceptance, type AcceptRecipient } from './index.js';
 
@@ -45,8 +46,13 @@ export class Submitter {
     },
   ) {}
 
-  /** Throws the pipeline's refusal (its code: SENDER_NOT_OWNED for a foreign From) for the message. */
-  async submit(req: SubmitRequest): Promise<SubmitResult> {
+  /**
+   * What the port-587 dialogue would refuse before DATA: a foreign envelope sender, recipients that
+   * do not exist here (anything not hosted is relayed: the user logged in). Sends nothing.
+   */
+  async check(
+    req: Pick<SubmitRequest, 'user' | 'mailFrom' | 'rcptTo'>,
+  ): Promise<{ kind: 'ok'; recipients: AcceptRecipient[] } | Exclude<SubmitResult, { kind: 'accepted' }>> {
     if (req.rcptTo.length === 0) throw new MailError('INVALID_INPUT', 'a submission needs at least one recipient');
     if (req.rcptTo.length > MAX_SUBMIT_RECIPIENTS)
       throw new MailError('LIMIT_REACHED', `at most ${MAX_SUBMIT_RECIPIENTS} recipients in one submission`);
@@ -61,13 +67,20 @@ export class Submitter {
       else invalid.push(address);
     }
     if (invalid.length) return { kind: 'invalidRecipients', recipients: invalid };
+    return { kind: 'ok', recipients };
+  }
+
+  /** Checks, then sends; throws the pipeline's refusal (its code: SENDER_NOT_OWNED for a foreign From). */
+  async submit(req: SubmitRequest): Promise<SubmitResult> {
+    const checked = await this.check(req);
+    if (checked.kind !== 'ok') return checked;
     const qid = newQueueId();
     const outcome = await this.deps.acceptance.accept({
       mode: 'submission',
       qid,
       data: withoutBcc(req.content),
       mailFrom: req.mailFrom,
-      recipients,
+      recipients: checked.recipients,
       client: { ip: req.client.ip, helo: '' },
       user: req.user,
       received: [
@@ -82,6 +95,21 @@ export class Submitter {
       throw new MailError(outcome.refusal.code, outcome.refusal.detail || outcome.refusal.log);
     return { kind: 'accepted', qid, results: outcome.results };
   }
+}
+
+/** Each recipient's outcome as a submission keeps it: delivered here, refused here, or queued for elsewhere. */
+export function deliveryStatusOf(rcptTo: string[], results: RecipientResult[]): SubmissionRecord['deliveryStatus'] {
+  const byAddress = new Map(results.map((x) => [x.address.toLowerCase(), x]));
+  const status: SubmissionRecord['deliveryStatus'] = {};
+  for (const to of rcptTo) {
+    const local = byAddress.get(to.toLowerCase());
+    status[to] = !local
+      ? { smtpReply: '250 2.0.0 queued for delivery', delivered: 'queued' }
+      : local.status === 'delivered'
+        ? { smtpReply: '250 2.0.0 delivered', delivered: 'yes' }
+        : { smtpReply: `550 5.0.0 ${local.message}`, delivered: 'no' };
+  }
+  return status;
 }
 
 /** The message without its Bcc fields (and their folded lines). */

@@ -12,6 +12,8 @@ export function changeLogContract(withStore: WithStore): void {
     it("keeps an email's id when a move appends it elsewhere, and logs the move under that id", () => withStore(moves));
     it("finds an account's emails by email and thread id across mailboxes, and never another account's", () =>
       withStore(emails));
+    it('keeps JMAP submissions: pending ones come due, are sent or canceled once, each change numbered', () =>
+      withStore(submissions));
   });
 }
 
@@ -170,4 +172,66 @@ async function emails(store: Store): Promise<void> {
     [{ mailboxId: work.id, emails: 2, unreadEmails: 1, threads: 1, unreadThreads: 1 }],
   );
   assert.deepEqual(await store.emails.list(ann.id, { mailboxId: (await store.mailboxes.get(bob.id, 'In'))!.id }), []);
+}
+
+async function submissions(store: Store): Promise<void> {
+  const ann = await account(store);
+  const bob = await account(store, 'bob@example.com');
+  const base = {
+    emailId: 1,
+    threadId: 1,
+    identityId: 'i1',
+    envelope: { mailFrom: 'ann@example.com', rcptTo: ['x@remote.example'] },
+    qid: '',
+    deliveryStatus: {},
+    clientIp: '192.0.2.1',
+  };
+  const sent = await store.submissions.add({ ...base, accountId: ann.id, sendAt: new Date(1000), undoStatus: 'final' });
+  const later = await store.submissions.add({
+    ...base,
+    accountId: ann.id,
+    sendAt: new Date(5000),
+    undoStatus: 'pending',
+  });
+  const undone = await store.submissions.add({
+    ...base,
+    accountId: ann.id,
+    sendAt: new Date(5000),
+    undoStatus: 'pending',
+  });
+  await store.submissions.add({ ...base, accountId: bob.id, sendAt: new Date(5000), undoStatus: 'pending' });
+  const made = await store.submissions.seq(ann.id);
+  assert.equal(made, 3, 'numbered per account');
+  assert.equal(await store.submissions.cancel(bob.id, undone.id), false, "not another account's");
+  assert.equal(await store.submissions.cancel(ann.id, undone.id), true);
+  assert.equal(await store.submissions.cancel(ann.id, undone.id), false, 'once');
+  assert.equal(await store.submissions.cancel(ann.id, sent.id), false, 'not a sent one');
+  assert.deepEqual((await store.submissions.due(new Date(4999), 10)).length, 0);
+  const due = await store.submissions.due(new Date(5000), 10);
+  assert.deepEqual(
+    due.map((d) => [d.accountId, d.undoStatus, d.clientIp]),
+    [
+      [ann.id, 'pending', '192.0.2.1'],
+      [bob.id, 'pending', '192.0.2.1'],
+    ],
+  );
+  await store.submissions.finish(later.id, {
+    qid: 'Q1',
+    deliveryStatus: { 'x@remote.example': { smtpReply: '250', delivered: 'queued' } },
+  });
+  assert.equal((await store.submissions.due(new Date(5000), 10)).length, 1, "only bob's is still due");
+  const [after] = await store.submissions.list(ann.id, [later.id]);
+  assert.deepEqual([after!.undoStatus, after!.qid], ['final', 'Q1']);
+  assert.deepEqual(await store.submissions.changedSince(ann.id, made), [
+    { id: undone.id, created: false, seq: 4 },
+    { id: later.id, created: false, seq: 5 },
+  ]);
+  assert.deepEqual(
+    (await store.submissions.changedSince(ann.id, 0)).map((c) => [c.id, c.created]),
+    [
+      [sent.id, true],
+      [undone.id, true],
+      [later.id, true],
+    ],
+  );
 }

@@ -134,4 +134,18 @@ export const CHANGE_MIGRATIONS: Migration[] = [
       CREATE INDEX submissions_account ON submissions(account_id, id);
     `,
   },
+  {
+    version: 22,
+    name: 'delayed JMAP submissions',
+    sql: `
+      -- A submission may wait for its send time (RFC 4865 FUTURERELEASE) and be canceled until then.
+      ALTER TABLE submissions ADD COLUMN undo_status TEXT NOT NULL DEFAULT 'final';
+      ALTER TABLE submissions ADD COLUMN client_ip TEXT NOT NULL DEFAULT '';
+      -- The account's submission state: numbered when made and when changed (sent, canceled).
+      ALTER TABLE submissions ADD COLUMN created_seq INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE submissions ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+      UPDATE submissions SET created_seq = id, changed_seq = id;
+      CREATE INDEX submissions_pending ON submissions(send_at) WHERE undo_status = 'pending';
+    `,
+  },
 ];

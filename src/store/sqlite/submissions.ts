@@ -12,6 +12,8 @@ interface Row {
   send_at: number;
   qid: string;
   delivery_status: string;
+  undo_status: SubmissionRecord['undoStatus'];
+  client_ip: string;
 }
 
 const toRecord = (r: Row): SubmissionRecord => ({
@@ -24,7 +26,12 @@ const toRecord = (r: Row): SubmissionRecord => ({
   sendAt: new Date(r.send_at),
   qid: r.qid,
   deliveryStatus: JSON.parse(r.delivery_status) as SubmissionRecord['deliveryStatus'],
+  undoStatus: r.undo_status,
+  clientIp: r.client_ip,
 });
+
+/** The account's next change number. */
+const NEXT_SEQ = '(SELECT COALESCE(MAX(changed_seq), 0) + 1 FROM submissions WHERE account_id = ?)';
 
 export class Submissions implements SubmissionRepo {
   constructor(
@@ -36,7 +43,8 @@ export class Submissions implements SubmissionRepo {
     return this.exec(() => {
       const info = this.db
         .prepare(
-          'INSERT INTO submissions (account_id, email_id, thread_id, identity_id, envelope, send_at, qid, delivery_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          `INSERT INTO submissions (account_id, email_id, thread_id, identity_id, envelope, send_at, qid, delivery_status, undo_status, client_ip, created_seq, changed_seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${NEXT_SEQ}, ${NEXT_SEQ})`,
         )
         .run(
           s.accountId,
@@ -47,6 +55,10 @@ export class Submissions implements SubmissionRepo {
           s.sendAt.getTime(),
           s.qid,
           JSON.stringify(s.deliveryStatus),
+          s.undoStatus,
+          s.clientIp,
+          s.accountId,
+          s.accountId,
         );
       return { ...s, id: Number(info.lastInsertRowid) };
     });
@@ -62,11 +74,59 @@ export class Submissions implements SubmissionRepo {
     });
   }
 
-  last(accountId: number): Promise<number> {
+  seq(accountId: number): Promise<number> {
     return this.exec(
       () =>
-        (this.db.prepare('SELECT MAX(id) FROM submissions WHERE account_id = ?').pluck().get(accountId) as
+        (this.db.prepare('SELECT MAX(changed_seq) FROM submissions WHERE account_id = ?').pluck().get(accountId) as
           number | null) ?? 0,
+    );
+  }
+
+  changedSince(accountId: number, seq: number): Promise<Array<{ id: number; created: boolean; seq: number }>> {
+    return this.exec(() =>
+      (
+        this.db
+          .prepare(
+            'SELECT id, created_seq > ? AS created, changed_seq AS seq FROM submissions WHERE account_id = ? AND changed_seq > ? ORDER BY changed_seq',
+          )
+          .all(seq, accountId, seq) as Array<{ id: number; created: number; seq: number }>
+      ).map((r) => ({ id: r.id, created: r.created === 1, seq: r.seq })),
+    );
+  }
+
+  due(now: Date, limit: number): Promise<SubmissionRecord[]> {
+    return this.exec(() =>
+      (
+        this.db
+          .prepare(
+            "SELECT * FROM submissions WHERE undo_status = 'pending' AND send_at <= ? ORDER BY send_at, id LIMIT ?",
+          )
+          .all(now.getTime(), limit) as Row[]
+      ).map(toRecord),
+    );
+  }
+
+  finish(id: number, outcome: { qid: string; deliveryStatus: SubmissionRecord['deliveryStatus'] }): Promise<void> {
+    return this.exec(() => {
+      this.db
+        .prepare(
+          `UPDATE submissions SET undo_status = 'final', qid = ?, delivery_status = ?,
+             changed_seq = (SELECT MAX(changed_seq) + 1 FROM submissions s WHERE s.account_id = submissions.account_id) WHERE id = ?`,
+        )
+        .run(outcome.qid, JSON.stringify(outcome.deliveryStatus), id);
+    });
+  }
+
+  cancel(accountId: number, id: number): Promise<boolean> {
+    return this.exec(
+      () =>
+        this.db
+          .prepare(
+            `UPDATE submissions SET undo_status = 'canceled',
+               changed_seq = (SELECT MAX(changed_seq) + 1 FROM submissions s WHERE s.account_id = submissions.account_id)
+             WHERE account_id = ? AND id = ? AND undo_status = 'pending'`,
+          )
+          .run(accountId, id).changes > 0,
     );
   }
 
