@@ -201,7 +201,12 @@ c.logout()
   });
 
   it('moves an email to a mailbox made over JMAP: IMAP sees it there, and its id stays', async () => {
+    const [was] = await jam.api.Email.get({ accountId, ids: [], properties: ['id'] });
     const [made] = await jam.api.Mailbox.set({ accountId, create: { k: { name: 'Projects', parentId: null } } });
+    // A mailbox change last: Email/changes passes it, and does not claim more to come.
+    const [none] = await jam.api.Email.changes({ accountId, sinceState: was.state });
+    assert.deepEqual([none.hasMoreChanges, none.created, none.updated], [false, [], []]);
+    assert.equal(none.newState, made.newState);
     const projects = made.created!.k!.id!;
     const [found] = await jam.api.Email.query({ accountId, filter: { subject: 'second' } });
     const id = found.ids[0]!;
@@ -452,12 +457,15 @@ c.logout()
               l: { identityId: 'i1', emailId: '#later', envelope: envelope('2') },
               u: { identityId: 'i1', emailId: '#undone', envelope: envelope('600') },
             },
+            // The draft goes at once; the message waiting to be sent was kept.
+            onSuccessDestroyEmail: ['#l'],
           },
           '1',
         ],
       ])
     ).methodResponses as Array<[string, Record<string, any>, string]>;
     const later = made[1]![1].created.l;
+    assert.deepEqual(made[2]![1].destroyed, [made[0]![1].created.later.id], 'the draft was destroyed');
     const undone = made[1]![1].created.u;
     assert.equal(later.undoStatus, 'pending');
     assert.ok(Date.parse(later.sendAt) > Date.now());

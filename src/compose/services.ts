@@ -173,7 +173,6 @@ export async function buildServices(
     scheduledSubmissions: new ScheduledSubmissions({
       store,
       submitter,
-      mailboxes,
       log: log.child({ component: 'submissions' }),
     }),
     quarantine,

@@ -96,14 +96,17 @@ export interface SubmissionRecord {
   qid: string;
   /** Per recipient: the reply it got here ("250 2.0.0 delivered", "250 2.0.0 queued") and whether it was delivered. */
   deliveryStatus: Record<string, { smtpReply: string; delivered: 'queued' | 'yes' | 'no' | 'unknown' }>;
-  /** pending: waits for sendAt and may be canceled; final: sent (or failed); canceled. */
-  undoStatus: 'pending' | 'final' | 'canceled';
+  /** pending: waits for sendAt and may be canceled; sending: being sent now; final: sent (or failed); canceled. */
+  undoStatus: 'pending' | 'sending' | 'final' | 'canceled';
   /** The client that asked for it (for the Received field when it is sent later). */
   clientIp: string;
 }
 
 export interface SubmissionRepo {
-  add(record: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord>;
+  /** `content`: for a pending submission, the message as it will be sent (the email may be gone by then). */
+  add(record: Omit<SubmissionRecord, 'id'>, content?: Buffer): Promise<SubmissionRecord>;
+  /** The content kept with a pending submission. */
+  content(id: number): Promise<Buffer | undefined>;
   /** The account's submissions, all or those with the ids given, oldest first. */
   list(accountId: number, ids?: number[]): Promise<SubmissionRecord[]>;
   /** The account's last submission change number (0 for none): the EmailSubmission state. */
@@ -114,7 +117,13 @@ export interface SubmissionRepo {
   remove(accountId: number, ids: number[]): Promise<number[]>;
   /** Pending submissions whose sendAt has come, oldest first, at most `limit`. */
   due(now: Date, limit: number): Promise<SubmissionRecord[]>;
-  /** A pending submission sent: final, with its queue id and outcome. */
+  /** Takes a pending submission to send it (pending → sending); false when it is no longer pending (canceled). */
+  claim(id: number): Promise<boolean>;
+  /** A submission being sent goes back to waiting, until `at` (a temporary failure). */
+  retry(id: number, at: Date): Promise<void>;
+  /** Every submission left "sending" (the server stopped while sending) waits again; returns how many. */
+  unclaimAll(): Promise<number>;
+  /** A submission being sent is done: final, with its queue id and outcome; its kept content dropped. */
   finish(id: number, outcome: { qid: string; deliveryStatus: SubmissionRecord['deliveryStatus'] }): Promise<void>;
   /** Cancels the account's pending submission; false when it is not pending (sent or canceled already). */
   cancel(accountId: number, id: number): Promise<boolean>;

@@ -277,10 +277,14 @@ export function utcDate(d: Date): string {
 }
 
 /** RFC 8621 §4.1.2.4 asDate: the Date field as a Date with its own offset. */
-function sentAt(value: string): string | null {
+function sentAt(raw: string): string | null {
+  // A Date field is about 40 characters; a longer one is not read (and no pattern runs over it).
+  const value = raw.trim();
+  if (value.length > 200) return null;
   const d = new Date(value);
   if (Number.isNaN(d.getTime())) return null;
-  const m = /([+-])(\d{2})(\d{2})\s*(?:\(.*\))?\s*$/.exec(value.trim());
+  // The zone is the first +hhmm/-hhmm after the time; a comment may follow.
+  const m = /\d:\d\d(?::\d\d)?\s+([+-])(\d{2})(\d{2})(?![0-9])/.exec(value);
   const sign = m?.[1] === '-' ? -1 : 1;
   const offsetMin = m ? sign * (Number(m[2]) * 60 + Number(m[3])) : 0;
   const local = new Date(d.getTime() + offsetMin * 60_000).toISOString().slice(0, 19);

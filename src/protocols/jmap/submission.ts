@@ -92,9 +92,10 @@ function submissionObject(s: SubmissionRecord): Args {
       rcptTo: s.envelope.rcptTo.map((email) => ({ email, parameters: null })),
     },
     sendAt: utcDate(s.sendAt),
-    undoStatus: s.undoStatus,
+    // Being sent is still pending to the client (it cannot be canceled any more: cannotUnsend).
+    undoStatus: s.undoStatus === 'sending' ? 'pending' : s.undoStatus,
     deliveryStatus:
-      s.undoStatus === 'pending'
+      s.undoStatus === 'pending' || s.undoStatus === 'sending'
         ? null
         : Object.fromEntries(Object.entries(s.deliveryStatus).map(([k, v]) => [k, { ...v, displayed: 'unknown' }])),
     dsnBlobIds: [],
@@ -281,15 +282,10 @@ async function createOne(deps: SubmissionDeps, ctx: CallContext, props: unknown)
       rcptTo: envelope.rcptTo,
     });
     if (checked.kind !== 'ok') throw refusal(checked, envelope.mailFrom);
-    return deps.submissions.add({
-      ...base,
-      envelope,
-      sendAt,
-      qid: '',
-      deliveryStatus: {},
-      undoStatus: 'pending',
-      clientIp: ctx.ip,
-    });
+    return deps.submissions.add(
+      { ...base, envelope, sendAt, qid: '', deliveryStatus: {}, undoStatus: 'pending', clientIp: ctx.ip },
+      content,
+    );
   }
   const r = await deps.submitter.submit({
     user: ctx.address,

@@ -81,7 +81,7 @@ export class EmailViews {
     // Rows each id gained (created) minus lost (destroyed), after each change number.
     const net = new Map<number, number>();
     for (const r of emails) net.set(r.objectId, (net.get(r.objectId) ?? 0) + rowDelta(r));
-    const { end, ids } = cut(emails, maxChanges, since);
+    const { end, ids } = cut(emails, maxChanges, since, current);
     // An id's rows at `end`: what it has now, less what it gained after `end`.
     const after = new Map<number, number>();
     for (const r of emails) if (r.seq > end) after.set(r.objectId, (after.get(r.objectId) ?? 0) + rowDelta(r));
@@ -110,6 +110,7 @@ export class EmailViews {
       rows.map((r) => ({ ...r, objectId: r.mailboxId })),
       maxChanges,
       since,
+      current,
     );
     const inWindow = rows.filter((r) => r.seq <= end);
     const out = { ...changeSet(sinceState, end, end < current), countsOnly: true };
@@ -151,23 +152,29 @@ function rowDelta(r: ChangeRecord): number {
 }
 
 /** The last change number whose ids fit in `max`, and those ids in order; whole change numbers only. */
+/**
+ * The last change number whose ids fit in `max`, and those ids in order; whole change numbers only.
+ * When every row fits, the end is `current`: changes of other kinds after the last row are passed
+ * too, or a client asking again would be told of more changes forever.
+ */
 function cut(
   rows: Array<{ seq: number; objectId: number }>,
   max: number,
   since: number,
+  current: number,
 ): { end: number; ids: number[] } {
   const ids: number[] = [];
   const seen = new Set<number>();
   let end = since;
   for (const r of rows) {
     if (!seen.has(r.objectId)) {
-      if (ids.length >= max) break;
+      if (ids.length >= max) return { end, ids };
       seen.add(r.objectId);
       ids.push(r.objectId);
     }
     end = r.seq;
   }
-  return { end, ids };
+  return { end: current, ids };
 }
 
 function changeSet(oldState: string, end: number, hasMoreChanges: boolean): ChangeSet {

@@ -187,12 +187,11 @@ async function submissions(store: Store): Promise<void> {
     clientIp: '192.0.2.1',
   };
   const sent = await store.submissions.add({ ...base, accountId: ann.id, sendAt: new Date(1000), undoStatus: 'final' });
-  const later = await store.submissions.add({
-    ...base,
-    accountId: ann.id,
-    sendAt: new Date(5000),
-    undoStatus: 'pending',
-  });
+  const later = await store.submissions.add(
+    { ...base, accountId: ann.id, sendAt: new Date(5000), undoStatus: 'pending' },
+    Buffer.from('Subject: later\r\n\r\nkept\r\n'),
+  );
+  assert.equal((await store.submissions.content(later.id))?.toString(), 'Subject: later\r\n\r\nkept\r\n');
   const undone = await store.submissions.add({
     ...base,
     accountId: ann.id,
@@ -215,6 +214,11 @@ async function submissions(store: Store): Promise<void> {
       [bob.id, 'pending', '192.0.2.1'],
     ],
   );
+  assert.equal(await store.submissions.claim(later.id), true);
+  assert.equal(await store.submissions.claim(later.id), false, 'claimed once');
+  assert.equal(await store.submissions.cancel(ann.id, later.id), false, 'a submission being sent is not canceled');
+  assert.equal(await store.submissions.unclaimAll(), 1, 'one left sending by a stop waits again');
+  assert.equal(await store.submissions.claim(later.id), true);
   await store.submissions.finish(later.id, {
     qid: 'Q1',
     deliveryStatus: { 'x@remote.example': { smtpReply: '250', delivered: 'queued' } },
@@ -222,6 +226,7 @@ async function submissions(store: Store): Promise<void> {
   assert.equal((await store.submissions.due(new Date(5000), 10)).length, 1, "only bob's is still due");
   const [after] = await store.submissions.list(ann.id, [later.id]);
   assert.deepEqual([after!.undoStatus, after!.qid], ['final', 'Q1']);
+  assert.equal(await store.submissions.content(later.id), undefined, 'the kept content is dropped once sent');
   assert.deepEqual(await store.submissions.changedSince(ann.id, made), [
     { id: undone.id, created: false, seq: 4 },
     { id: later.id, created: false, seq: 5 },

@@ -148,4 +148,12 @@ export const CHANGE_MIGRATIONS: Migration[] = [
       CREATE INDEX submissions_pending ON submissions(send_at) WHERE undo_status = 'pending';
     `,
   },
+  {
+    version: 23,
+    name: 'content of delayed JMAP submissions',
+    sql: `
+      -- A pending submission keeps the message it will send: the email may be moved or deleted meanwhile.
+      ALTER TABLE submissions ADD COLUMN content BLOB;
+    `,
+  },
 ];

@@ -30,6 +30,10 @@ const toRecord = (r: Row): SubmissionRecord => ({
   clientIp: r.client_ip,
 });
 
+/** Every column but the content. */
+const COLUMNS =
+  'id, account_id, email_id, thread_id, identity_id, envelope, send_at, qid, delivery_status, undo_status, client_ip';
+
 /** The account's next change number. */
 const NEXT_SEQ = '(SELECT COALESCE(MAX(changed_seq), 0) + 1 FROM submissions WHERE account_id = ?)';
 
@@ -39,12 +43,12 @@ export class Submissions implements SubmissionRepo {
     private readonly exec: Exec,
   ) {}
 
-  add(s: Omit<SubmissionRecord, 'id'>): Promise<SubmissionRecord> {
+  add(s: Omit<SubmissionRecord, 'id'>, content?: Buffer): Promise<SubmissionRecord> {
     return this.exec(() => {
       const info = this.db
         .prepare(
-          `INSERT INTO submissions (account_id, email_id, thread_id, identity_id, envelope, send_at, qid, delivery_status, undo_status, client_ip, created_seq, changed_seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${NEXT_SEQ}, ${NEXT_SEQ})`,
+          `INSERT INTO submissions (account_id, email_id, thread_id, identity_id, envelope, send_at, qid, delivery_status, undo_status, client_ip, content, created_seq, changed_seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${NEXT_SEQ}, ${NEXT_SEQ})`,
         )
         .run(
           s.accountId,
@@ -57,6 +61,7 @@ export class Submissions implements SubmissionRepo {
           JSON.stringify(s.deliveryStatus),
           s.undoStatus,
           s.clientIp,
+          content ?? null,
           s.accountId,
           s.accountId,
         );
@@ -67,7 +72,7 @@ export class Submissions implements SubmissionRepo {
   list(accountId: number, ids?: number[]): Promise<SubmissionRecord[]> {
     return this.exec(() => {
       const rows = this.db
-        .prepare('SELECT * FROM submissions WHERE account_id = ? ORDER BY id')
+        .prepare(`SELECT ${COLUMNS} FROM submissions WHERE account_id = ? ORDER BY id`)
         .all(accountId) as Row[];
       const wanted = ids ? new Set(ids) : undefined;
       return rows.filter((r) => !wanted || wanted.has(r.id)).map(toRecord);
@@ -99,10 +104,41 @@ export class Submissions implements SubmissionRepo {
       (
         this.db
           .prepare(
-            "SELECT * FROM submissions WHERE undo_status = 'pending' AND send_at <= ? ORDER BY send_at, id LIMIT ?",
+            "SELECT id, account_id, email_id, thread_id, identity_id, envelope, send_at, qid, delivery_status, undo_status, client_ip FROM submissions WHERE undo_status = 'pending' AND send_at <= ? ORDER BY send_at, id LIMIT ?",
           )
           .all(now.getTime(), limit) as Row[]
       ).map(toRecord),
+    );
+  }
+
+  content(id: number): Promise<Buffer | undefined> {
+    return this.exec(
+      () =>
+        (this.db.prepare('SELECT content FROM submissions WHERE id = ?').pluck().get(id) as Buffer | null) ?? undefined,
+    );
+  }
+
+  claim(id: number): Promise<boolean> {
+    return this.exec(
+      () =>
+        this.db
+          .prepare("UPDATE submissions SET undo_status = 'sending' WHERE id = ? AND undo_status = 'pending'")
+          .run(id).changes > 0,
+    );
+  }
+
+  retry(id: number, at: Date): Promise<void> {
+    return this.exec(() => {
+      this.db
+        .prepare("UPDATE submissions SET undo_status = 'pending', send_at = ? WHERE id = ? AND undo_status = 'sending'")
+        .run(at.getTime(), id);
+    });
+  }
+
+  unclaimAll(): Promise<number> {
+    return this.exec(
+      () =>
+        this.db.prepare("UPDATE submissions SET undo_status = 'pending' WHERE undo_status = 'sending'").run().changes,
     );
   }
 
@@ -110,8 +146,9 @@ export class Submissions implements SubmissionRepo {
     return this.exec(() => {
       this.db
         .prepare(
-          `UPDATE submissions SET undo_status = 'final', qid = ?, delivery_status = ?,
-             changed_seq = (SELECT MAX(changed_seq) + 1 FROM submissions s WHERE s.account_id = submissions.account_id) WHERE id = ?`,
+          `UPDATE submissions SET undo_status = 'final', qid = ?, delivery_status = ?, content = NULL,
+             changed_seq = (SELECT MAX(changed_seq) + 1 FROM submissions s WHERE s.account_id = submissions.account_id)
+           WHERE id = ? AND undo_status = 'sending'`,
         )
         .run(outcome.qid, JSON.stringify(outcome.deliveryStatus), id);
     });
@@ -122,7 +159,7 @@ export class Submissions implements SubmissionRepo {
       () =>
         this.db
           .prepare(
-            `UPDATE submissions SET undo_status = 'canceled',
+            `UPDATE submissions SET undo_status = 'canceled', content = NULL,
                changed_seq = (SELECT MAX(changed_seq) + 1 FROM submissions s WHERE s.account_id = submissions.account_id)
              WHERE account_id = ? AND id = ? AND undo_status = 'pending'`,
           )
