@@ -14,6 +14,7 @@ export function changeLogContract(withStore: WithStore): void {
       withStore(emails));
     it('keeps JMAP submissions: pending ones come due, are sent or canceled once, each change numbered', () =>
       withStore(submissions));
+    it('never gives a removed message or mailbox id to a new one', () => withStore(idsNotReused));
   });
 }
 
@@ -239,4 +240,18 @@ async function submissions(store: Store): Promise<void> {
       [later.id, true],
     ],
   );
+}
+
+async function idsNotReused(store: Store): Promise<void> {
+  const ann = await account(store);
+  const box = await store.mailboxes.create(ann.id, 'Once');
+  const first = await store.messages.append(box.id, message());
+  const newest = await store.messages.append(box.id, message());
+  await store.messages.expunge(box.id, [newest.uid]);
+  const next = await store.messages.append(box.id, message());
+  assert.ok(next.id > newest.id && next.emailId > newest.emailId, 'the expunged newest id is not given again');
+  assert.ok(first.id < newest.id);
+  await store.mailboxes.remove(box.id);
+  const again = await store.mailboxes.create(ann.id, 'Twice');
+  assert.ok(again.id > box.id, 'nor a removed mailbox id');
 }

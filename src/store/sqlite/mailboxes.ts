@@ -5,6 +5,7 @@
 import { MailError } from '../../lib/errors.js';
 import type { MailboxRecord, MailboxRepo, SpecialUse } from '../index.js';
 import { isUniqueViolation, type Db, type Exec } from './engine.js';
+import { nextId } from './messages.js';
 
 interface MailboxRow {
   id: number;
@@ -58,9 +59,9 @@ export class Mailboxes implements MailboxRepo {
       try {
         const info = this.db
           .prepare(
-            'INSERT INTO mailboxes (account_id, name, special_use, uid_validity, created_at) VALUES (?, ?, ?, ?, ?)',
+            'INSERT INTO mailboxes (id, account_id, name, special_use, uid_validity, created_at) VALUES (?, ?, ?, ?, ?, ?)',
           )
-          .run(accountId, name, options.specialUse ?? null, uidValidity, Date.now());
+          .run(nextId(this.db, 'mailboxes'), accountId, name, options.specialUse ?? null, uidValidity, Date.now());
         if (options.isSubscribed)
           this.db.prepare('INSERT OR IGNORE INTO subscriptions (account_id, name) VALUES (?, ?)').run(accountId, name);
         return toMailbox(this.db.prepare(`${MAILBOX_SELECT} WHERE m.id = ?`).get(info.lastInsertRowid) as MailboxRow);

@@ -113,6 +113,19 @@ export class StoredRow implements MessageRecord {
   }
 }
 
+/**
+ * The next id of a table whose ids must never come back (migration 24): past every id it gave and
+ * every row there is.
+ */
+export function nextId(db: Db, table: 'messages' | 'mailboxes'): number {
+  return db
+    .prepare(
+      `UPDATE id_counters SET last = MAX(last, (SELECT COALESCE(MAX(id), 0) FROM ${table})) + 1 WHERE name = ? RETURNING last`,
+    )
+    .pluck()
+    .get(table) as number;
+}
+
 export class Messages implements MessageRepo {
   constructor(
     private readonly db: Db,
@@ -139,9 +152,10 @@ export class Messages implements MessageRepo {
       const envelopeWire = m.envelopeWire ?? null;
       const info = this.db
         .prepare(
-          'INSERT INTO messages (mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO messages (id, mailbox_id, uid, modseq, blob_hash, size, internal_date, flags, envelope, body_structure, header_prefix, envelope_wire, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .run(
+          nextId(this.db, 'messages'),
           mailboxId,
           uid,
           modseq,

@@ -156,4 +156,16 @@ export const CHANGE_MIGRATIONS: Migration[] = [
       ALTER TABLE submissions ADD COLUMN content BLOB;
     `,
   },
+  {
+    version: 24,
+    name: 'ids never given twice',
+    sql: `
+      -- SQLite gives a new row the largest id plus one: after the newest message or mailbox is removed,
+      -- its id would come back, and a JMAP id (or RFC 8474 EMAILID) must never name two objects.
+      CREATE TABLE id_counters (name TEXT PRIMARY KEY, last INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO id_counters (name, last) VALUES
+        ('messages', (SELECT COALESCE(MAX(id), 0) FROM messages)),
+        ('mailboxes', (SELECT COALESCE(MAX(id), 0) FROM mailboxes));
+    `,
+  },
 ];
