@@ -344,7 +344,14 @@ c.logout()
           accountId,
           create: {
             s: { identityId: 'i1', emailId: '#d' },
-            sf: { identityId: 'i1', emailId: '#f' },
+            // The envelope defaults to the From address (not the account's): refused as the envelope sender.
+            sm: { identityId: 'i1', emailId: '#f' },
+            // With the account's envelope sender, the forged From header itself is refused.
+            sf: {
+              identityId: 'i1',
+              emailId: '#f',
+              envelope: { mailFrom: { email: ANN.user }, rcptTo: [{ email: 'bob@example.com' }] },
+            },
             su: { identityId: 'i1', emailId: '#u' },
           },
           onSuccessUpdateEmail: {
@@ -363,6 +370,7 @@ c.logout()
     assert.equal(submitted![0], 'EmailSubmission/set');
     assert.equal(submitted![1].created.s.undoStatus, 'final');
     assert.equal(submitted![1].notCreated.sf.type, 'forbiddenFrom');
+    assert.equal(submitted![1].notCreated.sm.type, 'forbiddenMailFrom');
     assert.equal(submitted![1].notCreated.su.type, 'invalidRecipients');
     assert.deepEqual(submitted![1].notCreated.su.invalidRecipients, ['nobody@example.com']);
     assert.deepEqual(
@@ -624,6 +632,7 @@ c.logout()
       });
     await assert.rejects(open(['jmap'], {}), /HTTP 401/);
     await assert.rejects(open(['chat'], { authorization: basic(ANN) }), /HTTP 400/);
+    await assert.rejects(open(['jmap'], { authorization: basic(ANN), origin: 'https://evil.example' }), /HTTP 403/);
     const ws = await open(['jmap'], { authorization: basic(ANN) });
     assert.equal(ws.protocol, 'jmap');
     const incoming: Array<Record<string, any>> = [];

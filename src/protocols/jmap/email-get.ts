@@ -102,6 +102,12 @@ async function get(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args>
   let records: MessageRecord[];
   const notFound: string[] = [];
   if (ids === null) {
+    const total = (await deps.views.counts(ctx.accountId)).reduce((n, c) => n + c.emails, 0);
+    if (total > LIMITS.maxObjectsInGet)
+      throw new MethodError(
+        'requestTooLarge',
+        `the account holds more than ${LIMITS.maxObjectsInGet} emails: ask by id`,
+      );
     records = await deps.views.list(ctx.accountId);
     if (records.length > LIMITS.maxObjectsInGet)
       throw new MethodError(

@@ -47,6 +47,9 @@ const SORTS = new Set([
   'allInThreadHaveKeyword',
   'someInThreadHaveKeyword',
 ]);
+/** Conditions and operators in one filter, and text or body conditions among them (each searches every mailbox). */
+const MAX_FILTER_NODES = 100;
+const MAX_TEXT_TERMS = 8;
 /** The most ids one Email/query returns; the client pages with position or anchor. */
 const MAX_QUERY_LIMIT = 1000;
 
@@ -69,6 +72,7 @@ interface QueryContext {
 async function query(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args> {
   const filter = args.filter ?? null;
   if (filter !== null && !isObject(filter)) throw invalid('filter must be a FilterOperator or FilterCondition');
+  if (filter) checkFilterSize(filter);
   const sort = sortArg(args);
   const collapse = boolArg(args, 'collapseThreads', false);
   const position = intArg(args, 'position', 0);
@@ -137,6 +141,21 @@ export async function allMatching(
     found = found.filter((m) => !seen.has(m.threadId) && seen.add(m.threadId));
   }
   return found.map((m) => jmapId.email(m.emailId));
+}
+
+/** A filter has at most MAX_FILTER_NODES conditions and operators in all, of which MAX_TEXT_TERMS text or body conditions. */
+export function checkFilterSize(filter: Args): void {
+  let nodes = 0;
+  let texts = 0;
+  const walk = (f: unknown, depth: number) => {
+    if (depth > 10) throw invalid('filters nest at most 10 deep');
+    if (!isObject(f)) throw invalid('conditions must be objects');
+    if (++nodes > MAX_FILTER_NODES) throw invalid(`a filter has at most ${MAX_FILTER_NODES} conditions and operators`);
+    if (f.text !== undefined || f.body !== undefined) texts++;
+    if (texts > MAX_TEXT_TERMS) throw invalid(`a filter has at most ${MAX_TEXT_TERMS} text or body conditions`);
+    if (Array.isArray(f.conditions)) for (const c of f.conditions) walk(c, depth + 1);
+  };
+  walk(filter, 0);
 }
 
 /** Every condition name a filter uses, at any depth (bounded as gatherText bounds it). */
@@ -241,14 +260,15 @@ function matches(m: MessageRecord, f: Args, qc: QueryContext): boolean {
   if (f.operator !== undefined) {
     const conditions = f.conditions;
     if (!Array.isArray(conditions)) throw invalid('a FilterOperator needs conditions');
-    const results = () => conditions.map((c) => matches(m, c as Args, qc));
+    // Short-circuit: a condition is evaluated only while it can change the answer.
+    const each = (c: unknown) => matches(m, c as Args, qc);
     switch (f.operator) {
       case 'AND':
-        return results().every(Boolean);
+        return conditions.every(each);
       case 'OR':
-        return results().some(Boolean);
+        return conditions.some(each);
       case 'NOT':
-        return !results().some(Boolean);
+        return !conditions.some(each);
       default:
         throw new MethodError('unsupportedFilter', 'operator must be AND, OR or NOT');
     }
@@ -274,7 +294,7 @@ function condition(m: MessageRecord, key: string, value: unknown, qc: QueryConte
     case 'inMailbox':
       return jmapId.mailbox(m.mailboxId) === str();
     case 'inMailboxOtherThan':
-      if (!Array.isArray(value)) throw invalid('inMailboxOtherThan must be ids');
+      if (!Array.isArray(value) || value.length > 1000) throw invalid('inMailboxOtherThan must be at most 1000 ids');
       return !value.includes(jmapId.mailbox(m.mailboxId));
     case 'before':
       return m.internalDate.getTime() < dateArg(str());
@@ -294,8 +314,11 @@ function condition(m: MessageRecord, key: string, value: unknown, qc: QueryConte
       return has(m);
     case 'notKeyword':
       return !has(m);
-    case 'hasAttachment':
-      return hasAttachment(m.bodyStructure as BodyPart) === value;
+    case 'hasAttachment': {
+      if (typeof value !== 'boolean') throw invalid('hasAttachment must be true or false');
+      const structure = m.bodyStructure as BodyPart | null;
+      return (structure ? hasAttachment(structure) : false) === value;
+    }
     case 'text':
     case 'body':
       return qc.textHits.get(`${key}:${str()}`)?.has(`${m.mailboxId}:${m.uid}`) ?? false;

@@ -16,7 +16,7 @@ import { boolArg, getIds, idNumber, invalid, jmapId, stringArg, unsignedArg } fr
 import { isObject, MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { bodyLists, partText } from './email-body.js';
 import type { EmailDeps } from './email-get.js';
-import { allMatching, sortArg } from './email-query.js';
+import { allMatching, checkFilterSize, sortArg } from './email-query.js';
 import { changeSet } from './mailbox.js';
 
 /** Words of the filter's text, body, subject and address conditions that snippets mark. */
@@ -35,6 +35,7 @@ async function queryChanges(deps: EmailDeps, args: Args, ctx: CallContext): Prom
   const since = stringArg(args, 'sinceQueryState');
   const filter = args.filter ?? null;
   if (filter !== null && !isObject(filter)) throw invalid('filter must be a FilterOperator or FilterCondition');
+  if (filter) checkFilterSize(filter);
   if (boolArg(args, 'collapseThreads', false))
     throw new MethodError('cannotCalculateChanges', 'changes of collapsed threads are not calculated: query again');
   const max = unsignedArg(args, 'maxChanges', Number.MAX_SAFE_INTEGER);
@@ -57,6 +58,7 @@ async function queryChanges(deps: EmailDeps, args: Args, ctx: CallContext): Prom
 async function snippets(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args> {
   const filter = args.filter ?? null;
   if (filter !== null && !isObject(filter)) throw invalid('filter must be a FilterOperator or FilterCondition');
+  if (filter) checkFilterSize(filter);
   const ids = getIds({ ids: args.emailIds ?? null });
   if (ids === null) throw invalid('emailIds is required');
   const words = filter ? filterWords(filter, 0) : [];

@@ -19,6 +19,8 @@ const SYSTEM: Record<string, string> = {
   $answered: '\\Answered',
   $draft: '\\Draft',
 };
+/** Attachments one composed email may have. */
+const MAX_ATTACHMENTS = 100;
 /** RFC 8621 §4.1.1: a keyword is 1–255 of %x21–7E but ( ) { ] % * " \ */
 const KEYWORD = /^[\x21-\x7e]{1,255}$/;
 const KEYWORD_BAD = /[(){\]%*"\\]/;
@@ -65,7 +67,7 @@ export async function emailSet(deps: BlobDeps, args: Args, ctx: CallContext): Pr
       ctx.createdIds.set(cid, jmapId.email(m.emailId));
       created[cid] = shortForm(m);
     } catch (err) {
-      notCreated[cid] = setError(err);
+      notCreated[cid] = setError(err, ctx.log);
     }
   const updated: Args = {};
   const notUpdated: Args = {};
@@ -74,7 +76,7 @@ export async function emailSet(deps: BlobDeps, args: Args, ctx: CallContext): Pr
       await updateOne(deps, ctx, boxes, resolveId(ctx, id), patch);
       updated[id] = null;
     } catch (err) {
-      notUpdated[id] = setError(err);
+      notUpdated[id] = setError(err, ctx.log);
     }
   const destroyed: string[] = [];
   const notDestroyed: Args = {};
@@ -84,7 +86,7 @@ export async function emailSet(deps: BlobDeps, args: Args, ctx: CallContext): Pr
       await deps.mailboxes.expunge(ctx.accountId, m.mailboxId, [m.uid]);
       destroyed.push(id);
     } catch (err) {
-      notDestroyed[id] = setError(err);
+      notDestroyed[id] = setError(err, ctx.log);
     }
   return {
     accountId: ctx.jmapAccountId,
@@ -144,7 +146,7 @@ async function updateOne(
       keywords = { ...value };
     } else if (path.startsWith('keywords/')) {
       keywords ??= current();
-      const k = path.slice(9).toLowerCase();
+      const k = unescapePointer(path.slice(9)).toLowerCase();
       if (value === null) delete keywords[k];
       else keywords[k] = value;
     } else if (path === 'mailboxIds') {
@@ -152,7 +154,7 @@ async function updateOne(
       mailboxIds = { ...value };
     } else if (path.startsWith('mailboxIds/')) {
       mailboxIds ??= { [jmapId.mailbox(m.mailboxId)]: true };
-      const b = resolveMailbox(ctx, path.slice(11));
+      const b = resolveMailbox(ctx, unescapePointer(path.slice(11)));
       if (value === null) delete mailboxIds[b];
       else mailboxIds[b] = value;
     } else throw new MethodError('invalidProperties', `${path.slice(0, 60)} cannot be changed`, { properties: [path] });
@@ -233,7 +235,7 @@ async function importEmails(deps: BlobDeps, args: Args, ctx: CallContext): Promi
       ctx.createdIds.set(cid, jmapId.email(m.emailId));
       created[cid] = shortForm(m);
     } catch (err) {
-      notCreated[cid] = setError(err);
+      notCreated[cid] = setError(err, ctx.log);
     }
   return {
     accountId: ctx.jmapAccountId,
@@ -310,12 +312,23 @@ async function attachments(deps: BlobDeps, ctx: CallContext, list: unknown): Pro
   if (list === undefined || list === null) return [];
   if (!Array.isArray(list))
     throw new MethodError('invalidProperties', 'attachments must be a list', { properties: ['attachments'] });
+  if (list.length > MAX_ATTACHMENTS)
+    throw new MethodError('invalidProperties', `at most ${MAX_ATTACHMENTS} attachments`, {
+      properties: ['attachments'],
+    });
   const out: Mail.Attachment[] = [];
+  let total = 0;
   for (const a of list as unknown[]) {
     if (!isObject(a) || typeof a.blobId !== 'string')
       throw new MethodError('invalidProperties', 'an attachment needs a blobId', { properties: ['attachments'] });
     const blob = await readBlob(deps, ctx.accountId, a.blobId);
     if (!blob) throw new MethodError('blobNotFound', `no blob ${a.blobId.slice(0, 80)}`, { notFound: [a.blobId] });
+    // RFC 8621 §1.3.1 maxSizeAttachmentsPerEmail, counted before anything is composed.
+    total += blob.data.length;
+    if (total > LIMITS.maxSizeUpload)
+      throw new MethodError('tooLarge', `attachments of more than ${LIMITS.maxSizeUpload} bytes`, {
+        maxSize: LIMITS.maxSizeUpload,
+      });
     out.push({
       content: blob.data,
       contentType: typeof a.type === 'string' ? a.type : blob.type,
@@ -325,6 +338,11 @@ async function attachments(deps: BlobDeps, ctx: CallContext, list: unknown): Pro
     });
   }
   return out;
+}
+
+/** RFC 6901 §4: "~1" is "/" and "~0" is "~" in a patch path's segment. */
+function unescapePointer(segment: string): string {
+  return segment.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
 function objectOf(v: unknown, name: string): Record<string, unknown> {

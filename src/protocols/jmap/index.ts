@@ -178,11 +178,26 @@ export function jmapApp(
 
 /** RFC 8620 §6.1, §6.2: upload into the caller's account, download of what the caller's account holds. */
 function blobRoutes(app: Hono<JmapEnv>, deps: JmapDeps, uploads: Uploads): void {
+  const uploading = new Map<number, number>();
   app.post('/upload/:accountId', async (c) => {
     const caller = c.get('caller');
     if (c.req.param('accountId') !== accountIdOf(caller.accountId))
       return problem(c, 404, 'about:blank', 'no such account for this login');
-    const data = await readBody(c, LIMITS.maxSizeUpload, 'maxSizeUpload');
+    // RFC 8620 §2 maxConcurrentUpload: each upload is read whole before it is kept.
+    const running = uploading.get(caller.accountId) ?? 0;
+    if (running >= LIMITS.maxConcurrentUpload)
+      return problem(
+        c,
+        429,
+        'urn:ietf:params:jmap:error:limit',
+        `at most ${LIMITS.maxConcurrentUpload} uploads at once`,
+      );
+    uploading.set(caller.accountId, running + 1);
+    const data = await readBody(c, LIMITS.maxSizeUpload, 'maxSizeUpload').finally(() => {
+      const left = (uploading.get(caller.accountId) ?? 1) - 1;
+      if (left > 0) uploading.set(caller.accountId, left);
+      else uploading.delete(caller.accountId);
+    });
     const type = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 200);
     const blob = uploads.add(caller.accountId, data, type);
     if (!blob)

@@ -3,6 +3,7 @@
  * hierarchy ("/" separated names), special-use attributes as roles (RFC 8621 §2, RFC 6154), counts
  * from the messages themselves.
  */
+import type { Logger } from '../../lib/log.js';
 import { isMailError } from '../../lib/errors.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
@@ -210,7 +211,7 @@ async function set(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
       ctx.createdIds.set(cid, jmapId.mailbox(box.id));
       created[cid] = { id: jmapId.mailbox(box.id), ...counted(box) };
     } catch (err) {
-      notCreated[cid] = setError(err);
+      notCreated[cid] = setError(err, ctx.log);
     }
   }
   const updated: Args = {};
@@ -220,7 +221,7 @@ async function set(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
       await updateOne(deps, ctx, id, patch);
       updated[id] = null;
     } catch (err) {
-      notUpdated[id] = setError(err);
+      notUpdated[id] = setError(err, ctx.log);
     }
   }
   const destroyed: string[] = [];
@@ -236,7 +237,7 @@ async function set(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
       await deps.mailboxes.delete(ctx.accountId, box.name);
       destroyed.push(id);
     } catch (err) {
-      notDestroyed[id] = setError(err);
+      notDestroyed[id] = setError(err, ctx.log);
     }
   }
   return {
@@ -306,7 +307,7 @@ function objectArg(args: Args, name: string): Record<string, unknown> {
 }
 
 /** A SetError (RFC 8620 §5.3) for what went wrong with one object. */
-export function setError(err: unknown): Args {
+export function setError(err: unknown, log: Logger): Args {
   if (err instanceof MethodError) return { type: err.type, description: err.message, ...err.extra };
   if (isMailError(err, 'MAILBOX_EXISTS'))
     return { type: 'invalidProperties', description: err.message, properties: ['name'] };
@@ -315,7 +316,9 @@ export function setError(err: unknown): Args {
   if (isMailError(err, 'INVALID_INPUT') || isMailError(err, 'LIMIT_REACHED'))
     return { type: 'invalidProperties', description: err.message };
   if (isMailError(err, 'FORBIDDEN')) return { type: 'forbidden', description: err.message };
-  throw err;
+  // Anything else fails this object alone: the objects before it were changed, and say so.
+  log.error({ err }, 'a JMAP object could not be changed');
+  return { type: 'serverFail', description: 'the server could not do this; the log says why' };
 }
 
 export function nullIfEmpty(o: Args): Args | null {

@@ -5,6 +5,7 @@
  * uploaded, then named in SieveScript/set; read back by download.
  */
 import { createHash } from 'node:crypto';
+import type { Logger } from '../../lib/log.js';
 import { isMailError } from '../../lib/errors.js';
 import { SieveError } from '../../mail/sieve/compile.js';
 import { SieveQuotaError, type SieveScripts } from '../../services/sieve/index.js';
@@ -177,7 +178,7 @@ async function set(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Args>
       ctx.createdIds.set(cid, scriptId(made.id));
       out.created[cid] = { id: scriptId(made.id), blobId: scriptBlobId(content), isActive: false };
     } catch (err) {
-      out.notCreated[cid] = scriptError(err);
+      out.notCreated[cid] = scriptError(err, ctx.log);
     }
   for (const [id, patch] of Object.entries(update))
     try {
@@ -189,7 +190,7 @@ async function set(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Args>
         await deps.sieve.rename(ctx.accountId, s.name, patch.name);
       out.updated[id] = null;
     } catch (err) {
-      out.notUpdated[id] = scriptError(err);
+      out.notUpdated[id] = scriptError(err, ctx.log);
     }
   for (const id of destroy)
     try {
@@ -198,7 +199,7 @@ async function set(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Args>
       await deps.sieve.remove(ctx.accountId, s.name);
       out.destroyed.push(id);
     } catch (err) {
-      out.notDestroyed[id] = scriptError(err);
+      out.notDestroyed[id] = scriptError(err, ctx.log);
     }
   const failed = [out.notCreated, out.notUpdated, out.notDestroyed].some((o) => Object.keys(o).length > 0);
   if (!failed) await activation(deps, args, ctx, out);
@@ -254,11 +255,11 @@ async function validate(deps: SieveDeps, args: Args, ctx: CallContext): Promise<
     deps.sieve.check(content);
     return { accountId: ctx.jmapAccountId, error: null };
   } catch (err) {
-    return { accountId: ctx.jmapAccountId, error: scriptError(err) };
+    return { accountId: ctx.jmapAccountId, error: scriptError(err, ctx.log) };
   }
 }
 
-function scriptError(err: unknown): Args {
+function scriptError(err: unknown, log: Logger): Args {
   if (err instanceof MethodError) return { type: err.type, description: err.message, ...err.extra };
   if (err instanceof SieveError) return { type: 'invalidSieve', description: err.message };
   if (err instanceof SieveQuotaError) return { type: 'overQuota', description: err.message };
@@ -266,5 +267,6 @@ function scriptError(err: unknown): Args {
   if (isMailError(err, 'INVALID_INPUT'))
     return { type: 'invalidProperties', description: err.message, properties: ['name'] };
   if (isMailError(err, 'NOT_FOUND')) return { type: 'notFound', description: err.message };
-  throw err;
+  log.error({ err }, 'a JMAP object could not be changed');
+  return { type: 'serverFail', description: 'the server could not do this; the log says why' };
 }

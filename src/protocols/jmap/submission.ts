@@ -7,10 +7,11 @@
  * checked at once and kept "pending" for services/acceptance/scheduled.ts to send at its time; until
  * then setting its undoStatus to "canceled" stops it ("undo send", "send later").
  */
+import type { Logger } from '../../lib/log.js';
 import { isMailError } from '../../lib/errors.js';
 import { headerValues } from '../../mail/mime/headers.js';
 import { headerAddresses, parseMessage } from '../../mail/mime/structure.js';
-import { deliveryStatusOf, type Submitter } from '../../services/acceptance/submit.js';
+import { deliveryStatusOf, MAX_SUBMIT_RECIPIENTS, type Submitter } from '../../services/acceptance/submit.js';
 import type { SubmissionRecord, Store } from '../../store/index.js';
 import { getIds, idNumber, invalid, jmapId, maxChangesArg, stringArg } from './args.js';
 import type { BlobDeps } from './blobs.js';
@@ -182,7 +183,7 @@ async function submissionSet(deps: SubmissionDeps, args: Args, ctx: CallContext)
       sent.set(submissionId(s.id), s);
       created[cid] = { id: submissionId(s.id), undoStatus: s.undoStatus, sendAt: utcDate(s.sendAt) };
     } catch (err) {
-      notCreated[cid] = submissionError(err);
+      notCreated[cid] = submissionError(err, ctx.log);
     }
   const { updated, notUpdated } = await cancellations(deps, ctx, isObject(args.update) ? args.update : {});
   const out: Args = {
@@ -253,8 +254,14 @@ async function implicitEmailSet(
     }
   if (Object.keys(update).length === 0 && destroy.length === 0) return;
   const followUps = ctx.followUps;
-  const result = await emailSet(deps, { accountId: ctx.jmapAccountId, update, destroy }, ctx);
-  ctx.followUps = [...followUps, ['Email/set', result]];
+  try {
+    const result = await emailSet(deps, { accountId: ctx.jmapAccountId, update, destroy }, ctx);
+    ctx.followUps = [...followUps, ['Email/set', result]];
+  } catch (err) {
+    // The mail went out: the submission stands, and only the implicit Email/set says it failed.
+    ctx.log.error({ err }, 'the Email/set after a submission failed');
+    ctx.followUps = [...followUps, ['error', { type: 'serverFail', description: 'the emails were not updated' }]];
+  }
 }
 
 async function createOne(deps: SubmissionDeps, ctx: CallContext, props: unknown): Promise<SubmissionRecord> {
@@ -359,15 +366,19 @@ function envelopeOf(given: unknown, content: Buffer, address: string): { mailFro
   const head = parseMessage(content).headers;
   const rcptTo = [...new Set(['to', 'cc', 'bcc'].flatMap((k) => headerValues(head, k).flatMap(headerAddresses)))];
   if (rcptTo.length === 0) throw new MethodError('noRecipients', 'the email has no To, Cc or Bcc address');
-  return { mailFrom: address, rcptTo };
+  // RFC 8621 §7: the Sender address, else the From address, else the identity's.
+  const sender = ['sender', 'from'].map((k) => headerValues(head, k).flatMap(headerAddresses)[0]).find(Boolean);
+  return { mailFrom: sender ?? address, rcptTo };
 }
 
-function submissionError(err: unknown): Args {
+function submissionError(err: unknown, log: Logger): Args {
   if (err instanceof MethodError) return { type: err.type, description: err.message, ...err.extra };
   if (isMailError(err, 'SENDER_NOT_OWNED')) return { type: 'forbiddenFrom', description: err.message };
-  if (isMailError(err, 'MESSAGE_TOO_BIG')) return { type: 'tooLarge', description: err.message };
-  if (isMailError(err, 'LIMIT_REACHED')) return { type: 'tooManyRecipients', description: err.message };
+  if (isMailError(err, 'MESSAGE_TOO_BIG')) return { type: 'tooLarge', description: err.message, maxSize: null };
+  if (isMailError(err, 'LIMIT_REACHED'))
+    return { type: 'tooManyRecipients', description: err.message, maxRecipients: MAX_SUBMIT_RECIPIENTS };
   if (isMailError(err, 'INVALID_INPUT')) return { type: 'noRecipients', description: err.message };
   if (isMailError(err)) return { type: 'forbiddenToSend', description: err.message };
-  throw err;
+  log.error({ err }, 'a JMAP object could not be changed');
+  return { type: 'serverFail', description: 'the server could not do this; the log says why' };
 }

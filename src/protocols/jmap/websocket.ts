@@ -17,8 +17,9 @@ import type { Caller } from './login.js';
 import { PUSH_TYPES, releaseStream, stateChange, takeStream } from './push.js';
 
 export const WEBSOCKET = 'urn:ietf:params:jmap:websocket';
-/** Messages received and not yet answered, past which the connection is closed (1008). */
+/** Messages received and not yet answered, and their bytes, past which the connection is closed (1008). */
 export const MAX_QUEUED = 16;
+export const MAX_QUEUED_BYTES = 16_000_000;
 
 export interface WebSocketDeps {
   methods: ReadonlyMap<string, MethodEntry>;
@@ -43,6 +44,10 @@ export function webSocketUpgrade(deps: WebSocketDeps): (req: IncomingMessage, so
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://x');
       if (url.pathname !== '/jmap/ws') return refuse(socket, '404 Not Found');
+      // A page of another site may open a WebSocket with the browser's remembered login: refused.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !sameHost(origin, String(req.headers.host ?? '')))
+        return refuse(socket, '403 Forbidden');
       const offered = String(req.headers['sec-websocket-protocol'] ?? '')
         .split(',')
         .map((p) => p.trim());
@@ -67,17 +72,22 @@ function serve(deps: WebSocketDeps, ws: WebSocket, caller: Caller, ip: string): 
   const log = deps.log.child({ account: caller.address, via: 'websocket' });
   let queue = Promise.resolve();
   let queued = 0;
+  let queuedBytes = 0;
   let stopPush: () => void = () => undefined;
   const send = (message: unknown) => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(message));
   };
+  let closed = false;
   ws.on('close', () => {
+    closed = true;
     stopPush();
     releaseStream(caller.accountId);
   });
   ws.on('error', (err) => log.info({ err: err.message }, 'JMAP WebSocket closed on an error'));
   ws.on('message', (data, isBinary) => {
-    if (++queued > MAX_QUEUED) {
+    const size = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    queuedBytes += size;
+    if (++queued > MAX_QUEUED || queuedBytes > MAX_QUEUED_BYTES) {
       log.warn({ queued }, 'JMAP WebSocket client sends faster than it reads: closed');
       ws.close(1008, 'too many requests waiting');
       return;
@@ -115,10 +125,14 @@ function serve(deps: WebSocketDeps, ws: WebSocket, caller: Caller, ip: string): 
               send(requestError(id, err.type, err.detail, err.limit));
             }
             return;
-          case 'WebSocketPushEnable':
+          case 'WebSocketPushEnable': {
             stopPush();
-            stopPush = await pushEnable(deps, caller, message, send, log);
+            const stop = await pushEnable(deps, caller, message, send, log);
+            // Closed while it was being set up: nothing would stop it later.
+            if (closed) stop();
+            else stopPush = stop;
             return;
+          }
           case 'WebSocketPushDisable':
             stopPush();
             return;
@@ -142,7 +156,10 @@ function serve(deps: WebSocketDeps, ws: WebSocket, caller: Caller, ip: string): 
           ),
         );
       })
-      .finally(() => queued--);
+      .finally(() => {
+        queued--;
+        queuedBytes -= size;
+      });
   });
 }
 
@@ -175,6 +192,15 @@ async function pushEnable(
     unsubscribe();
     if (pending) clearImmediate(pending);
   };
+}
+
+/** Whether an Origin names the host the request was made to (its scheme and port aside, the name and port of Host). */
+function sameHost(origin: string, host: string): boolean {
+  try {
+    return new URL(origin).host.toLowerCase() === host.toLowerCase();
+  } catch {
+    return false;
+  }
 }
 
 function requestError(
