@@ -713,6 +713,41 @@ c.logout()
     assert.deepEqual(list, after.ids);
   });
 
+  it('composes drafts without letting a property inject header fields', async () => {
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const drafts = boxes.list.find((b) => b.role === 'drafts')!.id!;
+    const base = { mailboxIds: { [drafts]: true }, textBody: [{ partId: 'b' }], bodyValues: { b: { value: 'x' } } };
+    const made = (
+      await api(
+        ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+        [
+          [
+            'Email/set',
+            {
+              accountId,
+              create: {
+                subject: { ...base, subject: 'hello\r\nBcc: spy@evil.example\r\nX-Injected: yes' },
+                name: { ...base, from: [{ name: 'Ann\r\nX-Injected: yes', email: ANN.user }] },
+                address: { ...base, to: [{ name: null, email: 'a@b.example>\r\nX-Injected: yes' }] },
+                ids: { ...base, references: ['x>\r\nX-Injected: yes'] },
+                date: { ...base, sentAt: 'not a date' },
+              },
+            },
+            '0',
+          ],
+        ],
+      )
+    ).methodResponses[0] as [string, Record<string, any>];
+    for (const refused of ['name', 'address', 'ids', 'date'])
+      assert.equal(made[1].notCreated?.[refused]?.type, 'invalidProperties', refused);
+    const id = made[1].created.subject.id as string;
+    const [got] = await jam.api.Email.get({ accountId, ids: [id], properties: ['blobId', 'subject'] });
+    const raw = await (
+      await jam.downloadBlob({ accountId, blobId: got.list[0]!.blobId!, mimeType: 'message/rfc822', fileName: 'm' })
+    ).text();
+    assert.doesNotMatch(raw, /^(Bcc|X-Injected):/im);
+  });
+
   it('answers the RFC errors: unknownMethod, invalidArguments, accountNotFound, stateMismatch, cannotCalculateChanges', async () => {
     await assert.rejects(
       jam.request(['Nothing/get' as 'Email/get', { accountId }]),

@@ -166,7 +166,7 @@ function resolveReferences(args: Args, responses: Invocation[]): Args {
       continue;
     }
     const name = key.slice(1);
-    if (name in args) throw new MethodError('invalidArguments', `both ${name} and #${name} given`);
+    if (Object.hasOwn(args, name)) throw new MethodError('invalidArguments', `both ${name} and #${name} given`);
     if (
       !isObject(value) ||
       typeof value.resultOf !== 'string' ||

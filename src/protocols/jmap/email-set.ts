@@ -7,6 +7,7 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 import { MailError } from '../../lib/errors.js';
+import { normalizeAddress } from '../../mail/address.js';
 import type { MailboxRecord, MessageRecord } from '../../store/index.js';
 import { idNumber, invalid, jmapId } from './args.js';
 import { readBlob, type BlobDeps } from './blobs.js';
@@ -282,10 +283,16 @@ async function compose(deps: BlobDeps, ctx: CallContext, p: Args): Promise<Buffe
     ...addressOption('replyTo', p.replyTo),
     ...addressOption('sender', p.sender),
     subject: typeof p.subject === 'string' ? p.subject : '',
-    date: typeof p.sentAt === 'string' ? new Date(p.sentAt) : new Date(),
-    ...(Array.isArray(p.messageId) && typeof p.messageId[0] === 'string' ? { messageId: `<${p.messageId[0]}>` } : {}),
-    ...(Array.isArray(p.inReplyTo) ? { inReplyTo: (p.inReplyTo as string[]).map((i) => `<${i}>`).join(' ') } : {}),
-    ...(Array.isArray(p.references) ? { references: (p.references as string[]).map((i) => `<${i}>`) } : {}),
+    date: sentAtOf(p.sentAt),
+    ...(msgIdList(p, 'messageId').length ? { messageId: `<${msgIdList(p, 'messageId')[0]}>` } : {}),
+    ...(msgIdList(p, 'inReplyTo').length
+      ? {
+          inReplyTo: msgIdList(p, 'inReplyTo')
+            .map((i) => `<${i}>`)
+            .join(' '),
+        }
+      : {}),
+    ...(msgIdList(p, 'references').length ? { references: msgIdList(p, 'references').map((i) => `<${i}>`) } : {}),
     text: bodyText(p.textBody),
     html: bodyText(p.htmlBody),
     attachments: await attachments(deps, ctx, p.attachments),
@@ -296,10 +303,39 @@ async function compose(deps: BlobDeps, ctx: CallContext, p: Args): Promise<Buffe
   return node.build();
 }
 
+/** A message-id list property: ids without angle brackets, white space or controls (a header line each joins). */
+function msgIdList(p: Args, key: string): string[] {
+  const v = p[key];
+  if (v === undefined || v === null) return [];
+  if (
+    !Array.isArray(v) ||
+    v.length > 100 ||
+    !v.every((i) => typeof i === 'string' && /^[\x21-\x3b\x3d\x3f-\x7e]{1,250}$/.test(i))
+  )
+    throw new MethodError('invalidProperties', `${key} must be message ids without < >`, { properties: [key] });
+  return v as string[];
+}
+
+function sentAtOf(v: unknown): Date {
+  if (v === undefined || v === null) return new Date();
+  const d = typeof v === 'string' ? new Date(v) : new Date(NaN);
+  if (Number.isNaN(d.getTime()))
+    throw new MethodError('invalidProperties', 'sentAt must be a date', { properties: ['sentAt'] });
+  return d;
+}
+
 function addressOption(key: string, value: unknown): Record<string, Mail.Address[]> {
   if (value === undefined || value === null) return {};
-  if (!Array.isArray(value) || !value.every((a) => isObject(a) && typeof a.email === 'string'))
-    throw new MethodError('invalidProperties', `${key} must be EmailAddress objects`, { properties: [key] });
+  // Addresses a header may carry: valid mailboxes, names without line breaks or controls.
+  const valid = (a: unknown) =>
+    isObject(a) &&
+    typeof a.email === 'string' &&
+    normalizeAddress(a.email).ok &&
+    (a.name === undefined || a.name === null || (typeof a.name === 'string' && !/[\x00-\x1f\x7f]/.test(a.name)));
+  if (!Array.isArray(value) || value.length > 1000 || !value.every(valid))
+    throw new MethodError('invalidProperties', `${key} must be EmailAddress objects with valid addresses`, {
+      properties: [key],
+    });
   return {
     [key]: (value as Args[]).map((a) => ({
       name: typeof a.name === 'string' ? a.name : '',

@@ -121,7 +121,14 @@ export class EmailViews {
       last.set(r.objectId, r.change);
     }
     for (const [id, change] of first) classify(out, id, change !== 'created', last.get(id) !== 'destroyed');
-    const touched = new Set(out.created.concat(out.updated, out.destroyed));
+    // A mailbox made and removed within the window is none of the client's business.
+    const touched = new Set(
+      out.created.concat(
+        out.updated,
+        out.destroyed,
+        [...last].filter(([, c]) => c === 'destroyed').map(([id]) => id),
+      ),
+    );
     for (const r of inWindow)
       if (r.kind === 'email' && !touched.has(r.mailboxId)) {
         touched.add(r.mailboxId);
