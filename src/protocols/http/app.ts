@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Hono, type Context } from 'hono';
 import type { HttpBindings } from '@hono/node-server';
+import { readAtMost } from '../../lib/bounded-body.js';
 import { normalizeAddress } from '../../mail/address.js';
 import { mtaStsPolicy } from '../../mail/mta-sts-policy.js';
 import type { Logger } from '../../lib/log.js';
@@ -171,19 +172,5 @@ function mountJmap(app: Hono<Env>, jmap: HttpDeps['jmap']): void {
 }
 
 async function readBounded(c: Context<Env>, max: number): Promise<string | undefined> {
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readAtMost(c.req.raw.body, max))?.toString('utf8');
 }

@@ -2,7 +2,8 @@
  * Argument checks shared by the JMAP methods (RFC 8620 §5): ids, property lists, positions and
  * limits, each failing with invalidArguments and what is wrong; and the ids Postern gives out.
  */
-import { LIMITS, MethodError, type Args } from './dispatch.js';
+import type { ChangeSet } from '../../services/mailboxes/emails.js';
+import { LIMITS, MethodError, type Args, type CallContext } from './dispatch.js';
 
 /**
  * Ids (RFC 8620 §1.2: 1 to 255 URL-safe characters): a letter saying what the object is and its
@@ -109,4 +110,27 @@ export function pick(full: Args, props: Set<string>): Args {
   const out: Args = {};
   for (const p of props) if (p in full) out[p] = full[p];
   return out;
+}
+
+/** A /changes response (RFC 8620 §5.2) from a change set of numeric ids. */
+export function changesResponse(ctx: CallContext, r: ChangeSet, id: (n: number) => string): Args {
+  return {
+    accountId: ctx.jmapAccountId,
+    oldState: r.oldState,
+    newState: r.newState,
+    hasMoreChanges: r.hasMoreChanges,
+    created: r.created.map(id),
+    updated: r.updated.map(id),
+    destroyed: r.destroyed.map(id),
+  };
+}
+
+/** /changes of a type that keeps no log: the same state has none, any other cannot be calculated. */
+export function noChanges(ctx: CallContext, since: string, state: string, why: string): Args {
+  if (since !== state) throw new MethodError('cannotCalculateChanges', why);
+  return changesResponse(
+    ctx,
+    { oldState: since, newState: state, hasMoreChanges: false, created: [], updated: [], destroyed: [] },
+    String,
+  );
 }

@@ -7,7 +7,18 @@
 import type { Envelope, EnvelopeAddress } from '../../mail/mime/structure.js';
 import { decodeWords } from '../../mail/mime/text.js';
 import type { MessageRecord } from '../../store/index.js';
-import { boolArg, getIds, idNumber, intArg, invalid, jmapId, maxChangesArg, stringArg, unsignedArg } from './args.js';
+import {
+  boolArg,
+  changesResponse,
+  getIds,
+  idNumber,
+  intArg,
+  invalid,
+  jmapId,
+  maxChangesArg,
+  stringArg,
+  unsignedArg,
+} from './args.js';
 import { isObject, MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { keywordsOf, type EmailDeps } from './email-get.js';
 import { hasAttachment } from './email-body.js';
@@ -36,7 +47,8 @@ const CONDITIONS = new Set([
   'body',
   'header',
 ]);
-const SORTS = new Set([
+/** RFC 8621 §4.4.2: every sort of the RFC (the session's emailQuerySortOptions). */
+export const EMAIL_SORTS = [
   'receivedAt',
   'size',
   'from',
@@ -46,7 +58,8 @@ const SORTS = new Set([
   'hasKeyword',
   'allInThreadHaveKeyword',
   'someInThreadHaveKeyword',
-]);
+];
+const SORTS = new Set(EMAIL_SORTS);
 /** Conditions and operators in one filter, and text or body conditions among them (each searches every mailbox). */
 const MAX_FILTER_NODES = 100;
 const MAX_TEXT_TERMS = 8;
@@ -380,15 +393,7 @@ function headerCondition(m: MessageRecord, value: unknown): boolean {
 async function emailChanges(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args> {
   const since = stringArg(args, 'sinceState');
   const r = await changeSet(() => deps.views.emailChanges(ctx.accountId, since, maxChangesArg(args)));
-  return {
-    accountId: ctx.jmapAccountId,
-    oldState: r.oldState,
-    newState: r.newState,
-    hasMoreChanges: r.hasMoreChanges,
-    created: r.created.map(jmapId.email),
-    updated: r.updated.map(jmapId.email),
-    destroyed: r.destroyed.map(jmapId.email),
-  };
+  return changesResponse(ctx, r, jmapId.email);
 }
 
 async function threadGet(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args> {

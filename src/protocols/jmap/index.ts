@@ -7,6 +7,7 @@
  * cost a password hash each.
  */
 import type { HttpBindings } from '@hono/node-server';
+import { readAtMost } from '../../lib/bounded-body.js';
 import { Hono, type Context } from 'hono';
 import type { Logger } from '../../lib/log.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
@@ -18,7 +19,7 @@ import type { SieveScripts } from '../../services/sieve/index.js';
 import { readBlob } from './blobs.js';
 import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import { emailGetMethod } from './email-get.js';
-import { emailQueryMethods } from './email-query.js';
+import { EMAIL_SORTS, emailQueryMethods } from './email-query.js';
 import { emailSearchMethods } from './email-search.js';
 import { emailSetMethods } from './email-set.js';
 import { mailboxMethods } from './mailbox.js';
@@ -247,17 +248,7 @@ function session(c: JmapContext, caller: Caller, sieve: Record<string, unknown>)
             maxMailboxDepth: null,
             maxSizeMailboxName: 490,
             maxSizeAttachmentsPerEmail: LIMITS.maxSizeUpload,
-            emailQuerySortOptions: [
-              'receivedAt',
-              'size',
-              'from',
-              'to',
-              'subject',
-              'sentAt',
-              'hasKeyword',
-              'allInThreadHaveKeyword',
-              'someInThreadHaveKeyword',
-            ],
+            emailQuerySortOptions: EMAIL_SORTS,
             mayCreateTopLevelMailbox: true,
           },
           // RFC 8621 §1.3.2; RFC 4865: HOLDFOR / HOLDUNTIL in the envelope's mailFrom parameters.
@@ -292,21 +283,9 @@ async function readBody(c: JmapContext, max: number, limit: string): Promise<Buf
   const tooLarge = () =>
     new RequestError('urn:ietf:params:jmap:error:limit', `the body is over ${max} bytes`, 413, limit);
   if (Number(c.req.header('content-length') ?? '0') > max) throw tooLarge();
-  const reader = c.req.raw.body?.getReader();
-  if (!reader) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks);
+  const body = await readAtMost(c.req.raw.body, max);
+  if (!body) throw tooLarge();
+  return body;
 }
 
 /** RFC 7807 problem details, as RFC 8620 §3.6.1 answers request-level errors. */

@@ -10,6 +10,7 @@ import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { MailboxRecord } from '../../store/index.js';
 import {
   boolArg,
+  changesResponse,
   getIds,
   getProperties,
   getResponse,
@@ -124,16 +125,7 @@ async function get(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
 async function changes(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Args> {
   const since = stringArg(args, 'sinceState');
   const r = await changeSet(() => deps.views.mailboxChanges(ctx.accountId, since, maxChangesArg(args)));
-  return {
-    accountId: ctx.jmapAccountId,
-    oldState: r.oldState,
-    newState: r.newState,
-    hasMoreChanges: r.hasMoreChanges,
-    created: r.created.map(jmapId.mailbox),
-    updated: r.updated.map(jmapId.mailbox),
-    destroyed: r.destroyed.map(jmapId.mailbox),
-    updatedProperties: r.countsOnly ? COUNTS : null,
-  };
+  return { ...changesResponse(ctx, r, jmapId.mailbox), updatedProperties: r.countsOnly ? COUNTS : null };
 }
 
 /** A /changes from the service, its refusals as RFC 8620 §5.2's cannotCalculateChanges. */

@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log.js';
 import { isMailError } from '../../lib/errors.js';
 import { SieveError } from '../../mail/sieve/compile.js';
 import { SieveQuotaError, type SieveScripts } from '../../services/sieve/index.js';
-import { getIds, idNumber, invalid, stringArg } from './args.js';
+import { getIds, idNumber, invalid, noChanges, stringArg } from './args.js';
 import { isObject, LIMITS, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { nullIfEmpty } from './mailbox.js';
 import type { Uploads } from './uploads.js';
@@ -114,17 +114,7 @@ async function query(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Arg
 /** Scripts keep no change log: the same state has no changes, any other is recalculated by a /get. */
 async function changes(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Args> {
   const since = stringArg(args, 'sinceState');
-  const state = stateOf(await scripts(deps, ctx));
-  if (since !== state) throw new MethodError('cannotCalculateChanges', 'the scripts changed: read them again');
-  return {
-    accountId: ctx.jmapAccountId,
-    oldState: since,
-    newState: state,
-    hasMoreChanges: false,
-    created: [],
-    updated: [],
-    destroyed: [],
-  };
+  return noChanges(ctx, since, stateOf(await scripts(deps, ctx)), 'the scripts changed: read them again');
 }
 
 /** The text a blob id names: an upload of this account, or one of its scripts. */

@@ -13,7 +13,7 @@ import { headerValues } from '../../mail/mime/headers.js';
 import { headerAddresses, parseMessage } from '../../mail/mime/structure.js';
 import { deliveryStatusOf, MAX_SUBMIT_RECIPIENTS, type Submitter } from '../../services/acceptance/submit.js';
 import type { SubmissionRecord, Store } from '../../store/index.js';
-import { getIds, idNumber, invalid, jmapId, maxChangesArg, stringArg } from './args.js';
+import { getIds, idNumber, invalid, jmapId, maxChangesArg, noChanges, stringArg } from './args.js';
 import type { BlobDeps } from './blobs.js';
 import { isObject, LIMITS, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { emailSet } from './email-set.js';
@@ -67,19 +67,6 @@ function identityGet(args: Args, ctx: CallContext): Promise<Args> {
     list: found ? [me] : [],
     notFound: ids === null ? [] : ids.filter((i) => i !== me.id),
   });
-}
-
-function noChanges(ctx: CallContext, since: string, state: string, why: string): Args {
-  if (since !== state) throw new MethodError('cannotCalculateChanges', why);
-  return {
-    accountId: ctx.jmapAccountId,
-    oldState: since,
-    newState: state,
-    hasMoreChanges: false,
-    created: [],
-    updated: [],
-    destroyed: [],
-  };
 }
 
 function submissionObject(s: SubmissionRecord): Args {
