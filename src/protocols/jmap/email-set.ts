@@ -12,7 +12,7 @@ import type { MailboxRecord, MessageRecord } from '../../store/index.js';
 import { idNumber, invalid, jmapId } from './args.js';
 import { readBlob, type BlobDeps } from './blobs.js';
 import { isObject, LIMITS, MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
-import { nullIfEmpty, setError } from './mailbox.js';
+import { nullIfEmpty, setError, setResponse } from './mailbox.js';
 
 const SYSTEM: Record<string, string> = {
   $seen: '\\Seen',
@@ -89,17 +89,14 @@ export async function emailSet(deps: BlobDeps, args: Args, ctx: CallContext): Pr
     } catch (err) {
       notDestroyed[id] = setError(err, ctx.log);
     }
-  return {
-    accountId: ctx.jmapAccountId,
-    oldState,
-    newState: await deps.views.state(ctx.accountId),
-    created: nullIfEmpty(created),
-    updated: nullIfEmpty(updated),
-    destroyed: destroyed.length ? destroyed : null,
-    notCreated: nullIfEmpty(notCreated),
-    notUpdated: nullIfEmpty(notUpdated),
-    notDestroyed: nullIfEmpty(notDestroyed),
-  };
+  return setResponse(ctx, oldState, await deps.views.state(ctx.accountId), {
+    created,
+    updated,
+    destroyed,
+    notCreated,
+    notUpdated,
+    notDestroyed,
+  });
 }
 
 function shortForm(m: MessageRecord): Args {

@@ -192,7 +192,6 @@ async function set(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
   if (Object.keys(create).length + Object.keys(update).length + destroy.length > LIMITS.maxObjectsInSet)
     throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInSet} objects in one /set`);
   const removeEmails = boolArg(args, 'onDestroyRemoveEmails', false);
-  const out: Args = { accountId: ctx.jmapAccountId, oldState };
   const created: Args = {};
   const notCreated: Args = {};
   for (const [cid, props] of Object.entries(create)) {
@@ -232,16 +231,14 @@ async function set(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
       notDestroyed[id] = setError(err, ctx.log);
     }
   }
-  return {
-    ...out,
-    newState: await deps.views.state(ctx.accountId),
-    created: nullIfEmpty(created),
-    updated: nullIfEmpty(updated),
-    destroyed: destroyed.length ? destroyed : null,
-    notCreated: nullIfEmpty(notCreated),
-    notUpdated: nullIfEmpty(notUpdated),
-    notDestroyed: nullIfEmpty(notDestroyed),
-  };
+  return setResponse(ctx, oldState, await deps.views.state(ctx.accountId), {
+    created,
+    updated,
+    destroyed,
+    notCreated,
+    notUpdated,
+    notDestroyed,
+  });
 }
 
 async function updateOne(deps: MailboxDeps, ctx: CallContext, id: string, patch: unknown): Promise<void> {
@@ -311,6 +308,31 @@ export function setError(err: unknown, log: Logger): Args {
   // Anything else fails this object alone: the objects before it were changed, and say so.
   log.error({ err }, 'a JMAP object could not be changed');
   return { type: 'serverFail', description: 'the server could not do this; the log says why' };
+}
+
+/** What a /set did (RFC 8620 §5.3), each part null when empty. */
+export interface SetOutcome {
+  created: Args;
+  updated: Args;
+  destroyed: string[];
+  notCreated: Args;
+  notUpdated: Args;
+  notDestroyed: Args;
+}
+
+/** The /set response: the states and each part of the outcome, null when empty. */
+export function setResponse(ctx: CallContext, oldState: string, newState: string, o: SetOutcome): Args {
+  return {
+    accountId: ctx.jmapAccountId,
+    oldState,
+    newState,
+    created: nullIfEmpty(o.created),
+    updated: nullIfEmpty(o.updated),
+    destroyed: o.destroyed.length ? o.destroyed : null,
+    notCreated: nullIfEmpty(o.notCreated),
+    notUpdated: nullIfEmpty(o.notUpdated),
+    notDestroyed: nullIfEmpty(o.notDestroyed),
+  };
 }
 
 export function nullIfEmpty(o: Args): Args | null {

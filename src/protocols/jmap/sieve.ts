@@ -11,7 +11,7 @@ import { SieveError } from '../../mail/sieve/compile.js';
 import { SieveQuotaError, type SieveScripts } from '../../services/sieve/index.js';
 import { getIds, idNumber, invalid, noChanges, stringArg } from './args.js';
 import { isObject, LIMITS, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
-import { nullIfEmpty } from './mailbox.js';
+import { setResponse, type SetOutcome } from './mailbox.js';
 import type { Uploads } from './uploads.js';
 
 export const SIEVE = 'urn:ietf:params:jmap:sieve';
@@ -148,14 +148,7 @@ async function set(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Args>
     : [];
   if (Object.keys(create).length + Object.keys(update).length + destroy.length > LIMITS.maxObjectsInSet)
     throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInSet} objects in one /set`);
-  const out = {
-    created: {} as Args,
-    notCreated: {} as Args,
-    updated: {} as Args,
-    notUpdated: {} as Args,
-    destroyed: [] as string[],
-    notDestroyed: {} as Args,
-  };
+  const out: SetOutcome = { created: {}, notCreated: {}, updated: {}, notUpdated: {}, destroyed: [], notDestroyed: {} };
   for (const [cid, props] of Object.entries(create))
     try {
       if (!isObject(props) || typeof props.name !== 'string')
@@ -193,17 +186,7 @@ async function set(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Args>
     }
   const failed = [out.notCreated, out.notUpdated, out.notDestroyed].some((o) => Object.keys(o).length > 0);
   if (!failed) await activation(deps, args, ctx, out);
-  return {
-    accountId: ctx.jmapAccountId,
-    oldState,
-    newState: stateOf(await scripts(deps, ctx)),
-    created: nullIfEmpty(out.created),
-    updated: nullIfEmpty(out.updated),
-    destroyed: out.destroyed.length ? out.destroyed : null,
-    notCreated: nullIfEmpty(out.notCreated),
-    notUpdated: nullIfEmpty(out.notUpdated),
-    notDestroyed: nullIfEmpty(out.notDestroyed),
-  };
+  return setResponse(ctx, oldState, stateOf(await scripts(deps, ctx)), out);
 }
 
 /**
