@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import JamClient from 'jmap-jam';
 import WebSocket from 'ws';
-import { assertResponsive, Probe } from './helpers/attack.js';
+import { assertResponsive, Probe, RawClient, sleep } from './helpers/attack.js';
 import { freePort } from './helpers/cli.js';
 import { peer } from './helpers/peers.js';
 import { python } from './helpers/python.js';
@@ -958,6 +958,40 @@ describe('JMAP under attack', () => {
       await d.body?.cancel();
     }
     await assertResponsive(probe);
+  });
+
+  it('keeps serving while slow clients hold requests half sent, and answers one finished a byte at a time', async () => {
+    const probe = new Probe(async () => {
+      const r = await call([['Mailbox/get', { accountId: 'a1' }, '0']]);
+      assert.equal(r.status, 200);
+      await r.body?.cancel();
+    });
+    probe.start();
+    const request = JSON.stringify({
+      using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+      methodCalls: [['Mailbox/get', { accountId: 'a1' }, '0']],
+    });
+    const head = (length: number) =>
+      `POST /jmap/api HTTP/1.1\r\nHost: mail.example.com\r\nAuthorization: ${ann.authorization}\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    // Twenty clients send the headers and half a body, then nothing.
+    const stalled = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const c = await RawClient.connect(t.port('https'), { tls: true });
+        c.write(head(request.length) + request.slice(0, request.length / 2));
+        return c;
+      }),
+    );
+    // One sends its body a byte at a time, and is answered once it is whole.
+    const trickle = await RawClient.connect(t.port('https'), { tls: true });
+    trickle.write(head(Buffer.byteLength(request)));
+    for (const ch of request.slice(0, 40)) {
+      trickle.write(ch);
+      await sleep(5);
+    }
+    trickle.write(request.slice(40));
+    await trickle.waitFor(/"methodResponses":\[\["Mailbox\/get"/);
+    await assertResponsive(probe);
+    for (const c of [...stalled, trickle]) c.destroy();
   });
 
   it('closes a WebSocket that floods requests or sends an oversized message, while a client is served', async () => {

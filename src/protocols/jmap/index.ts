@@ -132,6 +132,16 @@ export function jmapApp(
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json')
       throw new RequestError('urn:ietf:params:jmap:error:notJSON', 'send the request as application/json');
+    // The body is read before the request counts as running: a client slow to send it holds a
+    // connection (bounded per source by the listener, and in time by the request timeout), not one
+    // of its account's maxConcurrentRequests.
+    const text = await readBody(c, LIMITS.maxSizeRequest, 'maxSizeRequest');
+    let body: unknown;
+    try {
+      body = JSON.parse(text.toString('utf8'));
+    } catch {
+      throw new RequestError('urn:ietf:params:jmap:error:notJSON', 'the request is not valid JSON');
+    }
     const running = inFlight.get(caller.accountId) ?? 0;
     if (running >= LIMITS.maxConcurrentRequests)
       throw new RequestError(
@@ -142,13 +152,6 @@ export function jmapApp(
       );
     inFlight.set(caller.accountId, running + 1);
     try {
-      const text = await readBody(c, LIMITS.maxSizeRequest, 'maxSizeRequest');
-      let body: unknown;
-      try {
-        body = JSON.parse(text.toString('utf8'));
-      } catch {
-        throw new RequestError('urn:ietf:params:jmap:error:notJSON', 'the request is not valid JSON');
-      }
       const state = '0'; // the session object never changes while the server runs
       const log = deps.log.child({ account: caller.address });
       return c.json(
