@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MAX_PARTS, parseMessage } from './structure.js';
-import { searchText } from './text.js';
+import { decodeCharset, searchText } from './text.js';
 
 const crlf = (s: string) => Buffer.from(s.replace(/\r?\n/g, '\r\n'), 'utf8');
 
@@ -90,6 +90,18 @@ epilogue
     assert.match(text.body, /café/);
     assert.match(text.body, /bold/);
     assert.doesNotMatch(text.body, /<b>/);
+  });
+
+  it('reads unlabelled 8-bit text by a guess of its charset (RFC 2045 §5.2 says US-ASCII)', () => {
+    assert.equal(decodeCharset(Buffer.from('plain text'), 'us-ascii'), 'plain text');
+    assert.equal(decodeCharset(Buffer.from('Grüße', 'utf8'), 'us-ascii'), 'Grüße');
+    assert.equal(
+      decodeCharset(Buffer.from('Caf\xe9 cr\xe8me br\xfbl\xe9e, na\xefve', 'latin1'), 'us-ascii'),
+      'Café crème brûlée, naïve',
+    );
+    const gb = Buffer.from([0xc3, 0xe2, 0xb7, 0xd1, 0xb7, 0xa2, 0xc6, 0xb1, 0x20, 0xb4, 0xfa, 0xbf, 0xaa]);
+    assert.equal(decodeCharset(gb, 'us-ascii'), '免费发票 代开');
+    assert.equal(decodeCharset(gb, 'no-such-charset'), gb.toString('latin1'));
   });
 
   it('stays bounded on hostile input', () => {

@@ -59,13 +59,42 @@ export function decodeBody(raw: Buffer, encoding: string, charset: string): stri
   return decodeCharset(bytes, charset);
 }
 
+/**
+ * Text in a charset. Text said to be US-ASCII (the default, RFC 2045 §5.2) is read as UTF-8; when it
+ * is not valid UTF-8 either, its 8-bit bytes were sent without a label and the charset is guessed.
+ */
 export function decodeCharset(bytes: Buffer, charset: string): string {
-  const label = charset.toLowerCase() === 'us-ascii' ? 'utf-8' : charset;
+  let label = charset;
+  if (charset.toLowerCase() === 'us-ascii') {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      label = guessCharset(bytes);
+    }
+  }
   try {
     return new TextDecoder(label).decode(bytes);
   } catch {
     return bytes.toString('latin1');
   }
+}
+
+/**
+ * The likely charset of unlabelled 8-bit text that is not UTF-8: a double-byte East Asian one
+ * (read as GB18030, a superset of GBK and GB2312) when most 8-bit bytes stand next to another, as
+ * the two bytes of a Chinese, Japanese or Korean character do; Windows-1252 otherwise, where an
+ * accented letter stands among ASCII ones.
+ */
+export function guessCharset(bytes: Buffer): string {
+  let high = 0;
+  let paired = 0;
+  const n = Math.min(bytes.length, 64 * 1024);
+  for (let i = 0; i < n; i++) {
+    if (bytes[i]! < 0x80) continue;
+    high++;
+    if ((i > 0 && bytes[i - 1]! >= 0x80) || (i + 1 < n && bytes[i + 1]! >= 0x80)) paired++;
+  }
+  return high >= 8 && paired > high * 0.6 ? 'gb18030' : 'windows-1252';
 }
 
 /**

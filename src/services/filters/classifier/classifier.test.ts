@@ -52,6 +52,20 @@ describe('classifier features', () => {
     assert.deepEqual(linkDomains('see https://a.example. and HTTP://WWW.B.example/x'), ['a.example', 'b.example']);
   });
 
+  it('cuts Chinese and Japanese text into overlapping pairs of characters', () => {
+    assert.deepEqual(words('免费发票 ok 字'), ['免费', '费发', '发票', 'ok', '字']);
+    assert.deepEqual(words('abcお得な情報'), ['abc', 'お得', '得な', 'な情', '情報']);
+    // Korean is written with spaces: its words stay words.
+    assert.deepEqual(words('무료 상담'), ['무료', '상담']);
+  });
+
+  it('reads unlabelled 8-bit Chinese text, which a US-ASCII part would turn into nothing', () => {
+    const gb = Buffer.from([0xc3, 0xe2, 0xb7, 0xd1, 0xb7, 0xa2, 0xc6, 0xb1, 0xb4, 0xfa, 0xbf, 0xaa]); // 免费发票代开 in GB2312
+    const msg = Buffer.concat([Buffer.from('From: a@b.example\r\nSubject: x\r\n\r\n'), gb, Buffer.from('\r\n')]);
+    const f = featureStrings(msg);
+    for (const want of ['免费', '发票', '代开']) assert.ok(f.includes(want), `${want} in ${f.join(' ')}`);
+  });
+
   it('identifies a message by body and Message-ID, whatever fields are added on top', () => {
     const m = msg('Message-ID: <1@x>\r\nSubject: s', 'body');
     assert.equal(
@@ -74,12 +88,14 @@ describe('classifier model', () => {
     assert.ok(Math.abs(chi2Q(2, 2) - Math.exp(-1)) < 1e-12);
   });
 
-  it('reports BAYES_SPAM up to +6 and BAYES_HAM down to -3, nothing when unsure', () => {
+  it('reports BAYES_SPAM up to +6 from p = 0.5 and BAYES_HAM down to -3 from p = 0.45, nothing in between', () => {
     assert.equal(probabilitySymbol(1)?.name, 'BAYES_SPAM');
     assert.equal(probabilitySymbol(1)?.score, 6);
     assert.ok(probabilitySymbol(0.6)!.score < 2);
     assert.equal(probabilitySymbol(0.9)?.score, 5, 'junk from p = 0.9');
-    assert.equal(probabilitySymbol(0.5), undefined);
+    assert.equal(probabilitySymbol(0.5)?.score, 0.5);
+    assert.equal(probabilitySymbol(0.47), undefined);
+    assert.equal(probabilitySymbol(0.45)?.score, -0.1);
     assert.equal(probabilitySymbol(0)?.name, 'BAYES_HAM');
     assert.equal(probabilitySymbol(0)?.score, -3);
   });

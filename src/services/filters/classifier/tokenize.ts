@@ -85,12 +85,16 @@ export function words(text: string, max = MAX_WORDS): string[] {
       i += step.width;
       continue;
     }
+    if (isIdeographic(lower.charCodeAt(i))) {
+      i = ideographPairs(lower, i, out, max);
+      continue;
+    }
     const start = i;
     let end = i + step.width; // after the last letter, digit or currency sign
     i = end;
     while (i < n) {
       step = charKind(lower, i);
-      if (step.kind === OTHER) break;
+      if (step.kind === OTHER || isIdeographic(lower.charCodeAt(i))) break;
       i += step.width;
       if (step.kind !== TRAILING) end = i;
     }
@@ -100,6 +104,24 @@ export function words(text: string, max = MAX_WORDS): string[] {
     out.push(w);
   }
   return out;
+}
+
+/** Chinese characters and Japanese kana (of the Basic Multilingual Plane), written without spaces between words. */
+function isIdeographic(c: number): boolean {
+  return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x3400 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff);
+}
+
+/**
+ * A run of Chinese or Japanese characters as words: each character with the next (overlapping
+ * pairs, as search engines cut such text, since where its words end is not written), a lone
+ * character alone. Returns where the run ends.
+ */
+function ideographPairs(text: string, i: number, out: string[], max: number): number {
+  const start = i;
+  while (i < text.length && isIdeographic(text.charCodeAt(i))) i++;
+  if (i - start === 1) out.push(text[start]!);
+  for (let k = start; k + 1 < i && out.length < max; k++) out.push(text.slice(k, k + 2));
+  return i;
 }
 
 /** A letter or digit; a sign kept inside and at the end of a word ($ € £); one kept only inside (' . _ -); anything else. */
