@@ -18,7 +18,7 @@ export const jmapId = {
 };
 
 /** The number in an id of that kind, or undefined for anything else (an unknown id is "notFound", not an error). */
-export function idNumber(kind: 'm' | 'e' | 't' | 's', id: string): number | undefined {
+export function idNumber(kind: 'm' | 'e' | 't' | 's' | 'p', id: string): number | undefined {
   if (id.length < 2 || id.length > 16 || id[0] !== kind || !/^\d+$/.test(id.slice(1))) return undefined;
   const n = Number(id.slice(1));
   return Number.isSafeInteger(n) ? n : undefined;
@@ -48,6 +48,28 @@ export function getProperties(args: Args, known: readonly string[], defaults: re
   const unknown = (props as string[]).find((p) => !known.includes(p) && !p.startsWith('header:'));
   if (unknown) throw invalid(`unknown property ${unknown.slice(0, 80)}`);
   return new Set(['id', ...(props as string[])]);
+}
+
+/**
+ * The create, update and destroy of a /set (RFC 8620 §5.3): objects or null, ids, at most
+ * maxObjectsInSet in all (requestTooLarge past that).
+ */
+export function setArgs(args: Args): { create: Args; update: Args; destroy: string[] } {
+  const objectOf = (name: string): Args => {
+    const v = args[name] ?? null;
+    if (v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`${name} must be an object`);
+    return v as Args;
+  };
+  const create = objectOf('create');
+  const update = objectOf('update');
+  const destroy = args.destroy ?? [];
+  if (!Array.isArray(destroy) || !destroy.every((d) => typeof d === 'string')) throw invalid('destroy must be ids');
+  if (Object.keys(create).length + Object.keys(update).length + destroy.length > LIMITS.maxObjectsInSet)
+    throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInSet} objects in one /set`, {
+      limit: 'maxObjectsInSet',
+    });
+  return { create, update, destroy: destroy as string[] };
 }
 
 export function stringArg(args: Args, name: string): string {

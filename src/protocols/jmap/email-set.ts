@@ -9,7 +9,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import { MailError } from '../../lib/errors.js';
 import { normalizeAddress } from '../../mail/address.js';
 import type { MailboxRecord, MessageRecord } from '../../store/index.js';
-import { idNumber, invalid, jmapId } from './args.js';
+import { idNumber, invalid, jmapId, setArgs } from './args.js';
 import { readBlob, type BlobDeps } from './blobs.js';
 import { isObject, LIMITS, MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { nullIfEmpty, setError, setResponse } from './mailbox.js';
@@ -51,14 +51,7 @@ export async function emailSet(deps: BlobDeps, args: Args, ctx: CallContext): Pr
   const oldState = await deps.views.state(ctx.accountId);
   if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== oldState)
     throw new MethodError('stateMismatch', 'the emails changed since that state');
-  const create = objectOf(args.create, 'create');
-  const update = objectOf(args.update, 'update');
-  const destroy = args.destroy ?? [];
-  if (!Array.isArray(destroy) || !destroy.every((d) => typeof d === 'string')) throw invalid('destroy must be ids');
-  if (Object.keys(create).length + Object.keys(update).length + destroy.length > LIMITS.maxObjectsInSet)
-    throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInSet} objects in one /set`, {
-      limit: 'maxObjectsInSet',
-    });
+  const { create, update, destroy } = setArgs(args);
   const boxes = await deps.mailboxes.list(ctx.accountId);
   const created: Args = {};
   const notCreated: Args = {};

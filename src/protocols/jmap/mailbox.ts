@@ -19,6 +19,7 @@ import {
   jmapId,
   maxChangesArg,
   pick,
+  setArgs,
   stringArg,
 } from './args.js';
 import { isObject, LIMITS, MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
@@ -185,12 +186,7 @@ async function set(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
   const oldState = await deps.views.state(ctx.accountId);
   if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== oldState)
     throw new MethodError('stateMismatch', 'the mailboxes changed since that state');
-  const create = objectArg(args, 'create');
-  const update = objectArg(args, 'update');
-  const destroy = args.destroy ?? [];
-  if (!Array.isArray(destroy) || !destroy.every((d) => typeof d === 'string')) throw invalid('destroy must be ids');
-  if (Object.keys(create).length + Object.keys(update).length + destroy.length > LIMITS.maxObjectsInSet)
-    throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInSet} objects in one /set`);
+  const { create, update, destroy } = setArgs(args);
   const removeEmails = boolArg(args, 'onDestroyRemoveEmails', false);
   const created: Args = {};
   const notCreated: Args = {};
@@ -217,7 +213,7 @@ async function set(deps: MailboxDeps, args: Args, ctx: CallContext): Promise<Arg
   }
   const destroyed: string[] = [];
   const notDestroyed: Args = {};
-  for (const id of destroy as string[]) {
+  for (const id of destroy) {
     try {
       const box = await byId(deps, ctx, id);
       if (box.messageCount > 0 && !removeEmails)

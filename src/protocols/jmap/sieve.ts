@@ -9,7 +9,7 @@ import type { Logger } from '../../lib/log.js';
 import { isMailError } from '../../lib/errors.js';
 import { SieveError } from '../../mail/sieve/compile.js';
 import { SieveQuotaError, type SieveScripts } from '../../services/sieve/index.js';
-import { getIds, idNumber, invalid, noChanges, stringArg } from './args.js';
+import { getIds, idNumber, invalid, noChanges, setArgs, stringArg } from './args.js';
 import { isObject, LIMITS, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { setResponse, type SetOutcome } from './mailbox.js';
 import type { Uploads } from './uploads.js';
@@ -141,13 +141,7 @@ async function set(deps: SieveDeps, args: Args, ctx: CallContext): Promise<Args>
   const oldState = stateOf(await scripts(deps, ctx));
   if (args.ifInState !== undefined && args.ifInState !== null && args.ifInState !== oldState)
     throw new MethodError('stateMismatch', 'the scripts changed since that state');
-  const create = isObject(args.create) ? args.create : {};
-  const update = isObject(args.update) ? args.update : {};
-  const destroy = Array.isArray(args.destroy)
-    ? (args.destroy as unknown[]).filter((d): d is string => typeof d === 'string')
-    : [];
-  if (Object.keys(create).length + Object.keys(update).length + destroy.length > LIMITS.maxObjectsInSet)
-    throw new MethodError('requestTooLarge', `at most ${LIMITS.maxObjectsInSet} objects in one /set`);
+  const { create, update, destroy } = setArgs(args);
   const out: SetOutcome = { created: {}, notCreated: {}, updated: {}, notUpdated: {}, destroyed: [], notDestroyed: {} };
   for (const [cid, props] of Object.entries(create))
     try {
