@@ -80,6 +80,7 @@ export async function startServer(
     throw err;
   }
   outbound.start();
+  await services.push.start();
   const acme = startAcme(config, services, log);
   const started = listeners;
   return {
@@ -92,6 +93,7 @@ export async function startServer(
      * and deliveries in flight get the same time, side by side; then both are cut off.
      */
     async stop(timeoutMs = config.limits.shutdown_timeout) {
+      services.push.stop();
       await timers.stop();
       await acme?.stop();
       await Promise.all([started.close(timeoutMs), outbound.stop(timeoutMs)]);

@@ -66,6 +66,7 @@ export function protocolFactories(
       submissions: services.store.submissions,
       rules: services.self.rules,
       sieve: services.sieve,
+      push: services.push,
       authenticate: (user, password, context) => services.auth.authenticate(user, password, context),
       authenticateBearer: (token, context) => services.auth.authenticateBearer(token, context),
       log: log.child({ component: 'jmap' }),

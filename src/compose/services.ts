@@ -34,6 +34,7 @@ import { Mailboxes } from '../services/mailboxes/index.js';
 import { EmailViews } from '../services/mailboxes/emails.js';
 import { Submitter } from '../services/acceptance/submit.js';
 import { ScheduledSubmissions } from '../services/acceptance/scheduled.js';
+import { PushSubscriptions } from '../services/push/index.js';
 import { Outbound } from '../services/outbound/index.js';
 import { Quarantine } from '../services/quarantine/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
@@ -69,6 +70,8 @@ export interface Services {
   submitter: Submitter;
   /** JMAP submissions that wait for their send time. */
   scheduledSubmissions: ScheduledSubmissions;
+  /** JMAP push subscriptions: account changes POSTed to the URLs clients named. */
+  push: PushSubscriptions;
   quarantine: Quarantine;
   greylist: Greylist | undefined;
   administration: Administration;
@@ -168,17 +171,32 @@ export async function buildServices(
     ...core,
     acceptance,
     mailboxes,
-    emailViews: new EmailViews({ store }),
-    submitter,
-    scheduledSubmissions: new ScheduledSubmissions({
-      store,
-      submitter,
-      log: log.child({ component: 'submissions' }),
-    }),
+    ...jmapServices(config, { store, submitter, log }),
     quarantine,
     greylist,
     metrics,
     ...adminServices(config, { ...core, quarantine, metrics, log, ...options }),
+  };
+}
+
+/** What JMAP runs on besides the mailboxes: account-wide views, the submitter, delayed submissions, push subscriptions. */
+function jmapServices(
+  config: Readonly<Config>,
+  deps: { store: Store; submitter: Submitter; log: Logger },
+): Pick<Services, 'emailViews' | 'submitter' | 'scheduledSubmissions' | 'push'> {
+  const { store, submitter, log } = deps;
+  const emailViews = new EmailViews({ store });
+  return {
+    emailViews,
+    submitter,
+    scheduledSubmissions: new ScheduledSubmissions({ store, submitter, log: log.child({ component: 'submissions' }) }),
+    push: new PushSubscriptions({
+      store,
+      state: (accountId) => emailViews.state(accountId),
+      log: log.child({ component: 'push' }),
+      allowPrivate: config.jmap.push_private_addresses,
+      ca: config.outbound.ca_file ? [readFileSync(config.outbound.ca_file, 'utf8')] : [],
+    }),
   };
 }
 

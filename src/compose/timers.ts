@@ -1,6 +1,6 @@
 /**
  * The server's periodic work: removing unreferenced content, promoting rotated DKIM keys once DNS shows
- * them, expiring quarantined mail, greylisting state and old change-log rows, writing the dashboard's
+ * them, expiring quarantined mail, greylisting state, old change-log rows and push subscriptions, writing the dashboard's
  * counts, checking every domain's DNS for the dashboard, and sending delayed JMAP submissions.
  */
 import type { Config } from '../config/schema.js';
@@ -71,6 +71,7 @@ export function startTimers(
       quarantine.expire(),
       store.greylist.expire(new Date(Date.now() - config.filter.greylist.keep)),
       store.changeLog.prune(new Date(Date.now() - CHANGES_KEEP_MS)),
+      store.pushSubscriptions.expire(new Date()),
     ])
       .then(
         () => undefined,

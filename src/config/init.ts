@@ -107,7 +107,7 @@ mta_sts_port = 443                # port MTA-STS policies are fetched from: labs
 
 `;
 
-/** [store], [limits], the protocol sections, [auth], [log]: storage, bounds and logging. */
+/** [store], [limits], the protocol sections, [jmap], [auth], [log]: storage, bounds and logging. */
 const KEEPING = `[store]
 backend = "sqlite"                # the one backend so far; "postgres" (with url) is planned
 # url = "postgres://postern@db.example.com/postern"
@@ -178,6 +178,9 @@ max_script_size = "128KB"         # Pigeonhole: sieve_max_script_size
 max_scripts = 64                  # per account (sieve_quota_max_scripts)
 max_redirects = 4                 # per script run (sieve_max_redirects)
 max_bad_commands = 10
+
+[jmap]
+push_private_addresses = false    # push subscriptions may POST to loopback and private addresses (labs and tests only)
 
 [auth]
 failure_delay = "1s"              # added to each failed login, growing with repeats

@@ -302,6 +302,17 @@ export const ImapSchema = z
   })
   .prefault({});
 
+export const JmapSchema = z
+  .strictObject({
+    push_private_addresses: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Let JMAP push subscriptions POST to loopback and private addresses (labs and tests only: a client could make the server reach its own network)',
+      ),
+  })
+  .prefault({});
+
 /** Invalid commands in a row before a POP3 or ManageSieve connection is closed. */
 const maxBadCommands = z
   .number()
@@ -382,6 +393,7 @@ export const ConfigSchema = z.strictObject({
   imap: ImapSchema,
   pop3: Pop3Schema,
   managesieve: ManageSieveSchema,
+  jmap: JmapSchema,
   filter: FilterSchema,
   auth: AuthSchema,
   log: LogSchema,

@@ -128,3 +128,41 @@ export interface SubmissionRepo {
   /** Cancels the account's pending submission; false when it is not pending (sent or canceled already). */
   cancel(accountId: number, id: number): Promise<boolean>;
 }
+
+/**
+ * A JMAP PushSubscription (RFC 8620 §7.2): where the server POSTs a StateChange when the account
+ * changes, once the client has echoed the verification code the server sent there.
+ */
+export interface PushSubscriptionRecord {
+  id: number;
+  accountId: number;
+  deviceClientId: string;
+  url: string;
+  /** RFC 8291 message encryption: the client's P-256 public key and auth secret (base64url); null for none. */
+  keys: { p256dh: string; auth: string } | null;
+  /** The code sent in the PushVerification; nothing else is pushed until the client sets it. */
+  verificationCode: string;
+  verified: boolean;
+  expires: Date;
+  /** The types whose changes are pushed; null for all. */
+  types: string[] | null;
+}
+
+export interface PushSubscriptionRepo {
+  /** Adds a subscription unless the account has `maxPerAccount` already (undefined then). */
+  add(record: Omit<PushSubscriptionRecord, 'id'>, maxPerAccount: number): Promise<PushSubscriptionRecord | undefined>;
+  /** The account's subscriptions, all or those with the ids given, oldest first. */
+  list(accountId: number, ids?: number[]): Promise<PushSubscriptionRecord[]>;
+  /** Changes the account's subscription; false when it has none with that id. */
+  update(
+    accountId: number,
+    id: number,
+    patch: Partial<Pick<PushSubscriptionRecord, 'verified' | 'expires' | 'types'>>,
+  ): Promise<boolean>;
+  /** Removes the account's subscriptions with these ids; returns those removed. */
+  remove(accountId: number, ids: number[]): Promise<number[]>;
+  /** Every verified subscription not expired at `now`, of every account. */
+  active(now: Date): Promise<PushSubscriptionRecord[]>;
+  /** Removes the subscriptions expired at `now`; returns how many. */
+  expire(now: Date): Promise<number>;
+}

@@ -8,7 +8,15 @@
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
 import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo, MetricsRepo } from './admin.js';
-import type { ChangeEvent, ChangeFeed, ChangeLogRepo, EmailRepo, SubmissionRepo, ThreadRepo } from './changes.js';
+import type {
+  ChangeEvent,
+  ChangeFeed,
+  ChangeLogRepo,
+  EmailRepo,
+  PushSubscriptionRepo,
+  SubmissionRepo,
+  ThreadRepo,
+} from './changes.js';
 import type { ClassifierRepo, FilterListRepo, GreylistRepo, QuarantineRepo } from './filtering.js';
 
 export type * from './admin.js';
@@ -370,6 +378,7 @@ export interface Repos {
   readonly threads: ThreadRepo;
   readonly emails: EmailRepo;
   readonly submissions: SubmissionRepo;
+  readonly pushSubscriptions: PushSubscriptionRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;

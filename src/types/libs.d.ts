@@ -178,3 +178,20 @@ declare module 'mailauth/lib/spf/index.js' {
     resolver?: (name: string, rr: string) => Promise<unknown>;
   }): Promise<{ status: { result: string; comment?: string } }>;
 }
+
+/** Encrypted content coding (RFC 8188) as Web Push uses it (RFC 8291); by the RFC's author. */
+declare module 'http_ece' {
+  import type { ECDH } from 'node:crypto';
+  interface EceParams {
+    version: 'aes128gcm';
+    /** The other side's public key (base64url or bytes). */
+    dh?: string | Buffer;
+    privateKey?: ECDH;
+    authSecret?: string | Buffer;
+    salt?: string | Buffer;
+    keyid?: string | Buffer;
+    rs?: number;
+  }
+  export function encrypt(buffer: Buffer, params: EceParams): Buffer;
+  export function decrypt(buffer: Buffer, params: EceParams): Buffer;
+}

@@ -1,6 +1,6 @@
 /**
  * JMAP over HTTPS (RFC 8620, RFC 8621) at /jmap: the session resource (§2), the API endpoint (§3),
- * blob upload and download (§6) and EventSource push (§7.3). Logins are HTTP Basic with the
+ * blob upload and download (§6), push subscriptions (§7.2) and EventSource push (§7.3). Logins are HTTP Basic with the
  * account's address and password or an app password, or an app password's bearer token (the admin
  * API's /me/app-passwords makes both), checked by the same throttled Auth as IMAP;
  * a login that succeeded is remembered for a minute so that a client's stream of requests does not
@@ -16,6 +16,7 @@ import type { ChangeFeed, Store } from '../../store/index.js';
 import type { Submitter } from '../../services/acceptance/submit.js';
 import type { SelfRules } from '../../services/admin/self-rules.js';
 import type { SieveScripts } from '../../services/sieve/index.js';
+import type { PushSubscriptions } from '../../services/push/index.js';
 import { readBlob } from './blobs.js';
 import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import { emailGetMethod } from './email-get.js';
@@ -24,6 +25,7 @@ import { emailSearchMethods } from './email-search.js';
 import { emailSetMethods } from './email-set.js';
 import { mailboxMethods } from './mailbox.js';
 import { eventSource } from './push.js';
+import { pushSubscriptionMethods } from './push-subscription.js';
 import { MAX_DELAYED_SEND_SECONDS, SUBMISSION, submissionMethods } from './submission.js';
 import { Uploads } from './uploads.js';
 import { loginCache, type Caller } from './login.js';
@@ -44,6 +46,8 @@ export interface JmapDeps {
   rules: SelfRules;
   /** The account's Sieve scripts (Sieve over JMAP, RFC 9661). */
   sieve: SieveScripts;
+  /** Push subscriptions (RFC 8620 §7.2). */
+  push: PushSubscriptions;
   /** An app password's bearer token (Auth.authenticateBearer), throttled as logins are. */
   authenticateBearer(
     token: string,
@@ -85,6 +89,7 @@ function jmapMethods(deps: JmapDeps, uploads: Uploads): Map<string, MethodEntry>
     ...submissionMethods({ ...deps, uploads }),
     ...vacationMethods(deps.rules),
     ...sieveMethods({ sieve: deps.sieve, uploads }),
+    ...pushSubscriptionMethods(deps.push),
   ]);
 }
 

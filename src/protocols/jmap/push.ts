@@ -7,9 +7,9 @@
 import { streamSSE } from 'hono/streaming';
 import type { ChangeFeed } from '../../store/index.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
+import { PUSH_TYPES, stateChange } from '../../services/push/index.js';
 import type { JmapContext } from './index.js';
 
-export const PUSH_TYPES = ['Mailbox', 'Email', 'Thread', 'EmailDelivery'];
 const TYPES = PUSH_TYPES;
 /** Push streams per account, EventSource and WebSocket together. */
 export const MAX_STREAMS = 20;
@@ -31,11 +31,6 @@ export function releaseStream(accountId: number): void {
   const left = (open.get(accountId) ?? 1) - 1;
   if (left > 0) open.set(accountId, left);
   else open.delete(accountId);
-}
-
-/** A StateChange (RFC 8620 §7.1): every type asked for at the account's one state. */
-export function stateChange(accountId: number, types: string[], state: string): Record<string, unknown> {
-  return { '@type': 'StateChange', changed: { [`a${accountId}`]: Object.fromEntries(types.map((t) => [t, state])) } };
 }
 
 export function eventSource(

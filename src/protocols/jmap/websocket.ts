@@ -14,7 +14,8 @@ import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { ChangeFeed } from '../../store/index.js';
 import { isObject, LIMITS, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import type { Caller } from './login.js';
-import { PUSH_TYPES, releaseStream, stateChange, takeStream } from './push.js';
+import { PUSH_TYPES, stateChange } from '../../services/push/index.js';
+import { releaseStream, takeStream } from './push.js';
 
 export const WEBSOCKET = 'urn:ietf:params:jmap:websocket';
 /** Messages received and not yet answered, and their bytes, past which the connection is closed (1008). */

@@ -15,6 +15,8 @@ export function changeLogContract(withStore: WithStore): void {
     it('keeps JMAP submissions: pending ones come due, are sent or canceled once, each change numbered', () =>
       withStore(submissions));
     it('never gives a removed message or mailbox id to a new one', () => withStore(idsNotReused));
+    it('keeps push subscriptions per account, at most so many, verified and expired apart', () =>
+      withStore(pushSubscriptions));
   });
 }
 
@@ -254,4 +256,47 @@ async function idsNotReused(store: Store): Promise<void> {
   await store.mailboxes.remove(box.id);
   const again = await store.mailboxes.create(ann.id, 'Twice');
   assert.ok(again.id > box.id, 'nor a removed mailbox id');
+}
+
+async function pushSubscriptions(store: Store): Promise<void> {
+  const ann = await account(store);
+  const bob = await account(store, 'bob@example.com');
+  const later = new Date(Date.now() + 3600_000);
+  const record = (accountId: number, url: string) => ({
+    accountId,
+    deviceClientId: 'phone',
+    url,
+    keys: null,
+    verificationCode: 'code',
+    verified: false,
+    expires: later,
+    types: null,
+  });
+  const a = (await store.pushSubscriptions.add(record(ann.id, 'https://push.example/a'), 2))!;
+  const b = (await store.pushSubscriptions.add({ ...record(ann.id, 'https://push.example/b'), types: ['Email'] }, 2))!;
+  assert.equal(await store.pushSubscriptions.add(record(ann.id, 'https://push.example/c'), 2), undefined, 'at most 2');
+  const bobs = (await store.pushSubscriptions.add(record(bob.id, 'https://push.example/d'), 2))!;
+  assert.deepEqual(
+    (await store.pushSubscriptions.list(ann.id)).map((s) => [s.url, s.types]),
+    [
+      ['https://push.example/a', null],
+      ['https://push.example/b', ['Email']],
+    ],
+  );
+  assert.deepEqual(await store.pushSubscriptions.list(ann.id, [bobs.id]), [], "never another account's");
+  assert.equal(await store.pushSubscriptions.update(bob.id, a.id, { verified: true }), false);
+  assert.deepEqual(await store.pushSubscriptions.active(new Date()), [], 'none verified yet');
+  assert.equal(await store.pushSubscriptions.update(ann.id, a.id, { verified: true, types: ['Mailbox'] }), true);
+  assert.deepEqual(
+    (await store.pushSubscriptions.active(new Date())).map((s) => [s.id, s.types]),
+    [[a.id, ['Mailbox']]],
+  );
+  assert.equal((await store.pushSubscriptions.active(new Date(later.getTime() + 1))).length, 0, 'expired');
+  assert.deepEqual(await store.pushSubscriptions.remove(bob.id, [a.id, bobs.id]), [bobs.id]);
+  await store.pushSubscriptions.update(ann.id, b.id, { expires: new Date(Date.now() - 1) });
+  assert.equal(await store.pushSubscriptions.expire(new Date()), 1);
+  assert.deepEqual(
+    (await store.pushSubscriptions.list(ann.id)).map((s) => s.id),
+    [a.id],
+  );
 }

@@ -20,6 +20,7 @@ import type {
   ThreadRepo,
   EmailRepo,
   SubmissionRepo,
+  PushSubscriptionRepo,
   ClassifierRepo,
   DkimKeyRepo,
   DomainRepo,
@@ -41,6 +42,7 @@ import { SqliteChangeFeed } from './change-feed.js';
 import { ChangeLog } from './changes.js';
 import { Emails } from './emails.js';
 import { Submissions } from './submissions.js';
+import { PushSubscriptions } from './push-subscriptions.js';
 import { Threads } from './threads.js';
 import { Classifier } from './classifier.js';
 import { BlobCollector } from './collector.js';
@@ -81,6 +83,7 @@ function repositories(db: Db, exec: Exec): Repos {
     threads: new Threads(db, exec),
     emails: new Emails(db, exec),
     submissions: new Submissions(db, exec),
+    pushSubscriptions: new PushSubscriptions(db, exec),
     admins: new Admins(db, exec),
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
@@ -108,6 +111,7 @@ class SqliteStore implements Store {
   readonly threads: ThreadRepo;
   readonly emails: EmailRepo;
   readonly submissions: SubmissionRepo;
+  readonly pushSubscriptions: PushSubscriptionRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
@@ -143,6 +147,7 @@ class SqliteStore implements Store {
     this.threads = repos.threads;
     this.emails = repos.emails;
     this.submissions = repos.submissions;
+    this.pushSubscriptions = repos.pushSubscriptions;
     this.admins = repos.admins;
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;

@@ -168,4 +168,23 @@ export const CHANGE_MIGRATIONS: Migration[] = [
         ('mailboxes', (SELECT COALESCE(MAX(id), 0) FROM mailboxes));
     `,
   },
+  {
+    version: 25,
+    name: 'JMAP push subscriptions',
+    sql: `
+      -- RFC 8620 §7.2: where to POST the account's state changes, once the client proved it reads them.
+      CREATE TABLE push_subscriptions (
+        id INTEGER PRIMARY KEY,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        device_client_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        keys TEXT,
+        verification_code TEXT NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0,
+        expires INTEGER NOT NULL,
+        types TEXT
+      );
+      CREATE INDEX push_subscriptions_account ON push_subscriptions(account_id);
+    `,
+  },
 ];
