@@ -12,9 +12,10 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import JamClient from 'jmap-jam';
+import type JamClient from 'jmap-jam';
 import { generate } from 'selfsigned';
 import { assertResponsive, Probe } from './helpers/attack.js';
+import { basic, jamClient, type Login } from './helpers/jmap.js';
 import { peer } from './helpers/peers.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
 import { messageFile, swaksReply } from './helpers/swaks.js';
@@ -26,8 +27,6 @@ process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
 
 const ANN = { user: 'ann@example.com', password: 'ann-secret-1' };
 const BOB = { user: 'bob@example.com', password: 'bob-secret-1' };
-const basic = (u: { user: string; password: string }) =>
-  `Basic ${Buffer.from(`${u.user}:${u.password}`).toString('base64')}`;
 
 interface Received {
   path: string;
@@ -145,18 +144,7 @@ describe('JMAP push subscriptions', { skip: peer('swaks', 'swaks') }, () => {
       /^250 /,
     );
   const url = (p: string) => `https://127.0.0.1:${receiver.port}${p}`;
-  /** jmap-jam logged in with an app password's bearer token, made through the admin API. */
-  const client = async (login: typeof ANN) => {
-    const base = `https://127.0.0.1:${t.port('https')}`;
-    const made = await fetch(`${base}/api/v1/me/app-passwords`, {
-      method: 'POST',
-      headers: { authorization: basic(login), 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'push test' }),
-    });
-    assert.equal(made.status, 201);
-    const { token } = (await made.json()) as { token: string };
-    return new JamClient({ sessionUrl: `${base}/.well-known/jmap`, bearerToken: token });
-  };
+  const client = (login: Login) => jamClient(`https://127.0.0.1:${t.port('https')}`, login);
   const emailState = async () => {
     const [r] = await jam.api.Email.get({ accountId: await jam.getPrimaryAccount(), ids: [] });
     return r.state;

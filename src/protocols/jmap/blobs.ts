@@ -1,13 +1,13 @@
 /**
  * Blobs (RFC 8620 §6): what an id names — an upload of this account ("u" and its SHA-256), an email's
- * content ("g" and the email id) or one part of it ("g…_1-2", its transfer encoding undone), or a
+ * content ("g" and the email id), one part of either ("g…_1-2", its transfer encoding undone), or a
  * Sieve script's ("v" and its SHA-256) — read for download, Email/import and attachments. An id of another account's email is not found.
  */
 import { decode as decodeQp } from 'libqp';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
 import { parseMessage } from '../../mail/mime/structure.js';
-import { emailOfBlobId, findPart } from './email-body.js';
+import { findPart, splitBlobId } from './email-body.js';
 import type { Uploads } from './uploads.js';
 import { scriptBlobId } from './sieve.js';
 import type { SieveScripts } from '../../services/sieve/index.js';
@@ -27,7 +27,6 @@ export interface BlobContent {
 }
 
 export async function readBlob(deps: BlobDeps, accountId: number, blobId: string): Promise<BlobContent | undefined> {
-  if (blobId.startsWith('u')) return deps.uploads.get(accountId, blobId);
   if (blobId.startsWith('v') && deps.sieve) {
     for (const s of await deps.sieve.list(accountId)) {
       const script = await deps.sieve.get(accountId, s.name);
@@ -36,14 +35,24 @@ export async function readBlob(deps: BlobDeps, accountId: number, blobId: string
     }
     return undefined;
   }
-  const named = emailOfBlobId(blobId);
+  const named = splitBlobId(blobId);
   if (!named) return undefined;
-  const [m] = await deps.views.byIds(accountId, [named.emailId], { envelope: 'all', bodyStructure: true });
-  if (!m) return undefined;
-  const content = await deps.mailboxes.content(m);
-  if (named.partId === undefined) return { data: content, type: 'message/rfc822' };
+  const whole = await wholeBlob(deps, accountId, named.base);
+  if (!whole || named.partId === undefined) return whole;
+  return partOf(whole.data, named.partId);
+}
+
+/** An upload, or an email's content (another account's email is not found). */
+async function wholeBlob(deps: BlobDeps, accountId: number, base: string): Promise<BlobContent | undefined> {
+  if (base.startsWith('u')) return deps.uploads.get(accountId, base);
+  const [m] = await deps.views.byIds(accountId, [Number(base.slice(1))], { envelope: 'all', bodyStructure: true });
+  return m ? { data: await deps.mailboxes.content(m), type: 'message/rfc822' } : undefined;
+}
+
+/** One part of a message, its transfer encoding undone (IMAP part numbers, RFC 9051 §6.4.5). */
+function partOf(content: Buffer, partId: string): BlobContent | undefined {
   const root = parseMessage(content).structure;
-  const part = root.type === 'multipart' || named.partId !== '1' ? findPart(root, named.partId) : root;
+  const part = root.type === 'multipart' || partId !== '1' ? findPart(root, partId) : root;
   if (!part || part.type === 'multipart') return undefined;
   return {
     data: decoded(content.subarray(part.bodyStart, part.end), part.encoding),

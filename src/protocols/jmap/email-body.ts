@@ -7,7 +7,6 @@
 import type { BodyPart } from '../../mail/mime/structure.js';
 import { decodeBody, decodeWords, htmlToText } from '../../mail/mime/text.js';
 import { headerEnd, parseHeaders } from '../../mail/mime/headers.js';
-import { jmapId } from './args.js';
 import type { Args } from './dispatch.js';
 
 /** A leaf or multipart with its IMAP part number ("1", "1.2"; "" for the message itself). */
@@ -16,16 +15,19 @@ interface Numbered {
   partId: string;
 }
 
-/** The blob id of one part: the email and the part number (dots as dashes: ids are URL-safe). */
-export function partBlobId(emailId: number, partId: string): string {
-  return `${jmapId.blob(emailId)}_${partId.replace(/\./g, '-')}`;
+/**
+ * The blob id of one part of the message a blob holds: the blob and the part's IMAP number (dots as
+ * dashes: ids are URL-safe) — "g12_2" is part 2 of email 12, "u…_1-2" part 1.2 of an upload.
+ */
+export function partBlobId(base: string, partId: string): string {
+  return `${base}_${partId.replace(/\./g, '-')}`;
 }
 
-/** The email and part number an email's blob id names, or undefined. */
-export function emailOfBlobId(blobId: string): { emailId: number; partId: string | undefined } | undefined {
-  const m = /^g(\d{1,15})(?:_(\d{1,4}(?:-\d{1,4}){0,31}))?$/.exec(blobId);
+/** The blob holding a message (an email's content "g12", an upload "u…") and the part of it a blob id names. */
+export function splitBlobId(blobId: string): { base: string; partId: string | undefined } | undefined {
+  const m = /^(g\d{1,15}|u[0-9a-f]{64})(?:_(\d{1,4}(?:-\d{1,4}){0,31}))?$/.exec(blobId);
   if (!m) return undefined;
-  return { emailId: Number(m[1]), partId: m[2]?.replace(/-/g, '.') };
+  return { base: m[1]!, partId: m[2]?.replace(/-/g, '.') };
 }
 
 /** Finds the part with that number. */
@@ -46,15 +48,20 @@ function partsOf(part: BodyPart): BodyPart[] {
   return [part];
 }
 
-/** EmailBodyPart (RFC 8621 §4.1.4) of one part. */
-export function bodyPart(content: Buffer, emailId: number, n: Numbered, withSubParts: boolean): Args {
+/** EmailBodyPart (RFC 8621 §4.1.4) of one part; `blobOf` names a part's blob by its part id. */
+export function bodyPart(
+  content: Buffer,
+  blobOf: (partId: string) => string,
+  n: Numbered,
+  withSubParts: boolean,
+): Args {
   const { part } = n;
   const type = `${part.type}/${part.subtype}`.toLowerCase();
   const name = part.disposition?.params.filename ?? part.params.name;
   const isMultipart = part.type === 'multipart';
   const out: Args = {
     partId: isMultipart ? null : n.partId || '1',
-    blobId: isMultipart ? null : partBlobId(emailId, n.partId || '1'),
+    blobId: isMultipart ? null : blobOf(n.partId || '1'),
     size: isMultipart ? 0 : decodedSize(content, part),
     headers: partHeaders(content, part),
     name: name ? decodeWords(name) : null,
@@ -65,7 +72,7 @@ export function bodyPart(content: Buffer, emailId: number, n: Numbered, withSubP
     language: part.language ? [part.language] : null,
     location: part.location,
   };
-  if (withSubParts && isMultipart) out.subParts = children(n).map((c) => bodyPart(content, emailId, c, true));
+  if (withSubParts && isMultipart) out.subParts = children(n).map((c) => bodyPart(content, blobOf, c, true));
   return out;
 }
 

@@ -12,7 +12,7 @@ import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { MessageRecord } from '../../store/index.js';
 import { boolArg, getIds, getProperties, idNumber, invalid, jmapId, unsignedArg } from './args.js';
 import { LIMITS, MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
-import { bodyLists, bodyPart, bodyValue, hasAttachment, preview } from './email-body.js';
+import { bodyLists, bodyPart, bodyValue, hasAttachment, partBlobId, preview } from './email-body.js';
 import { headerProperty, msgIds, parseProperty } from './headers.js';
 
 export const EMAIL_PROPERTIES = [
@@ -134,46 +134,56 @@ async function get(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args>
   const list: Args[] = [];
   for (const m of records) {
     const content = needsContent ? await deps.mailboxes.content(m) : undefined;
-    list.push(emailObject(m, props, content, bodyProps, options));
+    const env = m.envelope as Envelope | null;
+    const source = {
+      row: (p: string) => rowProperty(m, env, p),
+      structure: m.bodyStructure as BodyPart | null,
+      content,
+      blobOf: (partId: string) => partBlobId(jmapId.blob(m.emailId), partId),
+    };
+    list.push(emailObject(source, props, bodyProps, options));
   }
   return { accountId: ctx.jmapAccountId, state, list, notFound };
 }
 
-function bodyPropertiesArg(args: Args): Set<string> {
+export function bodyPropertiesArg(args: Args): Set<string> {
   const v = args.bodyProperties ?? null;
   if (v === null) return new Set([...BODY_PROPERTIES, 'headers', 'subParts']);
   if (!Array.isArray(v) || !v.every((p) => typeof p === 'string')) throw invalid('bodyProperties must be names');
   return new Set(v as string[]);
 }
 
-interface ValueOptions {
+export interface ValueOptions {
   text: boolean;
   html: boolean;
   all: boolean;
   max: number;
 }
 
-function emailObject(
-  m: MessageRecord,
-  props: Set<string>,
-  content: Buffer | undefined,
-  bodyProps: Set<string>,
-  options: ValueOptions,
-): Args {
-  const env = m.envelope as Envelope | null;
-  const structure = m.bodyStructure as BodyPart | null;
+/** What an Email object is made from: a stored email (Email/get) or a blob parsed (Email/parse). */
+export interface EmailSource {
+  /** The properties the stored row or the envelope answer; undefined for the others. */
+  row(p: string): { value: unknown } | undefined;
+  structure: BodyPart | null;
+  content: Buffer | undefined;
+  /** The blob id of a part, by its part id. */
+  blobOf(partId: string): string;
+}
+
+export function emailObject(src: EmailSource, props: Set<string>, bodyProps: Set<string>, options: ValueOptions): Args {
+  const { content } = src;
   const parsed = content ? parseMessage(content) : undefined;
-  const root = parsed?.structure ?? structure;
+  const root = parsed?.structure ?? src.structure;
   const out: Args = {};
   const lists = root ? bodyLists(root) : undefined;
   const shapePart = (n: { part: BodyPart; partId: string }, deep: boolean) =>
-    filterPart(bodyPart(content ?? Buffer.alloc(0), m.emailId, n, deep), bodyProps);
+    filterPart(bodyPart(content ?? Buffer.alloc(0), src.blobOf, n, deep), bodyProps);
   for (const p of props) {
     if (p.startsWith('header:')) {
       out[p] = parsed ? headerProperty(parsed.headers, p) : null;
       continue;
     }
-    const row = rowProperty(m, env, p);
+    const row = src.row(p);
     if (row) {
       out[p] = row.value;
       continue;
@@ -237,6 +247,14 @@ function rowProperty(m: MessageRecord, env: Envelope | null, p: string): { value
       return { value: m.size };
     case 'receivedAt':
       return { value: utcDate(m.internalDate) };
+    default:
+      return envelopeProperty(env, p);
+  }
+}
+
+/** A header convenience property (RFC 8621 §4.1.3) from the message's envelope; undefined for the others. */
+export function envelopeProperty(env: Envelope | null, p: string): { value: unknown } | undefined {
+  switch (p) {
     case 'messageId':
       return { value: msgIds(env?.messageId ?? null) };
     case 'inReplyTo':

@@ -23,6 +23,7 @@ import { emailGetMethod } from './email-get.js';
 import { EMAIL_SORTS, emailQueryMethods } from './email-query.js';
 import { emailSearchMethods } from './email-search.js';
 import { emailSetMethods } from './email-set.js';
+import { emailParseMethods } from './email-parse.js';
 import { mailboxMethods } from './mailbox.js';
 import { eventSource } from './push.js';
 import { pushSubscriptionMethods } from './push-subscription.js';
@@ -86,6 +87,7 @@ function jmapMethods(deps: JmapDeps, uploads: Uploads): Map<string, MethodEntry>
     ...emailQueryMethods(deps),
     ...emailSearchMethods(deps),
     ...emailSetMethods({ ...deps, uploads }),
+    ...emailParseMethods({ ...deps, uploads }),
     ...submissionMethods({ ...deps, uploads }),
     ...vacationMethods(deps.rules),
     ...sieveMethods({ sieve: deps.sieve, uploads }),

@@ -1,0 +1,152 @@
+/**
+ * JMAP Mail beyond get/query/set, driven by jmap-jam: Email/parse of an upload and of a message
+ * attached to a stored email (its parts downloadable by the blob ids it gives), and Email/copy's
+ * answer when there is no other account.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type JamClient from 'jmap-jam';
+import { jamClient } from './helpers/jmap.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the test server's certificate is self-signed
+
+const ANN = { user: 'ann@example.com', password: 'ann-secret-1' };
+
+const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
+const INNER = crlf(`From: Cy <cy@inner.example>
+To: ann@example.com
+Subject: The forwarded one
+Message-ID: <inner@inner.example>
+Date: Tue, 01 Dec 2026 09:00:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="in"
+
+--in
+Content-Type: text/plain; charset=utf-8
+
+Inside text, grüße.
+--in
+Content-Type: application/octet-stream; name="data.bin"
+Content-Disposition: attachment; filename="data.bin"
+Content-Transfer-Encoding: base64
+
+AAECAwQ=
+--in--
+`);
+const OUTER = crlf(`From: Bob <bob@example.com>
+To: ann@example.com
+Subject: Fwd: The forwarded one
+Message-ID: <outer@example.com>
+Date: Wed, 02 Dec 2026 10:00:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="out"
+
+--out
+Content-Type: text/plain
+
+See the attached message.
+--out
+Content-Type: message/rfc822
+Content-Disposition: attachment; filename="forwarded.eml"
+
+${INNER}
+--out--
+`);
+
+describe('JMAP Mail: parse and copy', () => {
+  let t: TestServer;
+  let jam: JamClient;
+  let accountId: string;
+  const download = async (blobId: string) => {
+    const r = await jam.downloadBlob({ accountId, blobId, mimeType: 'application/octet-stream', fileName: 'x' });
+    return Buffer.from(await r.arrayBuffer());
+  };
+  const parse = async (blobIds: string[], extra: object = {}) => {
+    const [r] = await (jam.request as unknown as (c: [string, object]) => Promise<[Record<string, unknown>]>)([
+      'Email/parse',
+      { accountId, blobIds, fetchTextBodyValues: true, ...extra },
+    ]);
+    return r as {
+      parsed: Record<string, Record<string, unknown>> | null;
+      notParsable: string[] | null;
+      notFound: string[] | null;
+    };
+  };
+
+  before(async () => {
+    t = await startTestServer({ listeners: ['https'] });
+    await t.server.directory.addDomain('example.com');
+    await t.server.directory.addAccount(ANN.user, ANN.password);
+    jam = await jamClient(`https://127.0.0.1:${t.port('https')}`, ANN);
+    accountId = await jam.getPrimaryAccount();
+  });
+  after(() => t?.stop());
+
+  it('parses an attached message of a stored email, and its parts download by the blob ids it gives', async () => {
+    const upload = await jam.uploadBlob(accountId, new Blob([OUTER], { type: 'message/rfc822' }));
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const inbox = boxes.list.find((b) => b.role === 'inbox')!;
+    const [imported] = await jam.api.Email.import({
+      accountId,
+      emails: {
+        one: {
+          blobId: upload.blobId,
+          mailboxIds: { [inbox.id]: true },
+          keywords: {},
+          receivedAt: '2026-12-02T10:00:00Z',
+        },
+      },
+    });
+    const emailId = imported.created!.one!.id;
+    const [got] = await jam.api.Email.get({ accountId, ids: [emailId], properties: ['attachments'] });
+    const attached = got.list[0]!.attachments!.find((a) => a.type === 'message/rfc822')!;
+
+    const { parsed, notFound } = await parse([attached.blobId!]);
+    assert.equal(notFound, null);
+    const email = parsed![attached.blobId!]!;
+    assert.equal(email.subject, 'The forwarded one');
+    assert.deepEqual(email.from, [{ name: 'Cy', email: 'cy@inner.example' }]);
+    assert.deepEqual(email.messageId, ['inner@inner.example']);
+    assert.equal(email.sentAt, '2026-12-01T09:00:00+00:00');
+    assert.equal(email.hasAttachment, true);
+    const [text] = email.textBody as Array<{ partId: string; blobId: string }>;
+    assert.equal((email.bodyValues as Record<string, { value: string }>)[text!.partId]!.value, 'Inside text, grüße.');
+    assert.equal((await download(text!.blobId)).toString('utf8'), 'Inside text, grüße.');
+    const [bin] = email.attachments as Array<{ blobId: string; name: string }>;
+    assert.equal(bin!.name, 'data.bin');
+    assert.deepEqual([...(await download(bin!.blobId))], [0, 1, 2, 3, 4]);
+
+    // What a stored email is, a parsed one is not.
+    const [whole] = Object.values(
+      (await parse([upload.blobId], { properties: ['id', 'mailboxIds', 'size', 'subject'] })).parsed!,
+    );
+    assert.deepEqual(whole, {
+      id: null,
+      mailboxIds: null,
+      size: Buffer.byteLength(OUTER),
+      subject: 'Fwd: The forwarded one',
+    });
+  });
+
+  it('says which blobs are not messages and which are not there', async () => {
+    const binary = await jam.uploadBlob(
+      accountId,
+      new Blob([new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0, 0, 0])], { type: 'image/png' }),
+    );
+    const r = await parse([binary.blobId, 'u' + '0'.repeat(64), 'g999999', 'nonsense']);
+    assert.equal(r.parsed, null);
+    assert.deepEqual(r.notParsable, [binary.blobId]);
+    assert.deepEqual(r.notFound, ['u' + '0'.repeat(64), 'g999999', 'nonsense']);
+  });
+
+  it('answers Email/copy: there is no other account this login may copy from', async () => {
+    const copy = (fromAccountId: string) =>
+      (jam.request as unknown as (c: [string, object]) => Promise<unknown>)([
+        'Email/copy',
+        { fromAccountId, accountId, create: {} },
+      ]);
+    await assert.rejects(copy('a999'), (e: { type: string }) => e.type === 'fromAccountNotFound');
+    await assert.rejects(copy(accountId), (e: { type: string }) => e.type === 'invalidArguments');
+  });
+});
