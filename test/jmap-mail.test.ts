@@ -1,7 +1,7 @@
 /**
  * JMAP Mail beyond get/query/set, driven by jmap-jam: Email/parse of an upload and of a message
- * attached to a stored email (its parts downloadable by the blob ids it gives), and Email/copy's
- * answer when there is no other account.
+ * attached to a stored email (its parts downloadable by the blob ids it gives), Email/copy's answer
+ * when there is no other account, and identities (RFC 8621 §6) with names and signatures.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { startTestServer, type TestServer } from './helpers/server.js';
 process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the test server's certificate is self-signed
 
 const ANN = { user: 'ann@example.com', password: 'ann-secret-1' };
+const BOB = { user: 'bob@example.com', password: 'bob-secret-1' };
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 const INNER = crlf(`From: Cy <cy@inner.example>
@@ -57,6 +58,7 @@ ${INNER}
 describe('JMAP Mail: parse and copy', () => {
   let t: TestServer;
   let jam: JamClient;
+  let bobJam: JamClient;
   let accountId: string;
   const download = async (blobId: string) => {
     const r = await jam.downloadBlob({ accountId, blobId, mimeType: 'application/octet-stream', fileName: 'x' });
@@ -78,7 +80,10 @@ describe('JMAP Mail: parse and copy', () => {
     t = await startTestServer({ listeners: ['https'] });
     await t.server.directory.addDomain('example.com');
     await t.server.directory.addAccount(ANN.user, ANN.password);
+    await t.server.directory.addAccount(BOB.user, BOB.password);
+    await t.server.directory.addAlias('sales@example.com', [ANN.user]);
     jam = await jamClient(`https://127.0.0.1:${t.port('https')}`, ANN);
+    bobJam = await jamClient(`https://127.0.0.1:${t.port('https')}`, BOB);
     accountId = await jam.getPrimaryAccount();
   });
   after(() => t?.stop());
@@ -148,5 +153,73 @@ describe('JMAP Mail: parse and copy', () => {
       ]);
     await assert.rejects(copy('a999'), (e: { type: string }) => e.type === 'fromAccountNotFound');
     await assert.rejects(copy(accountId), (e: { type: string }) => e.type === 'invalidArguments');
+  });
+
+  it('keeps identities: its own address (never removed) and an alias, with names and signatures', async () => {
+    const call = async (c: JamClient, method: string, args: object) =>
+      (await (c.request as unknown as (x: [string, object]) => Promise<[Record<string, any>]>)([method, args]))[0];
+    const first = await call(jam, 'Identity/get', { accountId });
+    assert.equal(first.list.length, 1);
+    const own = first.list[0];
+    assert.deepEqual([own.email, own.mayDelete, own.name], [ANN.user, false, '']);
+
+    const made = await call(jam, 'Identity/set', {
+      accountId,
+      create: {
+        sales: {
+          email: 'Sales@Example.com',
+          name: 'Ann at Sales',
+          textSignature: '-- \nAnn, Sales',
+          htmlSignature: '<p>Ann, <b>Sales</b></p>',
+          replyTo: [{ name: 'Sales', email: 'sales@example.com' }],
+        },
+        bobs: { email: BOB.user, name: 'Not Ann' },
+        injected: { email: 'sales@example.com', name: 'Ann\r\nBcc: mallory@else.example' },
+        stranger: { email: 'someone@else.example' },
+      },
+    });
+    const sales = made.created.sales.id as string;
+    assert.equal(made.created.sales.mayDelete, true);
+    assert.equal(made.notCreated.bobs.type, 'forbiddenFrom', "another account's address");
+    assert.equal(made.notCreated.stranger.type, 'forbiddenFrom');
+    assert.deepEqual(made.notCreated.injected.properties, ['name']);
+
+    const changes = await call(jam, 'Identity/changes', { accountId, sinceState: first.state });
+    assert.deepEqual([changes.created, changes.updated, changes.destroyed], [[sales], [], []]);
+    const updated = await call(jam, 'Identity/set', {
+      accountId,
+      update: {
+        [own.id]: { name: 'Ann Lee', bcc: [{ email: 'archive@example.com' }] },
+        [sales]: { email: 'x@example.com' },
+      },
+      destroy: [own.id],
+    });
+    assert.deepEqual(Object.keys(updated.updated), [own.id]);
+    assert.deepEqual(updated.notUpdated[sales].properties, ['email'], 'the address is fixed');
+    assert.equal(updated.notDestroyed[own.id].type, 'forbidden');
+    const both = await call(jam, 'Identity/get', { accountId });
+    assert.deepEqual(
+      both.list.map((i: Record<string, unknown>) => [i.email, i.name, i.bcc, i.textSignature]),
+      [
+        [ANN.user, 'Ann Lee', [{ name: null, email: 'archive@example.com' }], ''],
+        ['sales@example.com', 'Ann at Sales', null, '-- \nAnn, Sales'],
+      ],
+    );
+
+    // Another login sees none of them and changes none.
+    const bobs = await call(bobJam, 'Identity/get', { accountId: await bobJam.getPrimaryAccount(), ids: [sales] });
+    assert.deepEqual(bobs.notFound, [sales]);
+    const bobSet = await call(bobJam, 'Identity/set', {
+      accountId: await bobJam.getPrimaryAccount(),
+      update: { [sales]: { name: 'Bob' } },
+      destroy: [sales],
+    });
+    assert.equal(bobSet.notUpdated[sales].type, 'notFound');
+    assert.equal(bobSet.notDestroyed[sales].type, 'notFound');
+
+    const gone = await call(jam, 'Identity/set', { accountId, destroy: [sales] });
+    assert.deepEqual(gone.destroyed, [sales]);
+    const after = await call(jam, 'Identity/changes', { accountId, sinceState: both.state });
+    assert.deepEqual(after.destroyed, [sales]);
   });
 });

@@ -69,6 +69,13 @@ describe('JMAP', { skip: peer('swaks', 'swaks') || peer('python3', 'python3') ||
     assert.equal(r.status, 200);
     return (await r.json()) as { methodResponses: unknown[] };
   };
+  /** The account's own identity (RFC 8621 §6), the one it sends as. */
+  const ownIdentity = async () => {
+    const [identities] = await jam.api.Identity.get({ accountId });
+    const own = identities.list.find((i) => i.email === ANN.user && i.mayDelete === false);
+    assert.ok(own, 'the account has its own identity');
+    return own.id;
+  };
   const imap = (script: string) =>
     python<unknown>(
       `
@@ -312,6 +319,7 @@ c.logout()
   });
 
   it('sends a draft with EmailSubmission to a local and a remote recipient, then files it in Sent (onSuccessUpdateEmail)', async () => {
+    const me = await ownIdentity();
     const [boxes] = await jam.api.Mailbox.get({ accountId });
     const role = (r: string) => boxes.list.find((b) => b.role === r)!.id!;
     const using = ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail', 'urn:ietf:params:jmap:submission'];
@@ -343,16 +351,16 @@ c.logout()
         {
           accountId,
           create: {
-            s: { identityId: 'i1', emailId: '#d' },
+            s: { identityId: me, emailId: '#d' },
             // The envelope defaults to the From address (not the account's): refused as the envelope sender.
-            sm: { identityId: 'i1', emailId: '#f' },
+            sm: { identityId: me, emailId: '#f' },
             // With the account's envelope sender, the forged From header itself is refused.
             sf: {
-              identityId: 'i1',
+              identityId: me,
               emailId: '#f',
               envelope: { mailFrom: { email: ANN.user }, rcptTo: [{ email: 'bob@example.com' }] },
             },
-            su: { identityId: 'i1', emailId: '#u' },
+            su: { identityId: me, emailId: '#u' },
           },
           onSuccessUpdateEmail: {
             '#s': {
@@ -453,6 +461,7 @@ c.logout()
         }
       ).maxDelayedSend > 0,
     );
+    const me = await ownIdentity();
     const [start] = await jam.api.EmailSubmission.get({ accountId, ids: [] });
     const made = (
       await api(using, [
@@ -462,8 +471,8 @@ c.logout()
           {
             accountId,
             create: {
-              l: { identityId: 'i1', emailId: '#later', envelope: envelope('2') },
-              u: { identityId: 'i1', emailId: '#undone', envelope: envelope('600') },
+              l: { identityId: me, emailId: '#later', envelope: envelope('2') },
+              u: { identityId: me, emailId: '#undone', envelope: envelope('600') },
             },
             // The draft goes at once; the message waiting to be sent was kept.
             onSuccessDestroyEmail: ['#l'],

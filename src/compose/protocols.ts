@@ -67,6 +67,7 @@ export function protocolFactories(
       rules: services.self.rules,
       sieve: services.sieve,
       push: services.push,
+      identities: services.identities,
       authenticate: (user, password, context) => services.auth.authenticate(user, password, context),
       authenticateBearer: (token, context) => services.auth.authenticateBearer(token, context),
       log: log.child({ component: 'jmap' }),

@@ -35,6 +35,7 @@ import { EmailViews } from '../services/mailboxes/emails.js';
 import { Submitter } from '../services/acceptance/submit.js';
 import { ScheduledSubmissions } from '../services/acceptance/scheduled.js';
 import { PushSubscriptions } from '../services/push/index.js';
+import { Identities } from '../services/identities/index.js';
 import { Outbound } from '../services/outbound/index.js';
 import { Quarantine } from '../services/quarantine/index.js';
 import { MtaSts } from '../services/outbound/mta-sts.js';
@@ -72,6 +73,8 @@ export interface Services {
   scheduledSubmissions: ScheduledSubmissions;
   /** JMAP push subscriptions: account changes POSTed to the URLs clients named. */
   push: PushSubscriptions;
+  /** The addresses an account sends as, with names and signatures (JMAP Identity). */
+  identities: Identities;
   quarantine: Quarantine;
   greylist: Greylist | undefined;
   administration: Administration;
@@ -171,7 +174,7 @@ export async function buildServices(
     ...core,
     acceptance,
     mailboxes,
-    ...jmapServices(config, { store, submitter, log }),
+    ...jmapServices(config, { store, submitter, directory, log }),
     quarantine,
     greylist,
     metrics,
@@ -179,16 +182,17 @@ export async function buildServices(
   };
 }
 
-/** What JMAP runs on besides the mailboxes: account-wide views, the submitter, delayed submissions, push subscriptions. */
+/** What JMAP runs on besides the mailboxes: account-wide views, the submitter, identities, delayed submissions, push subscriptions. */
 function jmapServices(
   config: Readonly<Config>,
-  deps: { store: Store; submitter: Submitter; log: Logger },
-): Pick<Services, 'emailViews' | 'submitter' | 'scheduledSubmissions' | 'push'> {
-  const { store, submitter, log } = deps;
+  deps: { store: Store; submitter: Submitter; directory: Directory; log: Logger },
+): Pick<Services, 'emailViews' | 'submitter' | 'scheduledSubmissions' | 'push' | 'identities'> {
+  const { store, submitter, directory, log } = deps;
   const emailViews = new EmailViews({ store });
   return {
     emailViews,
     submitter,
+    identities: new Identities({ store, directory }),
     scheduledSubmissions: new ScheduledSubmissions({ store, submitter, log: log.child({ component: 'submissions' }) }),
     push: new PushSubscriptions({
       store,

@@ -166,3 +166,39 @@ export interface PushSubscriptionRepo {
   /** Removes the subscriptions expired at `now`; returns how many. */
   expire(now: Date): Promise<number>;
 }
+
+/** A sending identity of an account (JMAP Identity, RFC 8621 §6): an address it owns, a name and signatures. */
+export interface IdentityRecord {
+  id: number;
+  accountId: number;
+  email: string;
+  name: string;
+  replyTo: Array<{ name: string | null; email: string }> | null;
+  bcc: Array<{ name: string | null; email: string }> | null;
+  textSignature: string;
+  htmlSignature: string;
+  /** The account's own address, made with the account: it cannot be removed. */
+  isDefault: boolean;
+}
+
+export interface IdentityRepo {
+  /** The account's identities, its default one first made when it has none (`address`). */
+  list(accountId: number, address: string): Promise<IdentityRecord[]>;
+  /** Adds an identity unless the account has `max` already (undefined then). */
+  add(record: Omit<IdentityRecord, 'id' | 'isDefault'>, max: number): Promise<IdentityRecord | undefined>;
+  /** Changes an identity of the account (not its address); false when it has none with that id. */
+  update(
+    accountId: number,
+    id: number,
+    patch: Partial<Pick<IdentityRecord, 'name' | 'replyTo' | 'bcc' | 'textSignature' | 'htmlSignature'>>,
+  ): Promise<boolean>;
+  /** Removes an identity of the account that is not its default; false otherwise. */
+  remove(accountId: number, id: number): Promise<boolean>;
+  /** The account's last identity change number (0 for none): the Identity state. */
+  seq(accountId: number): Promise<number>;
+  /** Identities made, changed or removed after change number `seq`. */
+  changedSince(
+    accountId: number,
+    seq: number,
+  ): Promise<Array<{ id: number; change: 'created' | 'updated' | 'destroyed' }>>;
+}

@@ -13,6 +13,7 @@ import type {
   ChangeFeed,
   ChangeLogRepo,
   EmailRepo,
+  IdentityRepo,
   PushSubscriptionRepo,
   SubmissionRepo,
   ThreadRepo,
@@ -379,6 +380,7 @@ export interface Repos {
   readonly emails: EmailRepo;
   readonly submissions: SubmissionRepo;
   readonly pushSubscriptions: PushSubscriptionRepo;
+  readonly identities: IdentityRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;

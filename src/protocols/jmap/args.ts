@@ -18,7 +18,7 @@ export const jmapId = {
 };
 
 /** The number in an id of that kind, or undefined for anything else (an unknown id is "notFound", not an error). */
-export function idNumber(kind: 'm' | 'e' | 't' | 's' | 'p', id: string): number | undefined {
+export function idNumber(kind: 'm' | 'e' | 't' | 's' | 'p' | 'i', id: string): number | undefined {
   if (id.length < 2 || id.length > 16 || id[0] !== kind || !/^\d+$/.test(id.slice(1))) return undefined;
   const n = Number(id.slice(1));
   return Number.isSafeInteger(n) ? n : undefined;

@@ -17,6 +17,7 @@ import type { Submitter } from '../../services/acceptance/submit.js';
 import type { SelfRules } from '../../services/admin/self-rules.js';
 import type { SieveScripts } from '../../services/sieve/index.js';
 import type { PushSubscriptions } from '../../services/push/index.js';
+import type { Identities } from '../../services/identities/index.js';
 import { readBlob } from './blobs.js';
 import { CORE, LIMITS, MAIL, RequestError, runRequest, type MethodEntry } from './dispatch.js';
 import { emailGetMethod } from './email-get.js';
@@ -49,6 +50,8 @@ export interface JmapDeps {
   sieve: SieveScripts;
   /** Push subscriptions (RFC 8620 §7.2). */
   push: PushSubscriptions;
+  /** The addresses the account sends as (Identity). */
+  identities: Identities;
   /** An app password's bearer token (Auth.authenticateBearer), throttled as logins are. */
   authenticateBearer(
     token: string,

@@ -1,6 +1,6 @@
 /**
- * Identity and EmailSubmission (RFC 8621 §6, §7): the account's address is its identity; a
- * submission sends a stored email through the same acceptance pipeline and outbound queue as port
+ * EmailSubmission (RFC 8621 §7), with Identity (identity.ts): a submission, made with one of the
+ * account's identities, sends a stored email through the same acceptance pipeline and outbound queue as port
  * 587 (services/acceptance/submit.ts), with the same sender-ownership rules and DKIM signing, and
  * then runs the implicit Email/set the client asked for (onSuccessUpdateEmail, onSuccessDestroyEmail).
  * A submission whose envelope asks to wait (RFC 4865 HOLDFOR / HOLDUNTIL, at most 30 days) is
@@ -19,54 +19,27 @@ import { isObject, LIMITS, MethodError, type Args, type CallContext, type Method
 import { emailSet } from './email-set.js';
 import { utcDate } from './email-get.js';
 import { nullIfEmpty } from './mailbox.js';
+import { findIdentity, identityMethods, SUBMISSION } from './identity.js';
+import type { Identities } from '../../services/identities/index.js';
 
-export const SUBMISSION = 'urn:ietf:params:jmap:submission';
+export { SUBMISSION };
 
 export interface SubmissionDeps extends BlobDeps {
   submitter: Submitter;
+  identities: Identities;
   submissions: Store['submissions'];
 }
 
-const identityId = (accountId: number) => `i${accountId}`;
 const submissionId = (id: number) => `s${id}`;
 
 export function submissionMethods(deps: SubmissionDeps): Array<[string, MethodEntry]> {
   return [
-    ['Identity/get', { capability: SUBMISSION, run: (args, ctx) => identityGet(args, ctx) }],
-    [
-      'Identity/changes',
-      {
-        capability: SUBMISSION,
-        run: (args, ctx) =>
-          Promise.resolve(noChanges(ctx, stringArg(args, 'sinceState'), '0', 'identities are fixed: run Identity/get')),
-      },
-    ],
+    ...identityMethods(deps.identities),
     ['EmailSubmission/get', { capability: SUBMISSION, run: (args, ctx) => submissionGet(deps, args, ctx) }],
     ['EmailSubmission/changes', { capability: SUBMISSION, run: (args, ctx) => submissionChanges(deps, args, ctx) }],
     ['EmailSubmission/query', { capability: SUBMISSION, run: (args, ctx) => submissionQuery(deps, args, ctx) }],
     ['EmailSubmission/set', { capability: SUBMISSION, run: (args, ctx) => submissionSet(deps, args, ctx) }],
   ];
-}
-
-function identityGet(args: Args, ctx: CallContext): Promise<Args> {
-  const ids = getIds(args);
-  const me = {
-    id: identityId(ctx.accountId),
-    name: '',
-    email: ctx.address,
-    replyTo: null,
-    bcc: null,
-    textSignature: '',
-    htmlSignature: '',
-    mayDelete: false,
-  };
-  const found = ids === null || ids.includes(me.id);
-  return Promise.resolve({
-    accountId: ctx.jmapAccountId,
-    state: '0',
-    list: found ? [me] : [],
-    notFound: ids === null ? [] : ids.filter((i) => i !== me.id),
-  });
 }
 
 function submissionObject(s: SubmissionRecord): Args {
@@ -254,7 +227,7 @@ async function implicitEmailSet(
 async function createOne(deps: SubmissionDeps, ctx: CallContext, props: unknown): Promise<SubmissionRecord> {
   if (!isObject(props) || typeof props.emailId !== 'string' || typeof props.identityId !== 'string')
     throw new MethodError('invalidProperties', 'a submission needs identityId and emailId');
-  if (props.identityId !== identityId(ctx.accountId))
+  if (!(await findIdentity(deps.identities, ctx, props.identityId)))
     throw new MethodError('invalidProperties', `no identity ${props.identityId.slice(0, 40)}`, {
       properties: ['identityId'],
     });

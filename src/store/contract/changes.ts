@@ -17,6 +17,8 @@ export function changeLogContract(withStore: WithStore): void {
     it('never gives a removed message or mailbox id to a new one', () => withStore(idsNotReused));
     it('keeps push subscriptions per account, at most so many, verified and expired apart', () =>
       withStore(pushSubscriptions));
+    it("keeps an account's identities: its own made when first listed and never removed, each change numbered", () =>
+      withStore(identities));
   });
 }
 
@@ -299,4 +301,57 @@ async function pushSubscriptions(store: Store): Promise<void> {
     (await store.pushSubscriptions.list(ann.id)).map((s) => s.id),
     [a.id],
   );
+}
+
+async function identities(store: Store): Promise<void> {
+  const ann = await account(store);
+  const bob = await account(store, 'bob@example.com');
+  const [own] = await store.identities.list(ann.id, 'ann@example.com');
+  assert.deepEqual([own!.email, own!.isDefault, own!.name], ['ann@example.com', true, '']);
+  assert.equal((await store.identities.list(ann.id, 'ann@example.com')).length, 1, 'made once');
+  const start = await store.identities.seq(ann.id);
+  const fields = {
+    name: 'Ann',
+    replyTo: null,
+    bcc: [{ name: null, email: 'archive@example.com' }],
+    textSignature: '-- Ann',
+    htmlSignature: '',
+  };
+  const sales = (await store.identities.add({ accountId: ann.id, email: 'sales@example.com', ...fields }, 2))!;
+  assert.equal(
+    await store.identities.add({ accountId: ann.id, email: 'x@example.com', ...fields }, 2),
+    undefined,
+    'at most 2',
+  );
+  assert.equal(await store.identities.update(bob.id, sales.id, { name: 'Bob' }), false, "not another account's");
+  assert.equal(
+    await store.identities.update(ann.id, sales.id, {
+      name: 'Sales',
+      replyTo: [{ name: 'S', email: 's@example.com' }],
+    }),
+    true,
+  );
+  assert.equal(await store.identities.remove(ann.id, own!.id), false, 'the own identity stays');
+  const listed = await store.identities.list(ann.id, 'ann@example.com');
+  assert.deepEqual(
+    listed.map((i) => [i.email, i.name, i.replyTo, i.bcc]),
+    [
+      ['ann@example.com', '', null, null],
+      [
+        'sales@example.com',
+        'Sales',
+        [{ name: 'S', email: 's@example.com' }],
+        [{ name: null, email: 'archive@example.com' }],
+      ],
+    ],
+  );
+  const made = await store.identities.seq(ann.id);
+  assert.deepEqual(await store.identities.changedSince(ann.id, start), [{ id: sales.id, change: 'created' }]);
+  assert.equal(await store.identities.remove(ann.id, sales.id), true);
+  assert.equal(await store.identities.remove(ann.id, sales.id), false, 'once');
+  assert.deepEqual(await store.identities.changedSince(ann.id, made), [{ id: sales.id, change: 'destroyed' }]);
+  assert.deepEqual(await store.identities.changedSince(ann.id, start), [], 'made and removed since: nothing to tell');
+  assert.equal((await store.identities.list(ann.id, 'ann@example.com')).length, 1);
+  const again = (await store.identities.add({ accountId: ann.id, email: 'sales@example.com', ...fields }, 2))!;
+  assert.ok(again.id > sales.id, 'a removed id is not given again');
 }

@@ -21,6 +21,7 @@ import type {
   EmailRepo,
   SubmissionRepo,
   PushSubscriptionRepo,
+  IdentityRepo,
   ClassifierRepo,
   DkimKeyRepo,
   DomainRepo,
@@ -43,6 +44,7 @@ import { ChangeLog } from './changes.js';
 import { Emails } from './emails.js';
 import { Submissions } from './submissions.js';
 import { PushSubscriptions } from './push-subscriptions.js';
+import { Identities } from './identities.js';
 import { Threads } from './threads.js';
 import { Classifier } from './classifier.js';
 import { BlobCollector } from './collector.js';
@@ -84,6 +86,7 @@ function repositories(db: Db, exec: Exec): Repos {
     emails: new Emails(db, exec),
     submissions: new Submissions(db, exec),
     pushSubscriptions: new PushSubscriptions(db, exec),
+    identities: new Identities(db, exec),
     admins: new Admins(db, exec),
     apiTokens: new ApiTokens(db, exec),
     audit: new Audit(db, exec),
@@ -112,6 +115,7 @@ class SqliteStore implements Store {
   readonly emails: EmailRepo;
   readonly submissions: SubmissionRepo;
   readonly pushSubscriptions: PushSubscriptionRepo;
+  readonly identities: IdentityRepo;
   readonly admins: AdminRepo;
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
@@ -148,6 +152,7 @@ class SqliteStore implements Store {
     this.emails = repos.emails;
     this.submissions = repos.submissions;
     this.pushSubscriptions = repos.pushSubscriptions;
+    this.identities = repos.identities;
     this.admins = repos.admins;
     this.apiTokens = repos.apiTokens;
     this.audit = repos.audit;

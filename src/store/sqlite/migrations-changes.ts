@@ -187,4 +187,31 @@ export const CHANGE_MIGRATIONS: Migration[] = [
       CREATE INDEX push_subscriptions_account ON push_subscriptions(account_id);
     `,
   },
+  {
+    version: 26,
+    name: 'JMAP identities',
+    sql: `
+      -- RFC 8621 §6: the addresses an account sends as, with a name and signatures. A removed one is
+      -- kept (destroyed = 1) so Identity/changes can tell; ids are never given twice (AUTOINCREMENT).
+      -- An existing account's own identity keeps the id it had, the account's (JMAP "i<account id>");
+      -- SQLite's AUTOINCREMENT counter moves past them.
+      CREATE TABLE identities (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        email TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        reply_to TEXT,
+        bcc TEXT,
+        text_signature TEXT NOT NULL DEFAULT '',
+        html_signature TEXT NOT NULL DEFAULT '',
+        is_default INTEGER NOT NULL DEFAULT 0,
+        destroyed INTEGER NOT NULL DEFAULT 0,
+        created_seq INTEGER NOT NULL,
+        changed_seq INTEGER NOT NULL
+      );
+      CREATE INDEX identities_account ON identities(account_id, changed_seq);
+      INSERT INTO identities (id, account_id, email, is_default, created_seq, changed_seq)
+        SELECT id, id, address, 1, 0, 0 FROM accounts;
+    `,
+  },
 ];
