@@ -520,7 +520,7 @@ c.logout()
     assert.deepEqual(set.updated, { singleton: null });
     const [refused] = await jam.api.VacationResponse.set({
       accountId,
-      update: { singleton: { fromDate: '2026-12-24T00:00:00Z' } },
+      update: { singleton: { fromDate: 'Christmas', toDate: '2020-01-01T00:00:00Z' } },
     });
     assert.equal(refused.notUpdated!.singleton!.type, 'invalidProperties');
     const page = await fetch(`${base}/api/v1/me/rules`, { headers: { authorization: basic(ANN) } });
@@ -545,7 +545,57 @@ c.logout()
       .find((m) => /^Subject: Away until Monday/m.test(m));
     assert.ok(reply, 'the vacation reply reached the sender');
     assert.match(reply, /X-Rcpt-Args: <erin@remote\.example>/);
-    await jam.api.VacationResponse.set({ accountId, update: { singleton: { isEnabled: false } } });
+
+    // RFC 8621 §8: dates and an HTML body. A reply that starts tomorrow is not sent today; one that
+    // started an hour ago is, as text and HTML.
+    const inAnHour = new Date(Date.now() + 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const anHourAgo = new Date(Date.now() - 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const ask = async (from: string) =>
+      assert.match(
+        await swaksReply(t.port('smtp'), ['--from', from, '--to', ANN.user, '--header', 'Subject: hello again']),
+        /^250 /,
+      );
+    await jam.api.VacationResponse.set({
+      accountId,
+      update: { singleton: { subject: 'Later', fromDate: inAnHour, toDate: null } },
+    });
+    await ask('fay@remote.example');
+    await jam.api.VacationResponse.set({
+      accountId,
+      update: {
+        singleton: {
+          subject: 'Now in HTML',
+          fromDate: anHourAgo,
+          toDate: inAnHour,
+          htmlBody: '<p>I am <b>away</b>.</p>',
+        },
+      },
+    });
+    const [dated] = await jam.api.VacationResponse.get({ accountId });
+    assert.deepEqual(
+      [dated.list[0]!.fromDate, dated.list[0]!.toDate, dated.list[0]!.htmlBody],
+      [anHourAgo, inAnHour, '<p>I am <b>away</b>.</p>'],
+    );
+    await ask('gus@remote.example'); // delivered after fay's: her reply, had there been one, went first
+    const deadline2 = Date.now() + 20_000;
+    let html: string | undefined;
+    while (!html && Date.now() < deadline2) {
+      html = readdirSync(sinkDir)
+        .map((f) => readFileSync(path.join(sinkDir, f), 'latin1'))
+        .find((m) => /^Subject: Now in HTML/m.test(m));
+      if (!html) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(html, 'the dated reply was sent');
+    assert.match(html, /X-Rcpt-Args: <gus@remote\.example>/);
+    assert.match(html, /Content-Type: multipart\/alternative/);
+    assert.match(html, /<p>I am <b>away<\/b>\.<\/p>/);
+    assert.match(html, /I am away\./, 'the text part');
+    const replies = readdirSync(sinkDir).map((f) => readFileSync(path.join(sinkDir, f), 'latin1'));
+    assert.ok(!replies.some((m) => /^Subject: Later/m.test(m)), 'no reply before fromDate');
+    await jam.api.VacationResponse.set({
+      accountId,
+      update: { singleton: { isEnabled: false, fromDate: null, toDate: null, htmlBody: null } },
+    });
   });
 
   it('stores, validates and activates a Sieve script over JMAP (RFC 9661), and delivery follows it', async () => {

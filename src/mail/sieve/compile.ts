@@ -4,6 +4,7 @@
  * stored, with the line of its first error, rather than failing at delivery.
  */
 import { parseScript, SieveError, type Arg, type Command, type Test } from './parse.js';
+import { DATE_PARTS, parseZone } from './dates.js';
 
 export { SieveError } from './parse.js';
 
@@ -28,6 +29,7 @@ export const SIEVE_EXTENSIONS = [
   'spamtest',
   'spamtestplus',
   'virustest',
+  'date',
 ] as const;
 
 export interface CompiledScript {
@@ -171,6 +173,21 @@ const TESTS: Record<string, Spec> = {
     positional: ['string'],
     tags: { percent: true, ...COMPARATOR, ...MATCH },
     tagExt: { percent: 'spamtestplus', ...MATCH_EXT },
+    exclusive: [MATCH_GROUP],
+  },
+  // RFC 5260 §4, §5
+  date: {
+    ext: 'date',
+    positional: ['string', 'string', 'strings'],
+    tags: { zone: 'string', originalzone: true, ...COMPARATOR, ...MATCH },
+    tagExt: MATCH_EXT,
+    exclusive: [MATCH_GROUP, ['zone', 'originalzone']],
+  },
+  currentdate: {
+    ext: 'date',
+    positional: ['string', 'strings'],
+    tags: { zone: 'string', ...COMPARATOR, ...MATCH },
+    tagExt: MATCH_EXT,
     exclusive: [MATCH_GROUP],
   },
   virustest: {
@@ -354,6 +371,7 @@ function checkValues(node: Test, tags: Normalized['tags'], positional: Normalize
     if (typeof r === 'string' && !RELATIONS.includes(r.toLowerCase()))
       throw new SieveError(node.line, `unknown relation "${r}"; use one of ${RELATIONS.join(', ')}`);
   }
+  if (node.name === 'date' || node.name === 'currentdate') checkDateArgs(node, tags, positional, state);
   if (node.name === 'header' || node.name === 'address' || node.name === 'exists') {
     for (const h of positional[0] as string[]) {
       if (!state.requires.has('variables') || !h.includes('${')) {
@@ -396,4 +414,15 @@ function decodeEncoded(tags: Normalized['tags'], positional: Normalized['positio
     typeof v === 'string' ? decode(v) : Array.isArray(v) ? v.map(decode) : v;
   for (const [k, v] of tags) tags.set(k, map(v));
   positional.forEach((v, k) => (positional[k] = map(v) as string | number | string[]));
+}
+
+/** RFC 5260 §4.1, §4.2: a zone is "+hhmm" or "-hhmm", a date-part one of DATE_PARTS (unless made by variables). */
+function checkDateArgs(node: Test, tags: Normalized['tags'], positional: Normalized['positional'], state: State): void {
+  const literal = (v: string) => !state.requires.has('variables') || !v.includes('${');
+  const zone = tags.get('zone');
+  if (typeof zone === 'string' && literal(zone) && parseZone(zone) === undefined)
+    throw new SieveError(node.line, `invalid time zone "${zone}": use +hhmm or -hhmm`);
+  const part = positional[node.name === 'date' ? 1 : 0] as string;
+  if (literal(part) && !(DATE_PARTS as readonly string[]).includes(part.toLowerCase()))
+    throw new SieveError(node.line, `unknown date-part "${part}"; use one of ${DATE_PARTS.join(', ')}`);
 }

@@ -2,8 +2,8 @@
  * Sieve interpreter (RFC 5228 §2.10, §4, §5) over a message seen through SieveMessage, with the
  * extensions compile.ts accepts: fileinto, reject/ereject (RFC 5429), envelope, imap4flags (RFC 5232),
  * copy (RFC 3894), vacation (RFC 5230), subaddress (RFC 5233), relational (RFC 5231), body (RFC 5173),
- * variables (RFC 5229), mailbox (RFC 5490) and spamtest, spamtestplus and virustest (RFC 5235, values
- * in spamtest.ts). It returns the actions to take; delivery takes them.
+ * variables (RFC 5229), mailbox (RFC 5490), spamtest, spamtestplus and virustest (RFC 5235, values
+ * in spamtest.ts) and date (RFC 5260, dates.ts). It returns the actions to take; delivery takes them.
  * Sieve has no loops, so a run is bounded by the script's size; :matches is polynomial (memoized).
  * Comparators and match types are in match.ts, address parts in addresses.ts, variables and flag
  * variables in variables.ts, the run-time error and work budget in runtime.ts.
@@ -13,6 +13,7 @@ import { addressParts, isRedirectAddress, parseAddresses } from './addresses.js'
 import { asciiLower, compare, relation, wildcardMatch } from './match.js';
 import { MAX_RUN_COST, SieveRuntimeError } from './runtime.js';
 import { spamtestValue, spamVerdict, virustestValue } from './spamtest.js';
+import { datePart, headerDate, localZone, parseZone } from './dates.js';
 import { FLAGS_VAR, splitFlags, truncate, uniqueFlags } from './variables.js';
 
 export { SieveRuntimeError } from './runtime.js';
@@ -27,6 +28,8 @@ export interface SieveMessage {
   /** RFC 5173 §5: the body as one or more strings for the given transform. */
   body(transform: { kind: 'raw' } | { kind: 'text' } | { kind: 'content'; types: string[] }): string[];
   mailboxExists(name: string): boolean;
+  /** The time of delivery, for currentdate (RFC 5260 §5); now when absent. */
+  now?: Date;
 }
 
 export type SieveAction =
@@ -323,6 +326,9 @@ class Run {
       }
       case 'mailboxexists':
         return this.list(a.positional[0]).every((m) => this.msg.mailboxExists(m));
+      case 'date':
+      case 'currentdate':
+        return this.matchValues(a, this.dateValues(t.name, a), this.list(a.positional.at(-1)));
       case 'spamtest':
       case 'virustest': {
         const header = (name: string) => this.msg.header(name);
@@ -335,6 +341,29 @@ class Run {
       default:
         throw new SieveRuntimeError(`test ${t.name} is not implemented`);
     }
+  }
+
+  /** RFC 5260 §4, §5: the date-part of the header field's first date or of now; none when there is no date. */
+  private dateValues(test: string, a: ReturnType<typeof argsOf>): string[] {
+    let when: { at: Date; zone: number } | undefined;
+    if (test === 'currentdate') {
+      const at = this.msg.now ?? new Date();
+      when = { at, zone: localZone(at) };
+    } else {
+      const [first] = this.msg.header(this.expand(a.positional[0] as string));
+      when = first === undefined ? undefined : headerDate(first);
+      if (when && !a.tags.has('originalzone')) when = { at: when.at, zone: localZone(when.at) };
+    }
+    if (!when) return [];
+    const zone = a.tags.get('zone');
+    if (typeof zone === 'string') {
+      const z = parseZone(this.expand(zone));
+      if (z === undefined) return [];
+      when = { at: when.at, zone: z };
+    }
+    const part = datePart(when.at, when.zone, this.expand(a.positional[test === 'date' ? 1 : 0] as string));
+    if (part === undefined) throw new SieveRuntimeError(`unknown date-part in ${test}`);
+    return [part];
   }
 
   private list(v: unknown): string[] {

@@ -52,6 +52,12 @@ export interface Vacation {
   days: number;
   /** The account's other addresses the reply is sent for (RFC 5230 :addresses). */
   addresses: string[];
+  /** Mail arriving from then (UTCDate, "2026-12-20T00:00:00Z") gets the reply; null: already. */
+  fromDate: string | null;
+  /** Mail arriving from then on gets no reply; null: no end. */
+  toDate: string | null;
+  /** The reply as HTML too ("" for none): sent as multipart/alternative with `body` as its text. */
+  html: string;
 }
 
 export interface MailRules {
@@ -63,7 +69,16 @@ export interface MailRules {
 export const EMPTY_RULES: MailRules = {
   filters: [],
   forwarding: { enabled: false, to: [], keepCopy: true },
-  vacation: { enabled: false, subject: 'Out of office', body: '', days: 7, addresses: [] },
+  vacation: {
+    enabled: false,
+    subject: 'Out of office',
+    body: '',
+    days: 7,
+    addresses: [],
+    fromDate: null,
+    toDate: null,
+    html: '',
+  },
 };
 
 export const RULE_LIMITS = {
@@ -128,7 +143,19 @@ export function checkVacation(input: unknown): Vacation {
   if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 30)
     throw new RuleError('vacation "days" is a whole number from 1 to 30');
   const addresses = list(o.addresses ?? [], 'vacation "addresses"', 20).map((a) => address(a, 'vacation'));
-  return { enabled, subject, body, days, addresses };
+  const fromDate = utcDate(o.fromDate, 'vacation "fromDate"');
+  const toDate = utcDate(o.toDate, 'vacation "toDate"');
+  if (fromDate && toDate && toDate <= fromDate) throw new RuleError('vacation "toDate" must come after "fromDate"');
+  const html = text(o.html ?? '', 'vacation "html"', RULE_LIMITS.vacationBody, true);
+  return { enabled, subject, body, days, addresses, fromDate, toDate, html };
+}
+
+/** A UTCDate (RFC 8620 §1.4) or null, written without fractions. */
+function utcDate(v: unknown, what: string): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v) || Number.isNaN(Date.parse(v)))
+    throw new RuleError(`${what} is a UTC date and time such as 2026-12-20T08:00:00Z, or null`);
+  return new Date(v).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function checkFilters(input: unknown): Filter[] {
@@ -212,9 +239,19 @@ export function rulesScript(rules: MailRules): string {
   if (v.enabled) {
     requires.add('vacation');
     const addresses = v.addresses.length ? ` :addresses ${stringList(v.addresses)}` : '';
+    const reply = v.html ? `:mime ${quote(alternative(v.body, v.html))}` : quote(v.body);
+    const command = `vacation :days ${v.days} :subject ${quote(v.subject)}${addresses} ${reply};`;
+    // RFC 5260 §5: the dates as currentdate tests in UTC, ISO 8601 strings compared as text.
+    const when = [
+      ...(v.fromDate ? [`currentdate :zone "+0000" :value "ge" "iso8601" ${quote(iso8601(v.fromDate))}`] : []),
+      ...(v.toDate ? [`currentdate :zone "+0000" :value "lt" "iso8601" ${quote(iso8601(v.toDate))}`] : []),
+    ];
+    if (when.length) requires.add('date').add('relational');
     body.push(
       '# vacation reply',
-      `vacation :days ${v.days} :subject ${quote(v.subject)}${addresses} ${quote(v.body)};`,
+      ...(when.length
+        ? [`if ${when.length === 1 ? when[0] : `allof (${when.join(', ')})`} {`, `  ${command}`, '}']
+        : [command]),
     );
   }
   const f = rules.forwarding;
@@ -326,4 +363,21 @@ function address(input: unknown, what: string): string {
   const check = normalizeAddress(typeof input === 'string' ? input : '');
   if (!check.ok) throw new RuleError(`${what}: "${String(input)}" ${check.reason}`);
   return check.text;
+}
+
+/** "2026-12-20T08:00:00Z" as RFC 5260's iso8601 date-part writes it in zone +0000. */
+function iso8601(utc: string): string {
+  return utc.replace(/Z$/, '+00:00');
+}
+
+/** RFC 5230 §4.4 :mime: the reply as a multipart/alternative entity of its text and its HTML. */
+function alternative(text: string, html: string): string {
+  let boundary = 'postern-vacation';
+  while (text.includes(boundary) || html.includes(boundary)) boundary += '-x';
+  const part = (type: string, content: string) =>
+    `--${boundary}\r\nContent-Type: ${type}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${content.replace(/\r?\n/g, '\r\n')}\r\n`;
+  return (
+    `Content-Type: multipart/alternative; boundary="${boundary}"\r\n\r\n` +
+    `${part('text/plain', text)}${part('text/html', html)}--${boundary}--\r\n`
+  );
 }

@@ -183,13 +183,27 @@ SCHEMAS.DkimList = object({ items: { type: 'array', items: ref('DkimKey') } });
 SCHEMAS.DnsList = object({ items: { type: 'array', items: ref('DnsRecord') } });
 const bool: Schema = { type: 'boolean' };
 const strings: Schema = { type: 'array', items: str() };
-SCHEMAS.Vacation = object({
-  enabled: bool,
-  subject: str(),
-  body: str(),
-  days: int({ minimum: 1, maximum: 30, description: 'One reply per sender in this many days' }),
-  addresses: { ...strings, description: 'Other addresses of the account the reply is sent for' },
-});
+SCHEMAS.Vacation = object(
+  {
+    enabled: bool,
+    subject: str(),
+    body: str(),
+    days: int({ minimum: 1, maximum: 30, description: 'One reply per sender in this many days' }),
+    addresses: { ...strings, description: 'Other addresses of the account the reply is sent for' },
+    fromDate: {
+      type: ['string', 'null'],
+      format: 'date-time',
+      description: 'Mail arriving from then gets the reply (UTC, "2026-12-24T00:00:00Z"); null: already',
+    },
+    toDate: {
+      type: ['string', 'null'],
+      format: 'date-time',
+      description: 'Mail arriving from then gets none; null: no end',
+    },
+    html: { ...str(), description: 'The reply as HTML too ("" for none); left out of a PUT, it stays as it was' },
+  },
+  ['enabled', 'subject', 'body', 'days', 'addresses'],
+);
 SCHEMAS.Forwarding = object({
   enabled: bool,
   to: { ...strings, maxItems: 4 },

@@ -1,11 +1,12 @@
 /**
  * VacationResponse (RFC 8621 §8): the one vacation reply of the account, kept where the account page
  * and ManageSieve see it — the vacation part of the account's mail rules, a Sieve vacation action
- * (services/admin/self-rules.ts). Dates and an HTML body are not kept there yet: setting them is
- * refused with invalidProperties rather than dropped.
+ * (services/admin/self-rules.ts): its dates are currentdate tests (RFC 5260) around it, its HTML
+ * body a :mime multipart/alternative reply next to the text.
  */
 import { createHash } from 'node:crypto';
 import { isMailError } from '../../lib/errors.js';
+import { htmlToText } from '../../mail/mime/text.js';
 import { accountPrincipal } from '../../services/admin/access.js';
 import type { SelfRules } from '../../services/admin/self-rules.js';
 import { getIds } from './args.js';
@@ -29,11 +30,11 @@ async function current(rules: SelfRules, ctx: CallContext): Promise<Args> {
   return {
     id: SINGLETON,
     isEnabled: v.enabled,
-    fromDate: null,
-    toDate: null,
+    fromDate: v.fromDate,
+    toDate: v.toDate,
     subject: v.subject || null,
     textBody: v.body || null,
-    htmlBody: null,
+    htmlBody: v.html || null,
   };
 }
 
@@ -101,27 +102,26 @@ async function set(rules: SelfRules, args: Args, ctx: CallContext): Promise<Args
 
 async function update(rules: SelfRules, ctx: CallContext, before: Args, patch: unknown): Promise<void> {
   if (!isObject(patch)) throw new MethodError('invalidPatch', 'a patch must be an object');
-  const refused = Object.entries(patch)
-    .filter(([k, v]) =>
-      k === 'fromDate' || k === 'toDate' || k === 'htmlBody'
-        ? v !== null
-        : !['isEnabled', 'subject', 'textBody'].includes(k),
-    )
-    .map(([k]) => k);
+  const refused = Object.keys(patch).filter(
+    (k) => !['isEnabled', 'fromDate', 'toDate', 'subject', 'textBody', 'htmlBody'].includes(k),
+  );
   if (refused.length)
-    throw new MethodError(
-      'invalidProperties',
-      `${refused.join(', ')} cannot be set here (dates and HTML replies are not kept yet)`,
-      {
-        properties: refused,
-      },
-    );
+    throw new MethodError('invalidProperties', `${refused.join(', ')} cannot be set`, { properties: refused });
   const next = { ...before, ...patch };
   const view = await rules.get(principal(ctx));
   await rules.set(principal(ctx), 'vacation', {
     ...view.vacation,
     enabled: next.isEnabled === true,
     subject: typeof next.subject === 'string' ? next.subject : '',
-    body: typeof next.textBody === 'string' ? next.textBody : '',
+    // RFC 8621 §8: a reply given only as HTML gets its text from the HTML.
+    body:
+      typeof next.textBody === 'string' && next.textBody
+        ? next.textBody
+        : typeof next.htmlBody === 'string'
+          ? htmlToText(next.htmlBody).trim()
+          : '',
+    fromDate: next.fromDate ?? null,
+    toDate: next.toDate ?? null,
+    html: typeof next.htmlBody === 'string' ? next.htmlBody : '',
   });
 }

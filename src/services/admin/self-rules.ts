@@ -57,7 +57,12 @@ export class SelfRules {
     const release = await this.saving.lock();
     try {
       const before = await this.current(a);
-      const next: MailRules = { ...before, [part]: this.checkPart(part, input, a.address) };
+      // The account page's form has no dates or HTML for the vacation reply: what it leaves out stays.
+      const given =
+        part === 'vacation' && typeof input === 'object' && input !== null && !Array.isArray(input)
+          ? { fromDate: before.vacation.fromDate, toDate: before.vacation.toDate, html: before.vacation.html, ...input }
+          : input;
+      const next: MailRules = { ...before, [part]: this.checkPart(part, given, a.address) };
       let rules: MailRules;
       try {
         rules = checkRules(next, a.address);
