@@ -115,6 +115,27 @@ describe('header rules', () => {
     assert.ok(!content(`From: a@sender.example\nSubject: RE: OK\n${DATED}\nx\n`).includes('SUBJ_ALL_CAPS'));
     assert.ok(!content(`From: a@sender.example\nSubject: FREE money\n${DATED}\nx\n`).includes('SUBJ_ALL_CAPS'));
   });
+
+  it("notices a Subject ending in a bulk mailer's padding or random tag, not a word, a code or a ticket number", () => {
+    const tail = (subject: string) =>
+      content(`From: a@sender.example\nSubject: ${subject}\n${DATED}\nx\n`).includes('SUBJ_RANDOM_TAIL');
+    for (const spam of [
+      'Get Out of Debt Fast                          12244',
+      'Your order#\t\t\t\t\t\t5056',
+      'Are Your Mortgage Rates The Best They Can Be........ 0922LkVT8-113rFxd3342c-21',
+      'good mtv wmE239PgyETfr9P4nvyEWKJCEkWH',
+    ])
+      assert.ok(tail(spam), spam);
+    for (const ham of [
+      'RE: [Spambayes] New web training interface for pop3proxy',
+      'Your login code is X7kP2mQ9',
+      'Invoice 2026-INV-10',
+      'Re: CVE-2002-0001 in OpenSSL',
+      'Meeting at 10:30',
+      `${'a '.repeat(400)}end`,
+    ])
+      assert.ok(!tail(ham), ham);
+  });
 });
 
 describe('body phrases', () => {
