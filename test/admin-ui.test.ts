@@ -244,7 +244,18 @@ describe('admin UI in Chromium', { skip }, () => {
     await page.getByLabel('For (e.g. phone)').fill('phone');
     await page.getByRole('button', { name: 'Make app password' }).click();
     assert.match((await page.getByTestId('app-password').textContent()) ?? '', /^[a-z2-7]{4}(-[a-z2-7]{4}){4}$/);
+    // The same app password as a bearer token, which logs in to JMAP.
+    const token = (await page.getByTestId('app-token').textContent()) ?? '';
+    assert.match(token, /^pap_\d+_[a-z2-7]{20}$/);
+    const session = await page.request.get(`https://mail.example.com:${t.port('https')}/jmap/session`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(session.status(), 200);
+    assert.equal(((await session.json()) as { username: string }).username, 'bob@example.com');
     await shot('10-account');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('10-account-phone');
+    await page.setViewportSize({ width: 900, height: 700 });
     await page.getByRole('button', { name: 'Log out' }).click();
     await login('bob-secret-1');
     await page.getByText('Wrong address or password.').waitFor();

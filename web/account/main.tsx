@@ -6,7 +6,7 @@
 import { render } from 'preact';
 import { useState } from 'preact/hooks';
 import { api, setBasicAuth, messageOf } from '../shared/api.js';
-import { Card, ErrorText, Field, LoginForm, QuotaBar } from '../shared/components.js';
+import { Card, CopyButton, ErrorText, Field, LoginForm, QuotaBar } from '../shared/components.js';
 import { useLoad } from '../shared/hooks.js';
 import { MailRules } from './rules.js';
 import '../shared/style.css';
@@ -105,13 +105,15 @@ function PasswordCard({ address }: { address: string }) {
 function AppPasswords() {
   const list = useLoad(() => api<{ items: AppPassword[] }>('GET', '/me/app-passwords'), []);
   const [name, setName] = useState('');
-  const [made, setMade] = useState<{ name: string; password: string } | null>(null);
+  const [made, setMade] = useState<{ name: string; password: string; token: string } | null>(null);
   const [error, setError] = useState('');
   const add = async (e: Event) => {
     e.preventDefault();
     setError('');
     try {
-      const created = await api<{ name: string; password: string }>('POST', '/me/app-passwords', { name });
+      const created = await api<{ name: string; password: string; token: string }>('POST', '/me/app-passwords', {
+        name,
+      });
       setMade(created);
       setName('');
       list.reload();
@@ -142,10 +144,20 @@ function AppPasswords() {
       </form>
       <ErrorText error={list.error || error} />
       {made ? (
-        <p role="status">
-          The password for {made.name} is <code data-testid="app-password">{made.password}</code> — enter it in the mail
-          program now; it is not shown again.
-        </p>
+        <div role="status">
+          <p>
+            The password for {made.name} is <code data-testid="app-password">{made.password}</code>{' '}
+            <CopyButton text={made.password} label="password" /> — enter it in the mail program now; it is not shown
+            again.
+          </p>
+          <p>
+            A program that logs in with a token instead (JMAP, <code>Authorization: Bearer</code>) takes{' '}
+            <code data-testid="app-token" class="token">
+              {made.token}
+            </code>{' '}
+            <CopyButton text={made.token} label="token" />: the same password, revoked with it.
+          </p>
+        </div>
       ) : null}
     </Card>
   );
