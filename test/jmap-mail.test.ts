@@ -222,4 +222,41 @@ describe('JMAP Mail: parse and copy', () => {
     const after = await call(jam, 'Identity/changes', { accountId, sinceState: both.state });
     assert.deepEqual(after.destroyed, [sales]);
   });
+
+  it('follows a thread through Thread/changes: made, grown, shrunk and gone', async () => {
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const inbox = boxes.list.find((b) => b.role === 'inbox')!.id!;
+    const importOne = async (raw: string) => {
+      const blob = await jam.uploadBlob(accountId, new Blob([crlf(raw)], { type: 'message/rfc822' }));
+      const [r] = await jam.api.Email.import({
+        accountId,
+        emails: {
+          x: { blobId: blob.blobId, mailboxIds: { [inbox]: true }, keywords: {}, receivedAt: '2026-12-02T10:00:00Z' },
+        },
+      });
+      return r.created!.x!;
+    };
+    const changes = async (sinceState: string) => {
+      const [r] = await jam.api.Thread.changes({ accountId, sinceState });
+      return r;
+    };
+    const [start] = await jam.api.Thread.get({ accountId, ids: [] });
+    const first = await importOne(
+      'From: cy@inner.example\nSubject: Lunch\nMessage-ID: <lunch-1@inner.example>\n\nNoon?\n',
+    );
+    const made = await changes(start.state);
+    assert.deepEqual([made.created, made.updated, made.destroyed], [[first.threadId], [], []]);
+    const reply = await importOne(
+      'From: ann@example.com\nSubject: Re: Lunch\nMessage-ID: <lunch-2@example.com>\nIn-Reply-To: <lunch-1@inner.example>\n\nYes.\n',
+    );
+    assert.equal(reply.threadId, first.threadId);
+    const grown = await changes(made.newState);
+    assert.deepEqual([grown.created, grown.updated, grown.destroyed], [[], [first.threadId], []]);
+    await jam.api.Email.set({ accountId, destroy: [reply.id] });
+    const shrunk = await changes(grown.newState);
+    assert.deepEqual([shrunk.created, shrunk.updated, shrunk.destroyed], [[], [first.threadId], []]);
+    await jam.api.Email.set({ accountId, destroy: [first.id] });
+    const gone = await changes(shrunk.newState);
+    assert.deepEqual([gone.created, gone.updated, gone.destroyed], [[], [], [first.threadId]]);
+  });
 });

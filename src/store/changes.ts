@@ -26,6 +26,8 @@ export interface ChangeRecord {
   /** An email's UID in that mailbox; null for a mailbox change. */
   uid: number | null;
   at: Date;
+  /** The thread of an email removed (null for other changes, and for removals logged before migration 27). */
+  threadId: number | null;
 }
 
 /**

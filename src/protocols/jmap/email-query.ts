@@ -427,21 +427,26 @@ async function threadGet(deps: EmailDeps, args: Args, ctx: CallContext): Promise
 async function threadChanges(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args> {
   const since = stringArg(args, 'sinceState');
   const r = await changeSet(() => deps.views.emailChanges(ctx.accountId, since, maxChangesArg(args)));
-  if (r.destroyed.length) throw new MethodError('cannotCalculateChanges', 'emails were removed since that state');
+  const removedFrom = [...r.destroyedThreads.values()];
+  if (removedFrom.includes(null))
+    throw new MethodError('cannotCalculateChanges', 'emails were removed before the server kept their threads');
   const touched = [...r.created, ...r.updated];
   const now = await deps.views.byIds(ctx.accountId, touched, { envelope: 'all', bodyStructure: true });
-  const threads = new Set(now.map((m) => m.threadId));
+  const threads = new Set([...now.map((m) => m.threadId), ...(removedFrom as number[])]);
   const existing = await deps.views.inThreads(ctx.accountId, [...threads]);
   const oldest = new Map<number, number>();
   for (const m of existing) if (!oldest.has(m.threadId)) oldest.set(m.threadId, m.emailId);
+  // A thread is its first email's id: made since the state when that email was.
   const created = [...threads].filter((t) => r.created.includes(t) && oldest.get(t) === t);
+  // RFC 8620 §5.2: a thread made and emptied since the state may be listed as destroyed.
+  const destroyed = [...threads].filter((t) => !oldest.has(t));
   return {
     accountId: ctx.jmapAccountId,
     oldState: r.oldState,
     newState: r.newState,
     hasMoreChanges: r.hasMoreChanges,
     created: created.map(jmapId.thread),
-    updated: [...threads].filter((t) => !created.includes(t)).map(jmapId.thread),
-    destroyed: [],
+    updated: [...threads].filter((t) => !created.includes(t) && oldest.has(t)).map(jmapId.thread),
+    destroyed: destroyed.map(jmapId.thread),
   };
 }

@@ -67,7 +67,15 @@ export class EmailViews {
    * the old one under the same email id: counting the rows an id gained and lost tells whether it
    * existed before and after, so a moved email is updated, not created and destroyed.
    */
-  async emailChanges(accountId: number, sinceState: string, maxChanges: number): Promise<ChangeSet> {
+  /**
+   * Emails changed since `sinceState`; `destroyedThreads` says the thread each destroyed one was in
+   * (null when its removal was logged before the log kept threads).
+   */
+  async emailChanges(
+    accountId: number,
+    sinceState: string,
+    maxChanges: number,
+  ): Promise<ChangeSet & { destroyedThreads: Map<number, number | null> }> {
     const { since, rows, current } = await this.window(accountId, sinceState);
     const emails = rows.filter((r) => r.kind === 'email');
     const exists = new Set(
@@ -92,7 +100,12 @@ export class EmailViews {
       const rowsBefore = rowsAtEnd - inWindow;
       classify(out, id, rowsBefore > 0, rowsAtEnd > 0);
     }
-    return out;
+    const destroyed = new Set(out.destroyed);
+    const destroyedThreads = new Map<number, number | null>();
+    for (const r of emails)
+      if (r.change === 'destroyed' && destroyed.has(r.objectId) && r.seq <= end)
+        destroyedThreads.set(r.objectId, r.threadId);
+    return { ...out, destroyedThreads };
   }
 
   /**

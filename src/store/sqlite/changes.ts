@@ -1,4 +1,4 @@
-/** The account change log in SQLite: rows written by the triggers of migration 18, read and pruned here. */
+/** The account change log in SQLite: rows written by the triggers of migrations 18 and 27, read and pruned here. */
 import type { ChangeLogRepo, ChangeRecord } from '../index.js';
 import type { Db, Exec } from './engine.js';
 
@@ -10,6 +10,7 @@ interface Row {
   mailbox_id: number;
   uid: number | null;
   at: number;
+  thread_id: number | null;
 }
 
 export class ChangeLog implements ChangeLogRepo {
@@ -43,6 +44,7 @@ export class ChangeLog implements ChangeLogRepo {
         mailboxId: r.mailbox_id,
         uid: r.uid,
         at: new Date(r.at),
+        threadId: r.thread_id,
       })),
     );
   }

@@ -214,4 +214,25 @@ export const CHANGE_MIGRATIONS: Migration[] = [
         SELECT id, id, address, 1, 0, 0 FROM accounts;
     `,
   },
+  {
+    version: 27,
+    name: 'the thread of a removed email',
+    sql: `
+      -- JMAP Thread/changes: an email removed since a state may leave its thread changed or gone,
+      -- and its row no longer says which thread that was.
+      ALTER TABLE changes ADD COLUMN thread_id INTEGER;
+      DROP TRIGGER messages_removed;
+      CREATE TRIGGER messages_removed AFTER DELETE ON messages BEGIN
+        UPDATE blobs SET refs = refs - 1, released_at = CASE WHEN refs <= 1 THEN ${NOW} END
+          WHERE hash = OLD.blob_hash;
+        UPDATE mailboxes SET message_count = message_count - 1 WHERE id = OLD.mailbox_id;
+        UPDATE accounts SET used_bytes = used_bytes - OLD.size, change_seq = change_seq + 1
+          WHERE id = (SELECT account_id FROM mailboxes WHERE id = OLD.mailbox_id);
+        INSERT INTO changes (account_id, seq, kind, change, object_id, mailbox_id, uid, at, thread_id)
+          SELECT a.id, a.change_seq, 'email', 'destroyed', COALESCE(OLD.email_id, OLD.id), OLD.mailbox_id, OLD.uid, ${NOW},
+            COALESCE(OLD.thread_id, OLD.email_id, OLD.id)
+          FROM mailboxes m JOIN accounts a ON a.id = m.account_id WHERE m.id = OLD.mailbox_id;
+      END;
+    `,
+  },
 ];
