@@ -4,7 +4,7 @@
  * `types` may be changed, and the code must be the one the server POSTed to the url.
  */
 import type { PushSubscriptionRecord } from '../../store/index.js';
-import { MAX_SUBSCRIPTIONS, PUSH_TYPES, type PushSubscriptions } from '../../services/push/index.js';
+import { PUSH_TYPES, type PushSubscriptions } from '../../services/push/index.js';
 import { isMailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { getIds, getProperties, getResponse, idNumber, pick, setArgs } from './args.js';
@@ -156,8 +156,7 @@ function typesOf(v: unknown): string[] | null {
 function setError(err: unknown, log: Logger): Args {
   if (err instanceof MethodError) return { type: err.type, description: err.message, ...err.extra };
   if (isMailError(err, 'NOT_FOUND')) return { type: 'notFound', description: err.message };
-  if (isMailError(err, 'LIMIT_REACHED'))
-    return { type: 'overQuota', description: `at most ${MAX_SUBSCRIPTIONS} push subscriptions per account` };
+  if (isMailError(err, 'LIMIT_REACHED')) return { type: 'overQuota', description: err.message };
   if (isMailError(err, 'INVALID_INPUT')) {
     const property = ['url', 'keys', 'expires', 'verificationCode'].find((p) => err.message.startsWith(p));
     return { type: 'invalidProperties', description: err.message, ...(property ? { properties: [property] } : {}) };

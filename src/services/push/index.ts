@@ -8,7 +8,8 @@
  * Sending: one POST in flight per subscription; changes that come meanwhile are sent as one, with the
  * latest state, when it ends. A subscription whose push service answers 404 or 410 (RFC 8030 §7.3:
  * gone), or that failed MAX_FAILURES times in a row, is removed. Subscriptions expire after at most
- * MAX_LIFETIME_MS unless the client extends them.
+ * MAX_LIFETIME_MS unless the client extends them; an account makes at most MAX_MADE_PER_HOUR an hour
+ * (destroying and making them again would otherwise make the server POST without end).
  */
 import { createECDH, randomBytes } from 'node:crypto';
 import { encrypt } from 'http_ece';
@@ -27,6 +28,8 @@ import type { PushSubscriptionRecord, Store } from '../../store/index.js';
 export const PUSH_TYPES = ['Mailbox', 'Email', 'Thread', 'EmailDelivery'];
 export const MAX_SUBSCRIPTIONS = 20;
 export const MAX_LIFETIME_MS = 7 * 24 * 60 * 60_000;
+/** Subscriptions an account may make in an hour: each makes the server POST to a URL it names. */
+export const MAX_MADE_PER_HOUR = 60;
 const MAX_FAILURES = 10;
 const POST_TIMEOUT_MS = 10_000;
 /** RFC 8030 §5.2: how long a push service keeps a message for an offline device, in seconds. */
@@ -72,6 +75,8 @@ export class PushSubscriptions {
   /** Per account with verified subscriptions: its change feed subscription and its subscriptions. */
   private readonly watched = new Map<number, { unsubscribe(): void; subs: Map<number, Sending> }>();
   private running = false;
+  /** Per account: when its subscriptions of the last hour were made. */
+  private readonly made = new Map<number, number[]>();
 
   constructor(private readonly deps: PushDeps) {}
 
@@ -103,6 +108,10 @@ export class PushSubscriptions {
     }).catch((err: unknown) => {
       throw err instanceof RefusedDestination ? new MailError('INVALID_INPUT', `url: ${err.message}`) : err;
     });
+    const hourAgo = Date.now() - 3600_000;
+    const recent = (this.made.get(accountId) ?? []).filter((t) => t > hourAgo);
+    if (recent.length >= MAX_MADE_PER_HOUR)
+      throw new MailError('LIMIT_REACHED', `at most ${MAX_MADE_PER_HOUR} push subscriptions made in an hour`);
     if (input.keys && !validKeys(input.keys))
       throw new MailError(
         'INVALID_INPUT',
@@ -122,6 +131,7 @@ export class PushSubscriptions {
       MAX_SUBSCRIPTIONS,
     );
     if (!record) throw new MailError('LIMIT_REACHED', `at most ${MAX_SUBSCRIPTIONS} push subscriptions per account`);
+    this.made.set(accountId, [...recent, Date.now()]);
     const verification = {
       '@type': 'PushVerification',
       pushSubscriptionId: `p${record.id}`,
