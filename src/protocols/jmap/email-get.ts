@@ -92,12 +92,7 @@ async function get(deps: EmailDeps, args: Args, ctx: CallContext): Promise<Args>
   const props = getProperties(args, EMAIL_PROPERTIES, DEFAULTS);
   for (const p of props) if (p.startsWith('header:')) parseProperty(p); // invalidArguments for a malformed one
   const bodyProps = bodyPropertiesArg(args);
-  const options = {
-    text: boolArg(args, 'fetchTextBodyValues', false),
-    html: boolArg(args, 'fetchHTMLBodyValues', false),
-    all: boolArg(args, 'fetchAllBodyValues', false),
-    max: unsignedArg(args, 'maxBodyValueBytes', 0),
-  };
+  const options = valueOptions(args);
   const state = await deps.views.state(ctx.accountId);
   let records: MessageRecord[];
   const notFound: string[] = [];
@@ -151,6 +146,16 @@ export function bodyPropertiesArg(args: Args): Set<string> {
   if (v === null) return new Set([...BODY_PROPERTIES, 'headers', 'subParts']);
   if (!Array.isArray(v) || !v.every((p) => typeof p === 'string')) throw invalid('bodyProperties must be names');
   return new Set(v as string[]);
+}
+
+/** Which body values to fetch and how many bytes of each (RFC 8621 §4.2 fetch*BodyValues, maxBodyValueBytes). */
+export function valueOptions(args: Args): ValueOptions {
+  return {
+    text: boolArg(args, 'fetchTextBodyValues', false),
+    html: boolArg(args, 'fetchHTMLBodyValues', false),
+    all: boolArg(args, 'fetchAllBodyValues', false),
+    max: unsignedArg(args, 'maxBodyValueBytes', 0),
+  };
 }
 
 export interface ValueOptions {

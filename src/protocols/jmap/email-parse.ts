@@ -6,35 +6,18 @@
  * account, so there is never another account to copy from.
  */
 import { parseMessage } from '../../mail/mime/structure.js';
-import { boolArg, getIds, getProperties, unsignedArg } from './args.js';
+import { getIds, getProperties } from './args.js';
 import { readBlob, type BlobDeps } from './blobs.js';
 import { MAIL, MethodError, type Args, type CallContext, type MethodEntry } from './dispatch.js';
 import { partBlobId, splitBlobId } from './email-body.js';
-import { bodyPropertiesArg, EMAIL_PROPERTIES, emailObject, envelopeProperty } from './email-get.js';
+import { bodyPropertiesArg, EMAIL_PROPERTIES, emailObject, envelopeProperty, valueOptions } from './email-get.js';
 
-/** RFC 8621 §4.9: the default properties of a parsed email. */
-const PARSE_DEFAULTS = [
-  'messageId',
-  'inReplyTo',
-  'references',
-  'sender',
-  'from',
-  'to',
-  'cc',
-  'bcc',
-  'replyTo',
-  'subject',
-  'sentAt',
-  'hasAttachment',
-  'preview',
-  'bodyValues',
-  'textBody',
-  'htmlBody',
-  'attachments',
-];
 /** What a message that is not in a mailbox does not have. */
 const NOT_STORED = new Set(['id', 'threadId', 'mailboxIds', 'keywords', 'receivedAt']);
-
+/** RFC 8621 §4.9: the default properties of a parsed email — Email/get's, less what it has not, blobId and size. */
+const PARSE_DEFAULTS = EMAIL_PROPERTIES.filter(
+  (p) => !NOT_STORED.has(p) && !['blobId', 'size', 'headers', 'bodyStructure'].includes(p),
+);
 export function emailParseMethods(deps: BlobDeps): Array<[string, MethodEntry]> {
   return [
     ['Email/parse', { capability: MAIL, run: (args, ctx) => parse(deps, args, ctx) }],
@@ -49,12 +32,7 @@ async function parse(deps: BlobDeps, args: Args, ctx: CallContext): Promise<Args
   props.delete('id');
   if (Array.isArray(args.properties) && args.properties.includes('id')) props.add('id');
   const bodyProps = bodyPropertiesArg(args);
-  const options = {
-    text: boolArg(args, 'fetchTextBodyValues', false),
-    html: boolArg(args, 'fetchHTMLBodyValues', false),
-    all: boolArg(args, 'fetchAllBodyValues', false),
-    max: unsignedArg(args, 'maxBodyValueBytes', 0),
-  };
+  const options = valueOptions(args);
   const parsed: Args = {};
   const notParsable: string[] = [];
   const notFound: string[] = [];
