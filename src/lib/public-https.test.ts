@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkDestination, checkPushUrl, isPublicAddress, RefusedDestination } from './public-https.js';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { generate } from 'selfsigned';
+import {
+  checkDestination,
+  checkPushUrl,
+  isPublicAddress,
+  postPublicHttps,
+  RefusedDestination,
+} from './public-https.js';
 
 describe('public HTTPS destinations', () => {
   it('takes public unicast addresses only, in every spelling', () => {
@@ -61,5 +70,56 @@ describe('public HTTPS destinations', () => {
     assert.match(checkPushUrl('https://u:p@push.example/')!, /user name/);
     assert.match(checkPushUrl('not a url')!, /not a URL/);
     assert.match(checkPushUrl(`https://push.example/${'a'.repeat(2100)}`)!, /2,000/);
+  });
+
+  it('gives up on a push service that answers too slowly, a byte at a time, and verifies its certificate', async () => {
+    const pems = await generate([{ name: 'commonName', value: 'push.test' }], {
+      keyType: 'ec',
+      curve: 'P-256',
+      algorithm: 'sha256',
+      extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
+    });
+    const timers = new Set<NodeJS.Timeout>();
+    const server = https.createServer({ key: pems.private, cert: pems.cert }, (req, res) => {
+      if (req.url === '/ok') return void res.writeHead(201).end();
+      res.writeHead(200);
+      const drip = setInterval(() => res.write('x'), 50); // never silent for long, never done
+      timers.add(drip);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = (p: string) => `https://127.0.0.1:${(server.address() as AddressInfo).port}${p}`;
+    const post = (p: string, ca: string[]) =>
+      postPublicHttps({
+        url: url(p),
+        headers: {},
+        body: Buffer.from('{}'),
+        ca,
+        allowPrivate: true,
+        timeoutMs: 200,
+        maxBytes: 1 << 20,
+      });
+    try {
+      assert.deepEqual(await post('/ok', [pems.cert]), { status: 201 });
+      const started = Date.now();
+      await assert.rejects(post('/slow', [pems.cert]), /not done within 600 ms/);
+      assert.ok(Date.now() - started < 3000);
+      await assert.rejects(post('/ok', []), /self.signed|certificate/i);
+      await assert.rejects(
+        postPublicHttps({
+          url: url('/ok'),
+          headers: {},
+          body: Buffer.alloc(0),
+          allowPrivate: false,
+          timeoutMs: 200,
+          maxBytes: 10,
+        }),
+        RefusedDestination,
+      );
+    } finally {
+      for (const t of timers) clearInterval(t);
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -81,7 +81,11 @@ export async function postPublicHttps(p: PublicPost): Promise<{ status: number }
   const url = new URL(p.url);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const address = await checkDestination(url, p);
-  return new Promise((resolve, reject) => {
+  return new Promise((done, fail) => {
+    // The whole exchange, however slowly its bytes come: `timeoutMs` bounds each silence only.
+    const deadline = setTimeout(() => req.destroy(new Error(`not done within ${3 * p.timeoutMs} ms`)), 3 * p.timeoutMs);
+    const resolve = (v: { status: number }) => (clearTimeout(deadline), done(v));
+    const reject = (err: unknown) => (clearTimeout(deadline), fail(err));
     const req = https.request(
       {
         method: 'POST',
