@@ -55,7 +55,12 @@ ${INNER}
 --out--
 `);
 
-describe('JMAP Mail: parse and copy', () => {
+interface SubmissionSet {
+  created: Record<string, { id: string }>;
+  notCreated: Record<string, { type: string; description: string }>;
+}
+
+describe('JMAP Mail: parse, copy, identities, thread changes, submission size', () => {
   let t: TestServer;
   let jam: JamClient;
   let bobJam: JamClient;
@@ -77,7 +82,7 @@ describe('JMAP Mail: parse and copy', () => {
   };
 
   before(async () => {
-    t = await startTestServer({ listeners: ['https'] });
+    t = await startTestServer({ listeners: ['https'], extraConfig: '[limits]\nmax_message_size = "64KB"\n' });
     await t.server.directory.addDomain('example.com');
     await t.server.directory.addAccount(ANN.user, ANN.password);
     await t.server.directory.addAccount(BOB.user, BOB.password);
@@ -258,5 +263,39 @@ describe('JMAP Mail: parse and copy', () => {
     await jam.api.Email.set({ accountId, destroy: [first.id] });
     const gone = await changes(shrunk.newState);
     assert.deepEqual([gone.created, gone.updated, gone.destroyed], [[], [], [first.threadId]]);
+  });
+
+  it('refuses to send a message larger than max_message_size (tooLarge), as port 587 would, and sends one that fits', async () => {
+    const [boxes] = await jam.api.Mailbox.get({ accountId });
+    const drafts = boxes.list.find((b) => b.role === 'drafts')!.id!;
+    const [identities] = await jam.api.Identity.get({ accountId });
+    const me = identities.list.find((i) => i.mayDelete === false)!.id;
+    const draft = (body: string) => ({
+      mailboxIds: { [drafts]: true },
+      from: [{ name: 'Ann', email: ANN.user }],
+      to: [{ name: null, email: BOB.user }],
+      subject: `${body.length} characters`,
+      textBody: [{ partId: 'b', type: 'text/plain' }],
+      bodyValues: { b: { value: body } },
+    });
+    const call = jam.request.bind(jam) as unknown as (c: [string, object]) => Promise<[Record<string, any>]>;
+    const [made] = await call([
+      'Email/set',
+      // About 100 KB of text, over the 64 KB this server takes.
+      { accountId, create: { big: draft(`${'big '.repeat(25)}\n`.repeat(1000)), small: draft('Hello Bob.') } },
+    ]);
+    const [sent] = await (jam.request as unknown as (c: [string, object]) => Promise<[SubmissionSet]>)([
+      'EmailSubmission/set',
+      {
+        accountId,
+        create: {
+          big: { identityId: me, emailId: made.created.big.id },
+          small: { identityId: me, emailId: made.created.small.id },
+        },
+      },
+    ]);
+    assert.equal(sent.notCreated.big!.type, 'tooLarge');
+    assert.match(sent.notCreated.big!.description, /at most 65536/);
+    assert.ok(sent.created.small?.id, 'a message that fits is sent');
   });
 });

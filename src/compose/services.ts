@@ -168,7 +168,13 @@ export async function buildServices(
   const greylist = createGreylist(config, store, log);
   const quarantine = new Quarantine({ store, delivery, log: log.child({ component: 'quarantine' }) });
   const challenges = new ChallengeStore(config.data_dir);
-  const submitter = new Submitter({ acceptance, delivery, directory, hostname: config.hostname });
+  const submitter = new Submitter({
+    acceptance,
+    delivery,
+    directory,
+    hostname: config.hostname,
+    maxMessageBytes: config.limits.max_message_size,
+  });
   const core = { store, resolve, dkim, directory, tls, challenges, auth, sieve, delivery, outbound };
   return {
     ...core,

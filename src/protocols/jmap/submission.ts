@@ -247,6 +247,7 @@ async function createOne(deps: SubmissionDeps, ctx: CallContext, props: unknown)
       user: ctx.address,
       mailFrom: envelope.mailFrom,
       rcptTo: envelope.rcptTo,
+      size: content.length,
     });
     if (checked.kind !== 'ok') throw refusal(checked, envelope.mailFrom);
     return deps.submissions.add(

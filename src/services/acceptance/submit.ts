@@ -1,6 +1,7 @@
 /**
  * A submission that does not come over SMTP (JMAP's EmailSubmission, RFC 8621 §7): the checks port
- * 587 makes at MAIL FROM and RCPT TO — the envelope sender must be the user's, a hosted recipient
+ * 587 makes at MAIL FROM and RCPT TO — the message no larger than [limits] max_message_size, the
+ * envelope sender must be the user's, a hosted recipient
  * must exist, any other is relayed because the user logged in — then the one acceptance pipeline
  * (From and Sender owned, Message-ID and Date added, DKIM-signed, virus-scanned) and delivery or
  * the outbound queue. Bcc fields are removed first (RFC 8621 §7.5).
@@ -43,6 +44,8 @@ export class Submitter {
       delivery: Pick<Delivery, 'checkRecipient'>;
       directory: Pick<Directory, 'ownsAddress'>;
       hostname: string;
+      /** [limits] max_message_size: the largest message port 587 takes. */
+      maxMessageBytes: number;
     },
   ) {}
 
@@ -51,8 +54,14 @@ export class Submitter {
    * do not exist here (anything not hosted is relayed: the user logged in). Sends nothing.
    */
   async check(
-    req: Pick<SubmitRequest, 'user' | 'mailFrom' | 'rcptTo'>,
+    req: Pick<SubmitRequest, 'user' | 'mailFrom' | 'rcptTo'> & { size: number },
   ): Promise<{ kind: 'ok'; recipients: AcceptRecipient[] } | Exclude<SubmitResult, { kind: 'accepted' }>> {
+    // RFC 1870: what SIZE would refuse at MAIL FROM on port 587.
+    if (req.size > this.deps.maxMessageBytes)
+      throw new MailError(
+        'MESSAGE_TOO_BIG',
+        `the message is ${req.size} bytes; this server takes at most ${this.deps.maxMessageBytes}`,
+      );
     if (req.rcptTo.length === 0) throw new MailError('INVALID_INPUT', 'a submission needs at least one recipient');
     if (req.rcptTo.length > MAX_SUBMIT_RECIPIENTS)
       throw new MailError('LIMIT_REACHED', `at most ${MAX_SUBMIT_RECIPIENTS} recipients in one submission`);
@@ -72,7 +81,7 @@ export class Submitter {
 
   /** Checks, then sends; throws the pipeline's refusal (its code: SENDER_NOT_OWNED for a foreign From). */
   async submit(req: SubmitRequest): Promise<SubmitResult> {
-    const checked = await this.check(req);
+    const checked = await this.check({ ...req, size: req.content.length });
     if (checked.kind !== 'ok') return checked;
     const qid = newQueueId();
     const outcome = await this.deps.acceptance.accept({
