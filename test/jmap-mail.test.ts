@@ -202,6 +202,11 @@ describe('JMAP Mail: parse, copy, identities, thread changes, submission size', 
     assert.deepEqual(Object.keys(updated.updated), [own.id]);
     assert.deepEqual(updated.notUpdated[sales].properties, ['email'], 'the address is fixed');
     assert.equal(updated.notDestroyed[own.id].type, 'forbidden');
+    // Two changes since the first state, read one at a time.
+    const one = await call(jam, 'Identity/changes', { accountId, sinceState: first.state, maxChanges: 1 });
+    assert.deepEqual([one.created, one.hasMoreChanges], [[sales], true]);
+    const two = await call(jam, 'Identity/changes', { accountId, sinceState: one.newState, maxChanges: 1 });
+    assert.deepEqual([two.updated, two.hasMoreChanges], [[own.id], false]);
     const both = await call(jam, 'Identity/get', { accountId });
     assert.deepEqual(
       both.list.map((i: Record<string, unknown>) => [i.email, i.name, i.bcc, i.textSignature]),

@@ -198,9 +198,9 @@ export interface IdentityRepo {
   remove(accountId: number, id: number): Promise<boolean>;
   /** The account's last identity change number (0 for none): the Identity state. */
   seq(accountId: number): Promise<number>;
-  /** Identities made, changed or removed after change number `seq`. */
+  /** Identities made, changed or removed after change number `seq`, in the order changed, with their change numbers. */
   changedSince(
     accountId: number,
     seq: number,
-  ): Promise<Array<{ id: number; change: 'created' | 'updated' | 'destroyed' }>>;
+  ): Promise<Array<{ id: number; change: 'created' | 'updated' | 'destroyed'; seq: number }>>;
 }

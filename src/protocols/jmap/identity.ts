@@ -74,13 +74,15 @@ async function changes(identities: Identities, args: Args, ctx: CallContext): Pr
   const current = await identities.seq(ctx.accountId);
   if (!Number.isSafeInteger(from) || from > current)
     throw new MethodError('cannotCalculateChanges', 'unknown state: run Identity/get');
-  const changed = (await identities.changedSince(ctx.accountId, from)).slice(0, max);
-  const more = changed.length === max && (await identities.changedSince(ctx.accountId, from)).length > max;
+  const all = await identities.changedSince(ctx.accountId, from);
+  const changed = all.slice(0, max);
+  const more = all.length > max;
   const ids = (kind: string) => changed.filter((c) => c.change === kind).map((c) => identityId(c.id));
   return {
     accountId: ctx.jmapAccountId,
     oldState: since,
-    newState: more ? String(from) : String(current),
+    // Cut after the last change given: the next call goes on from there.
+    newState: more ? String(changed.at(-1)!.seq) : String(current),
     hasMoreChanges: more,
     created: ids('created'),
     updated: ids('updated'),

@@ -126,18 +126,20 @@ export class Identities implements IdentityRepo {
   changedSince(
     accountId: number,
     seq: number,
-  ): Promise<Array<{ id: number; change: 'created' | 'updated' | 'destroyed' }>> {
+  ): Promise<Array<{ id: number; change: 'created' | 'updated' | 'destroyed'; seq: number }>> {
     return this.exec(() =>
       (
         this.db
           .prepare(
-            'SELECT id, created_seq > ? AS created, destroyed FROM identities WHERE account_id = ? AND changed_seq > ? ORDER BY changed_seq',
+            'SELECT id, created_seq > ? AS created, destroyed, changed_seq AS seq FROM identities WHERE account_id = ? AND changed_seq > ? ORDER BY changed_seq',
           )
-          .all(seq, accountId, seq) as Array<{ id: number; created: number; destroyed: number }>
+          .all(seq, accountId, seq) as Array<{ id: number; created: number; destroyed: number; seq: number }>
       ).flatMap((r) => {
         // Made and removed since: the client never saw it.
         if (r.destroyed && r.created) return [];
-        return [{ id: r.id, change: r.destroyed ? 'destroyed' : r.created ? 'created' : 'updated' }] as const;
+        return [
+          { id: r.id, change: r.destroyed ? 'destroyed' : r.created ? 'created' : 'updated', seq: r.seq },
+        ] as const;
       }),
     );
   }
