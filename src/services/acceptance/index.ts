@@ -205,6 +205,7 @@ export class Acceptance {
       for (const d of r.destinations) if (d.kind === 'local') accounts.set(d.account.id, d.account.address);
       return { address: r.address, account: local?.account.address };
     });
+    const started = performance.now();
     const v = await this.deps.filter.check({
       qid: req.qid,
       data: req.data,
@@ -220,6 +221,7 @@ export class Acceptance {
     req.log.info(
       {
         qid: req.qid,
+        ms: Math.round((performance.now() - started) * 10) / 10,
         action: v.action,
         score: v.score,
         symbols: v.symbols.map((s) => s.name),
