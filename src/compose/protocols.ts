@@ -55,6 +55,7 @@ export function protocolFactories(
         services.auth.authenticate(user, password, context, { appPasswords: false }),
       store: services.store,
       authenticate: (user, password, context) => services.auth.authenticateAdmin(user, password, context),
+      mailSessions: services.mailSessions,
       hostname: config.hostname,
       log: log.child({ component: 'admin-api' }),
     },
@@ -70,8 +71,14 @@ export function protocolFactories(
       identities: services.identities,
       authenticate: (user, password, context) => services.auth.authenticate(user, password, context),
       authenticateBearer: (token, context) => services.auth.authenticateBearer(token, context),
+      webSessions: services.mailSessions,
       log: log.child({ component: 'jmap' }),
     }),
+    webmail: {
+      sessions: services.mailSessions,
+      hostedDomain: (name) => services.directory.hostedDomain(name),
+      log: log.child({ component: 'webmail' }),
+    },
   });
   return {
     smtp: { factory: smtpProtocol('mx', { isImplicitTls: false }, smtpDeps), busyReply: smtpBusy },

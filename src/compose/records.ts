@@ -24,7 +24,9 @@ export function recordInputs(
     return first ? parseListenAddress(first)?.port : undefined;
   };
   const web = port('https')
-    ? [...new Set(['mta-sts', 'autoconfig', ...(config.acme?.subdomains ?? [])])].map((s) => `${s}.${domain}`)
+    ? [...new Set(['mta-sts', 'autoconfig', 'webmail', ...(config.acme?.subdomains ?? [])])].map(
+        (s) => `${s}.${domain}`,
+      )
     : [];
   return {
     domain,

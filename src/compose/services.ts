@@ -18,6 +18,7 @@ import type { RecentLog } from '../lib/recent-log.js';
 import { Operations } from '../services/admin/operations.js';
 import { SelfService } from '../services/admin/self.js';
 import { AdminSessions, SESSION_LIFETIME_MS } from '../services/admin/sessions.js';
+import { MailSessions } from '../services/webmail/sessions.js';
 import { recordsFor } from '../services/doctor/records.js';
 import { domainDoctor, recordInputs } from './records.js';
 import { Auth } from '../services/auth/index.js';
@@ -81,6 +82,8 @@ export interface Services {
   operations: Operations;
   self: SelfService;
   adminSessions: AdminSessions;
+  /** Webmail sign-ins ([webmail]). */
+  mailSessions: MailSessions;
   heldMail: HeldMail;
   metrics: Metrics;
 }
@@ -226,7 +229,7 @@ function adminServices(
     recentLog?: RecentLog | undefined;
     log: Logger;
   },
-): Pick<Services, 'administration' | 'operations' | 'self' | 'adminSessions' | 'heldMail'> {
+): Pick<Services, 'administration' | 'operations' | 'self' | 'adminSessions' | 'mailSessions' | 'heldMail'> {
   const { store, resolve, directory, dkim, auth, sieve, quarantine, metrics, tls, log } = deps;
   return {
     administration: new Administration({ store, directory, passwords: argon2Passwords, log }),
@@ -236,6 +239,13 @@ function adminServices(
       authenticate: (user, password, context, options) => auth.authenticateAdmin(user, password, context, options),
       lifetimeMs: SESSION_LIFETIME_MS,
       hostname: config.hostname,
+      log,
+    }),
+    mailSessions: new MailSessions({
+      store,
+      authenticate: (user, password, context) => auth.authenticate(user, password, context),
+      idleMs: config.webmail.session_idle,
+      maxMs: config.webmail.session_max,
       log,
     }),
     operations: new Operations({

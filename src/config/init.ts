@@ -51,7 +51,7 @@ allow_plaintext_auth = false      # passwords only over TLS
 # directory = "https://acme-v02.api.letsencrypt.org/directory"
 # email = "postmaster@example.com"
 # challenge = "http-01"           # or "tls-alpn-01" (port 443)
-# subdomains = ["mail", "mta-sts", "autoconfig"]   # names of each domain D on its certificate: mail.D, …
+# subdomains = ["mail", "mta-sts", "autoconfig", "webmail"]   # names of each domain D on its certificate: mail.D, …
 # group = "domain"                # one certificate per domain; "shared": up to 100 names per certificate
 # key_type = "ecdsa"              # or "rsa"
 # renew_before = "30d"            # or at a third of the lifetime left, if sooner
@@ -181,6 +181,10 @@ max_bad_commands = 10
 
 [jmap]
 push_private_addresses = false    # push subscriptions may POST to loopback and private addresses (labs and tests only)
+
+[webmail]                         # https://webmail.<domain>/ and https://<hostname>/mail/
+session_idle = "30m"              # a session unused this long ends
+session_max = "12h"               # and every session this long after sign-in
 
 [auth]
 failure_delay = "1s"              # added to each failed login, growing with repeats

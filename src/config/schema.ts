@@ -71,7 +71,7 @@ export const AcmeSchema = z
       .describe('Challenge type: http-01 (port 80) or tls-alpn-01 (port 443)'),
     subdomains: z
       .array(z.string().regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i, { message: 'is not a DNS label' }))
-      .default(['mail', 'mta-sts', 'autoconfig'])
+      .default(['mail', 'mta-sts', 'autoconfig', 'webmail'])
       .describe('Names of each hosted domain D on its certificate: "mail" → mail.D'),
     group: z
       .enum(['domain', 'shared'])
@@ -313,6 +313,13 @@ export const JmapSchema = z
   })
   .prefault({});
 
+export const WebmailSchema = z
+  .strictObject({
+    session_idle: duration('30m').describe('A webmail session unused this long ends (Roundcube: session_lifetime)'),
+    session_max: duration('12h').describe('A webmail session ends this long after sign-in, used or not'),
+  })
+  .prefault({});
+
 /** Invalid commands in a row before a POP3 or ManageSieve connection is closed. */
 const maxBadCommands = z
   .number()
@@ -394,6 +401,7 @@ export const ConfigSchema = z.strictObject({
   pop3: Pop3Schema,
   managesieve: ManageSieveSchema,
   jmap: JmapSchema,
+  webmail: WebmailSchema,
   filter: FilterSchema,
   auth: AuthSchema,
   log: LogSchema,

@@ -41,6 +41,34 @@ export interface AdminSessionRepo {
   removeExpired(now: Date): Promise<number>;
 }
 
+/**
+ * A webmail session of an account: the cookie's id, a hash of its secret, its CSRF token; it ends at
+ * `expiresAt` or when unused since `idleUntil`.
+ */
+export interface MailSessionRecord {
+  id: string;
+  secretHash: string;
+  accountId: number;
+  csrf: string;
+  createdAt: Date;
+  expiresAt: Date;
+  idleUntil: Date;
+  /** Signed in with the account's own password, not an app password: may change the account's settings (/me). */
+  settings: boolean;
+}
+
+export interface MailSessionRepo {
+  add(session: MailSessionRecord): Promise<void>;
+  get(id: string): Promise<MailSessionRecord | undefined>;
+  /** Moves a session's idle end on (used again). */
+  touch(id: string, idleUntil: Date): Promise<void>;
+  remove(id: string): Promise<boolean>;
+  /** Ends every session of an account ("sign out everywhere"); returns how many. */
+  removeAccount(accountId: number): Promise<number>;
+  /** Drops sessions past their expiry or idle end; returns how many. */
+  removeExpired(now: Date): Promise<number>;
+}
+
 /** An API token: `id` is its public half, the secret half is kept only as a hash. */
 export interface ApiTokenRecord {
   id: string;

@@ -7,7 +7,15 @@
  */
 import type { Readable } from 'node:stream';
 import type { FlagChange } from '../mail/flags.js';
-import type { AdminRepo, AdminSessionRepo, ApiTokenRepo, AppPasswordRepo, AuditRepo, MetricsRepo } from './admin.js';
+import type {
+  AdminRepo,
+  AdminSessionRepo,
+  ApiTokenRepo,
+  AppPasswordRepo,
+  AuditRepo,
+  MailSessionRepo,
+  MetricsRepo,
+} from './admin.js';
 import type {
   ChangeEvent,
   ChangeFeed,
@@ -386,6 +394,7 @@ export interface Repos {
   readonly audit: AuditRepo;
   readonly appPasswords: AppPasswordRepo;
   readonly adminSessions: AdminSessionRepo;
+  readonly mailSessions: MailSessionRepo;
   readonly metrics: MetricsRepo;
 }
 

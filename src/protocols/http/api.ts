@@ -12,6 +12,7 @@ import type { HeldMail } from '../../services/admin/held.js';
 import type { Operations } from '../../services/admin/operations.js';
 import type { SelfService } from '../../services/admin/self.js';
 import type { AdminSessions } from '../../services/admin/sessions.js';
+import { WEBMAIL_COOKIE, type MailSessions } from '../../services/webmail/sessions.js';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { AdminRecord, Store } from '../../store/index.js';
 import {
@@ -46,6 +47,8 @@ export interface AdminApiDeps {
     password: string,
     context: { ip: string; protocol: string },
   ): Promise<{ accountId: number; address: string }>;
+  /** Webmail sessions: the webmail's settings reach /me with its cookie (signed in with the password). */
+  mailSessions?: Pick<MailSessions, 'resume'> | undefined;
   hostname: string;
   log: Logger;
 }
@@ -63,13 +66,20 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
   // Everything else needs a caller: an account owner under /me, an admin (or an admin's token) elsewhere.
   api.use('*', async (c, next) => {
     const remote = remoteOf(c);
+    // A refusal leaves a change's body unread: the connection is closed after the answer.
+    const refuse: typeof problem = (...args) => {
+      if (!SAFE_METHODS.has(c.req.method)) c.header('connection', 'close');
+      return problem(...args);
+    };
     const isSelf = /^\/api\/v1\/me(\/|$)/.test(c.req.path);
     const cookie = getCookie(c, SESSION_COOKIE);
+    const mailCookie = isSelf ? getCookie(c, WEBMAIL_COOKIE) : undefined;
     const creds =
       credentials(c.req.header('authorization')) ??
-      (cookie && !isSelf ? { kind: 'session' as const, cookie } : undefined);
-    if (!creds || (isSelf && creds.kind !== 'basic'))
-      return problem(
+      (cookie && !isSelf ? { kind: 'session' as const, cookie } : undefined) ??
+      (mailCookie ? { kind: 'mail' as const, cookie: mailCookie } : undefined);
+    if (!creds || (isSelf && creds.kind !== 'basic' && creds.kind !== 'mail'))
+      return refuse(
         c,
         401,
         'auth_required',
@@ -81,17 +91,30 @@ export function adminApi(deps: AdminApiDeps): Hono<{ Bindings: HttpBindings }> {
     // Credentials a browser remembers (Basic typed into its dialog) must not serve another site's form:
     // a change that a browser says comes from elsewhere is refused, whatever the credentials.
     if (!SAFE_METHODS.has(c.req.method) && isCrossSite(c))
-      return problem(c, 403, 'csrf', 'a change from another site is refused');
-    if (creds.kind === 'session') {
+      return refuse(c, 403, 'csrf', 'a change from another site is refused');
+    if (creds.kind === 'mail') {
+      const resumed = await deps.mailSessions?.resume(creds.cookie);
+      if (!resumed) return refuse(c, 401, 'auth_failed', 'the webmail session is over: sign in again');
+      if (!resumed.settings)
+        return refuse(
+          c,
+          403,
+          'forbidden',
+          "signed in with an app password: sign in with the account's password to change settings",
+        );
+      if (!SAFE_METHODS.has(c.req.method) && c.req.header('x-csrf-token') !== resumed.csrf)
+        return refuse(c, 403, 'csrf', "send the session's CSRF token in the X-CSRF-Token header");
+      c.set('principal', accountPrincipal(resumed, { via: 'ui', remote }));
+    } else if (creds.kind === 'session') {
       const resumed = await deps.sessions.resume(creds.cookie, remote);
-      if (!resumed) return problem(c, 401, 'auth_failed', 'the session is over: log in again');
+      if (!resumed) return refuse(c, 401, 'auth_failed', 'the session is over: log in again');
       // A browser session changes nothing without the CSRF token, which only the UI's own pages can read.
       if (!SAFE_METHODS.has(c.req.method) && c.req.header('x-csrf-token') !== resumed.session.csrf)
-        return problem(c, 403, 'csrf', "send the session's CSRF token in the X-CSRF-Token header");
+        return refuse(c, 403, 'csrf', "send the session's CSRF token in the X-CSRF-Token header");
       c.set('principal', resumed.principal);
     } else if (creds.kind === 'bearer') {
       const principal = await principalOfToken(deps.store, creds.token, { via: 'api', remote });
-      if (!principal) return problem(c, 401, 'auth_failed', 'the token is unknown, expired or revoked');
+      if (!principal) return refuse(c, 401, 'auth_failed', 'the token is unknown, expired or revoked');
       c.set('principal', principal);
     } else if (isSelf) {
       const account = await deps.authenticateAccount(creds.user, creds.password, context);

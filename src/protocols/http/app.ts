@@ -19,6 +19,7 @@ import type { Logger } from '../../lib/log.js';
 import type { ChallengeStore } from '../../services/tls/challenges.js';
 import { adminApi, type AdminApiDeps } from './api.js';
 import { webAppHandler } from './web.js';
+import { webmailApp, type WebmailDeps } from './webmail.js';
 import {
   autoconfigXml,
   autodiscoverAddress,
@@ -45,6 +46,8 @@ export interface HttpDeps {
     fetch(request: Request, env: HttpBindings): Response | Promise<Response>;
     upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   };
+  /** The webmail at /mail/ and webmail.<domain> (HTTPS only), when the server runs it. */
+  webmail?: WebmailDeps;
   log: Logger;
 }
 
@@ -101,8 +104,7 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     );
   });
 
-  // Thunderbird asks https://autoconfig.<domain>/mail/config-v1.1.xml?emailaddress=… and the
-  // domain's own https://<domain>/.well-known/autoconfig/mail/config-v1.1.xml.
+  // Thunderbird asks autoconfig.<domain>/mail/config-v1.1.xml?emailaddress=… and <domain>/.well-known/autoconfig/….
   const autoconfig = async (c: Context<Env>) => {
     const h = host(c);
     const email = c.req.query('emailaddress');
@@ -145,6 +147,7 @@ export function httpApp(deps: HttpDeps): Hono<Env> {
     });
   });
 
+  mountWebmail(app, deps.webmail);
   app.get('/', (c) => text(c, `Postern mail server ${deps.hostname}\n`));
   app.notFound((c) => text(c, 'not found\n', 404));
   app.onError((err, c) => {
@@ -162,6 +165,11 @@ function mountAdmin(app: Hono<Env>, deps: AdminApiDeps | undefined): void {
     app.get(`/${ui}`, (c) => c.redirect(`/${ui}/`, 301));
     app.get(`/${ui}/*`, webAppHandler(ui));
   }
+}
+
+/** The webmail at /mail/ and at webmail.<domain>/ (before the server's own answer at /). */
+function mountWebmail(app: Hono<Env>, deps: WebmailDeps | undefined): void {
+  if (deps) app.route('/', webmailApp(deps));
 }
 
 /** JMAP at /jmap (RFC 8620 §2.2: the well-known URL redirects to the session resource). */

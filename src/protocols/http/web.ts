@@ -33,7 +33,7 @@ export const UI_HEADERS: Record<string, string> = {
 };
 
 /** Answers GET /<app>/... from dist/web/<app>/; files are read once and kept (they change only with a new build). */
-export function webAppHandler(app: string, root = WEB_ROOT) {
+export function webAppHandler(app: string, root = WEB_ROOT, headers: Record<string, string> = UI_HEADERS) {
   const dir = path.join(root, app);
   const cache = new Map<string, Buffer | null>();
   const read = async (file: string): Promise<Buffer | null> => {
@@ -43,7 +43,8 @@ export function webAppHandler(app: string, root = WEB_ROOT) {
   return async (c: Context): Promise<Response> => {
     let rest: string;
     try {
-      rest = decodeURIComponent(new URL(c.req.url).pathname.slice(app.length + 2));
+      const pathname = new URL(c.req.url).pathname;
+      rest = pathname.startsWith(`/${app}/`) ? decodeURIComponent(pathname.slice(app.length + 2)) : '';
     } catch {
       return c.body('bad path\n', 400, { 'content-type': 'text/plain; charset=utf-8' });
     }
@@ -52,19 +53,19 @@ export function webAppHandler(app: string, root = WEB_ROOT) {
     const asset = inside && rest.startsWith('assets/') ? await read(file) : null;
     if (asset)
       return c.body(new Uint8Array(asset), 200, {
-        ...UI_HEADERS,
+        ...headers,
         'content-type': TYPES[path.extname(file)] ?? 'application/octet-stream',
         'cache-control': 'public, max-age=31536000, immutable',
       });
     if (rest.startsWith('assets/'))
-      return c.body('not found\n', 404, { ...UI_HEADERS, 'content-type': 'text/plain; charset=utf-8' });
+      return c.body('not found\n', 404, { ...headers, 'content-type': 'text/plain; charset=utf-8' });
     const index = await read(path.join(dir, 'index.html'));
     if (!index)
       return c.body(`the ${app} UI is not built: run npm run build\n`, 404, {
         'content-type': 'text/plain; charset=utf-8',
       });
     return c.body(new Uint8Array(index), 200, {
-      ...UI_HEADERS,
+      ...headers,
       'content-type': TYPES['.html']!,
       'cache-control': 'no-cache',
     });

@@ -8,7 +8,9 @@
  */
 import type { HttpBindings } from '@hono/node-server';
 import { readAtMost } from '../../lib/bounded-body.js';
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type Next } from 'hono';
+import { getCookie } from 'hono/cookie';
+import { WEBMAIL_COOKIE } from '../../services/webmail/sessions.js';
 import type { Logger } from '../../lib/log.js';
 import type { EmailViews } from '../../services/mailboxes/emails.js';
 import type { Mailboxes } from '../../services/mailboxes/index.js';
@@ -63,6 +65,8 @@ export interface JmapDeps {
     password: string,
     context: { ip: string; protocol: string },
   ): Promise<{ accountId: number; address: string }>;
+  /** The webmail's session cookie (services/webmail), when the server runs the webmail. */
+  webSessions?: { resume(cookie: string): Promise<{ accountId: number; address: string; csrf: string } | undefined> };
   log: Logger;
 }
 
@@ -121,9 +125,17 @@ export function jmapApp(
   });
 
   app.use('*', async (c, next) => {
-    const caller = await login(c.req.header('authorization') ?? '', c.env.incoming.socket.remoteAddress ?? '');
+    const authorization = c.req.header('authorization');
+    const cookie = authorization === undefined ? webSessionCookie(c) : undefined;
+    if (cookie !== undefined) return webSessionLogin(c, deps, cookie, next);
+    const caller = await login(authorization ?? '', c.env.incoming.socket.remoteAddress ?? '');
     if (!caller) {
-      c.header('www-authenticate', 'Basic realm="JMAP", charset="UTF-8", Bearer realm="JMAP"');
+      // A page's script (the webmail's fetch) gets no Basic challenge: the browser would open its own login dialog.
+      const fromScript = (c.req.header('sec-fetch-mode') ?? 'navigate') !== 'navigate';
+      c.header(
+        'www-authenticate',
+        fromScript ? 'Bearer realm="JMAP"' : 'Basic realm="JMAP", charset="UTF-8", Bearer realm="JMAP"',
+      );
       return problem(
         c,
         401,
@@ -190,6 +202,31 @@ export function jmapApp(
   return app;
 }
 
+/** The webmail's session cookie, when the request carries one and no Authorization. */
+function webSessionCookie(c: JmapContext): string | undefined {
+  return getCookie(c, WEBMAIL_COOKIE);
+}
+
+/**
+ * A request of the webmail, signed in with its cookie: refused from another site, and, when it is
+ * not a GET (downloads, the event source), without the session's CSRF token in X-CSRF-Token.
+ */
+async function webSessionLogin(c: JmapContext, deps: JmapDeps, cookie: string, next: Next): Promise<Response | void> {
+  const refuse = (status: number, detail: string) => {
+    // The request's body is left unread: the connection is closed after the answer.
+    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') c.header('connection', 'close');
+    return problem(c, status, 'about:blank', detail);
+  };
+  const session = await deps.webSessions?.resume(cookie);
+  if (!session) return refuse(401, 'the webmail session has ended: sign in again');
+  const site = c.req.header('sec-fetch-site');
+  if (site === 'cross-site' || site === 'same-site') return refuse(403, 'a request from another site is refused');
+  if (c.req.method !== 'GET' && c.req.method !== 'HEAD' && c.req.header('x-csrf-token') !== session.csrf)
+    return refuse(403, "send the webmail session's CSRF token in X-CSRF-Token");
+  c.set('caller', { accountId: session.accountId, address: session.address });
+  return next();
+}
+
 /** RFC 8620 §6.1, §6.2: upload into the caller's account, download of what the caller's account holds. */
 function blobRoutes(app: Hono<JmapEnv>, deps: JmapDeps, uploads: Uploads): void {
   const uploading = new Map<number, number>();
@@ -227,14 +264,20 @@ function blobRoutes(app: Hono<JmapEnv>, deps: JmapDeps, uploads: Uploads): void 
     if (!blob) return problem(c, 404, 'about:blank', 'no such blob');
     const type = safeType(c.req.query('type') ?? blob.type);
     const name = (c.req.query('name') ?? 'download').replace(/[\r\n"\\]/g, '_').slice(0, 200);
+    // ?inline=1 (the webmail's previews) shows a picture or a PDF in the browser; anything else is saved.
+    const inline = c.req.query('inline') === '1' && INLINE_TYPES.has(type);
     return c.body(new Uint8Array(blob.data), 200, {
       'content-type': type,
-      'content-disposition': `attachment; filename="${name.replace(/[^\x20-\x7e]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+      'content-disposition': `${inline ? 'inline' : 'attachment'}; filename="${name.replace(/[^\x20-\x7e]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
       'cache-control': 'private, immutable, max-age=31536000',
-      'content-security-policy': "default-src 'none'; sandbox",
+      // A PDF viewer is refused in a sandboxed document; it runs no page script of ours either way.
+      'content-security-policy': type === 'application/pdf' ? "default-src 'none'" : "default-src 'none'; sandbox",
     });
   });
 }
+
+/** What a download may show in the browser rather than save. */
+const INLINE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf']);
 
 /** The session resource (RFC 8620 §2) with absolute URLs on the host the client used. */
 function session(c: JmapContext, caller: Caller, sieve: Record<string, unknown>): Record<string, unknown> {

@@ -11,6 +11,7 @@ import type {
   AccountRepo,
   AdminRepo,
   AdminSessionRepo,
+  MailSessionRepo,
   ApiTokenRepo,
   AppPasswordRepo,
   AuditRepo,
@@ -38,6 +39,7 @@ import type {
   Tx,
 } from '../index.js';
 import { AdminSessions, Admins, ApiTokens, AppPasswords, Audit, Metrics } from './admin.js';
+import { MailSessions } from './mail-sessions.js';
 import { FileBlobStore } from './blobs.js';
 import { SqliteChangeFeed } from './change-feed.js';
 import { ChangeLog } from './changes.js';
@@ -92,6 +94,7 @@ function repositories(db: Db, exec: Exec): Repos {
     audit: new Audit(db, exec),
     appPasswords: new AppPasswords(db, exec),
     adminSessions: new AdminSessions(db, exec),
+    mailSessions: new MailSessions(db, exec),
     metrics: new Metrics(db, exec),
   };
 }
@@ -121,6 +124,7 @@ class SqliteStore implements Store {
   readonly audit: AuditRepo;
   readonly appPasswords: AppPasswordRepo;
   readonly adminSessions: AdminSessionRepo;
+  readonly mailSessions: MailSessionRepo;
   readonly metrics: MetricsRepo;
   readonly changes = new SqliteChangeFeed();
   private readonly engine: SqliteEngine;
@@ -158,6 +162,7 @@ class SqliteStore implements Store {
     this.audit = repos.audit;
     this.appPasswords = repos.appPasswords;
     this.adminSessions = repos.adminSessions;
+    this.mailSessions = repos.mailSessions;
     this.metrics = repos.metrics;
   }
 

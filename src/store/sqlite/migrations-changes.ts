@@ -235,4 +235,22 @@ export const CHANGE_MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    version: 28,
+    name: 'webmail sessions',
+    sql: `
+      CREATE TABLE mail_sessions (
+        id TEXT PRIMARY KEY,
+        secret_hash TEXT NOT NULL,
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        idle_until INTEGER NOT NULL,
+        -- signed in with the account's password (not an app password): may change its settings
+        settings INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX mail_sessions_account ON mail_sessions(account_id);
+    `,
+  },
 ];
