@@ -10,24 +10,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { addSuperadmin, totpCode } from './helpers/api.js';
+import { CHROMIUM_ARGS } from './helpers/browser.js';
 import { peer } from './helpers/peers.js';
 import { mailbox, startTestServer, type TestServer } from './helpers/server.js';
 import { swaksReply } from './helpers/swaks.js';
 import { tempDir } from './helpers/tmp.js';
 
 const skip = peer('chromium', 'chromium') || peer('swaks', 'swaks') || undefined;
-
-/** The flags ../shared/WEB.md names: headless, and no traffic of Chromium's own on this closed network. */
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('admin UI in Chromium', { skip }, () => {
   let t: TestServer;

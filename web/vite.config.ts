@@ -6,7 +6,7 @@ import preact from '@preact/preset-vite';
 import { defineConfig } from 'vite';
 
 const root = path.dirname(new URL(import.meta.url).pathname);
-const APPS = ['admin', 'account'];
+const APPS = ['admin', 'account', 'mail'];
 
 export default defineConfig(({ mode }) => {
   if (!APPS.includes(mode)) throw new Error(`vite build --mode must name an app: ${APPS.join(', ')}`);
