@@ -102,6 +102,7 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
       'mail.example.com',
       'mta-sts.example.com',
       'autoconfig.example.com',
+      'webmail.example.com',
       'mail.example.net',
       'mail.example.org',
       'mta-sts.example.org',
@@ -135,6 +136,7 @@ describe('ACME certificates from pebble', { skip, timeout: 300_000 }, () => {
         'autoconfig.example.com',
         'mail.example.com',
         'mta-sts.example.com',
+        'webmail.example.com',
       ]);
       for (const listener of ['https', 'imaps', 'submissions']) {
         const cert = await served(r.port(listener), 'mail.example.com');

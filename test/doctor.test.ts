@@ -65,7 +65,7 @@ const DNS_CASES = [
   'mta-sts-stale',
   'tls-rpt-syntax',
 ].map((c) => `${c}.example.net`);
-/** Certificate cases: their web names (mta-sts., autoconfig.) get these certificates. */
+/** Certificate cases: their web names (mta-sts., autoconfig., webmail.) get these certificates. */
 const CERT_CASES = ['expired', 'wrongname', 'selfsigned', 'expiring'].map((c) => `${c}.example.net`);
 
 describe('postern doctor', { skip, timeout: 240_000 }, () => {
@@ -155,7 +155,7 @@ describe('postern doctor', { skip, timeout: 240_000 }, () => {
     for (const l of LISTEN) ports[l] = await freePort();
     ca = await makeCert({ commonName: 'Doctor Test CA', isCa: true });
     const letsencrypt = path.join(dir, 'letsencrypt');
-    const webNames = (d: string) => [`mta-sts.${d}`, `autoconfig.${d}`];
+    const webNames = (d: string) => [`mta-sts.${d}`, `autoconfig.${d}`, `webmail.${d}`];
     // One CA-signed certificate for the hostname and the web names of every domain without a certificate case.
     const leaf = await makeCert({
       commonName: HOST,
