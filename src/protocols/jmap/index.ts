@@ -130,8 +130,10 @@ export function jmapApp(
     if (cookie !== undefined) return webSessionLogin(c, deps, cookie, next);
     const caller = await login(authorization ?? '', c.env.incoming.socket.remoteAddress ?? '');
     if (!caller) {
-      // A page's script (the webmail's fetch) gets no Basic challenge: the browser would open its own login dialog.
-      const fromScript = (c.req.header('sec-fetch-mode') ?? 'navigate') !== 'navigate';
+      // A browser page's script (the webmail's fetch: browsers send Sec-Fetch-Site) gets no Basic
+      // challenge, or the browser would open its own login dialog; other clients get both.
+      const fromScript =
+        c.req.header('sec-fetch-site') !== undefined && (c.req.header('sec-fetch-mode') ?? 'navigate') !== 'navigate';
       c.header(
         'www-authenticate',
         fromScript ? 'Bearer realm="JMAP"' : 'Basic realm="JMAP", charset="UTF-8", Bearer realm="JMAP"',
