@@ -183,3 +183,16 @@ export function intParam(c: ApiContext, name: string, fallback: number, min: num
     throw new MailError('INVALID_INPUT', `?${name} must be a whole number from ${min} to ${max}`);
   return n;
 }
+
+/** A browser's request from another site: Sec-Fetch-Site says so, or the Origin names another host. */
+export function isCrossSite(c: ApiContext): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = c.req.header('origin');
+  if (!origin) return false;
+  try {
+    return new URL(origin).host !== (c.req.header('host') ?? '');
+  } catch {
+    return true;
+  }
+}

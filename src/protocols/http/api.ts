@@ -18,6 +18,7 @@ import type { AdminRecord, Store } from '../../store/index.js';
 import {
   credentials,
   field,
+  isCrossSite,
   intParam,
   jsonBody,
   page,
@@ -323,19 +324,6 @@ function operationRoutes(api: Hono<ApiEnv>, ops: Operations): void {
 
 const SESSION_COOKIE = 'postern_admin';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-/** A browser's request from another site: Sec-Fetch-Site says so, or the Origin names another host. */
-function isCrossSite(c: ApiContext): boolean {
-  const site = c.req.header('sec-fetch-site');
-  if (site === 'cross-site' || site === 'same-site') return true;
-  const origin = c.req.header('origin');
-  if (!origin) return false;
-  try {
-    return new URL(origin).host !== (c.req.header('host') ?? '');
-  } catch {
-    return true;
-  }
-}
 
 /** Browser sessions (login answers before any credentials are asked) and two-factor enrolment. */
 function sessionRoutes(api: Hono<ApiEnv>, sessions: AdminSessions): void {

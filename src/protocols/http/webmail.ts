@@ -14,7 +14,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { isMailError } from '../../lib/errors.js';
 import type { Logger } from '../../lib/log.js';
 import { WEBMAIL_COOKIE, type MailSessions } from '../../services/webmail/sessions.js';
-import { jsonBody, problem, problemOf, type ApiEnv } from './api-support.js';
+import { isCrossSite, jsonBody, problem, problemOf, remoteOf, type ApiEnv } from './api-support.js';
 import { UI_HEADERS, webAppHandler } from './web.js';
 
 export interface WebmailDeps {
@@ -32,21 +32,6 @@ export const WEBMAIL_HEADERS: Record<string, string> = {
 };
 
 const cookieOptions = { path: '/', secure: true, httpOnly: true, sameSite: 'Strict' } as const;
-
-/** A browser's request from another site (Sec-Fetch-Site, or an Origin naming another host). */
-function isCrossSite(c: Context<ApiEnv>): boolean {
-  const site = c.req.header('sec-fetch-site');
-  if (site === 'cross-site' || site === 'same-site') return true;
-  const origin = c.req.header('origin');
-  if (!origin) return false;
-  try {
-    return new URL(origin).host !== (c.req.header('host') ?? '');
-  } catch {
-    return true;
-  }
-}
-
-const remoteOf = (c: Context<ApiEnv>) => c.env.incoming.socket.remoteAddress ?? null;
 
 /** The sign-in routes, the app's files at /mail/, and the app at / on webmail.<domain>. */
 export function webmailApp(deps: WebmailDeps): Hono<ApiEnv> {
