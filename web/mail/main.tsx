@@ -30,6 +30,8 @@ import './mail.css';
 
 applyTheme();
 
+const INBOX_KEY = 'postern.mail.inbox:';
+
 type Pane =
   | { kind: 'none' }
   | { kind: 'read'; id: string }
@@ -137,7 +139,14 @@ function Mail({ session, onSignedOut }: { session: MailSession; onSignedOut: () 
   const [notice, setNotice] = useState('');
   const [foldersOpen, setFoldersOpen] = useState(false);
   const [, setLanguageVersion] = useState(0);
-  const current = folder ?? inbox?.id;
+  // The Inbox's id from the last visit lets the list load alongside the folders (ids do not change).
+  const current =
+    folder ??
+    inbox?.id ??
+    (mailboxes.length ? undefined : (localStorage.getItem(INBOX_KEY + session.address) ?? undefined));
+  useEffect(() => {
+    if (inbox) localStorage.setItem(INBOX_KEY + session.address, inbox.id);
+  }, [inbox?.id]);
   const mailbox = mailboxes.find((m) => m.id === (search ? search.mailboxId : current));
   const query: ListQuery = { ...options, mailboxId: search ? search.mailboxId : current, filter: search?.filter };
   const list = useList(query, version);
