@@ -130,14 +130,7 @@ export function jmapApp(
     if (cookie !== undefined) return webSessionLogin(c, deps, cookie, next);
     const caller = await login(authorization ?? '', c.env.incoming.socket.remoteAddress ?? '');
     if (!caller) {
-      // A browser page's script (the webmail's fetch: browsers send Sec-Fetch-Site) gets no Basic
-      // challenge, or the browser would open its own login dialog; other clients get both.
-      const fromScript =
-        c.req.header('sec-fetch-site') !== undefined && (c.req.header('sec-fetch-mode') ?? 'navigate') !== 'navigate';
-      c.header(
-        'www-authenticate',
-        fromScript ? 'Bearer realm="JMAP"' : 'Basic realm="JMAP", charset="UTF-8", Bearer realm="JMAP"',
-      );
+      c.header('www-authenticate', challenge(c));
       return problem(
         c,
         401,
@@ -202,6 +195,16 @@ export function jmapApp(
   blobRoutes(app, deps, uploads);
   app.get('/eventsource', (c) => eventSource(c, deps));
   return app;
+}
+
+/**
+ * The 401's challenge: a browser page's script (the webmail's fetch: browsers send Sec-Fetch-Site)
+ * gets no Basic, or the browser would open its own login dialog; other clients get both.
+ */
+function challenge(c: JmapContext): string {
+  const fromScript =
+    c.req.header('sec-fetch-site') !== undefined && (c.req.header('sec-fetch-mode') ?? 'navigate') !== 'navigate';
+  return fromScript ? 'Bearer realm="JMAP"' : 'Basic realm="JMAP", charset="UTF-8", Bearer realm="JMAP"';
 }
 
 /** The webmail's session cookie, when the request carries one and no Authorization. */
